@@ -1,0 +1,142 @@
+"""The fleet inventory: clusters and their labels, read from one or more sources in the
+repo and merged by cluster name.
+
+Two sources that give one cluster different values for one label (or different servers)
+is an error naming both files: conflicting identity is how the wrong cluster gets the
+wrong configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from waves.inventory import Cluster
+from waves.problems import Problem
+from waves.selectors import label_key_problem, label_value_problem
+from rollout.inventory import argocd_secrets, cluster_api, fleet, kustomize_clusters
+from rollout.inventory.entries import Entry
+from rollout.yamlfile import Located, YamlError, read_text, yaml11_only_nontext
+
+READERS = {
+    "fleet": fleet.read,
+    "argocdClusterSecrets": argocd_secrets.read,
+    "clusterAPI": cluster_api.read,
+    "kustomizeClusters": kustomize_clusters.read,
+}
+
+
+def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Cluster], list[Problem]]:
+    """`sources` are (kind, path or glob) pairs; returns clusters sorted by name and every
+    problem found, each located at its file and line."""
+    problems: list[Problem] = []
+    entries: list[Entry] = []
+    for kind, pattern in sources:
+        result = READERS[kind](repo, pattern)
+        problems += result.problems
+        entries += result.entries
+
+    parsed = _LocatedFiles(repo)
+    suspicious: list[tuple[Entry, str]] = []
+    for entry in entries:
+        problems += _check_entry(entry, suspicious)
+    problems += _check_plain(parsed, suspicious)
+
+    clusters: dict[str, Cluster] = {}
+    origin: dict[str, Entry] = {}
+    for entry in entries:
+        labels = {k: v for k, v in entry.labels.items() if isinstance(v, str) and isinstance(k, str)}
+        known = clusters.get(entry.name)
+        if known is None:
+            clusters[entry.name] = Cluster(entry.name, labels, entry.server, (entry.file,))
+            origin[entry.name] = entry
+            continue
+        first = origin[entry.name]
+        if first.file == entry.file:
+            problems.append(_at(entry, entry.loc, f"cluster {entry.name} is listed twice in this file"))
+            continue
+        merged = dict(known.labels)
+        for key, value in labels.items():
+            if key in merged and merged[key] != value:
+                problems.append(
+                    _at(
+                        entry,
+                        entry.labels_loc + (key,),
+                        f"cluster {entry.name}: label {key}={value} here but {key}={merged[key]} in {first.file}",
+                    )
+                )
+            merged[key] = value
+        server = known.server
+        if entry.server and server and entry.server != server:
+            problems.append(
+                _at(entry, entry.loc, f"cluster {entry.name}: server {entry.server} here but {server} in {first.file}")
+            )
+        clusters[entry.name] = Cluster(entry.name, merged, server or entry.server, known.sources + (entry.file,))
+    return sorted(clusters.values(), key=lambda c: c.name), [parsed.locate(p) for p in problems]
+
+
+def _at(entry: Entry, loc: tuple, message: str) -> Problem:
+    return Problem(message, loc, entry.file, extra={"doc": entry.doc})
+
+
+def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
+    problems = []
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", entry.name) or len(entry.name) > 253:
+        problems.append(
+            _at(entry, entry.loc + ("name",) if entry.loc else entry.loc,
+                f"{entry.name!r} is not a cluster name (lower-case letters, digits, '-', '.')")
+        )
+    for key, value in entry.labels.items():
+        loc = entry.labels_loc + (key,)
+        problem = label_key_problem(key) or label_value_problem(value)
+        if problem:
+            problems.append(_at(entry, loc, f"label {key}: {problem}"))
+        elif yaml11_only_nontext(value):
+            suspicious.append((entry, key))
+    return problems
+
+
+def _check_plain(parsed: "_LocatedFiles", suspicious: list[tuple[Entry, str]]) -> list[Problem]:
+    """`region: no` is text to YAML 1.2 (and yaml-rs) but the boolean false to YAML 1.1
+    readers such as Kubernetes: unquoted, it is an error; quoted, it is fine."""
+    problems = []
+    by_file: dict[str, list[tuple[Entry, str]]] = {}
+    for entry, key in suspicious:
+        by_file.setdefault(entry.file, []).append((entry, key))
+    for file, items in by_file.items():
+        located = parsed.get(file)
+        for entry, key in items:
+            scalar = located.scalar(entry.labels_loc + (key,), entry.doc) if located else None
+            if scalar is None or scalar.plain:
+                value = entry.labels[key]
+                problems.append(
+                    _at(entry, entry.labels_loc + (key,),
+                        f"label {key}: YAML 1.1 readers (Kubernetes, Argo CD) read {value} as a boolean or number, "
+                        f"not text; quote it: \"{value}\"")
+                )
+    return problems
+
+
+class _LocatedFiles:
+    """Files parsed with positions, each at most once, only when a problem needs a line."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self.cache: dict[str, Located | None] = {}
+
+    def get(self, file: str) -> Located | None:
+        if file not in self.cache:
+            try:
+                self.cache[file] = Located.parse(file, read_text(self.repo / file))
+            except YamlError:
+                self.cache[file] = None
+        return self.cache[file]
+
+    def locate(self, problem: Problem) -> Problem:
+        if problem.line is None and (self.repo / problem.source).is_file():
+            located = self.get(problem.source)
+            if located is not None:
+                problem = replace(problem, line=located.line(problem.loc, problem.extra.get("doc", 0)))
+        return problem

@@ -1,0 +1,59 @@
+"""`argocdClusterSecrets: GLOB`: Argo CD cluster Secrets kept in the repo.
+
+A Secret is a cluster when labelled `argocd.argoproj.io/secret-type: cluster`; its name
+and server come from `stringData` or base64 `data`; its labels from metadata.labels.
+The `config` field holds credentials: it is never decoded, kept or printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from rollout.inventory.entries import Entry, SourceResult
+from rollout.inventory.files import documents_in
+
+SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
+
+
+def read(repo: Path, pattern: str) -> SourceResult:
+    result = SourceResult()
+    for file, doc_index, doc in documents_in(repo, pattern, result):
+        if doc.get("kind") != "Secret":
+            continue
+        metadata = doc.get("metadata") or {}
+        labels = dict(metadata.get("labels") or {}) if isinstance(metadata, dict) else {}
+        if labels.get(SECRET_TYPE_LABEL) != "cluster":
+            continue  # repository and other Argo CD secrets
+        labels.pop(SECRET_TYPE_LABEL)
+        fields = {}
+        for key in ("name", "server"):
+            value, where = _field(doc, key, file, doc_index, result)
+            fields[key] = value
+            if where is None and key == "name":
+                result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
+        if fields["name"] is None:
+            continue
+        result.entries.append(
+            Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"])
+        )
+    return result
+
+
+def _field(doc: dict, key: str, file: str, doc_index: int, result: SourceResult):
+    string_data = doc.get("stringData") or {}
+    if isinstance(string_data, dict) and key in string_data:
+        value = string_data[key]
+        if isinstance(value, str):
+            return value, "stringData"
+        result.problem(file, doc_index, ("stringData", key), "must be text")
+        return None, "stringData"
+    data = doc.get("data") or {}
+    if isinstance(data, dict) and key in data:
+        try:
+            return base64.b64decode(str(data[key]), validate=True).decode("utf-8"), "data"
+        except (binascii.Error, UnicodeDecodeError):
+            result.problem(file, doc_index, ("data", key), "is not base64-encoded UTF-8 text")
+            return None, "data"
+    return None, None

@@ -1,0 +1,32 @@
+"""Globbing inventory files and reading their documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from waves.problems import Problem
+from rollout.inventory.entries import SourceResult
+from rollout.yamlfile import YamlError, load_documents
+
+
+def expand(repo: Path, pattern: str) -> list[str]:
+    """Repo-relative paths matching `pattern`, sorted; `**` works."""
+    if not any(ch in pattern for ch in "*?["):
+        return [pattern] if (repo / pattern).is_file() else []
+    return sorted(str(p.relative_to(repo)) for p in repo.glob(pattern) if p.is_file())
+
+
+def documents_in(repo: Path, pattern: str, result: SourceResult) -> Iterator[tuple[str, int, dict]]:
+    files = expand(repo, pattern)
+    if not files:
+        result.problems.append(Problem(f"no file matches {pattern!r}", (), pattern))
+    for file in files:
+        try:
+            docs = load_documents(repo / file)
+        except YamlError as err:
+            result.problems.append(Problem(err.message, (), file, line=err.line))
+            continue
+        for index, doc in enumerate(docs):
+            if isinstance(doc, dict):
+                yield file, index, doc

@@ -1,0 +1,160 @@
+"""Find and read a rollout policy; every problem comes back located (`file:line: field`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from waves.problems import Loc, Problem
+from rollout.yamlfile import Located, YamlError, read_text
+
+
+class PolicyNotFound(Exception):
+    pass
+
+
+def find_policy(repo: Path, ref: str) -> Path:
+    """`security-patch` -> `<repo>/rollouts/security-patch.yaml`; a path works too."""
+    as_path = Path(ref)
+    if as_path.suffix in (".yaml", ".yml") or "/" in ref or as_path.is_file():
+        if as_path.is_file():
+            return as_path
+        raise PolicyNotFound(f"{ref}: file not found")
+    for suffix in (".yaml", ".yml"):
+        candidate = repo / "rollouts" / f"{ref}{suffix}"
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in (repo / "rollouts").glob("*.y*ml")) if (repo / "rollouts").is_dir() else []
+    hint = f" (policies here: {', '.join(known)})" if known else ""
+    raise PolicyNotFound(f"{repo / 'rollouts' / (ref + '.yaml')}: no such policy{hint}")
+
+
+@dataclass
+class LoadedPolicy:
+    path: Path
+    text: str
+    located: Located | None
+    policy: object | None  # waves.policy.RolloutPolicy when valid
+    problems: list[Problem]
+
+    def locate(self, problem: Problem) -> Problem:
+        """Give a problem found in this policy its line."""
+        if problem.line is not None or self.located is None:
+            return problem
+        from dataclasses import replace
+
+        return replace(problem, line=self.located.line(problem.loc))
+
+
+def load_policy(path: Path) -> LoadedPolicy:
+    from pydantic import ValidationError
+
+    from waves.policy import RolloutPolicy
+
+    src = str(path)
+    try:
+        text = read_text(path)
+        located = Located.parse(path, text)
+    except YamlError as err:
+        return LoadedPolicy(path, "", None, None, [Problem(err.message, (), src, line=err.line)])
+
+    problems = [Problem(message, (), src, line=line) for line, message in located.problems]
+    if len(located.documents) != 1 or not isinstance(located.documents[0], dict):
+        what = "no document" if not located.documents else f"{len(located.documents)} documents"
+        if len(located.documents) == 1:
+            what = "not a mapping"
+        problems.append(Problem(f"a policy file holds one RolloutPolicy mapping, found {what}", (), src, line=1))
+        return LoadedPolicy(path, text, located, None, problems)
+
+    data = located.documents[0]
+    try:
+        policy = RolloutPolicy.model_validate(data)
+    except ValidationError as err:
+        errors = err.errors(include_url=False)
+        for error in errors:
+            if error["type"] == "too_short" and _has_inner_error(error["loc"], errors):
+                continue  # pydantic also counts the failed items as missing
+            loc = _data_loc(data, error["loc"])
+            problems.append(
+                Problem(_message(error, located.scalar(loc)), loc, src, line=located.line(loc))
+            )
+        return LoadedPolicy(path, text, located, None, problems)
+    if problems:
+        return LoadedPolicy(path, text, located, None, problems)
+    return LoadedPolicy(path, text, located, policy, [])
+
+
+def _has_inner_error(loc: tuple, errors: list[dict]) -> bool:
+    return any(e["loc"][: len(loc)] == loc and len(e["loc"]) > len(loc) for e in errors)
+
+
+def _data_loc(data: object, loc: tuple) -> Loc:
+    """Pydantic's loc with union tags and other non-data steps dropped, so that it is a
+    path the user can find in the file (`spec.pin[0].repoURL`, not
+    `spec.pin.0.argocd-application.repoURL`)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and not out[-1:] == [part]:
+            # A missing required field is named although it is not in the data.
+            if part not in _TAGS:
+                out.append(part)
+                node = None
+    return tuple(out)
+
+
+_TAGS: set[str] = set()
+
+
+def _tags() -> set[str]:
+    if not _TAGS:
+        from waves.gates import GATES
+        from waves.pins import PRESETS
+
+        _TAGS.update(PRESETS, GATES, {"function-after", "function-before", "function-plain", "int", "str"})
+    return _TAGS
+
+
+def _message(error: dict, scalar) -> str:
+    _tags()
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("string_type",) and scalar is not None and scalar.plain and not isinstance(given, (dict, list)):
+        return (
+            f"YAML reads {scalar.raw} as {_yaml_type(given)}, not text; "
+            f"quote it to mean the text: \"{scalar.raw}\""
+        )
+    if kind == "union_tag_invalid":
+        from waves.pins import PRESETS
+
+        ctx = error.get("ctx", {})
+        return f"unknown preset {ctx.get('tag')!r} (presets: {', '.join(PRESETS)})"
+    if kind == "union_tag_not_found":
+        return "required field 'preset' is missing"
+    if kind == "literal_error":
+        return f"{given!r} is not allowed: {error['msg'].replace('Input should be', 'use')}"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return message
+
+
+def _yaml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,41 @@
+"""The plan as JSON, for machines and CI."""
+
+from __future__ import annotations
+
+import json
+
+
+def plan_dict(plan, warnings=()) -> dict:
+    from rollout.render.problems import problem_json
+
+    return {
+        "policy": plan.policy,
+        "revision": plan.revision,
+        "targets": [
+            {
+                "name": c.name,
+                "server": c.server,
+                "labels": dict(sorted(c.labels.items())),
+                "wave": plan.wave_of[c.name],
+                "pins": [{"preset": t.preset, "file": t.file, "field": t.field} for t in plan.pins[c.name]],
+            }
+            for c in plan.targets
+        ],
+        "waves": [
+            {
+                "number": w.number,
+                "name": w.name,
+                "clusters": w.clusters,
+                "after": w.after,
+                "bakeSeconds": w.bake_seconds,
+                "gates": [g.model_dump(mode="json", exclude_none=True) for g in w.gates],
+                "approval": w.approval,
+            }
+            for w in plan.waves
+        ],
+        "warnings": [problem_json(p) for p in warnings],
+    }
+
+
+def render(plan, warnings=()) -> str:
+    return json.dumps(plan_dict(plan, warnings), indent=2)

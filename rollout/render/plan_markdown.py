@@ -1,0 +1,44 @@
+"""The plan as Markdown: what CI posts on a pull request that changes a policy."""
+
+from __future__ import annotations
+
+from waves.durations import format_duration
+from rollout.render.plan_graph import mermaid
+
+_MAX_LISTED = 200  # clusters listed in the per-cluster section
+
+
+def _gates(wave) -> str:
+    names = [next(iter(type(g).model_fields)) for g in wave.gates]
+    out = ", ".join(names) or "—"
+    return out + (", approval" if wave.approval else "")
+
+
+def render(plan, warnings=()) -> str:
+    lines = [
+        f"### Rollout plan `{plan.policy}` → `{plan.revision}`",
+        "",
+        f"{len(plan.targets)} clusters in {len(plan.waves)} waves.",
+        "",
+        "| # | wave | clusters | after | bake | gates |",
+        "|---|------|----------|-------|------|-------|",
+    ]
+    for w in plan.waves:
+        shown = ", ".join(f"`{c}`" for c in w.clusters[:10])
+        if len(w.clusters) > 10:
+            shown += f" and {len(w.clusters) - 10} more"
+        after = ", ".join(str(n) for n in w.after) or "—"
+        bake = format_duration(w.bake_seconds) if w.bake_seconds else "—"
+        lines.append(f"| {w.number} | {w.name} | {shown} | {after} | {bake} | {_gates(w)} |")
+    lines += ["", "```mermaid", mermaid(plan), "```", ""]
+    if warnings:
+        lines += ["**Warnings**", ""] + [f"- {p.message}" for p in warnings] + [""]
+    lines += ["<details><summary>Where each cluster is pinned</summary>", "", "| cluster | wave | file | field |",
+              "|---|---|---|---|"]
+    for cluster in plan.targets[:_MAX_LISTED]:
+        for target in plan.pins[cluster.name]:
+            lines.append(f"| `{cluster.name}` | {plan.wave_of[cluster.name]} | `{target.file}` | `{target.field}` |")
+    if len(plan.targets) > _MAX_LISTED:
+        lines.append(f"| … {len(plan.targets) - _MAX_LISTED} more | | | |")
+    lines += ["", "</details>"]
+    return "\n".join(lines)

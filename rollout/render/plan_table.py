@@ -1,0 +1,67 @@
+"""The plan as rich tables, for people at a terminal."""
+
+from __future__ import annotations
+
+from waves.durations import format_duration
+
+_NAMES_PER_WAVE = 8
+_MAX_PIN_ROWS = 100
+
+
+def render(plan, warnings=(), console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"rollout {plan.policy} → {plan.revision}", title_justify="left")
+    table.add_column("#", justify="right", style="bold")
+    table.add_column("wave", style="cyan")
+    table.add_column("clusters")
+    table.add_column("after", justify="right")
+    table.add_column("bake", justify="right")
+    table.add_column("gates")
+    for w in plan.waves:
+        names = ", ".join(w.clusters[:_NAMES_PER_WAVE])
+        if len(w.clusters) > _NAMES_PER_WAVE:
+            names += f" … and {len(w.clusters) - _NAMES_PER_WAVE} more"
+        gates = ", ".join(next(iter(type(g).model_fields)) for g in w.gates)
+        if w.approval:
+            gates = f"{gates}, approval" if gates else "approval"
+        table.add_row(
+            str(w.number),
+            w.name,
+            f"[dim]{len(w.clusters)}[/dim] {names}",
+            ", ".join(map(str, w.after)) or "—",
+            format_duration(w.bake_seconds) if w.bake_seconds else "—",
+            gates or "—",
+        )
+    console.print(table)
+
+    parallel = _parallel_groups(plan)
+    summary = f"{len(plan.targets)} clusters in {len(plan.waves)} waves"
+    if parallel:
+        summary += "; may run in parallel: " + "; ".join(", ".join(map(str, g)) for g in parallel)
+    console.print(summary)
+
+    if len(plan.targets) <= _MAX_PIN_ROWS:
+        pins = Table(title="pins", title_justify="left")
+        pins.add_column("cluster", no_wrap=True)
+        pins.add_column("wave", justify="right")
+        pins.add_column("file", overflow="fold")
+        pins.add_column("field", overflow="fold")
+        for cluster in sorted(plan.targets, key=lambda c: (plan.wave_of[c.name], c.name)):
+            for target in plan.pins[cluster.name]:
+                pins.add_row(cluster.name, str(plan.wave_of[cluster.name]), target.file, target.field)
+        console.print(pins)
+    else:
+        console.print(f"pins: {sum(len(t) for t in plan.pins.values())} files (list them with --format json)")
+    for problem in warnings:
+        console.print(f"[yellow]warning:[/yellow] {problem.message}", highlight=False)
+
+
+def _parallel_groups(plan) -> list[list[int]]:
+    """Waves with the same dependencies, which may go out at the same time."""
+    groups: dict[tuple, list[int]] = {}
+    for w in plan.waves:
+        groups.setdefault(tuple(w.after), []).append(w.number)
+    return [g for g in groups.values() if len(g) > 1]

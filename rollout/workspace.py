@@ -1,0 +1,139 @@
+"""Where the repo is, and everything `plan` and `validate` read from it, as one step:
+policy -> inventory -> plan -> checks against the files. Nothing here writes."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waves.problems import Problem, ProblemError
+from rollout.policy_file import LoadedPolicy, PolicyNotFound, find_policy, load_policy
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line to the user, exit 2."""
+
+
+def repo_root(repo: str | None, policy_ref: str | None = None) -> Path:
+    """`--repo`; else the repo a policy path lives in (`<root>/rollouts/x.yaml`); else
+    the git top-level of the working directory; else the working directory."""
+    if repo is not None:
+        path = Path(repo)
+        if not path.is_dir():
+            raise UsageError(f"--repo {repo}: no such directory")
+        return path
+    if policy_ref is not None:
+        as_path = Path(policy_ref)
+        if as_path.is_file() and as_path.resolve().parent.name == "rollouts":
+            return _shortest(as_path.resolve().parent.parent)
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        top = ""
+    return _shortest(Path(top)) if top else Path(".")
+
+
+def _shortest(path: Path) -> Path:
+    """Relative to the working directory when that is shorter: messages stay readable."""
+    try:
+        rel = path.relative_to(Path.cwd())
+        return rel if str(rel) != "." else Path(".")
+    except ValueError:
+        return path
+
+
+@dataclass
+class Workspace:
+    repo: Path
+    loaded: LoadedPolicy | None = None
+    clusters: list = field(default_factory=list)
+    plan: object | None = None  # waves.planner.Plan
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def load_workspace(repo: Path, policy_ref: str) -> Workspace:
+    """Read and check everything; problems are collected, never raised."""
+    from waves.planner import make_plan
+
+    from rollout.inventory import load_inventory
+
+    ws = Workspace(repo)
+    try:
+        path = find_policy(repo, policy_ref)
+    except PolicyNotFound as err:
+        ws.problems.append(Problem(str(err), (), ""))
+        return ws
+    ws.loaded = loaded = load_policy(path)
+    ws.problems += loaded.problems
+    if loaded.policy is None:
+        return ws
+    policy = loaded.policy
+    if policy.metadata.name != path.stem:
+        ws.problems.append(
+            loaded.locate(
+                Problem(
+                    f"policy is named {policy.metadata.name!r} but its file is {path.name}",
+                    ("metadata", "name"), str(path), severity="warning",
+                )
+            )
+        )
+
+    sources = [(source.kind, source.path) for source in policy.spec.inventory]
+    ws.clusters, inventory_problems = load_inventory(repo, sources)
+    for problem in inventory_problems:
+        ws.problems.append(_in_repo(repo, problem))
+    if any(p.is_error for p in inventory_problems):
+        return ws
+
+    try:
+        ws.plan = make_plan(policy, ws.clusters)
+        planning = ws.plan.warnings
+    except ProblemError as err:
+        planning = err.problems
+    ws.problems += [_policy_problem(loaded, p) for p in planning]
+    if ws.plan is not None:
+        ws.problems += [_policy_problem(loaded, p) for p in check_pin_files(repo, ws.plan)]
+        if any(p.is_error for p in ws.problems):
+            ws.plan = None
+    return ws
+
+
+def _in_repo(repo: Path, problem: Problem) -> Problem:
+    from dataclasses import replace
+
+    return replace(problem, source=str(repo / problem.source) if problem.source else str(repo))
+
+
+def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
+    from dataclasses import replace
+
+    return loaded.locate(replace(problem, source=str(loaded.path)))
+
+
+def check_pin_files(repo: Path, plan) -> list[Problem]:
+    """Every pin must point at a file that exists: a plan that cannot be carried out is wrong."""
+    problems = []
+    missing: dict[tuple[int, str], list[str]] = {}
+    for cluster, targets in plan.pins.items():
+        for target in targets:
+            if not (repo / target.file).is_file():
+                missing.setdefault((target.pin_index, target.file), []).append(cluster)
+    for (index, file), clusters in sorted(missing.items()):
+        problems.append(
+            Problem(
+                f"{repo / file}: file not found (the pin for cluster {', '.join(clusters)})",
+                ("spec", "pin", index, "files"),
+            )
+        )
+    return problems

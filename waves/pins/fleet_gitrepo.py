@@ -1,0 +1,19 @@
+"""Rancher Fleet GitRepo: `spec.revision` (or `spec.branch`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from waves.pins.base import PinBase
+
+
+class FleetGitRepoPin(PinBase):
+    KIND: ClassVar[str] = "fleet.cattle.io/GitRepo"
+
+    preset: Literal["fleet-gitrepo"]
+    field: Literal["revision", "branch"] = Field(default="revision")
+
+    def field_path(self) -> str:
+        return f"spec.{self.field}"

@@ -1,0 +1,28 @@
+"""Flux Kustomization post-build variable: `spec.postBuild.substitute.<VAR>`."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from waves.pins.base import PinBase
+
+
+class FluxKustomizationVarPin(PinBase):
+    KIND: ClassVar[str] = "kustomize.toolkit.fluxcd.io/Kustomization"
+
+    preset: Literal["flux-kustomization-var"]
+    var: str = Field(description="The substitute variable that holds the revision, e.g. APP_VERSION.")
+
+    @field_validator("var")
+    @classmethod
+    def _var(cls, var: str) -> str:
+        # Flux accepts variable names matching this (kustomize-controller's varsub).
+        if not re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9]*", var):
+            raise ValueError(f"{var!r} is not a variable name (letters, digits, _)")
+        return var
+
+    def field_path(self) -> str:
+        return f"spec.postBuild.substitute.{self.var}"

@@ -1,0 +1,21 @@
+"""Flux OCIRepository: `spec.ref.<tag|semver|digest>`."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from waves.pins.base import PinBase
+
+
+class FluxOCIRepositoryPin(PinBase):
+    KIND: ClassVar[str] = "source.toolkit.fluxcd.io/OCIRepository"
+
+    preset: Literal["flux-ocirepository"]
+    ref: Literal["tag", "semver", "digest"] = Field(
+        default="tag", description="Which spec.ref field holds the revision."
+    )
+
+    def field_path(self) -> str:
+        return f"spec.ref.{self.ref}"

@@ -1,0 +1,344 @@
+"""From a policy and an inventory to a plan: which clusters get the change in which wave,
+in what order, after what.
+
+Rules (docs/policy.md): each in-scope cluster belongs to the first wave, in file order,
+whose selector matches it (no selector: every cluster not yet claimed). `groupBy` makes
+one wave per label value, `maxClusters` splits a wave into sequential batches. Waves are
+numbered 1..N in a topological order whose ties break by file order, then group value,
+then batch index; clusters inside a wave are sorted by name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from waves.inventory import Cluster
+from waves.policy import RolloutPolicy, WaveSpec, resolve_count
+from waves.problems import Problem, ProblemError
+from waves.templates import MissingLabel, render
+
+ABSENT = None  # the "value" of a label a cluster does not have, for isolateBy
+
+
+@dataclass(frozen=True)
+class PinTarget:
+    preset: str
+    file: str
+    field: str
+    pin_index: int
+
+
+@dataclass
+class Wave:
+    number: int
+    name: str
+    spec_index: int  # which spec.waves[] entry it came from
+    group: str | None  # the groupBy value
+    batch: int | None  # 1-based batch index when maxClusters split the wave
+    clusters: list[str]
+    after: list[int] = field(default_factory=list)
+    bake_seconds: int = 0
+    gates: tuple = ()
+    approval: str | None = None
+
+
+@dataclass
+class Plan:
+    policy: str
+    revision: str
+    targets: list[Cluster]
+    waves: list[Wave]
+    pins: dict[str, list[PinTarget]]  # cluster name -> where its revision is written
+    wave_of: dict[str, int]  # cluster name -> wave number
+    warnings: list[Problem] = field(default_factory=list)
+
+    def wave(self, ref: int | str) -> Wave:
+        for wave in self.waves:
+            if wave.number == ref or wave.name == ref:
+                return wave
+        raise KeyError(ref)
+
+
+@dataclass
+class _Part:
+    """One wave of the plan before numbering."""
+
+    spec_index: int
+    name: str
+    group: str | None
+    batch: int | None
+    clusters: list[Cluster]
+    deps: set[str] = field(default_factory=set)  # names of parts it waits for
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.spec_index, self.group or "", self.batch or 0)
+
+
+def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
+    """Plan the rollout; raises ProblemError carrying every error found."""
+    spec = policy.spec
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+
+    clusters = sorted(inventory, key=lambda c: c.name)
+    if spec.targets is None:
+        targets = clusters
+    else:
+        targets = [c for c in clusters if spec.targets.matches(c.labels)]
+    if not targets:
+        errors.append(Problem(f"no cluster of the {len(clusters)} in the inventory is in scope", ("spec", "targets")))
+        raise ProblemError(errors)
+
+    # Claim: first wave in file order whose selector matches.
+    members: list[list[Cluster]] = [[] for _ in spec.waves]
+    for cluster in targets:
+        for index, wave in enumerate(spec.waves):
+            if wave.selector is None or wave.selector.matches(cluster.labels):
+                members[index].append(cluster)
+                break
+        else:
+            errors.append(
+                Problem(
+                    f"cluster {cluster.name} is in scope but no wave's selector matches it "
+                    f"(labels: {_labels(cluster)})",
+                    ("spec", "waves"),
+                )
+            )
+
+    names = [w.name for w in spec.waves]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            errors.append(Problem(f"wave name {name!r} is used twice", ("spec", "waves", index, "name")))
+
+    parts_of: dict[str, list[_Part]] = {}
+    for index, wave in enumerate(spec.waves):
+        if not members[index]:
+            warnings.append(
+                Problem(f"wave {wave.name} claims no cluster", ("spec", "waves", index), severity="warning")
+            )
+        parts_of[wave.name] = _expand(index, wave, members[index], errors)
+
+    _link(spec.waves, parts_of, errors)
+    if errors:
+        raise ProblemError(errors + warnings)
+
+    parts = [part for wave in spec.waves for part in parts_of[wave.name]]
+    order = _number(parts)
+    number_of = {part.name: n for n, part in enumerate(order, start=1)}
+
+    waves: list[Wave] = []
+    for n, part in enumerate(order, start=1):
+        wave_spec = spec.waves[part.spec_index]
+        waves.append(
+            Wave(
+                number=n,
+                name=part.name,
+                spec_index=part.spec_index,
+                group=part.group,
+                batch=part.batch,
+                clusters=[c.name for c in part.clusters],
+                after=sorted(number_of[d] for d in part.deps),
+                bake_seconds=wave_spec.bake,
+                gates=wave_spec.gates if wave_spec.gates is not None else spec.gates,
+                approval=wave_spec.approval,
+            )
+        )
+
+    _check_constraints(policy, order, errors)
+    pins = _pins(policy, targets, errors)
+    if errors:
+        raise ProblemError(errors + warnings)
+    wave_of = {name: wave.number for wave in waves for name in wave.clusters}
+    return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings)
+
+
+def _labels(cluster: Cluster) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(cluster.labels.items())) or "none"
+
+
+def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Problem]) -> list[_Part]:
+    """groupBy then maxClusters: one part per (group, batch)."""
+    groups: dict[str | None, list[Cluster]] = {}
+    if wave.groupBy is None:
+        if clusters:
+            groups[None] = clusters
+    else:
+        by_value: dict[str, list[Cluster]] = defaultdict(list)
+        for cluster in clusters:
+            value = cluster.labels.get(wave.groupBy)
+            if value is None:
+                errors.append(
+                    Problem(
+                        f"wave {wave.name} groups by label {wave.groupBy!r} but cluster {cluster.name} has no such label",
+                        ("spec", "waves", index, "groupBy"),
+                    )
+                )
+                continue
+            by_value[value].append(cluster)
+        groups = {value: by_value[value] for value in sorted(by_value)}
+
+    parts: list[_Part] = []
+    for value, members in groups.items():
+        base = wave.name if value is None else f"{wave.name}-{value}"
+        size = len(members) if wave.maxClusters is None else resolve_count(wave.maxClusters, len(members))
+        batches = [members[i : i + size] for i in range(0, len(members), size)]
+        if len(batches) == 1:
+            parts.append(_Part(index, base, value, None, batches[0]))
+            continue
+        for number, batch in enumerate(batches, start=1):
+            part = _Part(index, f"{base}/{number}", value, number, batch)
+            if number > 1:
+                part.deps.add(parts[-1].name)  # batches of one wave go one after another
+            parts.append(part)
+    return parts
+
+
+def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors: list[Problem]) -> None:
+    """Turn each wave's `after` (default: the previous wave) into dependencies between parts.
+
+    A reference may name a policy wave (meaning all its parts) or one part
+    (`region-eu-west`, `production/2`). A wave that claims nobody has no parts: waiting
+    for it means waiting for whatever it waited for."""
+    part_names = {part.name: part for parts in parts_of.values() for part in parts}
+    spec_index = {spec.name: i for i, spec in enumerate(specs)}
+
+    declared: dict[str, list[str]] = {}
+    for index, spec in enumerate(specs):
+        if spec.after is None:
+            declared[spec.name] = [specs[index - 1].name] if index > 0 else []
+            continue
+        refs = []
+        for pos, ref in enumerate(spec.after):
+            if ref in spec_index or ref in part_names:
+                refs.append(ref)
+            else:
+                known = ", ".join(s.name for s in specs)
+                errors.append(
+                    Problem(f"unknown wave {ref!r} (waves: {known})", ("spec", "waves", index, "after", pos))
+                )
+        declared[spec.name] = refs
+
+    cycle = _find_cycle(declared, specs, part_names, parts_of)
+    if cycle:
+        where = spec_index[cycle[0]]
+        errors.append(
+            Problem(
+                "dependency cycle: " + " -> ".join(cycle + [cycle[0]]),
+                ("spec", "waves", where, "after"),
+            )
+        )
+        return
+
+    resolved: dict[str, set[str]] = {}
+
+    def targets_of(ref: str) -> set[str]:
+        """Part names that waiting for `ref` means waiting for."""
+        if ref in spec_index:
+            parts = parts_of[ref]
+            return {p.name for p in parts} if parts else deps_of(ref)
+        return {ref}
+
+    def deps_of(spec_name: str) -> set[str]:
+        if spec_name not in resolved:
+            resolved[spec_name] = set()  # cycles were ruled out above
+            resolved[spec_name] = set().union(*(targets_of(r) for r in declared[spec_name])) if declared[spec_name] else set()
+        return resolved[spec_name]
+
+    for spec in specs:
+        deps = deps_of(spec.name)
+        for part in parts_of[spec.name]:
+            if part.batch in (None, 1):
+                part.deps |= deps
+    for part in part_names.values():
+        if part.name in part.deps:
+            errors.append(Problem(f"wave {part.name} waits for itself", ("spec", "waves", part.spec_index, "after")))
+
+
+def _find_cycle(declared, specs, part_names, parts_of) -> list[str] | None:
+    """A cycle among policy waves, as wave names, or None."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(s.name for s in specs)
+    for name, refs in declared.items():
+        for ref in refs:
+            owner = ref if ref in parts_of else next(
+                (s for s, parts in parts_of.items() if any(p.name == ref for p in parts)), None
+            )
+            if owner is not None:
+                graph.add_edge(owner, name)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return None
+    return [edge[0] for edge in cycle]
+
+
+def _number(parts: list[_Part]) -> list[_Part]:
+    """Topological order, ties broken by (file order, group value, batch index); the
+    `after` each part keeps is the transitive reduction, so `production/2` lists
+    `production/1` and not also everything `production/1` waited for."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    by_name = {p.name: p for p in parts}
+    graph.add_nodes_from(by_name)
+    graph.add_edges_from((dep, p.name) for p in parts for dep in p.deps)
+    order = [by_name[n] for n in nx.lexicographical_topological_sort(graph, key=lambda n: by_name[n].sort_key)]
+    reduced = nx.transitive_reduction(graph)
+    for part in parts:
+        part.deps = set(reduced.predecessors(part.name))
+    return order
+
+
+def _check_constraints(policy: RolloutPolicy, order: list[_Part], errors: list[Problem]) -> None:
+    constraints = policy.spec.constraints
+    for part in order:
+        index = part.spec_index
+        if constraints.maxWaveSize is not None and len(part.clusters) > constraints.maxWaveSize:
+            errors.append(
+                Problem(
+                    f"wave {part.name} has {len(part.clusters)} clusters, more than maxWaveSize "
+                    f"{constraints.maxWaveSize}: split it with maxClusters or groupBy",
+                    ("spec", "constraints", "maxWaveSize"),
+                    extra={"wave": index},
+                )
+            )
+        for key in constraints.isolateBy:
+            values: dict[str | None, list[str]] = defaultdict(list)
+            for cluster in part.clusters:
+                values[cluster.labels.get(key, ABSENT)].append(cluster.name)
+            if len(values) > 1:
+                shown = "; ".join(
+                    f"{key}={v if v is not ABSENT else '(absent)'}: {', '.join(names[:3])}"
+                    + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                    for v, names in sorted(values.items(), key=lambda kv: (kv[0] is not ABSENT, kv[0] or ""))
+                )
+                errors.append(
+                    Problem(
+                        f"wave {part.name} mixes values of isolated label {key!r} ({shown})",
+                        ("spec", "waves", index),
+                    )
+                )
+
+
+def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:
+    pins: dict[str, list[PinTarget]] = {}
+    for cluster in targets:
+        out = []
+        for index, pin in enumerate(policy.spec.pin):
+            try:
+                path = render(pin.files, cluster.name, cluster.labels)
+            except MissingLabel as missing:
+                errors.append(
+                    Problem(
+                        f"cluster {cluster.name} has no label {missing.key!r}, which the template {pin.files!r} uses",
+                        ("spec", "pin", index, "files"),
+                    )
+                )
+                continue
+            out.append(PinTarget(pin.preset, path, pin.field_path(), index))
+        pins[cluster.name] = out
+    return pins

@@ -1,0 +1,222 @@
+"""The rollout policy (`rollouts/<name>.yaml`, kind RolloutPolicy) as pydantic models.
+
+Field names are the YAML keys, so validation errors point at what the user wrote and
+`rollout schema` is the policy's own JSON Schema. Unknown keys are errors everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from waves.durations import PATTERN as DURATION_PATTERN
+from waves.durations import format_duration, parse_duration
+from waves.gates import GateSpec
+from waves.pins import PinSpec
+from waves.selectors import LabelSelector, label_key_problem
+from waves.templates import check_template
+
+API_VERSION = "rollout/v1alpha1"
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30m", "1h30m", "2d"]}),
+]
+
+
+def _count_or_percent(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number or a percentage such as \"25%\"")
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*%\s*", value)
+        if not match or not 0 < int(match.group(1)) <= 100:
+            raise ValueError(f"{value!r} is not a count or a percentage from 1% to 100%")
+        return value.strip()
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    raise ValueError("must be a whole number or a percentage such as \"25%\"")
+
+
+CountOrPercent = Annotated[
+    int | str,
+    BeforeValidator(_count_or_percent),
+    WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^\d+%$"}]}),
+]
+
+
+def resolve_count(spec: int | str, total: int) -> int:
+    """`3` -> 3; `"25%"` of 10 -> 3 (rounded up, at least 1 when total > 0)."""
+    if isinstance(spec, int):
+        return spec
+    percent = int(spec.rstrip("%").strip())
+    return max(1, -(-total * percent // 100)) if total else 0
+
+
+_WAVE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Metadata(Strict):
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _WAVE_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} must be lower-case letters, digits and '-'")
+        return name
+
+
+class InventorySource(Strict):
+    """Exactly one of the fields: where clusters and their labels come from."""
+
+    fleet: str | None = Field(default=None, description="A Fleet file (kind Fleet, clusters: [...]).")
+    argocdClusterSecrets: str | None = Field(default=None, description="Glob of Argo CD cluster Secret manifests.")
+    clusterAPI: str | None = Field(default=None, description="Glob of Cluster API Cluster manifests.")
+    kustomizeClusters: str | None = Field(
+        default=None, description="Glob of clusters/<name>/kustomization.yaml files."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> "InventorySource":
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "each inventory source names exactly one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters"
+            )
+        path = getattr(self, given[0])
+        if not path.strip() or path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"{path!r} must be a path inside the repository")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k, v in self.model_dump().items() if v is not None)
+
+    @property
+    def path(self) -> str:
+        return getattr(self, self.kind)
+
+
+class Constraints(Strict):
+    isolateBy: tuple[str, ...] = Field(
+        default=(), description="Label keys whose values no wave may mix (an absent label is a value of its own)."
+    )
+    maxWaveSize: int | None = Field(default=None, ge=1, description="No wave may hold more clusters than this.")
+
+    @field_validator("isolateBy")
+    @classmethod
+    def _keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            if problem := label_key_problem(key):
+                raise ValueError(problem)
+        return keys
+
+
+class Identity(Strict):
+    """Checks each cluster's `cluster-identity` configMapGenerator literals before a write."""
+
+    files: str = Field(description="Template of the kustomization.yaml holding the cluster-identity generator.")
+    require: dict[str, str] = Field(
+        description="Literal name -> expected value (template; glob patterns such as '{labels.region}-*')."
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: str) -> str:
+        return check_template(value)
+
+    @field_validator("require")
+    @classmethod
+    def _require(cls, value: dict[str, str]) -> dict[str, str]:
+        for template in value.values():
+            check_template(template)
+        return value
+
+
+class WaveSpec(Strict):
+    name: str
+    selector: LabelSelector | None = Field(
+        default=None, description="Clusters this wave claims; none: every in-scope cluster not yet claimed."
+    )
+    groupBy: str | None = Field(default=None, description="Label key: one wave per value, named <name>-<value>.")
+    after: tuple[str, ...] | None = Field(
+        default=None, description="Waves this one waits for (default: the previous wave)."
+    )
+    maxClusters: CountOrPercent | None = Field(
+        default=None, description="Split into sequential batches <name>/1, <name>/2... of at most this many."
+    )
+    bake: Duration = Field(default=0, description="How long the wave must stay healthy before the next may go.")
+    gates: tuple[GateSpec, ...] | None = Field(default=None, description="Replaces spec.gates for this wave.")
+    approval: Literal["required"] | None = Field(
+        default=None, description="'required': the next wave waits for `rollout approve`."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _WAVE_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} must be lower-case letters, digits and '-' (no '/')")
+        return name
+
+    @field_validator("groupBy")
+    @classmethod
+    def _group(cls, key: str | None) -> str | None:
+        if key is not None and (problem := label_key_problem(key)):
+            raise ValueError(problem)
+        return key
+
+    @field_validator("maxClusters")
+    @classmethod
+    def _positive(cls, value: int | str | None) -> int | str | None:
+        if value == 0:
+            raise ValueError("must be at least 1")
+        return value
+
+
+class PolicySpec(Strict):
+    revision: str = Field(description="What gets pinned: a tag, branch, SHA, chart version or image tag.")
+    inventory: tuple[InventorySource, ...] = Field(min_length=1)
+    targets: LabelSelector | None = Field(default=None, description="Clusters the rollout covers (default: all).")
+    pin: tuple[PinSpec, ...] = Field(min_length=1)
+    waves: tuple[WaveSpec, ...] = Field(min_length=1)
+    constraints: Constraints = Field(default_factory=Constraints)
+    onFailure: Literal["revert", "halt"] = "revert"
+    gates: tuple[GateSpec, ...] = ()
+    progressDeadline: Duration | None = None
+    maxFailures: CountOrPercent = 0
+    identity: Identity | None = None
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, revision: str) -> str:
+        if not revision.strip() or revision != revision.strip() or "\n" in revision:
+            raise ValueError(f"{revision!r} is not a revision")
+        return revision
+
+
+class RolloutPolicy(Strict):
+    apiVersion: Literal["rollout/v1alpha1"]
+    kind: Literal["RolloutPolicy"]
+    metadata: Metadata
+    spec: PolicySpec
