@@ -80,7 +80,7 @@ def plan(
     if format is PlanFormat.json:
         from rollout.render.plan_json import render as render_json
 
-        print(render_json(ws.plan, ws.warnings))
+        print(render_json(ws.plan, ws.warnings, pretty=sys.stdout.isatty()))
     elif format is PlanFormat.markdown:
         from rollout.render.plan_markdown import render as render_markdown
 

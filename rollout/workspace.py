@@ -123,11 +123,20 @@ def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
 
 def check_pin_files(repo: Path, plan) -> list[Problem]:
     """Every pin must point at a file that exists: a plan that cannot be carried out is wrong."""
+    import os
+
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
+    listed: dict[str, set[str]] = {}  # one directory listing each, not one stat per file
     for cluster, targets in plan.pins.items():
         for target in targets:
-            if not (repo / target.file).is_file():
+            folder, _, name = target.file.rpartition("/")
+            if folder not in listed:
+                try:
+                    listed[folder] = {e.name for e in os.scandir(repo / folder) if e.is_file()}
+                except OSError:
+                    listed[folder] = set()
+            if name not in listed[folder]:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
     for (index, file), clusters in sorted(missing.items()):
         problems.append(

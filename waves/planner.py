@@ -326,6 +326,7 @@ def _check_constraints(policy: RolloutPolicy, order: list[_Part], errors: list[P
 
 def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:
     pins: dict[str, list[PinTarget]] = {}
+    fields = [pin.field_path() for pin in policy.spec.pin]
     for cluster in targets:
         out = []
         for index, pin in enumerate(policy.spec.pin):
@@ -339,6 +340,6 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
                     )
                 )
                 continue
-            out.append(PinTarget(pin.preset, path, pin.field_path(), index))
+            out.append(PinTarget(pin.preset, path, fields[index], index))
         pins[cluster.name] = out
     return pins

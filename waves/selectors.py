@@ -8,6 +8,7 @@ matches everything; `NotIn` and `DoesNotExist` match clusters that lack the labe
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -19,6 +20,7 @@ LABEL_KEY = re.compile(rf"({_PREFIX}/)?{_NAME}")
 LABEL_VALUE = re.compile(rf"{_NAME}?")
 
 
+@lru_cache(maxsize=65536)  # fleets repeat a few keys and values thousands of times
 def label_key_problem(key: object) -> str | None:
     if not isinstance(key, str):
         return f"label key {key!r} must be text"
@@ -28,6 +30,7 @@ def label_key_problem(key: object) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def label_value_problem(value: object) -> str | None:
     """Why `value` cannot be a label value, or None. Non-text values come from YAML
     reading an unquoted `1.20`, `true` or `no` as a number or boolean."""
