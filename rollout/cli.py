@@ -47,6 +47,24 @@ class ListFormat(str, Enum):
     json = "json"
 
 
+def command(func):
+    """Register a command whose UsageError becomes one line on stderr and exit 2, both
+    from the console script and in-process (tests, embedding)."""
+    import functools
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        from rollout.workspace import UsageError
+
+        try:
+            return func(*args, **kwargs)
+        except UsageError as err:
+            print(f"rollout: {err}", file=sys.stderr)
+            raise typer.Exit(EXIT_INVALID) from None
+
+    return app.command()(run)
+
+
 def _fail(problems) -> None:
     from rollout.render.problems import problem_line
 
@@ -61,7 +79,7 @@ def _workspace(policy: str, repo: Optional[str]):
     return load_workspace(repo_root(repo, policy), policy)
 
 
-@app.command()
+@command
 def plan(
     policy: PolicyArgument,
     repo: RepoOption = None,
@@ -99,7 +117,7 @@ def _print_warnings(warnings, also_in_output: bool) -> None:
             print(problem_line(problem), file=sys.stderr)
 
 
-@app.command()
+@command
 def validate(
     policy: PolicyArgument,
     repo: RepoOption = None,
@@ -122,7 +140,7 @@ def validate(
     print(f"{ws.loaded.path}: valid: {len(ws.plan.targets)} clusters in {len(ws.plan.waves)} waves")
 
 
-@app.command()
+@command
 def inventory(
     repo: RepoOption = None,
     source: Annotated[
@@ -145,7 +163,7 @@ def inventory(
     run_inventory(repo, source or [], policy, selector, format.value)
 
 
-@app.command()
+@command
 def schema() -> None:
     """Print the policy's JSON Schema, for editors and CI to validate policy files."""
     import json
@@ -160,7 +178,7 @@ def schema() -> None:
     print(json.dumps(document, indent=2))
 
 
-@app.command()
+@command
 def version() -> None:
     """Print the version."""
     from rollout import __version__
@@ -171,13 +189,8 @@ def version() -> None:
 def main() -> None:
     """Console entry point: bad input is exit 2 with one line per problem; a bug is one
     line and exit 1 (ROLLOUT_DEBUG=1 shows the traceback)."""
-    from rollout.workspace import UsageError
-
     try:
         app()  # click's standalone mode: usage errors exit 2, typer.Exit exits with its code
-    except UsageError as err:
-        print(f"rollout: {err}", file=sys.stderr)
-        sys.exit(EXIT_INVALID)
     except KeyboardInterrupt:
         print("rollout: interrupted", file=sys.stderr)
         sys.exit(130)

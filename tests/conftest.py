@@ -1,0 +1,116 @@
+"""Shared fixtures: small GitOps repos written to disk, and ways to run the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from typer.testing import CliRunner
+
+ROLLOUT = [sys.executable, "-m", "rollout"]
+
+SEED_CLUSTERS = {
+    "dev-us-east": {"environment": "dev", "region": "us-east"},
+    "dev-eu-west": {"environment": "dev", "region": "eu-west"},
+    "staging-us-east": {"environment": "staging", "region": "us-east"},
+    "staging-eu-west": {"environment": "staging", "region": "eu-west"},
+    "prod-us-east": {"environment": "production", "region": "us-east"},
+    "prod-eu-west": {"environment": "production", "region": "eu-west", "compliance": "gdpr"},
+}
+
+SEED_POLICY = """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: security-patch}
+spec:
+  revision: v1.4.2
+  inventory:
+    - fleet: fleet/clusters.yaml
+  pin:
+    - preset: argocd-application
+      files: argocd/apps/{cluster}-platform.yaml
+  waves:
+    - name: canary
+      selector: {matchLabels: {environment: dev}}
+      bake: 30m
+    - name: region
+      groupBy: region
+      selector: {matchLabels: {environment: staging}}
+      after: [canary]
+      bake: 1h
+    - name: production
+      after: [region]
+      maxClusters: 1
+  constraints:
+    isolateBy: [compliance]
+    maxWaveSize: 50
+  onFailure: revert
+"""
+
+
+def fleet_yaml(clusters: dict[str, dict[str, str]]) -> str:
+    lines = ["apiVersion: rollout/v1alpha1", "kind: Fleet", "clusters:"]
+    for name, labels in clusters.items():
+        lines.append(f"  - name: {name}")
+        lines.append(f"    server: https://{name}.k8s.example.com:6443")
+        lines.append("    labels:")
+        lines += [f'      {k}: "{v}"' for k, v in labels.items()]
+    return "\n".join(lines) + "\n"
+
+
+class Repo:
+    """A GitOps repo on disk, with helpers to write files and run `rollout` on it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text) if text.startswith("\n") else text)
+        return path
+
+    def snapshot(self) -> dict[str, bytes]:
+        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file()}
+
+    def cli(self, *args: str):
+        """In-process run (fast); returns typer's Result."""
+        from rollout.cli import app
+
+        return CliRunner().invoke(app, [*args, "--repo", str(self.root)] if _takes_repo(args) else list(args))
+
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """A real process, as a user runs it: exit codes and stderr exactly as seen."""
+        return subprocess.run(
+            [*ROLLOUT, *args], cwd=cwd or self.root, capture_output=True, text=True,
+            env={**os.environ, "COLUMNS": "200"}, timeout=60,
+        )
+
+    def plan(self, policy: str = "security-patch") -> dict:
+        result = self.cli("plan", policy, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+def _takes_repo(args) -> bool:
+    return bool(args) and args[0] in ("plan", "validate", "inventory") and "--repo" not in args
+
+
+def make_seed_repo(root: Path, policy: str = SEED_POLICY, clusters=None) -> Repo:
+    repo = Repo(root)
+    clusters = SEED_CLUSTERS if clusters is None else clusters
+    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
+    for name in clusters:
+        repo.write(f"argocd/apps/{name}-platform.yaml", f"kind: Application\nmetadata: {{name: {name}-platform}}\n")
+    repo.write("rollouts/security-patch.yaml", policy)
+    return repo
+
+
+@pytest.fixture
+def seed_repo(tmp_path: Path) -> Repo:
+    return make_seed_repo(tmp_path / "fleet-config")

@@ -1,0 +1,117 @@
+"""Bad input: one line per problem, `file:line: field: what is wrong`, exit code 2,
+no traceback, nothing written."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import SEED_POLICY, make_seed_repo
+
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")
+
+
+def broken(seed_text: str, old: str, new: str) -> str:
+    assert old in seed_text, old
+    return seed_text.replace(old, new, 1)
+
+
+CASES = [
+    # (what, old, new, expected (line, field, message fragment))
+    ("wrong key", "  onFailure: revert", "  onFailure: revert\n  colour: blue", (27, "spec.colour", "unknown field")),
+    ("wrong type", "maxClusters: 1", "maxClusters: [1]", (22, "spec.waves[2].maxClusters", "must be a whole number or a percentage")),
+    ("bad duration", "bake: 30m", "bake: 30 minutes", (14, "spec.waves[0].bake", "'30 minutes' is not a duration")),
+    ("bad operator", "selector: {matchLabels: {environment: dev}}",
+     "selector: {matchExpressions: [{key: environment, operator: Equals, values: [dev]}]}",
+     (13, "spec.waves[0].selector.matchExpressions[0].operator", "'Equals' is not allowed")),
+    ("unknown after", "after: [canary]", "after: [canery]", (18, "spec.waves[1].after[0]", "unknown wave 'canery'")),
+    ("cycle", "after: [canary]\n      bake: 1h", "after: [production]\n      bake: 1h",
+     (18, "spec.waves[1].after", "dependency cycle: region -> production -> region")),
+    ("unknown preset", "preset: argocd-application", "preset: argo-application", (9, "spec.pin[0]", "unknown preset 'argo-application'")),
+    ("number revision", "revision: v1.4.2", "revision: 1.20", (5, "spec.revision", 'YAML reads 1.20 as the number 1.2, not text; quote it to mean the text: "1.20"')),
+    ("boolean label", "{matchLabels: {environment: dev}}", "{matchLabels: {environment: no}}",
+     (13, "spec.waves[0].selector.matchLabels.environment", "YAML reads no as the boolean false")),
+    ("missing file", "fleet: fleet/clusters.yaml", "fleet: fleet/cluster.yaml", (None, None, "file not found")),
+    ("bad template", "files: argocd/apps/{cluster}-platform.yaml", "files: argocd/apps/{name}-platform.yaml",
+     (10, "spec.pin[0].files", "unknown placeholder {name}")),
+    ("missing field", "  revision: v1.4.2\n", "", (4, "spec.revision", "required field is missing")),
+]
+
+
+@pytest.mark.parametrize("what, old, new, expected", CASES, ids=[c[0] for c in CASES])
+def test_each_bad_input_is_one_located_line_and_exit_2(tmp_path, what, old, new, expected):
+    repo = make_seed_repo(tmp_path, policy=broken(SEED_POLICY, old, new))
+    before = repo.snapshot()
+    for command in ("plan", "validate"):
+        result = repo.cli(command, "security-patch")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1, lines
+        line, field, fragment = expected
+        if line is None:
+            assert fragment in lines[0] and "fleet/cluster.yaml" in lines[0]
+            continue
+        match = LINE.match(lines[0])
+        assert match, lines[0]
+        assert match["file"].endswith("rollouts/security-patch.yaml")
+        assert (int(match["line"]), match["field"]) == (line, field), lines[0]
+        assert fragment in match["message"]
+    assert repo.snapshot() == before, "nothing is written"
+
+
+def test_all_problems_are_reported_not_only_the_first(tmp_path):
+    text = SEED_POLICY
+    for _, old, new, _ in [CASES[0], CASES[2], CASES[6], CASES[7]]:
+        text = broken(text, old, new)
+    repo = make_seed_repo(tmp_path, policy=text)
+    result = repo.cli("validate", "security-patch")
+    assert result.exit_code == 2
+    fields = [LINE.match(ln)["field"] for ln in result.stderr.splitlines()]
+    assert sorted(fields) == sorted(["spec.colour", "spec.waves[0].bake", "spec.pin[0]", "spec.revision"])
+
+
+def test_broken_yaml_names_the_line(tmp_path):
+    repo = make_seed_repo(tmp_path, policy=broken(SEED_POLICY, "after: [canary]", "after: [canary"))
+    result = repo.cli("plan", "security-patch")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert re.match(r".*rollouts/security-patch.yaml:\d+: .*flow sequence", line), line
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    repo = make_seed_repo(tmp_path, policy=broken(SEED_POLICY, "  onFailure: revert", "  onFailure: revert\n  onFailure: halt"))
+    result = repo.cli("validate", "security-patch")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(":27: duplicate key 'onFailure'")
+
+
+def test_validate_json_lists_problems(tmp_path):
+    import json
+
+    repo = make_seed_repo(tmp_path, policy=broken(SEED_POLICY, "bake: 30m", "bake: soon"))
+    result = repo.cli("validate", "security-patch", "--format", "json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    (problem,) = report["problems"]
+    assert problem["line"] == 14 and problem["field"] == "spec.waves[0].bake" and problem["severity"] == "error"
+
+
+def test_unknown_policy_name_lists_known_ones(seed_repo):
+    result = seed_repo.cli("plan", "security-patsh")
+    assert result.exit_code == 2
+    assert "no such policy (policies here: security-patch)" in result.stderr
+
+
+def test_real_process_exit_codes_and_no_traceback(seed_repo):
+    ok = seed_repo.run("validate", "security-patch")
+    assert ok.returncode == 0, ok.stderr
+    assert "valid: 6 clusters in 5 waves" in ok.stdout
+    seed_repo.write("rollouts/security-patch.yaml", broken(SEED_POLICY, "bake: 30m", "bake: 30 minutes"))
+    bad = seed_repo.run("plan", "security-patch")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.count("\n") == 1
+    usage = seed_repo.run("plan", "security-patch", "--format", "yaml")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr

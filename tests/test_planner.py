@@ -1,0 +1,205 @@
+"""The planner: claiming, groupBy, batches, dependencies, numbering, constraints."""
+
+from __future__ import annotations
+
+import pytest
+
+from waves.inventory import Cluster
+from waves.planner import make_plan
+from waves.policy import RolloutPolicy
+from waves.problems import ProblemError, format_loc
+
+from conftest import SEED_CLUSTERS
+
+
+def policy(waves, **spec) -> RolloutPolicy:
+    return RolloutPolicy.model_validate(
+        {
+            "apiVersion": "rollout/v1alpha1",
+            "kind": "RolloutPolicy",
+            "metadata": {"name": "p"},
+            "spec": {
+                "revision": "v2",
+                "inventory": [{"fleet": "fleet.yaml"}],
+                "pin": [{"preset": "argocd-application", "files": "apps/{cluster}.yaml"}],
+                "waves": waves,
+                **spec,
+            },
+        }
+    )
+
+
+def clusters(spec: dict[str, dict[str, str]]) -> list[Cluster]:
+    return [Cluster(name, labels) for name, labels in spec.items()]
+
+
+SEED = clusters(SEED_CLUSTERS)
+SEED_WAVES = [
+    {"name": "canary", "selector": {"matchLabels": {"environment": "dev"}}, "bake": "30m"},
+    {"name": "region", "groupBy": "region", "selector": {"matchLabels": {"environment": "staging"}},
+     "after": ["canary"], "bake": "1h"},
+    {"name": "production", "after": ["region"], "maxClusters": 1},
+]
+
+
+def summary(plan):
+    return [(w.number, w.name, w.clusters, w.after) for w in plan.waves]
+
+
+def errors_of(pol, inventory) -> list[str]:
+    with pytest.raises(ProblemError) as caught:
+        make_plan(pol, inventory)
+    return [f"{format_loc(p.loc)}: {p.message}" for p in caught.value.problems if p.is_error]
+
+
+def test_seed_fleet_plan_is_exactly_the_documented_one():
+    plan = make_plan(policy(SEED_WAVES, constraints={"isolateBy": ["compliance"], "maxWaveSize": 50}), SEED)
+    assert summary(plan) == [
+        (1, "canary", ["dev-eu-west", "dev-us-east"], []),
+        (2, "region-eu-west", ["staging-eu-west"], [1]),
+        (3, "region-us-east", ["staging-us-east"], [1]),
+        (4, "production/1", ["prod-eu-west"], [2, 3]),
+        (5, "production/2", ["prod-us-east"], [4]),
+    ]
+    assert [w.bake_seconds for w in plan.waves] == [1800, 3600, 3600, 0, 0]
+
+
+def test_first_matching_wave_claims_a_cluster():
+    waves = [
+        {"name": "eu", "selector": {"matchLabels": {"region": "eu-west"}}},
+        {"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}},
+        {"name": "rest"},
+    ]
+    plan = make_plan(policy(waves), SEED)
+    assert plan.wave("eu").clusters == ["dev-eu-west", "prod-eu-west", "staging-eu-west"]
+    assert plan.wave("dev").clusters == ["dev-us-east"]
+    assert plan.wave("rest").clusters == ["prod-us-east", "staging-us-east"]
+
+
+def test_default_after_is_the_previous_wave_and_first_wave_waits_for_nothing():
+    waves = [{"name": "a", "selector": {"matchLabels": {"environment": "dev"}}},
+             {"name": "b", "selector": {"matchLabels": {"environment": "staging"}}},
+             {"name": "c"}]
+    assert [w.after for w in make_plan(policy(waves), SEED).waves] == [[], [1], [2]]
+
+
+def test_percent_batches_round_up_and_run_in_sequence():
+    fleet = clusters({f"c{i:02d}": {"environment": "production"} for i in range(10)})
+    plan = make_plan(policy([{"name": "prod", "maxClusters": "25%"}]), fleet)
+    assert [w.name for w in plan.waves] == ["prod/1", "prod/2", "prod/3", "prod/4"]
+    assert [len(w.clusters) for w in plan.waves] == [3, 3, 3, 1]
+    assert [w.after for w in plan.waves] == [[], [1], [2], [3]]
+    assert sum((w.clusters for w in plan.waves), []) == sorted(c.name for c in fleet)
+
+
+def test_a_wave_that_fits_in_one_batch_keeps_its_name():
+    plan = make_plan(policy([{"name": "all", "maxClusters": 50}]), SEED)
+    assert [w.name for w in plan.waves] == ["all"]
+
+
+def test_group_by_and_batches_combine_and_groups_run_in_parallel():
+    fleet = clusters({f"{r}-{i}": {"region": r} for r in ("eu", "us") for i in range(3)})
+    plan = make_plan(policy([{"name": "first", "selector": {"matchLabels": {"region": "none"}}},
+                             {"name": "p", "groupBy": "region", "maxClusters": 2}]), fleet)
+    assert [(w.number, w.name, w.after) for w in plan.waves] == [
+        (1, "p-eu/1", []), (2, "p-eu/2", [1]), (3, "p-us/1", []), (4, "p-us/2", [3]),
+    ]
+    assert [p.message for p in plan.warnings] == ["wave first claims no cluster"]
+
+
+def test_after_a_grouped_wave_means_all_its_parts_listed_without_redundant_edges():
+    fleet = clusters({f"{r}-{i}": {"region": r, "tier": t} for r in ("eu", "us") for i, t in enumerate("ab")})
+    waves = [{"name": "g", "groupBy": "region", "selector": {"matchLabels": {"tier": "a"}}, "maxClusters": 1},
+             {"name": "rest", "after": ["g"]}]
+    plan = make_plan(policy(waves), fleet)
+    assert summary(plan)[-1] == (3, "rest", ["eu-1", "us-1"], [1, 2])
+
+
+def test_after_may_name_one_part_of_a_grouped_wave():
+    waves = [*SEED_WAVES[:2], {"name": "production", "after": ["region-eu-west"]}]
+    plan = make_plan(policy(waves), SEED)
+    assert plan.wave("production").after == [plan.wave("region-eu-west").number]
+
+
+def test_waiting_for_an_empty_wave_means_waiting_for_what_it_waited_for():
+    waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}},
+             {"name": "nobody", "selector": {"matchLabels": {"environment": "qa"}}},
+             {"name": "rest"}]
+    plan = make_plan(policy(waves), SEED)
+    assert [(w.name, w.after) for w in plan.waves] == [("dev", []), ("rest", [1])]
+    assert [p.message for p in plan.warnings] == ["wave nobody claims no cluster"]
+
+
+def test_unclaimed_in_scope_cluster_is_an_error_naming_it():
+    waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}}]
+    errors = errors_of(policy(waves), SEED)
+    assert len(errors) == 4
+    assert any("cluster prod-eu-west is in scope but no wave's selector matches it" in e for e in errors)
+
+
+def test_targets_limit_scope_and_an_empty_scope_is_an_error():
+    plan = make_plan(policy([{"name": "all"}], targets={"matchLabels": {"region": "eu-west"}}), SEED)
+    assert [c.name for c in plan.targets] == ["dev-eu-west", "prod-eu-west", "staging-eu-west"]
+    errors = errors_of(policy([{"name": "all"}], targets={"matchLabels": {"region": "mars"}}), SEED)
+    assert errors == ["spec.targets: no cluster of the 6 in the inventory is in scope"]
+
+
+def test_unknown_after_is_reported_at_its_position():
+    waves = [{"name": "a"}, {"name": "b", "after": ["a", "nope"]}]
+    assert errors_of(policy(waves), SEED) == ["spec.waves[1].after[1]: unknown wave 'nope' (waves: a, b)"]
+
+
+def test_dependency_cycle_is_reported_with_the_cycle():
+    waves = [{"name": "a", "selector": {"matchLabels": {"environment": "dev"}}, "after": ["c"]},
+             {"name": "b", "selector": {"matchLabels": {"environment": "staging"}}},
+             {"name": "c"}]
+    (error,) = errors_of(policy(waves), SEED)
+    assert "dependency cycle: a -> b -> c -> a" in error
+
+
+def test_duplicate_wave_names_are_an_error():
+    errors = errors_of(policy([{"name": "a", "selector": {}}, {"name": "a"}]), SEED)
+    assert "spec.waves[1].name: wave name 'a' is used twice" in errors
+
+
+def test_group_by_label_missing_on_a_cluster_is_an_error():
+    waves = [{"name": "g", "groupBy": "compliance"}]
+    errors = errors_of(policy(waves), SEED)
+    assert len(errors) == 5 and all("has no such label" in e for e in errors)
+
+
+def test_isolate_by_rejects_a_wave_mixing_values_absent_counting_as_a_value():
+    waves = [{"name": "prod", "selector": {"matchLabels": {"environment": "production"}}}, {"name": "rest"}]
+    errors = errors_of(policy(waves, constraints={"isolateBy": ["compliance"]}), SEED)
+    assert errors == [
+        "spec.waves[0]: wave prod mixes values of isolated label 'compliance' "
+        "(compliance=(absent): prod-us-east; compliance=gdpr: prod-eu-west)"
+    ]
+    # Clusters that all lack the label do not mix: the seed canary is fine.
+    make_plan(policy(SEED_WAVES, constraints={"isolateBy": ["compliance"]}), SEED)
+
+
+def test_max_wave_size_is_a_hard_limit():
+    errors = errors_of(policy([{"name": "all"}], constraints={"maxWaveSize": 5}), SEED)
+    assert errors == ["spec.constraints.maxWaveSize: wave all has 6 clusters, more than maxWaveSize 5: "
+                      "split it with maxClusters or groupBy"]
+
+
+def test_pins_render_per_cluster_templates_and_missing_labels_are_errors():
+    pol = policy([{"name": "all"}], pin=[{"preset": "kustomize-image", "image": "app",
+                                          "files": "envs/{labels.region}/{cluster}/kustomization.yaml"}])
+    plan = make_plan(pol, SEED)
+    (target,) = plan.pins["prod-eu-west"]
+    assert (target.file, target.field) == ("envs/eu-west/prod-eu-west/kustomization.yaml", "images[name=app].newTag")
+    pol = policy([{"name": "all"}], pin=[{"preset": "flux-helmrelease", "files": "{labels.compliance}/{cluster}.yaml"}])
+    errors = errors_of(pol, SEED)
+    assert len(errors) == 5
+    assert "cluster dev-eu-west has no label 'compliance', which the template '{labels.compliance}/{cluster}.yaml' uses" in errors[0]
+
+
+def test_gates_default_to_spec_gates_and_a_wave_may_replace_them():
+    waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}, "gates": [], "approval": "required"},
+             {"name": "rest"}]
+    plan = make_plan(policy(waves, gates=[{"argocd": {"context": "hub"}}]), SEED)
+    assert plan.waves[0].gates == () and plan.waves[0].approval == "required"
+    assert [g.argocd.context for g in plan.waves[1].gates] == ["hub"]

@@ -1,0 +1,117 @@
+"""Invariants of planning, over generated fleets and policies (hypothesis)."""
+
+from __future__ import annotations
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from waves.inventory import Cluster
+from waves.planner import make_plan
+from waves.policy import RolloutPolicy
+from waves.problems import ProblemError
+
+ENVS = ["dev", "staging", "production"]
+REGIONS = ["us-east", "eu-west", "ap-south"]
+
+fleets = st.dictionaries(
+    keys=st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True),
+    values=st.fixed_dictionaries({"environment": st.sampled_from(ENVS), "region": st.sampled_from(REGIONS)}),
+    min_size=1,
+    max_size=40,
+)
+
+wave_specs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "selector": st.one_of(
+                st.none(),
+                st.builds(lambda e: {"matchLabels": {"environment": e}}, st.sampled_from(ENVS)),
+                st.builds(lambda r: {"matchExpressions": [{"key": "region", "operator": "In", "values": r}]},
+                          st.lists(st.sampled_from(REGIONS), min_size=1, unique=True)),
+            ),
+            "groupBy": st.sampled_from([None, "region", "environment"]),
+            "maxClusters": st.sampled_from([None, 1, 2, 5, "25%", "50%"]),
+            "after": st.sampled_from([None, "first", "all-before"]),
+        }
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def build_policy(specs) -> RolloutPolicy:
+    waves = []
+    for index, spec in enumerate(specs):
+        wave = {"name": f"w{index}"}
+        for key in ("selector", "groupBy", "maxClusters"):
+            if spec[key] is not None:
+                wave[key] = spec[key]
+        if spec["after"] == "first" and index > 0:
+            wave["after"] = ["w0"]
+        elif spec["after"] == "all-before":
+            wave["after"] = [f"w{i}" for i in range(index)]
+        waves.append(wave)
+    waves.append({"name": "rest"})  # claims whatever is left, so every cluster is claimed
+    return RolloutPolicy.model_validate(
+        {"apiVersion": "rollout/v1alpha1", "kind": "RolloutPolicy", "metadata": {"name": "p"},
+         "spec": {"revision": "v1", "inventory": [{"fleet": "f.yaml"}],
+                  "pin": [{"preset": "flux-helmrelease", "files": "{cluster}.yaml"}], "waves": waves}}
+    )
+
+
+def inventory(fleet) -> list[Cluster]:
+    return [Cluster(name, labels) for name, labels in fleet.items()]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets, wave_specs, st.randoms(use_true_random=False))
+def test_every_cluster_in_exactly_one_wave_order_respects_after_and_inventory_order_does_not_matter(fleet, specs, rnd):
+    pol = build_policy(specs)
+    clusters = inventory(fleet)
+    try:
+        plan = make_plan(pol, clusters)
+    except ProblemError as err:
+        # The only failures these policies can produce: a groupBy label missing (never,
+        # every cluster has both labels) — so none at all.
+        raise AssertionError([p.message for p in err.problems]) from None
+
+    placed = [name for wave in plan.waves for name in wave.clusters]
+    assert sorted(placed) == sorted(fleet), "every in-scope cluster is in exactly one wave"
+    assert all(wave.clusters == sorted(wave.clusters) for wave in plan.waves)
+    assert [w.number for w in plan.waves] == list(range(1, len(plan.waves) + 1))
+    for wave in plan.waves:
+        assert all(dep < wave.number for dep in wave.after), "numbering respects after"
+        assert wave.clusters, "no empty wave is planned"
+
+    # A wave waits (transitively) for every part of every wave it names in `after`.
+    reach = {w.number: set(w.after) for w in plan.waves}
+    for w in plan.waves:
+        for dep in list(reach[w.number]):
+            reach[w.number] |= reach[dep]
+    spec_of = {w.number: w.spec_index for w in plan.waves}
+    for w in plan.waves:
+        wave_spec = pol.spec.waves[w.spec_index]
+        named = wave_spec.after if wave_spec.after is not None else ([pol.spec.waves[w.spec_index - 1].name] if w.spec_index else [])
+        for ref in named:
+            ref_index = next(i for i, s in enumerate(pol.spec.waves) if s.name == ref)
+            for other in plan.waves:
+                if spec_of[other.number] == ref_index:
+                    assert other.number in reach[w.number]
+
+    shuffled = list(clusters)
+    rnd.shuffle(shuffled)
+    again = make_plan(pol, shuffled)
+    assert [(w.number, w.name, w.clusters, w.after) for w in again.waves] == [
+        (w.number, w.name, w.clusters, w.after) for w in plan.waves
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(fleets, st.sampled_from([1, 2, 3, 7, "10%", "33%", "100%"]))
+def test_batches_never_exceed_max_clusters_and_keep_name_order(fleet, max_clusters):
+    pol = build_policy([{"selector": None, "groupBy": None, "maxClusters": max_clusters, "after": None}])
+    plan = make_plan(pol, inventory(fleet))
+    limit = max_clusters if isinstance(max_clusters, int) else max(1, -(-len(fleet) * int(max_clusters[:-1]) // 100))
+    assert all(len(w.clusters) <= limit for w in plan.waves)
+    assert [c for w in plan.waves for c in w.clusters] == sorted(fleet)
