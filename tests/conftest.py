@@ -82,7 +82,8 @@ class Repo:
         """In-process run (fast); returns typer's Result."""
         from rollout.cli import app
 
-        return CliRunner().invoke(app, [*args, "--repo", str(self.root)] if _takes_repo(args) else list(args))
+        argv = [*args, "--repo", str(self.root)] if _takes_repo(args) else list(args)
+        return CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
 
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """A real process, as a user runs it: exit codes and stderr exactly as seen."""
