@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,28 +102,23 @@ def _data_loc(data: object, loc: tuple) -> Loc:
         elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
-        elif isinstance(node, dict) and isinstance(part, str) and not out[-1:] == [part]:
+        elif isinstance(node, dict) and isinstance(part, str) and part not in _union_tags():
             # A missing required field is named although it is not in the data.
-            if part not in _TAGS:
-                out.append(part)
-                node = None
+            out.append(part)
+            node = None
     return tuple(out)
 
 
-_TAGS: set[str] = set()
+@functools.cache
+def _union_tags() -> frozenset[str]:
+    """Names pydantic puts in a loc for the member of a union, not for a field."""
+    from waves.gates import GATES
+    from waves.pins import PRESETS
 
-
-def _tags() -> set[str]:
-    if not _TAGS:
-        from waves.gates import GATES
-        from waves.pins import PRESETS
-
-        _TAGS.update(PRESETS, GATES, {"function-after", "function-before", "function-plain", "int", "str"})
-    return _TAGS
+    return frozenset(PRESETS) | frozenset(GATES)
 
 
 def _message(error: dict, scalar) -> str:
-    _tags()
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":

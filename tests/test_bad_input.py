@@ -115,3 +115,36 @@ def test_real_process_exit_codes_and_no_traceback(seed_repo):
     assert bad.stderr.count("\n") == 1
     usage = seed_repo.run("plan", "security-patch", "--format", "yaml")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+@pytest.mark.parametrize(
+    "pin, field, message",
+    [
+        ("{preset: kustomize-image, files: 'k/{cluster}.yaml'}", "spec.pin[0].image", "required field is missing"),
+        ("{preset: flux-gitrepository, files: 'k/{cluster}.yaml', ref: version}", "spec.pin[0].ref", "'version' is not allowed"),
+        ("{preset: argocd-application, files: 'k/{cluster}.yaml', path: x}", "spec.pin[0].path", "unknown field"),
+        ("{files: 'k/{cluster}.yaml'}", "spec.pin[0]", "required field 'preset' is missing"),
+    ],
+)
+def test_preset_option_errors_name_the_option_even_when_alone(tmp_path, pin, field, message):
+    policy = SEED_POLICY.replace(
+        "    - preset: argocd-application\n      files: argocd/apps/{cluster}-platform.yaml", f"    - {pin}"
+    )
+    result = make_seed_repo(tmp_path, policy=policy).cli("validate", "security-patch")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    match = LINE.match(line)
+    assert (match["line"], match["field"]) == ("9", field) and message in match["message"], line
+
+
+def test_gate_errors(tmp_path):
+    policy = SEED_POLICY.replace("  onFailure: revert", "  onFailure: revert\n  gates:\n    - argocd: {namespace: argocd, app: x}\n"
+                                 "    - prometheus: {url: 'http://p:9090', query: up}\n    - helm: {}")
+    result = make_seed_repo(tmp_path, policy=policy).cli("validate", "security-patch")
+    assert result.exit_code == 2
+    got = [(m["line"], m["field"], m["message"]) for m in map(LINE.match, result.stderr.splitlines())]
+    assert got == [
+        ("28", "spec.gates[0].argocd.app", "unknown field"),
+        ("29", "spec.gates[1].prometheus", "give max, min or both"),
+        ("30", "spec.gates[2]", "a gate is a mapping with one key: argocd, flux, prometheus"),
+    ]
