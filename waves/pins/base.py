@@ -1,5 +1,10 @@
-"""What every pin preset shares: which files (a per-cluster template) and, where a file
-holds several documents of the preset's kind, which one (by `metadata.name`)."""
+"""What every pin preset shares: which files (a per-cluster template), which document in
+them (its kind, and `metadata.name` where a file holds several), and how the path to the
+pinned field is resolved in a parsed document.
+
+Presets are pure: given a document as plain data, they say whether it is theirs and
+where its field is. Editing the bytes is the shell's job (rollout/manifests/).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,15 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from waves.templates import check_template
+from waves.templates import check_template, render
+
+# A resolved path: mapping keys and list indices. Before resolution a step may also be
+# (key, value): the list entry whose `key` is `value`.
+Step = str | int | tuple[str, str]
+
+
+class PinTargetError(ValueError):
+    """The document is the right one but the field cannot be pinned; says why."""
 
 
 class PinBase(BaseModel):
@@ -22,6 +35,10 @@ class PinBase(BaseModel):
         description="metadata.name of the document to edit when a file holds several "
         "of this kind (a template).",
     )
+
+    # The documents a preset edits: API group (apiVersion before the '/') and kind.
+    GROUP: ClassVar[str] = ""
+    KIND: ClassVar[str] = ""
 
     @field_validator("files", "name")
     @classmethod
@@ -39,8 +56,80 @@ class PinBase(BaseModel):
             raise ValueError(f"{value!r} must be a path inside the repository")
         return value
 
-    # Subclasses: the `kind` of document edited and the field, for people reading a plan.
-    KIND: ClassVar[str] = ""
-
     def field_path(self) -> str:
+        """The pinned field, for people reading a plan."""
         raise NotImplementedError
+
+    def steps(self, doc: dict, cluster: str) -> list[Step]:
+        """The path to the pinned field in a matching document, before resolution."""
+        raise NotImplementedError
+
+    def describe_kind(self) -> str:
+        return f"{self.GROUP}/{self.KIND}" if self.GROUP else self.KIND or "document"
+
+    def is_kind(self, doc: dict) -> bool:
+        api = doc.get("apiVersion")
+        return doc.get("kind") == self.KIND and isinstance(api, str) and api.split("/")[0] == self.GROUP
+
+    def matches(self, doc: object, cluster: str, labels: dict[str, str]) -> bool:
+        """Is this document the one to edit for `cluster`?"""
+        if not isinstance(doc, dict) or not self.is_kind(doc):
+            return False
+        if self.name is None:
+            return True
+        metadata = doc.get("metadata")
+        return isinstance(metadata, dict) and metadata.get("name") == render(self.name, cluster, labels)
+
+    def locate(self, doc: dict, cluster: str) -> list[str | int]:
+        """Resolve `steps` against the document: list entries chosen by key=value become
+        indices. The last key may be absent (the editor adds it); anything else missing
+        raises PinTargetError naming what."""
+        return resolve(doc, self.steps(doc, cluster))
+
+
+def resolve(doc: object, steps: list[Step]) -> list[str | int]:
+    path: list[str | int] = []
+    node = doc
+    for position, step in enumerate(steps):
+        last = position == len(steps) - 1
+        where = format_steps(path) or "the document"
+        if isinstance(step, tuple):
+            key, value = step
+            if not isinstance(node, list):
+                raise PinTargetError(f"{where} is not a list")
+            found = [i for i, item in enumerate(node) if isinstance(item, dict) and str(item.get(key)) == value]
+            if not found:
+                raise PinTargetError(f"{where} has no entry with {key}: {value}")
+            if len(found) > 1:
+                raise PinTargetError(f"{where} has {len(found)} entries with {key}: {value}")
+            path.append(found[0])
+            node = node[found[0]]
+        elif isinstance(step, int):
+            if not isinstance(node, list) or step >= len(node):
+                raise PinTargetError(f"{where} has no item [{step}]")
+            path.append(step)
+            node = node[step]
+        else:
+            if not isinstance(node, dict):
+                raise PinTargetError(f"{where} is not a mapping")
+            path.append(step)
+            if step not in node:
+                if last:
+                    return path  # absent leaf: the editor adds the key
+                raise PinTargetError(f"{format_steps(path)} is missing")
+            node = node[step]
+    if isinstance(node, (dict, list)):
+        raise PinTargetError(f"{format_steps(path)} is not a single value")
+    return path
+
+
+def format_steps(path: list) -> str:
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif isinstance(step, tuple):
+            out += f"[{step[0]}={step[1]}]"
+        else:
+            out += f".{step}" if out else step
+    return out

@@ -10,10 +10,14 @@ from waves.pins.base import PinBase
 
 
 class FleetGitRepoPin(PinBase):
-    KIND: ClassVar[str] = "fleet.cattle.io/GitRepo"
+    GROUP: ClassVar[str] = "fleet.cattle.io"
+    KIND: ClassVar[str] = "GitRepo"
 
     preset: Literal["fleet-gitrepo"]
     field: Literal["revision", "branch"] = Field(default="revision")
 
     def field_path(self) -> str:
         return f"spec.{self.field}"
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        return ["spec", self.field]

@@ -10,7 +10,8 @@ from waves.pins.base import PinBase
 
 
 class FluxGitRepositoryPin(PinBase):
-    KIND: ClassVar[str] = "source.toolkit.fluxcd.io/GitRepository"
+    GROUP: ClassVar[str] = "source.toolkit.fluxcd.io"
+    KIND: ClassVar[str] = "GitRepository"
 
     preset: Literal["flux-gitrepository"]
     ref: Literal["tag", "branch", "semver", "commit", "name"] = Field(
@@ -19,3 +20,6 @@ class FluxGitRepositoryPin(PinBase):
 
     def field_path(self) -> str:
         return f"spec.ref.{self.ref}"
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        return ["spec", "ref", self.ref]

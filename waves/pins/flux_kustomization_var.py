@@ -11,7 +11,8 @@ from waves.pins.base import PinBase
 
 
 class FluxKustomizationVarPin(PinBase):
-    KIND: ClassVar[str] = "kustomize.toolkit.fluxcd.io/Kustomization"
+    GROUP: ClassVar[str] = "kustomize.toolkit.fluxcd.io"
+    KIND: ClassVar[str] = "Kustomization"
 
     preset: Literal["flux-kustomization-var"]
     var: str = Field(description="The substitute variable that holds the revision, e.g. APP_VERSION.")
@@ -26,3 +27,6 @@ class FluxKustomizationVarPin(PinBase):
 
     def field_path(self) -> str:
         return f"spec.postBuild.substitute.{self.var}"
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        return ["spec", "postBuild", "substitute", self.var]

@@ -10,7 +10,8 @@ from waves.pins.base import PinBase
 
 
 class FluxOCIRepositoryPin(PinBase):
-    KIND: ClassVar[str] = "source.toolkit.fluxcd.io/OCIRepository"
+    GROUP: ClassVar[str] = "source.toolkit.fluxcd.io"
+    KIND: ClassVar[str] = "OCIRepository"
 
     preset: Literal["flux-ocirepository"]
     ref: Literal["tag", "semver", "digest"] = Field(
@@ -19,3 +20,6 @@ class FluxOCIRepositoryPin(PinBase):
 
     def field_path(self) -> str:
         return f"spec.ref.{self.ref}"
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        return ["spec", "ref", self.ref]

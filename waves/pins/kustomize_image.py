@@ -6,11 +6,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from waves.pins.base import PinBase
+from waves.pins.base import PinBase, PinTargetError
 
 
 class KustomizeImagePin(PinBase):
-    KIND: ClassVar[str] = "kustomize.config.k8s.io/Kustomization"
+    GROUP: ClassVar[str] = "kustomize.config.k8s.io"
+    KIND: ClassVar[str] = "Kustomization"
 
     preset: Literal["kustomize-image"]
     image: str = Field(description="The images[] entry, by its name.")
@@ -18,3 +19,12 @@ class KustomizeImagePin(PinBase):
 
     def field_path(self) -> str:
         return f"images[name={self.image}].{self.field}"
+
+    def is_kind(self, doc: dict) -> bool:
+        # kustomization.yaml may leave out apiVersion and kind altogether.
+        return super().is_kind(doc) or ("kind" not in doc and "apiVersion" not in doc)
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        if not isinstance(doc.get("images"), list):
+            raise PinTargetError(f"no images list (add an entry with name: {self.image})")
+        return ["images", ("name", self.image), self.field]

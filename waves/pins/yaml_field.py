@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -38,8 +38,6 @@ def parse_field_path(path: str) -> list[PathStep]:
 
 
 class YamlFieldPin(PinBase):
-    KIND: ClassVar[str] = ""
-
     preset: Literal["yaml-field"]
     field: str = Field(description="Path to the scalar: spec.foo.bar, items[name=x].tag, args[0].")
     kind: str | None = Field(default=None, description="Only documents of this kind.")
@@ -52,3 +50,12 @@ class YamlFieldPin(PinBase):
 
     def field_path(self) -> str:
         return self.field
+
+    def is_kind(self, doc: dict) -> bool:
+        return self.kind is None or doc.get("kind") == self.kind
+
+    def describe_kind(self) -> str:
+        return self.kind or "document"
+
+    def steps(self, doc: dict, cluster: str) -> list:
+        return parse_field_path(self.field)

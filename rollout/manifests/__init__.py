@@ -1,0 +1,1 @@
+"""Editing users' manifests: exactly the pinned scalar changes, nothing else."""

@@ -1,0 +1,195 @@
+"""Pin a value into a manifest's text, byte-exact.
+
+The file is parsed with positions (PyYAML's composer); the preset finds its document and
+the path to the field in plain data; then exactly the scalar's span is replaced, in its
+own quoting style. Comments, blank lines, key order, indentation, `---` markers and the
+other documents are untouched, and `git diff` shows one changed line. Where the field is
+absent, one `key: value` line is added to its mapping. A load-and-dump round trip would
+reformat the file and is much slower (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from waves.pins.base import PinBase, PinTargetError, format_steps
+from rollout.yamlfile import Located, YamlError
+
+
+class PinError(Exception):
+    """The pin cannot be applied to this file; `line` when known."""
+
+    def __init__(self, message: str, line: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PinResult:
+    text: str  # the new text (the same string when nothing changed)
+    old: str | None  # the value that was there; None when the key was absent
+    old_raw: str | None  # the scalar exactly as written (quotes included): what a revert restores
+    field: str  # the resolved path, e.g. spec.sources[1].targetRevision
+    line: int  # where the value is (1-based)
+
+
+def pin_text(
+    text: str,
+    pin: PinBase,
+    cluster: str,
+    labels: dict[str, str],
+    value: str | None,
+    path: str = "",
+    raw: str | None = None,
+) -> PinResult:
+    """Write `value` into the field `pin` names for `cluster`; `None` removes the key (a
+    revert of an advance that had to add it). `raw`, when given, is the scalar exactly as
+    it was once written (a revert restores quotes too). Raises PinError."""
+    try:
+        located = Located.parse(path, text)
+    except YamlError as err:
+        raise PinError(err.message, err.line) from None
+    if located.problems:
+        line, message = located.problems[0]
+        raise PinError(message, line)
+
+    chosen = [i for i, doc in enumerate(located.documents) if pin.matches(doc, cluster, labels)]
+    if not chosen:
+        named = f" named {pin.name}" if pin.name else ""
+        raise PinError(f"no {pin.describe_kind()} document{named} in this file")
+    if len(chosen) > 1:
+        raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one")
+    index = chosen[0]
+    doc, root = located.documents[index], located.nodes[index]
+    try:
+        field_path = pin.locate(doc, cluster)
+    except PinTargetError as err:
+        raise PinError(str(err), root.start_mark.line + 1, pin.field_path()) from None
+    field = format_steps(field_path)
+
+    parent, node = _walk(root, field_path)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if node is None:  # the key is absent: add one line
+        if value is None:
+            return PinResult(text, None, None, field, parent.start_mark.line + 1)
+        new_text, line = _insert(text, parent, str(field_path[-1]), value, newline, field)
+        return PinResult(new_text, None, None, field, line)
+    old_raw = text[node.start_mark.index : node.end_mark.index]
+    if value is None:
+        return PinResult(_remove(text, parent, node, field), node.value, old_raw, field, node.start_mark.line + 1)
+
+    from yaml.nodes import ScalarNode
+
+    if not isinstance(node, ScalarNode):
+        raise PinError(f"{field} is not a single value", node.start_mark.line + 1, field)
+    line = node.start_mark.line + 1
+    old = node.value
+    if old == value and _reads_as_text(node) and (raw is None or raw == old_raw):
+        return PinResult(text, old, old_raw, field, line)
+    start, end = node.start_mark.index, node.end_mark.index
+    replacement = raw if raw is not None and _raw_reads_as(raw, value) else _render(value, node.style, field, line)
+    return PinResult(text[:start] + replacement + text[end:], old, old_raw, field, line)
+
+
+def _walk(root, path):
+    """(parent mapping node, value node or None when the last key is absent)."""
+    from yaml.nodes import MappingNode
+
+    parent, node = None, root
+    for step in path:
+        parent = node
+        if isinstance(node, MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == step), None)
+        else:
+            node = node.value[step]
+        if node is None:
+            return parent, None
+    return parent, node
+
+
+def _raw_reads_as(raw: str, value: str) -> bool:
+    try:
+        return Located.parse("", f"v: {raw}\n").documents == [{"v": value}]
+    except YamlError:
+        return False
+
+
+def _reads_as_text(node) -> bool:
+    """A plain `1.20` holds the text 1.20 but YAML reads a number: re-render it quoted."""
+    return bool(node.style) or _plain_safe(node.value)
+
+
+_PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
+
+
+def _plain_safe(value: str) -> bool:
+    """Can `value` be written unquoted and still be read back as this exact text by
+    YAML 1.1 and 1.2 readers?"""
+    if not value or value != value.strip() or "\n" in value or value[0] in _PLAIN_UNSAFE_START:
+        return False
+    if ": " in value or " #" in value or value.endswith(":"):
+        return False
+    try:
+        located = Located.parse("", f"v: {value}\n")
+    except YamlError:
+        return False
+    return located.documents == [{"v": value}]
+
+
+def _render(value: str, style: str | None, field: str, line: int) -> str:
+    if style in ("|", ">"):
+        raise PinError(f"{field} is a block scalar ({style}); write the revision as a plain or quoted value", line, field)
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"' or not _plain_safe(value):
+        # A JSON string is a valid YAML double-quoted scalar; escape what YAML forbids raw.
+        return json.dumps(value, ensure_ascii=not value.isprintable())
+    return value
+
+
+def _insert(text: str, mapping, key: str, value: str, newline: str, field: str) -> tuple[str, int]:
+    """Add `key: value` to a mapping: first in a flow mapping, as its own line (at the
+    mapping's indentation, before its first key) in a block mapping."""
+    from yaml.nodes import MappingNode
+
+    if not isinstance(mapping, MappingNode):
+        raise PinError(f"cannot add {field}: its parent is not a mapping")
+    rendered = _render(value, None, field, mapping.start_mark.line + 1)
+    if mapping.flow_style:
+        brace = mapping.start_mark.index
+        separator = ", " if mapping.value else ""
+        return text[: brace + 1] + f"{key}: {rendered}{separator}" + text[brace + 1 :], mapping.start_mark.line + 1
+    if not mapping.value:
+        raise PinError(f"cannot add {field}: its mapping is empty")
+    first_key = mapping.value[0][0]
+    column = first_key.start_mark.column
+    line_start = text.rfind("\n", 0, first_key.start_mark.index) + 1
+    entry = " " * column + f"{key}: {rendered}"
+    if text[line_start : first_key.start_mark.index].strip() == "":
+        return text[:line_start] + entry + newline + text[line_start:], first_key.start_mark.line + 1
+    # The first key shares its line with a "- " list marker: add after that line.
+    first_value = mapping.value[0][1]
+    if first_value.start_mark.line != first_key.start_mark.line or first_value.end_mark.line != first_key.start_mark.line:
+        raise PinError(f"cannot add {field} here without reformatting: add the key by hand once")
+    match = re.compile(r"\r?\n").search(text, first_value.end_mark.index)
+    at = match.start() if match else len(text)
+    return text[:at] + newline + entry + text[at:], first_key.start_mark.line + 2
+
+
+def _remove(text: str, mapping, node, field: str) -> str:
+    """Undo `_insert`: drop the `key: value` entry (its whole line in a block mapping)."""
+    key_node = next(k for k, v in mapping.value if v is node)
+    if mapping.flow_style:
+        end = node.end_mark.index
+        rest = re.compile(r"\s*,\s*").match(text, end)
+        return text[: key_node.start_mark.index] + text[rest.end() if rest else end :]
+    line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1
+    line_end = text.find("\n", node.end_mark.index)
+    line_end = len(text) if line_end < 0 else line_end + 1
+    if text[line_start : key_node.start_mark.index].strip() or "#" in text[node.end_mark.index : line_end]:
+        raise PinError(f"cannot remove {field} without touching other text: remove it by hand", key_node.start_mark.line + 1)
+    return text[:line_start] + text[line_end:]
