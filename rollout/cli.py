@@ -73,10 +73,10 @@ def _fail(problems) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
-def _workspace(policy: str, repo: Optional[str]):
+def _workspace(policy: str, repo: Optional[str], check_files: bool = False):
     from rollout.workspace import load_workspace, repo_root
 
-    return load_workspace(repo_root(repo, policy), policy)
+    return load_workspace(repo_root(repo, policy), policy, check_files=check_files)
 
 
 @command
@@ -123,8 +123,9 @@ def validate(
     repo: RepoOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f", help="text, or json of the problems.")] = CheckFormat.text,
 ) -> None:
-    """Run every check on a policy and its inventory; exit 0 when valid, 2 when not."""
-    ws = _workspace(policy, repo)
+    """Run every check on a policy, its inventory and the pinned files; exit 0 when
+    valid, 2 when not."""
+    ws = _workspace(policy, repo, check_files=True)
     if format is CheckFormat.json:
         import json
 

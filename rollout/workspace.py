@@ -52,6 +52,7 @@ class Workspace:
     clusters: list = field(default_factory=list)
     plan: object | None = None  # waves.planner.Plan
     problems: list[Problem] = field(default_factory=list)
+    inspection: object | None = None  # rollout.safety.Inspection, when files were checked
 
     @property
     def errors(self) -> list[Problem]:
@@ -62,8 +63,10 @@ class Workspace:
         return [p for p in self.problems if not p.is_error]
 
 
-def load_workspace(repo: Path, policy_ref: str) -> Workspace:
-    """Read and check everything; problems are collected, never raised."""
+def load_workspace(repo: Path, policy_ref: str, check_files: bool = False) -> Workspace:
+    """Read and check everything; problems are collected, never raised. `check_files`
+    adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
+    `advance` need them, `plan` does not."""
     from waves.planner import make_plan
 
     from rollout.inventory import load_inventory
@@ -104,9 +107,23 @@ def load_workspace(repo: Path, policy_ref: str) -> Workspace:
     ws.problems += [_policy_problem(loaded, p) for p in planning]
     if ws.plan is not None:
         ws.problems += [_policy_problem(loaded, p) for p in check_pin_files(repo, ws.plan)]
+        if check_files and not any(p.is_error for p in ws.problems):
+            from rollout.safety import inspect
+
+            ws.inspection = inspect(repo, policy, ws.plan)
+            ws.problems += [located(ws, p) for p in ws.inspection.problems]
         if any(p.is_error for p in ws.problems):
             ws.plan = None
     return ws
+
+
+def located(ws: Workspace, problem: Problem) -> Problem:
+    """A problem from a check on files: in the policy, or in a repo file."""
+    from waves.problems import POLICY
+
+    if problem.source == POLICY:
+        return _policy_problem(ws.loaded, problem)
+    return _in_repo(ws.repo, problem)
 
 
 def _in_repo(repo: Path, problem: Problem) -> Problem:

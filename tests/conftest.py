@@ -102,12 +102,43 @@ def _takes_repo(args) -> bool:
     return bool(args) and args[0] in ("plan", "validate", "inventory") and "--repo" not in args
 
 
+def application_yaml(name: str, revision: str = "v1.4.1", server: str | None = None) -> str:
+    server = server or f"https://{name}.k8s.example.com:6443"
+    return f"""\
+# Platform services for {name}
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {name}-platform
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/example-org/fleet-config.git
+    targetRevision: {revision}  # pinned by rollout
+    path: clusters/{name}
+  destination:
+    server: {server}
+    namespace: platform
+"""
+
+
+def identity_yaml(name: str, labels: dict[str, str]) -> str:
+    literals = [f"CLUSTER_NAME={name}", f"ENVIRONMENT={labels['environment']}", f"REGION={labels['region']}-1"]
+    if "compliance" in labels:
+        literals.append(f"COMPLIANCE={labels['compliance']}")
+    body = "".join(f"      - {literal}\n" for literal in literals)
+    return (f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n"
+            f"configMapGenerator:\n  - name: cluster-identity\n    namespace: kube-system\n    literals:\n{body}")
+
+
 def make_seed_repo(root: Path, policy: str = SEED_POLICY, clusters=None) -> Repo:
     repo = Repo(root)
     clusters = SEED_CLUSTERS if clusters is None else clusters
     repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
-    for name in clusters:
-        repo.write(f"argocd/apps/{name}-platform.yaml", f"kind: Application\nmetadata: {{name: {name}-platform}}\n")
+    for name, labels in clusters.items():
+        repo.write(f"argocd/apps/{name}-platform.yaml", application_yaml(name))
+        repo.write(f"clusters/{name}/kustomization.yaml", identity_yaml(name, labels))
     repo.write("rollouts/security-patch.yaml", policy)
     return repo
 

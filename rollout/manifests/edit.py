@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from waves.pins.base import PinBase, PinTargetError, format_steps
+from waves.templates import render
 from rollout.yamlfile import Located, YamlError
 
 
@@ -45,25 +46,15 @@ def pin_text(
     value: str | None,
     path: str = "",
     raw: str | None = None,
+    located: Located | None = None,
 ) -> PinResult:
     """Write `value` into the field `pin` names for `cluster`; `None` removes the key (a
     revert of an advance that had to add it). `raw`, when given, is the scalar exactly as
-    it was once written (a revert restores quotes too). Raises PinError."""
-    try:
-        located = Located.parse(path, text)
-    except YamlError as err:
-        raise PinError(err.message, err.line) from None
-    if located.problems:
-        line, message = located.problems[0]
-        raise PinError(message, line)
-
-    chosen = [i for i, doc in enumerate(located.documents) if pin.matches(doc, cluster, labels)]
-    if not chosen:
-        named = f" named {pin.name}" if pin.name else ""
-        raise PinError(f"no {pin.describe_kind()} document{named} in this file")
-    if len(chosen) > 1:
-        raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one")
-    index = chosen[0]
+    it was once written (a revert restores quotes too). `located`: `text` already parsed.
+    Raises PinError."""
+    if located is None:
+        located = parse(text, path)
+    index = find_document(located, pin, cluster, labels)
     doc, root = located.documents[index], located.nodes[index]
     try:
         field_path = pin.locate(doc, cluster)
@@ -93,6 +84,28 @@ def pin_text(
     start, end = node.start_mark.index, node.end_mark.index
     replacement = raw if raw is not None and _raw_reads_as(raw, value) else _render(value, node.style, field, line)
     return PinResult(text[:start] + replacement + text[end:], old, old_raw, field, line)
+
+
+def parse(text: str, path: str = "") -> Located:
+    try:
+        located = Located.parse(path, text)
+    except YamlError as err:
+        raise PinError(err.message, err.line) from None
+    if located.problems:
+        line, message = located.problems[0]
+        raise PinError(message, line)
+    return located
+
+
+def find_document(located: Located, pin: PinBase, cluster: str, labels: dict[str, str]) -> int:
+    """Index of the one document the pin edits for this cluster; raises PinError."""
+    chosen = [i for i, doc in enumerate(located.documents) if pin.matches(doc, cluster, labels)]
+    if not chosen:
+        named = f" named {render(pin.name, cluster, labels)}" if pin.name else ""
+        raise PinError(f"no {pin.describe_kind()} document{named} in this file")
+    if len(chosen) > 1:
+        raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one")
+    return chosen[0]
 
 
 def _walk(root, path):

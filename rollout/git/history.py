@@ -1,0 +1,96 @@
+"""Rollout commits: their messages (subject, body, trailers) and reading them back as
+events, for one policy, in one `git log`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from waves.state import Event
+
+TRAILERS = ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave", "Rollout-Wave-Name", "Rollout-Action")
+
+
+def policy_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
+                    digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None) -> str:
+    subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
+    body = [subject, ""]
+    if note:
+        body += [note, ""]
+    body.append(f"Pins {revision} for {len(clusters)} cluster{'s' if len(clusters) != 1 else ''}:")
+    body += [f"- {name} ({file})" for name, file in clusters]
+    body.append("")
+    if forced:
+        body += ["Forced past: " + "; ".join(forced), ""]
+    trailers = _trailers(policy, revision, number, wave, "advance")
+    trailers.append(f"Rollout-Clusters: {','.join(name for name, _ in clusters)}")
+    if forced:
+        trailers.append("Rollout-Forced: true")
+    trailers.append(f"Rollout-Policy-Digest: {digest}")
+    return "\n".join(body + trailers) + "\n"
+
+
+def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
+                   reason: str, digest: str) -> str:
+    subject = f"rollout({policy}): revert wave {number} {wave} ({revision})"
+    body = [subject, "", f"Reason: {reason}", "", f"Restores the previous pins of {len(clusters)} clusters:"]
+    body += [f"- {name} ({file})" for name, file in clusters]
+    body.append("")
+    trailers = _trailers(policy, revision, number, wave, "revert")
+    trailers += [f"Rollout-Clusters: {','.join(name for name, _ in clusters)}",
+                 f"Rollout-Reason: {_one_line(reason)}", f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join(body + trailers) + "\n"
+
+
+def _trailers(policy, revision, number, wave, action) -> list[str]:
+    return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Wave: {number}",
+            f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def grep_for(policy: str) -> str:
+    return f"^Rollout-Policy: {re.escape(policy)}$"
+
+
+_TRAILER = re.compile(r"^([A-Za-z-]+): (.*)$")
+
+
+def parse_event(commit: str, time: int, message: str) -> Event | None:
+    """The event a rollout commit records, or None for any other commit."""
+    paragraphs = message.strip().split("\n\n")
+    fields: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        match = _TRAILER.match(line)
+        if match:
+            fields[match.group(1)] = match.group(2).strip()
+    if not all(key in fields for key in ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave-Name", "Rollout-Action")):
+        return None
+    clusters = tuple(c for c in fields.get("Rollout-Clusters", "").split(",") if c)
+    return Event(
+        commit=commit,
+        time=time,
+        action=fields["Rollout-Action"],
+        policy=fields["Rollout-Policy"],
+        revision=fields["Rollout-Revision"],
+        wave=fields["Rollout-Wave-Name"],
+        clusters=clusters,
+        forced=fields.get("Rollout-Forced") == "true",
+        reason=fields.get("Rollout-Reason"),
+        by=fields.get("Rollout-Approved-By"),
+    )
+
+
+def read_events(git, ref: str, policy: str) -> list[Event]:
+    events = []
+    for commit, time, message in git.log(ref, grep_for(policy)):
+        event = parse_event(commit, time, message)
+        if event is not None:
+            events.append(event)
+    return events

@@ -1,0 +1,174 @@
+"""A thin wrapper over the git command line: every call is one process, and the
+expensive ones (reading many files, writing many blobs) are one process for all files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class GitError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Upstream:
+    remote: str
+    branch: str  # the branch name on the remote
+
+    @property
+    def ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.branch}"
+
+
+class Git:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None) -> str:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            input=input,
+            capture_output=True,
+            env={**os.environ, **(env or {})},
+        )
+        if check and result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git {args[0]}: {message[-1] if message else 'failed'}")
+        return result.stdout.decode(errors="replace")
+
+    def ok(self, *args: str) -> bool:
+        return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
+
+    # --- where we are -----------------------------------------------------------------
+    def toplevel(self) -> Path | None:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.root, capture_output=True, text=True)
+        return Path(out.stdout.strip()) if out.returncode == 0 else None
+
+    def branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+        return out or None
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD").strip()
+
+    def rev(self, ref: str) -> str | None:
+        out = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
+        return out or None
+
+    def dirty(self) -> list[str]:
+        """Changed or untracked paths (ignored files do not count)."""
+        out = self.run("status", "--porcelain", "--untracked-files=normal")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def upstream(self, branch: str) -> Upstream | None:
+        remote = self.run("config", "--get", f"branch.{branch}.remote", check=False).strip()
+        merge = self.run("config", "--get", f"branch.{branch}.merge", check=False).strip()
+        if not remote or remote == "." or not merge.startswith("refs/heads/"):
+            return None
+        return Upstream(remote, merge[len("refs/heads/"):])
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", older, newer)
+
+    # --- reading ----------------------------------------------------------------------
+    def log(self, ref: str, grep: str) -> list[tuple[str, int, str]]:
+        """(commit, committer time, message) of commits reachable from `ref` whose message
+        matches `grep` (an extended regex), oldest first. One process."""
+        out = self.run("log", "--reverse", "-E", f"--grep={grep}", "--format=%H%x1f%ct%x1f%B%x1e", ref, "--")
+        commits = []
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, time, message = record.split("\x1f", 2)
+            commits.append((sha, int(time), message))
+        return commits
+
+    def read_files(self, commit: str, paths: list[str]) -> dict[str, bytes | None]:
+        """Contents of `paths` at `commit` (None where absent), through one `cat-file --batch`."""
+        if not paths:
+            return {}
+        request = "".join(f"{commit}:{path}\n" for path in paths).encode()
+        out = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input=request, capture_output=True, check=True).stdout
+        contents: dict[str, bytes | None] = {}
+        pos = 0
+        for path in paths:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if len(header) == 2 and header[1] == b"missing":
+                contents[path] = None
+                continue
+            size = int(header[2])
+            contents[path] = out[pos : pos + size] if header[1] == b"blob" else None
+            pos += size + 1
+        return contents
+
+    def modes(self, commit: str) -> dict[str, str]:
+        """path -> file mode for every file in the commit's tree (one process)."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        modes = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                modes[path] = meta.split()[0]
+        return modes
+
+    # --- writing ----------------------------------------------------------------------
+    def commit_on(self, base: str, changes: dict[str, bytes], message: str, modes: dict[str, str] | None = None) -> str:
+        """A new commit whose parent is `base` and whose tree is base's with `changes`
+        applied, built with `git fast-import` (one process for any number of files).
+        Nothing in the working tree, the index or any branch changes."""
+        author = self.run("var", "GIT_AUTHOR_IDENT").strip()
+        committer = self.run("var", "GIT_COMMITTER_IDENT").strip()
+        ref = f"refs/rollout/staging-{os.getpid()}"  # fast-import needs a ref; deleted below
+        stream = bytearray()
+        body = message.encode()
+        stream += f"commit {ref}\nmark :1\nauthor {author}\ncommitter {committer}\n".encode()
+        stream += f"data {len(body)}\n".encode() + body + b"\n"
+        stream += f"from {base}\n".encode()
+        modes = modes or {}
+        for path, content in changes.items():
+            stream += f"M {modes.get(path, '100644')} inline {_quote_path(path)}\ndata {len(content)}\n".encode()
+            stream += content + b"\n"
+        stream += b"\n"
+        self.run("fast-import", "--quiet", "--force", input=bytes(stream))
+        sha = self.run("rev-parse", ref).strip()
+        self.run("update-ref", "-d", ref)
+        return sha
+
+    def commit_empty_on(self, base: str, message: str) -> str:
+        tree = self.run("rev-parse", f"{base}^{{tree}}").strip()
+        return self.run("commit-tree", tree, "-p", base, input=message.encode()).strip()
+
+    def push(self, upstream: Upstream, commit: str) -> bool:
+        """Publish `commit` as the remote branch; False when the remote moved (rejected).
+        Never forced."""
+        result = subprocess.run(
+            ["git", "push", "--porcelain", upstream.remote, f"{commit}:refs/heads/{upstream.branch}"],
+            cwd=self.root, capture_output=True, text=True,
+        )
+        if result.returncode == 0:
+            return True
+        text = result.stdout + result.stderr
+        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text or "cannot lock ref" in text:
+            return False
+        raise GitError(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}")
+
+    def fetch(self, upstream: Upstream) -> None:
+        self.run("fetch", "--quiet", upstream.remote, f"+refs/heads/{upstream.branch}:{upstream.ref}")
+
+    def fast_forward(self, commit: str) -> None:
+        """Move the checked-out branch and the working tree to `commit` (a descendant)."""
+        self.run("merge", "--ff-only", "--quiet", commit)
+
+
+def _quote_path(path: str) -> str:
+    if any(ch in path for ch in ('"', "\\", "\n")) or path.startswith(" "):
+        return '"' + path.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return path

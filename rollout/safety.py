@@ -1,0 +1,186 @@
+"""Checks on the files themselves, before anything is written (`validate`, `advance`):
+
+* every pin finds its document and field (a pin that finds nothing is an error, not a
+  silent skip);
+* an Argo CD Application's destination is the cluster the inventory names (the seed's
+  war story: a US Application file pointing at an EU cluster);
+* the policy's `identity` block: each cluster's `cluster-identity` literals agree with
+  its labels;
+* no two clusters pin the same file (except an ApplicationSet list, one element each).
+
+`inspect` parses each pinned file once; `advance` reuses the parse to edit.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waves.problems import POLICY, Problem
+from waves.templates import MissingLabel, render
+from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
+from rollout.yamlfile import Located, YamlError, read_text
+
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+@dataclass
+class Target:
+    """One cluster's pin in one file, with the file as it is now."""
+
+    cluster: str
+    pin_index: int
+    file: str
+    text: str | None = None
+    located: Located | None = None
+    current: PinResult | None = None  # where the value is and what it holds now
+
+
+@dataclass
+class Inspection:
+    targets: list[Target] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def by_cluster(self, cluster: str) -> list[Target]:
+        return [t for t in self.targets if t.cluster == cluster]
+
+
+def inspect(repo: Path, policy, plan, clusters: list[str] | None = None, files: dict[str, str] | None = None) -> Inspection:
+    """Parse the pinned files of `clusters` (default: all in scope) and check them.
+    `files` overrides what is read from disk (path -> text)."""
+    result = Inspection()
+    by_name = {c.name: c for c in plan.targets}
+    wanted = clusters if clusters is not None else [c.name for c in plan.targets]
+    texts: dict[str, str | None] = dict(files or {})
+    parsed: dict[str, Located | PinError] = {}
+
+    def load(file: str):
+        if file not in texts:
+            try:
+                texts[file] = read_text(repo / file)
+            except YamlError as err:
+                texts[file] = None
+                parsed[file] = PinError(err.message, err.line)
+        if file not in parsed:
+            try:
+                parsed[file] = parse(texts[file], file)
+            except PinError as err:
+                parsed[file] = err
+        return texts[file], parsed[file]
+
+    for name in wanted:
+        cluster = by_name[name]
+        for target in plan.pins[name]:
+            pin = policy.spec.pin[target.pin_index]
+            text, located = load(target.file)
+            item = Target(name, target.pin_index, target.file, text)
+            result.targets.append(item)
+            if isinstance(located, PinError):
+                result.problems.append(_problem(target.file, located, target.field))
+                continue
+            item.located = located
+            try:
+                item.current = pin_text(text, pin, name, cluster.labels, policy.spec.revision, target.file, located=located)
+            except PinError as err:
+                result.problems.append(_problem(target.file, err, err.field or target.field, f"cluster {name}: "))
+                continue
+            if pin.preset == "argocd-application":
+                result.problems += _destination(target.file, located, pin, cluster)
+
+    result.problems += _shared_files(policy, plan, wanted)
+    if policy.spec.identity is not None:
+        result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
+    return result
+
+
+def _problem(file: str, err: PinError, field: str, prefix: str = "") -> Problem:
+    return Problem(f"{prefix}{err.message}", (field,), file, line=err.line)
+
+
+def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
+    index = find_document(located, pin, cluster.name, cluster.labels)
+    doc = located.documents[index]
+    destination = (doc.get("spec") or {}).get("destination") or {}
+    if not isinstance(destination, dict):
+        return []
+    server, name = destination.get("server"), destination.get("name")
+    problems = []
+    loc = ("spec", "destination")
+    if server is not None and cluster.server is not None and server != cluster.server:
+        problems.append(Problem(
+            f"Application for cluster {cluster.name} deploys to {server}, but the inventory gives "
+            f"{cluster.server} for {cluster.name}: refusing to pin the wrong cluster",
+            ("spec.destination.server",), file, line=located.line(loc + ("server",), index)))
+    elif server is not None and cluster.server is None and server != IN_CLUSTER:
+        pass  # the inventory has no server to compare (kustomize folders): name check only
+    if name is not None and name != cluster.name:
+        problems.append(Problem(
+            f"Application for cluster {cluster.name} deploys to cluster name {name!r}: refusing to pin the wrong cluster",
+            ("spec.destination.name",), file, line=located.line(loc + ("name",), index)))
+    return problems
+
+
+def _shared_files(policy, plan, wanted: list[str]) -> list[Problem]:
+    owners: dict[tuple[int, str], list[str]] = {}
+    for name in wanted:
+        for target in plan.pins[name]:
+            if policy.spec.pin[target.pin_index].preset != "argocd-applicationset-list":
+                owners.setdefault((target.pin_index, target.file), []).append(name)
+    return [
+        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file)
+        for (index, file), names in sorted(owners.items()) if len(names) > 1
+    ]
+
+
+def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> list[Problem]:
+    problems = []
+    for cluster in clusters:
+        try:
+            file = render(identity.files, cluster.name, cluster.labels)
+        except MissingLabel as missing:
+            problems.append(Problem(f"cluster {cluster.name} has no label {missing.key!r} for identity.files",
+                                    ("spec", "identity", "files"), POLICY))
+            continue
+        try:
+            text = texts[file] if texts.get(file) is not None else read_text(repo / file)
+            located = Located.parse(file, text)
+        except YamlError as err:
+            problems.append(Problem(f"cluster {cluster.name}: identity file: {err.message}", (), file, line=err.line))
+            continue
+        literals, where = _identity_literals(located)
+        if literals is None:
+            problems.append(Problem(f"cluster {cluster.name}: no cluster-identity configMapGenerator", (), file, line=1))
+            continue
+        for key, template in identity.require.items():
+            try:
+                pattern = render(template, cluster.name, cluster.labels)
+            except MissingLabel as missing:
+                if key in literals:
+                    problems.append(Problem(
+                        f"cluster {cluster.name}: cluster-identity has {key}={literals[key]} but the cluster has no "
+                        f"label {missing.key!r}: the literal must be absent", (), file, line=where.get(key)))
+                continue
+            if key not in literals:
+                problems.append(Problem(f"cluster {cluster.name}: cluster-identity has no {key} (expected {pattern})",
+                                        (), file, line=where.get("")))
+            elif not fnmatch.fnmatchcase(literals[key], pattern):
+                problems.append(Problem(
+                    f"cluster {cluster.name}: cluster-identity {key}={literals[key]} does not match {pattern}: "
+                    "refusing to pin a cluster whose identity disagrees with the inventory", (), file, line=where.get(key)))
+    return problems
+
+
+def _identity_literals(located: Located) -> tuple[dict[str, str] | None, dict[str, int]]:
+    for d, doc in enumerate(located.documents):
+        if not isinstance(doc, dict):
+            continue
+        for g, generator in enumerate(doc.get("configMapGenerator") or []):
+            if isinstance(generator, dict) and generator.get("name") == "cluster-identity":
+                literals, lines = {}, {"": located.line(("configMapGenerator", g), d)}
+                for i, literal in enumerate(generator.get("literals") or []):
+                    key, _, value = str(literal).partition("=")
+                    literals[key] = value
+                    lines[key] = located.line(("configMapGenerator", g, "literals", i), d)
+                return literals, lines
+    return None, {}
