@@ -164,6 +164,104 @@ def inventory(
     run_inventory(repo, source or [], policy, selector, format.value)
 
 
+def _engine_errors(func):
+    """Run an engine call: bad input is exit 2, a refusal or a git failure exit 1."""
+    from rollout.engine import GitError, InvalidInput, Refused
+
+    try:
+        return func()
+    except InvalidInput as err:
+        _fail(err.problems)
+    except Refused as err:
+        print(f"rollout: {err}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except GitError as err:
+        print(f"rollout: {err}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def _print_outcome(outcome, fmt: str, verb: str) -> None:
+    if fmt == "json":
+        import json
+
+        print(json.dumps(outcome.as_dict(), indent=2))
+        return
+    for change in outcome.changes:
+        if change.diff:
+            print(change.diff, end="")
+        what = "late join, " if change.late else ""
+        commit = f" {change.commit[:12]}" if change.commit else " (dry run)"
+        print(f"{verb} wave {change.number} {change.name}: {what}{len(change.clusters)} clusters, "
+              f"{len(change.files)} files{commit}")
+    for note in outcome.notes:
+        print(note)
+    if outcome.changes and not any(c.diff for c in outcome.changes):
+        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+
+
+PushOption = Annotated[
+    Optional[bool],
+    typer.Option("--push/--no-push", help="Push the commit (default: when the branch has an upstream)."),
+]
+
+
+@command
+def advance(
+    policy: PolicyArgument,
+    repo: RepoOption = None,
+    wave: Annotated[Optional[str], typer.Option("--wave", help="Wave number or name (default: every ready wave).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; write nothing.")] = False,
+    push: PushOption = None,
+    message: Annotated[Optional[str], typer.Option("--message", "-m", help="Extra text for the commit body.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Advance although dependencies have not passed (recorded).")] = False,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Pin the revision into a wave's manifests: one commit per wave, pushed."""
+    from rollout.engine import advance as run
+    from rollout.workspace import repo_root
+
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: run(root, policy, wave, dry_run, push, message, force))
+    _print_outcome(outcome, format.value, "would advance" if dry_run else "advanced")
+
+
+@command
+def revert(
+    policy: PolicyArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the commit.")],
+    repo: RepoOption = None,
+    wave: Annotated[Optional[str], typer.Option("--wave", help="Wave number or name.")] = None,
+    all_waves: Annotated[bool, typer.Option("--all", help="Every advanced wave, newest first.")] = False,
+    push: PushOption = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Re-pin a wave's clusters to what they had before its advance commit."""
+    from rollout.engine import revert as run
+    from rollout.workspace import UsageError, repo_root
+
+    if (wave is None) == (not all_waves):
+        raise UsageError("give exactly one of --wave N and --all")
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push))
+    _print_outcome(outcome, format.value, "reverted")
+
+
+@command
+def status(
+    policy: PolicyArgument,
+    repo: RepoOption = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
+    from rollout.engine import status as run
+    from rollout.render.status import render
+    from rollout.workspace import repo_root
+
+    root = repo_root(repo, policy)
+    ws, state = _engine_errors(lambda: run(root, policy))
+    render(ws.plan, state, format.value)
+
+
 @command
 def schema() -> None:
     """Print the policy's JSON Schema, for editors and CI to validate policy files."""

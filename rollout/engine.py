@@ -1,0 +1,423 @@
+"""advance / revert / status: the rollout's hands.
+
+Every run is stateless: it folds the rollout's state from the Git history (one
+`git log`) and the files, decides, and records what it did as commits with trailers.
+Commits are built with plumbing on top of a base (rollout/git/repo.py), published, and
+only then is the local branch fast-forwarded: a rejected push, an error or a `kill -9`
+leaves the working tree and the branch as they were, and a re-run starts over cleanly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waves.problems import Problem
+from waves.state import ADVANCE, RolloutState, blockers, fold, ready
+from rollout.git.history import advance_message, policy_digest, read_events, revert_message
+from rollout.git.repo import Git, GitError, Upstream
+from rollout.manifests.edit import PinError, parse, pin_text
+from rollout.workspace import UsageError, Workspace, load_workspace
+
+MAX_ATTEMPTS = 5
+
+
+def clock(now: int | None = None) -> int:
+    """Now, in unix seconds. ROLLOUT_NOW pins it, for rehearsals and tests of bake times."""
+    import os
+
+    if now is not None:
+        return now
+    return int(os.environ.get("ROLLOUT_NOW") or time.time())
+
+
+class Refused(Exception):
+    """The operation is not allowed now (exit 1): dependencies not passed, a race lost
+    too many times, a diverged branch."""
+
+
+class InvalidInput(Exception):
+    """Bad input found while checking (exit 2); carries the located problems."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class WaveChange:
+    number: int
+    name: str
+    action: str
+    clusters: list[str]
+    files: list[str]
+    commit: str | None = None
+    late: bool = False
+    forced: list[str] = field(default_factory=list)
+    diff: str = ""
+
+
+@dataclass
+class Outcome:
+    policy: str
+    revision: str
+    changes: list[WaveChange] = field(default_factory=list)
+    pushed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "policy": self.policy,
+            "revision": self.revision,
+            "pushed": self.pushed,
+            "waves": [
+                {"number": c.number, "name": c.name, "action": c.action, "commit": c.commit,
+                 "clusters": c.clusters, "files": c.files, "lateJoin": c.late, "forced": bool(c.forced)}
+                for c in self.changes
+            ],
+            "notes": self.notes,
+        }
+
+
+# --- setting up -----------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    repo: Path
+    git: Git
+    branch: str
+    upstream: Upstream | None
+    push: bool
+
+
+def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session:
+    git = Git(repo)
+    if git.toplevel() is None:
+        raise UsageError(f"{repo}: not a git repository")
+    branch = git.branch()
+    if branch is None:
+        raise UsageError("HEAD is detached: check out the branch the GitOps controllers follow first")
+    if writing:
+        dirty = git.dirty()
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise UsageError(f"the working tree has uncommitted changes ({shown}): commit or stash them first")
+    upstream = git.upstream(branch)
+    if push and upstream is None:
+        raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")
+    do_push = bool(upstream) if push is None else push
+    return Session(repo, git, branch, upstream, do_push)
+
+
+def sync(session: Session) -> None:
+    """Fetch and fast-forward to the remote branch, so decisions are taken on what is
+    published. A local branch with unpublished commits is refused: pushing would publish
+    them too."""
+    if not session.push:
+        return
+    git, up = session.git, session.upstream
+    git.fetch(up)
+    remote = git.rev(up.ref)
+    if remote is None:
+        raise Refused(f"{up.remote}/{up.branch} does not exist: push the branch once first")
+    head = git.head()
+    if head == remote:
+        return
+    if git.is_ancestor(head, remote):
+        git.fast_forward(remote)
+    elif git.is_ancestor(remote, head):
+        raise Refused(f"{session.branch} has commits not on {up.remote}/{up.branch}: push or drop them first")
+    else:
+        raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
+
+
+def load(session: Session, policy_ref: str) -> Workspace:
+    ws = load_workspace(session.repo, policy_ref, check_files=True)
+    if ws.errors:
+        raise InvalidInput(ws.problems)
+    return ws
+
+
+def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
+    events = read_events(session.git, "HEAD", ws.plan.policy)
+    return fold(ws.plan, events, now)
+
+
+# --- advance --------------------------------------------------------------------------
+
+
+def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool = False, push: bool | None = None,
+            message: str | None = None, force: bool = False, now: int | None = None) -> Outcome:
+    session = open_session(repo, push, writing=not dry_run)
+    if not dry_run:
+        sync(session)
+    for _attempt in range(MAX_ATTEMPTS):
+        now_ = clock(now)
+        ws = load(session, policy_ref)
+        state = state_of(session, ws, now_)
+        outcome = Outcome(ws.plan.policy, ws.plan.revision)
+        chosen = _choose(ws, state, wave, force, outcome)
+        if not chosen:
+            return outcome
+        base = session.git.head()
+        tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
+        if dry_run or tip == base:
+            return outcome
+        if session.push:
+            if not session.git.push(session.upstream, tip):
+                # Another runner moved the remote: take its state and decide again.
+                sync(session)
+                continue
+            outcome.pushed = True
+        session.git.fast_forward(tip)
+        return outcome
+    raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+
+
+def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, outcome: Outcome):
+    """[(wave number, clusters to pin, late join?, forced-past reasons)]."""
+    plan = ws.plan
+    if wave is not None:
+        try:
+            target = plan.wave(int(wave) if wave.isdigit() else wave)
+        except KeyError:
+            known = ", ".join(f"{w.number} {w.name}" for w in plan.waves)
+            raise UsageError(f"--wave {wave}: no such wave (waves: {known})") from None
+        ws_state = state.wave(target.number)
+        if ws_state.status == "reverted":
+            raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
+                          "a new revision starts a new rollout")
+        if ws_state.status in ("advanced", "passed"):
+            if ws_state.late:
+                return [(target.number, ws_state.late, True, [])]
+            outcome.notes.append(f"wave {target.number} {target.name} is already {ws_state.status}: nothing to do")
+            return []
+        reasons = blockers(plan, state, target.number)
+        if reasons and not force:
+            raise Refused(f"wave {target.number} {target.name} must wait: " + "; ".join(reasons) + " (--force to override)")
+        return [(target.number, list(target.clusters), False, reasons)]
+
+    chosen = []
+    for w in state.waves:
+        if w.status in ("advanced", "passed") and w.late:
+            chosen.append((w.number, w.late, True, []))
+    chosen += [(n, list(plan.wave(n).clusters), False, []) for n in ready(plan, state)]
+    if not chosen:
+        waiting = [w for w in state.waves if w.status in ("pending", "advanced")]
+        if not waiting:
+            outcome.notes.append(f"rollout {state.overall}: nothing to advance")
+        else:
+            for w in state.waves:
+                if w.status == "pending":
+                    outcome.notes.append(f"wave {w.number} {w.name} waits: " + "; ".join(blockers(plan, state, w.number)))
+                    break
+    return sorted(chosen)
+
+
+def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
+    """One commit per wave, chained on `base`; returns the last commit (or base)."""
+    plan, policy = ws.plan, ws.loaded.policy
+    digest = policy_digest(ws.loaded.text)
+    inspected = {(t.cluster, t.pin_index): t for t in ws.inspection.targets}
+    labels = {c.name: c.labels for c in plan.targets}
+    texts: dict[str, str] = {}  # file -> text after the edits so far
+    modes = session.git.modes(base) if not dry_run else {}
+    tip = base
+    for number, clusters, late, forced in chosen:
+        wave = plan.wave(number)
+        changes: dict[str, str] = {}
+        pinned = []
+        for cluster in clusters:
+            for target in plan.pins[cluster]:
+                item = inspected[(cluster, target.pin_index)]
+                text = texts.get(target.file, item.text)
+                located = item.located if target.file not in texts else None
+                try:
+                    result = pin_text(text, policy.spec.pin[target.pin_index], cluster, labels[cluster],
+                                      plan.revision, target.file, located=located)
+                except PinError as err:
+                    raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
+                                                line=err.line)]) from None
+                if result.text != text:
+                    texts[target.file] = changes[target.file] = result.text
+                pinned.append((cluster, target.file))
+        change = WaveChange(number, wave.name, ADVANCE, clusters, sorted(changes), late=late, forced=forced)
+        outcome.changes.append(change)
+        if dry_run:
+            change.diff = _diff({f: inspected_text(inspected, f) for f in changes}, changes)
+            continue
+        msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
+                              forced=forced, note=message)
+        if changes:
+            tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
+        else:
+            tip = session.git.commit_empty_on(tip, msg)  # already pinned by hand: record it
+        change.commit = tip
+    return tip
+
+
+def inspected_text(inspected, file: str) -> str:
+    return next(t.text for t in inspected.values() if t.file == file)
+
+
+def _diff(before: dict[str, str], after: dict[str, str]) -> str:
+    out = []
+    for file in sorted(after):
+        out += difflib.unified_diff(before[file].splitlines(True), after[file].splitlines(True),
+                                    f"a/{file}", f"b/{file}")
+    return "".join(out)
+
+
+# --- revert ---------------------------------------------------------------------------
+
+
+def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
+           now: int | None = None) -> Outcome:
+    """Re-pin each cluster of the wave(s) to the value it had before the wave's advance
+    commit, one commit per wave. Idempotent: a reverted wave is left alone."""
+    if not reason.strip():
+        raise UsageError("--reason must say why")
+    session = open_session(repo, push)
+    sync(session)
+    for _attempt in range(MAX_ATTEMPTS):
+        now_ = clock(now)
+        ws = load_workspace(session.repo, policy_ref)  # reverting must work even if pins no longer resolve
+        if ws.errors:
+            raise InvalidInput(ws.problems)
+        events = read_events(session.git, "HEAD", ws.plan.policy)
+        state = fold(ws.plan, events, now_)
+        outcome = Outcome(ws.plan.policy, ws.plan.revision)
+        if all_waves:
+            numbers = [w.number for w in reversed(state.waves) if w.status in ("advanced", "passed")]
+        else:
+            try:
+                numbers = [ws.plan.wave(int(wave) if wave.isdigit() else wave).number]
+            except KeyError:
+                raise UsageError(f"--wave {wave}: no such wave") from None
+        base = session.git.head()
+        tip = base
+        for number in numbers:
+            tip = _revert_wave(session, ws, state, events, number, reason, tip, outcome)
+        if tip == base:
+            return outcome
+        if session.push:
+            if not session.git.push(session.upstream, tip):
+                sync(session)
+                continue
+            outcome.pushed = True
+        session.git.fast_forward(tip)
+        return outcome
+    raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+
+
+def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> str:
+    plan, policy = ws.plan, ws.loaded.policy
+    wave, ws_state = plan.wave(number), state.wave(number)
+    if ws_state.status == "reverted":
+        outcome.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
+        return tip
+    if ws_state.status == "pending":
+        outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
+        return tip
+    # Each cluster goes back to what its files held just before the commit that pinned it.
+    parent_of: dict[str, str] = {}
+    for event in events:
+        if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
+                and event.wave == wave.name:
+            for cluster in event.clusters:
+                parent_of.setdefault(cluster, f"{event.commit}^")
+    labels = {c.name: c.labels for c in plan.targets}
+    current_texts = session.git.read_files(tip, sorted({t.file for c in parent_of for t in plan.pins.get(c, [])}))
+    before_texts: dict[tuple[str, str], bytes | None] = {}
+    for parent in set(parent_of.values()):
+        files = sorted({t.file for c, p in parent_of.items() if p == parent for t in plan.pins.get(c, [])})
+        for file, content in session.git.read_files(parent, files).items():
+            before_texts[(parent, file)] = content
+    texts: dict[str, str] = {}
+    restored = []
+    for cluster, parent in sorted(parent_of.items()):
+        if cluster not in plan.pins:
+            outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
+            continue
+        for target in plan.pins[cluster]:
+            pin = policy.spec.pin[target.pin_index]
+            now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
+            old = before_texts.get((parent, target.file))
+            try:
+                current = pin_text(now_text, pin, cluster, labels[cluster], plan.revision, target.file)
+                if current.old != plan.revision:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
+                                         f"{plan.revision}: left alone")
+                    continue
+                if old is None:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
+                    continue
+                previous = pin_text(old.decode(), pin, cluster, labels[cluster], plan.revision, target.file)
+                result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
+                                  raw=previous.old_raw)
+            except PinError as err:
+                raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
+                                            line=err.line)]) from None
+            if result.text != now_text:
+                texts[target.file] = result.text
+            restored.append((cluster, target.file))
+    digest = policy_digest(ws.loaded.text)
+    msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest)
+    modes = session.git.modes(tip)
+    if texts:
+        tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
+    else:
+        tip = session.git.commit_empty_on(tip, msg)
+    outcome.changes.append(WaveChange(number, wave.name, "revert", [c for c, _ in restored], sorted(texts), commit=tip))
+    return tip
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspace, RolloutState]:
+    ws = load_workspace(repo, policy_ref)
+    if ws.errors:
+        raise InvalidInput(ws.problems)
+    git = Git(repo)
+    if git.toplevel() is None:
+        raise UsageError(f"{repo}: not a git repository")
+    now_ = clock(now)
+    events = read_events(git, "HEAD", ws.plan.policy)
+    at_revision = _at_revision(repo, ws)
+    return ws, fold(ws.plan, events, now_, at_revision)
+
+
+def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:
+    """Which clusters' files hold the revision now: parsed once per file."""
+    plan, policy = ws.plan, ws.loaded.policy
+    labels = {c.name: c.labels for c in plan.targets}
+    parsed: dict[str, object] = {}
+    out = {}
+    for cluster, targets in plan.pins.items():
+        ok = True
+        for target in targets:
+            if target.file not in parsed:
+                try:
+                    text = (repo / target.file).read_text()
+                    parsed[target.file] = (text, parse(text, target.file))
+                except (OSError, PinError):
+                    parsed[target.file] = None
+            entry = parsed[target.file]
+            if entry is None:
+                ok = False
+                continue
+            try:
+                result = pin_text(entry[0], policy.spec.pin[target.pin_index], cluster, labels[cluster],
+                                  plan.revision, target.file, located=entry[1])
+                ok = ok and result.old == plan.revision
+            except PinError:
+                ok = False
+        out[cluster] = ok
+    return out
+
+
+__all__ = ["advance", "revert", "status", "Outcome", "Refused", "InvalidInput", "GitError"]
