@@ -76,7 +76,8 @@ class Repo:
         return path
 
     def snapshot(self) -> dict[str, bytes]:
-        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file()}
+        files = sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.relative_to(self.root).parts)
+        return {str(p.relative_to(self.root)): p.read_bytes() for p in files}
 
     def cli(self, *args: str):
         """In-process run (fast); returns typer's Result."""

@@ -1,0 +1,301 @@
+"""advance / status / revert against real git: a bare repository as the remote and
+clones of it, processes racing and killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROLLOUT, SEED_CLUSTERS, application_yaml, fleet_yaml, identity_yaml, make_seed_repo
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
+           "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch):
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ROLLOUT_NOW", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def rollout(cwd: Path, *args: str, now: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    if now is not None:
+        env["ROLLOUT_NOW"] = str(now)
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60)
+
+
+class Fleet:
+    """A seed fleet repo published to a bare remote, and clones of it."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        source = make_seed_repo(tmp / "source").root
+        git(source, "init", "-q", "-b", "main")
+        git(source, "add", "-A")
+        git(source, "commit", "-qm", "fleet-config")
+        self.remote = tmp / "remote.git"
+        git(tmp, "clone", "-q", "--bare", str(source), str(self.remote))
+
+    def clone(self, name: str) -> Path:
+        path = self.tmp / name
+        git(self.tmp, "clone", "-q", str(self.remote), str(path))
+        return path
+
+    def remote_log(self) -> list[str]:
+        return git(self.remote, "log", "--format=%s", "main").splitlines()
+
+
+@pytest.fixture
+def fleet(tmp_path) -> Fleet:
+    return Fleet(tmp_path)
+
+
+def pinned(repo: Path, cluster: str) -> str:
+    text = (repo / f"argocd/apps/{cluster}-platform.yaml").read_text()
+    return next(line.split(":", 1)[1].split("#")[0].strip() for line in text.splitlines() if "targetRevision" in line)
+
+
+def test_advance_commits_one_wave_with_trailers_and_pushes(fleet):
+    a = fleet.clone("a")
+    result = rollout(a, "advance", "security-patch", "--wave", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    (wave,) = outcome["waves"]
+    assert (wave["number"], wave["name"], wave["clusters"], outcome["pushed"]) == (1, "canary", ["dev-eu-west", "dev-us-east"], True)
+    assert fleet.remote_log()[0] == "rollout(security-patch): wave 1 canary -> v1.4.2"
+    message = git(a, "log", "-1", "--format=%B")
+    for trailer in ("Rollout-Policy: security-patch", "Rollout-Revision: v1.4.2", "Rollout-Wave: 1",
+                    "Rollout-Wave-Name: canary", "Rollout-Action: advance", "Rollout-Policy-Digest: sha256:"):
+        assert trailer in message
+    diff = git(a, "show", "--format=", "-U0", "HEAD")
+    changed = [l for l in diff.splitlines() if l[:1] in "+-" and not l.startswith(("+++", "---"))]
+    assert changed == ["-    targetRevision: v1.4.1  # pinned by rollout", "+    targetRevision: v1.4.2  # pinned by rollout"] * 2
+    assert git(a, "status", "--porcelain") == ""
+    assert git(a, "rev-parse", "HEAD") == git(fleet.remote, "rev-parse", "main")
+    assert not git(a, "for-each-ref", "refs/rollout/"), "no scratch refs left"
+    # Advancing twice is advancing once.
+    again = rollout(a, "advance", "security-patch", "--wave", "1")
+    assert again.returncode == 0 and "already advanced" in again.stdout
+    assert len(fleet.remote_log()) == 2
+
+
+def test_dependencies_bake_and_force(fleet):
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch").returncode == 0  # wave 1: the only ready one
+    refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west")
+    assert refused.returncode == 1
+    assert "wave 2 region-eu-west must wait: wave 1 canary is baking" in refused.stderr
+    waiting = rollout(a, "advance", "security-patch")
+    assert waiting.returncode == 0 and "waits: wave 1 canary is baking" in waiting.stdout
+    later = int(time.time()) + 31 * 60
+    moved = rollout(a, "advance", "security-patch", now=later)
+    assert moved.returncode == 0, moved.stderr
+    assert fleet.remote_log()[:2] == ["rollout(security-patch): wave 3 region-us-east -> v1.4.2",
+                                      "rollout(security-patch): wave 2 region-eu-west -> v1.4.2"]
+    forced = rollout(a, "advance", "security-patch", "--wave", "4", "--force", now=later)
+    assert forced.returncode == 0, forced.stderr
+    body = git(a, "log", "-1", "--format=%B")
+    assert "Rollout-Forced: true" in body and "Forced past: wave 2 region-eu-west is baking" in body
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json", now=later).stdout)
+    assert [w["status"] for w in status["waves"]] == ["passed", "advanced", "advanced", "passed", "pending"]  # wave 4: no bake
+    assert status["status"] == "in-progress"
+    assert pinned(a, "prod-eu-west") == "v1.4.2" and pinned(a, "prod-us-east") == "v1.4.1"
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(fleet):
+    a = fleet.clone("a")
+    head = git(a, "rev-parse", "HEAD")
+    result = rollout(a, "advance", "security-patch", "--dry-run")
+    assert result.returncode == 0
+    assert "-    targetRevision: v1.4.1  # pinned by rollout\n+    targetRevision: v1.4.2  # pinned by rollout" in result.stdout
+    assert git(a, "rev-parse", "HEAD") == head and git(a, "status", "--porcelain") == ""
+    assert len(fleet.remote_log()) == 1
+
+
+def test_dirty_tree_and_detached_head_are_refused(fleet):
+    a = fleet.clone("a")
+    (a / "notes.txt").write_text("wip\n")
+    dirty = rollout(a, "advance", "security-patch")
+    assert dirty.returncode == 2 and "uncommitted changes (notes.txt)" in dirty.stderr
+    (a / "notes.txt").unlink()
+    git(a, "checkout", "-q", "--detach")
+    detached = rollout(a, "advance", "security-patch")
+    assert detached.returncode == 2 and "HEAD is detached" in detached.stderr
+    assert len(fleet.remote_log()) == 1
+
+
+def test_wrong_destination_is_refused_before_any_write(fleet):
+    a = fleet.clone("a")
+    app = a / "argocd/apps/dev-eu-west-platform.yaml"
+    app.write_text(application_yaml("dev-eu-west", server="https://dev-us-east.k8s.example.com:6443"))
+    git(a, "commit", "-qam", "someone copies the US Application")
+    unpushed = rollout(a, "advance", "security-patch")
+    assert unpushed.returncode == 1 and "main has commits not on origin/main: push or drop them first" in unpushed.stderr
+    git(a, "push", "-q")
+    result = rollout(a, "advance", "security-patch")
+    assert result.returncode == 2
+    assert "argocd/apps/dev-eu-west-platform.yaml:14: spec.destination.server: Application for cluster dev-eu-west " \
+           "deploys to https://dev-us-east.k8s.example.com:6443" in result.stderr
+    assert git(a, "status", "--porcelain") == "" and len(git(a, "log", "--oneline").splitlines()) == 2
+
+
+def test_identity_mismatch_is_refused(tmp_path):
+    policy_extra = ('  identity:\n    files: clusters/{cluster}/kustomization.yaml\n    require:\n'
+                    '      CLUSTER_NAME: "{cluster}"\n      REGION: "{labels.region}-*"\n      COMPLIANCE: "{labels.compliance}"\n')
+    from conftest import SEED_POLICY
+
+    repo = make_seed_repo(tmp_path / "r", policy=SEED_POLICY + policy_extra)
+    ok = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert ok.returncode == 0, ok.stderr
+    labels = dict(SEED_CLUSTERS["prod-eu-west"], region="us-east")
+    repo.write("clusters/prod-eu-west/kustomization.yaml", identity_yaml("prod-eu-west", labels))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert bad.returncode == 2
+    assert "cluster-identity REGION=us-east-1 does not match eu-west-*" in bad.stderr
+    repo.write("clusters/prod-us-east/kustomization.yaml",
+               identity_yaml("prod-us-east", dict(SEED_CLUSTERS["prod-us-east"], compliance="gdpr")))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert "cluster prod-us-east: cluster-identity has COMPLIANCE=gdpr but the cluster has no label 'compliance'" in bad.stderr
+
+
+def test_revert_restores_bytes_and_is_idempotent(fleet):
+    a = fleet.clone("a")
+    before = (a / "argocd/apps/dev-eu-west-platform.yaml").read_bytes()
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    git(a, "commit", "-q", "--allow-empty", "-m", "an unrelated human commit")
+    (a / "README.md").write_text("docs\n")
+    git(a, "add", "README.md")
+    git(a, "commit", "-qm", "another one")
+    git(a, "push", "-q")
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (change,) = json.loads(result.stdout)["waves"]
+    assert change["action"] == "revert" and change["clusters"] == ["dev-eu-west", "dev-us-east"]
+    assert (a / "argocd/apps/dev-eu-west-platform.yaml").read_bytes() == before
+    body = git(a, "log", "-1", "--format=%B")
+    assert "Rollout-Action: revert" in body and "Rollout-Reason: error rate above 1%" in body
+    assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    again = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "again")
+    assert again.returncode == 0 and "already reverted" in again.stdout
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    assert status["status"] == "reverted" and status["waves"][0]["status"] == "reverted"
+    refused = rollout(a, "advance", "security-patch", "--wave", "1")
+    assert refused.returncode == 1 and "was reverted for v1.4.2" in refused.stderr
+
+
+def test_a_new_revision_starts_a_new_rollout(fleet):
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    policy = a / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("revision: v1.4.2", "revision: v1.4.3"))
+    git(a, "commit", "-qam", "security-patch: v1.4.3")
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    assert status["revision"] == "v1.4.3" and status["status"] == "not-started"
+    result = rollout(a, "advance", "security-patch", "--no-push")
+    assert result.returncode == 0 and "committed locally (not pushed)" in result.stdout
+    assert pinned(a, "dev-eu-west") == "v1.4.3"
+
+
+def test_late_joining_cluster_is_pinned_by_the_next_advance(fleet):
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    clusters = dict(SEED_CLUSTERS, **{"dev-ap-south": {"environment": "dev", "region": "ap-south"}})
+    (a / "fleet/clusters.yaml").write_text(fleet_yaml(clusters))
+    (a / "argocd/apps/dev-ap-south-platform.yaml").write_text(application_yaml("dev-ap-south"))
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "add dev-ap-south")
+    git(a, "push", "-q")
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    canary = status["waves"][0]
+    assert canary["status"] == "advanced" and canary["late"] == ["dev-ap-south"]
+    assert canary["clustersNotAtRevision"] == ["dev-ap-south"]
+    result = rollout(a, "advance", "security-patch")
+    assert result.returncode == 0, result.stderr
+    assert fleet.remote_log()[0] == "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)"
+    assert git(a, "show", "--stat", "--format=", "HEAD").count("|") == 1
+    assert pinned(a, "dev-ap-south") == "v1.4.2"
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    assert status["waves"][0]["late"] == [] and status["waves"][0]["clustersNotAtRevision"] == []
+
+
+def test_two_clones_advancing_at_once_land_exactly_one_advance(fleet):
+    later = str(int(time.time()) + 10**6)  # every bake has elapsed
+    for wave in ("1", "2", "3", "4"):
+        clones = [fleet.clone(f"w{wave}-{i}") for i in range(2)]
+        procs = [subprocess.Popen([*ROLLOUT, "advance", "security-patch", "--wave", wave, "--format", "json"], cwd=c,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "ROLLOUT_NOW": later})
+                 for c in clones]
+        results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
+        assert [code for _, _, code in results] == [0, 0], results
+        # One run lands the commit; the other finds it done, or built the very same commit
+        # object (same parent, tree, message and second) and its push changed nothing.
+        commits = {w["commit"] for out, _, _ in results for w in json.loads(out)["waves"]}
+        assert len(commits) == 1, results
+        for c in clones:
+            assert git(c, "status", "--porcelain") == ""
+            assert git(c, "rev-parse", "HEAD") == git(fleet.remote, "rev-parse", "main")
+    subjects = [s for s in fleet.remote_log() if s.startswith("rollout(")]
+    assert subjects == ["rollout(security-patch): wave 4 production/1 -> v1.4.2",
+                        "rollout(security-patch): wave 3 region-us-east -> v1.4.2",
+                        "rollout(security-patch): wave 2 region-eu-west -> v1.4.2",
+                        "rollout(security-patch): wave 1 canary -> v1.4.2"]
+
+
+def test_kill_9_at_any_moment_then_rerun_is_safe(fleet):
+    a = fleet.clone("a")
+    for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8):
+        proc = subprocess.Popen([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=a,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert git(a, "status", "--porcelain", "--untracked-files=no") == ""
+    result = rollout(a, "advance", "security-patch", "--wave", "1")
+    assert result.returncode == 0, result.stderr
+    assert git(a, "status", "--porcelain") == ""
+    advances = [s for s in fleet.remote_log() if "wave 1 canary" in s]
+    assert advances == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
+    assert pinned(a, "dev-eu-west") == "v1.4.2"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    revision=st.from_regex(r"v[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}(-rc[0-9])?", fullmatch=True),
+    style=st.sampled_from(["{}", "'{}'", '"{}"']),
+)
+def test_property_advance_then_revert_restores_bytes_and_advance_is_idempotent(tmp_path_factory, revision, style):
+    from rollout.engine import advance, revert
+
+    root = tmp_path_factory.mktemp("p") / "repo"
+    repo = make_seed_repo(root)
+    for name in SEED_CLUSTERS:
+        path = root / f"argocd/apps/{name}-platform.yaml"
+        path.write_text(path.read_text().replace("targetRevision: v1.4.1", f"targetRevision: {style.format('v1.4.1')}"))
+    policy = root / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("revision: v1.4.2", f"revision: {revision}"))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    files = repo.snapshot()
+    first = advance(root, "security-patch", wave="1", push=False)
+    once = repo.snapshot()
+    second = advance(root, "security-patch", wave="1", push=False)
+    assert repo.snapshot() == once and second.changes == [] and len(first.changes) == 1
+    revert(root, "security-patch", "1", False, "property", push=False)
+    assert repo.snapshot() == files
