@@ -18,6 +18,7 @@ from waves.problems import Problem
 from waves.state import ADVANCE, RolloutState, blockers, fold, ready
 from rollout.git.history import advance_message, policy_digest, read_events, revert_message
 from rollout.git.repo import Git, GitError, Upstream
+from rollout.manifests.document import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
 
@@ -163,7 +164,8 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
         if not chosen:
             return outcome
         base = session.git.head()
-        tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
+        with bulk():
+            tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
         if dry_run or tip == base:
             return outcome
         if session.push:
@@ -387,7 +389,8 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
         raise UsageError(f"{repo}: not a git repository")
     now_ = clock(now)
     events = read_events(git, "HEAD", ws.plan.policy)
-    at_revision = _at_revision(repo, ws)
+    with bulk():
+        at_revision = _at_revision(repo, ws)
     return ws, fold(ws.plan, events, now_, at_revision)
 
 

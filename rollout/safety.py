@@ -19,6 +19,7 @@ from pathlib import Path
 
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
+from rollout.manifests.document import bulk
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 
@@ -49,6 +50,11 @@ class Inspection:
 def inspect(repo: Path, policy, plan, clusters: list[str] | None = None, files: dict[str, str] | None = None) -> Inspection:
     """Parse the pinned files of `clusters` (default: all in scope) and check them.
     `files` overrides what is read from disk (path -> text)."""
+    with bulk():
+        return _inspect(repo, policy, plan, clusters, files)
+
+
+def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
     result = Inspection()
     by_name = {c.name: c for c in plan.targets}
     wanted = clusters if clusters is not None else [c.name for c in plan.targets]

@@ -10,12 +10,14 @@ reformat the file and is much slower (docs/performance.md).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 
 from waves.pins.base import PinBase, PinTargetError, format_steps
 from waves.templates import render
+from rollout.manifests.document import parse_manifest
 from rollout.yamlfile import Located, YamlError
 
 
@@ -88,7 +90,7 @@ def pin_text(
 
 def parse(text: str, path: str = "") -> Located:
     try:
-        located = Located.parse(path, text)
+        located = parse_manifest(text, path)
     except YamlError as err:
         raise PinError(err.message, err.line) from None
     if located.problems:
@@ -124,6 +126,7 @@ def _walk(root, path):
     return parent, node
 
 
+@functools.lru_cache(maxsize=256)  # a wave pins one value into thousands of files
 def _raw_reads_as(raw: str, value: str) -> bool:
     try:
         return Located.parse("", f"v: {raw}\n").documents == [{"v": value}]
@@ -139,6 +142,7 @@ def _reads_as_text(node) -> bool:
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 
 
+@functools.lru_cache(maxsize=256)
 def _plain_safe(value: str) -> bool:
     """Can `value` be written unquoted and still be read back as this exact text by
     YAML 1.1 and 1.2 readers?"""
