@@ -19,7 +19,10 @@ from common import DATA, ROLLOUT
 from make_fleet import make
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+       # 10,000 loose objects would start a background `git gc --auto` that competes with
+       # the next measurement for the two cores: off for both sides.
+       "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.auto", "GIT_CONFIG_VALUE_0": "0"}
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -45,6 +48,7 @@ def fresh(base: Path, name: str) -> Path:
     shutil.copytree(base, work, symlinks=True)
     # A copy has new inodes: let git refresh its index now, untimed, as a working clone has.
     subprocess.run(["git", "status", "--porcelain"], cwd=work, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    os.sync()  # flush the copy's dirty pages now, not during the timed step
     return work
 
 
@@ -52,6 +56,7 @@ def floor(base: Path) -> float:
     work = fresh(base, "floor")
     for path in (work / "apps").iterdir():  # the edit itself is not timed: git alone is
         path.write_text(path.read_text().replace("targetRevision: v1.9.0", "targetRevision: v2.0.0"))
+    os.sync()
     start = time.perf_counter()
     subprocess.run("git add -A && git commit -qm wave", shell=True, cwd=work, env=ENV, check=True)
     return time.perf_counter() - start
@@ -81,22 +86,39 @@ def naive(base: Path) -> float:
     return time.perf_counter() - start
 
 
-def median(fn, base: Path, runs: int) -> float:
-    return statistics.median(fn(base) for _ in range(runs))
+def paired(base: Path, runs: int, with_naive: bool = False) -> dict[str, list[float]]:
+    """Interleaved runs (floor, ours[, naive]) so that all sides see the same machine
+    state: on these noisy VMs I/O speed drifts between runs by 3x."""
+    samples: dict[str, list[float]] = {"floor": [], "ours": [], "naive": []}
+    for i in range(runs):
+        samples["floor"].append(floor(base))
+        samples["ours"].append(ours(base))
+        if with_naive and i < 3:
+            samples["naive"].append(naive(base))
+    return samples
+
+
+def report(n: int, samples: dict[str, list[float]]) -> None:
+    ratios = [o / f for f, o in zip(samples["floor"], samples["ours"])]
+    line = ", ".join(f"{k} " + "/".join(f"{v:.2f}" for v in vs) for k, vs in samples.items() if vs)
+    print(f"{n:,} files: {line}")
+    print(f"  medians: floor {statistics.median(samples['floor']):.2f} s, rollout advance "
+          f"{statistics.median(samples['ours']):.2f} s; ours/floor per pair: median {statistics.median(ratios):.2f}, "
+          f"max {max(ratios):.2f} (target <= 3)")
+    if samples["naive"]:
+        print(f"  naive loop median {statistics.median(samples['naive']):.2f} s: "
+              f"{statistics.median(samples['naive']) / statistics.median(samples['ours']):.1f}x ours")
 
 
 def main() -> None:
-    big = base_repo(10000)
-    f, o = median(floor, big, 5), median(ours, big, 5)
-    print(f"10,000 files: floor (git add+commit) {f:.2f} s, rollout advance {o:.2f} s, ratio {o / f:.2f} (target <= 3)")
-    small = base_repo(1000)
-    f, o = median(floor, small, 5), median(ours, small, 5)
+    report(10000, paired(base_repo(10000), 5))
     try:
-        n = median(naive, small, 3)
-        print(f"1,000 files: floor {f:.2f} s, rollout advance {o:.2f} s, naive loop {n:.2f} s; "
-              f"ours/floor {o / f:.2f}, naive/ours {n / o:.1f}")
+        import ruamel.yaml  # noqa: F401
+
+        report(1000, paired(base_repo(1000), 5, with_naive=True))
     except ImportError:
-        print(f"1,000 files: floor {f:.2f} s, rollout advance {o:.2f} s (pip install ruamel.yaml for the naive loop)")
+        report(1000, paired(base_repo(1000), 5))
+        print("  (pip install ruamel.yaml for the naive loop)")
 
 
 if __name__ == "__main__":

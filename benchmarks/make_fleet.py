@@ -1,8 +1,13 @@
-"""Generate a GitOps repo with N clusters for benchmarks: a Fleet file, one Argo CD
-Application per cluster, and a policy whose waves expand to ~30 (canary, staging per
-region, production per region in batches).
+"""Generate a GitOps repo with N clusters for benchmarks, deterministically (seeded):
+a Fleet file (~140 bytes a cluster: 1.4 MB at 10,000), one Argo CD Application per
+cluster (the pin files `rollout plan` checks exist and `rollout advance` edits), and a
+policy `big` whose waves expand to 33 at any size (canary; staging per region; production
+per region in 3 batches).
 
     python benchmarks/make_fleet.py 10000 benchmarks/.data/fleet-10000
+
+Labels: every EU cluster has compliance=gdpr, no other cluster has a compliance label;
+the canary selects dev clusters in us-east only, so `isolateBy: [compliance]` holds.
 """
 
 from __future__ import annotations
@@ -11,7 +16,12 @@ import random
 import sys
 from pathlib import Path
 
+# Bump when the output changes: bench_plan.py regenerates data made by another version.
+VERSION = "2"
+
 REGIONS = ["us-east", "us-west", "ca-central", "sa-east", "eu-west", "eu-central", "ap-south", "ap-east"]
+# environment -> weight (percent of the fleet)
+ENVIRONMENTS = {"dev": 3, "staging": 12, "production": 85}
 
 POLICY = """\
 apiVersion: rollout/v1alpha1
@@ -30,8 +40,10 @@ spec:
     - name: production
       groupBy: region
       maxClusters: "34%"
-  constraints: {isolateBy: [compliance]}
+  constraints: {isolateBy: [compliance], maxWaveSize: 5000}
 """
+
+ONE_WAVE = POLICY.split("  waves:")[0] + "  waves:\n    - name: everyone\n"
 
 APPLICATION = """\
 apiVersion: argoproj.io/v1alpha1
@@ -52,26 +64,39 @@ spec:
 
 
 def make(n: int, root: Path, one_wave: bool = False) -> Path:
-    rnd = random.Random(n)
+    rnd = random.Random(f"fleet-{n}")
+    envs, weights = list(ENVIRONMENTS), list(ENVIRONMENTS.values())
     (root / "fleet").mkdir(parents=True, exist_ok=True)
     (root / "apps").mkdir(exist_ok=True)
     (root / "rollouts").mkdir(exist_ok=True)
     lines = ["apiVersion: rollout/v1alpha1", "kind: Fleet", "metadata: {name: big}", "clusters:"]
     for i in range(n):
-        region = REGIONS[i % len(REGIONS)]
-        env = "dev" if i % 50 == 0 else "staging" if i % 10 == 1 else "production"
+        region = rnd.choice(REGIONS)
+        env = rnd.choices(envs, weights)[0]
         name = f"c{i:05d}-{env[:4]}-{region}"
-        server = f"https://{name}.k8s.example.com:6443"
-        lines += [f"  - name: {name}", f"    server: {server}", "    labels:", f"      environment: {env}",
-                  f"      region: {region}", f'      tier: "{rnd.choice("123")}"']
-        if region.startswith("eu"):
-            lines.append("      compliance: gdpr")
+        server = f"https://c{i:05d}.{region}.k8s.example.com:6443"
+        gdpr = ", compliance: gdpr" if region.startswith("eu-") else ""
+        lines += [
+            f"  - name: {name}",
+            f"    server: {server}",
+            f"    labels: {{environment: {env}, region: {region}{gdpr}}}",
+        ]
         (root / "apps" / f"{name}.yaml").write_text(APPLICATION.format(name=name, server=server))
     (root / "fleet/clusters.yaml").write_text("\n".join(lines) + "\n")
-    policy = POLICY if not one_wave else POLICY.split("  waves:")[0] + "  waves:\n    - name: everyone\n"
-    (root / "rollouts/big.yaml").write_text(policy)
+    (root / "rollouts/big.yaml").write_text(ONE_WAVE if one_wave else POLICY)
+    (root / ".made-by").write_text(f"make_fleet {VERSION} {n} {'one-wave' if one_wave else 'big'}\n")
     return root
 
 
+def is_current(root: Path, n: int, one_wave: bool = False) -> bool:
+    """True when `root` holds what `make(n, root, one_wave)` makes now."""
+    stamp = root / ".made-by"
+    want = f"make_fleet {VERSION} {n} {'one-wave' if one_wave else 'big'}\n"
+    return stamp.is_file() and stamp.read_text() == want
+
+
 if __name__ == "__main__":
-    make(int(sys.argv[1]), Path(sys.argv[2]), one_wave="--one-wave" in sys.argv)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 2:
+        sys.exit("usage: make_fleet.py N DIR [--one-wave]")
+    make(int(args[0]), Path(args[1]), one_wave="--one-wave" in sys.argv)

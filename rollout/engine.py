@@ -236,10 +236,12 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
             for target in plan.pins[cluster]:
                 item = inspected[(cluster, target.pin_index)]
                 text = texts.get(target.file, item.text)
-                located = item.located if target.file not in texts else None
                 try:
-                    result = pin_text(text, policy.spec.pin[target.pin_index], cluster, labels[cluster],
-                                      plan.revision, target.file, located=located)
+                    if target.file not in texts and item.current is not None:
+                        result = item.current  # inspect already pinned this very text
+                    else:
+                        result = pin_text(text, policy.spec.pin[target.pin_index], cluster, labels[cluster],
+                                          plan.revision, target.file)
                 except PinError as err:
                     raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
                                                 line=err.line)]) from None

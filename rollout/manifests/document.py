@@ -28,6 +28,9 @@ def bulk():
         yield
     finally:
         if was_enabled:
+            # What survived is long-lived: move it out of the collector's sight, or the
+            # first collection after re-enabling rescans all of it (~0.4 s at 10,000 files).
+            gc.freeze()
             gc.enable()
 
 
