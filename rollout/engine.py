@@ -18,7 +18,7 @@ from waves.problems import Problem
 from waves.state import ADVANCE, RolloutState, blockers, fold, ready
 from rollout.git.history import advance_message, policy_digest, read_events, revert_message
 from rollout.git.repo import Git, GitError, Upstream
-from rollout.manifests.document import bulk
+from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
 

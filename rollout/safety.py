@@ -19,7 +19,7 @@ from pathlib import Path
 
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
-from rollout.manifests.document import bulk
+from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 

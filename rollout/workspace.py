@@ -67,7 +67,7 @@ def load_workspace(repo: Path, policy_ref: str, check_files: bool = False) -> Wo
     """Read and check everything; problems are collected, never raised. `check_files`
     adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
     `advance` need them, `plan` does not."""
-    from rollout.manifests.document import bulk
+    from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile
         return _load_workspace(repo, policy_ref, check_files)

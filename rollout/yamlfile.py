@@ -16,6 +16,8 @@ boolean, null or date is not text, so `revision: 1.20` can never quietly become 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from waves.problems import Loc
 
 # A document marker at column 0 is always a marker in valid YAML (never scalar content).
 _DOC_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+_DOC_END = re.compile(r"^\.\.\.(?:[ \t]|$)", re.MULTILINE)
 # Plain scalars YAML 1.2's core schema reads as numbers that YAML 1.1 reads as text, and
 # the reverse; either reading makes the value unsafe to use as text.
 _YAML12_NUMBER = re.compile(
@@ -36,6 +39,24 @@ _YAML11_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]
 def yaml11_only_nontext(value: str) -> bool:
     """True for text that YAML 1.2 keeps as text but YAML 1.1 reads as a bool or number."""
     return value in YAML11_ONLY_BOOLS or bool(_YAML11_SEXAGESIMAL.fullmatch(value))
+
+
+@contextlib.contextmanager
+def bulk():
+    """Pause the cyclic garbage collector while thousands of YAML nodes are built and
+    kept: they form no cycles, and collections that rescan ~1M live objects over and
+    over cost ~4x the parsing itself on a 10,000-file wave and ~7x with PyYAML's
+    composer on a 10,000-cluster inventory (docs/performance.md)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            # What survived is long-lived: move it out of the collector's sight, or the
+            # first collection after re-enabling rescans all of it (~0.4 s at 10,000 files).
+            gc.freeze()
+            gc.enable()
 
 
 class YamlError(Exception):
@@ -78,17 +99,33 @@ def load_documents(path: Path, text: str | None = None) -> list[object]:
             raise YamlError(path, line, message) from None
         raise YamlError(path, _yaml_rs_line(str(err)), _yaml_rs_message(str(err))) from None
     # yaml-rs returns a list both for several documents and for one sequence document.
-    markers = len(_DOC_START.findall(text))
-    several = markers >= 2 or (markers == 1 and not _starts_with_marker(text))
-    docs = loaded if several and isinstance(loaded, list) else [loaded]
+    docs = loaded if isinstance(loaded, list) and _several_documents(text) else [loaded]
     return [doc for doc in docs if doc is not None]
 
 
-def _starts_with_marker(text: str) -> bool:
+def _several_documents(text: str) -> bool:
+    """Does the stream hold more than one document? Counted from the markers, which in
+    valid YAML stand at column 0 only as markers: each `---` starts a document, and so
+    does content after a `...` end marker or before any marker."""
+    if not _DOC_END.search(text):
+        starts = len(_DOC_START.findall(text))
+        return starts >= 2 or (starts == 1 and _content_before_marker(text))
+    documents, open_document = 0, False
+    for line in text.splitlines():
+        if _DOC_START.match(line):
+            documents, open_document = documents + 1, True
+        elif _DOC_END.match(line):
+            open_document = False
+        elif line.strip() and not line.lstrip().startswith(("#", "%")) and not open_document:
+            documents, open_document = documents + 1, True
+    return documents >= 2
+
+
+def _content_before_marker(text: str) -> bool:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith(("#", "%")):
-            return bool(_DOC_START.match(line))
+            return not _DOC_START.match(line)
     return False
 
 
@@ -122,6 +159,11 @@ class Located:
     @classmethod
     def parse(cls, path: Path | str, text: str) -> "Located":
         """Parse every document; raises YamlError for broken YAML."""
+        with bulk():
+            return cls._parse(path, text)
+
+    @classmethod
+    def _parse(cls, path: Path | str, text: str) -> "Located":
         import yaml
 
         loader_class = _strict_loader()

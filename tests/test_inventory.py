@@ -215,6 +215,8 @@ def test_multi_document_file_with_a_leading_marker_and_a_sequence_document(tmp_p
 
     path = Path(tmp_path / "x.yaml")
     for text, docs in [("- a\n- b\n", [["a", "b"]]), ("---\n- a\n", [["a"]]), ("a: 1\n---\nb: 2\n", [{"a": 1}, {"b": 2}]),
-                       ("# c\n---\na: 1\n", [{"a": 1}]), ("---\na: 1\n---\n", [{"a": 1}]), ("", [])]:
+                       ("# c\n---\na: 1\n", [{"a": 1}]), ("---\na: 1\n---\n", [{"a": 1}]), ("", []),
+                       ("x: 1\n...\ny: 2\n", [{"x": 1}, {"y": 2}]), ("- a\n...\n", [["a"]]),
+                       ("---\n- a\n...\n---\n- b\n", [["a"], ["b"]]), ("%YAML 1.2\n---\n- a\n", [["a"]])]:
         path.write_text(text)
         assert load_documents(path) == docs, text

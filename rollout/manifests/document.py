@@ -9,29 +9,9 @@ this skips PyYAML's resolver and constructor, which cost ~5x the parse itself on
 
 from __future__ import annotations
 
-import contextlib
-import gc
-
 from rollout.yamlfile import Located, YamlError
 
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-
-
-@contextlib.contextmanager
-def bulk():
-    """Pause the cyclic garbage collector while thousands of manifests are parsed and
-    kept: their nodes form no cycles, and collections that rescan ~1M live objects over
-    and over cost 4x the parsing itself on a 10,000-file wave (docs/performance.md)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            # What survived is long-lived: move it out of the collector's sight, or the
-            # first collection after re-enabling rescans all of it (~0.4 s at 10,000 files).
-            gc.freeze()
-            gc.enable()
 
 
 def parse_manifest(text: str, path: str = "") -> Located:
