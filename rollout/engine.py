@@ -155,23 +155,33 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
     session = open_session(repo, push, writing=not dry_run)
     if not dry_run:
         sync(session)
-    for _attempt in range(MAX_ATTEMPTS):
-        now_ = clock(now)
+
+    def attempt():
         ws = load(session, policy_ref)
-        state = state_of(session, ws, now_)
+        state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
         chosen = _choose(ws, state, wave, force, outcome)
-        if not chosen:
-            return outcome
         base = session.git.head()
+        if not chosen:
+            return outcome, base, base
         with bulk():
             tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
-        if dry_run or tip == base:
+        return outcome, base, base if dry_run else tip
+
+    return _publish(session, attempt)
+
+
+def _publish(session: Session, attempt) -> Outcome:
+    """Run `attempt() -> (outcome, base, tip)` until its commits land: push the tip
+    (never forced), and when the remote moved meanwhile, take its state and decide
+    again. Only a published tip moves the local branch and working tree."""
+    for _ in range(MAX_ATTEMPTS):
+        outcome, base, tip = attempt()
+        if tip == base:
             return outcome
         if session.push:
             if not session.git.push(session.upstream, tip):
-                # Another runner moved the remote: take its state and decide again.
-                sync(session)
+                sync(session)  # another runner moved the remote
                 continue
             outcome.pushed = True
         session.git.fast_forward(tip)
@@ -179,15 +189,19 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
     raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
 
 
+def _wave(plan, ref: str):
+    try:
+        return plan.wave(int(ref) if ref.isdigit() else ref)
+    except KeyError:
+        known = ", ".join(f"{w.number} {w.name}" for w in plan.waves)
+        raise UsageError(f"--wave {ref}: no such wave (waves: {known})") from None
+
+
 def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, outcome: Outcome):
     """[(wave number, clusters to pin, late join?, forced-past reasons)]."""
     plan = ws.plan
     if wave is not None:
-        try:
-            target = plan.wave(int(wave) if wave.isdigit() else wave)
-        except KeyError:
-            known = ", ".join(f"{w.number} {w.name}" for w in plan.waves)
-            raise UsageError(f"--wave {wave}: no such wave (waves: {known})") from None
+        target = _wave(plan, wave)
         ws_state = state.wave(target.number)
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
@@ -226,6 +240,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
     inspected = {(t.cluster, t.pin_index): t for t in ws.inspection.targets}
     labels = {c.name: c.labels for c in plan.targets}
     texts: dict[str, str] = {}  # file -> text after the edits so far
+    originals = {t.file: t.text for t in ws.inspection.targets}
     modes = session.git.modes(base) if not dry_run else {}
     tip = base
     for number, clusters, late, forced in chosen:
@@ -251,7 +266,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
         change = WaveChange(number, wave.name, ADVANCE, clusters, sorted(changes), late=late, forced=forced)
         outcome.changes.append(change)
         if dry_run:
-            change.diff = _diff({f: inspected_text(inspected, f) for f in changes}, changes)
+            change.diff = _diff({f: originals[f] for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
                               forced=forced, note=message)
@@ -261,10 +276,6 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
             tip = session.git.commit_empty_on(tip, msg)  # already pinned by hand: record it
         change.commit = tip
     return tip
-
-
-def inspected_text(inspected, file: str) -> str:
-    return next(t.text for t in inspected.values() if t.file == file)
 
 
 def _diff(before: dict[str, str], after: dict[str, str]) -> str:
@@ -286,35 +297,24 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
         raise UsageError("--reason must say why")
     session = open_session(repo, push)
     sync(session)
-    for _attempt in range(MAX_ATTEMPTS):
-        now_ = clock(now)
-        ws = load_workspace(session.repo, policy_ref)  # reverting must work even if pins no longer resolve
+
+    def attempt():
+        ws = load_workspace(session.repo, policy_ref)  # no file checks: a revert must work even if pins broke
         if ws.errors:
             raise InvalidInput(ws.problems)
         events = read_events(session.git, "HEAD", ws.plan.policy)
-        state = fold(ws.plan, events, now_)
+        state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
         if all_waves:
             numbers = [w.number for w in reversed(state.waves) if w.status in ("advanced", "passed")]
         else:
-            try:
-                numbers = [ws.plan.wave(int(wave) if wave.isdigit() else wave).number]
-            except KeyError:
-                raise UsageError(f"--wave {wave}: no such wave") from None
-        base = session.git.head()
-        tip = base
+            numbers = [_wave(ws.plan, wave).number]
+        base = tip = session.git.head()
         for number in numbers:
             tip = _revert_wave(session, ws, state, events, number, reason, tip, outcome)
-        if tip == base:
-            return outcome
-        if session.push:
-            if not session.git.push(session.upstream, tip):
-                sync(session)
-                continue
-            outcome.pushed = True
-        session.git.fast_forward(tip)
-        return outcome
-    raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+        return outcome, base, tip
+
+    return _publish(session, attempt)
 
 
 def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> str:

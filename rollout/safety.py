@@ -23,7 +23,6 @@ from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 
-IN_CLUSTER = "https://kubernetes.default.svc"
 
 
 @dataclass
@@ -113,13 +112,12 @@ def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
     server, name = destination.get("server"), destination.get("name")
     problems = []
     loc = ("spec", "destination")
+    # An inventory without servers (kustomize folders) leaves only the name to compare.
     if server is not None and cluster.server is not None and server != cluster.server:
         problems.append(Problem(
             f"Application for cluster {cluster.name} deploys to {server}, but the inventory gives "
             f"{cluster.server} for {cluster.name}: refusing to pin the wrong cluster",
             ("spec.destination.server",), file, line=located.line(loc + ("server",), index)))
-    elif server is not None and cluster.server is None and server != IN_CLUSTER:
-        pass  # the inventory has no server to compare (kustomize folders): name check only
     if name is not None and name != cluster.name:
         problems.append(Problem(
             f"Application for cluster {cluster.name} deploys to cluster name {name!r}: refusing to pin the wrong cluster",
