@@ -44,14 +44,18 @@ def render(plan, warnings=(), console=None) -> None:
     console.print(summary)
 
     if len(plan.targets) <= _MAX_PIN_ROWS:
-        pins = Table(title="pins", title_justify="left")
+        rows = [(c.name, plan.wave_of[c.name], t) for c in plan.targets for t in plan.pins[c.name]]
+        fields = {t.field for _, _, t in rows}
+        one_field = len(fields) == 1
+        title = f"pins ({next(iter(fields))})" if one_field else "pins"
+        pins = Table(title=title, title_justify="left")
         pins.add_column("cluster", no_wrap=True)
         pins.add_column("wave", justify="right")
         pins.add_column("file", overflow="fold")
-        pins.add_column("field", overflow="fold")
-        for cluster in sorted(plan.targets, key=lambda c: (plan.wave_of[c.name], c.name)):
-            for target in plan.pins[cluster.name]:
-                pins.add_row(cluster.name, str(plan.wave_of[cluster.name]), target.file, target.field)
+        if not one_field:
+            pins.add_column("field", overflow="fold")
+        for name, wave, target in sorted(rows, key=lambda r: (r[1], r[0])):
+            pins.add_row(name, str(wave), target.file, *([] if one_field else [target.field]))
         console.print(pins)
     else:
         console.print(f"pins: {sum(len(t) for t in plan.pins.values())} files (list them with --format json)")
