@@ -298,3 +298,17 @@ def test_property_advance_then_revert_restores_bytes_and_advance_is_idempotent(t
     assert repo.snapshot() == once and second.changes == [] and len(first.changes) == 1
     revert(root, "security-patch", "1", False, "property", push=False)
     assert repo.snapshot() == files
+
+
+def test_missing_git_identity_is_one_clear_line_and_writes_nothing(fleet, monkeypatch, tmp_path):
+    a = fleet.clone("a")
+    for key in GIT_ENV:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("EMAIL", "")
+    result = rollout(a, "advance", "security-patch")
+    assert result.returncode == 1
+    assert result.stderr.startswith("rollout: git does not know who is committing")
+    assert "Traceback" not in result.stderr
+    assert git(a, "status", "--porcelain") == "" and len(fleet.remote_log()) == 1

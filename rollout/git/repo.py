@@ -124,8 +124,7 @@ class Git:
         """A new commit whose parent is `base` and whose tree is base's with `changes`
         applied, built with `git fast-import` (one process for any number of files).
         Nothing in the working tree, the index or any branch changes."""
-        author = self.run("var", "GIT_AUTHOR_IDENT").strip()
-        committer = self.run("var", "GIT_COMMITTER_IDENT").strip()
+        author, committer = self.identities()
         ref = f"refs/rollout/staging-{os.getpid()}"  # fast-import needs a ref; deleted below
         stream = bytearray()
         body = message.encode()
@@ -142,7 +141,18 @@ class Git:
         self.run("update-ref", "-d", ref)
         return sha
 
+    def identities(self) -> tuple[str, str]:
+        """Author and committer as git would record them; a clear error when unset."""
+        try:
+            return self.run("var", "GIT_AUTHOR_IDENT").strip(), self.run("var", "GIT_COMMITTER_IDENT").strip()
+        except GitError:
+            raise GitError(
+                "git does not know who is committing: set user.name and user.email "
+                "(git config) or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL/GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL"
+            ) from None
+
     def commit_empty_on(self, base: str, message: str) -> str:
+        self.identities()
         tree = self.run("rev-parse", f"{base}^{{tree}}").strip()
         return self.run("commit-tree", tree, "-p", base, input=message.encode()).strip()
 
