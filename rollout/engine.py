@@ -106,6 +106,8 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise UsageError(f"the working tree has uncommitted changes ({shown}): commit or stash them first")
+    if writing:
+        git.drop_stale_scratch_refs()
     upstream = git.upstream(branch)
     if push and upstream is None:
         raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")

@@ -265,9 +265,11 @@ def test_kill_9_at_any_moment_then_rerun_is_safe(fleet):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert git(a, "status", "--porcelain", "--untracked-files=no") == ""
+    git(a, "update-ref", "refs/rollout/staging-999999999", "HEAD")  # as a kill between fast-import and cleanup leaves
     result = rollout(a, "advance", "security-patch", "--wave", "1")
     assert result.returncode == 0, result.stderr
     assert git(a, "status", "--porcelain") == ""
+    assert git(a, "for-each-ref", "refs/rollout/") == "", "stale scratch refs are tidied"
     advances = [s for s in fleet.remote_log() if "wave 1 canary" in s]
     assert advances == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
     assert pinned(a, "dev-eu-west") == "v1.4.2"

@@ -151,6 +151,15 @@ class Git:
                 "(git config) or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL/GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL"
             ) from None
 
+    def drop_stale_scratch_refs(self) -> None:
+        """`commit_on` deletes its scratch ref at once; a run killed in between leaves
+        one behind (harmless: it names a commit nobody else uses). Tidy those of dead
+        processes."""
+        for line in self.run("for-each-ref", "--format=%(refname)", "refs/rollout/").splitlines():
+            pid = line.rsplit("-", 1)[-1]
+            if line.startswith("refs/rollout/staging-") and pid.isdigit() and not _alive(int(pid)):
+                self.run("update-ref", "-d", line, check=False)
+
     def commit_empty_on(self, base: str, message: str) -> str:
         self.identities()
         tree = self.run("rev-parse", f"{base}^{{tree}}").strip()
@@ -176,6 +185,16 @@ class Git:
     def fast_forward(self, commit: str) -> None:
         """Move the checked-out branch and the working tree to `commit` (a descendant)."""
         self.run("merge", "--ff-only", "--quiet", commit)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _quote_path(path: str) -> str:
