@@ -19,24 +19,25 @@ import statistics
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, ROLLOUT, fmt, timed, wait_quiet  # noqa: E402
-from make_fleet import is_current, make  # noqa: E402
+from common import DATA, ROLLOUT, fmt, timed, wait_quiet
+from make_fleet import is_current, make
 
 SIZES = (1000, 10000, 50000)
 HEAVY = ("networkx", "rich", "pydantic", "kubernetes")
 STEPS = ("policy", "inventory", "yaml_rs_parse", "make_plan", "pin_files", "json")
 
 
-def repo(n: int) -> Path:
-    root = DATA / f"fleet-{n}"
-    if not is_current(root, n):
+def repo(n: int, quoted_no: bool = False) -> Path:
+    root = DATA / (f"fleet-{n}" + ("-quoted-no" if quoted_no else ""))
+    if not is_current(root, n, quoted_no=quoted_no):
         shutil.rmtree(root, ignore_errors=True)
         start = time.perf_counter()
-        make(n, root)
+        make(n, root, quoted_no=quoted_no)
         print(f"  (generated {root} in {time.perf_counter() - start:.1f} s)")
     return root
 
@@ -51,11 +52,10 @@ def in_process(root: str) -> None:
     import yaml_rs
 
     from rollout.inventory import load_inventory
-    from rollout.manifests.document import bulk
     from rollout.policy_file import load_policy
     from rollout.render.plan_json import render
     from rollout.workspace import check_pin_files
-    from rollout.yamlfile import read_text
+    from rollout.yamlfile import bulk, read_text
     from waves.planner import make_plan
 
     out = {"imports": time.perf_counter() - t0}
@@ -107,6 +107,14 @@ def importtime(code: str) -> list[tuple[int, int, str]]:
     return rows
 
 
+def import_cost(module: str, runs: int) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return statistics.median(
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    )
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:5.2f}" if b else "  -  "
 
@@ -125,6 +133,8 @@ def main() -> None:
     py = Path(sys.executable)
     print(f"python {sys.version.split()[0]} ({py}), {runs} runs each")
     roots = {n: repo(n) for n in sizes}
+    if 10000 in sizes:
+        repo(10000, quoted_no=True)
     print("before: " + wait_quiet())
 
     # --help path imports (one run each: which modules, not how long)
@@ -138,8 +148,8 @@ def main() -> None:
 
     # what the plan command spends importing, per package (self times summed; one run,
     # -X importtime inflates them a little)
-    plan_code = ("import sys; sys.argv = ['rollout', 'plan', 'big', '--repo', %r, '--format', 'json'];"
-                 " from rollout.cli import main; main()" % str(roots[sizes[0]]))
+    plan_code = (f"import sys; sys.argv = ['rollout', 'plan', 'big', '--repo', {str(roots[sizes[0]])!r}, '--format', 'json'];"
+                 " from rollout.cli import main; main()")
     per_package: dict[str, int] = {}
     for own, _, name in importtime(plan_code):
         per_package[name.split(".")[0]] = per_package.get(name.split(".")[0], 0) + own
@@ -151,6 +161,9 @@ def main() -> None:
     help_ = timed([*ROLLOUT, "--help"], runs=runs)
     print(f"\n{'python -c pass':28s} {fmt(floor)}")
     print(f"{'rollout --help':28s} {fmt(help_)}  target < 0.25 s")
+    costs = {m: import_cost(m, runs) for m in ("networkx", "pydantic", "typer", "yaml", "yaml_rs", "waves.policy")}
+    print("import cost (median of `import X` timed inside a fresh interpreter; waves.policy includes pydantic): "
+          + ", ".join(f"{m} {c * 1000:.0f} ms" for m, c in costs.items()))
 
     whole, parts = {}, {}
     for n, root in roots.items():
@@ -163,23 +176,33 @@ def main() -> None:
         print(f"{'rollout plan big --repo ' + root.name + ' --format json':60s} {fmt(samples)}"
               f"  [{size / 1e6:.2f} MB, {parts[n]['waves']:.0f} waves]{target}")
 
+    if 10000 in sizes:
+        # One correctly quoted `country: "no"` (Norway) among 10,000 clusters: YAML 1.1
+        # readers take plain `no` for false, so rollout re-reads the file with positions
+        # to see the quotes.
+        root = repo(10000, quoted_no=True)
+        cmd = [*ROLLOUT, "plan", "big", "--repo", str(root), "--format", "json"]
+        samples = timed(cmd, runs=runs)
+        print(f"{'rollout plan big --repo ' + root.name + ' --format json':60s} {fmt(samples)}"
+              f"  x{statistics.median(samples) / whole[10000]:.2f} fleet-10000 (one quoted \"no\" label)")
+
     print(f"\nin-process medians, ms (n={runs}, fresh interpreter each; yaml_rs_parse is part of inventory)")
     cols = "".join(f"{n:>9}" for n in sizes)
-    print(f"  {'step':16s}{cols}" + "".join(f"  {b // 1000}k/{a // 1000}k" for a, b in zip(sizes, sizes[1:])))
+    print(f"  {'step':16s}{cols}" + "".join(f"  {b // 1000}k/{a // 1000}k" for a, b in pairwise(sizes)))
     rows = [("imports", "imports")] + [(s, s) for s in STEPS]
     for label, key in rows:
         values = [parts[n][key] for n in sizes]
         cells = "".join(f"{v * 1000:9.1f}" for v in values)
-        print(f"  {label:16s}{cells}" + "".join(f"  {ratio(b, a):>6}" for a, b in zip(values, values[1:])))
+        print(f"  {label:16s}{cells}" + "".join(f"  {ratio(b, a):>6}" for a, b in pairwise(values)))
     work = {n: sum(parts[n][k] for k in STEPS if k != "yaml_rs_parse") for n in sizes}
     print(f"  {'sum of steps':16s}" + "".join(f"{work[n] * 1000:9.1f}" for n in sizes)
-          + "".join(f"  {ratio(work[b], work[a]):>6}" for a, b in zip(sizes, sizes[1:])))
+          + "".join(f"  {ratio(work[b], work[a]):>6}" for a, b in pairwise(sizes)))
     print(f"  {'whole command':16s}" + "".join(f"{whole[n] * 1000:9.1f}" for n in sizes)
-          + "".join(f"  {ratio(whole[b], whole[a]):>6}" for a, b in zip(sizes, sizes[1:])))
+          + "".join(f"  {ratio(whole[b], whole[a]):>6}" for a, b in pairwise(sizes)))
     rest = {n: whole[n] - work[n] for n in sizes}
     print(f"  {'command - steps':16s}" + "".join(f"{rest[n] * 1000:9.1f}" for n in sizes)
           + "   (interpreter start, imports, CLI)")
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in pairwise(sizes):
         print(f"linearity {b}/{a} clusters (x{b / a:g}): make_plan x{parts[b]['make_plan'] / parts[a]['make_plan']:.2f}, "
               f"steps x{work[b] / work[a]:.2f}, whole command x{whole[b] / whole[a]:.2f}")
     print("after: " + wait_quiet(max_wait=0))

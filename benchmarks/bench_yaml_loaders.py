@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import datetime
+import gc
 import re
 import statistics
 import sys
@@ -21,13 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import wait_quiet  # noqa: E402
-
-import ryml  # noqa: E402
-import ryaml  # noqa: E402
-import yaml  # noqa: E402
-import yaml12  # noqa: E402
-import yaml_rs  # noqa: E402
+import ryaml
+import ryml
+import yaml
+import yaml12
+import yaml_rs
+from common import wait_quiet
 
 DEFAULT = Path(__file__).resolve().parent / ".data/fleet-10000/fleet/clusters.yaml"
 
@@ -88,42 +89,58 @@ VALUE_LOADERS = {
 SCALARS = ["no", "yes", "on", "y", "1.20", "017", "0o17", "1_000", "1e3", "2001-12-14", "1:20", "~", ".inf", '"no"']
 
 
-def timing(path: Path, runs: int) -> None:
-    text = path.read_text()
-    reference = yaml_rs.loads(text)
-    print(f"load time, {path} ({len(text) / 1e6:.2f} MB, {len(reference['clusters'])} clusters), "
-          f"median of {runs} (min), in-process")
-    medians = {}
-    for name, load in LOADERS.items():
-        result = load(text)
-        builds_values = "compose" not in name and "rapidyaml" not in name
-        same = "  DIFFERENT DATA" if builds_values and result != reference else ""
+def _median(load, text: str, runs: int, gc_paused: bool) -> tuple[float, float]:
+    gc.collect()
+    if gc_paused:
+        gc.disable()
+    try:
         samples = []
         for _ in range(runs):
             start = time.perf_counter()
             load(text)
             samples.append(time.perf_counter() - start)
-        medians[name] = statistics.median(samples)
-        print(f"  {name:52s} {medians[name] * 1000:8.1f} ms ({min(samples) * 1000:7.1f}){same}")
-    base = medians["yaml-rs loads"]
-    print("  ratio to yaml-rs: " + ", ".join(f"{name.split(' (')[0].split(' parse')[0]} {m / base:.2f}"
-                                               for name, m in medians.items() if name != "yaml-rs loads"))
+    finally:
+        gc.enable()
+    return statistics.median(samples), min(samples)
+
+
+def timing(path: Path, runs: int) -> None:
+    """Each loader with the cyclic GC on (a plain script) and paused (as `rollout` runs
+    its loaders: rollout.manifests.document.bulk): PyYAML's many small objects trigger
+    collections that rescan everything already built."""
+    text = path.read_text()
+    reference = yaml_rs.loads(text)
+    print(f"load time, {path} ({len(text) / 1e6:.2f} MB, {len(reference['clusters'])} clusters), in-process,"
+          f" median (min) of {runs}, ms")
+    rows = {}
+    for name, load in LOADERS.items():
+        result = load(text)
+        builds_values = "compose" not in name and "rapidyaml" not in name
+        same = "  DIFFERENT DATA" if builds_values and result != reference else ""
+        rows[name] = (_median(load, text, runs, False), _median(load, text, runs, True), same)
+    base_on, base_off = rows["yaml-rs loads"][0][0], rows["yaml-rs loads"][1][0]
+    print(f"  | {'loader':52s} | {'GC on':>16s} | {'GC paused':>16s} | x yaml-rs (on / paused) |")
+    print("  |" + "---|" * 4)
+    for name, ((on, on_min), (off, off_min), same) in rows.items():
+        print(f"  | {name:52s} | {on * 1000:7.1f} ({on_min * 1000:6.1f}) | {off * 1000:7.1f} ({off_min * 1000:6.1f}) |"
+              f" {on / base_on:6.2f} / {off / base_off:6.2f} |{same}")
 
 
 def show(value) -> str:
-    if isinstance(value, Exception):
-        return "error"
-    return f"{value!r}"[:22]
+    if isinstance(value, datetime.date):
+        return f"date {value.isoformat()}"
+    return f"{value!r}"
 
 
 def scalars() -> None:
     print("\nhow `v: <scalar>` is read (value; rapidyaml gives text + style, no types)")
-    names = list(VALUE_LOADERS) + ["rapidyaml"]
+    located = _project("Located")
+    names = list(VALUE_LOADERS) + ["rapidyaml"] + (["rollout Located (policy reader)"] if located else [])
     print("  | scalar | " + " | ".join(names) + " |")
     print("  |" + "---|" * (len(names) + 1))
     for scalar in SCALARS:
         cells = []
-        for name, (load, _) in VALUE_LOADERS.items():
+        for load, _ in VALUE_LOADERS.values():
             try:
                 cells.append(show(load(f"v: {scalar}\n")["v"]))
             except Exception as err:  # noqa: BLE001
@@ -132,6 +149,10 @@ def scalars() -> None:
         node = tree.first_child(tree.root_id())
         style = "plain" if tree.is_val_plain(node) else "quoted"
         cells.append(f"{bytes(tree.val(node)).decode()!r} {style}")
+        if located:
+            parsed = located.parse("v.yaml", f"v: {scalar}\n")
+            info = parsed.scalar(("v",))
+            cells.append(f"{show(parsed.documents[0]['v'])} {'plain' if info.plain else 'quoted'}")
         print(f"  | `{scalar}` | " + " | ".join(cells) + " |")
 
 
@@ -146,23 +167,47 @@ def duplicates() -> None:
     print(f"  {'rapidyaml':24s} no error: the tree keeps both ({tree.num_children(tree.root_id())} children)")
 
 
-DOC_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)  # as rollout/yamlfile.py
+DOC_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
 
 
 def several_by_markers(text: str) -> bool:
-    """rollout/yamlfile.py's rule for yaml-rs: several documents if 2+ `---` at column 0,
-    or 1 that is not the first thing in the file."""
+    """The first rule for yaml-rs: several documents if 2+ `---` at column 0, or 1 that
+    is not the first thing in the file (blind to a bare document after `...`)."""
     markers = len(DOC_START.findall(text))
     first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%"))), "")
     return markers >= 2 or (markers == 1 and not DOC_START.match(first))
+
+
+def _project(name: str):
+    """rollout.yamlfile.<name> from this checkout (it needs only PyYAML and yaml-rs), or None."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        from rollout import yamlfile
+    except ImportError:
+        return None
+    return getattr(yamlfile, name, None)
+
+
+def project_documents(text: str) -> str:
+    """What rollout's own reader (yaml-rs + marker count) makes of it."""
+    load_documents = _project("load_documents")
+    if load_documents is None:
+        return "(rollout not importable)"
+    try:
+        return f"{load_documents(Path('stream.yaml'), text)!r}"
+    except _project("YamlError") as err:
+        return f"error ({err.message})"
 
 
 STREAMS = {
     "one list": "- a\n- b\n",
     "two docs": "a\n---\nb\n",
     "one list after ---": "---\n- a\n- b\n",
-    "two docs after ...": "x: 1\n...\ny: 2\n",
-    "block scalar holding ---": "--- |\nfoo\n---\n- b\n",
+    "one list, end marker": "- a\n...\n",
+    "two docs, the 2nd after ... (YAML 1.2 only)": "x: 1\n...\ny: 2\n",
+    "--- inside a top-level block scalar": "--- |\nfoo\n---\n- b\n",
 }
 
 
@@ -186,7 +231,8 @@ def streams() -> None:
         print(f"  {label} {text!r}:")
         for cell in cells:
             print(f"      {cell}")
-        print(f"      `---` counting says: {'several documents' if several_by_markers(text) else 'one document'}")
+        print(f"      counting `---` alone says: {'several documents' if several_by_markers(text) else 'one document'}")
+        print(f"      rollout.yamlfile.load_documents: {project_documents(text)}")
 
 
 def main() -> None:

@@ -63,8 +63,11 @@ spec:
 """
 
 
-def make(n: int, root: Path, one_wave: bool = False) -> Path:
+def make(n: int, root: Path, one_wave: bool = False, quoted_no: bool = False) -> Path:
+    """`quoted_no`: the first EU cluster also gets `country: "no"` (Norway, correctly
+    quoted), which makes `rollout` re-read the file with positions to check the quoting."""
     rnd = random.Random(f"fleet-{n}")
+    norway = quoted_no  # still to add
     envs, weights = list(ENVIRONMENTS), list(ENVIRONMENTS.values())
     (root / "fleet").mkdir(parents=True, exist_ok=True)
     (root / "apps").mkdir(exist_ok=True)
@@ -76,6 +79,8 @@ def make(n: int, root: Path, one_wave: bool = False) -> Path:
         name = f"c{i:05d}-{env[:4]}-{region}"
         server = f"https://c{i:05d}.{region}.k8s.example.com:6443"
         gdpr = ", compliance: gdpr" if region.startswith("eu-") else ""
+        if gdpr and norway:
+            gdpr, norway = gdpr + ', country: "no"', False
         lines += [
             f"  - name: {name}",
             f"    server: {server}",
@@ -84,19 +89,22 @@ def make(n: int, root: Path, one_wave: bool = False) -> Path:
         (root / "apps" / f"{name}.yaml").write_text(APPLICATION.format(name=name, server=server))
     (root / "fleet/clusters.yaml").write_text("\n".join(lines) + "\n")
     (root / "rollouts/big.yaml").write_text(ONE_WAVE if one_wave else POLICY)
-    (root / ".made-by").write_text(f"make_fleet {VERSION} {n} {'one-wave' if one_wave else 'big'}\n")
+    (root / ".made-by").write_text(_stamp(n, one_wave, quoted_no))
     return root
 
 
-def is_current(root: Path, n: int, one_wave: bool = False) -> bool:
-    """True when `root` holds what `make(n, root, one_wave)` makes now."""
+def _stamp(n: int, one_wave: bool, quoted_no: bool) -> str:
+    return f"make_fleet {VERSION} {n} {'one-wave' if one_wave else 'big'}{' quoted-no' if quoted_no else ''}\n"
+
+
+def is_current(root: Path, n: int, one_wave: bool = False, quoted_no: bool = False) -> bool:
+    """True when `root` holds what `make(n, root, one_wave, quoted_no)` makes now."""
     stamp = root / ".made-by"
-    want = f"make_fleet {VERSION} {n} {'one-wave' if one_wave else 'big'}\n"
-    return stamp.is_file() and stamp.read_text() == want
+    return stamp.is_file() and stamp.read_text() == _stamp(n, one_wave, quoted_no)
 
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(args) != 2:
-        sys.exit("usage: make_fleet.py N DIR [--one-wave]")
-    make(int(args[0]), Path(args[1]), one_wave="--one-wave" in sys.argv)
+        sys.exit("usage: make_fleet.py N DIR [--one-wave] [--quoted-no]")
+    make(int(args[0]), Path(args[1]), one_wave="--one-wave" in sys.argv, quoted_no="--quoted-no" in sys.argv)
