@@ -3,7 +3,7 @@
 Two readers, chosen by measurement (docs/yaml-loaders.md):
 
 * `load_documents`: yaml-rs (Rust, YAML 1.2 core schema, duplicate keys are errors),
-  ~25x faster than PyYAML's C loader on a 10,000-cluster inventory. Used for inventories.
+  ~11x faster than PyYAML's C loader on a 10,000-cluster inventory (GC paused, as we run both). Used for inventories.
 * `Located`: PyYAML's composer, slower but it reports the line of every node and the
   quoting style of every scalar. Used for the small policy file, and for an inventory
   file only when there is something to point at (an error) or a plain scalar whose

@@ -220,3 +220,34 @@ def test_multi_document_file_with_a_leading_marker_and_a_sequence_document(tmp_p
                        ("---\n- a\n...\n---\n- b\n", [["a"], ["b"]]), ("%YAML 1.2\n---\n- a\n", [["a"]])]:
         path.write_text(text)
         assert load_documents(path) == docs, text
+
+
+@pytest.mark.parametrize(
+    "labels, errors",
+    [
+        ('{country: "no"}', 0),
+        ("{country: 'no'}", 0),
+        ("\n      country: \"no\"  # Norway", 0),
+        ("\n      country: no  # Norway", 1),
+        ("{country: no}", 1),
+        ('\n      "country": no', 1),
+        ("\n      country:\n        no", 1),  # value on its own line: settled by the exact parse
+    ],
+)
+def test_quoting_check_by_text_agrees_with_the_exact_parse(tmp_path, labels, errors):
+    repo = Repo(tmp_path)
+    others = "".join(f"  - name: q{i}\n    labels: {{country: \"no\"}}\n" for i in range(3))
+    repo.write("fleet.yaml", f"apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n{others}"
+                             f"  - name: a\n    labels: {labels}\n# country: no (a comment is not a label)\n")
+    clusters, problems = clusters_of(repo, ("fleet", "fleet.yaml"))
+    assert len(problems) == errors, problems
+    if not errors:
+        assert clusters["a"].labels == {"country": "no"}
+
+
+def test_a_document_that_is_not_a_manifest_is_an_error_not_a_silent_skip(tmp_path):
+    repo = Repo(tmp_path)
+    repo.write("clusters/eu.yaml", SECRETS + "---\n- stray list\n")
+    _, problems = clusters_of(repo, ("argocdClusterSecrets", "clusters/*.yaml"))
+    line = SECRETS.count("\n") + 2
+    assert problems == [f"clusters/eu.yaml:{line}: : document 4 is a list, not a manifest"]

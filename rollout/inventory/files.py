@@ -30,3 +30,8 @@ def documents_in(repo: Path, pattern: str, result: SourceResult) -> Iterator[tup
         for index, doc in enumerate(docs):
             if isinstance(doc, dict):
                 yield file, index, doc
+            else:
+                # Not a manifest: a stray `---`, or a top-level block scalar swallowing the
+                # documents after it. Skipping it could silently drop clusters.
+                what = {"str": "text", "list": "a list"}.get(type(doc).__name__, type(doc).__name__)
+                result.problems.append(Problem(f"document {index + 1} is {what}, not a manifest", (), file, extra={"doc": index}))
