@@ -228,10 +228,13 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         if not waiting:
             outcome.notes.append(f"rollout {state.overall}: nothing to advance")
         else:
-            for w in state.waves:
-                if w.status == "pending":
-                    outcome.notes.append(f"wave {w.number} {w.name} waits: " + "; ".join(blockers(plan, state, w.number)))
-                    break
+            pending = [w for w in state.waves if w.status == "pending"]
+            if pending:
+                w = pending[0]
+                outcome.notes.append(f"wave {w.number} {w.name} waits: " + "; ".join(blockers(plan, state, w.number)))
+            else:
+                outcome.notes += [f"wave {w.number} {w.name} is baking ({w.bake_remaining}s left)"
+                                  for w in state.waves if w.status == "advanced"]
     return sorted(chosen)
 
 
@@ -248,6 +251,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
     for number, clusters, late, forced in chosen:
         wave = plan.wave(number)
         changes: dict[str, str] = {}
+        before = dict(texts)  # this wave's diff starts where the previous wave left off
         pinned = []
         for cluster in clusters:
             for target in plan.pins[cluster]:
@@ -268,7 +272,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
         change = WaveChange(number, wave.name, ADVANCE, clusters, sorted(changes), late=late, forced=forced)
         outcome.changes.append(change)
         if dry_run:
-            change.diff = _diff({f: originals[f] for f in changes}, changes)
+            change.diff = _diff({f: before.get(f, originals[f]) for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
                               forced=forced, note=message)

@@ -314,3 +314,50 @@ def test_missing_git_identity_is_one_clear_line_and_writes_nothing(fleet, monkey
     assert result.stderr.startswith("rollout: git does not know who is committing")
     assert "Traceback" not in result.stderr
     assert git(a, "status", "--porcelain") == "" and len(fleet.remote_log()) == 1
+
+
+APPSET_POLICY = """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: security-patch}
+spec:
+  revision: v1.4.2
+  inventory:
+    - fleet: fleet/clusters.yaml
+  pin:
+    - preset: argocd-applicationset-list
+      files: argocd/platform-appset.yaml
+  waves:
+    - name: canary
+      selector: {matchLabels: {environment: dev}}
+    - name: region
+      groupBy: region
+"""
+
+
+def test_parallel_waves_sharing_one_applicationset_each_commit_their_own_elements(tmp_path):
+    from conftest import Repo
+
+    repo = Repo(tmp_path / "r")
+    clusters = {name: SEED_CLUSTERS[name] for name in ("dev-eu-west", "staging-eu-west", "staging-us-east")}
+    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
+    elements = "".join(f"          - cluster: {n}\n            targetRevision: v1.4.1\n" for n in clusters)
+    repo.write("argocd/platform-appset.yaml",
+               "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: platform}\nspec:\n"
+               "  generators:\n    - list:\n        elements:\n" + elements)
+    repo.write("rollouts/security-patch.yaml", APPSET_POLICY)
+    root = repo.root
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    assert rollout(root, "advance", "security-patch").returncode == 0  # canary
+    dry = rollout(root, "advance", "security-patch", "--dry-run")
+    assert dry.stdout.count("+            targetRevision: v1.4.2") == 2  # one per wave, not repeated
+    result = rollout(root, "advance", "security-patch", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [w["name"] for w in json.loads(result.stdout)["waves"]] == ["region-eu-west", "region-us-east"]
+    for rev in ("HEAD~1", "HEAD"):
+        diff = git(root, "show", "-U0", "--format=", rev)
+        assert diff.count("\n+            targetRevision: v1.4.2") == 1, diff
+    text = (root / "argocd/platform-appset.yaml").read_text()
+    assert text.count("targetRevision: v1.4.2") == 3 and "v1.4.1" not in text
