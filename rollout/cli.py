@@ -263,6 +263,70 @@ def status(
 
 
 @command
+def simulate(
+    repo: Annotated[Optional[str], typer.Option("--repo", help="Repo to follow: a path or URL git can clone (default: this repo).")] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 0,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    kubeconfig_out: Annotated[Optional[str], typer.Option("--kubeconfig-out", help="Where to write the kubeconfig.")] = None,
+    sync_delay: Annotated[str, typer.Option("--sync-delay", help="New commit -> sync start, and the sync's length.")] = "2s",
+    health_delay: Annotated[str, typer.Option("--health-delay", help="Synced -> healthy.")] = "2s",
+    poll: Annotated[str, typer.Option("--poll", help="How often to fetch the repo.")] = "2s",
+    fault: Annotated[Optional[list[str]], typer.Option("--fault", help="CLUSTER:degraded@REV | CLUSTER:sync-failed@REV | "
+                                                                       "CLUSTER:errors=0.2@REV | CLUSTER:unreachable[@30s-90s]")] = None,
+) -> None:
+    """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
+    follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving."""
+    import asyncio
+    import signal
+    from pathlib import Path
+
+    from waves.durations import parse_duration
+    from rollout.simulator.faults import parse_fault
+    from rollout.simulator.server import Simulator, serve
+    from rollout.simulator.status import Timing
+    from rollout.workspace import UsageError, repo_root
+
+    try:
+        faults = [parse_fault(spec) for spec in fault or []]
+        timing = Timing(sync=float(parse_duration(sync_delay)), health=float(parse_duration(health_delay)))
+        every = float(parse_duration(poll))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    source = repo if repo is not None else str(repo_root(None).resolve())
+    out = Path(kubeconfig_out or Path(".rollout-simulator") / "kubeconfig").resolve()
+    sim = Simulator(source, timing, faults, poll=every)
+
+    def ready(url: str, clusters: int, objects: int) -> None:
+        for problem in sim.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        print(f"ready {url} kubeconfig={out} clusters={clusters} objects={objects}", flush=True)
+
+    async def main_loop() -> None:
+        task = asyncio.ensure_future(serve(sim, host, port, out, ready))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    try:
+        asyncio.run(main_loop())
+    except OSError as err:
+        raise UsageError(f"cannot serve on {host}:{port}: {err.strerror}") from None
+    except subprocess_error() as err:
+        raise UsageError(f"--repo {source}: git cannot read it ({err.stderr.decode(errors='replace').strip() or err})") from None
+    print("stopped", flush=True)
+
+
+def subprocess_error():
+    import subprocess
+
+    return subprocess.CalledProcessError
+
+
+@command
 def schema() -> None:
     """Print the policy's JSON Schema, for editors and CI to validate policy files."""
     import json

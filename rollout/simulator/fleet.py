@@ -1,0 +1,139 @@
+"""The fleet the simulator serves, learned from the repo itself: every policy under
+`rollouts/` names clusters (its inventory) and, through its pins, the object that
+deploys each of them, with the revision pinned there now.
+
+  argocd-application           the pinned Application, on the hub (context `hub`)
+  argocd-applicationset-list   the Application the list generator makes for the cluster
+  flux-helmrelease             the pinned HelmRelease, on the cluster's own context
+  flux-kustomization-var       the pinned Kustomization, on the cluster's own context
+  any other preset             a Flux Kustomization `apps` in flux-system on the cluster
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rollout.manifests.document import parse_manifest
+from rollout.manifests.edit import PinError, find_document
+from rollout.simulator.status import SimObject
+from rollout.yamlfile import YamlError, read_text
+
+Key = tuple[str, str, str, str, str]  # context, group, plural, namespace, name
+
+KINDS = {
+    "Application": ("argoproj.io", "v1alpha1", "applications"),
+    "HelmRelease": ("helm.toolkit.fluxcd.io", "v2", "helmreleases"),
+    "Kustomization": ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations"),
+}
+
+
+@dataclass
+class Learned:
+    objects: dict[Key, SimObject] = field(default_factory=dict)
+    clusters: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> labels
+    problems: list[str] = field(default_factory=list)
+
+
+def key_of(obj: SimObject) -> Key:
+    return (obj.context, obj.group, obj.plural, obj.namespace, obj.name)
+
+
+def learn(repo: Path, commit: str, now: float) -> Learned:
+    from rollout.render.problems import problem_line
+    from rollout.workspace import load_workspace
+
+    learned = Learned()
+    parsed: dict[str, object] = {}
+    for path in sorted((repo / "rollouts").glob("*.y*ml")):
+        ws = load_workspace(repo, str(path))
+        if ws.plan is None:
+            learned.problems += [problem_line(p) for p in ws.errors]
+            continue
+        policy = ws.loaded.policy
+        for cluster in ws.plan.targets:
+            learned.clusters[cluster.name] = cluster.labels
+            for target in ws.plan.pins[cluster.name]:
+                pin = policy.spec.pin[target.pin_index]
+                if target.file not in parsed:
+                    try:
+                        parsed[target.file] = parse_manifest(read_text(repo / target.file), target.file)
+                    except YamlError as err:
+                        parsed[target.file] = err
+                located = parsed[target.file]
+                try:
+                    if isinstance(located, YamlError):
+                        raise PinError(located.message, located.line)
+                    doc = located.documents[find_document(located, pin, cluster.name, cluster.labels)]
+                    value = _get(doc, pin.locate(doc, cluster.name))
+                except (PinError, ValueError, KeyError, IndexError, TypeError) as err:
+                    learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
+                    continue
+                obj = _object(pin, doc, cluster.name, str(value), commit, now)
+                learned.objects[key_of(obj)] = obj
+    return learned
+
+
+def _get(doc, path):
+    for step in path:
+        doc = doc[step]
+    return doc
+
+
+def _object(pin, doc: dict, cluster: str, value: str, commit: str, now: float) -> SimObject:
+    metadata = doc.get("metadata") or {}
+    if pin.preset == "argocd-application":
+        kind, context, spec = "Application", "hub", doc.get("spec") or {}
+        name, namespace = metadata.get("name", f"{cluster}-app"), metadata.get("namespace") or "argocd"
+        labels = metadata.get("labels") or {}
+    elif pin.preset == "argocd-applicationset-list":
+        element = next(e for g in doc["spec"]["generators"] for e in ((g.get("list") or {}).get("elements") or [])
+                       if e.get(pin.clusterKey) == cluster)
+        template = _fill(doc["spec"].get("template") or {}, element)
+        kind, context, spec = "Application", "hub", template.get("spec") or {}
+        tmeta = template.get("metadata") or {}
+        name = tmeta.get("name") or f"{cluster}-{metadata.get('name', 'appset')}"
+        namespace, labels = metadata.get("namespace") or "argocd", tmeta.get("labels") or {}
+        spec = {**spec, "source": {**(spec.get("source") or {}), "targetRevision": value}}
+    elif pin.preset in ("flux-helmrelease", "flux-kustomization-var"):
+        kind = "HelmRelease" if pin.preset == "flux-helmrelease" else "Kustomization"
+        context, spec = cluster, doc.get("spec") or {}
+        name, namespace = metadata.get("name", kind.lower()), metadata.get("namespace") or "flux-system"
+        labels = metadata.get("labels") or {}
+    else:
+        kind, context, spec, name, namespace, labels = "Kustomization", cluster, {"path": "./"}, "apps", "flux-system", {}
+    group, version, plural = KINDS[kind]
+    return SimObject(cluster, context, group, version, kind, plural, namespace, name, value, commit, now,
+                     spec=spec, labels={k: str(v) for k, v in labels.items()})
+
+
+def _fill(node, values: dict):
+    """ApplicationSet templates: `{{key}}` / `{{ .key }}` from the list element."""
+    if isinstance(node, str):
+        return re.sub(r"\{\{\s*\.?([A-Za-z0-9_.-]+)\s*\}\}", lambda m: str(values.get(m.group(1), m.group(0))), node)
+    if isinstance(node, dict):
+        return {k: _fill(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(v, values) for v in node]
+    return node
+
+
+def merge(old: dict[Key, SimObject], new: dict[Key, SimObject], now: float, version: int) -> tuple[dict[Key, SimObject], int]:
+    """The objects after a new commit: a changed revision starts the controllers'
+    timeline again (and keeps the previous revision for the stale-status window)."""
+    merged = {}
+    for key, obj in new.items():
+        before = old.get(key)
+        if before is None:
+            version += 1
+            obj.resource_version = version
+            merged[key] = obj
+        elif before.desired != obj.desired:
+            version += 1
+            obj.previous, obj.previous_commit = before.desired, before.commit
+            obj.changed_at, obj.generation, obj.resource_version = now, before.generation + 1, version
+            merged[key] = obj
+        else:
+            merged[key] = before
+    return merged, version

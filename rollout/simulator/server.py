@@ -1,0 +1,251 @@
+"""The simulator's HTTP server: enough of the Kubernetes API for the unmodified
+`kubernetes` client (and kubectl) to list, get and watch the Argo CD and Flux objects.
+
+aiohttp, because one well-kept package gives an asyncio HTTP server and chunked
+streaming for `?watch=true`, without an ASGI stack (docs/simulator.md).
+
+Paths: the kubeconfig's contexts point at `/hub` (Argo CD Applications) and at
+`/clusters/<name>` (that cluster's Flux objects); below them the real API paths follow:
+`/apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rollout.simulator.fleet import Key, learn, merge
+from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase
+
+
+@dataclass
+class Simulator:
+    source: str  # the repo to follow: a path or URL git can clone
+    timing: Timing = field(default_factory=Timing)
+    faults: list[Fault] = field(default_factory=list)
+    poll: float = 2.0
+    started: float = field(default_factory=time.time)
+    objects: dict[Key, SimObject] = field(default_factory=dict)
+    clusters: dict[str, dict[str, str]] = field(default_factory=dict)
+    version: int = 0
+    commit: str | None = None
+    problems: list[str] = field(default_factory=list)
+    _checkout: Path | None = None
+    _changed: asyncio.Condition | None = None
+    _phases: dict = field(default_factory=dict)
+
+    # --- following the repo -------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Fetch the repo; when its head moved, learn the fleet again. True if changed."""
+        if self._checkout is None:
+            self._checkout = Path(tempfile.mkdtemp(prefix="rollout-sim-")) / "repo"
+            subprocess.run(["git", "clone", "--quiet", self.source, str(self._checkout)], check=True,
+                           capture_output=True)
+        else:
+            subprocess.run(["git", "fetch", "--quiet", "origin"], cwd=self._checkout, check=True, capture_output=True)
+            subprocess.run(["git", "reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=self._checkout, check=True,
+                           capture_output=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=self._checkout, check=True, capture_output=True,
+                              text=True).stdout.strip()
+        if head == self.commit:
+            return False
+        learned = learn(self._checkout, head, time.time())
+        self.objects, self.version = merge(self.objects, learned.objects, time.time(), self.version)
+        self.clusters, self.problems, self.commit = learned.clusters, learned.problems, head
+        return True
+
+    def close(self) -> None:
+        if self._checkout is not None:
+            shutil.rmtree(self._checkout.parent, ignore_errors=True)
+
+    # --- what the API shows ---------------------------------------------------------------
+    def unreachable(self, cluster: str, now: float) -> bool:
+        return any(f.cluster == cluster and f.kind == "unreachable" and f.applies(None, now - self.started)
+                   for f in self.faults)
+
+    def render(self, obj: SimObject, now: float) -> dict:
+        faults = [f for f in self.faults if f.cluster == obj.cluster]
+        status = (argo_status(obj, now, self.timing, faults, self.started) if obj.kind == "Application"
+                  else flux_status(obj, now, self.timing, faults))
+        return {
+            "apiVersion": obj.api_version,
+            "kind": obj.kind,
+            "metadata": {"name": obj.name, "namespace": obj.namespace, "labels": obj.labels,
+                         "generation": obj.generation, "resourceVersion": str(self._rv(obj, now)),
+                         "uid": f"sim-{obj.context}-{obj.namespace}-{obj.name}"},
+            "spec": obj.spec,
+            "status": status,
+        }
+
+    def _rv(self, obj: SimObject, now: float) -> int:
+        """resourceVersion moves whenever what the object shows moves (status included)."""
+        mark = (obj.desired, phase(obj, now, self.timing), self.unreachable(obj.cluster, now))
+        key = (obj.context, obj.plural, obj.namespace, obj.name)
+        if self._phases.get(key, (None, None))[0] != mark:
+            self.version += 1
+            self._phases[key] = (mark, self.version)
+        return self._phases[key][1]
+
+
+def _status(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+
+
+def _matches(labels: dict, selector: str | None) -> bool:
+    if not selector:
+        return True
+    from waves.selectors import parse_selector
+
+    return parse_selector(selector).matches(labels)
+
+
+def make_app(sim: Simulator):
+    from aiohttp import web
+
+    def json_response(body: dict, status: int = 200):
+        return web.json_response(body, status=status)
+
+    async def version(request):
+        return json_response({"major": "1", "minor": "31", "gitVersion": "v1.31.0-rollout-simulator",
+                              "platform": "linux/amd64"})
+
+    def context_of(request) -> str | None:
+        prefix = request.match_info["prefix"]
+        if prefix == "hub":
+            return "hub"
+        if prefix.startswith("clusters/"):
+            return prefix[len("clusters/"):]
+        return None
+
+    def objects_for(request, namespace: str | None):
+        context = context_of(request)
+        group, ver, plural = request.match_info["group"], request.match_info["version"], request.match_info["plural"]
+        return [o for (ctx, g, p, ns, _), o in sim.objects.items()
+                if ctx == context and g == group and p == plural and o.version == ver
+                and (namespace is None or ns == namespace)]
+
+    async def guard(request):
+        """An unreachable cluster drops the connection, as a dead API server would."""
+        context = context_of(request)
+        if context and context != "hub" and sim.unreachable(context, time.time()):
+            request.transport.close()
+            raise ConnectionResetError(f"cluster {context} is unreachable")
+
+    async def list_objects(request):
+        await guard(request)
+        namespace = request.match_info.get("namespace")
+        selector = request.query.get("labelSelector")
+        try:
+            chosen = [o for o in objects_for(request, namespace) if _matches(o.labels, selector)]
+        except ValueError as err:
+            return json_response(_status(400, "BadRequest", f"unable to parse requirement: {err}"), 400)
+        if request.query.get("watch") in ("true", "1"):
+            return await watch(request, namespace, selector)
+        now = time.time()
+        kind = f"{request.match_info['plural']}"
+        items = [sim.render(o, now) for o in sorted(chosen, key=lambda o: (o.namespace, o.name))]
+        first = chosen[0] if chosen else None
+        return json_response({
+            "apiVersion": f"{request.match_info['group']}/{request.match_info['version']}",
+            "kind": (first.kind if first else kind.rstrip("s").capitalize()) + "List",
+            "metadata": {"resourceVersion": str(sim.version)},
+            "items": items,
+        })
+
+    async def get_object(request):
+        await guard(request)
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        for obj in objects_for(request, namespace):
+            if obj.name == name:
+                return json_response(sim.render(obj, time.time()))
+        plural, group = request.match_info["plural"], request.match_info["group"]
+        return json_response(_status(404, "NotFound", f'{plural}.{group} "{name}" not found'), 404)
+
+    async def watch(request, namespace, selector):
+        """Kubernetes watch semantics: without `resourceVersion`, ADDED for every object
+        first; then ADDED / MODIFIED / DELETED as objects change (status included), one
+        JSON event per line, until `timeoutSeconds` or the client goes away."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        deadline = time.monotonic() + float(request.query.get("timeoutSeconds") or 1800)
+        since = int(request.query.get("resourceVersion") or 0)
+        seen: dict[tuple, int] | None = None
+        while time.monotonic() < deadline:
+            now = time.time()
+            current = {}
+            for obj in objects_for(request, namespace):
+                if _matches(obj.labels, selector):
+                    body = sim.render(obj, now)
+                    current[(obj.namespace, obj.name)] = (int(body["metadata"]["resourceVersion"]), body)
+            events = []
+            for key, (rv, body) in sorted(current.items()):
+                if seen is None:
+                    if not since or rv > since:
+                        events.append(("ADDED" if not since else "MODIFIED", body))
+                elif key not in seen:
+                    events.append(("ADDED", body))
+                elif rv != seen[key]:
+                    events.append(("MODIFIED", body))
+            for key in sorted(set(seen or ()) - set(current)):
+                events.append(("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}}))
+            for kind, body in events:
+                await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+            seen = {k: v[0] for k, v in current.items()}
+            await asyncio.sleep(0.2)
+        await response.write_eof()
+        return response
+
+    async def not_found(request):
+        return json_response(_status(404, "NotFound", f"the server could not find the requested resource ({request.path})"), 404)
+
+    app = web.Application()
+    prefix = r"{prefix:hub|clusters/[a-z0-9][-a-z0-9.]*}"
+    app.router.add_get("/version", version)
+    app.router.add_get(f"/{prefix}/version", version)
+    app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/{{plural}}", list_objects)
+    app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}", list_objects)
+    app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}/{{name}}", get_object)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+def kubeconfig(url: str, clusters: list[str]) -> dict:
+    """Context `hub` (namespace argocd) and one context per cluster, named after it."""
+    entries = [("hub", f"{url}/hub", "argocd")] + [(name, f"{url}/clusters/{name}", "flux-system") for name in clusters]
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "hub",
+        "clusters": [{"name": n, "cluster": {"server": server}} for n, server, _ in entries],
+        "users": [{"name": "simulator", "user": {"token": "rollout-simulator"}}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "simulator", "namespace": ns}} for n, _, ns in entries],
+    }
+
+
+async def serve(sim: Simulator, host: str, port: int, kubeconfig_out: Path, on_ready) -> None:
+    from aiohttp import web
+
+    sim.refresh()
+    runner = web.AppRunner(make_app(sim), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    actual = site._server.sockets[0].getsockname()[1]  # port 0: the OS picked one
+    url = f"http://{host}:{actual}"
+    kubeconfig_out.parent.mkdir(parents=True, exist_ok=True)
+    kubeconfig_out.write_text(json.dumps(kubeconfig(url, sorted(sim.clusters)), indent=2))
+    on_ready(url, len(sim.clusters), len(sim.objects))
+    try:
+        while True:
+            await asyncio.sleep(sim.poll)
+            await asyncio.get_running_loop().run_in_executor(None, sim.refresh)
+    finally:
+        await runner.cleanup()
+        sim.close()

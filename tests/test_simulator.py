@@ -1,0 +1,190 @@
+"""The fleet simulator, driven by the real `kubernetes` client over HTTP, following a
+bare remote that `rollout advance` pushes to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client, config, watch  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GIT_ENV = {"GIT_AUTHOR_NAME": "Sim Test", "GIT_AUTHOR_EMAIL": "sim@example.com",
+           "GIT_COMMITTER_NAME": "Sim Test", "GIT_COMMITTER_EMAIL": "sim@example.com"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
+                          env={**os.environ, **GIT_ENV}).stdout
+
+
+def published(tmp: Path, example: str) -> tuple[Path, Path]:
+    """(bare remote, a clone to advance from) of an example repo."""
+    source = tmp / "source"
+    shutil.copytree(EXAMPLES / example, source)
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", example)
+    remote = tmp / "remote.git"
+    git(tmp, "clone", "-q", "--bare", str(source), str(remote))
+    git(tmp, "clone", "-q", str(remote), str(tmp / "work"))
+    return remote, tmp / "work"
+
+
+class Running:
+    def __init__(self, remote: Path, kubeconfig: Path, *extra: str):
+        self.kubeconfig = kubeconfig
+        self.proc = subprocess.Popen(
+            [*ROLLOUT, "simulate", "--repo", str(remote), "--kubeconfig-out", str(kubeconfig), "--poll", "0s",
+             "--sync-delay", "0s", "--health-delay", "0s", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **GIT_ENV},
+        )
+        self.ready = self.proc.stdout.readline()
+        assert self.ready.startswith("ready http://127.0.0.1:"), self.ready + self.proc.stderr.read()
+
+    def api(self, context: str = "hub") -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(config.new_client_from_config(str(self.kubeconfig), context=context))
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return out
+
+
+@pytest.fixture
+def fleet_config(tmp_path):
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig")
+    yield sim, work
+    sim.stop()
+
+
+def applications(api, **kw) -> dict[str, dict]:
+    listed = api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", **kw)
+    return {item["metadata"]["name"]: item for item in listed["items"]}
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_hub_serves_one_application_per_cluster_with_kubernetes_semantics(fleet_config):
+    sim, _ = fleet_config
+    api = sim.api()
+    apps = applications(api)
+    assert sorted(apps) == sorted(f"{c}-platform" for c in (
+        "dev-eu-west", "dev-us-east", "staging-eu-west", "staging-us-east", "prod-eu-west", "prod-us-east"))
+    app = apps["prod-eu-west-platform"]
+    assert app["status"]["sync"]["status"] == "Synced" and app["status"]["health"]["status"] == "Healthy"
+    assert app["status"]["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.1"
+    assert app["spec"]["destination"]["server"] == "https://prod-eu-west.k8s.example.com:6443"
+    assert app["metadata"]["resourceVersion"]
+    # labelSelector, one GET, and a 404 as a Kubernetes Status.
+    assert sorted(applications(api, label_selector="environment=dev,region in (eu-west)")) == ["dev-eu-west-platform"]
+    one = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "dev-us-east-platform")
+    assert one["metadata"]["name"] == "dev-us-east-platform"
+    with pytest.raises(client.exceptions.ApiException) as missing:
+        api.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "nope")
+    assert missing.value.status == 404
+    assert '"kind":"Status"' in missing.value.body.replace(" ", "") and "NotFound" in missing.value.body
+
+
+def test_an_advance_moves_the_applications_through_sync_to_the_new_revision(fleet_config, tmp_path):
+    sim, work = fleet_config
+    api = sim.api()
+    result = subprocess.run([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=work, capture_output=True,
+                            text=True, env={**os.environ, **GIT_ENV})
+    assert result.returncode == 0, result.stderr
+
+    def synced_at_new_revision():
+        app = applications(api)["dev-eu-west-platform"]["status"]
+        ok = (app["sync"]["status"] == "Synced" and app["health"]["status"] == "Healthy"
+              and app["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.2")
+        return app if ok else None
+
+    status = wait_for(synced_at_new_revision)
+    assert status["operationState"]["phase"] == "Succeeded"
+    assert status["operationState"]["syncResult"]["revision"] == git(work, "rev-parse", "HEAD").strip()
+    untouched = applications(api)["prod-eu-west-platform"]["status"]
+    assert untouched["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.1"
+
+
+def test_watch_streams_added_then_modified_events(fleet_config):
+    sim, work = fleet_config
+    api = sim.api()
+    stream = watch.Watch().stream(api.list_namespaced_custom_object, "argoproj.io", "v1alpha1", "argocd",
+                                  "applications", timeout_seconds=1)
+    events = [(e["type"], e["object"]["metadata"]["name"]) for e in stream]
+    assert sorted(n for t, n in events if t == "ADDED")[:2] == ["dev-eu-west-platform", "dev-us-east-platform"]
+    assert len([t for t, _ in events if t == "ADDED"]) == 6
+
+
+def test_flux_mesh_contexts_and_an_unreachable_cluster(tmp_path):
+    remote, _ = published(tmp_path, "flux-mesh")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-2:unreachable")
+    try:
+        releases = sim.api("dev-1").list_namespaced_custom_object("helm.toolkit.fluxcd.io", "v2", "podinfo", "helmreleases")
+        (release,) = releases["items"]
+        ready = next(c for c in release["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True" and release["status"]["lastAppliedRevision"].startswith("6.7.0@sha1:")
+        assert release["status"]["observedGeneration"] == release["metadata"]["generation"]
+        api = sim.api("prod-us-2")
+        api.api_client.configuration.retries = False
+        with pytest.raises(Exception) as unreachable:
+            api.list_namespaced_custom_object("helm.toolkit.fluxcd.io", "v2", "podinfo", "helmreleases",
+                                              _request_timeout=3)
+        assert not isinstance(unreachable.value, AssertionError)
+    finally:
+        sim.stop()
+
+
+def test_bad_fault_spec_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run([*ROLLOUT, "simulate", "--repo", str(tmp_path), "--fault", "x:melted"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("rollout: --fault 'x:melted': use")
+
+
+def test_right_after_a_commit_the_old_health_is_still_shown_and_sigterm_stops_cleanly(tmp_path):
+    """Argo CD issue #29410: just after the target changes, an Application is OutOfSync
+    against the new revision while health and the last operation are the old ones. The
+    simulator reproduces that window so the gates can be tested against it."""
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig", "--sync-delay", "3s", "--health-delay", "1s")
+    try:
+        api = sim.api()
+        assert subprocess.run([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=work, capture_output=True,
+                              env={**os.environ, **GIT_ENV}).returncode == 0
+
+        def stale():
+            status = applications(api)["dev-eu-west-platform"]["status"]
+            return status if status["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.2" else None
+
+        status = wait_for(stale)
+        assert status["sync"]["status"] == "OutOfSync"
+        assert status["health"]["status"] == "Healthy"  # left over from v1.4.1
+        assert status["operationState"]["syncResult"]["source"]["targetRevision"] == "v1.4.1"
+        phases = set()
+
+        def healthy_at_new():
+            s = applications(api)["dev-eu-west-platform"]["status"]
+            phases.add((s["sync"]["status"], s["health"]["status"], s.get("operationState", {}).get("phase")))
+            return s["sync"]["status"] == "Synced" and s["health"]["status"] == "Healthy"
+
+        wait_for(healthy_at_new, timeout=30)
+        assert ("OutOfSync", "Progressing", "Running") in phases
+    finally:
+        assert sim.stop().strip().endswith("stopped")
