@@ -188,3 +188,83 @@ def test_right_after_a_commit_the_old_health_is_still_shown_and_sigterm_stops_cl
         assert ("OutOfSync", "Progressing", "Running") in phases
     finally:
         assert sim.stop().strip().endswith("stopped")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """A real Prometheus (Debian package `prometheus`; .ci/run installs it) scraping
+    whatever targets the test gives it, every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed: .ci/run installs the Debian package")
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    started = []
+
+    def start(target: str) -> str:
+        port = free_port()
+        conf = tmp_path / "prometheus.yml"
+        conf.write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                        f"scrape_configs:\n  - job_name: simulator\n    static_configs:\n      - targets: ['{target}']\n")
+        proc = subprocess.Popen([binary, f"--config.file={conf}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _get(f"{url}/-/ready") is not None, timeout=30)
+        return url
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _get(url: str):
+    import json as _json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            body = response.read()
+    except OSError:
+        return None
+    try:
+        return _json.loads(body)
+    except ValueError:
+        return body
+
+
+def test_metrics_follow_error_faults_through_a_real_prometheus(tmp_path, prometheus):
+    import urllib.parse
+
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:errors=0.25@v1.4.2")
+    try:
+        url = sim.ready.split()[1]
+        text = _get(f"{url}/metrics")
+        assert b'http_requests_total{cluster="dev-eu-west",code="200"}' in text
+        assert subprocess.run([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=work, capture_output=True,
+                              env={**os.environ, **GIT_ENV}).returncode == 0
+        prom = prometheus(url.removeprefix("http://"))
+        query = ('sum(rate(http_requests_total{{cluster="{c}",code=~"5.."}}[5s])) / '
+                 'sum(rate(http_requests_total{{cluster="{c}"}}[5s]))')
+
+        def ratio(cluster: str):
+            answer = _get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query.format(c=cluster)}))
+            result = (answer or {}).get("data", {}).get("result", [])
+            return float(result[0]["value"][1]) if result else None
+
+        faulty = wait_for(lambda: (r := ratio("dev-eu-west")) is not None and r > 0.2 and r, timeout=40)
+        assert 0.2 < faulty < 0.3
+        assert ratio("dev-us-east") == 0.0  # same wave, no fault
+    finally:
+        sim.stop()

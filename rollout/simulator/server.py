@@ -37,8 +37,8 @@ class Simulator:
     commit: str | None = None
     problems: list[str] = field(default_factory=list)
     _checkout: Path | None = None
-    _changed: asyncio.Condition | None = None
     _phases: dict = field(default_factory=dict)
+    _metrics: object | None = None
 
     # --- following the repo -------------------------------------------------------------
     def refresh(self) -> bool:
@@ -68,6 +68,40 @@ class Simulator:
     def unreachable(self, cluster: str, now: float) -> bool:
         return any(f.cluster == cluster and f.kind == "unreachable" and f.applies(None, now - self.started)
                    for f in self.faults)
+
+    def error_rate(self, cluster: str, now: float) -> float:
+        """The fraction of the cluster's (simulated) workload requests that fail now:
+        an `errors=` fault applies while the cluster runs its revision."""
+        running = {o.desired for o in self.objects.values()
+                   if o.cluster == cluster and phase(o, now, self.timing) in ("synced", "healthy")}
+        for f in self.faults:
+            if f.cluster == cluster and f.kind == "errors" and (f.revision is None or f.revision in running):
+                return f.error_rate
+        return 0.0
+
+    def metrics(self) -> bytes:
+        """Prometheus exposition: per-cluster request and error counters. Each scrape
+        adds the requests since the last one (100/s a cluster) and their errors at the
+        cluster's current error rate, so `rate(...)` over a window follows the faults."""
+        from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+        if self._metrics is None:
+            registry = CollectorRegistry()
+            self._metrics = {
+                "registry": registry,
+                "requests": Counter("http_requests_total", "Simulated workload requests", ["cluster", "code"],
+                                    registry=registry),
+                "last": time.time(),
+            }
+        m = self._metrics
+        now = time.time()
+        elapsed, m["last"] = now - m["last"], now
+        for cluster in sorted(self.clusters):
+            total = 100.0 * elapsed
+            errors = total * self.error_rate(cluster, now)
+            m["requests"].labels(cluster=cluster, code="200").inc(total - errors)
+            m["requests"].labels(cluster=cluster, code="500").inc(errors)
+        return generate_latest(m["registry"])
 
     def render(self, obj: SimObject, now: float) -> dict:
         faults = [f for f in self.faults if f.cluster == obj.cluster]
@@ -202,12 +236,16 @@ def make_app(sim: Simulator):
         await response.write_eof()
         return response
 
+    async def metrics(request):
+        return web.Response(body=sim.metrics(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
     async def not_found(request):
         return json_response(_status(404, "NotFound", f"the server could not find the requested resource ({request.path})"), 404)
 
     app = web.Application()
     prefix = r"{prefix:hub|clusters/[a-z0-9][-a-z0-9.]*}"
     app.router.add_get("/version", version)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get(f"/{prefix}/version", version)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/{{plural}}", list_objects)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}", list_objects)
