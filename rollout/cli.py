@@ -263,6 +263,17 @@ def status(
 
 
 @command
+def demo(
+    no_fault: Annotated[bool, typer.Option("--no-fault", help="The happy path: no degraded cluster.")] = False,
+) -> None:
+    """Roll out examples/fleet-config against the fleet simulator, wave by wave (under a
+    minute; no cluster, no network)."""
+    from rollout.demo import run
+
+    raise typer.Exit(run(fault=not no_fault))
+
+
+@command
 def simulate(
     repo: Annotated[Optional[str], typer.Option("--repo", help="Repo to follow: a path or URL git can clone (default: this repo).")] = None,
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 0,

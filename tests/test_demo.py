@@ -1,0 +1,46 @@
+"""`rollout demo`, as the README's first command runs it (no terminal: plain log lines)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+from conftest import ROLLOUT
+
+
+def demo(*args: str) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
+    result = subprocess.run([*ROLLOUT, "demo", *args], capture_output=True, text=True, timeout=120,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
+    return result, time.monotonic() - start
+
+
+def kept_repo(output: str) -> str:
+    return re.search(r"The demo repo is kept at (\S+) ", output).group(1)
+
+
+def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit():
+    result, seconds = demo()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert seconds < 60
+    for wave in ("wave 1 canary", "wave 2 region-eu-west", "wave 3 region-us-east", "wave 4 production/1"):
+        assert f"advanced {wave} -> v1.4.2" in out
+    assert "wave 5 production/2: gate argocd failed on prod-us-east: health Degraded" in out
+    assert "rollout(security-patch): revert wave 5 production/2 (v1.4.2)" in out
+    assert "rollout reverted." in out
+    repo = kept_repo(out)
+    body = subprocess.run(["git", "log", "-1", "--format=%B"], cwd=repo, capture_output=True, text=True).stdout
+    assert "Rollout-Action: revert" in body and "Rollout-Reason: gate argocd failed on prod-us-east" in body
+    status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=repo,
+                            capture_output=True, text=True)
+    assert '"status": "reverted"' in status.stdout
+
+
+def test_demo_happy_path_completes():
+    result, seconds = demo("--no-fault")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rollout complete." in result.stdout and "revert" not in result.stdout
+    assert seconds < 60
