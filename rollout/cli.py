@@ -279,11 +279,12 @@ def simulate(
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 0,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     kubeconfig_out: Annotated[Optional[str], typer.Option("--kubeconfig-out", help="Where to write the kubeconfig.")] = None,
-    sync_delay: Annotated[str, typer.Option("--sync-delay", help="New commit -> sync start, and the sync's length.")] = "2s",
-    health_delay: Annotated[str, typer.Option("--health-delay", help="Synced -> healthy.")] = "2s",
-    poll: Annotated[str, typer.Option("--poll", help="How often to fetch the repo.")] = "2s",
+    sync_delay: Annotated[Optional[str], typer.Option("--sync-delay", help="New commit -> sync start, and the sync's length (2s).")] = None,
+    health_delay: Annotated[Optional[str], typer.Option("--health-delay", help="Synced -> healthy (2s).")] = None,
+    poll: Annotated[Optional[str], typer.Option("--poll", help="How often to fetch the repo (2s).")] = None,
     fault: Annotated[Optional[list[str]], typer.Option("--fault", help="CLUSTER:degraded@REV | CLUSTER:sync-failed@REV | "
                                                                        "CLUSTER:errors=0.2@REV | CLUSTER:unreachable[@30s-90s]")] = None,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", help="YAML file: syncDelay, healthDelay, poll, faults.")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
     follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving."""
@@ -297,10 +298,21 @@ def simulate(
     from rollout.simulator.status import Timing
     from rollout.workspace import UsageError, repo_root
 
+    from rollout.simulator.faults import load_scenario
+
     try:
-        faults = [parse_fault(spec) for spec in fault or []]
-        timing = Timing(sync=float(parse_duration(sync_delay)), health=float(parse_duration(health_delay)))
-        every = float(parse_duration(poll))
+        settings, faults = load_scenario(scenario) if scenario else ({}, [])
+    except ValueError as err:  # every problem, each as file:line: field: message
+        print(str(err), file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID) from None
+    try:
+        faults += [parse_fault(spec) for spec in fault or []]
+
+        def pick(flag: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
+            return float(parse_duration(flag)) if flag is not None else settings.get(key, 2.0)
+
+        timing = Timing(sync=pick(sync_delay, "syncDelay"), health=pick(health_delay, "healthDelay"))
+        every = pick(poll, "poll")
     except ValueError as err:
         raise UsageError(str(err)) from None
     source = repo if repo is not None else str(repo_root(None).resolve())

@@ -268,3 +268,23 @@ def test_metrics_follow_error_faults_through_a_real_prometheus(tmp_path, prometh
         assert ratio("dev-us-east") == 0.0  # same wave, no fault
     finally:
         sim.stop()
+
+
+def test_scenario_file_gives_faults_and_delays_and_bad_ones_are_located(tmp_path):
+    from rollout.simulator.faults import load_scenario
+
+    good = tmp_path / "scenario.yaml"
+    good.write_text("syncDelay: 3s\nfaults:\n  - prod-us-east:degraded@v1.4.2\n  - prod-eu-west:unreachable@30s-90s\n")
+    settings, faults = load_scenario(good)
+    assert settings == {"syncDelay": 3.0}
+    assert [(f.cluster, f.kind, f.revision, f.window) for f in faults] == [
+        ("prod-us-east", "degraded", "v1.4.2", None), ("prod-eu-west", "unreachable", None, (30.0, 90.0))]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("syncDelay: soon\nfaults:\n  - prod-us-east:melted\nspeed: 2\n")
+    result = subprocess.run([*ROLLOUT, "simulate", "--repo", str(tmp_path), "--scenario", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"{bad}:1: syncDelay: 'soon' is not a duration")
+    assert lines[1].startswith(f"{bad}:3: faults[0]: use CLUSTER:degraded@REV")
+    assert lines[2] == f"{bad}:4: speed: unknown field"

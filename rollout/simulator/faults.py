@@ -35,3 +35,54 @@ def parse_fault(spec: str) -> Fault:
     if not at:
         raise ValueError(f"--fault {spec!r}: say at which revision, e.g. {match['cluster']}:{kind}@v1.4.2")
     return Fault(match["cluster"], kind, at)
+
+
+SCENARIO_KEYS = ("syncDelay", "healthDelay", "poll", "faults")
+
+
+def load_scenario(path) -> tuple[dict[str, float], list[Fault]]:
+    """A scenario file: the same fault specs as `--fault`, and the delays.
+
+        syncDelay: 2s
+        healthDelay: 5s
+        faults:
+          - prod-us-east:degraded@v1.4.2
+          - prod-eu-west:unreachable@30s-90s
+
+    Raises ValueError with `file:line: field: what is wrong` (every problem)."""
+    from pathlib import Path
+
+    from rollout.yamlfile import Located, YamlError, read_text
+
+    try:
+        located = Located.parse(str(path), read_text(Path(path)))
+    except YamlError as err:
+        raise ValueError(f"{path}:{err.line}: {err.message}") from None
+    doc = located.documents[0] if located.documents else {}
+    problems = [f"{path}:{line}: {message}" for line, message in located.problems]
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}:1: a scenario is a mapping with {', '.join(SCENARIO_KEYS)}")
+    settings: dict[str, float] = {}
+    faults: list[Fault] = []
+    for key, value in doc.items():
+        where = f"{path}:{located.line((key,))}: {key}"
+        if key not in SCENARIO_KEYS:
+            problems.append(f"{where}: unknown field")
+        elif key == "faults":
+            if not isinstance(value, list):
+                problems.append(f"{where}: a list of fault specs")
+                continue
+            for index, spec in enumerate(value):
+                try:
+                    faults.append(parse_fault(str(spec)))
+                except ValueError as err:
+                    problems.append(f"{path}:{located.line((key, index))}: faults[{index}]: "
+                                    + str(err).replace(f"--fault {str(spec)!r}: ", ""))
+        else:
+            try:
+                settings[key] = float(parse_duration(value))
+            except ValueError as err:
+                problems.append(f"{where}: {err}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return settings, faults
