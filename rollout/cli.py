@@ -247,6 +247,24 @@ def revert(
 
 
 @command
+def approve(
+    policy: PolicyArgument,
+    wave: Annotated[str, typer.Option("--wave", help="The wave (number or name) that requires approval.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves: recorded in the commit.")],
+    repo: RepoOption = None,
+    push: PushOption = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Approve a wave marked `approval: required`, so the waves after it may go."""
+    from rollout.engine import approve as run
+    from rollout.workspace import repo_root
+
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: run(root, policy, wave, by, push))
+    _print_outcome(outcome, format.value, "approved")
+
+
+@command
 def status(
     policy: PolicyArgument,
     repo: RepoOption = None,

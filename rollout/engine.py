@@ -16,7 +16,7 @@ from pathlib import Path
 
 from waves.problems import Problem
 from waves.state import ADVANCE, RolloutState, blockers, fold, ready
-from rollout.git.history import advance_message, policy_digest, read_events, revert_message
+from rollout.git.history import advance_message, approve_message, policy_digest, read_events, revert_message
 from rollout.git.repo import Git, GitError, Upstream
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
@@ -385,6 +385,44 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> st
     return tip
 
 
+# --- approve --------------------------------------------------------------------------
+
+
+def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None) -> Outcome:
+    """Record that a person approved wave `wave` (`approval: required`): an empty commit
+    with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
+    if not by.strip():
+        raise UsageError("--by must name who approves")
+    session = open_session(repo, push)
+    sync(session)
+
+    def attempt():
+        ws = load_workspace(session.repo, policy_ref)
+        if ws.errors:
+            raise InvalidInput(ws.problems)
+        plan = ws.plan
+        target = _wave(plan, wave)
+        state = fold(plan, read_events(session.git, "HEAD", plan.policy), clock(now))
+        ws_state = state.wave(target.number)
+        outcome = Outcome(plan.policy, plan.revision)
+        base = session.git.head()
+        if target.approval != "required":
+            outcome.notes.append(f"wave {target.number} {target.name} does not require approval: nothing to do")
+            return outcome, base, base
+        if ws_state.approved_by:
+            outcome.notes.append(f"wave {target.number} {target.name} is already approved by {ws_state.approved_by}")
+            return outcome, base, base
+        if ws_state.status not in ("advanced", "passed"):
+            raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
+        message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
+                                  policy_digest(ws.loaded.text))
+        tip = session.git.commit_empty_on(base, message)
+        outcome.changes.append(WaveChange(target.number, target.name, "approve", [], [], commit=tip))
+        return outcome, base, tip
+
+    return _publish(session, attempt)
+
+
 # --- status ---------------------------------------------------------------------------
 
 
@@ -431,4 +469,4 @@ def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:
     return out
 
 
-__all__ = ["advance", "revert", "status", "Outcome", "Refused", "InvalidInput", "GitError"]
+__all__ = ["advance", "approve", "revert", "status", "Outcome", "Refused", "InvalidInput", "GitError"]

@@ -361,3 +361,33 @@ def test_parallel_waves_sharing_one_applicationset_each_commit_their_own_element
         assert diff.count("\n+            targetRevision: v1.4.2") == 1, diff
     text = (root / "argocd/platform-appset.yaml").read_text()
     assert text.count("targetRevision: v1.4.2") == 3 and "v1.4.1" not in text
+
+
+def test_approval_required_holds_the_next_wave_until_approve(tmp_path):
+    from conftest import SEED_POLICY
+
+    policy = SEED_POLICY.replace("      bake: 30m\n", "      bake: 30m\n      approval: required\n", 1)
+    repo = make_seed_repo(tmp_path / "src", policy=policy)
+    git(repo.root, "init", "-q", "-b", "main")
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-qm", "init")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo.root), str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(tmp_path / "a"))
+    a, later = tmp_path / "a", int(time.time()) + 3600
+    early = rollout(a, "approve", "security-patch", "--wave", "1", "--by", "alice")
+    assert early.returncode == 1 and "approve it once it has been advanced" in early.stderr
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    waiting = rollout(a, "advance", "security-patch", now=later)
+    assert waiting.returncode == 0 and "wave 1 canary needs approval" in waiting.stdout
+    approved = rollout(a, "approve", "security-patch", "--wave", "canary", "--by", "alice@example.com")
+    assert approved.returncode == 0, approved.stderr
+    body = git(a, "log", "-1", "--format=%B")
+    assert "Rollout-Action: approve" in body and "Rollout-Approved-By: alice@example.com" in body
+    assert git(a, "show", "--stat", "--format=", "HEAD") == ""  # an empty commit
+    again = rollout(a, "approve", "security-patch", "--wave", "1", "--by", "bob")
+    assert again.returncode == 0 and "already approved by alice@example.com" in again.stdout
+    moved = rollout(a, "advance", "security-patch", "--format", "json", now=later)
+    assert [w["name"] for w in json.loads(moved.stdout)["waves"]] == ["region-eu-west", "region-us-east"]
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json", now=later).stdout)
+    assert status["waves"][0]["approvedBy"] == "alice@example.com"

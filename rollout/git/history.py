@@ -46,6 +46,13 @@ def revert_message(policy: str, revision: str, number: int, wave: str, clusters:
     return "\n".join(body + trailers) + "\n"
 
 
+def approve_message(policy: str, revision: str, number: int, wave: str, by: str, digest: str) -> str:
+    subject = f"rollout({policy}): approve wave {number} {wave} ({revision})"
+    trailers = _trailers(policy, revision, number, wave, "approve")
+    trailers += [f"Rollout-Approved-By: {_one_line(by)}", f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join([subject, "", f"Approved by {_one_line(by)}: the waves after wave {number} may go.", ""] + trailers) + "\n"
+
+
 def _trailers(policy, revision, number, wave, action) -> list[str]:
     return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Wave: {number}",
             f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"]
