@@ -247,6 +247,37 @@ def revert(
 
 
 @command
+def gate(
+    policy: PolicyArgument,
+    wave: Annotated[str, typer.Option("--wave", help="Wave number or name.")],
+    repo: RepoOption = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config (in-cluster works too).")] = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Evaluate a wave's gates now, per cluster and gate: exit 0 passed, 1 failed, 3 pending."""
+    import json
+
+    from rollout.engine import clock, status as fold_status
+    from rollout.engine import _wave
+    from rollout.gate_check import evaluate
+    from rollout.workspace import load_workspace, repo_root
+
+    root = repo_root(repo, policy)
+    ws_plain, state = _engine_errors(lambda: fold_status(root, policy))
+    ws = load_workspace(root, policy, check_files=True)
+    if ws.errors:
+        _fail(ws.problems)
+    verdict = evaluate(ws, state, _wave(ws.plan, wave).number, clock(), kubeconfig)
+    if format is CheckFormat.json:
+        print(json.dumps(verdict.as_dict(), indent=2))
+    else:
+        for check in verdict.checks:
+            print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
+        print(f"wave {verdict.number} {verdict.name}: {verdict.state}: {verdict.reason}")
+    raise typer.Exit({"passed": 0, "failed": 1}.get(verdict.state, 3))
+
+
+@command
 def approve(
     policy: PolicyArgument,
     wave: Annotated[str, typer.Option("--wave", help="The wave (number or name) that requires approval.")],
