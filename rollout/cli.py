@@ -247,6 +247,32 @@ def revert(
 
 
 @command
+def run(
+    policy: PolicyArgument,
+    repo: RepoOption = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config (in-cluster works too).")] = None,
+    push: PushOption = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Keep stepping until complete, failed or --timeout.")] = False,
+    timeout: Annotated[str, typer.Option("--timeout", help="With --wait: give up after this long.")] = "6h",
+    interval: Annotated[str, typer.Option("--interval", help="With --wait: time between steps.")] = "30s",
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """One safe step of the rollout, for CI: judge the gates, revert or halt on failure,
+    advance what became ready, push. Exit 0 advanced/waiting/complete, 1 failed."""
+    from waves.durations import parse_duration
+    from rollout.run import run as run_steps
+    from rollout.workspace import UsageError, repo_root
+
+    try:
+        limit, every = float(parse_duration(timeout)), float(parse_duration(interval))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    root = repo_root(repo, policy)
+    code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value))
+    raise typer.Exit(code)
+
+
+@command
 def gate(
     policy: PolicyArgument,
     wave: Annotated[str, typer.Option("--wave", help="Wave number or name.")],

@@ -153,7 +153,10 @@ def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
 
 
 def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool = False, push: bool | None = None,
-            message: str | None = None, force: bool = False, now: int | None = None) -> Outcome:
+            message: str | None = None, force: bool = False, now: int | None = None,
+            ready_waves=None) -> Outcome:
+    """`ready_waves(ws, state) -> [numbers]`, when given, decides which pending waves may
+    go (rollout run: gates, not only bake); it is asked again after every lost race."""
     session = open_session(repo, push, writing=not dry_run)
     if not dry_run:
         sync(session)
@@ -162,7 +165,13 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
         ws = load(session, policy_ref)
         state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
-        chosen = _choose(ws, state, wave, force, outcome)
+        if ready_waves is not None:
+            chosen = [(w.number, w.late, True, []) for w in state.waves if w.status in ("advanced", "passed") and w.late]
+            chosen += [(n, list(ws.plan.wave(n).clusters), False, []) for n in ready_waves(ws, state)
+                       if state.wave(n).status == "pending"]
+            chosen = sorted(chosen)
+        else:
+            chosen = _choose(ws, state, wave, force, outcome)
         base = session.git.head()
         if not chosen:
             return outcome, base, base

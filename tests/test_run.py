@@ -1,0 +1,90 @@
+"""`rollout run` end to end: the simulator, the real kubernetes client, a bare remote."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT
+
+pytest.importorskip("kubernetes")
+from test_simulator import EXAMPLES, GIT_ENV, Running, git  # noqa: E402
+
+
+def fleet(tmp: Path) -> tuple[Path, Path]:
+    """fleet-config with 1-second bakes, published to a bare remote; a clone to run in."""
+    source = tmp / "source"
+    shutil.copytree(EXAMPLES / "fleet-config", source)
+    policy = source / "rollouts/security-patch.yaml"
+    policy.write_text(re.sub(r"bake: \S+", "bake: 1s", policy.read_text()))
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet-config")
+    remote = tmp / "remote.git"
+    git(tmp, "clone", "-q", "--bare", str(source), str(remote))
+    git(tmp, "clone", "-q", str(remote), str(tmp / "work"))
+    return remote, tmp / "work"
+
+
+def run(work: Path, kubeconfig: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(kubeconfig), *args], cwd=work,
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **GIT_ENV, **(env or {})})
+
+
+def subjects(remote: Path) -> list[str]:
+    return [s for s in git(remote, "log", "--format=%s", "--reverse", "main").splitlines() if s.startswith("rollout(")]
+
+
+def test_happy_path_runs_to_complete_and_writes_the_step_summary(tmp_path):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        summary = tmp_path / "summary.md"
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m",
+                     env={"GITHUB_STEP_SUMMARY": str(summary)})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: complete")
+        assert [s.split(": ")[1] for s in subjects(remote)] == [
+            "wave 1 canary -> v1.4.2", "wave 2 region-eu-west -> v1.4.2", "wave 3 region-us-east -> v1.4.2",
+            "wave 4 production/1 -> v1.4.2", "wave 5 production/2 -> v1.4.2"]
+        assert "### rollout `security-patch` → `v1.4.2`: **complete**" in summary.read_text()
+    finally:
+        sim.stop()
+
+
+def test_degraded_production_cluster_is_reverted_and_later_runs_do_nothing(tmp_path):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-east:degraded@v1.4.2")
+    try:
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "reverted wave 5 production/2: gate failed:" in result.stdout
+        assert subjects(remote)[-1] == "rollout(security-patch): revert wave 5 production/2 (v1.4.2)"
+        body = git(remote, "log", "-1", "--format=%B", "main")
+        assert "Rollout-Reason: gate failed: 1 of 1 clusters failed (maxFailures 0); prod-us-east: argocd:" in body
+        again = run(work, sim.kubeconfig, "--format", "json")
+        assert again.returncode == 1 and '"status": "reverted"' in again.stdout
+        assert len(subjects(remote)) == 6  # nothing new
+    finally:
+        sim.stop()
+
+
+def test_two_runs_at_once_advance_once(tmp_path):
+    remote, work = fleet(tmp_path)
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        procs = [subprocess.Popen([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig)], cwd=c,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **GIT_ENV})
+                 for c in (work, other)]
+        codes = [p.wait(timeout=60) for p in procs]
+        assert codes == [0, 0], [p.stderr.read() for p in procs]
+        assert subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
+    finally:
+        sim.stop()
