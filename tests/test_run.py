@@ -88,3 +88,47 @@ def test_two_runs_at_once_advance_once(tmp_path):
         assert subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
     finally:
         sim.stop()
+
+
+def test_an_approval_wave_waits_for_rollout_approve(tmp_path):
+    remote, work = fleet(tmp_path)
+    policy = work / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("    - name: canary\n", "    - name: canary\n      approval: required\n"))
+    git(work, "commit", "-qam", "canary needs approval")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+        import time
+
+        for _ in range(40):  # until the canary's gates pass
+            waiting = run(work, sim.kubeconfig)
+            if "waits for `rollout approve --wave 1`" in waiting.stdout:
+                break
+            time.sleep(0.5)
+        assert "waits for `rollout approve --wave 1`" in waiting.stdout, waiting.stdout
+        assert len(subjects(remote)) == 1
+        approved = subprocess.run([*ROLLOUT, "approve", "security-patch", "--wave", "1", "--by", "alice"], cwd=work,
+                                  capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+        assert approved.returncode == 0, approved.stderr
+        moved = run(work, sim.kubeconfig)
+        assert "advanced wave 2 region-eu-west" in moved.stdout and "advanced wave 3 region-us-east" in moved.stdout
+    finally:
+        sim.stop()
+
+
+def test_an_unreachable_cluster_is_never_passed_and_fails_at_the_deadline(tmp_path):
+    import time
+
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:unreachable")
+    try:
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+        time.sleep(2)
+        waiting = run(work, sim.kubeconfig)
+        assert waiting.returncode == 0 and "rollout security-patch -> v1.4.2: waiting" in waiting.stdout
+        assert len(subjects(remote)) == 1
+        late = run(work, sim.kubeconfig, env={"ROLLOUT_NOW": str(int(time.time()) + 21 * 60)})  # past 20m deadline
+        assert late.returncode == 1 and "reverted wave 1 canary" in late.stdout
+    finally:
+        sim.stop()
