@@ -13,7 +13,7 @@ import pytest
 from conftest import ROLLOUT
 
 pytest.importorskip("kubernetes")
-from test_simulator import EXAMPLES, GIT_ENV, Running, git  # noqa: E402
+from test_simulator import EXAMPLES, GIT_ENV, Running, git, prometheus  # noqa: E402,F401 (prometheus: a fixture)
 
 
 def fleet(tmp: Path) -> tuple[Path, Path]:
@@ -130,5 +130,45 @@ def test_an_unreachable_cluster_is_never_passed_and_fails_at_the_deadline(tmp_pa
         assert len(subjects(remote)) == 1
         late = run(work, sim.kubeconfig, env={"ROLLOUT_NOW": str(int(time.time()) + 21 * 60)})  # past 20m deadline
         assert late.returncode == 1 and "reverted wave 1 canary" in late.stdout
+    finally:
+        sim.stop()
+
+
+def test_prometheus_gate_fails_on_the_error_rate_and_passes_without(tmp_path, prometheus):
+    import json
+    import time
+
+    from test_simulator import published
+
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:errors=0.3@v1.4.2")
+    try:
+        url = sim.ready.split()[1]
+        prom = prometheus(url.removeprefix("http://"))
+        policy = work / "rollouts/security-patch.yaml"
+        gate = (f"    - prometheus:\n        url: {prom}\n"
+                "        query: sum(rate(http_requests_total{cluster=\"{cluster}\",code=~\"5..\"}[5s])) / "
+                "sum(rate(http_requests_total{cluster=\"{cluster}\"}[5s]))\n        max: 0.05\n")
+        text = policy.read_text().replace("    - argocd: {context: hub, namespace: argocd}\n", gate)
+        policy.write_text(re.sub(r"bake: \S+", "bake: 1s", text))
+        git(work, "commit", "-qam", "gate on the error rate")
+        git(work, "push", "-q")
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+
+        def verdict():
+            result = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "1", "--format", "json"], cwd=work,
+                                    capture_output=True, text=True)
+            return json.loads(result.stdout)
+
+        deadline = time.monotonic() + 60
+        checks = {}
+        while time.monotonic() < deadline:
+            checks = {c["cluster"]: c for c in verdict()["checks"]}
+            if checks["dev-eu-west"]["state"] == "failed" and checks["dev-us-east"]["state"] == "passed":
+                break
+            time.sleep(1)
+        assert checks["dev-eu-west"]["state"] == "failed", checks
+        assert "> max 0.05" in checks["dev-eu-west"]["reason"]
+        assert checks["dev-us-east"]["state"] == "passed", checks
     finally:
         sim.stop()
