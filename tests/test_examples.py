@@ -94,3 +94,14 @@ def test_rolling_out_an_example_touches_only_pinned_lines_and_reverts_byte_for_b
     assert all(revision in l for l in changed if l.startswith("+")), changed
     revert(repo, POLICIES[example], None, True, "rehearsal", push=False, now=far)
     assert git(repo, "diff", start, "HEAD") == ""
+
+
+@pytest.mark.parametrize("name", ["github-actions-rollout.yml", "github-actions-plan-comment.yml", "gitlab-ci.yml"])
+def test_ci_examples_are_valid_yaml_and_drive_rollout(name):
+    import yaml
+
+    text = (EXAMPLES / "ci" / name).read_text()
+    assert isinstance(yaml.safe_load(text), dict)
+    assert "rollout run" in text or "rollout plan" in text
+    if "rollout run" in text:
+        assert "fetch-depth: 0" in text or "GIT_DEPTH: 0" in text  # the state is the history

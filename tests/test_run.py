@@ -172,3 +172,20 @@ def test_prometheus_gate_fails_on_the_error_rate_and_passes_without(tmp_path, pr
         assert checks["dev-us-east"]["state"] == "passed", checks
     finally:
         sim.stop()
+
+
+def test_on_failure_halt_stops_without_a_revert_commit(tmp_path):
+    remote, work = fleet(tmp_path)
+    policy = work / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: halt"))
+    git(work, "commit", "-qam", "halt on failure")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-us-east:sync-failed@v1.4.2")
+    try:
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "onFailure: halt: wave 1 canary left as it is" in result.stdout
+        assert "revert" not in " ".join(subjects(remote))
+        assert result.stdout.strip().endswith("v1.4.2: failed")
+    finally:
+        sim.stop()
