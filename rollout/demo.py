@@ -3,8 +3,9 @@ the fleet simulator, on a temporary copy with a bare remote: wave by wave, each 
 judged by its Argo CD Applications (Synced to the pinned revision and Healthy), with a
 degraded production cluster that makes the last wave fail and be reverted.
 
-Until `rollout run` lands (gates, automatic revert), the demo does the judging and the
-revert itself with the same pieces: `advance`, `revert`, and the Argo CD verdict.
+The demo drives the steps itself, with the pieces `rollout run` is made of (`advance`,
+`revert`, the Argo CD verdict), so that it can show every Application change live;
+rebasing it on `rollout.run.step` is possible but would hide the per-cluster view.
 """
 
 from __future__ import annotations
