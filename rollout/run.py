@@ -118,29 +118,65 @@ def summary_markdown(result: Step) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table(result: Step, log: list[str]):
+    """The live view of `rollout run --wait` in a terminal: every wave, its gates' verdict."""
+    from rich.console import Group
+    from rich.table import Table
+
+    colours = {"passed": "green", "pending": "yellow", "failed": "red"}
+    table = Table(title=f"rollout {result.policy} → {result.revision}: {result.status}", title_justify="left")
+    for column in ("#", "wave", "gates", "why"):
+        table.add_column(column)
+    for verdict in result.verdicts:
+        table.add_row(str(verdict.number), verdict.name,
+                      f"[{colours.get(verdict.state, 'white')}]{verdict.state}[/]", verdict.reason)
+    return Group(table, *log[-8:])
+
+
+def _lines(result: Step) -> list[str]:
+    lines = [f"advanced wave {i['wave']} {i['name']}: {len(i['clusters'])} clusters {(i['commit'] or '')[:12]}"
+             for i in result.advanced]
+    lines += [f"reverted wave {i['wave']} {i['name']}: {i['reason']}" for i in result.reverted]
+    lines += result.notes
+    lines.append(f"rollout {result.policy} -> {result.revision}: {result.status}")
+    return lines
+
+
 def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, wait: bool, timeout: float,
         interval: float, fmt: str) -> int:
+    """Step once, or with `wait` until complete, failed or `timeout`: a live table in a
+    terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`."""
+    live = None
+    if wait and fmt != "json" and sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(refresh_per_second=4)
+        live.__enter__()
+    log: list[str] = []
     deadline = time.monotonic() + timeout
-    while True:
-        result = step(repo, policy_ref, kubeconfig, push)
-        if fmt == "json":
-            print(json.dumps(result.as_dict()), flush=True)
-        else:
-            for item in result.advanced:
-                print(f"advanced wave {item['wave']} {item['name']}: {len(item['clusters'])} clusters "
-                      f"{(item['commit'] or '')[:12]}", flush=True)
-            for item in result.reverted:
-                print(f"reverted wave {item['wave']} {item['name']}: {item['reason']}", flush=True)
-            for note in result.notes:
-                print(note, flush=True)
-            print(f"rollout {result.policy} -> {result.revision}: {result.status}", flush=True)
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a") as handle:
-                handle.write(summary_markdown(result))
-        if not wait or result.status in ("complete", "reverted", "failed") or time.monotonic() > deadline:
-            if wait and result.status not in ("complete", "reverted", "failed"):
-                print(f"rollout run --wait: timed out with the rollout {result.status}", file=sys.stderr)
-                return 3
-            return result.exit_code
-        time.sleep(interval)
+    try:
+        while True:
+            result = step(repo, policy_ref, kubeconfig, push)
+            if fmt == "json":
+                print(json.dumps(result.as_dict()), flush=True)
+            elif live is not None:
+                log += [f"{time.strftime('%H:%M:%S')} {line}" for line in _lines(result)[:-1]]
+                live.update(_table(result, log))
+            else:
+                for line in _lines(result):
+                    print(line, flush=True)
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                with open(summary, "a") as handle:
+                    handle.write(summary_markdown(result))
+            if not wait or result.status in ("complete", "reverted", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(interval)
+    finally:
+        if live is not None:
+            live.__exit__(None, None, None)
+            print(_lines(result)[-1] if "result" in locals() else "", flush=True)
+    if wait and result.status not in ("complete", "reverted", "failed"):
+        print(f"rollout run --wait: timed out with the rollout {result.status}", file=sys.stderr)
+        return 3
+    return result.exit_code
