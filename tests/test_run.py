@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,22 +12,12 @@ import pytest
 from conftest import ROLLOUT
 
 pytest.importorskip("kubernetes")
-from test_simulator import EXAMPLES, GIT_ENV, Running, git, prometheus  # noqa: E402,F401 (prometheus: a fixture)
+from test_simulator import GIT_ENV, Running, git, prometheus, published  # noqa: E402,F401 (prometheus: a fixture)
 
 
 def fleet(tmp: Path) -> tuple[Path, Path]:
     """fleet-config with 1-second bakes, published to a bare remote; a clone to run in."""
-    source = tmp / "source"
-    shutil.copytree(EXAMPLES / "fleet-config", source)
-    policy = source / "rollouts/security-patch.yaml"
-    policy.write_text(re.sub(r"bake: \S+", "bake: 1s", policy.read_text()))
-    git(source, "init", "-q", "-b", "main")
-    git(source, "add", "-A")
-    git(source, "commit", "-qm", "fleet-config")
-    remote = tmp / "remote.git"
-    git(tmp, "clone", "-q", "--bare", str(source), str(remote))
-    git(tmp, "clone", "-q", str(remote), str(tmp / "work"))
-    return remote, tmp / "work"
+    return published(tmp, "fleet-config", lambda text: re.sub(r"bake: \S+", "bake: 1s", text))
 
 
 def run(work: Path, kubeconfig: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -137,8 +126,6 @@ def test_an_unreachable_cluster_is_never_passed_and_fails_at_the_deadline(tmp_pa
 def test_prometheus_gate_fails_on_the_error_rate_and_passes_without(tmp_path, prometheus):
     import json
     import time
-
-    from test_simulator import published
 
     remote, work = published(tmp_path, "fleet-config")
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:errors=0.3@v1.4.2")

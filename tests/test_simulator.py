@@ -26,10 +26,14 @@ def git(cwd: Path, *args: str) -> str:
                           env={**os.environ, **GIT_ENV}).stdout
 
 
-def published(tmp: Path, example: str) -> tuple[Path, Path]:
-    """(bare remote, a clone to advance from) of an example repo."""
+def published(tmp: Path, example: str, edit_policy=None) -> tuple[Path, Path]:
+    """(bare remote, a clone to advance from) of an example repo; `edit_policy(text)`
+    may change its policy first."""
     source = tmp / "source"
     shutil.copytree(EXAMPLES / example, source)
+    if edit_policy is not None:
+        (policy,) = (source / "rollouts").glob("*.yaml")
+        policy.write_text(edit_policy(policy.read_text()))
     git(source, "init", "-q", "-b", "main")
     git(source, "add", "-A")
     git(source, "commit", "-qm", example)
