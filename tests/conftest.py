@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,66 @@ def make_seed_repo(root: Path, policy: str = SEED_POLICY, clusters=None) -> Repo
 @pytest.fixture
 def seed_repo(tmp_path: Path) -> Repo:
     return make_seed_repo(tmp_path / "fleet-config")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """A real Prometheus (Debian package `prometheus`; .ci/run installs it) scraping
+    whatever targets the test gives it, every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed: .ci/run installs the Debian package")
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    started = []
+
+    def start(target: str) -> str:
+        port = free_port()
+        conf = tmp_path / "prometheus.yml"
+        conf.write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                        f"scrape_configs:\n  - job_name: simulator\n    static_configs:\n      - targets: ['{target}']\n")
+        proc = subprocess.Popen([binary, f"--config.file={conf}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until(lambda: http_get(f"{url}/-/ready") is not None, 30)
+        return url
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def http_get(url: str):
+    import json as _json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            body = response.read()
+    except OSError:
+        return None
+    try:
+        return _json.loads(body)
+    except ValueError:
+        return body
+
+
+def _wait_until(predicate, timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROLLOUT
 
 pytest.importorskip("kubernetes")
-from test_simulator import GIT_ENV, Running, git, prometheus, published  # noqa: E402,F401 (prometheus: a fixture)
+from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
 
 
 def fleet(tmp: Path) -> tuple[Path, Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLLOUT
+from conftest import ROLLOUT, http_get
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client, config, watch  # noqa: E402
@@ -194,59 +194,6 @@ def test_right_after_a_commit_the_old_health_is_still_shown_and_sigterm_stops_cl
         assert sim.stop().strip().endswith("stopped")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def prometheus(tmp_path):
-    """A real Prometheus (Debian package `prometheus`; .ci/run installs it) scraping
-    whatever targets the test gives it, every second."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus is not installed: .ci/run installs the Debian package")
-        pytest.skip("prometheus is not installed (apt-get install prometheus)")
-    started = []
-
-    def start(target: str) -> str:
-        port = free_port()
-        conf = tmp_path / "prometheus.yml"
-        conf.write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                        f"scrape_configs:\n  - job_name: simulator\n    static_configs:\n      - targets: ['{target}']\n")
-        proc = subprocess.Popen([binary, f"--config.file={conf}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                 f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _get(f"{url}/-/ready") is not None, timeout=30)
-        return url
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _get(url: str):
-    import json as _json
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            body = response.read()
-    except OSError:
-        return None
-    try:
-        return _json.loads(body)
-    except ValueError:
-        return body
-
-
 def test_metrics_follow_error_faults_through_a_real_prometheus(tmp_path, prometheus):
     import urllib.parse
 
@@ -254,7 +201,7 @@ def test_metrics_follow_error_faults_through_a_real_prometheus(tmp_path, prometh
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:errors=0.25@v1.4.2")
     try:
         url = sim.ready.split()[1]
-        text = _get(f"{url}/metrics")
+        text = http_get(f"{url}/metrics")
         assert b'http_requests_total{cluster="dev-eu-west",code="200"}' in text
         assert subprocess.run([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=work, capture_output=True,
                               env={**os.environ, **GIT_ENV}).returncode == 0
@@ -263,7 +210,7 @@ def test_metrics_follow_error_faults_through_a_real_prometheus(tmp_path, prometh
                  'sum(rate(http_requests_total{{cluster="{c}"}}[5s]))')
 
         def ratio(cluster: str):
-            answer = _get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query.format(c=cluster)}))
+            answer = http_get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query.format(c=cluster)}))
             result = (answer or {}).get("data", {}).get("result", [])
             return float(result[0]["value"][1]) if result else None
 
