@@ -14,28 +14,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from waves.durations import PATTERN as DURATION_PATTERN
-from waves.durations import format_duration, parse_duration
+from waves.durations import Duration
 from waves.gates import GateSpec
 from waves.pins import PinSpec
 from waves.selectors import LabelSelector, label_key_problem
 from waves.templates import check_template
 
 API_VERSION = "rollout/v1alpha1"
-
-Duration = Annotated[
-    int,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30m", "1h30m", "2d"]}),
-]
-
 
 def _count_or_percent(value: object) -> object:
     if isinstance(value, bool):
