@@ -44,14 +44,18 @@ import time, statistics
 from pathlib import Path
 from rollout.engine import status
 from rollout.gate_check import evaluate
+from rollout.observers.kube import Kube
 from rollout.workspace import load_workspace
 ws0, state = status(Path({str(work)!r}), "big")
 ws = load_workspace(Path({str(work)!r}), "big", check_files=True)
 samples = []
+kube = Kube({str(kubeconfig)!r})
 for _ in range(7):
-    s = time.perf_counter(); v = evaluate(ws, state, 1, int(time.time()), {str(kubeconfig)!r}); samples.append(time.perf_counter() - s)
+    kube.forget()
+    s = time.perf_counter(); v = evaluate(ws, state, 1, int(time.time()), kube); samples.append(time.perf_counter() - s)
 import cProfile, pstats, io, sys
-pr = cProfile.Profile(); pr.enable(); evaluate(ws, state, 1, int(time.time()), {str(kubeconfig)!r}); pr.disable()
+kube.forget()
+pr = cProfile.Profile(); pr.enable(); evaluate(ws, state, 1, int(time.time()), kube); pr.disable()
 buf = io.StringIO(); pstats.Stats(pr, stream=buf).sort_stats("cumulative").print_stats(12); print(buf.getvalue(), file=sys.stderr)
 print(statistics.median(samples), min(samples), v.state, len(v.checks))
 """

@@ -278,14 +278,17 @@ def gate(
     wave: Annotated[str, typer.Option("--wave", help="Wave number or name.")],
     repo: RepoOption = None,
     kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config (in-cluster works too).")] = None,
+    record: Annotated[bool, typer.Option("--record", help="When the wave passed, record it in Git (a verify commit), as rollout run does.")] = False,
+    push: PushOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
-    """Evaluate a wave's gates now, per cluster and gate: exit 0 passed, 1 failed, 3 pending."""
+    """Evaluate a wave's gates now, per cluster and gate: exit 0 passed, 1 failed,
+    3 pending or unknown (nothing observable)."""
     import json
 
-    from rollout.engine import clock, status as fold_status
-    from rollout.engine import _wave
-    from rollout.gate_check import evaluate
+    from rollout.engine import _wave, clock, status as fold_status, verify
+    from rollout.gate_check import evaluate, preflight
+    from rollout.observers.kube import Kube
     from rollout.workspace import load_workspace, repo_root
 
     root = repo_root(repo, policy)
@@ -293,13 +296,21 @@ def gate(
     ws = load_workspace(root, policy, check_files=True)
     if ws.errors:
         _fail(ws.problems)
-    verdict = evaluate(ws, state, _wave(ws.plan, wave).number, clock(), kubeconfig)
+    number, now, kube = _wave(ws.plan, wave).number, clock(), Kube(kubeconfig)
+    preflight(ws, kube, [number], now)
+    verdict = evaluate(ws, state, number, now, kube)
+    recorded = None
+    if record and verdict.state == "passed":
+        outcome = _engine_errors(lambda: verify(root, policy, {number: verdict.evidence()}, push))
+        recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
-        print(json.dumps(verdict.as_dict(), indent=2))
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2))
     else:
         for check in verdict.checks:
             print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
         print(f"wave {verdict.number} {verdict.name}: {verdict.state}: {verdict.reason}")
+        if recorded:
+            print(f"recorded the pass: {recorded[:12]}")
     raise typer.Exit({"passed": 0, "failed": 1}.get(verdict.state, 3))
 
 

@@ -1,11 +1,10 @@
 """`rollout demo`: the whole rollout of examples/fleet-config's security patch against
-the fleet simulator, on a temporary copy with a bare remote: wave by wave, each wave
-judged by its Argo CD Applications (Synced to the pinned revision and Healthy), with a
-degraded production cluster that makes the last wave fail and be reverted.
+the fleet simulator, on a temporary copy with a bare remote, driven by the very step
+`rollout run` takes: each wave judged by its Argo CD gate, its pass recorded in Git, the
+next waves advanced; a degraded production cluster makes its wave fail and be reverted.
 
-The demo drives the steps itself, with the pieces `rollout run` is made of (`advance`,
-`revert`, the Argo CD verdict), so that it can show every Application change live;
-rebasing it on `rollout.run.step` is possible but would hide the per-cluster view.
+The live view shows every wave (the states `rollout status` and `run` use) and, below,
+each cluster's Application as the hub reports it with the gate's verdict on it.
 """
 
 from __future__ import annotations
@@ -39,10 +38,13 @@ def prepare(root: Path) -> tuple[Path, Path]:
     source = root / "seed"
     shutil.copytree(EXAMPLE, source)
     policy = source / "rollouts" / f"{POLICY}.yaml"
-    policy.write_text(re.sub(r"bake: \S+", "bake: 4s", policy.read_text()))
+    text = re.sub(r"bake: \S+", "bake: 4s", policy.read_text())
+    # Demo pace: a degraded health counts after 2s (default 10s), the deadline is 2 minutes.
+    text = text.replace("argocd: {context: hub, namespace: argocd}", "argocd: {context: hub, namespace: argocd, settle: 2s}")
+    policy.write_text(re.sub(r"progressDeadline: \S+", "progressDeadline: 2m", text))
     _git(source, "init", "-q", "-b", "main")
     _git(source, "add", "-A")
-    _git(source, "commit", "-qm", "fleet-config (demo: 4s bakes)")
+    _git(source, "commit", "-qm", "fleet-config (demo: 4s bakes, 2s settle)")
     remote = root / "fleet-config.git"
     _git(root, "clone", "-q", "--bare", str(source), str(remote))
     work = root / "fleet-config"
@@ -52,7 +54,8 @@ def prepare(root: Path) -> tuple[Path, Path]:
 
 
 class View:
-    """A live rich view in a terminal; plain log lines elsewhere (CI, pipes)."""
+    """A live rich view in a terminal (log lines above the table); plain log lines
+    elsewhere (CI, pipes)."""
 
     def __init__(self, live: bool):
         self.live = live
@@ -72,45 +75,40 @@ class View:
             self._live.__exit__(*exc)
 
     def say(self, line: str) -> None:
-        self.log.append(line)
+        self.log.append(f"{time.strftime('%H:%M:%S')} {line}" if self.live else line)
         if not self.live:
             print(line, flush=True)
 
-    def show(self, plan, state, apps: dict, verdicts: dict, now: float) -> None:
+    def show(self, result, apps: dict) -> None:
         if self._live is None:
             return
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        table = Table(title=f"rollout {plan.policy} → {plan.revision}: {state.overall}", title_justify="left")
-        for column in ("#", "wave", "status", "bake", "cluster", "target", "sync", "health", "verdict"):
-            table.add_column(column)
-        colours = {"passed": "green", "pending": "yellow", "failed": "red"}
-        for wave in plan.waves:
-            ws = state.wave(wave.number)
-            if ws.status == "advanced" and wave.bake_seconds:
-                bake = ProgressBar(total=wave.bake_seconds, completed=wave.bake_seconds - ws.bake_remaining, width=10)
-            else:
-                bake = "✓" if ws.status == "passed" else "—"
-            for i, cluster in enumerate(wave.clusters):
+        from rollout.render.status import COLOURS, live_view
+
+        waves = live_view(result.plan, result.state, result.verdicts, self.log,
+                          f"rollout {result.policy} → {result.revision}: {result.status}")
+        checks = {c.cluster: c for v in result.verdicts for c in v.checks}
+        clusters = Table(title="Applications on the hub", title_justify="left")
+        for column in ("cluster", "target", "sync", "health", "verdict"):
+            clusters.add_column(column)
+        for wave in result.plan.waves:
+            for cluster in wave.clusters:
                 app = apps.get(f"{cluster}-platform", {}).get("status", {})
-                target = app.get("sync", {}).get("comparedTo", {}).get("source", {}).get("targetRevision", "?")
-                verdict = verdicts.get(cluster)
-                table.add_row(
-                    str(wave.number) if i == 0 else "", wave.name if i == 0 else "", ws.status if i == 0 else "",
-                    bake if i == 0 else "", cluster, target, app.get("sync", {}).get("status", "?"),
-                    app.get("health", {}).get("status", "?"),
-                    f"[{colours[verdict.state]}]{verdict.state}[/]" if verdict else "—",
-                )
-        self._live.update(Group(table, *self.log[-6:]))
+                check = checks.get(cluster)
+                clusters.add_row(cluster, app.get("sync", {}).get("comparedTo", {}).get("source", {}).get("targetRevision", "?"),
+                                 app.get("sync", {}).get("status", "?"), app.get("health", {}).get("status", "?"),
+                                 f"[{COLOURS.get(check.state, 'white')}]{check.state}[/]" if check else "—")
+        self._live.update(Group(waves, clusters))
 
 
 def run(fault: bool = True, keep: bool = True) -> int:
     from kubernetes import client, config
 
-    from waves.gates.argocd import judge
-    from rollout.engine import advance, revert, status
+    from rollout.engine import status
+    from rollout.observers.kube import Kube
+    from rollout.run import lines, step
 
     for key, value in DEMO_IDENTITY.items():
         os.environ.setdefault(key, value)
@@ -122,47 +120,28 @@ def run(fault: bool = True, keep: bool = True) -> int:
     if fault:
         command += ["--fault", f"{FAULTY}:degraded@v1.4.2"]
     simulator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    outcome = "complete"
+    outcome = "timed out"
     try:
         ready = simulator.stdout.readline()
         if not ready.startswith("ready"):
             simulator.kill()
             raise UsageError(f"the fleet simulator did not start: {simulator.stderr.read().strip()}")
         api = client.CustomObjectsApi(config.new_client_from_config(str(kubeconfig), context="hub"))
+        kube = Kube(str(kubeconfig))
         with View(sys.stdout.isatty()) as view:
             view.say(f"fleet simulator: {ready.split()[1]}" + (f" (fault: {FAULTY} degrades at v1.4.2)" if fault else ""))
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
-                ws, state = status(work, POLICY)
-                plan = ws.plan
+                result = step(work, POLICY, kube, push=True)
+                for line in lines(result)[:-1]:
+                    if not line.startswith("wave ") or "passed its gates" in line or ": gate failed" in line:
+                        view.say(line)
                 listed = api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")
-                apps = {item["metadata"]["name"]: item for item in listed["items"]}
-                verdicts = {c: judge(apps[f"{c}-platform"], plan.revision)
-                            for w in state.waves if w.status in ("advanced", "passed")
-                            for c in plan.wave(w.number).clusters if f"{c}-platform" in apps}
-                view.show(plan, state, apps, verdicts, time.time())
-                failed = [w for w in state.waves if w.status in ("advanced", "passed")
-                          and any(verdicts.get(c) and verdicts[c].state == "failed" for c in plan.wave(w.number).clusters)]
-                if failed:
-                    wave = failed[0]
-                    bad = [c for c in plan.wave(wave.number).clusters if verdicts[c].state == "failed"]
-                    reason = f"gate argocd failed on {', '.join(bad)}: {verdicts[bad[0]].reason}"
-                    view.say(f"wave {wave.number} {wave.name}: {reason}")
-                    done = revert(work, POLICY, str(wave.number), False, reason)
-                    view.say(f"reverted wave {wave.number} {wave.name}: commit {done.changes[0].commit[:12]}")
-                    outcome = "reverted"
+                view.show(result, {item["metadata"]["name"]: item for item in listed["items"]})
+                if result.status in ("complete", "reverted", "failed", "halted"):
+                    outcome = result.status
                     break
-                if state.overall == "complete" and all(v.state == "passed" for v in verdicts.values()):
-                    break
-                healthy = all(v.state == "passed" for v in verdicts.values())
-                if healthy:
-                    done = advance(work, POLICY)
-                    for change in done.changes:
-                        view.say(f"advanced wave {change.number} {change.name} -> {plan.revision}: "
-                                 f"{', '.join(change.clusters)} ({change.commit[:12]})")
-                time.sleep(0.3)
-            else:
-                outcome = "timed out"
+                time.sleep(0.5)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.problems import Problem
-from waves.state import ADVANCE, RolloutState, blockers, fold, ready
-from rollout.git.history import advance_message, approve_message, policy_digest, read_events, revert_message
+from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, ready
+from rollout.git.history import (advance_message, approve_message, policy_digest, read_events, revert_message,
+                                 verify_message)
 from rollout.git.repo import Git, GitError, Upstream
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
@@ -153,10 +154,9 @@ def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
 
 
 def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool = False, push: bool | None = None,
-            message: str | None = None, force: bool = False, now: int | None = None,
-            ready_waves=None) -> Outcome:
-    """`ready_waves(ws, state) -> [numbers]`, when given, decides which pending waves may
-    go (rollout run: gates, not only bake); it is asked again after every lost race."""
+            message: str | None = None, force: bool = False, now: int | None = None) -> Outcome:
+    """Advance wave `wave`, or every wave that is ready (its dependencies passed: bake
+    elapsed and, for gated waves, a recorded gate pass)."""
     session = open_session(repo, push, writing=not dry_run)
     if not dry_run:
         sync(session)
@@ -165,13 +165,7 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
         ws = load(session, policy_ref)
         state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
-        if ready_waves is not None:
-            chosen = [(w.number, w.late, True, []) for w in state.waves if w.status in ("advanced", "passed") and w.late]
-            chosen += [(n, list(ws.plan.wave(n).clusters), False, []) for n in ready_waves(ws, state)
-                       if state.wave(n).status == "pending"]
-            chosen = sorted(chosen)
-        else:
-            chosen = _choose(ws, state, wave, force, outcome)
+        chosen = _choose(ws, state, wave, force, outcome)
         base = session.git.head()
         if not chosen:
             return outcome, base, base
@@ -217,10 +211,10 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
                           "a new revision starts a new rollout")
-        if ws_state.status in ("advanced", "passed"):
+        if ws_state.status in OUT:
             if ws_state.late:
                 return [(target.number, ws_state.late, True, [])]
-            outcome.notes.append(f"wave {target.number} {target.name} is already {ws_state.status}: nothing to do")
+            outcome.notes.append(f"wave {target.number} {target.name} is already advanced ({ws_state.status}): nothing to do")
             return []
         reasons = blockers(plan, state, target.number)
         if reasons and not force:
@@ -228,12 +222,12 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         return [(target.number, list(target.clusters), False, reasons)]
 
     chosen = []
-    for w in state.waves:
-        if w.status in ("advanced", "passed") and w.late:
+    for w in state.out:
+        if w.late:
             chosen.append((w.number, w.late, True, []))
     chosen += [(n, list(plan.wave(n).clusters), False, []) for n in ready(plan, state)]
     if not chosen:
-        waiting = [w for w in state.waves if w.status in ("pending", "advanced")]
+        waiting = [w for w in state.waves if w.status in ("pending", "baking", "verifying")]
         if not waiting:
             outcome.notes.append(f"rollout {state.overall}: nothing to advance")
         else:
@@ -242,8 +236,8 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                 w = pending[0]
                 outcome.notes.append(f"wave {w.number} {w.name} waits: " + "; ".join(blockers(plan, state, w.number)))
             else:
-                outcome.notes += [f"wave {w.number} {w.name} is baking ({w.bake_remaining}s left)"
-                                  for w in state.waves if w.status == "advanced"]
+                outcome.notes += ["; ".join(blockers(plan, state, w.number, itself=True))
+                                  for w in state.waves if w.status in ("baking", "verifying")]
     return sorted(chosen)
 
 
@@ -321,7 +315,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
         state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
         if all_waves:
-            numbers = [w.number for w in reversed(state.waves) if w.status in ("advanced", "passed")]
+            numbers = [w.number for w in reversed(state.out)]
         else:
             numbers = [_wave(ws.plan, wave).number]
         base = tip = session.git.head()
@@ -421,12 +415,44 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
         if ws_state.approved_by:
             outcome.notes.append(f"wave {target.number} {target.name} is already approved by {ws_state.approved_by}")
             return outcome, base, base
-        if ws_state.status not in ("advanced", "passed"):
+        if ws_state.status not in OUT:
             raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
         message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
                                   policy_digest(ws.loaded.text))
         tip = session.git.commit_empty_on(base, message)
         outcome.changes.append(WaveChange(target.number, target.name, "approve", [], [], commit=tip))
+        return outcome, base, tip
+
+    return _publish(session, attempt)
+
+
+# --- verify ---------------------------------------------------------------------------
+
+
+def verify(repo: Path, policy_ref: str, passed: dict[int, list[str]], push: bool | None = None,
+           now: int | None = None) -> Outcome:
+    """Record that waves passed their gates after their bake: one empty commit per wave
+    (`Rollout-Action: verify`), its body the evidence. `passed`: wave number -> evidence
+    lines. A wave already recorded, or no longer out, is left alone (racing runners)."""
+    session = open_session(repo, push)
+    sync(session)
+
+    def attempt():
+        ws = load_workspace(session.repo, policy_ref)
+        if ws.errors:
+            raise InvalidInput(ws.problems)
+        plan = ws.plan
+        state = fold(plan, read_events(session.git, "HEAD", plan.policy), clock(now))
+        outcome = Outcome(plan.policy, plan.revision)
+        base = tip = session.git.head()
+        for number, evidence in sorted(passed.items()):
+            wave, ws_state = plan.wave(number), state.wave(number)
+            if ws_state.status not in ("baking", "verifying") or ws_state.verify_commit:
+                continue
+            message = verify_message(plan.policy, plan.revision, number, wave.name, evidence,
+                                     policy_digest(ws.loaded.text))
+            tip = session.git.commit_empty_on(tip, message)
+            outcome.changes.append(WaveChange(number, wave.name, VERIFY, list(wave.clusters), [], commit=tip))
         return outcome, base, tip
 
     return _publish(session, attempt)

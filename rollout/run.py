@@ -1,9 +1,15 @@
 """`rollout run`: one idempotent, stateless step of a rollout, for CI.
 
-Fold the state from Git; judge the gates of every advanced wave; on a failure apply
-`onFailure` (revert: a revert commit with the gate's reason; halt: stop) and exit 1;
-advance every wave whose dependencies have passed their gates, bake and approval; push
-(the engine's race safety: two runs never both advance a wave); summarize.
+1. Fold the state from Git; check every gate still to be judged is set up right
+   (kubeconfig, contexts, credentials, PromQL): a set-up error is exit 2 before any write.
+2. Judge the gates of the waves out and not yet passed (a recorded pass is never
+   re-opened: a later outage cannot revert it).
+3. A failed wave: `onFailure` (revert: a revert commit with the gate's reason; halt:
+   stop), exit 1. A wave nobody can observe: no advance, no revert; past
+   `progressDeadline` the rollout halts, exit 1, saying it cannot see.
+4. A wave whose gates passed after its bake: a `verify` record (the evidence) in Git.
+5. Advance every wave whose dependencies have passed (the engine's race safety: two
+   runs never both advance a wave); push; summarize.
 """
 
 from __future__ import annotations
@@ -15,8 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rollout.engine import Outcome, advance, clock, revert
-from rollout.gate_check import WaveVerdict, evaluate
+from rollout.gate_check import WaveVerdict
 
 
 @dataclass
@@ -24,46 +29,46 @@ class Step:
     policy: str = ""
     revision: str = ""
     status: str = ""  # the rollout's status after the step
+    state: object | None = None  # the folded RolloutState after the step
+    plan: object | None = None
     verdicts: list[WaveVerdict] = field(default_factory=list)
     advanced: list[dict] = field(default_factory=list)
+    verified: list[dict] = field(default_factory=list)
     reverted: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     exit_code: int = 0
 
+    def waves(self) -> list[dict]:
+        """Every wave of the plan, its status after the step and its gates' verdict."""
+        from rollout.render.status import wave_rows
+
+        return wave_rows(self.plan, self.state, {v.number: v for v in self.verdicts}) if self.plan else []
+
     def as_dict(self) -> dict:
-        return {"policy": self.policy, "revision": self.revision, "status": self.status,
+        return {"policy": self.policy, "revision": self.revision, "status": self.status, "waves": self.waves(),
                 "gates": [v.as_dict() for v in self.verdicts], "advanced": self.advanced,
-                "reverted": self.reverted, "notes": self.notes, "exitCode": self.exit_code}
+                "verified": self.verified, "reverted": self.reverted, "notes": self.notes,
+                "exitCode": self.exit_code}
 
 
-def gate_passed(ws, state, verdicts: dict[int, WaveVerdict]) -> set[int]:
-    plan = ws.plan
-    passed = set()
-    for wave in plan.waves:
-        verdict, ws_state = verdicts.get(wave.number), state.wave(wave.number)
-        if verdict is None or verdict.state != "passed":
-            continue
-        if wave.approval == "required" and not ws_state.approved_by:
-            continue
-        passed.add(wave.number)
-    return passed
-
-
-def step(repo: Path, policy_ref: str, kubeconfig: str | None = None, push: bool | None = None) -> Step:
-    from rollout.engine import load, open_session, state_of, sync
+def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
+    from rollout.engine import advance, clock, load, open_session, revert, state_of, sync, verify
+    from rollout.gate_check import evaluate, preflight
 
     session = open_session(repo, push)
     sync(session)
+    kube.forget()
     ws = load(session, policy_ref)
     now = clock()
     state = state_of(session, ws, now)
-    result = Step(ws.plan.policy, ws.plan.revision)
+    result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan)
     if state.overall == "reverted":
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
-    verdicts = {w.number: evaluate(ws, state, w.number, now, kubeconfig)
-                for w in state.waves if w.status in ("advanced", "passed")}
+    preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted")], now)
+    verdicts = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves
+                if w.status in ("baking", "verifying")}
     result.verdicts = list(verdicts.values())
     failed = [v for v in verdicts.values() if v.state == "failed"]
     if failed:
@@ -76,76 +81,82 @@ def step(repo: Path, policy_ref: str, kubeconfig: str | None = None, push: bool 
             result.status = "reverted"
         else:
             result.status = "failed"
-            result.notes.append(f"onFailure: halt: wave {first.number} {first.name} left as it is")
-        result.notes.append(f"wave {first.number} {first.name}: {reason}")
+            result.notes.append(f"wave {first.number} {first.name}: {reason}; onFailure: halt: left as it is")
         result.exit_code = 1
+        result.state = state_of(session, ws, now)
         return result
+    blind = [v for v in verdicts.values() if v.state == "unknown"]
+    halted = [v for v in blind if v.halt]
+    if halted:
+        result.status, result.exit_code = "halted", 1
+        result.notes += [f"halted: wave {v.number} {v.name}: {v.reason}" for v in halted]
+        return result
+    result.notes += [f"wave {v.number} {v.name}: {v.reason}: waiting (no advance, no revert)" for v in blind]
 
-    def ready(ws_now, state_now) -> list[int]:
-        passed = gate_passed(ws_now, state_now, verdicts)
-        return [w.number for w in ws_now.plan.waves
-                if state_now.wave(w.number).status == "pending" and all(d in passed for d in w.after)]
-
-    outcome: Outcome = advance(repo, policy_ref, push=push, ready_waves=ready)
+    passed = {n: v.evidence() for n, v in verdicts.items() if v.state == "passed"}
+    if passed:
+        outcome = verify(repo, policy_ref, passed, push)
+        result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in outcome.changes]
+    outcome = advance(repo, policy_ref, push=push)
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
                         "lateJoin": c.late} for c in outcome.changes]
-    result.notes += outcome.notes
-    done = {v.number for v in verdicts.values() if v.state == "passed"}
-    if len(done) == len(ws.plan.waves):
+    result.state = after = state_of(session, ws, now)
+    if after.overall == "complete":
         result.status = "complete"
-    elif result.advanced:
+    elif result.advanced or result.verified:
         result.status = "advanced"
     else:
         result.status = "waiting"
-        waiting = [v for v in verdicts.values() if v.state == "pending"]
-        result.notes += [f"wave {v.number} {v.name}: {v.reason}" for v in waiting[:3]]
-        needs = [w for w in ws.plan.waves if w.approval == "required" and w.number in done
-                 and not state.wave(w.number).approved_by]
-        result.notes += [f"wave {w.number} {w.name} waits for `rollout approve --wave {w.number}`" for w in needs]
+        result.notes += [f"wave {v.number} {v.name}: {v.reason}" for v in verdicts.values() if v.state == "pending"][:3]
+        result.notes += [f"wave {w.number} {w.name} waits for `rollout approve --wave {w.number}`"
+                         for w in ws.plan.waves if w.approval == "required" and after.wave(w.number).status == "passed"
+                         and not after.wave(w.number).approved_by]
     return result
 
 
 def summary_markdown(result: Step) -> str:
     lines = [f"### rollout `{result.policy}` → `{result.revision}`: **{result.status}**", ""]
     for item in result.advanced:
-        lines.append(f"- advanced wave {item['wave']} {item['name']} ({len(item['clusters'])} clusters) `{(item['commit'] or '')[:12]}`")
+        lines.append(f"- advanced wave {item['wave']} {item['name']} ({_count(item['clusters'])}) "
+                     f"`{(item['commit'] or '')[:12]}`")
+    for item in result.verified:
+        lines.append(f"- wave {item['wave']} {item['name']} passed its gates `{(item['commit'] or '')[:12]}`")
     for item in result.reverted:
-        lines.append(f"- **reverted** wave {item['wave']} {item['name']}: {item['reason']}")
-    if result.verdicts:
-        lines += ["", "| wave | gates | why |", "|---|---|---|"]
-        lines += [f"| {v.number} {v.name} | {v.state} | {v.reason} |" for v in result.verdicts]
+        lines.append(f"- **reverted** wave {item['wave']} {item['name']} `{(item['commit'] or '')[:12]}`: {item['reason']}")
+    rows = result.waves()
+    if rows:
+        lines += ["", "| # | wave | status | gates | why |", "|---|---|---|---|---|"]
+        lines += [f"| {r['number']} | {r['name']} | {r['status']} | {r['gates'] or '—'} | {r['why'] or '—'} |"
+                  for r in rows]
     lines += [""] + [f"- {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
 
-def _table(result: Step, log: list[str]):
-    """The live view of `rollout run --wait` in a terminal: every wave, its gates' verdict."""
-    from rich.console import Group
-    from rich.table import Table
-
-    colours = {"passed": "green", "pending": "yellow", "failed": "red"}
-    table = Table(title=f"rollout {result.policy} → {result.revision}: {result.status}", title_justify="left")
-    for column in ("#", "wave", "gates", "why"):
-        table.add_column(column)
-    for verdict in result.verdicts:
-        table.add_row(str(verdict.number), verdict.name,
-                      f"[{colours.get(verdict.state, 'white')}]{verdict.state}[/]", verdict.reason)
-    return Group(table, *log[-8:])
+def _count(clusters) -> str:
+    return f"{len(clusters)} cluster{'s' if len(clusters) != 1 else ''}"
 
 
-def _lines(result: Step) -> list[str]:
-    lines = [f"advanced wave {i['wave']} {i['name']}: {len(i['clusters'])} clusters {(i['commit'] or '')[:12]}"
-             for i in result.advanced]
-    lines += [f"reverted wave {i['wave']} {i['name']}: {i['reason']}" for i in result.reverted]
-    lines += result.notes
-    lines.append(f"rollout {result.policy} -> {result.revision}: {result.status}")
-    return lines
+def lines(result: Step) -> list[str]:
+    """What a step did, as log lines; the last one is the rollout's status."""
+    out = [f"advanced wave {i['wave']} {i['name']}: {_count(i['clusters'])} {(i['commit'] or '')[:12]}"
+           for i in result.advanced]
+    out = [f"wave {i['wave']} {i['name']} passed its gates: recorded {(i['commit'] or '')[:12]}"
+           for i in result.verified] + out
+    out += [f"reverted wave {i['wave']} {i['name']}: commit {(i['commit'] or '')[:12]}: {i['reason']}"
+            for i in result.reverted]
+    out += result.notes
+    out.append(f"rollout {result.policy} -> {result.revision}: {result.status}")
+    return out
 
 
 def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, wait: bool, timeout: float,
         interval: float, fmt: str) -> int:
     """Step once, or with `wait` until complete, failed or `timeout`: a live table in a
     terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`."""
+    from rollout.observers.kube import Kube
+    from rollout.render.status import live_view
+
+    kube = Kube(kubeconfig)
     live = None
     if wait and fmt != "json" and sys.stdout.isatty():
         from rich.live import Live
@@ -154,29 +165,31 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
         live.__enter__()
     log: list[str] = []
     deadline = time.monotonic() + timeout
+    result = None
     try:
         while True:
-            result = step(repo, policy_ref, kubeconfig, push)
+            result = step(repo, policy_ref, kube, push)
             if fmt == "json":
                 print(json.dumps(result.as_dict()), flush=True)
             elif live is not None:
-                log += [f"{time.strftime('%H:%M:%S')} {line}" for line in _lines(result)[:-1]]
-                live.update(_table(result, log))
+                log += [f"{time.strftime('%H:%M:%S')} {line}" for line in lines(result)[:-1]]
+                live.update(live_view(result.plan, result.state, result.verdicts, log,
+                                      f"rollout {result.policy} → {result.revision}: {result.status}"))
             else:
-                for line in _lines(result):
+                for line in lines(result):
                     print(line, flush=True)
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 with open(summary, "a") as handle:
                     handle.write(summary_markdown(result))
-            if not wait or result.status in ("complete", "reverted", "failed") or time.monotonic() > deadline:
+            if not wait or result.status in ("complete", "reverted", "failed", "halted") or time.monotonic() > deadline:
                 break
             time.sleep(interval)
     finally:
         if live is not None:
             live.__exit__(None, None, None)
-            print(_lines(result)[-1] if "result" in locals() else "", flush=True)
-    if wait and result.status not in ("complete", "reverted", "failed"):
+            print(lines(result)[-1] if result is not None else "", flush=True)
+    if wait and result.status not in ("complete", "reverted", "failed", "halted"):
         print(f"rollout run --wait: timed out with the rollout {result.status}", file=sys.stderr)
         return 3
     return result.exit_code

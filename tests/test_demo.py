@@ -27,16 +27,20 @@ def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit():
     out = result.stdout
     assert seconds < 60
     for wave in ("wave 1 canary", "wave 2 region-eu-west", "wave 3 region-us-east", "wave 4 production/1"):
-        assert f"advanced {wave} -> v1.4.2" in out
-    assert "wave 5 production/2: gate argocd failed on prod-us-east: health Degraded" in out
+        assert f"advanced {wave}: " in out and f"{wave} passed its gates: recorded " in out
+    assert re.search(r"reverted wave 5 production/2: commit [0-9a-f]{12}: gate failed: 1 of 1 clusters failed "
+                     r"\(maxFailures 0\); prod-us-east: argocd: prod-us-east-platform: health Degraded at v1.4.2", out)
+    assert "wave 5 production/2 passed its gates" not in out
     assert "rollout(security-patch): revert wave 5 production/2 (v1.4.2)" in out
     assert "rollout reverted." in out
     repo = kept_repo(out)
     body = subprocess.run(["git", "log", "-1", "--format=%B"], cwd=repo, capture_output=True, text=True).stdout
-    assert "Rollout-Action: revert" in body and "Rollout-Reason: gate argocd failed on prod-us-east" in body
+    assert "Rollout-Action: revert" in body and "Rollout-Reason: gate failed: 1 of 1 clusters failed" in body
     status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=repo,
                             capture_output=True, text=True)
-    assert '"status": "reverted"' in status.stdout
+    waves = __import__("json").loads(status.stdout)["waves"]
+    assert [w["status"] for w in waves] == ["passed", "passed", "passed", "passed", "reverted"]
+    assert all(w["verifyCommit"] for w in waves[:4])
 
 
 def test_demo_happy_path_completes():

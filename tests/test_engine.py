@@ -111,7 +111,7 @@ def test_dependencies_bake_and_force(fleet):
     body = git(a, "log", "-1", "--format=%B")
     assert "Rollout-Forced: true" in body and "Forced past: wave 2 region-eu-west is baking" in body
     status = json.loads(rollout(a, "status", "security-patch", "--format", "json", now=later).stdout)
-    assert [w["status"] for w in status["waves"]] == ["passed", "advanced", "advanced", "passed", "pending"]  # wave 4: no bake
+    assert [w["status"] for w in status["waves"]] == ["passed", "baking", "baking", "passed", "pending"]  # wave 4: no bake
     assert status["status"] == "in-progress"
     assert pinned(a, "prod-eu-west") == "v1.4.2" and pinned(a, "prod-us-east") == "v1.4.1"
 
@@ -221,7 +221,7 @@ def test_late_joining_cluster_is_pinned_by_the_next_advance(fleet):
     git(a, "push", "-q")
     status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
     canary = status["waves"][0]
-    assert canary["status"] == "advanced" and canary["late"] == ["dev-ap-south"]
+    assert canary["status"] == "baking" and canary["late"] == ["dev-ap-south"]
     assert canary["clustersNotAtRevision"] == ["dev-ap-south"]
     result = rollout(a, "advance", "security-patch")
     assert result.returncode == 0, result.stderr

@@ -38,10 +38,26 @@ def test_happy_path_runs_to_complete_and_writes_the_step_summary(tmp_path):
                      env={"GITHUB_STEP_SUMMARY": str(summary)})
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: complete")
-        assert [s.split(": ")[1] for s in subjects(remote)] == [
+        done = [s.split(": ")[1] for s in subjects(remote)]
+        assert [s for s in done if "->" in s] == [
             "wave 1 canary -> v1.4.2", "wave 2 region-eu-west -> v1.4.2", "wave 3 region-us-east -> v1.4.2",
             "wave 4 production/1 -> v1.4.2", "wave 5 production/2 -> v1.4.2"]
-        assert "### rollout `security-patch` → `v1.4.2`: **complete**" in summary.read_text()
+        # every wave's pass is recorded, after its advance and before any wave that waits for it
+        passed = {s.split()[1]: i for i, s in enumerate(done) if "passed its gates" in s}
+        advanced = {s.split()[1]: i for i, s in enumerate(done) if "->" in s}
+        assert sorted(passed) == ["1", "2", "3", "4", "5"]
+        assert all(advanced[w] < passed[w] for w in passed)
+        assert passed["1"] < advanced["2"] and passed["1"] < advanced["3"]
+        assert passed["2"] < advanced["4"] and passed["3"] < advanced["4"] and passed["4"] < advanced["5"]
+        record = git(remote, "log", "-1", "--format=%B", "--grep=wave 1 canary passed", "main")
+        assert "argocd: 2 of 2 clusters passed" in record and "dev-eu-west: passed: dev-eu-west-platform: Synced to v1.4.2" in record
+        assert "Rollout-Action: verify" in record
+        text = summary.read_text()
+        assert "### rollout `security-patch` → `v1.4.2`: **complete**" in text
+        assert "| 5 | production/2 | passed |" in text  # every wave listed, in the fold's words
+        status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
+                                capture_output=True, text=True)
+        assert [w["status"] for w in __import__("json").loads(status.stdout)["waves"]] == ["passed"] * 5
     finally:
         sim.stop()
 
@@ -52,13 +68,16 @@ def test_degraded_production_cluster_is_reverted_and_later_runs_do_nothing(tmp_p
     try:
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
         assert result.returncode == 1, result.stdout + result.stderr
-        assert "reverted wave 5 production/2: gate failed:" in result.stdout
+        revert_sha = git(remote, "rev-parse", "--short=12", "main").strip()
+        assert f"reverted wave 5 production/2: commit {revert_sha}: gate failed:" in result.stdout
         assert subjects(remote)[-1] == "rollout(security-patch): revert wave 5 production/2 (v1.4.2)"
+        assert "wave 5 production/2 passed" not in " ".join(subjects(remote))
+        before = len(subjects(remote))
         body = git(remote, "log", "-1", "--format=%B", "main")
         assert "Rollout-Reason: gate failed: 1 of 1 clusters failed (maxFailures 0); prod-us-east: argocd:" in body
         again = run(work, sim.kubeconfig, "--format", "json")
         assert again.returncode == 1 and '"status": "reverted"' in again.stdout
-        assert len(subjects(remote)) == 6  # nothing new
+        assert len(subjects(remote)) == before  # nothing new
     finally:
         sim.stop()
 
@@ -96,7 +115,8 @@ def test_an_approval_wave_waits_for_rollout_approve(tmp_path):
                 break
             time.sleep(0.5)
         assert "waits for `rollout approve --wave 1`" in waiting.stdout, waiting.stdout
-        assert len(subjects(remote)) == 1
+        assert [s.split(": ")[1] for s in subjects(remote)] == ["wave 1 canary -> v1.4.2",
+                                                               "wave 1 canary passed its gates (v1.4.2)"]
         approved = subprocess.run([*ROLLOUT, "approve", "security-patch", "--wave", "1", "--by", "alice"], cwd=work,
                                   capture_output=True, text=True, env={**os.environ, **GIT_ENV})
         assert approved.returncode == 0, approved.stderr
@@ -171,7 +191,7 @@ def test_on_failure_halt_stops_without_a_revert_commit(tmp_path):
     try:
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
         assert result.returncode == 1, result.stdout + result.stderr
-        assert "onFailure: halt: wave 1 canary left as it is" in result.stdout
+        assert re.search(r"wave 1 canary: gate failed: .*dev-us-east.*; onFailure: halt: left as it is", result.stdout)
         assert "revert" not in " ".join(subjects(remote))
         assert result.stdout.strip().endswith("v1.4.2: failed")
     finally:

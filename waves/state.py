@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from waves.durations import format_duration
 from waves.planner import Plan
 
-ADVANCE, REVERT, APPROVE = "advance", "revert", "approve"
+ADVANCE, REVERT, APPROVE, VERIFY = "advance", "revert", "approve", "verify"
+# A wave that went out: on the new revision and not reverted.
+OUT = ("baking", "verifying", "passed")
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Event:
 
     commit: str
     time: int  # committer time, unix seconds
-    action: str  # advance | revert | approve
+    action: str  # advance | revert | approve | verify
     policy: str
     revision: str
     wave: str  # wave name (numbers may shift when a policy changes; names do not)
@@ -34,9 +37,14 @@ class Event:
 class WaveState:
     number: int
     name: str
-    status: str = "pending"  # pending | advanced | passed | failed | reverted
+    # pending -> baking (advanced, bake running) -> verifying (bake over, gates not yet
+    # recorded as passed) -> passed; or reverted. A wave without gates passes when its bake
+    # ends; a gated one when `rollout run` (or `gate --record`) records the gates' pass.
+    status: str = "pending"
     advanced_at: int | None = None
     advance_commit: str | None = None
+    verified_at: int | None = None
+    verify_commit: str | None = None
     reverted_at: int | None = None
     revert_commit: str | None = None
     bake_remaining: int = 0
@@ -64,6 +72,11 @@ class RolloutState:
             return "not-started"
         return "in-progress"
 
+    @property
+    def out(self) -> list[WaveState]:
+        """The waves on the new revision now."""
+        return [w for w in self.waves if w.status in OUT]
+
     def wave(self, ref: int | str) -> WaveState:
         for wave in self.waves:
             if wave.number == ref or wave.name == ref:
@@ -86,21 +99,22 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             if event.action == ADVANCE and state.status != "reverted":
                 if state.advance_commit is None:
                     state.advanced_at, state.advance_commit = event.time, event.commit
-                state.status = "advanced"
-                recorded = set(event.clusters)
-                state.late = [c for c in state.late if c not in recorded]
+                state.status = "baking"
             elif event.action == REVERT:
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
-        if state.status == "advanced":
+            elif event.action == VERIFY and state.status == "baking" and state.verify_commit is None:
+                state.verified_at, state.verify_commit = event.time, event.commit
+        if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
             state.late = [c for c in wave.clusters if c not in recorded]
-            elapsed = now - state.advanced_at
-            state.bake_remaining = max(0, wave.bake_seconds - elapsed)
-            if state.bake_remaining == 0:
-                state.status = "passed"
-        if at_revision is not None and state.status in ("advanced", "passed"):
+            state.bake_remaining = max(0, wave.bake_seconds - (now - state.advanced_at))
+            if state.verify_commit is not None or (state.bake_remaining == 0 and not wave.gates):
+                state.status, state.bake_remaining = "passed", 0
+            elif state.bake_remaining == 0:
+                state.status = "verifying"
+        if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states)
@@ -119,17 +133,21 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
     return out
 
 
-def blockers(plan: Plan, state: RolloutState, number: int) -> list[str]:
-    """Why wave `number` may not go yet (empty: it may)."""
+def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False) -> list[str]:
+    """Why wave `number` may not go yet (empty: it may); with `itself`, why the wave
+    itself has not passed yet."""
     reasons = []
-    for dep in plan.wave(number).after:
+    for dep in [number] if itself else plan.wave(number).after:
         ws, wave = state.wave(dep), plan.wave(dep)
         if ws.status == "pending":
             reasons.append(f"wave {dep} {wave.name} has not been advanced")
         elif ws.status in ("reverted", "failed"):
             reasons.append(f"wave {dep} {wave.name} is {ws.status}")
-        elif ws.status == "advanced":
-            reasons.append(f"wave {dep} {wave.name} is baking ({ws.bake_remaining}s left)")
+        elif ws.status == "baking":
+            reasons.append(f"wave {dep} {wave.name} is baking ({format_duration(ws.bake_remaining)} left)")
+        elif ws.status == "verifying":
+            reasons.append(f"wave {dep} {wave.name} is verifying: its gates have not been recorded as passed "
+                           "(rollout run, or rollout gate --record)")
         elif wave.approval == "required" and not ws.approved_by:
             reasons.append(f"wave {dep} {wave.name} needs approval")
     return reasons

@@ -53,6 +53,15 @@ def approve_message(policy: str, revision: str, number: int, wave: str, by: str,
     return "\n".join([subject, "", f"Approved by {_one_line(by)}: the waves after wave {number} may go.", ""] + trailers) + "\n"
 
 
+def verify_message(policy: str, revision: str, number: int, wave: str, evidence: list[str], digest: str) -> str:
+    """The record that a wave's gates passed (and its bake elapsed): an empty commit whose
+    body is the evidence, so `rollout status` needs no network to say `passed`."""
+    subject = f"rollout({policy}): wave {number} {wave} passed its gates ({revision})"
+    body = [subject, "", f"Gates of wave {number} {wave} passed at {revision}:"] + [f"- {line}" for line in evidence]
+    trailers = _trailers(policy, revision, number, wave, "verify") + [f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join(body + [""] + trailers) + "\n"
+
+
 def _trailers(policy, revision, number, wave, action) -> list[str]:
     return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Wave: {number}",
             f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"]

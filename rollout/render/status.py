@@ -1,4 +1,8 @@
-"""`rollout status` as a table or JSON."""
+"""A rollout's state as a table, JSON, or the live view of `run --wait` and the demo.
+
+One vocabulary everywhere (docs/gates.md): pending, baking, verifying, passed, reverted
+from the fold of Git's history; `failed` and `unknown` when a gate verdict of this very
+run says so (a wave nobody can observe is `unknown`, never `passed`)."""
 
 from __future__ import annotations
 
@@ -7,9 +11,36 @@ from datetime import datetime, timezone
 
 from waves.durations import format_duration
 
+COLOURS = {"pending": "dim", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
+           "unknown": "magenta", "reverted": "magenta"}
+
 
 def _when(ts: int | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
+
+
+def wave_status(wave_state, verdict=None) -> str:
+    """The fold's status, overridden by a verdict of this run that failed or cannot see."""
+    if verdict is not None and verdict.state in ("failed", "unknown") and wave_state.status in ("baking", "verifying"):
+        return verdict.state
+    return wave_state.status
+
+
+def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
+    """Every wave of the plan, pending ones too: status, gates' verdict and why."""
+    verdicts = verdicts or {}
+    rows = []
+    for w in state.waves:
+        verdict = verdicts.get(w.number)
+        why = verdict.reason if verdict is not None else ""
+        if not why and w.status == "baking":
+            why = f"{format_duration(w.bake_remaining)} of bake left"
+        elif not why and w.status == "verifying":
+            why = "bake over; gates not yet recorded as passed"
+        rows.append({"number": w.number, "name": w.name, "status": wave_status(w, verdict),
+                     "gates": verdict.state if verdict is not None else "", "why": why,
+                     "clusters": len(plan.wave(w.number).clusters)})
+    return rows
 
 
 def state_dict(plan, state) -> dict:
@@ -24,9 +55,13 @@ def state_dict(plan, state) -> dict:
                 "status": w.status,
                 "advanceCommit": w.advance_commit,
                 "advancedAt": _when(w.advanced_at),
+                "bakeRemaining": format_duration(w.bake_remaining) if w.status == "baking" else None,
                 "bakeRemainingSeconds": w.bake_remaining,
+                "verifyCommit": w.verify_commit,
+                "verifiedAt": _when(w.verified_at),
                 "revertCommit": w.revert_commit,
                 "approvedBy": w.approved_by,
+                "gated": bool(plan.wave(w.number).gates),
                 "clusters": plan.wave(w.number).clusters,
                 "clustersNotAtRevision": w.clusters_behind,
                 "late": w.late,
@@ -43,15 +78,32 @@ def render(plan, state, fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    colours = {"pending": "dim", "advanced": "yellow", "passed": "green", "failed": "red", "reverted": "magenta"}
     table = Table(title=f"rollout {state.policy} → {state.revision}: {state.overall}", title_justify="left")
-    for column in ("#", "wave", "status", "advanced", "bake left", "not at revision"):
+    for column in ("#", "wave", "status", "advanced", "bake left", "gates passed", "not at revision"):
         table.add_column(column)
     for w in state.waves:
         advanced = f"{w.advance_commit[:10]} {_when(w.advanced_at)}" if w.advance_commit else "—"
         behind = ", ".join(w.clusters_behind[:5]) + (f" +{len(w.clusters_behind) - 5}" if len(w.clusters_behind) > 5 else "")
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
-        table.add_row(str(w.number), w.name, f"[{colours[w.status]}]{w.status}[/]", advanced,
-                      format_duration(w.bake_remaining) if w.status == "advanced" else "—", behind or "—")
+        verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
+                    else "no gates" if not plan.wave(w.number).gates else "—")
+        table.add_row(str(w.number), w.name, f"[{COLOURS.get(w.status, 'white')}]{w.status}[/]", advanced,
+                      format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")
     Console().print(table)
+
+
+def live_view(plan, state, verdicts, log: list[str], title: str):
+    """The live table of `rollout run --wait` and the demo: log lines above, then every
+    wave with its status, gates' verdict and why."""
+    from rich.console import Group
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "wave", "status", "gates", "why"):
+        table.add_column(column)
+    for row in wave_rows(plan, state, {v.number: v for v in verdicts}):
+        colour = COLOURS.get(row["status"], "white")
+        table.add_row(str(row["number"]), row["name"], f"[{colour}]{row['status']}[/]", row["gates"] or "—",
+                      row["why"] or "—")
+    return Group(*log[-8:], table)

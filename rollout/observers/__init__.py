@@ -1,0 +1,70 @@
+"""Observers: how each gate's evidence is fetched, one module per gate, registered by
+the gate's name. The verdicts themselves are pure functions in waves/gates/.
+
+Every observer module offers:
+
+    preflight(ctx, config, clusters) -> None
+        raise SetupError for an operator's set-up mistake (kubeconfig missing or
+        unparsable, a context not in it, credentials refused, PromQL rejected): exit 2
+        before anything is written.
+    observe(ctx, config, clusters) -> list[Check]
+        one Check per cluster; `observed=False` when the observer could not reach the
+        place that holds the evidence (an observer outage is never a cluster failure).
+    probe(ctx, config, clusters, others) -> bool
+        when nothing of the wave could be reached: whether the observer reaches other
+        clusters of the fleet (then the wave's clusters are unreachable: pending, failed
+        at progressDeadline), or nothing at all (the wave is unknown: never judged).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from rollout.workspace import UsageError
+
+OBSERVERS = {"argocd": "rollout.observers.argocd", "flux": "rollout.observers.flux",
+             "prometheus": "rollout.observers.prometheus"}
+
+
+class SetupError(UsageError):
+    """The observer is set up wrong (not the fleet): one line, exit 2, nothing written."""
+
+
+@dataclass
+class Check:
+    cluster: str
+    gate: str
+    state: str  # passed | pending | failed
+    reason: str
+    observed: bool = True  # False: the observer could not reach the evidence
+    value: float | None = None  # a metric gate's value, for the evidence record
+
+    def as_dict(self) -> dict:
+        out = {"cluster": self.cluster, "gate": self.gate, "state": self.state, "reason": self.reason,
+               "observed": self.observed}
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+@dataclass
+class Context:
+    """What observers share during one evaluation."""
+
+    ws: object  # the Workspace: plan, policy, inspected pin files
+    kube: object  # rollout.observers.kube.Kube
+    now: float
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    wave: object | None = None  # the planned wave being judged
+    window: int = 60  # seconds since the wave's advance (metric gates look that far back)
+
+
+def observer(gate: str):
+    return importlib.import_module(OBSERVERS[gate])
+
+
+def gate_of(spec) -> tuple[str, object]:
+    """(`argocd`, its config) for a gate spec of the policy."""
+    name = next(iter(type(spec).model_fields))
+    return name, getattr(spec, name)

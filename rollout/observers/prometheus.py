@@ -1,0 +1,111 @@
+"""Prometheus gate: one instant query per cluster for the worst value of the gate's
+query since the wave's advance (`max_over_time`, or `min_over_time` for a `min` bound),
+on a bounded thread pool; no state lives outside Git.
+
+A query Prometheus rejects (HTTP 400: bad PromQL) is the operator's set-up error: exit 2,
+found by `preflight` before anything is written. A Prometheus that cannot be reached is
+an observer outage (the check is not observed). NaN, ±Inf and empty answers never pass.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from rollout.observers import Check, Context, SetupError
+
+MAX_PARALLEL = 16
+TIMEOUT = 10
+
+
+def promql(config, cluster: str, labels: dict[str, str], window: int) -> str:
+    query = config.query.replace("{cluster}", cluster)
+    for key, value in labels.items():
+        query = query.replace("{labels." + key + "}", value)
+    worst = "max_over_time" if config.max is not None else "min_over_time"
+    return f"{worst}(({query})[{max(60, int(window))}s:15s])"
+
+
+def _ask(config, query: str, who: str) -> tuple[dict | None, str]:
+    """Prometheus's answer to an instant query; (None, why) when it cannot be reached.
+    Raises SetupError when Prometheus says the query or the URL is wrong."""
+    url = config.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            return json.loads(response.read()), ""
+    except urllib.error.HTTPError as err:
+        try:
+            body = json.loads(err.read() or b"{}")
+        except ValueError:
+            body = {}
+        message = body.get("error") or err.reason
+        if err.code == 400:
+            raise SetupError(f"{who}: Prometheus at {config.url} rejected the query ({message}): {query}") from None
+        if err.code in (401, 403, 404):
+            raise SetupError(f"{who}: {config.url} answered HTTP {err.code} {err.reason} to /api/v1/query: "
+                             "is it the Prometheus API, and may we read it?") from None
+        if err.code == 422:
+            return {"status": "error", "error": message}, ""
+        return None, f"Prometheus at {config.url} answered HTTP {err.code} {err.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return None, f"cannot query {config.url}: {getattr(err, 'reason', None) or type(err).__name__}"
+
+
+def preflight(ctx: Context, config, clusters) -> None:
+    """Prometheus parses the query (as rendered for the first cluster) now, so a typo
+    stops the run before anything is written; an unreachable Prometheus is not a set-up
+    error (it is judged, as unknown, when the wave is)."""
+    if clusters:
+        first = clusters[0]
+        _ask(config, promql(config, first, ctx.labels[first], ctx.window), "gate prometheus")
+
+
+def probe(ctx: Context, config, clusters, others) -> bool:
+    """One Prometheus serves every cluster: when it answers nobody, it is blind."""
+    return False
+
+
+def observe(ctx: Context, config, clusters) -> list[Check]:
+    def one(cluster: str) -> Check:
+        answer, why = _ask(config, promql(config, cluster, ctx.labels[cluster], ctx.window), "gate prometheus")
+        if answer is None:
+            return Check(cluster, "prometheus", "pending", why, observed=False)
+        return judge(cluster, config, answer, max(60, int(ctx.window)))
+
+    if len(clusters) == 1:
+        return [one(clusters[0])]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(clusters))) as pool:
+        return list(pool.map(one, clusters))
+
+
+def judge(cluster: str, config, answer: dict, seconds: int) -> Check:
+    """The verdict on Prometheus's answer: every series must be a finite number within
+    bounds; NaN (e.g. 0/0 with no traffic) and ±Inf never pass, an empty result is no data."""
+    if answer.get("status") == "error":
+        return Check(cluster, "prometheus", "pending", f"query failed: {answer.get('error', '')}")
+    result = (answer.get("data") or {}).get("result") or []
+    if not result:
+        return Check(cluster, "prometheus", "pending", "no data yet")
+    values = []
+    for series in result:
+        try:
+            values.append(float(series["value"][1]))
+        except (KeyError, IndexError, TypeError, ValueError):
+            return Check(cluster, "prometheus", "pending", f"unreadable answer: {str(series)[:80]}")
+    window = f"over the last {seconds}s"
+    too_high = [v for v in values if config.max is not None and v > config.max]  # +Inf included
+    too_low = [v for v in values if config.min is not None and v < config.min]  # -Inf included
+    if too_high:
+        return Check(cluster, "prometheus", "failed", f"{max(too_high):.4g} > max {config.max:g} {window}", value=max(too_high))
+    if too_low:
+        return Check(cluster, "prometheus", "failed", f"{min(too_low):.4g} < min {config.min:g} {window}", value=min(too_low))
+    odd = [v for v in values if not math.isfinite(v)]
+    if odd:
+        return Check(cluster, "prometheus", "pending",
+                     f"{odd[0]} {window}: not a number to judge (NaN is 0/0, e.g. no traffic); never passes")
+    worst = max(values) if config.max is not None else min(values)
+    return Check(cluster, "prometheus", "passed", f"{worst:.4g} within bounds {window}", value=worst)

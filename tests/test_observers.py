@@ -1,0 +1,178 @@
+"""When the tool cannot see, it must not act: the three kinds of observer trouble through
+`rollout run` and `rollout gate`, end to end (simulator, real kubernetes client, bare
+remote), and the simulated shapes of real controllers driven through `rollout run`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROLLOUT
+
+pytest.importorskip("kubernetes")
+from test_run import fleet, run, subjects  # noqa: E402
+from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
+
+
+def later(minutes: int) -> dict:
+    return {"ROLLOUT_NOW": str(int(time.time()) + minutes * 60)}
+
+
+def until(predicate, timeout: float = 60.0, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+# --- set-up errors: exit 2, one line, nothing written ------------------------------------
+
+
+def test_a_mistyped_kubeconfig_path_is_exit_2_before_the_first_advance(tmp_path):
+    remote, work = fleet(tmp_path)
+    result = run(work, tmp_path / "kubeconfig.typo")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "kubeconfig.typo: no such kubeconfig file" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and subjects(remote) == []
+
+
+def test_a_context_missing_from_the_kubeconfig_and_refused_credentials_are_exit_2(tmp_path):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+        config = json.loads(sim.kubeconfig.read_text())
+        renamed = tmp_path / "renamed.json"
+        renamed.write_text(json.dumps({**config, "contexts": [dict(c, name="other-hub") if c["name"] == "hub" else c
+                                                              for c in config["contexts"]]}))
+        missing = run(work, renamed)
+        assert missing.returncode == 2 and "context 'hub' is not in the kubeconfig" in missing.stderr, missing.stderr
+        wrong = tmp_path / "wrong-token.json"
+        wrong.write_text(json.dumps({**config, "users": [{"name": "simulator", "user": {"token": "expired"}}]}))
+        refused = run(work, wrong)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "the hub context: the API server refused our credentials" in refused.stderr
+        late = run(work, wrong, env=later(25))  # past progressDeadline: still not the fleet's fault
+        assert late.returncode == 2 and len(subjects(remote)) == 1, late.stdout
+        gate = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "1", "--kubeconfig", str(wrong)],
+                              cwd=work, capture_output=True, text=True)
+        assert gate.returncode == 2 and "refused our credentials" in gate.stderr
+    finally:
+        sim.stop()
+
+
+def test_promql_that_prometheus_rejects_is_exit_2_before_any_write(tmp_path, prometheus):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        prom = prometheus(sim.ready.split()[1].removeprefix("http://"))
+        policy = work / "rollouts/security-patch.yaml"
+        policy.write_text(policy.read_text().replace(
+            "    - argocd: {context: hub, namespace: argocd}\n",
+            f"    - prometheus: {{url: '{prom}', query: 'sum(rate(http_requests_total{{cluster=\"{{cluster}}\"}}[5s]', "
+            "max: 0.05}\n"))
+        git(work, "commit", "-qam", "a query with a missing parenthesis")
+        git(work, "push", "-q")
+        result = run(work, sim.kubeconfig)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert re.search(r"gate prometheus: Prometheus at http://\S+ rejected the query \(.*parse error", result.stderr)
+        assert subjects(remote) == []
+    finally:
+        sim.stop()
+
+
+# --- the observer reaches nothing: unknown, never a revert; halted past the deadline ----
+
+
+def test_a_hub_outage_never_reverts_and_halts_past_the_deadline_saying_why(tmp_path):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+        # wave 1 passes, is recorded, and the same step advances waves 2 and 3
+        until(lambda: "wave 1 canary passed its gates" in run(work, sim.kubeconfig).stdout)
+    finally:
+        sim.stop()
+    done = subjects(remote)
+    assert any("wave 2 region-eu-west -> v1.4.2" in s for s in done)
+    blind = run(work, sim.kubeconfig)
+    assert blind.returncode == 0, blind.stdout + blind.stderr
+    assert "cannot observe (argocd: cannot reach the hub context" in blind.stdout and "no revert" in blind.stdout
+    halted = run(work, sim.kubeconfig, env=later(30))
+    assert halted.returncode == 1, halted.stdout + halted.stderr
+    assert "halted because the gates cannot be seen, not because the change failed" in halted.stdout
+    assert halted.stdout.strip().endswith("v1.4.2: halted")
+    assert subjects(remote) == done  # no revert, and wave 1 stays passed
+    status = json.loads(subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
+                                       capture_output=True, text=True).stdout)
+    assert status["waves"][0]["status"] == "passed"
+
+
+# --- the fleet's own failures, as the real controllers show them -------------------------
+
+
+def test_a_comparison_error_for_the_pin_fails_fast_and_reverts(tmp_path):
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:comparison-error@v1.4.2")
+    try:
+        start = time.monotonic()
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert time.monotonic() - start < 45  # the settle time (10s), not progressDeadline (20m)
+        assert re.search(r"reverted wave 1 canary: commit [0-9a-f]{12}: gate failed: .*dev-eu-west: argocd: "
+                         r"dev-eu-west-platform: ComparisonError: .*app path does not exist", result.stdout)
+        assert subjects(remote)[-1] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    finally:
+        sim.stop()
+
+
+def test_flux_helm_releases_with_history_only_status_roll_out_to_complete(tmp_path):
+    remote, work = published(tmp_path, "flux-mesh", lambda text: re.sub(r"bake: \S+", "bake: 1s", text))
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        release = sim.api("dev-1").list_namespaced_custom_object("helm.toolkit.fluxcd.io", "v2", "podinfo",
+                                                                 "helmreleases")["items"][0]
+        assert "lastAppliedRevision" not in release["status"] and release["status"]["history"][0]["chartVersion"]
+        result = subprocess.run([*ROLLOUT, "run", "podinfo", "--kubeconfig", str(sim.kubeconfig), "--wait",
+                                 "--interval", "1s", "--timeout", "2m"], cwd=work, capture_output=True, text=True,
+                                timeout=180, env={**__import__("os").environ, **GIT_ENV})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout podinfo -> 6.7.1: complete")
+    finally:
+        sim.stop()
+
+
+def test_an_idle_cluster_s_nan_error_ratio_never_passes(tmp_path, prometheus):
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:idle@v1.4.2")
+    try:
+        prom = prometheus(sim.ready.split()[1].removeprefix("http://"))
+        policy = work / "rollouts/security-patch.yaml"
+        gate = (f"    - prometheus:\n        url: {prom}\n"
+                "        query: sum(rate(http_requests_total{cluster=\"{cluster}\",code=~\"5..\"}[5s])) / "
+                "sum(rate(http_requests_total{cluster=\"{cluster}\"}[5s]))\n        max: 0.05\n")
+        text = policy.read_text().replace("    - argocd: {context: hub, namespace: argocd}\n", gate)
+        policy.write_text(re.sub(r"bake: \S+", "bake: 1s", text))
+        git(work, "commit", "-qam", "gate on the error rate")
+        git(work, "push", "-q")
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
+
+        def checks():
+            result = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "1", "--format", "json"], cwd=work,
+                                    capture_output=True, text=True)
+            found = {c["cluster"]: c for c in json.loads(result.stdout)["checks"]}
+            return found if found["dev-us-east"]["state"] == "passed" and "NaN" in found["dev-eu-west"]["reason"] else None
+
+        found = until(checks, timeout=60)
+        assert found["dev-eu-west"]["state"] == "pending"  # 0/0: no traffic is no evidence either way
+        assert all("passed its gates" not in s for s in subjects(remote))
+    finally:
+        sim.stop()
