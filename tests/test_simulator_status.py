@@ -24,7 +24,7 @@ def argo(at: float, *faults: str) -> dict:
     "at, sync, health, operation",
     [
         (105, "OutOfSync", "Healthy", "Succeeded"),  # stale: the old revision's health and operation
-        (115, "OutOfSync", "Progressing", "Running"),
+        (115, "OutOfSync", "Missing", "Running"),  # later sync waves not created yet
         (125, "Synced", "Progressing", "Succeeded"),
         (135, "Synced", "Healthy", "Succeeded"),
     ],
@@ -48,18 +48,67 @@ def test_argo_faults():
     assert argo(95, "prod-eu-west:unreachable@30s-90s")["health"]["status"] == "Healthy"
 
 
-def test_flux_timeline_and_faults():
+def test_argo_timeline_is_judged_pending_until_healthy_and_a_running_sync_is_never_failed():
+    from waves.gates.argocd import judge
+
+    for at in range(100, 140):
+        status = argo(at)
+        verdict = judge({"spec": obj().spec, "status": status}, "v2", now=at).state
+        assert verdict == ("passed" if at >= 130 else "pending"), (at, status["health"], verdict)
+
+
+def test_argo_multi_source_application_compares_and_syncs_each_pinned_source():
+    from waves.gates.argocd import judge
+
+    multi = obj()
+    multi.spec = {"sources": [{"repoURL": "https://charts.example.com", "chart": "app", "targetRevision": "19.1.0"},
+                              {"repoURL": "https://github.com/example/fleet.git", "targetRevision": "v2", "ref": "values"}]}
+    stale, done = argo_status(multi, 105, TIMING, [], 0.0), argo_status(multi, 135, TIMING, [], 0.0)
+    assert [s["targetRevision"] for s in stale["operationState"]["syncResult"]["sources"]] == ["19.1.0", "v1"]
+    assert [s["targetRevision"] for s in done["sync"]["comparedTo"]["sources"]] == ["19.1.0", "v2"]
+    assert done["sync"]["revisions"] == ["new", "new"] and done["operationState"]["syncResult"]["revision"] == ""
+    assert judge({"spec": multi.spec, "status": stale}, "v2", sources=[1], now=105).state == "pending"
+    assert judge({"spec": multi.spec, "status": done}, "v2", sources=[1], now=135).state == "passed"
+
+
+def test_argo_comparison_error_fault_fails_after_the_settle_time():
+    from waves.gates.argocd import judge
+
+    status = argo(125, "prod-eu-west:comparison-error@v2")
+    assert status["sync"]["status"] == "Unknown" and "app path does not exist" in status["conditions"][0]["message"]
+    assert judge({"spec": obj().spec, "status": status}, "v2", now=115, settle=10).state == "pending"
+    assert judge({"spec": obj().spec, "status": status}, "v2", now=125, settle=10).state == "failed"
+
+
+def test_flux_helmrelease_follows_helm_controller_v2_history_only():
+    from waves.gates.flux import judge
+
     helm = obj("HelmRelease")
     stale = flux_status(helm, 105, TIMING, [])
-    assert stale["observedGeneration"] == 1 and stale["lastAppliedRevision"] == "v1@sha1:old"
-    syncing = flux_status(helm, 115, TIMING, [])
-    assert syncing["observedGeneration"] == 2 and syncing["conditions"][0]["status"] == "Unknown"
+    assert stale["observedGeneration"] == 1 and "lastAppliedRevision" not in stale
+    assert stale["history"][0]["chartVersion"] == "v1"
     done = flux_status(helm, 135, TIMING, [])
-    assert done["conditions"][0]["status"] == "True" and done["lastAppliedRevision"] == "v2@sha1:new"
+    assert done["history"][0] == {**done["history"][0], "chartVersion": "v2", "status": "deployed"}
+    body = lambda status: {"metadata": {"generation": 2}, "status": status}  # noqa: E731
+    assert [judge(body(flux_status(helm, t, TIMING, [])), "v2").state for t in (105, 115, 125, 135)] == \
+        ["pending", "pending", "pending", "passed"]
     degraded = flux_status(helm, 135, TIMING, [parse_fault("prod-eu-west:degraded@v2")])
-    assert (degraded["conditions"][0]["status"], degraded["conditions"][0]["reason"]) == ("False", "HealthCheckFailed")
-    failed = flux_status(helm, 135, TIMING, [parse_fault("prod-eu-west:sync-failed@v2")])
-    assert failed["conditions"][0]["reason"] == "ReconciliationFailed" and failed["lastAppliedRevision"] == "v1@sha1:old"
+    assert {c["type"]: c["reason"] for c in degraded["conditions"]} == {"Stalled": "RetriesExceeded",
+                                                                        "Ready": "UpgradeFailed"}
+    assert judge(body(degraded), "v2").state == "failed"
+
+
+def test_flux_kustomization_failure_keeps_retrying_pending_as_kustomize_controller_does():
+    from waves.gates.flux import judge
+
+    kustomization = obj("Kustomization")
+    done = flux_status(kustomization, 135, TIMING, [])
+    assert done["lastAppliedRevision"] == "v2@sha1:new"
+    failing = flux_status(kustomization, 135, TIMING, [parse_fault("prod-eu-west:degraded@v2")])
+    assert {c["type"]: c["reason"] for c in failing["conditions"]} == {"Reconciling": "ProgressingWithRetry",
+                                                                       "Ready": "HealthCheckFailed"}
+    assert failing["observedGeneration"] == 1 and all(c["observedGeneration"] == 2 for c in failing["conditions"])
+    assert judge({"metadata": {"generation": 2}, "status": failing}, "v2").state == "pending"  # until progressDeadline
 
 
 @pytest.mark.parametrize("spec", ["x:melted", "x:degraded", "x:errors=1.5@v1", "x:unreachable@30s", "X:degraded@v1"])

@@ -1,5 +1,7 @@
 """Fault specs from the command line: `CLUSTER:degraded@REVISION`,
-`CLUSTER:sync-failed@REVISION`, `CLUSTER:errors=0.2@REVISION`,
+`CLUSTER:sync-failed@REVISION`, `CLUSTER:comparison-error@REVISION` (Argo CD cannot
+generate the manifests of that revision), `CLUSTER:errors=0.2@REVISION`,
+`CLUSTER:idle@REVISION` (no traffic: an error ratio is 0/0, NaN),
 `CLUSTER:unreachable` (optionally `@30s-90s`: a window after start)."""
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ import re
 from waves.durations import parse_duration
 from rollout.simulator.status import Fault
 
-_SPEC = re.compile(r"(?P<cluster>[a-z0-9][-a-z0-9.]*):(?P<kind>degraded|sync-failed|unreachable|errors=(?P<rate>[0-9.]+))"
+_SPEC = re.compile(r"(?P<cluster>[a-z0-9][-a-z0-9.]*):(?P<kind>degraded|sync-failed|comparison-error|idle|unreachable"
+                   r"|errors=(?P<rate>[0-9.]+))"
                    r"(?:@(?P<at>\S+))?")
 
 
@@ -17,7 +20,8 @@ def parse_fault(spec: str) -> Fault:
     match = _SPEC.fullmatch(spec.strip())
     if not match:
         raise ValueError(f"--fault {spec!r}: use CLUSTER:degraded@REV, CLUSTER:sync-failed@REV, "
-                         "CLUSTER:errors=0.2@REV or CLUSTER:unreachable[@30s-90s]")
+                         "CLUSTER:comparison-error@REV, CLUSTER:errors=0.2@REV, CLUSTER:idle@REV "
+                         "or CLUSTER:unreachable[@30s-90s]")
     kind, at = match["kind"], match["at"]
     if kind.startswith("errors="):
         rate = float(match["rate"])

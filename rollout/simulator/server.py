@@ -24,6 +24,9 @@ from rollout.simulator.fleet import Key, learn, merge
 from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase
 
 
+TOKEN = "rollout-simulator"  # the bearer token the kubeconfig carries and the API requires
+
+
 @dataclass
 class Simulator:
     source: str  # the repo to follow: a path or URL git can clone
@@ -69,15 +72,17 @@ class Simulator:
         return any(f.cluster == cluster and f.kind == "unreachable" and f.applies(None, now - self.started)
                    for f in self.faults)
 
-    def error_rate(self, cluster: str, now: float) -> float:
-        """The fraction of the cluster's (simulated) workload requests that fail now:
-        an `errors=` fault applies while the cluster runs its revision."""
+    def _running_fault(self, cluster: str, kind: str, now: float) -> Fault | None:
+        """A fault of `kind` that applies while the cluster runs its revision."""
         running = {o.desired for o in self.objects.values()
                    if o.cluster == cluster and phase(o, now, self.timing) in ("synced", "healthy")}
-        for f in self.faults:
-            if f.cluster == cluster and f.kind == "errors" and (f.revision is None or f.revision in running):
-                return f.error_rate
-        return 0.0
+        return next((f for f in self.faults if f.cluster == cluster and f.kind == kind
+                     and (f.revision is None or f.revision in running)), None)
+
+    def error_rate(self, cluster: str, now: float) -> float:
+        """The fraction of the cluster's (simulated) workload requests that fail now."""
+        fault = self._running_fault(cluster, "errors", now)
+        return fault.error_rate if fault else 0.0
 
     def metrics(self) -> bytes:
         """Prometheus exposition: per-cluster request and error counters. Each scrape
@@ -97,7 +102,7 @@ class Simulator:
         now = time.time()
         elapsed, m["last"] = now - m["last"], now
         for cluster in sorted(self.clusters):
-            total = 100.0 * elapsed
+            total = 0.0 if self._running_fault(cluster, "idle", now) else 100.0 * elapsed  # idle: 0/0 ratios
             errors = total * self.error_rate(cluster, now)
             m["requests"].labels(cluster=cluster, code="200").inc(total - errors)
             m["requests"].labels(cluster=cluster, code="500").inc(errors)
@@ -166,11 +171,15 @@ def make_app(sim: Simulator):
                 and (namespace is None or ns == namespace)]
 
     async def guard(request):
-        """An unreachable cluster drops the connection, as a dead API server would."""
+        """An unreachable cluster drops the connection, as a dead API server would; a
+        request without the kubeconfig's token is refused (401), as a real one would."""
         context = context_of(request)
         if context and context != "hub" and sim.unreachable(context, time.time()):
             request.transport.close()
             raise ConnectionResetError(f"cluster {context} is unreachable")
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            raise web.HTTPUnauthorized(text=json.dumps(_status(401, "Unauthorized", "Unauthorized")),
+                                       content_type="application/json")
 
     async def list_objects(request):
         await guard(request)
@@ -262,7 +271,7 @@ def kubeconfig(url: str, clusters: list[str]) -> dict:
         "kind": "Config",
         "current-context": "hub",
         "clusters": [{"name": n, "cluster": {"server": server}} for n, server, _ in entries],
-        "users": [{"name": "simulator", "user": {"token": "rollout-simulator"}}],
+        "users": [{"name": "simulator", "user": {"token": TOKEN}}],
         "contexts": [{"name": n, "context": {"cluster": n, "user": "simulator", "namespace": ns}} for n, _, ns in entries],
     }
 

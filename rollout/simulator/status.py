@@ -92,83 +92,150 @@ def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _sources(obj: SimObject, revision: str) -> dict:
+    """`source` or `sources` as Argo CD shows them, with the pinned entries at `revision`
+    (the live spec holds the new pin; an older status compared the previous one)."""
+    if obj.spec.get("sources"):
+        return {"sources": [dict(s, targetRevision=revision) if s.get("targetRevision") == obj.desired else dict(s)
+                            for s in obj.spec["sources"]]}
+    return {"source": {**(obj.spec.get("source") or {}), "targetRevision": revision}}
+
+
+def _sync_result(obj: SimObject, revision: str, commit: str) -> dict:
+    shown = _sources(obj, revision)
+    if "sources" in shown:  # multi-source: `revision` is empty, the SHAs are in `revisions`
+        return {"revision": "", "revisions": [commit] * len(shown["sources"]), **shown}
+    return {"revision": commit, **shown}
+
+
+def _operation(commit: str, count: int | None) -> dict:
+    sync = {"revisions": [commit] * count} if count else {"revision": commit}
+    return {"sync": sync, "initiatedBy": {"automated": True}, "retry": {"limit": 5}}
+
+
 def argo_status(obj: SimObject, now: float, timing: Timing, faults: list[Fault], started: float) -> dict:
-    source = dict(obj.spec.get("source") or {})
     where = phase(obj, now, timing)
-    fault = next((f for f in faults if f.kind in ("degraded", "sync-failed") and f.applies(obj.desired)), None)
+    fault = next((f for f in faults if f.kind in ("degraded", "sync-failed", "comparison-error")
+                  and f.applies(obj.desired)), None)
     unreachable = any(f.kind == "unreachable" and f.applies(None, now - started) for f in faults)
-    new_source = {**source, "targetRevision": obj.desired}
-    old_source = {**source, "targetRevision": obj.previous or obj.desired}
+    count = len(obj.spec["sources"]) if obj.spec.get("sources") else None
+    previous, previous_commit = obj.previous or obj.desired, obj.previous_commit or obj.commit
     done = obj.changed_at + (2 * timing.sync) * _jitter(obj, timing)
-    status: dict = {"reconciledAt": _time(now), "sync": {"comparedTo": {"source": new_source,
+    status: dict = {"reconciledAt": _time(now), "sync": {"comparedTo": {**_sources(obj, obj.desired),
                                                                        "destination": obj.spec.get("destination", {})}}}
-    last_ok = {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
-               "startedAt": _time(started), "finishedAt": _time(started),
-               "syncResult": {"revision": obj.previous_commit or obj.commit, "source": old_source}}
+    last_ok = {"operation": _operation(previous_commit, count), "phase": "Succeeded",
+               "message": "successfully synced (all tasks run)", "startedAt": _time(started),
+               "finishedAt": _time(started), "syncResult": _sync_result(obj, previous, previous_commit)}
+    revision_key = "revisions" if count else "revision"
     if unreachable:
         status["sync"]["status"] = "Unknown"
         status["health"] = {"status": "Unknown"}
         status["conditions"] = [{"type": "ComparisonError", "message": f"failed to connect to cluster {obj.cluster}: "
                                  "dial tcp: connect: connection refused", "lastTransitionTime": _time(now)}]
         return status
-    if where == "stale":
-        status["sync"].update(status="OutOfSync", revision=obj.commit)
+    if where != "stale" and fault and fault.kind == "comparison-error":
+        # Manifest generation fails for the new revision: compared to it, status Unknown,
+        # no revision resolved, the last (good) operation and health left as they were.
+        status["sync"]["status"] = "Unknown"
         status["health"] = {"status": "Healthy"}
         status["operationState"] = last_ok
-    elif where == "syncing" or (fault and fault.kind == "sync-failed" and where != "syncing"):
-        status["sync"].update(status="OutOfSync", revision=obj.commit)
-        status["health"] = {"status": "Progressing"}
-        running = {"phase": "Running", "message": "one or more tasks are running", "startedAt": _time(now)}
+        status["conditions"] = [{"type": "ComparisonError", "lastTransitionTime": _time(obj.changed_at + timing.sync),
+                                 "message": "Failed to load target state: failed to generate manifest for source 1 of 1: "
+                                 "rpc error: code = Unknown desc = Manifest generation error (cached): "
+                                 f"{obj.spec.get('source', {}).get('path', 'app')}: app path does not exist"}]
+        return status
+    if where == "stale":
+        status["sync"].update(status="OutOfSync", **{revision_key: [obj.commit] * count if count else obj.commit})
+        status["health"] = {"status": "Healthy"}
+        status["operationState"] = last_ok
+    elif where == "syncing" or (fault and fault.kind == "sync-failed"):
+        status["sync"].update(status="OutOfSync", **{revision_key: [obj.commit] * count if count else obj.commit})
+        # Resources of later sync waves do not exist yet: Argo CD shows them Missing.
+        status["health"] = {"status": "Missing"}
+        operation = {"operation": _operation(obj.commit, count), "phase": "Running",
+                     "message": "waiting for completion of hook batch/Job/db-migrate and 2 more resources",
+                     "startedAt": _time(obj.changed_at + timing.sync * _jitter(obj, timing))}
         if fault and fault.kind == "sync-failed" and where != "syncing":
-            running = {"phase": "Failed", "message": f"one or more objects failed to apply: simulated failure at {obj.desired}",
-                       "startedAt": _time(done - timing.sync), "finishedAt": _time(done),
-                       "syncResult": {"revision": obj.commit, "source": new_source}}
-            status["conditions"] = [{"type": "SyncError", "message": running["message"], "lastTransitionTime": _time(done)}]
-        status["operationState"] = running
+            operation.update(phase="Failed", message=f"one or more objects failed to apply, reason: simulated failure at {obj.desired}",
+                             finishedAt=_time(done), syncResult=_sync_result(obj, obj.desired, obj.commit))
+            status["health"] = {"status": "Progressing"}
+            status["conditions"] = [{"type": "SyncError", "message": operation["message"], "lastTransitionTime": _time(done)}]
+        status["operationState"] = operation
     else:
         health = "Progressing" if where == "synced" else ("Degraded" if fault and fault.kind == "degraded" else "Healthy")
-        status["sync"].update(status="Synced", revision=obj.commit)
+        status["sync"].update(status="Synced", **{revision_key: [obj.commit] * count if count else obj.commit})
         status["health"] = {"status": health}
-        status["operationState"] = {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
+        if health == "Degraded":
+            status["health"]["message"] = "Deployment \"app\" exceeded its progress deadline"
+        status["operationState"] = {"operation": _operation(obj.commit, count), "phase": "Succeeded",
+                                    "message": "successfully synced (all tasks run)",
                                     "startedAt": _time(done - timing.sync), "finishedAt": _time(done),
-                                    "syncResult": {"revision": obj.commit, "source": new_source}}
-        status["history"] = [{"id": obj.generation, "revision": obj.commit, "deployedAt": _time(done), "source": new_source}]
+                                    "syncResult": _sync_result(obj, obj.desired, obj.commit)}
+        status["history"] = [{"id": obj.generation, "deployedAt": _time(done), **_sync_result(obj, obj.desired, obj.commit)}]
     return status
 
 
 def flux_status(obj: SimObject, now: float, timing: Timing, faults: list[Fault]) -> dict:
+    """helm-controller v2 (a history, no lastAppliedRevision: it is deprecated; retries
+    exhausted = Stalled) or kustomize-controller v1 (`<ref>@sha1:<sha>`; a failing
+    reconcile keeps Reconciling=True/ProgressingWithRetry and its observedGeneration)."""
     where = phase(obj, now, timing)
     fault = next((f for f in faults if f.kind in ("degraded", "sync-failed") and f.applies(obj.desired)), None)
-    applied_new = f"{obj.desired}@sha1:{obj.commit}"
-    applied_old = f"{obj.previous or obj.desired}@sha1:{obj.previous_commit or obj.commit}"
-    revision_key = "lastAppliedRevision"
+    helm = obj.kind == "HelmRelease"
+    new = obj.desired if helm else f"{obj.desired}@sha1:{obj.commit}"
+    old = (obj.previous or obj.desired) if helm else f"{obj.previous or obj.desired}@sha1:{obj.previous_commit or obj.commit}"
+    generation = obj.generation
+    changed = _time(obj.changed_at)
+
+    def condition(kind, status, reason, message, observed=generation):
+        return {"type": kind, "status": status, "reason": reason, "message": message,
+                "lastTransitionTime": changed if kind == "Ready" and status == "True" else _time(now),
+                "observedGeneration": observed}
+
+    release = f"{obj.namespace}/{obj.name}.v{generation}"
     if where == "stale":
-        ready = ("True", "ReconciliationSucceeded", f"Applied revision: {applied_old}")
-        observed, applied = obj.generation - 1, applied_old
-    elif where == "syncing":
-        ready = ("Unknown", "Progressing", f"Reconciliation in progress: {applied_new}")
-        observed, applied = obj.generation, applied_old
-    elif fault and fault.kind == "sync-failed":
-        ready = ("False", "ReconciliationFailed", f"simulated apply failure at {obj.desired}")
-        observed, applied = obj.generation, applied_old
-    elif where == "synced":
-        ready = ("Unknown", "Progressing", f"Health check in progress: {applied_new}")
-        observed, applied = obj.generation, applied_new
-    elif fault and fault.kind == "degraded":
-        ready = ("False", "HealthCheckFailed", f"health check failed after applying {applied_new}")
-        observed, applied = obj.generation, applied_new
+        observed, attempted, applied = generation - 1, old, old
+        conditions = [condition("Ready", "True", "UpgradeSucceeded" if helm else "ReconciliationSucceeded",
+                                f"Helm upgrade succeeded for release {obj.namespace}/{obj.name}.v{generation - 1} with chart "
+                                f"{obj.name}@{old}" if helm else f"Applied revision: {old}", generation - 1)]
+    elif where in ("syncing", "synced") and not (fault and fault.kind == "sync-failed" and where == "synced"):
+        observed, attempted, applied = generation - 1, new, old if where == "syncing" else new
+        message = (f"Running 'upgrade' action with timeout of 5m0s" if helm else f"Reconciliation in progress: {new}")
+        conditions = [condition("Reconciling", "True", "Progressing", message),
+                      condition("Ready", "Unknown", "Progressing", message)]
+    elif fault and helm:
+        # helm-controller v2, default remediation (no retries): the upgrade failed, stalled.
+        observed, attempted, applied = generation, new, None
+        why = "health check failed" if fault.kind == "degraded" else "simulated apply failure"
+        conditions = [condition("Stalled", "True", "RetriesExceeded", "Failed to upgrade after 1 attempt(s)"),
+                      condition("Ready", "False", "UpgradeFailed",
+                                f"Helm upgrade failed for release {release} with chart {obj.name}@{new}: {why}")]
+    elif fault:
+        observed, attempted, applied = generation - 1, new, old if fault.kind == "sync-failed" else new
+        reason = "HealthCheckFailed" if fault.kind == "degraded" else "ReconciliationFailed"
+        message = (f"health check failed after 30s: timeout waiting for: [Deployment/{obj.namespace}/app status: "
+                   "'InProgress']" if fault.kind == "degraded" else f"simulated apply failure at {new}")
+        conditions = [condition("Reconciling", "True", "ProgressingWithRetry", f"Detecting drift for revision {new}"),
+                      condition("Ready", "False", reason, message)]
     else:
-        ready = ("True", "ReconciliationSucceeded", f"Applied revision: {applied_new}")
-        observed, applied = obj.generation, applied_new
-    status = {
-        "observedGeneration": observed,
-        "conditions": [{"type": "Ready", "status": ready[0], "reason": ready[1], "message": ready[2],
-                        "lastTransitionTime": _time(now if ready[0] != "True" else obj.changed_at),
-                        "observedGeneration": observed}],
-        revision_key: applied,
-        "lastAttemptedRevision": applied_new if where != "stale" else applied_old,
-    }
-    if ready[1] == "Progressing":
-        status["conditions"].append({"type": "Reconciling", "status": "True", "reason": "Progressing",
-                                     "message": ready[2], "lastTransitionTime": _time(now)})
+        observed, attempted, applied = generation, new, new
+        conditions = [condition("Ready", "True", "UpgradeSucceeded" if helm else "ReconciliationSucceeded",
+                                f"Helm upgrade succeeded for release {release} with chart {obj.name}@{new}" if helm
+                                else f"Applied revision: {new}")]
+    status = {"observedGeneration": observed, "conditions": conditions, "lastAttemptedRevision": attempted}
+    if helm:
+        history = [{"chartName": obj.name, "chartVersion": v, "name": obj.name, "namespace": obj.namespace,
+                    "version": n, "status": state, "firstDeployed": changed, "lastDeployed": changed}
+                   for v, n, state in ((applied, generation, "deployed"),) if v]
+        if applied != old:
+            history.append({"chartName": obj.name, "chartVersion": old, "name": obj.name, "namespace": obj.namespace,
+                            "version": generation - 1, "status": "superseded", "firstDeployed": changed,
+                            "lastDeployed": changed})
+        if applied is None:
+            history.insert(0, {"chartName": obj.name, "chartVersion": new, "name": obj.name, "namespace": obj.namespace,
+                               "version": generation, "status": "failed", "firstDeployed": changed, "lastDeployed": changed})
+        status["history"] = history
+        status["lastAttemptedReleaseAction"] = "upgrade"
+    else:
+        status["lastAppliedRevision"] = applied
     return status
