@@ -1,22 +1,23 @@
 """Prometheus gate: one instant query per cluster for the worst value of the gate's
 query since the wave's advance (`max_over_time`, or `min_over_time` for a `min` bound),
-on a bounded thread pool; no state lives outside Git.
+on a bounded thread pool; no state lives outside Git. The verdict on the answer is
+waves/gates/prometheus.py's.
 
 A query Prometheus rejects (HTTP 400: bad PromQL) is the operator's set-up error: exit 2,
 found by `preflight` before anything is written. A Prometheus that cannot be reached is
-an observer outage (the check is not observed). NaN, ±Inf and empty answers never pass.
+an observer outage (the check is not observed).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from rollout.observers import Check, Context, SetupError
+from waves.gates.prometheus import judge
 
 MAX_PARALLEL = 16
 TIMEOUT = 10
@@ -74,38 +75,10 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
         answer, why = _ask(config, promql(config, cluster, ctx.labels[cluster], ctx.window), "gate prometheus")
         if answer is None:
             return Check(cluster, "prometheus", "pending", why, observed=False)
-        return judge(cluster, config, answer, max(60, int(ctx.window)))
+        verdict = judge(answer, config, max(60, int(ctx.window)))
+        return Check(cluster, "prometheus", verdict.state, verdict.reason, value=verdict.value)
 
     if len(clusters) == 1:
         return [one(clusters[0])]
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(clusters))) as pool:
         return list(pool.map(one, clusters))
-
-
-def judge(cluster: str, config, answer: dict, seconds: int) -> Check:
-    """The verdict on Prometheus's answer: every series must be a finite number within
-    bounds; NaN (e.g. 0/0 with no traffic) and ±Inf never pass, an empty result is no data."""
-    if answer.get("status") == "error":
-        return Check(cluster, "prometheus", "pending", f"query failed: {answer.get('error', '')}")
-    result = (answer.get("data") or {}).get("result") or []
-    if not result:
-        return Check(cluster, "prometheus", "pending", "no data yet")
-    values = []
-    for series in result:
-        try:
-            values.append(float(series["value"][1]))
-        except (KeyError, IndexError, TypeError, ValueError):
-            return Check(cluster, "prometheus", "pending", f"unreadable answer: {str(series)[:80]}")
-    window = f"over the last {seconds}s"
-    too_high = [v for v in values if config.max is not None and v > config.max]  # +Inf included
-    too_low = [v for v in values if config.min is not None and v < config.min]  # -Inf included
-    if too_high:
-        return Check(cluster, "prometheus", "failed", f"{max(too_high):.4g} > max {config.max:g} {window}", value=max(too_high))
-    if too_low:
-        return Check(cluster, "prometheus", "failed", f"{min(too_low):.4g} < min {config.min:g} {window}", value=min(too_low))
-    odd = [v for v in values if not math.isfinite(v)]
-    if odd:
-        return Check(cluster, "prometheus", "pending",
-                     f"{odd[0]} {window}: not a number to judge (NaN is 0/0, e.g. no traffic); never passes")
-    worst = max(values) if config.max is not None else min(values)
-    return Check(cluster, "prometheus", "passed", f"{worst:.4g} within bounds {window}", value=worst)

@@ -1,9 +1,16 @@
-"""Prometheus gate: a PromQL query per cluster, held within bounds over the bake window."""
+"""Prometheus gate: a PromQL query per cluster, held within bounds over the bake window.
+
+The verdict on Prometheus's answer is pure: every series must be a finite number within
+bounds. NaN (0/0, e.g. a ratio with no traffic) and ±Inf never pass; an empty result is
+"no data" (pending); a value past a bound is failed."""
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from waves.gates.verdict import Verdict
 from waves.templates import check_template
 
 
@@ -45,3 +52,31 @@ class PrometheusGate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prometheus: PrometheusGateConfig
+
+
+def judge(answer: dict, config: PrometheusGateConfig, seconds: int) -> Verdict:
+    """The verdict on one instant-query answer (`/api/v1/query` JSON) over the last `seconds`."""
+    if answer.get("status") == "error":
+        return Verdict(state="pending", reason=f"query failed: {answer.get('error', '')}")
+    result = (answer.get("data") or {}).get("result") or []
+    if not result:
+        return Verdict(state="pending", reason="no data yet")
+    values = []
+    for series in result:
+        try:
+            values.append(float(series["value"][1]))
+        except (KeyError, IndexError, TypeError, ValueError):
+            return Verdict(state="pending", reason=f"unreadable answer: {str(series)[:80]}")
+    window = f"over the last {seconds}s"
+    too_high = [v for v in values if config.max is not None and v > config.max]  # +Inf included
+    too_low = [v for v in values if config.min is not None and v < config.min]  # -Inf included
+    if too_high:
+        return Verdict(state="failed", reason=f"{max(too_high):.4g} > max {config.max:g} {window}", value=max(too_high))
+    if too_low:
+        return Verdict(state="failed", reason=f"{min(too_low):.4g} < min {config.min:g} {window}", value=min(too_low))
+    odd = [v for v in values if not math.isfinite(v)]
+    if odd:
+        return Verdict(state="pending", reason=f"{odd[0]} {window}: not a number to judge (NaN is 0/0, e.g. no "
+                       "traffic); never passes")
+    worst = max(values) if config.max is not None else min(values)
+    return Verdict(state="passed", reason=f"{worst:.4g} within bounds {window}", value=worst)

@@ -13,6 +13,7 @@ class Verdict(BaseModel):
 
     state: str  # passed | pending | failed
     reason: str
+    value: float | None = None  # a metric gate's value, kept in the evidence
 
 
 def parse_time(timestamp) -> float | None:
