@@ -89,7 +89,9 @@ class View:
 
         waves = live_view(result.plan, result.state, result.verdicts, self.log,
                           f"rollout {result.policy} → {result.revision}: {result.status}")
-        checks = {c.cluster: c for v in result.verdicts for c in v.checks}
+        checks = {c.cluster: c.state for v in result.verdicts for c in v.checks}
+        checks.update({c: "passed" for w in result.state.waves if w.status == "passed"
+                       for c in result.plan.wave(w.number).clusters})
         clusters = Table(title="Applications on the hub", title_justify="left")
         for column in ("cluster", "target", "sync", "health", "verdict"):
             clusters.add_column(column)
@@ -99,7 +101,7 @@ class View:
                 check = checks.get(cluster)
                 clusters.add_row(cluster, app.get("sync", {}).get("comparedTo", {}).get("source", {}).get("targetRevision", "?"),
                                  app.get("sync", {}).get("status", "?"), app.get("health", {}).get("status", "?"),
-                                 f"[{COLOURS.get(check.state, 'white')}]{check.state}[/]" if check else "—")
+                                 f"[{COLOURS.get(check, 'white')}]{check}[/]" if check else "—")
         self._live.update(Group(waves, clusters))
 
 

@@ -33,12 +33,15 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
     for w in state.waves:
         verdict = verdicts.get(w.number)
         why = verdict.reason if verdict is not None else ""
-        if not why and w.status == "baking":
+        if w.status == "passed":
+            why = f"gates passed: recorded {w.verify_commit[:12]}" if w.verify_commit else "bake over (no gates)"
+        elif not why and w.status == "baking":
             why = f"{format_duration(w.bake_remaining)} of bake left"
         elif not why and w.status == "verifying":
             why = "bake over; gates not yet recorded as passed"
         rows.append({"number": w.number, "name": w.name, "status": wave_status(w, verdict),
-                     "gates": verdict.state if verdict is not None else "", "why": why,
+                     "gates": verdict.state if verdict is not None else ("passed" if w.verify_commit else ""),
+                     "why": why,
                      "clusters": len(plan.wave(w.number).clusters)})
     return rows
 
