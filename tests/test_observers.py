@@ -173,6 +173,8 @@ def test_an_idle_cluster_s_nan_error_ratio_never_passes(tmp_path, prometheus):
 
         found = until(checks, timeout=60)
         assert found["dev-eu-west"]["state"] == "pending"  # 0/0: no traffic is no evidence either way
-        assert all("passed its gates" not in s for s in subjects(remote))
+        step = run(work, sim.kubeconfig)
+        assert step.returncode == 0 and "dev-eu-west: prometheus:" in step.stdout and "NaN" in step.stdout, step.stdout
+        assert subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]  # not passed, nothing after
     finally:
         sim.stop()
