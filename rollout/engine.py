@@ -391,6 +391,14 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> st
 # --- approve --------------------------------------------------------------------------
 
 
+def _folded(session: Session, policy_ref: str, now: int | None) -> tuple[Workspace, RolloutState]:
+    """The policy (without reading the pinned files) and its state, for empty-commit records."""
+    ws = load_workspace(session.repo, policy_ref)
+    if ws.errors:
+        raise InvalidInput(ws.problems)
+    return ws, fold(ws.plan, read_events(session.git, "HEAD", ws.plan.policy), clock(now))
+
+
 def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None) -> Outcome:
     """Record that a person approved wave `wave` (`approval: required`): an empty commit
     with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
@@ -400,12 +408,9 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
     sync(session)
 
     def attempt():
-        ws = load_workspace(session.repo, policy_ref)
-        if ws.errors:
-            raise InvalidInput(ws.problems)
+        ws, state = _folded(session, policy_ref, now)
         plan = ws.plan
         target = _wave(plan, wave)
-        state = fold(plan, read_events(session.git, "HEAD", plan.policy), clock(now))
         ws_state = state.wave(target.number)
         outcome = Outcome(plan.policy, plan.revision)
         base = session.git.head()
@@ -438,11 +443,8 @@ def verify(repo: Path, policy_ref: str, passed: dict[int, list[str]], push: bool
     sync(session)
 
     def attempt():
-        ws = load_workspace(session.repo, policy_ref)
-        if ws.errors:
-            raise InvalidInput(ws.problems)
+        ws, state = _folded(session, policy_ref, now)
         plan = ws.plan
-        state = fold(plan, read_events(session.git, "HEAD", plan.policy), clock(now))
         outcome = Outcome(plan.policy, plan.revision)
         base = tip = session.git.head()
         for number, evidence in sorted(passed.items()):
