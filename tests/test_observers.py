@@ -14,7 +14,7 @@ import pytest
 from conftest import ROLLOUT
 
 pytest.importorskip("kubernetes")
-from test_run import fleet, run, subjects  # noqa: E402
+from test_run import fleet, gate_on_error_rate, run, subjects  # noqa: E402
 from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
 
 
@@ -155,14 +155,7 @@ def test_an_idle_cluster_s_nan_error_ratio_never_passes(tmp_path, prometheus):
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:idle@v1.4.2")
     try:
         prom = prometheus(sim.ready.split()[1].removeprefix("http://"))
-        policy = work / "rollouts/security-patch.yaml"
-        gate = (f"    - prometheus:\n        url: {prom}\n"
-                "        query: sum(rate(http_requests_total{cluster=\"{cluster}\",code=~\"5..\"}[5s])) / "
-                "sum(rate(http_requests_total{cluster=\"{cluster}\"}[5s]))\n        max: 0.05\n")
-        text = policy.read_text().replace("    - argocd: {context: hub, namespace: argocd}\n", gate)
-        policy.write_text(re.sub(r"bake: \S+", "bake: 1s", text))
-        git(work, "commit", "-qam", "gate on the error rate")
-        git(work, "push", "-q")
+        gate_on_error_rate(work, prom)
         assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
 
         def checks():

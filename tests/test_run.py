@@ -29,6 +29,19 @@ def subjects(remote: Path) -> list[str]:
     return [s for s in git(remote, "log", "--format=%s", "--reverse", "main").splitlines() if s.startswith("rollout(")]
 
 
+def gate_on_error_rate(work: Path, prom: str) -> None:
+    """The policy's Argo CD gate becomes a Prometheus gate on the error rate (max 5%),
+    with 1-second bakes; committed and pushed."""
+    policy = work / "rollouts/security-patch.yaml"
+    gate = (f"    - prometheus:\n        url: {prom}\n"
+            "        query: sum(rate(http_requests_total{cluster=\"{cluster}\",code=~\"5..\"}[5s])) / "
+            "sum(rate(http_requests_total{cluster=\"{cluster}\"}[5s]))\n        max: 0.05\n")
+    text = policy.read_text().replace("    - argocd: {context: hub, namespace: argocd}\n", gate)
+    policy.write_text(re.sub(r"bake: \S+", "bake: 1s", text))
+    git(work, "commit", "-qam", "gate on the error rate")
+    git(work, "push", "-q")
+
+
 def test_happy_path_runs_to_complete_and_writes_the_step_summary(tmp_path):
     remote, work = fleet(tmp_path)
     sim = Running(remote, tmp_path / "kubeconfig")
@@ -152,14 +165,7 @@ def test_prometheus_gate_fails_on_the_error_rate_and_passes_without(tmp_path, pr
     try:
         url = sim.ready.split()[1]
         prom = prometheus(url.removeprefix("http://"))
-        policy = work / "rollouts/security-patch.yaml"
-        gate = (f"    - prometheus:\n        url: {prom}\n"
-                "        query: sum(rate(http_requests_total{cluster=\"{cluster}\",code=~\"5..\"}[5s])) / "
-                "sum(rate(http_requests_total{cluster=\"{cluster}\"}[5s]))\n        max: 0.05\n")
-        text = policy.read_text().replace("    - argocd: {context: hub, namespace: argocd}\n", gate)
-        policy.write_text(re.sub(r"bake: \S+", "bake: 1s", text))
-        git(work, "commit", "-qam", "gate on the error rate")
-        git(work, "push", "-q")
+        gate_on_error_rate(work, prom)
         assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
 
         def verdict():
