@@ -213,7 +213,8 @@ def advance(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; write nothing.")] = False,
     push: PushOption = None,
     message: Annotated[Optional[str], typer.Option("--message", "-m", help="Extra text for the commit body.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Advance although dependencies have not passed (recorded).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Advance although dependencies have not passed or the change "
+                                                        "window is shut (recorded in the commit).")] = False,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Pin the revision into a wave's manifests: one commit per wave, pushed."""
@@ -330,6 +331,67 @@ def approve(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, by, push))
     _print_outcome(outcome, format.value, "approved")
+
+
+def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: Optional[str], reason: Optional[str],
+                   repo: Optional[str], push: Optional[bool], fmt: str) -> None:
+    from rollout.pause import record
+    from rollout.workspace import UsageError, repo_root
+
+    if (policy is None) == (not all_policies):
+        raise UsageError("give exactly one of POLICY and --all")
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: record(root, policy, action, by, reason, push))
+    if fmt == "json":
+        import json
+
+        print(json.dumps(outcome.as_dict(), indent=2))
+        return
+    for change in outcome.changes:
+        print(f"{action}d {'every policy' if change.name == '*' else change.name}: {change.commit[:12]}")
+    for note in outcome.notes:
+        print(note)
+    if outcome.changes:
+        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+    _notify_outcome(root, outcome)
+
+
+def _notify_outcome(root, outcome) -> None:
+    """Tell the policies' notification sinks what was committed (after the push)."""
+    from rollout.notify.hook import after_record
+
+    after_record(root, outcome)
+
+
+OptionalPolicy = Annotated[Optional[str], typer.Argument(help="Policy name or path; omit with --all.")]
+
+
+@command
+def pause(
+    policy: OptionalPolicy = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why: recorded in the commit.")] = None,
+    all_policies: Annotated[bool, typer.Option("--all", help="Emergency stop: every policy in the repo, one commit.")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who pauses (default: git's user.name).")] = None,
+    repo: RepoOption = None,
+    push: PushOption = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Stop starting waves (a commit): gates are still judged, failed waves still reverted."""
+    _pause_command("pause", policy, all_policies, by, reason, repo, push, format.value)
+
+
+@command
+def resume(
+    policy: OptionalPolicy = None,
+    all_policies: Annotated[bool, typer.Option("--all", help="Lift the emergency stop of every policy.")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who resumes (default: git's user.name).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (optional): recorded in the commit.")] = None,
+    repo: RepoOption = None,
+    push: PushOption = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Lift a pause (a commit); `git revert` of the pause commit does the same."""
+    _pause_command("resume", policy, all_policies, by, reason, repo, push, format.value)
 
 
 @command

@@ -19,6 +19,7 @@ from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, read
 from rollout.git.history import (advance_message, approve_message, policy_digest, read_events, revert_message,
                                  verify_message)
 from rollout.git.repo import Git, GitError, Upstream
+from rollout.controls import Hold, hold_of
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
@@ -68,6 +69,8 @@ class Outcome:
     changes: list[WaveChange] = field(default_factory=list)
     pushed: bool = False
     notes: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # what a pause or a change window kept from starting
+    paused: bool = False
 
     def as_dict(self) -> dict:
         return {
@@ -80,6 +83,8 @@ class Outcome:
                 for c in self.changes
             ],
             "notes": self.notes,
+            "held": self.held,
+            "paused": self.paused,
         }
 
 
@@ -165,7 +170,7 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
         ws = load(session, policy_ref)
         state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision)
-        chosen = _choose(ws, state, wave, force, outcome)
+        chosen = _choose(ws, state, wave, force, outcome, hold_of(session.git, ws.plan.policy, clock(now)))
         base = session.git.head()
         if not chosen:
             return outcome, base, base
@@ -202,9 +207,16 @@ def _wave(plan, ref: str):
         raise UsageError(f"--wave {ref}: no such wave (waves: {known})") from None
 
 
-def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, outcome: Outcome):
-    """[(wave number, clusters to pin, late join?, forced-past reasons)]."""
+def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, outcome: Outcome, hold: Hold):
+    """[(wave number, clusters to pin, late join?, forced-past reasons, forced past a window?)].
+    A pause holds every start; a change window holds a wave's first start (`--force` passes it)."""
     plan = ws.plan
+    if hold.paused:
+        outcome.paused = True
+        if wave is not None:
+            raise Refused(hold.pause_note())
+        outcome.held.append(hold.pause_note())
+        return []
     if wave is not None:
         target = _wave(plan, wave)
         ws_state = state.wave(target.number)
@@ -213,20 +225,30 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                           "a new revision starts a new rollout")
         if ws_state.status in OUT:
             if ws_state.late:
-                return [(target.number, ws_state.late, True, [])]
+                return [(target.number, ws_state.late, True, [], False)]
             outcome.notes.append(f"wave {target.number} {target.name} is already advanced ({ws_state.status}): nothing to do")
             return []
         reasons = blockers(plan, state, target.number)
+        window = hold.window(target)
+        if not window.open:
+            reasons.append(window.describe())
         if reasons and not force:
             raise Refused(f"wave {target.number} {target.name} must wait: " + "; ".join(reasons) + " (--force to override)")
-        return [(target.number, list(target.clusters), False, reasons)]
+        return [(target.number, list(target.clusters), False, reasons, not window.open)]
 
     chosen = []
     for w in state.out:
         if w.late:
-            chosen.append((w.number, w.late, True, []))
-    chosen += [(n, list(plan.wave(n).clusters), False, []) for n in ready(plan, state)]
-    if not chosen:
+            chosen.append((w.number, w.late, True, [], False))
+    for n in ready(plan, state):
+        window = hold.window(plan.wave(n))
+        if window.open:
+            chosen.append((n, list(plan.wave(n).clusters), False, [], False))
+        else:
+            outcome.held.append(f"wave {n} {plan.wave(n).name}: waiting for window: {window.describe()}")
+    if not chosen and outcome.held:
+        outcome.notes += outcome.held
+    elif not chosen:
         waiting = [w for w in state.waves if w.status in ("pending", "baking", "verifying")]
         if not waiting:
             outcome.notes.append(f"rollout {state.overall}: nothing to advance")
@@ -251,7 +273,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
     originals = {t.file: t.text for t in ws.inspection.targets}
     modes = session.git.modes(base) if not dry_run else {}
     tip = base
-    for number, clusters, late, forced in chosen:
+    for number, clusters, late, forced, past_window in chosen:
         wave = plan.wave(number)
         changes: dict[str, str] = {}
         before = dict(texts)  # this wave's diff starts where the previous wave left off
@@ -278,7 +300,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
             change.diff = _diff({f: before.get(f, originals[f]) for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
-                              forced=forced, note=message)
+                              forced=forced, note=message, forced_window=past_window)
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:

@@ -36,6 +36,9 @@ class Step:
     verified: list[dict] = field(default_factory=list)
     reverted: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    within_budget: list[dict] = field(default_factory=list)  # failed clusters that maxFailures allows
+    head: str = ""  # the branch's commit after the step (the key of a halt's notification)
+    sinks: tuple = ()  # spec.notify
     exit_code: int = 0
 
     def waves(self) -> list[dict]:
@@ -48,12 +51,12 @@ class Step:
         return {"policy": self.policy, "revision": self.revision, "status": self.status, "waves": self.waves(),
                 "gates": [v.as_dict() for v in self.verdicts], "advanced": self.advanced,
                 "verified": self.verified, "reverted": self.reverted, "notes": self.notes,
+                "warnings": self.within_budget,
                 "exitCode": self.exit_code}
 
 
 def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
-    from rollout.engine import advance, clock, load, open_session, revert, state_of, sync, verify
-    from rollout.gate_check import evaluate, preflight
+    from rollout.engine import clock, load, open_session, state_of, sync
 
     session = open_session(repo, push)
     sync(session)
@@ -61,7 +64,18 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
     ws = load(session, policy_ref)
     now = clock()
     state = state_of(session, ws, now)
-    result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan)
+    result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify)
+    try:
+        return _step(session, ws, policy_ref, kube, push, now, state, result)
+    finally:
+        result.head = session.git.head()
+
+
+def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
+    from rollout.engine import advance, revert, state_of, verify
+    from rollout.gate_check import evaluate, preflight
+
+    repo = session.repo
     if state.overall == "reverted":
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
@@ -92,6 +106,7 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
         result.notes += [f"halted: wave {v.number} {v.name}: {v.reason}" for v in halted]
         return result
     result.notes += [f"wave {v.number} {v.name}: {v.reason}: waiting (no advance, no revert)" for v in blind]
+    result.within_budget = within_budget(verdicts.values())
 
     passed = {n: v.evidence() for n, v in verdicts.items() if v.state == "passed"}
     if passed:
@@ -100,18 +115,39 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
     outcome = advance(repo, policy_ref, push=push)
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
                         "lateJoin": c.late} for c in outcome.changes]
+    result.notes += outcome.held  # a pause, or waves waiting for their change window
     result.state = after = state_of(session, ws, now)
     if after.overall == "complete":
         result.status = "complete"
     elif result.advanced or result.verified:
         result.status = "advanced"
     else:
-        result.status = "waiting"
+        result.status = "paused" if outcome.paused else "waiting"
         result.notes += [f"wave {v.number} {v.name}: {v.reason}" for v in verdicts.values() if v.state == "pending"][:3]
         result.notes += [f"wave {w.number} {w.name} waits for `rollout approve --wave {w.number}`"
                          for w in ws.plan.waves if w.approval == "required" and after.wave(w.number).status == "passed"
                          and not after.wave(w.number).approved_by]
     return result
+
+
+def within_budget(verdicts) -> list[dict]:
+    """Clusters whose gates failed in waves that maxFailures still lets go on: one entry each."""
+    out = []
+    for verdict in verdicts:
+        if verdict.state == "failed":
+            continue
+        seen = set()
+        for check in verdict.checks:
+            if check.state == "failed" and check.cluster not in seen:
+                seen.add(check.cluster)
+                out.append({"wave": verdict.number, "name": verdict.name, "cluster": check.cluster,
+                            "gate": check.gate, "reason": check.reason})
+    return out
+
+
+def _warning(item: dict) -> str:
+    return (f"warning: wave {item['wave']} {item['name']}: {item['cluster']} failed {item['gate']} "
+            f"(within maxFailures): {item['reason']}")
 
 
 def summary_markdown(result: Step) -> str:
@@ -123,6 +159,9 @@ def summary_markdown(result: Step) -> str:
         lines.append(f"- wave {item['wave']} {item['name']} passed its gates `{(item['commit'] or '')[:12]}`")
     for item in result.reverted:
         lines.append(f"- **reverted** wave {item['wave']} {item['name']} `{(item['commit'] or '')[:12]}`: {item['reason']}")
+    for item in result.within_budget:
+        lines.append(f"- :warning: wave {item['wave']} {item['name']}: **{item['cluster']}** failed {item['gate']} "
+                     f"(within maxFailures): {item['reason']}")
     rows = result.waves()
     if rows:
         lines += ["", "| # | wave | status | gates | why |", "|---|---|---|---|---|"]
@@ -144,6 +183,7 @@ def lines(result: Step) -> list[str]:
            for i in result.verified] + out
     out += [f"reverted wave {i['wave']} {i['name']}: commit {(i['commit'] or '')[:12]}: {i['reason']}"
             for i in result.reverted]
+    out += [_warning(item) for item in result.within_budget]
     out += result.notes
     out.append(f"rollout {result.policy} -> {result.revision}: {result.status}")
     return out
@@ -153,6 +193,7 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
         interval: float, fmt: str) -> int:
     """Step once, or with `wait` until complete, failed or `timeout`: a live table in a
     terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`."""
+    from rollout.notify.hook import after_step
     from rollout.observers.kube import Kube
     from rollout.render.status import live_view
 
@@ -178,6 +219,8 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
             else:
                 for line in lines(result):
                     print(line, flush=True)
+            for warning in after_step(repo, result):  # after the push; a failure is only a warning
+                print(warning, file=sys.stderr, flush=True)
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 with open(summary, "a") as handle:

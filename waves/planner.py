@@ -17,6 +17,7 @@ from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
 from waves.problems import Problem, ProblemError
 from waves.templates import MissingLabel, render
+from waves.windows import resolve as resolve_windows
 
 ABSENT = None  # the "value" of a label a cluster does not have, for isolateBy
 
@@ -41,6 +42,7 @@ class Wave:
     bake_seconds: int = 0
     gates: tuple = ()
     approval: str | None = None
+    windows: tuple = ()  # change windows, time zones filled in (waves/windows.py)
 
 
 @dataclass
@@ -143,6 +145,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
                 bake_seconds=wave_spec.bake,
                 gates=wave_spec.gates if wave_spec.gates is not None else spec.gates,
                 approval=wave_spec.approval,
+                windows=_windows(spec, part, errors),
             )
         )
 
@@ -152,6 +155,15 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
         raise ProblemError(errors + warnings)
     wave_of = {name: wave.number for wave in waves for name in wave.clusters}
     return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings)
+
+
+def _windows(spec, part: _Part, errors: list[Problem]) -> tuple:
+    own = spec.waves[part.spec_index].windows
+    loc = ("spec", "waves", part.spec_index, "windows") if own is not None else ("spec", "windows")
+    windows, problems = resolve_windows(own if own is not None else spec.windows,
+                                        [(c.name, c.labels) for c in part.clusters], loc)
+    errors += [p for p in problems if p.message not in {e.message for e in errors}]
+    return windows
 
 
 def _labels(cluster: Cluster) -> str:

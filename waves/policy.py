@@ -24,6 +24,8 @@ from waves.gates import GateSpec
 from waves.pins import PinSpec
 from waves.selectors import LabelSelector, label_key_problem
 from waves.templates import check_template
+from waves.windows import Window
+from waves.notify import NotifySpec
 
 API_VERSION = "rollout/v1alpha1"
 
@@ -161,6 +163,7 @@ class WaveSpec(Strict):
     approval: Literal["required"] | None = Field(
         default=None, description="'required': the next wave waits for `rollout approve`."
     )
+    windows: tuple[Window, ...] | None = Field(default=None, description="Replaces spec.windows for this wave.")
 
     @field_validator("name")
     @classmethod
@@ -196,6 +199,8 @@ class PolicySpec(Strict):
     progressDeadline: Duration | None = None
     maxFailures: CountOrPercent = 0
     identity: Identity | None = None
+    windows: tuple[Window, ...] = Field(default=(), description="When waves may start (docs/operating.md).")
+    notify: tuple[NotifySpec, ...] = Field(default=(), description="Where to send rollout events (docs/operating.md).")
 
     @field_validator("revision")
     @classmethod

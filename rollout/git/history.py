@@ -16,7 +16,8 @@ def policy_digest(text: str) -> str:
 
 
 def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
-                    digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None) -> str:
+                    digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None,
+                    forced_window: bool = False) -> str:
     subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
     body = [subject, ""]
     if note:
@@ -28,8 +29,9 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
         body += ["Forced past: " + "; ".join(forced), ""]
     trailers = _trailers(policy, revision, number, wave, "advance")
     trailers.append(f"Rollout-Clusters: {','.join(name for name, _ in clusters)}")
-    if forced:
-        trailers.append("Rollout-Forced: true")
+    if forced:  # `window` when only a change window was forced past (docs/operating.md)
+        trailers.append("Rollout-Forced: " + ("window" if forced_window and len(forced) == 1 else
+                                              "true, window" if forced_window else "true"))
     trailers.append(f"Rollout-Policy-Digest: {digest}")
     return "\n".join(body + trailers) + "\n"
 
@@ -97,7 +99,7 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         revision=fields["Rollout-Revision"],
         wave=fields["Rollout-Wave-Name"],
         clusters=clusters,
-        forced=fields.get("Rollout-Forced") == "true",
+        forced=bool(fields.get("Rollout-Forced")),
         reason=fields.get("Rollout-Reason"),
         by=fields.get("Rollout-Approved-By"),
     )

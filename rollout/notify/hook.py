@@ -1,0 +1,80 @@
+"""Where the shell hands what it committed to the sinks: a `rollout run` step and a
+pause/resume record become Events; sent once each, warnings printed to stderr."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rollout.notify import Event, SentLog, send
+
+
+def sent_log(repo: Path) -> SentLog | None:
+    from rollout.git.repo import Git, GitError
+
+    try:
+        common = Git(repo).run("rev-parse", "--git-common-dir").strip()
+    except (GitError, OSError):
+        return None
+    return SentLog((Path(repo) / common / "rollout" / "notified").resolve())
+
+
+def step_events(result) -> list[Event]:
+    """What a `rollout run` step did, as events (only what it committed, or a halt)."""
+    policy, revision, plan = result.policy, result.revision, result.plan
+    events = []
+    for item in result.advanced:
+        events.append(Event("advanced", policy, revision, item["commit"] or "", item["wave"], item["name"],
+                            tuple(item["clusters"]), "late join" if item.get("lateJoin") else ""))
+    for item in result.verified:
+        clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+        events.append(Event("passed", policy, revision, item["commit"] or "", item["wave"], item["name"], clusters))
+        failed = [w for w in result.within_budget if w["wave"] == item["wave"]]
+        if failed:
+            events.append(Event("failed", policy, revision, item["commit"] or "", item["wave"], item["name"],
+                                tuple(w["cluster"] for w in failed),
+                                f"{len(failed)} cluster{'s' if len(failed) != 1 else ''} failed within maxFailures: "
+                                + "; ".join(f"{w['cluster']}: {w['reason']}" for w in failed[:3])))
+    for item in result.reverted:
+        clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+        events.append(Event("reverted", policy, revision, item["commit"] or "", item["wave"], item["name"],
+                            clusters, item["reason"]))
+    if result.status in ("failed", "halted") and result.head:
+        events.append(Event(result.status, policy, revision, result.head, reason="; ".join(result.notes[:3])))
+    if result.status == "complete" and (result.advanced or result.verified):
+        last = (result.verified or result.advanced)[-1]
+        events.append(Event("complete", policy, revision, last["commit"] or "",
+                            clusters=tuple(c.name for c in plan.targets) if plan else ()))
+    return events
+
+
+def after_step(repo: Path, result) -> list[str]:
+    if not result.sinks:
+        return []
+    return send(result.sinks, step_events(result), sent_log(repo))
+
+
+def after_record(repo: Path, outcome) -> None:
+    """A pause or resume was committed: tell the sinks of the policies it holds."""
+    from rollout.policy_file import find_policy, load_policy
+
+    if not outcome.changes:
+        return
+    change = outcome.changes[0]
+    names = [change.name] if change.name != "*" else \
+        sorted(p.stem for p in (Path(repo) / "rollouts").glob("*.y*ml"))
+    warnings = []
+    for name in names:
+        try:
+            loaded = load_policy(find_policy(Path(repo), name))
+        except Exception:  # noqa: BLE001 - a policy that cannot be read has no sinks to tell
+            continue
+        if loaded.policy is None or not loaded.policy.spec.notify:
+            continue
+        reason = getattr(outcome, "reason", "")
+        event = Event(change.action + ("d" if change.action.endswith("e") else "ed"), loaded.policy.metadata.name,
+                      loaded.policy.spec.revision, change.commit or "", reason=reason)
+        warnings += send(loaded.policy.spec.notify, [event], sent_log(repo))
+    for line in warnings:
+        print(line, file=sys.stderr)
+
