@@ -90,9 +90,12 @@ def plan(
     if ws.errors:
         _fail(ws.problems)
     if format is PlanFormat.table:
+        from rollout.render.controls import lines
         from rollout.render.plan_table import render
 
         render(ws.plan, ws.warnings)
+        for line in lines(ws.plan, _hold(ws.repo, ws.plan)):
+            print(line)
         return
     _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown))
     if format is PlanFormat.json:
@@ -407,7 +410,19 @@ def status(
 
     root = repo_root(repo, policy)
     ws, state = _engine_errors(lambda: run(root, policy))
-    render(ws.plan, state, format.value)
+    render(ws.plan, state, format.value, _hold(root, ws.plan))
+
+
+def _hold(root, plan):
+    """The pause and the clock, for showing change windows and who paused."""
+    from rollout.controls import Hold, hold_of
+    from rollout.engine import clock
+    from rollout.git.repo import Git, GitError
+
+    try:
+        return hold_of(Git(root), plan.policy, clock())
+    except GitError:  # not a git repository: no pause to read
+        return Hold(clock())
 
 
 @command

@@ -37,7 +37,8 @@ class Window(BaseModel):
                                       "or a 5-field cron expression (0 9 * * 1-5), in timeZone.")
     duration: Duration = Field(description="How long it stays open after each opening (2h, 30m).")
     timeZone: str = Field(default="UTC", description="IANA zone (Europe/Berlin), or a template such as "
-                                                     "{labels.timezone}: every cluster of a wave must share it.")
+                                                     "{labels.timezone}: every cluster of a wave must share it; a "
+                                                     "label spells the '/' as '.' (Europe.Berlin).")
 
     @field_validator("schedule")
     @classmethod
@@ -142,12 +143,10 @@ def _rule(body: str, tz: ZoneInfo, local: datetime):
 
 
 def _localize(wall: datetime, tz: ZoneInfo) -> datetime:
-    """A wall time of `tz` as an instant; a time skipped by DST moves forward past the gap."""
-    aware = wall.replace(tzinfo=tz)
-    roundtrip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-    if roundtrip != wall:  # in the gap: 02:30 on the night clocks jump 02:00 -> 03:00
-        aware = wall.replace(tzinfo=tz, fold=1)
-    return aware.astimezone(UTC)
+    """A wall time of `tz` as an instant. fold=0 (PEP 495): a time skipped by DST (02:30 the
+    night clocks jump 02:00 -> 03:00) is read with the offset before the jump, i.e. 03:30
+    after it; a repeated time is its first occurrence."""
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def _active_until(window: Window, zone: str, now: datetime) -> datetime | None:
@@ -231,7 +230,7 @@ def resolve(windows: tuple[Window, ...], clusters: list[tuple[str, dict]], loc: 
         missing = []
         for name, labels in clusters:
             try:
-                zones.setdefault(render(window.timeZone, name, labels), []).append(name)
+                zones.setdefault(label_zone(render(window.timeZone, name, labels)), []).append(name)
             except MissingLabel as err:
                 missing.append(f"{name} (no label {err.key})")
         if missing:
@@ -253,6 +252,12 @@ def resolve(windows: tuple[Window, ...], clusters: list[tuple[str, dict]], loc: 
             continue
         out.append(window.model_copy(update={"timeZone": zone}))
     return tuple(out), problems
+
+
+def label_zone(value: str) -> str:
+    """A zone as a Kubernetes label value can hold it: no '/', so `Europe.Berlin` (IANA names
+    never hold a '.') means Europe/Berlin."""
+    return value.replace(".", "/")
 
 
 def _few(names: list[str], shown: int = 5) -> str:

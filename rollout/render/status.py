@@ -74,9 +74,13 @@ def state_dict(plan, state) -> dict:
     }
 
 
-def render(plan, state, fmt: str) -> None:
+def render(plan, state, fmt: str, hold=None) -> None:
+    """`hold` (rollout/controls.py): the pause and change windows, shown after the waves."""
+    from rollout.render import controls
+
     if fmt == "json":
-        print(json.dumps(state_dict(plan, state), indent=2))
+        print(json.dumps({**state_dict(plan, state), **(controls.controls(plan, hold, state) if hold else {})},
+                         indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -94,6 +98,8 @@ def render(plan, state, fmt: str) -> None:
         table.add_row(str(w.number), w.name, f"[{COLOURS.get(w.status, 'white')}]{w.status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")
     Console().print(table)
+    for line in controls.lines(plan, hold, state) if hold else []:
+        print(line)
 
 
 def live_view(plan, state, verdicts, log: list[str], title: str):

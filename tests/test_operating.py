@@ -1,0 +1,271 @@
+"""Operating controls end to end (docs/operating.md): change windows on advance and run,
+pause / resume / emergency stop as commits (a plain `git revert` lifts a pause), and
+notifications delivered over real HTTP to a receiver in this test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from calendar import timegm
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT, SEED_POLICY, make_seed_repo
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
+           "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
+SATURDAY = timegm((2026, 11, 28, 12, 0, 0))  # 13:00 in Berlin
+MONDAY = timegm((2026, 11, 30, 9, 0, 0))  # 10:00 in Berlin
+BERLIN_BUSINESS_HOURS = """\
+  windows:
+    - kind: allow
+      schedule: "0 9 * * 1-5"
+      duration: 8h
+      timeZone: Europe/Berlin
+"""
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch):
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ROLLOUT_NOW", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def rollout(cwd: Path, *args: str, now: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    extra = {"COLUMNS": "200", **({"ROLLOUT_NOW": str(now)} if now is not None else {}), **(env or {})}
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **extra},
+                          timeout=60)
+
+
+def published(tmp: Path, policy: str = SEED_POLICY) -> tuple[Path, Path]:
+    """The seed fleet with `policy`, published to a bare remote; a clone to work in."""
+    source = make_seed_repo(tmp / "source", policy).root
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet-config")
+    remote = tmp / "remote.git"
+    git(tmp, "clone", "-q", "--bare", str(source), str(remote))
+    work = tmp / "work"
+    git(tmp, "clone", "-q", str(remote), str(work))
+    return remote, work
+
+
+def subjects(remote: Path) -> list[str]:
+    return git(remote, "log", "--format=%s", "--reverse", "main").splitlines()[1:]
+
+
+class Receiver:
+    """A real HTTP server in a thread: records each POST; answers from `codes` (then 200)."""
+
+    def __init__(self, codes: list[int] | None = None):
+        self.requests: list[dict] = []
+        self.codes = list(codes or [])
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                code = receiver.codes.pop(0) if receiver.codes else 200
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, path: str) -> list[dict]:
+        return [r["json"] for r in self.requests if r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+# --- change windows -------------------------------------------------------------------
+
+
+def test_outside_the_window_run_waits_advance_refuses_and_force_is_recorded(tmp_path):
+    remote, work = published(tmp_path, SEED_POLICY + BERLIN_BUSINESS_HOURS)
+    waiting = rollout(work, "run", "security-patch", now=SATURDAY)
+    assert waiting.returncode == 0, waiting.stderr
+    assert ("wave 1 canary: waiting for window: outside its change window (no allow window is open); next opening "
+            "2026-11-30 08:00 UTC (2026-11-30 09:00 Europe/Berlin)") in waiting.stdout
+    assert waiting.stdout.strip().endswith("security-patch -> v1.4.2: waiting")
+    refused = rollout(work, "advance", "security-patch", "--wave", "1", now=SATURDAY)
+    assert refused.returncode == 1 and "outside its change window" in refused.stderr
+    assert subjects(remote) == []
+    status = rollout(work, "status", "security-patch", now=SATURDAY)
+    assert "wave 1 canary: next window opens 2026-11-30 08:00 UTC (2026-11-30 09:00 Europe/Berlin)" in status.stdout
+    forced = rollout(work, "advance", "security-patch", "--wave", "1", "--force", now=SATURDAY)
+    assert forced.returncode == 0, forced.stderr
+    body = git(remote, "log", "-1", "--format=%B", "main")
+    assert "Rollout-Forced: window" in body and "Forced past: outside its change window" in body
+
+
+def test_inside_the_window_run_advances(tmp_path):
+    remote, work = published(tmp_path, SEED_POLICY + BERLIN_BUSINESS_HOURS)
+    result = rollout(work, "run", "security-patch", now=MONDAY)
+    assert result.returncode == 0, result.stderr
+    assert subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
+
+
+def test_a_templated_zone_that_mixes_zones_in_a_wave_is_invalid_naming_the_clusters(tmp_path):
+    policy = SEED_POLICY + BERLIN_BUSINESS_HOURS.replace("Europe/Berlin", '"{labels.region}"')
+    repo = make_seed_repo(tmp_path / "fleet", policy, clusters={
+        "dev-a": {"environment": "dev", "region": "Europe.Dublin"},
+        "dev-b": {"environment": "dev", "region": "America.New_York"},
+        "staging-a": {"environment": "staging", "region": "Europe.Dublin"},
+        "prod-a": {"environment": "production", "region": "Asia.Tokyo"},
+    })
+    result = rollout(repo.root, "validate", "security-patch")
+    assert result.returncode == 2
+    assert ("rollouts/security-patch.yaml:31: spec.windows[0].timeZone: timeZone '{labels.region}' mixes time zones in one wave "
+            "(America/New_York: dev-b; Europe/Dublin: dev-a)") in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1  # region-* and production each have one zone
+
+
+# --- pause, resume, emergency stop ------------------------------------------------------
+
+
+def test_pause_holds_run_and_advance_and_a_plain_git_revert_lifts_it(tmp_path):
+    remote, work = published(tmp_path)
+    paused = rollout(work, "pause", "security-patch", "--reason", "incident 4711", "--by", "alice")
+    assert paused.returncode == 0, paused.stderr
+    body = git(remote, "log", "-1", "--format=%B", "main")
+    assert "Rollout-Action: pause" in body and "Rollout-Reason: incident 4711" in body
+    assert "Rollout-Paused-By: alice" in body
+    again = rollout(work, "pause", "security-patch", "--reason", "twice")
+    assert again.returncode == 0 and "already paused" in again.stdout
+    run = rollout(work, "run", "security-patch")
+    assert run.returncode == 0 and run.stdout.strip().endswith(": paused")
+    assert "paused security-patch by alice since" in run.stdout and "incident 4711" in run.stdout
+    advance = rollout(work, "advance", "security-patch", "--wave", "1", "--force")
+    assert advance.returncode == 1 and "paused security-patch by alice" in advance.stderr
+    status = rollout(work, "status", "security-patch", "--format", "json")
+    (pause,) = json.loads(status.stdout)["paused"]
+    assert (pause["by"], pause["reason"], pause["policy"]) == ("alice", "incident 4711", "security-patch")
+    assert subjects(remote) == ["rollout(security-patch): pause security-patch: incident 4711"]
+
+    git(work, "pull", "-q")
+    git(work, "revert", "--no-edit", "HEAD")
+    git(work, "push", "-q")
+    assert rollout(work, "run", "security-patch").returncode == 0
+    assert subjects(remote)[-1] == "rollout(security-patch): wave 1 canary -> v1.4.2"
+
+
+def test_emergency_stop_holds_every_policy_until_resume_all(tmp_path):
+    remote, work = published(tmp_path)
+    stop = rollout(work, "pause", "--all", "--reason", "freeze")
+    assert stop.returncode == 0, stop.stderr
+    assert subjects(remote) == ["rollout(all): pause every policy: freeze"]
+    assert "Rollout-Policy: *" in git(remote, "log", "-1", "--format=%B", "main")
+    assert rollout(work, "run", "security-patch").stdout.strip().endswith(": paused")
+    own = rollout(work, "resume", "security-patch")
+    assert own.returncode == 1 and "`rollout resume --all` lifts it" in own.stderr
+    assert rollout(work, "resume", "--all").returncode == 0
+    assert rollout(work, "run", "security-patch").returncode == 0
+    assert subjects(remote)[-1] == "rollout(security-patch): wave 1 canary -> v1.4.2"
+
+
+def test_a_pause_never_blocks_a_revert(tmp_path):
+    remote, work = published(tmp_path)
+    assert rollout(work, "advance", "security-patch", "--wave", "1").returncode == 0
+    assert rollout(work, "pause", "security-patch", "--reason", "looks wrong").returncode == 0
+    reverted = rollout(work, "revert", "security-patch", "--wave", "1", "--reason", "broken")
+    assert reverted.returncode == 0, reverted.stderr
+    assert subjects(remote)[-1] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+
+
+def test_pause_needs_a_reason_and_one_target(tmp_path):
+    _, work = published(tmp_path)
+    assert rollout(work, "pause", "security-patch").returncode == 2
+    both = rollout(work, "pause", "security-patch", "--all", "--reason", "x")
+    assert both.returncode == 2 and "exactly one of POLICY and --all" in both.stderr
+
+
+# --- notifications --------------------------------------------------------------------
+
+
+def notify_policy(url: str) -> str:
+    return SEED_POLICY + f"""\
+  notify:
+    - webhook:
+        urlFrom: {{env: HOOK_URL}}
+        headersFrom: {{Authorization: {{env: HOOK_TOKEN}}}}
+      linkTemplate: "https://git.example.com/org/fleet/commit/{{commit}}"
+    - slack: {{urlFrom: {{env: SLACK_WEBHOOK_URL}}}}
+      events: [advanced, paused, reverted]
+"""
+
+
+def test_events_reach_webhook_and_slack_once_each_and_secrets_stay_secret(tmp_path, receiver):
+    remote, work = published(tmp_path, notify_policy(receiver.url))
+    secrets = {"HOOK_URL": receiver.url + "/hook/s3cr3t-path", "HOOK_TOKEN": "Bearer t0ken",
+               "SLACK_WEBHOOK_URL": receiver.url + "/slack/T000/B000/xoxsecret"}
+    first = rollout(work, "run", "security-patch", env=secrets)
+    assert first.returncode == 0, first.stderr
+    commit = git(remote, "rev-parse", "main").strip()
+    (hook,) = receiver.events("/hook/s3cr3t-path")
+    assert hook == {"event": "advanced", "policy": "security-patch", "revision": "v1.4.2",
+                    "wave": {"number": 1, "name": "canary"},
+                    "clusters": {"count": 2, "first": ["dev-eu-west", "dev-us-east"]}, "commit": commit, "reason": "",
+                    "link": f"https://git.example.com/org/fleet/commit/{commit}"}
+    assert receiver.requests[0]["headers"]["Authorization"] == "Bearer t0ken"
+    (slack,) = receiver.events("/slack/T000/B000/xoxsecret")
+    assert slack["text"] == "rollout security-patch -> v1.4.2: wave 1 canary advanced"
+    assert slack["blocks"][0]["type"] == "section" and "2 clusters: dev-eu-west, dev-us-east" in \
+        slack["blocks"][0]["text"]["text"]
+    assert rollout(work, "run", "security-patch", env=secrets).returncode == 0  # nothing new: nothing sent
+    assert len(receiver.requests) == 2
+    rollout(work, "pause", "security-patch", "--reason", "incident 4711", env=secrets)
+    assert [e["event"] for e in receiver.events("/hook/s3cr3t-path")] == ["advanced", "paused"]
+    assert receiver.events("/hook/s3cr3t-path")[1]["reason"] == "incident 4711"
+    assert [e["text"] for e in receiver.events("/slack/T000/B000/xoxsecret")][1] == "rollout security-patch -> v1.4.2: paused"
+    for result in (first,):
+        assert "s3cr3t" not in result.stdout + result.stderr and "xoxsecret" not in result.stdout + result.stderr
+
+
+def test_a_failing_sink_is_retried_then_a_warning_never_a_failed_rollout(tmp_path):
+    flaky = Receiver(codes=[500, 503])
+    try:
+        remote, work = published(tmp_path, notify_policy(flaky.url))
+        env = {"HOOK_URL": flaky.url + "/hook", "HOOK_TOKEN": "x",
+               "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/slack/xoxsecret"}  # the discard port: refused
+        result = rollout(work, "run", "security-patch", env=env)
+        assert result.returncode == 0 and subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]
+        assert len(flaky.events("/hook")) == 3  # 500, 503, then delivered
+        assert "warning: notify[1] slack: advanced not sent: Connection refused (after 3 attempts)" in result.stderr
+        assert "warning: notify[0]" not in result.stderr
+        assert "xoxsecret" not in result.stdout + result.stderr
+    finally:
+        flaky.close()
+
+
+def test_a_missing_secret_is_a_warning_naming_the_variable(tmp_path, receiver):
+    _, work = published(tmp_path, notify_policy(receiver.url))
+    result = rollout(work, "run", "security-patch", env={"HOOK_TOKEN": "x", "SLACK_WEBHOOK_URL": receiver.url})
+    assert result.returncode == 0
+    assert "warning: notify[0] webhook: advanced not sent: webhook urlFrom: environment variable HOOK_URL is not set" \
+        in result.stderr
+    assert [e["text"] for e in receiver.events("/")] == ["rollout security-patch -> v1.4.2: wave 1 canary advanced"]
