@@ -216,6 +216,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         if wave is not None:
             raise Refused(hold.pause_note())
         outcome.held.append(hold.pause_note())
+        outcome.notes.append(hold.pause_note())
         return []
     if wave is not None:
         target = _wave(plan, wave)

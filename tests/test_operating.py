@@ -269,3 +269,48 @@ def test_a_missing_secret_is_a_warning_naming_the_variable(tmp_path, receiver):
     assert "warning: notify[0] webhook: advanced not sent: webhook urlFrom: environment variable HOOK_URL is not set" \
         in result.stderr
     assert [e["text"] for e in receiver.events("/")] == ["rollout security-patch -> v1.4.2: wave 1 canary advanced"]
+
+
+# --- failure budget -------------------------------------------------------------------
+
+
+def test_a_wave_within_max_failures_goes_on_with_a_warning_per_failed_cluster_and_a_failed_event(tmp_path, receiver):
+    import re
+    import time
+
+    pytest.importorskip("kubernetes")
+    from test_simulator import Running
+    from test_simulator import published as example
+
+    def budget(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text).replace("  onFailure: revert\n", "  onFailure: revert\n  maxFailures: 1\n")
+        return text + "  notify:\n    - webhook: {urlFrom: {env: HOOK_URL}}\n      events: [passed, failed]\n"
+
+    remote, work = example(tmp_path, "fleet-config", budget)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-us-east:degraded@v1.4.2")
+    summary = tmp_path / "summary.md"
+    env = {"HOOK_URL": receiver.url + "/hook", "GITHUB_STEP_SUMMARY": str(summary)}
+    try:
+        for _ in range(40):  # until the canary's pass is recorded
+            step = rollout(work, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), "--format", "json",
+                           env=env)
+            assert step.returncode == 0, step.stdout + step.stderr
+            result = json.loads(step.stdout)
+            if any(v["wave"] == 1 for v in result["verified"]):
+                break
+            time.sleep(0.5)
+        assert [v["wave"] for v in result["verified"]] == [1], result
+        (warning,) = result["warnings"]
+        assert (warning["wave"], warning["cluster"], warning["gate"]) == (1, "dev-us-east", "argocd")
+        assert "- :warning: wave 1 canary: **dev-us-east** failed argocd (within maxFailures)" in summary.read_text()
+        verify = git(remote, "log", "-1", "--format=%H", "--grep=wave 1 canary passed", "main").strip()
+        events = receiver.events("/hook")
+        assert [(e["event"], e["commit"]) for e in events] == [("passed", verify), ("failed", verify)]
+        assert events[1]["clusters"] == {"count": 1, "first": ["dev-us-east"]}
+        assert "within maxFailures" in events[1]["reason"]
+        text = rollout(work, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), env=env)
+        assert "warning: wave 1 canary: dev-us-east failed argocd (within maxFailures)" not in text.stdout  # passed: not re-judged
+        wave_1 = [e for e in receiver.events("/hook") if e["wave"]["number"] == 1]
+        assert len(wave_1) == 2  # the canary's events are not resent (later waves may pass meanwhile)
+    finally:
+        sim.stop()
