@@ -30,6 +30,7 @@ def plan_dict(plan, warnings=()) -> dict:
                 "bakeSeconds": w.bake_seconds,
                 "gates": [g.model_dump(mode="json", exclude_none=True) for g in w.gates],
                 "approval": w.approval,
+                "windows": [x.model_dump(mode="json") for x in w.windows],  # time zones filled in
             }
             for w in plan.waves
         ],
