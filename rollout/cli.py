@@ -93,8 +93,11 @@ def plan(
         from rollout.render.controls import lines
         from rollout.render.plan_table import render
 
+        from rollout.controls import Hold
+        from rollout.engine import clock
+
         render(ws.plan, ws.warnings)
-        for line in lines(ws.plan, _hold(ws.repo, ws.plan)):
+        for line in lines(ws.plan, Hold(clock())):
             print(line)
         return
     _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown))
@@ -227,6 +230,8 @@ def advance(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, dry_run, push, message, force))
     _print_outcome(outcome, format.value, "would advance" if dry_run else "advanced")
+    if not dry_run:
+        _notify(root, outcome, policy)
 
 
 @command
@@ -248,6 +253,8 @@ def revert(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push))
     _print_outcome(outcome, format.value, "reverted")
+    outcome.reason = reason
+    _notify(root, outcome, policy)
 
 
 @command
@@ -356,14 +363,14 @@ def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: O
         print(note)
     if outcome.changes:
         print("pushed" if outcome.pushed else "committed locally (not pushed)")
-    _notify_outcome(root, outcome)
+    _notify(root, outcome, policy)
 
 
-def _notify_outcome(root, outcome) -> None:
-    """Tell the policies' notification sinks what was committed (after the push)."""
+def _notify(root, outcome, policy: Optional[str]) -> None:
+    """Tell the policy's notification sinks what was committed (after the push)."""
     from rollout.notify.hook import after_record
 
-    after_record(root, outcome)
+    after_record(root, outcome, policy)
 
 
 OptionalPolicy = Annotated[Optional[str], typer.Argument(help="Policy name or path; omit with --all.")]

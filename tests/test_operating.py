@@ -314,3 +314,14 @@ def test_a_wave_within_max_failures_goes_on_with_a_warning_per_failed_cluster_an
         assert len(wave_1) == 2  # the canary's events are not resent (later waves may pass meanwhile)
     finally:
         sim.stop()
+
+
+def test_advance_and_revert_by_hand_notify_too(tmp_path, receiver):
+    remote, work = published(tmp_path, SEED_POLICY + "  notify:\n    - webhook: {url: %s/hook}\n" % receiver.url)
+    assert rollout(work, "advance", "security-patch", "--wave", "1").returncode == 0
+    assert rollout(work, "revert", "security-patch", "--wave", "1", "--reason", "smoke test failed").returncode == 0
+    advance, revert = git(remote, "log", "--format=%H", "--reverse", "main").split()[1:]
+    got = [(e["event"], e["commit"], e["reason"]) for e in receiver.events("/hook")]
+    assert got == [("advanced", advance, ""), ("reverted", revert, "smoke test failed")]
+    dry = rollout(work, "advance", "security-patch", "--wave", "1", "--dry-run")
+    assert dry.returncode == 1 and len(receiver.requests) == 2  # a refusal sends nothing

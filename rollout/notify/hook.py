@@ -37,6 +37,8 @@ def step_events(result) -> list[Event]:
                                 + "; ".join(f"{w['cluster']}: {w['reason']}" for w in failed[:3])))
     for item in result.reverted:
         clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+        events.append(Event("failed", policy, revision, item["commit"] or "", item["wave"], item["name"],
+                            clusters, item["reason"]))
         events.append(Event("reverted", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             clusters, item["reason"]))
     if result.status in ("failed", "halted") and result.head:
@@ -54,27 +56,36 @@ def after_step(repo: Path, result) -> list[str]:
     return send(result.sinks, step_events(result), sent_log(repo))
 
 
-def after_record(repo: Path, outcome) -> None:
-    """A pause or resume was committed: tell the sinks of the policies it holds."""
+def after_record(repo: Path, outcome, policy_ref: str | None = None) -> None:
+    """A command committed something (advance, revert, pause, resume): tell the sinks of
+    the policies it concerns. A pause of every policy tells every policy's sinks."""
     from rollout.policy_file import find_policy, load_policy
 
-    if not outcome.changes:
+    changes = [c for c in outcome.changes if c.commit]
+    if not changes:
         return
-    change = outcome.changes[0]
-    names = [change.name] if change.name != "*" else \
-        sorted(p.stem for p in (Path(repo) / "rollouts").glob("*.y*ml"))
+    if changes[0].action in ("pause", "resume") and changes[0].name == "*":
+        refs = sorted(str(p) for p in (Path(repo) / "rollouts").glob("*.y*ml"))
+    else:
+        refs = [policy_ref or changes[0].name]
     warnings = []
-    for name in names:
+    for ref in refs:
         try:
-            loaded = load_policy(find_policy(Path(repo), name))
+            loaded = load_policy(find_policy(Path(repo), ref))
         except Exception:  # noqa: BLE001 - a policy that cannot be read has no sinks to tell
             continue
         if loaded.policy is None or not loaded.policy.spec.notify:
             continue
-        reason = getattr(outcome, "reason", "")
-        event = Event(change.action + ("d" if change.action.endswith("e") else "ed"), loaded.policy.metadata.name,
-                      loaded.policy.spec.revision, change.commit or "", reason=reason)
-        warnings += send(loaded.policy.spec.notify, [event], sent_log(repo))
+        name, revision = loaded.policy.metadata.name, loaded.policy.spec.revision
+        events = []
+        for change in changes:
+            if change.action in ("pause", "resume"):
+                events.append(Event(change.action + "d", name, revision, change.commit,
+                                    reason=getattr(outcome, "reason", "")))
+            elif change.action in ("advance", "revert"):
+                events.append(Event({"advance": "advanced", "revert": "reverted"}[change.action], name, revision,
+                                    change.commit, change.number, change.name, tuple(change.clusters),
+                                    getattr(outcome, "reason", "") or ("late join" if change.late else "")))
+        warnings += send(loaded.policy.spec.notify, events, sent_log(repo))
     for line in warnings:
         print(line, file=sys.stderr)
-
