@@ -1,0 +1,60 @@
+"""URLs compared as what they point at, not how they are spelled.
+
+A repository is known to Argo CD as `https://github.com/org/repo.git`, to Flux as
+`ssh://git@github.com/org/repo` and to `git remote -v` as `git@github.com:org/repo`: one
+repository. A Kubernetes API server is `https://Prod.example.com:443/` in one inventory
+and `https://prod.example.com` in another: one cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit
+
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?!//)(?P<path>.*)$")  # git@host:org/repo
+
+
+def repo_key(url: str) -> str:
+    """`host/path` without scheme, user, default port, `.git` or trailing slash; the host
+    lower-cased. Local paths and file:// URLs become the absolute path."""
+    url = url.strip()
+    if "://" not in url:
+        match = _SCP_LIKE.match(url)
+        if match and not os.path.isabs(url):
+            return _join(match.group("host").lower(), "", match.group("path"))
+        return _strip(os.path.normpath(os.path.abspath(url)))
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        return _strip(os.path.normpath(parts.path))
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port_text = f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else ""
+    return _join((parts.hostname or "").lower(), port_text, parts.path)
+
+
+def _join(host: str, port: str, path: str) -> str:
+    return f"{host}{port}/{_strip(path).lstrip('/')}"
+
+
+def _strip(path: str) -> str:
+    path = path.rstrip("/")
+    return path[: -len(".git")] if path.endswith(".git") else path
+
+
+def server_key(url: str) -> str:
+    """An API server URL as `scheme://host[:port]/path`: scheme and host lower-cased
+    (no scheme means https), the scheme's default port and trailing slashes dropped."""
+    text = url.strip()
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return text.lower().rstrip("/")
+    port_text = f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{(parts.hostname or '').lower()}{port_text}{parts.path.rstrip('/')}"
