@@ -98,7 +98,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
             if pin.preset == "argocd-application":
                 result.problems += _destination(target.file, located, pin, cluster)
 
-    result.problems += _shared_files(policy, plan, wanted)
+    result.problems += _shared_files(policy, plan, wanted, result.targets)
     if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
@@ -145,14 +145,16 @@ def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
     return problems
 
 
-def _shared_files(policy, plan, wanted: list[str]) -> list[Problem]:
+def _shared_files(policy, plan, wanted: list[str], targets: list[Target] = ()) -> list[Problem]:
+    lines = {(t.pin_index, t.file): t.current.line for t in targets if t.current is not None}
     owners: dict[tuple[int, str], list[str]] = {}
     for name in wanted:
         for target in plan.pins[name]:
             if policy.spec.pin[target.pin_index].preset != "argocd-applicationset-list":
                 owners.setdefault((target.pin_index, target.file), []).append(name)
     return [
-        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file)
+        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file,
+                line=lines.get((index, file), 1))
         for (index, file), names in sorted(owners.items()) if len(names) > 1
     ]
 

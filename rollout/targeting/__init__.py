@@ -103,6 +103,17 @@ class Context:
                 return None
             probe = posixpath.dirname(probe)
 
+    def crossing(self, reach, file: str, other: str | None):
+        """The link by which a source entered `other`'s folder on its way to `file`
+        (the line to fix), else the link that reached `file` itself."""
+        chain = reach.chain(file)
+        if other is not None:
+            for link in chain:
+                found = self.owner_of(link.target)
+                if found and found[0] == other:
+                    return link
+        return chain[-1]
+
     def problem(self, cluster: str, file: str, doc: int, loc: tuple, message: str) -> Problem:
         if file == POLICY:
             return Problem(message, loc, POLICY, extra={"cluster": cluster})

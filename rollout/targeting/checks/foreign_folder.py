@@ -17,7 +17,7 @@ def check(ctx) -> list:
             if found is None or found[0] == source.cluster:
                 continue
             other, folder = found
-            link = next(link for link in source.reach.chain(file) if ctx.owner_of(link.target) == found)
+            link = ctx.crossing(source.reach, file, other)
             if (link.file, link.loc) in reported:
                 continue
             reported.add((link.file, link.loc))

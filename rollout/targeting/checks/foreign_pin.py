@@ -12,11 +12,12 @@ def check(ctx) -> list:
             pinned.setdefault(target.file, set()).add(name)
     problems = []
     for source in ctx.followed():
-        for file, link in source.reach.files.items():
+        for file in source.reach.files:
             owners = pinned.get(file, set())
             if not owners or source.cluster in owners:
                 continue  # an ApplicationSet list, or its own pin
             other = sorted(owners)[0]
+            link = ctx.crossing(source.reach, file, other)
             problems.append(ctx.at_link(
                 source.cluster, link,
                 f"cluster {source.cluster}: {link.ref} brings in {file}, the file pinned for cluster {other}: "

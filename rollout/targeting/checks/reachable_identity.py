@@ -61,7 +61,7 @@ def check(ctx) -> list:
             if not wrong:
                 continue
             other = owner(ctx, generator.literals, cluster)
-            link = _crossing(ctx, source.reach, generator.file, other)
+            link = ctx.crossing(source.reach, generator.file, other)
             names = f"names cluster {other} ({wrong[0].split(',')[0]})" if other else f"has {wrong[0]}"
             problems.append(ctx.at_link(
                 cluster.name, link,
@@ -69,14 +69,3 @@ def check(ctx) -> list:
                 f"refusing to pin cluster {cluster.name} with another cluster's configuration"))
     return problems
 
-
-def _crossing(ctx, reach, file: str, other: str | None):
-    """The link that entered the other cluster's folder (when it has one), else the one
-    that reached the generator's file."""
-    chain = reach.chain(file)
-    if other is not None:
-        for link in chain:
-            found = ctx.owner_of(link.target)
-            if found and found[0] == other:
-                return link
-    return chain[-1]
