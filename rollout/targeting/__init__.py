@@ -71,9 +71,9 @@ class Context:
         return [s for s in self.sources if s.followed]
 
     def owners(self) -> dict[str, str]:
-        """Folder -> the one cluster it belongs to, from identity.sourcePath and the
-        folder of identity.files. A folder that renders the same for two clusters is
-        shared, and belongs to neither."""
+        """Folder -> the one cluster it belongs to: from identity.sourcePath, the folder
+        of identity.files, else the folders the followed sources deploy. A folder that
+        two clusters claim is shared, and belongs to neither."""
         if self._owners is None:
             templates = []
             if self.identity is not None:
@@ -89,7 +89,13 @@ class Context:
                     except MissingLabel:
                         continue
                     claims.setdefault(folder, set()).add(cluster.name)
-            self._owners = {folder: next(iter(names)) for folder, names in claims.items() if len(names) == 1}
+            owners = {folder: next(iter(names)) for folder, names in claims.items() if len(names) == 1}
+            deployed: dict[str, set[str]] = {}  # weaker: never overrides what the policy states
+            for source in self.followed():
+                if source.root != "." and source.root not in claims:
+                    deployed.setdefault(source.root, set()).add(source.cluster)
+            owners |= {folder: next(iter(names)) for folder, names in deployed.items() if len(names) == 1}
+            self._owners = owners
         return self._owners
 
     def owner_of(self, path: str) -> tuple[str, str] | None:
