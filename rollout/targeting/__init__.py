@@ -176,6 +176,7 @@ def _sources(ctx: Context, graph, documents) -> list[Source]:
     out: list[Source] = []
     identity = ctx.identity
     for cluster in ctx.wanted:
+        first = len(out)  # this cluster's sources start here
         has_sourceless_pin = False
         done: set[tuple[str, int]] = set()
         for target in ctx.pins.get(cluster.name, []):
@@ -202,7 +203,7 @@ def _sources(ctx: Context, graph, documents) -> list[Source]:
                     out.append(_replace(base, reach=graph.walk(root, ref.recurse)))
                     continue
                 out.append(_replace(base, reason=reason))
-        followed_any = any(s.followed and s.cluster == cluster.name for s in out)
+        followed_any = any(s.followed for s in out[first:])
         if identity is not None and identity.sourcePath and has_sourceless_pin and not followed_any:
             try:
                 folder = render(identity.sourcePath, cluster.name, cluster.labels)

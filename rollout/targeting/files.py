@@ -12,7 +12,9 @@ from rollout.yamlfile import Located, YamlError, load_documents, read_text
 class RepoFiles:
     def __init__(self, repo: Path):
         self.repo = repo
+        self._root = str(repo)
         self._real_root = os.path.realpath(repo)
+        self._inside: dict[str, bool] = {}
         self._texts: dict[str, str | YamlError] = {}
         self._docs: dict[str, list | YamlError] = {}
         self._located: dict[str, Located | None] = {}
@@ -24,20 +26,22 @@ class RepoFiles:
         """`rel` (normalised, relative) stays inside the repository, symlinks resolved."""
         if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
             return False
-        real = os.path.realpath(self.repo / rel)
-        return real == self._real_root or real.startswith(self._real_root + os.sep)
+        if rel not in self._inside:
+            real = os.path.realpath(os.path.join(self._root, rel))
+            self._inside[rel] = real == self._real_root or real.startswith(self._real_root + os.sep)
+        return self._inside[rel]
 
     def is_file(self, rel: str) -> bool:
-        return (self.repo / rel).is_file()
+        return os.path.isfile(os.path.join(self._root, rel))
 
     def is_dir(self, rel: str) -> bool:
-        return (self.repo / rel).is_dir()
+        return os.path.isdir(os.path.join(self._root, rel))
 
     def listing(self, rel: str) -> list[str]:
         """Names in a folder, sorted (empty when it is not one)."""
         if rel not in self._listings:
             try:
-                self._listings[rel] = sorted(os.listdir(self.repo / rel))
+                self._listings[rel] = sorted(os.listdir(os.path.join(self._root, rel)))
             except OSError:
                 self._listings[rel] = None
         return self._listings[rel] or []
