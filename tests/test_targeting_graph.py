@@ -206,3 +206,18 @@ def test_identity_generators_from_literals_env_files_and_plain_configmaps(tmp_pa
         ("clusters/a/identity.yaml", ("data",)): {"CLUSTER_NAME": "b"},
         ("shared/kustomization.yaml", ("configMapGenerator", 0)): {"CLUSTER_NAME": "c"},
     }
+
+
+def test_a_remote_base_into_this_repository_is_followed_and_others_are_not(tmp_path):
+    write(tmp_path, {"clusters/a/kustomization.yaml": (
+        "resources:\n  - https://github.com/example-org/fleet-config//clusters/b?ref=main\n"
+        "  - https://github.com/other-org/charts//monitoring?ref=v1\n"
+        "  - github.com/example-org/fleet-config/clusters/nowhere\n"),
+        "clusters/b/kustomization.yaml": "resources: [svc.yaml]\n", "clusters/b/svc.yaml": "kind: Service\n"})
+    ours = frozenset({"github.com/example-org/fleet-config"})
+    root = Link("argocd/app.yaml", 0, ("spec", "source", "path"), "clusters/a", "clusters/a")
+    reach = Graph(RepoFiles(tmp_path), ours).walk(root)
+    assert {"clusters/b/kustomization.yaml", "clusters/b/svc.yaml"} <= set(reach.files)
+    assert messages(reach) == ["github.com/example-org/fleet-config/clusters/nowhere: no folder with a "
+                               "kustomization.yaml at clusters/nowhere in this repository"]
+    assert set(walk(tmp_path, "clusters/a").files) == {"clusters/a/kustomization.yaml"}  # not ours: not followed

@@ -103,6 +103,11 @@ MUTATIONS = [
                             "  region: us-east\n"),
                         sub(r, EU_OVERLAY, "configMapGenerator:",
                             "components:\n  - ../prod-us-east/region\nconfigMapGenerator:"))),
+    Mutation("overlay-remote-base-back-into-this-repository", F, "prod-eu-west",
+             (EU_OVERLAY, "resources[1]", "names cluster prod-us-east"),
+             lambda r: sub(r, EU_OVERLAY, "  - ../../environments/production\n",
+                           "  - ../../environments/production\n"
+                           "  - git@github.com:example-org/fleet-config.git//clusters/prod-us-east?ref=main\n")),
     Mutation("two-inventory-entries-one-server", F, "prod-eu-west",
              ("fleet/clusters.yaml", "cluster prod-eu-west", "cluster prod-us-east's"),
              lambda r: (sub(r, "fleet/clusters.yaml", "https://prod-eu-west.k8s.example.com:6443",

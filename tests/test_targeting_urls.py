@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollout.targeting.urls import repo_key, server_key
+from rollout.targeting.urls import repo_key, server_key, split_remote
 
 SAME_REPO = [
     "https://github.com/example-org/fleet-config.git",
@@ -78,3 +78,18 @@ def test_server_key_is_idempotent_and_ignores_spelling(host, port, upper, slash)
     key = server_key(written)
     assert server_key(key) == key
     assert key == (f"https://{host}:6443" if port == 6443 else f"https://{host}")
+
+
+@pytest.mark.parametrize("ref, repo, folder", [
+    ("https://github.com/org/repo//deploy/eu?ref=v1", "https://github.com/org/repo", "deploy/eu"),
+    ("git@github.com:org/repo.git//deploy", "git@github.com:org/repo.git", "deploy"),
+    ("git@github.com:org/repo/deploy", "git@github.com:org/repo", "deploy"),
+    ("github.com/org/repo/deploy?ref=v1", "https://github.com/org/repo", "deploy"),
+    ("github.com/org/repo", "https://github.com/org/repo", "."),
+    ("https://github.com/org/repo.git/deploy", "https://github.com/org/repo.git", "deploy"),
+    ("ssh://git@github.com/org/repo//a/b/", "ssh://git@github.com/org/repo", "a/b"),
+    ("git::https://gitlab.com/o/r//p?ref=1", "https://gitlab.com/o/r", "p"),
+])
+def test_kustomize_remote_references_split_into_repository_and_folder(ref, repo, folder):
+    assert split_remote(ref) == (repo, folder)
+    assert repo_key(split_remote(ref)[0]).endswith(("org/repo", "o/r"))

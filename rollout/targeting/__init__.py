@@ -154,7 +154,8 @@ def check(repo: Path, policy, plan, wanted: list, inventory: list | None = None,
     files = RepoFiles(repo)
     clusters = {c.name: c for c in (inventory if inventory is not None else plan.targets)}
     ctx = Context(repo, policy, clusters, wanted, plan.pins, [], files)
-    ctx.sources = _sources(ctx, Graph(files), documents)
+    ours, described = _this_repository(ctx)
+    ctx.sources = _sources(ctx, Graph(files, frozenset(ours)), documents, ours, described)
     report = Report(sources=ctx.sources)
     seen: set[tuple] = set()
     for name, run in CHECKS.items():
@@ -167,12 +168,11 @@ def check(repo: Path, policy, plan, wanted: list, inventory: list | None = None,
     return report
 
 
-def _sources(ctx: Context, graph, documents) -> list[Source]:
+def _sources(ctx: Context, graph, documents, ours: set[str], described: str) -> list[Source]:
     from rollout.targeting.graph import Link
     from rollout.targeting.sources import READERS
     from rollout.targeting.urls import repo_key
 
-    ours, described = _this_repository(ctx)
     out: list[Source] = []
     identity = ctx.identity
     for cluster in ctx.wanted:

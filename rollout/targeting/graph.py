@@ -12,8 +12,8 @@ source; Flux generates a kustomization for it).
 
 A reference that leaves the repository, names nothing, or closes a cycle is a problem
 of its own: kustomize would fail on it, or worse, a controller would deploy something
-nobody reviewed. Remote references (`github.com/org/repo//path?ref=...`) are not
-followed.
+nobody reviewed. Remote references (`github.com/org/repo//path?ref=...`) to another
+repository are not followed; those that point back into this one are.
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ class Reach:
 class Graph:
     """Kustomization edges and identity generators, computed once per file per run."""
 
-    def __init__(self, files: RepoFiles):
+    def __init__(self, files: RepoFiles, ours: frozenset[str] = frozenset()):
         self.files = files
+        self.ours = ours  # repo_key()s of this repository: remote bases that point back here are followed
         self._edges: dict[str, tuple[list[Link], list[GraphProblem]]] = {}
         self._generators: dict[str, list[Generator]] = {}
 
@@ -186,8 +187,25 @@ class Graph:
                 return None, GraphProblem(kustomization, 0, loc, f"{ref}: the folder has no kustomization.yaml")
             return Link(kustomization, 0, loc, ref, inner), None
         if folders_too and _REMOTE.match(ref):
-            return None, None  # a remote base: not this repository's files
+            return self._remote(kustomization, loc, ref)
         return None, GraphProblem(kustomization, 0, loc, f"{ref}: no such file or folder")
+
+    def _remote(self, kustomization: str, loc: tuple, ref: str):
+        """A remote base: another repository's files are not followed; this one's are
+        (else `https://.../fleet-config//clusters/prod-us-east` would slip past every check)."""
+        from rollout.targeting.urls import repo_key, split_remote
+
+        split = split_remote(ref)
+        if split is None or repo_key(split[0]) not in self.ours:
+            return None, None
+        target = posixpath.normpath(split[1])
+        if not self.files.inside(target):
+            return None, GraphProblem(kustomization, 0, loc, f"{ref}: outside the repository")
+        inner = kustomization_in(self.files, target) if self.files.is_dir(target) else None
+        if inner is None:
+            return None, GraphProblem(kustomization, 0, loc, f"{ref}: no folder with a kustomization.yaml at "
+                                                            f"{target} in this repository")
+        return Link(kustomization, 0, loc, ref, inner), None
 
     # --- cluster-identity generators ------------------------------------------------
 

@@ -58,3 +58,29 @@ def server_key(url: str) -> str:
         return text.lower().rstrip("/")
     port_text = f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else ""
     return f"{scheme}://{(parts.hostname or '').lower()}{port_text}{parts.path.rstrip('/')}"
+
+
+def split_remote(ref: str) -> tuple[str, str] | None:
+    """A kustomize remote reference as (repository URL, folder inside it), or None when
+    it is none: `https://github.com/org/repo//deploy?ref=v1`, `git@github.com:org/repo.git/
+    deploy`, `github.com/org/repo/deploy?ref=v1` (kustomize's api/internal/git/repospec.go
+    accepts these; `//` or `.git` ends the repository, else the host's first two path
+    segments do)."""
+    text = ref.split("?", 1)[0].removeprefix("git::")
+    scheme = text.find("://")
+    start = scheme + 3 if scheme >= 0 else 0
+    double = text.find("//", start)
+    if double >= 0:
+        return text[:double], text[double + 2:].strip("/") or "."
+    dot_git = re.search(r"\.git(?:/|$)", text[start:])
+    if dot_git:
+        end = start + dot_git.start() + len(".git")
+        return text[:end], text[end:].strip("/") or "."
+    scp = _SCP_LIKE.match(text) if scheme < 0 else None
+    head, rest = (text[: scp.start("path")], scp.group("path")) if scp else (text[:start], text[start:])
+    parts = rest.split("/")
+    if len(parts) < (2 if scp else 3):
+        return None
+    repo_parts = 2 if scp else 3  # org/repo, or host/org/repo
+    head = head or "https://"  # github.com/org/repo: kustomize fetches it over https
+    return head + "/".join(parts[:repo_parts]), "/".join(parts[repo_parts:]) or "."
