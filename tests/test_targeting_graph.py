@@ -5,10 +5,12 @@ generators are found wherever they are."""
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rollout.targeting.files import RepoFiles
 from rollout.targeting.graph import Graph, Link
@@ -221,3 +223,32 @@ def test_a_remote_base_into_this_repository_is_followed_and_others_are_not(tmp_p
     assert messages(reach) == ["github.com/example-org/fleet-config/clusters/nowhere: no folder with a "
                                "kustomization.yaml at clusters/nowhere in this repository"]
     assert set(walk(tmp_path, "clusters/a").files) == {"clusters/a/kustomization.yaml"}  # not ours: not followed
+
+
+edges_strategy = st.integers(2, 7).flatmap(
+    lambda n: st.tuples(st.just(n), st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=14)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(edges_strategy)
+def test_the_walk_reaches_exactly_what_is_reachable_and_finds_a_cycle_iff_there_is_one(graph):
+    """Random kustomization graphs: folder f<i> lists `../f<j>` for each edge i -> j and a
+    leaf of its own. The reach is what networkx says is reachable from f0; a problem is
+    reported exactly when that part of the graph has a cycle, and it is one."""
+    import networkx as nx
+
+    n, edges = graph
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(edges)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i in range(n):
+            refs = "".join(f"  - ../f{j}\n" for j in sorted(g.successors(i)))
+            write(root, {f"f{i}/kustomization.yaml": f"resources:\n  - leaf.yaml\n{refs}", f"f{i}/leaf.yaml": "x: 1\n"})
+        reach = walk(root, "f0")
+    reachable = {0} | nx.descendants(g, 0)
+    assert set(reach.files) == {f"f{i}/{name}" for i in reachable for name in ("kustomization.yaml", "leaf.yaml")}
+    has_cycle = not nx.is_directed_acyclic_graph(g.subgraph(reachable))
+    assert bool(reach.problems) == has_cycle
+    assert all(": a cycle: " in p.message for p in reach.problems)
