@@ -155,6 +155,5 @@ def test_two_secrets_one_argocd_cluster_name_is_an_error_naming_both(tmp_path):
                                      "b.yaml": secret("dev-a", "https://a:6443", secret_name="cluster-a-again")},
                           with_fleet=False)
     repo.write("argocd/apps/dev-a-platform.yaml", "")
-    lines = errors(repo)
-    assert "secrets/b.yaml:9: stringData.name: Argo CD cluster name dev-a is also given by the Secret in " \
-           "secrets/a.yaml:9: Argo CD cannot tell the two apart" in lines
+    assert errors(repo) == ["secrets/b.yaml:9: stringData.name: Argo CD cluster name dev-a is also given by the "
+                            "Secret in secrets/a.yaml:9: Argo CD cannot tell the two apart"]

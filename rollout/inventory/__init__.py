@@ -15,7 +15,7 @@ from waves.inventory import Cluster
 from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
 from rollout.inventory import argocd_secrets, cluster_api, fleet, kustomize_clusters
-from rollout.inventory.duplicates import duplicates
+from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
 from rollout.inventory.entries import Entry
 from rollout.targeting.urls import server_key
 from rollout.yamlfile import Located, YamlError, read_text, yaml11_only_nontext
@@ -49,6 +49,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
 
     clusters: dict[str, Cluster] = {}
     origin: dict[str, Entry] = {}
+    kind_of = {id(entry): kind for kind, entry in kinds}
     for entry in entries:
         labels = {k: v for k, v in entry.labels.items() if isinstance(v, str) and isinstance(k, str)}
         known = clusters.get(entry.name)
@@ -60,6 +61,8 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
         if first.file == entry.file:
             problems.append(_at(entry, entry.loc, f"cluster {entry.name} is listed twice in this file"))
             continue
+        if kind_of[id(first)] == kind_of[id(entry)] == ARGOCD_SECRETS:
+            continue  # one Argo CD cluster name in two Secrets: duplicates() says so; nothing to merge
         merged = dict(known.labels)
         for key, value in labels.items():
             if key in merged and merged[key] != value:
