@@ -252,3 +252,14 @@ def test_the_walk_reaches_exactly_what_is_reachable_and_finds_a_cycle_iff_there_
     has_cycle = not nx.is_directed_acyclic_graph(g.subgraph(reachable))
     assert bool(reach.problems) == has_cycle
     assert all(": a cycle: " in p.message for p in reach.problems)
+
+
+def test_a_very_long_cycle_is_walked_without_recursion_and_shown_on_one_short_line(tmp_path):
+    n = 1500  # deeper than Python's recursion limit
+    write(tmp_path, {f"k{i}/kustomization.yaml": f"resources: [../k{(i + 1) % n}]\n" for i in range(n)})
+    reach = walk(tmp_path, "k0")
+    assert len(reach.files) == n
+    [message] = messages(reach)
+    assert message == (f"../k0: a cycle: k0/kustomization.yaml -> k1/kustomization.yaml -> k2/kustomization.yaml -> "
+                       f"k3/kustomization.yaml -> ... {n + 1 - 7} more -> k{n - 2}/kustomization.yaml -> "
+                       f"k{n - 1}/kustomization.yaml -> k0/kustomization.yaml")

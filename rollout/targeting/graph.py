@@ -114,26 +114,42 @@ class Graph:
                 self._reached(reach, Link(root.file, root.doc, root.loc, root.ref, file))
             return reach
         reach.files[kustomization] = Link(root.file, root.doc, root.loc, root.ref, kustomization)
-        self._walk(reach, kustomization, [kustomization])
+        self._walk(reach, kustomization)
         return reach
 
-    def _walk(self, reach: Reach, kustomization: str, stack: list[str]) -> None:
+    def _walk(self, reach: Reach, start: str) -> None:
+        """Depth first, without recursion (no depth limit): an edge back to a
+        kustomization on the current path is a cycle; one reached before is a diamond."""
+        path, on_path = [start], {start}
+        pending = [iter(self._enter(reach, start))]
+        while pending:
+            link = next(pending[-1], None)
+            if link is None:
+                pending.pop()
+                on_path.discard(path.pop())
+                continue
+            if link.target in on_path:
+                loop = path[path.index(link.target):]
+                shown = loop + [link.target]
+                if len(shown) > 8:  # one line, however long the loop
+                    shown = shown[:4] + [f"... {len(shown) - 7} more"] + shown[-3:]
+                reach.problems.append(GraphProblem(link.file, link.doc, link.loc,
+                                                   f"{link.ref}: a cycle: {' -> '.join(shown)}", key=frozenset(loop)))
+            elif link.target in reach.files:
+                continue
+            elif posixpath.basename(link.target) in KUSTOMIZATION_FILES:
+                reach.files[link.target] = link
+                path.append(link.target)
+                on_path.add(link.target)
+                pending.append(iter(self._enter(reach, link.target)))
+            else:
+                self._reached(reach, link)
+
+    def _enter(self, reach: Reach, kustomization: str) -> list[Link]:
         edges, problems = self.edges(kustomization)
         reach.problems += problems
         reach.generators += self.generators(kustomization)
-        for link in edges:
-            if link.target in stack:
-                cycle = " -> ".join(stack[stack.index(link.target):] + [link.target])
-                reach.problems.append(GraphProblem(link.file, link.doc, link.loc, f"{link.ref}: a cycle: {cycle}",
-                                                   key=frozenset(stack[stack.index(link.target):])))
-                continue
-            if link.target in reach.files:
-                continue  # a diamond: reached before, by another way
-            if posixpath.basename(link.target) in KUSTOMIZATION_FILES:
-                reach.files[link.target] = link
-                self._walk(reach, link.target, stack + [link.target])
-            else:
-                self._reached(reach, link)
+        return edges
 
     def _reached(self, reach: Reach, link: Link) -> None:
         if link.target not in reach.files:
@@ -240,7 +256,8 @@ class Graph:
         folder = posixpath.dirname(file) or "."
         envs = _list(generator.get("envs")) + ([generator["env"]] if isinstance(generator.get("env"), str) else [])
         for env in envs:  # KEY=VALUE lines; literals below win, as in kustomize
-            text = self.files.text(posixpath.normpath(posixpath.join(folder, str(env))))
+            path = posixpath.normpath(posixpath.join(folder, str(env)))
+            text = self.files.text(path) if self.files.inside(path) else None  # outside: a problem of its own
             if isinstance(text, str):
                 for line in text.splitlines():
                     key, sep, value = line.strip().partition("=")
