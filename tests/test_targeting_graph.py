@@ -136,7 +136,7 @@ def test_a_real_overlay_from_the_corpus_reaches_its_components_and_patches(tmp_p
 @pytest.mark.parametrize("entry, message", [
     ("resources: [missing.yaml]", "missing.yaml: no such file or folder"),
     ("resources: [../empty]", "../empty: the folder has no kustomization.yaml"),
-    ("patches: [{path: ../empty}]", "../empty: a folder, where kustomize needs a file"),
+    ("patches: [{path: ../empty}]", "../empty: a folder, where a file is needed"),
     ("resources: [../../../outside]", "../../../outside: outside the repository"),
     ("resources: [/etc/passwd]", "/etc/passwd: outside the repository"),
     ("configMapGenerator: [{name: x, envs: [nothing.env]}]", "nothing.env: no such file or folder"),

@@ -103,6 +103,13 @@ MUTATIONS = [
                             "  region: us-east\n"),
                         sub(r, EU_OVERLAY, "configMapGenerator:",
                             "components:\n  - ../prod-us-east/region\nconfigMapGenerator:"))),
+    Mutation("application-kustomize-component-of-another-cluster", F, "prod-eu-west",
+             (EU_APP, "spec.source.kustomize.components[0]", "cluster prod-us-east's folder"),
+             lambda r: (add(r, "clusters/prod-us-east/region/kustomization.yaml",
+                            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"),
+                        sub(r, EU_APP, "    path: clusters/prod-eu-west\n",
+                            "    path: clusters/prod-eu-west\n    kustomize:\n      components:\n"
+                            "        - ../prod-us-east/region\n"))),
     Mutation("overlay-remote-base-back-into-this-repository", F, "prod-eu-west",
              (EU_OVERLAY, "resources[1]", "names cluster prod-us-east"),
              lambda r: sub(r, EU_OVERLAY, "  - ../../environments/production\n",

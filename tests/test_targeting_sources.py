@@ -61,6 +61,59 @@ def test_argocd_single_multi_and_chart_sources():
     ]
 
 
+def test_argocd_kustomize_components_and_helm_value_files_are_part_of_the_source():
+    app = {"spec": {"sources": [
+        {"repoURL": "https://charts.example.com", "chart": "platform",
+         "helm": {"valueFiles": ["$values/clusters/eu/values.yaml", "https://example.com/v.yaml", "$nope/x.yaml"]}},
+        {"repoURL": "https://git/x", "ref": "values"},
+        {"repoURL": "https://git/x", "path": "apps/eu", "kustomize": {"components": ["../../components/gdpr"]},
+         "helm": {"valueFiles": ["values-eu.yaml"]}},
+    ]}}
+    chart, ref, path = argocd_application([app], 0)
+    assert chart.why_not is None and chart.path is None  # a chart with values from a repository: followed by them
+    assert [(e.loc, e.target, e.folder, e.repo_url) for e in chart.extras] == [
+        (("spec", "sources", 0, "helm", "valueFiles", 0), "clusters/eu/values.yaml", False, "https://git/x")]
+    assert ref.why_not == "no path"
+    assert [(e.target, e.folder, e.repo_url) for e in path.extras] == [
+        ("components/gdpr", True, None), ("apps/eu/values-eu.yaml", False, None)]
+
+
+def test_a_registry_chart_with_values_from_this_repository_is_followed_by_its_values(tmp_path):
+    policy = SEED_POLICY.replace("      files: argocd/apps/{cluster}-platform.yaml\n",
+                                 "      files: argocd/apps/{cluster}-platform.yaml\n"
+                                 "      repoURL: https://charts.example.com\n")
+    policy += f"  sourceRepos: [https://github.com/example-org/fleet-config]\n"
+    policy += "  identity: {sourcePath: \"clusters/{cluster}\"}\n"
+    repo = seed_with_base(tmp_path, policy)
+    for name in ("dev-us-east", "dev-eu-west", "staging-us-east", "staging-eu-west", "prod-us-east", "prod-eu-west"):
+        values = "clusters/prod-us-east" if name == "prod-eu-west" else f"clusters/{name}"
+        repo.write(f"{values}/values.yaml", "replicas: 2\n")
+        repo.write(f"argocd/apps/{name}-platform.yaml", f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: {name}-platform, namespace: argocd}}
+spec:
+  sources:
+    - repoURL: https://charts.example.com
+      chart: platform
+      targetRevision: 1.0.0
+      helm:
+        valueFiles: [$values/{values}/values.yaml]
+    - repoURL: https://github.com/example-org/fleet-config.git
+      targetRevision: main
+      ref: values
+  destination: {{server: "https://{name}.k8s.example.com:6443", namespace: platform}}
+""")
+    code, out = sources_of(repo)
+    assert code == 2
+    [problem] = out["problems"]
+    assert (problem["line"], problem["field"]) == (10, "spec.sources[0].helm.valueFiles[0]")
+    assert problem["message"].startswith("cluster prod-eu-west: $values/clusters/prod-us-east/values.yaml brings in "
+                                         "clusters/prod-us-east/values.yaml from clusters/prod-us-east, cluster "
+                                         "prod-us-east's folder")
+    assert len(out["sources"]["followed"]) == 6
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 

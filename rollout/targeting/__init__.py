@@ -192,15 +192,21 @@ def _sources(ctx: Context, graph, documents, ours: set[str], described: str) -> 
             done.add((file, index))
             for ref in reader(docs, index):
                 base = Source(cluster.name, file, index, ref.kind, ref.repo_url, ref.path, ref.loc)
+                own_extras = [e for e in ref.extras if e.repo_url is not None and repo_key(e.repo_url) in ours]
                 if ref.why_not:
                     reason = ref.why_not
+                elif ref.path is None and own_extras:  # a chart elsewhere, values from this repository
+                    root = Link(file, index, ref.loc, ref.repo_url or "", None)
+                    out.append(_replace(base, reach=graph.walk(root, False, tuple(own_extras))))
+                    continue
                 elif ref.repo_url is None:
                     reason = "no repository URL"
                 elif repo_key(ref.repo_url) not in ours:
                     reason = f"{ref.repo_url} is not this repository ({described})"
                 else:
-                    root = Link(file, index, ref.loc, ref.path, normal_path(ref.path))
-                    out.append(_replace(base, reach=graph.walk(root, ref.recurse)))
+                    extras = tuple(e for e in ref.extras if e.repo_url is None or repo_key(e.repo_url) in ours)
+                    root = Link(file, index, ref.loc, ref.path, None if ref.path is None else normal_path(ref.path))
+                    out.append(_replace(base, reach=graph.walk(root, ref.recurse, extras)))
                     continue
                 out.append(_replace(base, reason=reason))
         followed_any = any(s.followed for s in out[first:])

@@ -97,10 +97,28 @@ class Graph:
         self._edges: dict[str, tuple[list[Link], list[GraphProblem]]] = {}
         self._generators: dict[str, list[Generator]] = {}
 
-    def walk(self, root: Link, recurse: bool = False) -> Reach:
-        """Follow `root.target` (a folder, or a kustomization file's folder)."""
+    def walk(self, root: Link, recurse: bool = False, extras: tuple = ()) -> Reach:
+        """Follow `root.target` (a folder, or a kustomization file's folder), and the
+        `extras` the source itself adds (sources.Extra: Argo CD's kustomize components
+        and Helm value files)."""
+        reach = self._walk_root(root, recurse)
+        for extra in extras:
+            link, problem = self.resolve(root.file, root.doc, extra.loc, extra.ref, extra.target, extra.folder)
+            if problem is not None:
+                reach.problems.append(problem)
+            elif link.target not in reach.files:
+                if posixpath.basename(link.target) in KUSTOMIZATION_FILES:
+                    reach.files[link.target] = link
+                    self._walk(reach, link.target)
+                else:
+                    self._reached(reach, link)
+        return reach
+
+    def _walk_root(self, root: Link, recurse: bool) -> Reach:
         reach = Reach(root)
         folder = root.target
+        if folder is None:  # no folder of this repository: only the extras
+            return reach
         if not self.files.inside(folder):
             reach.problems.append(GraphProblem(root.file, root.doc, root.loc, f"{root.ref}: outside the repository"))
             return reach
@@ -191,20 +209,28 @@ class Graph:
 
     def _resolve(self, kustomization: str, folder: str, loc: tuple, ref: str, folders_too: bool):
         target = posixpath.normpath(posixpath.join(folder, ref))
-        if ref.startswith("/") or not self.files.inside(target):
+        if ref.startswith("/"):
             return None, GraphProblem(kustomization, 0, loc, f"{ref}: outside the repository")
+        local = self.files.inside(target) and (self.files.is_file(target) or self.files.is_dir(target))
+        if folders_too and not local and _REMOTE.match(ref):
+            return self._remote(kustomization, loc, ref)
+        return self.resolve(kustomization, 0, loc, ref, target, folders_too)
+
+    def resolve(self, file: str, doc: int, loc: tuple, ref: str, target: str, folders_too: bool):
+        """(link, None) to the file, or to the kustomization of the folder, `target` names;
+        else (None, the problem)."""
+        if not self.files.inside(target):
+            return None, GraphProblem(file, doc, loc, f"{ref}: outside the repository")
         if self.files.is_file(target):
-            return Link(kustomization, 0, loc, ref, target), None
+            return Link(file, doc, loc, ref, target), None
         if self.files.is_dir(target):
             if not folders_too:
-                return None, GraphProblem(kustomization, 0, loc, f"{ref}: a folder, where kustomize needs a file")
+                return None, GraphProblem(file, doc, loc, f"{ref}: a folder, where a file is needed")
             inner = kustomization_in(self.files, target)
             if inner is None:
-                return None, GraphProblem(kustomization, 0, loc, f"{ref}: the folder has no kustomization.yaml")
-            return Link(kustomization, 0, loc, ref, inner), None
-        if folders_too and _REMOTE.match(ref):
-            return self._remote(kustomization, loc, ref)
-        return None, GraphProblem(kustomization, 0, loc, f"{ref}: no such file or folder")
+                return None, GraphProblem(file, doc, loc, f"{ref}: the folder has no kustomization.yaml")
+            return Link(file, doc, loc, ref, inner), None
+        return None, GraphProblem(file, doc, loc, f"{ref}: no such file or folder")
 
     def _remote(self, kustomization: str, loc: tuple, ref: str):
         """A remote base: another repository's files are not followed; this one's are

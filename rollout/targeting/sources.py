@@ -2,7 +2,9 @@
 that knows it (registered by preset name):
 
 * `argocd-application`: `spec.source` or each `spec.sources[]` entry: `repoURL` and
-  `path` (argo-cd, pkg/apis/application/v1alpha1/types.go: ApplicationSource);
+  `path`, plus `kustomize.components` and `helm.valueFiles` (`$ref/...` names another
+  source's repository) (argo-cd, pkg/apis/application/v1alpha1/types.go:
+  ApplicationSource);
 * `flux-kustomization-var`: `spec.path` of the Kustomization, its repository the
   `GitRepository` named by `spec.sourceRef` when that is in the same file
   (fluxcd/kustomize-controller, api/v1/kustomization_types.go);
@@ -19,6 +21,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Extra:
+    """A file or folder the source adds to what its path deploys: Argo CD's
+    `kustomize.components` and `helm.valueFiles`. `target` is from the repository root;
+    `repo_url` is set when it is another source's repository (`$values/...`)."""
+
+    loc: tuple
+    ref: str
+    target: str
+    folder: bool
+    repo_url: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceRef:
     """One source of a pinned document: `path` in `repo_url`, written at `loc`."""
 
@@ -28,6 +43,7 @@ class SourceRef:
     loc: tuple  # where the path is (or would be) written
     recurse: bool = False  # a plain folder is read with its subfolders
     why_not: str | None = None  # set when this source cannot be followed at all
+    extras: tuple[Extra, ...] = ()
 
 
 def argocd_application(docs: list, index: int) -> list[SourceRef]:
@@ -37,18 +53,51 @@ def argocd_application(docs: list, index: int) -> list[SourceRef]:
         entries = [(("spec", "sources", i), s) for i, s in enumerate(sources) if isinstance(s, dict)]
     else:
         entries = [(("spec", "source"), _dict(spec.get("source")))]
+    refs = {s.get("ref"): s.get("repoURL") for _, s in entries if isinstance(s.get("ref"), str)}
     out = []
     for loc, source in entries:
         url = source.get("repoURL") if isinstance(source.get("repoURL"), str) else None
         path = source.get("path")
         recurse = bool(_dict(source.get("directory")).get("recurse"))
+        extras = _argocd_extras(loc, source, path if isinstance(path, str) else ".", refs)
         if source.get("chart") is not None:
-            out.append(SourceRef("Application", url, None, loc + ("chart",), why_not="a Helm chart, not a folder"))
+            if any(e.repo_url for e in extras):  # a chart from a registry, its values from a repository
+                out.append(SourceRef("Application", url, None, loc + ("chart",), extras=extras))
+            else:
+                out.append(SourceRef("Application", url, None, loc + ("chart",), why_not="a Helm chart, not a folder"))
         elif not isinstance(path, str):
-            out.append(SourceRef("Application", url, None, loc, why_not="no path"))
+            out.append(SourceRef("Application", url, None, loc, why_not="no path", extras=extras))
         else:
-            out.append(SourceRef("Application", url, path, loc + ("path",), recurse))
+            out.append(SourceRef("Application", url, path, loc + ("path",), recurse, extras=extras))
     return out
+
+
+def _argocd_extras(loc: tuple, source: dict, path: str, refs: dict) -> tuple[Extra, ...]:
+    """`kustomize.components` (relative to the path) and `helm.valueFiles` (relative to
+    the path, or `$<ref>/...` from the root of the source named `ref`); URLs are skipped."""
+    out = []
+    components = _dict(source.get("kustomize")).get("components")
+    for i, ref in enumerate(components if isinstance(components, list) else []):
+        if isinstance(ref, str):
+            out.append(Extra(loc + ("kustomize", "components", i), ref, _join(path, ref), True))
+    values = _dict(source.get("helm")).get("valueFiles")
+    for i, ref in enumerate(values if isinstance(values, list) else []):
+        if not isinstance(ref, str) or "://" in ref:
+            continue
+        where = loc + ("helm", "valueFiles", i)
+        if ref.startswith("$"):
+            name, _, rest = ref[1:].partition("/")
+            if isinstance(refs.get(name), str):
+                out.append(Extra(where, ref, _join(".", rest), False, refs[name]))
+        else:
+            out.append(Extra(where, ref, _join(path, ref), False))
+    return tuple(out)
+
+
+def _join(base: str, ref: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(posixpath.join(base.strip().lstrip("/") or ".", ref))
 
 
 def flux_kustomization(docs: list, index: int) -> list[SourceRef]:

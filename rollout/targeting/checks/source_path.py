@@ -18,7 +18,7 @@ def check(ctx) -> list:
     problems = []
     by_document: dict[tuple, list] = {}
     for source in ctx.followed():
-        if source.file is not None:
+        if source.file is not None and source.path is not None:  # a chart's values alone have no path
             by_document.setdefault((source.cluster, source.file, source.doc), []).append(source)
     for (name, file, doc), sources in by_document.items():
         cluster = ctx.clusters[name]
