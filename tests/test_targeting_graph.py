@@ -140,6 +140,7 @@ def test_a_real_overlay_from_the_corpus_reaches_its_components_and_patches(tmp_p
     ("resources: [../../../outside]", "../../../outside: outside the repository"),
     ("resources: [/etc/passwd]", "/etc/passwd: outside the repository"),
     ("configMapGenerator: [{name: x, envs: [nothing.env]}]", "nothing.env: no such file or folder"),
+    ("resources: ../b", "must be a list, as kustomize reads it"),
     ("resources: [.]", ".: a cycle: clusters/a/kustomization.yaml -> clusters/a/kustomization.yaml"),
     ("resources: [../b]", "../a: a cycle: clusters/a/kustomization.yaml -> clusters/b/kustomization.yaml -> "
                           "clusters/a/kustomization.yaml"),

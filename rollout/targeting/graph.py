@@ -199,6 +199,9 @@ class Graph:
             return [], []
         folder = posixpath.dirname(kustomization) or "."
         links, problems = [], []
+        for key in _FOLDER_OR_FILE + _FILE_LISTS + _PATH_LISTS + ("configMapGenerator", "secretGenerator", "helmCharts"):
+            if docs[0].get(key) is not None and not isinstance(docs[0][key], list):
+                problems.append(GraphProblem(kustomization, 0, (key,), "must be a list, as kustomize reads it"))
         for loc, ref, folders_too in _references(docs[0]):
             link, problem = self._resolve(kustomization, folder, loc, ref, folders_too)
             if link is not None:
