@@ -88,6 +88,11 @@ spec:
     assert errors(repo, "podinfo") == [
         "clusters/eu-1/kustomization.yaml:3: resources[1]: cluster eu-1: ../../releases/us-1.yaml brings in "
         "releases/us-1.yaml, the file pinned for cluster us-1: cluster eu-1 would take us-1's revision in us-1's wave"]
+    policy = repo.root / "rollouts/podinfo.yaml"
+    policy.write_text(policy.read_text().replace('"clusters/{cluster}"', '"clusters/{labels.site}"'))
+    assert len(errors(repo, "podinfo")) == 2 and all(
+        "spec.identity.sourcePath: cluster" in line and "has no label 'site'" in line for line in errors(repo, "podinfo"))
+    policy.write_text(policy.read_text().replace('"clusters/{labels.site}"', '"clusters/{cluster}"'))
     (repo.root / "clusters/us-1/kustomization.yaml").unlink()
     (repo.root / "clusters/us-1").rmdir()
     assert any(re.match(r"rollouts/podinfo.yaml:\d+: spec.identity.sourcePath: the source of cluster us-1: "

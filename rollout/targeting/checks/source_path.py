@@ -15,20 +15,20 @@ def check(ctx) -> list:
     identity = ctx.identity
     if identity is None or not identity.sourcePath:
         return []
-    problems = []
+    problems, wants = [], {}
+    for cluster in ctx.wanted:
+        try:
+            wants[cluster.name] = normal_path(render(identity.sourcePath, cluster.name, cluster.labels))
+        except MissingLabel as missing:
+            problems.append(ctx.problem(cluster.name, POLICY, 0, ("spec", "identity", "sourcePath"),
+                                        f"cluster {cluster.name} has no label {missing.key!r} for identity.sourcePath"))
     by_document: dict[tuple, list] = {}
     for source in ctx.followed():
         if source.file is not None and source.path is not None:  # a chart's values alone have no path
             by_document.setdefault((source.cluster, source.file, source.doc), []).append(source)
     for (name, file, doc), sources in by_document.items():
-        cluster = ctx.clusters[name]
-        try:
-            want = normal_path(render(identity.sourcePath, name, cluster.labels))
-        except MissingLabel as missing:
-            problems.append(ctx.problem(name, POLICY, 0, ("spec", "identity", "sourcePath"),
-                                        f"cluster {name} has no label {missing.key!r} for identity.sourcePath"))
-            continue
-        if any(s.root == want for s in sources):
+        want = wants.get(name)
+        if want is None or any(s.root == want for s in sources):
             continue
         first = sources[0]
         owner = ctx.owner_of(first.root)
