@@ -162,3 +162,75 @@ def test_two_secrets_one_argocd_cluster_name_is_an_error_naming_both(tmp_path):
     repo.write("argocd/apps/dev-a-platform.yaml", "")
     assert errors(repo) == ["secrets/b.yaml:9: stringData.name: Argo CD cluster name dev-a is also given by the "
                             "Secret in secrets/a.yaml:9: Argo CD cannot tell the two apart"]
+
+
+# --- Flux Kustomizations and Rancher Fleet GitRepos are followed too ---------------------
+
+FLUX = """\
+# As fluxcd/flux2-multi-tenancy tenants/base/dev-team/sync.yaml: the GitRepository and the
+# Kustomization that applies a path of it, in one file.
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: fleet, namespace: flux-system}}
+spec:
+  url: ssh://git@github.com/example-org/fleet-config
+  ref: {{branch: main}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: platform, namespace: flux-system}}
+spec:
+  path: ./clusters/{path}
+  sourceRef: {{kind: GitRepository, name: fleet}}
+  postBuild:
+    substitute: {{PLATFORM_VERSION: "1.0.0"}}
+"""
+
+FLEET_GITREPO = """\
+# As rancher/fleet e2e/assets/multi-cluster-examples/helm.yaml: a GitRepo and its paths.
+kind: GitRepo
+apiVersion: fleet.cattle.io/v1alpha1
+metadata: {{name: platform}}
+spec:
+  repo: https://github.com/example-org/fleet-config
+  revision: "1.0.0"
+  paths:
+  - clusters/{path}
+"""
+
+
+@pytest.mark.parametrize("preset, template, kind, field", [
+    ("flux-kustomization-var\n      var: PLATFORM_VERSION", FLUX, "Kustomization", "spec.path"),
+    ("fleet-gitrepo", FLEET_GITREPO, "GitRepo", "spec.paths[0]"),
+])
+def test_flux_kustomization_and_fleet_gitrepo_paths_are_followed(tmp_path, preset, template, kind, field):
+    clusters = {"eu-1": {"region": "eu"}, "us-1": {"region": "us"}}
+    repo = make_seed_repo(tmp_path / "r", clusters={})
+    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
+    repo.write("rollouts/platform.yaml", f"""\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: platform}}
+spec:
+  revision: "1.1.0"
+  inventory: [{{fleet: fleet/clusters.yaml}}]
+  pin:
+    - preset: {preset}
+      files: "deploy/{{cluster}}.yaml"
+  waves: [{{name: all}}]
+  sourceRepos: [https://github.com/example-org/fleet-config.git]
+  identity: {{sourcePath: "clusters/{{cluster}}"}}
+""")
+    for name in clusters:
+        repo.write(f"deploy/{name}.yaml", template.format(path=name))
+        repo.write(f"clusters/{name}/kustomization.yaml", "resources: [ns.yaml]\n")
+        repo.write(f"clusters/{name}/ns.yaml", "kind: Namespace\n")
+    assert errors(repo, "platform") == []
+    followed = json.loads(repo.cli("validate", "platform", "--format", "json").stdout)["sources"]["followed"]
+    assert [(s["cluster"], s["kind"], s["path"]) for s in followed] == [
+        ("eu-1", kind, f"{'./' if kind == 'Kustomization' else ''}clusters/eu-1"),
+        ("us-1", kind, f"{'./' if kind == 'Kustomization' else ''}clusters/us-1")]
+    repo.write("deploy/eu-1.yaml", template.format(path="us-1"))
+    [line] = errors(repo, "platform")
+    assert re.match(rf"deploy/eu-1.yaml:\d+: {re.escape(field)}: {kind} for cluster eu-1 deploys \S*clusters/us-1, "
+                    r"the folder of cluster us-1, but identity.sourcePath says clusters/eu-1", line), line
