@@ -234,3 +234,12 @@ spec:
     [line] = errors(repo, "platform")
     assert re.match(rf"deploy/eu-1.yaml:\d+: {re.escape(field)}: {kind} for cluster eu-1 deploys \S*clusters/us-1, "
                     r"the folder of cluster us-1, but identity.sourcePath says clusters/eu-1", line), line
+
+
+def test_require_without_files_needs_a_reachable_generator_that_names_the_cluster(tmp_path):
+    repo = seed(tmp_path, '  identity:\n    require: {CLUSTER_NAME: "{cluster}"}\n')
+    assert errors(repo) == []  # each overlay's own generator is reached, and names its cluster
+    repo.write("clusters/dev-eu-west/kustomization.yaml", "resources: [../../base]\n")
+    assert errors(repo) == [
+        "argocd/apps/dev-eu-west-platform.yaml:12: spec.source.path: cluster dev-eu-west: no cluster-identity "
+        "generator is reachable from its source clusters/dev-eu-west: identity.require has nothing to check"]

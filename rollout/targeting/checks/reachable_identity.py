@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 
+from waves.problems import POLICY
 from waves.templates import MissingLabel, render
 
 from rollout.targeting import normal_path
@@ -46,6 +47,16 @@ def check(ctx) -> list:
     if identity is None or not identity.reachable or not identity.require:
         return []
     problems = []
+    if identity.files is None:  # no file of its own: some generator must be reachable, and name it
+        sources_of: dict[str, list] = {}
+        for source in ctx.followed():
+            sources_of.setdefault(source.cluster, []).append(source)
+        for name, sources in sources_of.items():
+            if not any(s.reach.generators for s in sources):
+                first = sources[0]
+                problems.append(ctx.problem(name, first.file or POLICY, first.doc, first.loc,
+                                            f"cluster {name}: no cluster-identity generator is reachable from its "
+                                            f"source {first.path}: identity.require has nothing to check"))
     for source in ctx.followed():
         cluster = ctx.clusters[source.cluster]
         own = None
