@@ -82,7 +82,7 @@ def test_a_registry_chart_with_values_from_this_repository_is_followed_by_its_va
     policy = SEED_POLICY.replace("      files: argocd/apps/{cluster}-platform.yaml\n",
                                  "      files: argocd/apps/{cluster}-platform.yaml\n"
                                  "      repoURL: https://charts.example.com\n")
-    policy += f"  sourceRepos: [https://github.com/example-org/fleet-config]\n"
+    policy += "  sourceRepos: [https://github.com/example-org/fleet-config]\n"
     policy += "  identity: {sourcePath: \"clusters/{cluster}\"}\n"
     repo = seed_with_base(tmp_path, policy)
     for name in ("dev-us-east", "dev-eu-west", "staging-us-east", "staging-eu-west", "prod-us-east", "prod-eu-west"):
