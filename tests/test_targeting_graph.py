@@ -53,6 +53,7 @@ patches:
         value: 3
 patchesStrategicMerge:
   - patches/strategic.yaml
+  - "{apiVersion: apps/v1, kind: Deployment, metadata: {name: flow-inline}}"
   - |-
     apiVersion: apps/v1
     kind: Deployment

@@ -310,15 +310,21 @@ def _list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def _inline(ref: str) -> bool:
+    """Inline YAML (a patch or a generator config written in place) is not a path."""
+    text = ref.strip()
+    return "\n" in text or text.startswith("{") or text.startswith("apiVersion:") or ": " in text
+
+
 def _references(doc: dict):
     """(loc, ref, may name a folder) for every file a kustomization names."""
     for key in _FOLDER_OR_FILE:
         for i, ref in enumerate(_list(doc.get(key))):
-            if isinstance(ref, str) and "\n" not in ref:  # inline YAML is not a path
+            if isinstance(ref, str) and not _inline(ref):
                 yield (key, i), ref, True
     for key in _FILE_LISTS:
         for i, ref in enumerate(_list(doc.get(key))):
-            if isinstance(ref, str) and "\n" not in ref:
+            if isinstance(ref, str) and not _inline(ref):
                 yield (key, i), ref, False
     for key in _PATH_LISTS:
         for i, item in enumerate(_list(doc.get(key))):
