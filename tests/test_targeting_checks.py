@@ -243,3 +243,20 @@ def test_require_without_files_needs_a_reachable_generator_that_names_the_cluste
     assert errors(repo) == [
         "argocd/apps/dev-eu-west-platform.yaml:12: spec.source.path: cluster dev-eu-west: no cluster-identity "
         "generator is reachable from its source clusters/dev-eu-west: identity.require has nothing to check"]
+
+
+def test_a_folder_one_cluster_deploys_directly_is_not_its_own_unless_named_after_it(tmp_path):
+    """prod-eu-west's Application deploys `apps/monitoring` itself; the other clusters
+    include it as a base. Without identity rules that is sharing, not trespassing."""
+    repo = seed(tmp_path)
+    repo.write("apps/monitoring/kustomization.yaml", "resources: [../../base]\n")
+    app = repo.root / "argocd/apps/prod-eu-west-platform.yaml"
+    app.write_text(app.read_text().replace("path: clusters/prod-eu-west", "path: apps/monitoring"))
+    overlay = repo.root / "clusters/dev-us-east/kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("  - ../../base\n", "  - ../../apps/monitoring\n"))
+    assert errors(repo) == []
+    overlay.write_text(overlay.read_text().replace("  - ../../apps/monitoring\n", "  - ../prod-us-east\n"))
+    [line] = errors(repo)
+    assert line.startswith("clusters/dev-us-east/kustomization.yaml:4: resources[0]: cluster dev-us-east: "
+                           "../prod-us-east brings in clusters/prod-us-east/kustomization.yaml from "
+                           "clusters/prod-us-east, cluster prod-us-east's folder")

@@ -72,8 +72,8 @@ class Context:
 
     def owners(self) -> dict[str, str]:
         """Folder -> the one cluster it belongs to: from identity.sourcePath, the folder
-        of identity.files, else the folders the followed sources deploy. A folder that
-        two clusters claim is shared, and belongs to neither."""
+        of identity.files, else a folder named after the cluster that its followed source
+        deploys. A folder that two clusters claim is shared, and belongs to neither."""
         if self._owners is None:
             templates = []
             if self.identity is not None:
@@ -92,7 +92,9 @@ class Context:
             owners = {folder: next(iter(names)) for folder, names in claims.items() if len(names) == 1}
             deployed: dict[str, set[str]] = {}  # weaker: never overrides what the policy states
             for source in self.followed():
-                if source.root != "." and source.root not in claims:
+                # `clusters/prod-eu-west` for prod-eu-west, not `apps/monitoring` that one
+                # cluster happens to deploy directly and others include as a base
+                if source.cluster in source.root.split("/") and source.root not in claims:
                     deployed.setdefault(source.root, set()).add(source.cluster)
             owners |= {folder: next(iter(names)) for folder, names in deployed.items() if len(names) == 1}
             self._owners = owners
