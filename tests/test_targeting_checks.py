@@ -260,3 +260,21 @@ def test_a_folder_one_cluster_deploys_directly_is_not_its_own_unless_named_after
     assert line.startswith("clusters/dev-us-east/kustomization.yaml:4: resources[0]: cluster dev-us-east: "
                            "../prod-us-east brings in clusters/prod-us-east/kustomization.yaml from "
                            "clusters/prod-us-east, cluster prod-us-east's folder")
+
+
+def test_a_base_generator_that_the_overlay_merges_or_replaces_is_no_mismatch(tmp_path):
+    repo = seed(tmp_path, '  identity:\n    require: {CLUSTER_NAME: "{cluster}", REGION: "{labels.region}-*"}\n')
+    repo.write("base/kustomization.yaml", "resources: [ns.yaml]\nconfigMapGenerator:\n  - name: cluster-identity\n"
+                                          "    literals: [CLUSTER_NAME=unset, REGION=unset]\n")
+    for name, labels in (("dev-us-east", "us-east"), ("dev-eu-west", "eu-west"), ("staging-us-east", "us-east"),
+                         ("staging-eu-west", "eu-west"), ("prod-us-east", "us-east"), ("prod-eu-west", "eu-west")):
+        behavior = "replace" if name.startswith("dev") else "merge"
+        repo.write(f"clusters/{name}/kustomization.yaml",
+                   f"resources: [../../base]\nconfigMapGenerator:\n  - name: cluster-identity\n    behavior: {behavior}\n"
+                   f"    literals: [CLUSTER_NAME={name}, REGION={labels}-1]\n")
+    assert errors(repo) == []
+    repo.write("clusters/prod-eu-west/kustomization.yaml", "resources: [../../base]\nconfigMapGenerator:\n"
+               "  - name: cluster-identity\n    behavior: merge\n    literals: [CLUSTER_NAME=prod-eu-west]\n")
+    [line] = errors(repo)  # REGION=unset from the base is what prod-eu-west gets
+    assert line.startswith("clusters/prod-eu-west/kustomization.yaml:1: resources[0]: cluster prod-eu-west: ../../base "
+                           "brings in base/kustomization.yaml, whose cluster-identity has REGION=unset, expected eu-west-*")

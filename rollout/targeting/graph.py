@@ -56,6 +56,7 @@ class Generator:
     doc: int
     loc: tuple
     literals: dict[str, str]
+    behavior: str = "create"  # kustomize's: an overlay's `merge` / `replace` overrides what it includes
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,10 @@ class Graph:
             if kustomization:
                 for g, generator in enumerate(_list(doc.get("configMapGenerator"))):
                     if isinstance(generator, dict) and generator.get("name") == IDENTITY:
-                        out.append(Generator(file, d, ("configMapGenerator", g), self._literals(file, generator)))
+                        behavior = generator.get("behavior") if generator.get("behavior") in ("merge", "replace") \
+                            else "create"
+                        out.append(Generator(file, d, ("configMapGenerator", g), self._literals(file, generator),
+                                             behavior))
             elif doc.get("kind") == "ConfigMap" and isinstance(doc.get("metadata"), dict) \
                     and doc["metadata"].get("name") == IDENTITY and isinstance(doc.get("data"), dict):
                 out.append(Generator(file, d, ("data",), {str(k): str(v) for k, v in doc["data"].items()}))

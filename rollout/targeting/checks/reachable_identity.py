@@ -42,6 +42,21 @@ def owner(ctx, literals: dict[str, str], cluster) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
+def live(generator, reach, by_file: dict) -> dict[str, str]:
+    """The literals of `generator` that reach the cluster: an including kustomization's
+    own cluster-identity generator with `behavior: replace` overrides all of them, with
+    `behavior: merge` the keys it sets (a base with placeholder values is no mismatch)."""
+    literals = dict(generator.literals)
+    for link in reach.chain(generator.file)[:-1]:  # the kustomizations that include it
+        for over in by_file.get(link.target, []):
+            if over.behavior == "replace":
+                return {}
+            if over.behavior == "merge":
+                for key in over.literals:
+                    literals.pop(key, None)
+    return literals
+
+
 def check(ctx) -> list:
     identity = ctx.identity
     if identity is None or not identity.reachable or not identity.require:
@@ -65,10 +80,13 @@ def check(ctx) -> list:
                 own = normal_path(render(identity.files, cluster.name, cluster.labels))
             except MissingLabel:
                 pass  # reported by the identity.files check
+        by_file: dict[str, list] = {}
+        for generator in source.reach.generators:
+            by_file.setdefault(generator.file, []).append(generator)
         for generator in source.reach.generators:
             if generator.file == own:
                 continue
-            wrong = mismatches(identity.require, generator.literals, cluster)
+            wrong = mismatches(identity.require, live(generator, source.reach, by_file), cluster)
             if not wrong:
                 continue
             other = owner(ctx, generator.literals, cluster)
