@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollout.targeting.urls import repo_key, server_key, split_remote
+from rollout.targeting.urls import _server_key_parsed, repo_key, server_key, split_remote
 
 SAME_REPO = [
     "https://github.com/example-org/fleet-config.git",
@@ -93,3 +93,14 @@ def test_server_key_is_idempotent_and_ignores_spelling(host, port, upper, slash)
 def test_kustomize_remote_references_split_into_repository_and_folder(ref, repo, folder):
     assert split_remote(ref) == (repo, folder)
     assert repo_key(split_remote(ref)[0]).endswith(("org/repo", "o/r"))
+
+
+@given(st.sampled_from(["https", "HTTPS", "http"]), hosts, st.sampled_from([None, 80, 443, 6443, 8443]),
+       st.sampled_from(["", "/", "/k8s/clusters/c-1", "/k8s/clusters/c-1/"]), st.booleans())
+def test_the_fast_server_path_agrees_with_the_parsed_one(scheme, host, port, path, upper):
+    url = f"{scheme}://{host.upper() if upper else host}{'' if port is None else f':{port}'}{path}"
+    assert server_key(url) == _server_key_parsed(url)
+
+
+def test_ipv6_servers_keep_their_brackets():
+    assert server_key("https://[::1]:6443/") == "https://[::1]:6443"
