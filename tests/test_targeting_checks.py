@@ -278,3 +278,13 @@ def test_a_base_generator_that_the_overlay_merges_or_replaces_is_no_mismatch(tmp
     [line] = errors(repo)  # REGION=unset from the base is what prod-eu-west gets
     assert line.startswith("clusters/prod-eu-west/kustomization.yaml:1: resources[0]: cluster prod-eu-west: ../../base "
                            "brings in base/kustomization.yaml, whose cluster-identity has REGION=unset, expected eu-west-*")
+
+
+def test_a_source_path_rule_that_checks_nothing_is_a_warning(tmp_path):
+    repo = make_seed_repo(tmp_path / "r", policy=SEED_POLICY + '  identity: {sourcePath: "clusters/{cluster}"}\n')
+    result = repo.cli("validate", "security-patch")  # no sourceRepos, no origin: nothing is followed
+    assert result.exit_code == 0, result.output
+    [line] = [l.replace(str(repo.root) + "/", "") for l in result.stderr.splitlines()]
+    assert re.match(r"rollouts/security-patch.yaml:\d+: spec.identity.sourcePath: warning: identity.sourcePath checks "
+                    r"nothing for 6 cluster\(s\) \(dev-eu-west, dev-us-east, prod-eu-west, \.\.\.\): no source of "
+                    r"theirs is followed", line), line

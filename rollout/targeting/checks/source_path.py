@@ -5,6 +5,8 @@ several sources from this repository, one of them must be the folder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from waves.problems import POLICY
 from waves.templates import MissingLabel, render
 
@@ -22,6 +24,13 @@ def check(ctx) -> list:
         except MissingLabel as missing:
             problems.append(ctx.problem(cluster.name, POLICY, 0, ("spec", "identity", "sourcePath"),
                                         f"cluster {cluster.name} has no label {missing.key!r} for identity.sourcePath"))
+    followed = {s.cluster for s in ctx.followed()}
+    unchecked = [c.name for c in ctx.wanted if c.name in wants and c.name not in followed]
+    if unchecked:  # a rule that checks nothing should say so, once
+        problems.append(replace(ctx.problem(unchecked[0], POLICY, 0, ("spec", "identity", "sourcePath"),
+            f"identity.sourcePath checks nothing for {len(unchecked)} cluster(s) ({', '.join(unchecked[:3])}"
+            f"{', ...' if len(unchecked) > 3 else ''}): no source of theirs is followed "
+            "(`rollout validate --format json` says why)"), severity="warning"))
     by_document: dict[tuple, list] = {}
     for source in ctx.followed():
         if source.file is not None and source.path is not None:  # a chart's values alone have no path
