@@ -131,7 +131,12 @@ def validate(
 
         from rollout.render.problems import problem_json
 
-        print(json.dumps({"valid": not ws.errors, "problems": [problem_json(p) for p in ws.problems]}, indent=2))
+        out = {"valid": not ws.errors, "problems": [problem_json(p) for p in ws.problems]}
+        if ws.inspection is not None:  # targeting safety: which sources were followed, which not and why
+            from rollout.targeting import Report
+
+            out["sources"] = Report(sources=ws.inspection.sources).as_dict()
+        print(json.dumps(out, indent=2))
         if ws.errors:
             raise typer.Exit(EXIT_INVALID)
         return

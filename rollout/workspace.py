@@ -117,7 +117,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
         if check_files and not any(p.is_error for p in ws.problems):
             from rollout.safety import inspect
 
-            ws.inspection = inspect(repo, policy, ws.plan)
+            ws.inspection = inspect(repo, policy, ws.plan, inventory=ws.clusters)
             ws.problems += [located(ws, p) for p in ws.inspection.problems]
         if any(p.is_error for p in ws.problems):
             ws.plan = None
