@@ -360,6 +360,7 @@ def simulate(
     fault: Annotated[Optional[list[str]], typer.Option("--fault", help="CLUSTER:degraded@REV | CLUSTER:sync-failed@REV | "
                                                                        "CLUSTER:errors=0.2@REV | CLUSTER:unreachable[@30s-90s]")] = None,
     scenario: Annotated[Optional[str], typer.Option("--scenario", help="YAML file: syncDelay, healthDelay, poll, faults.")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to follow (default: the remote's default branch).")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
     follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving."""
@@ -368,20 +369,18 @@ def simulate(
     from pathlib import Path
 
     from waves.durations import parse_duration
-    from rollout.simulator.faults import parse_fault
-    from rollout.simulator.server import Simulator, serve
+    from rollout.simulator.faults import load_scenario_located, parse_fault, unknown_clusters
+    from rollout.simulator.server import Simulator, SimulatorError, serve, state_dir
     from rollout.simulator.status import Timing
     from rollout.workspace import UsageError, repo_root
 
-    from rollout.simulator.faults import load_scenario
-
     try:
-        settings, faults = load_scenario(scenario) if scenario else ({}, [])
+        settings, located = load_scenario_located(scenario) if scenario else ({}, [])
     except ValueError as err:  # every problem, each as file:line: field: message
         print(str(err), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     try:
-        faults += [parse_fault(spec) for spec in fault or []]
+        located += [(f"--fault {spec!r}", parse_fault(spec)) for spec in fault or []]
 
         def pick(flag: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
             return float(parse_duration(flag)) if flag is not None else settings.get(key, 2.0)
@@ -391,8 +390,18 @@ def simulate(
     except ValueError as err:
         raise UsageError(str(err)) from None
     source = repo if repo is not None else str(repo_root(None).resolve())
-    out = Path(kubeconfig_out or Path(".rollout-simulator") / "kubeconfig").resolve()
-    sim = Simulator(source, timing, faults, poll=every)
+    own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
+    out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
+    sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
+    try:
+        sim.refresh()
+    except SimulatorError as err:
+        raise UsageError(str(err)) from None
+    if problems := unknown_clusters(located, sim.clusters):
+        sim.close()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
 
     def ready(url: str, clusters: int, objects: int) -> None:
         for problem in sim.problems:
@@ -413,15 +422,13 @@ def simulate(
         asyncio.run(main_loop())
     except OSError as err:
         raise UsageError(f"cannot serve on {host}:{port}: {err.strerror}") from None
-    except subprocess_error() as err:
-        raise UsageError(f"--repo {source}: git cannot read it ({err.stderr.decode(errors='replace').strip() or err})") from None
+    finally:
+        sim.close()
+        if own_dir is not None:
+            import shutil
+
+            shutil.rmtree(own_dir, ignore_errors=True)
     print("stopped", flush=True)
-
-
-def subprocess_error():
-    import subprocess
-
-    return subprocess.CalledProcessError
 
 
 @command
