@@ -15,8 +15,36 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rollout import __version__
+
+        print(f"rollout {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Progressive multi-cluster rollouts for GitOps fleets: plan waves, pin revisions in Git."""
+
+
+def _duration(flag: str, value: str) -> float:
+    """A duration option in seconds; a bad one is a usage error naming the flag."""
+    from waves.durations import parse_duration
+    from rollout.workspace import UsageError
+
+    try:
+        return float(parse_duration(value))
+    except ValueError as err:
+        raise UsageError(f"{flag}: {err}") from None
 
 EXIT_INVALID = 2
 
@@ -31,6 +59,7 @@ PolicyArgument = Annotated[
 
 class PlanFormat(str, Enum):
     table = "table"
+    wide = "wide"
     json = "json"
     markdown = "markdown"
     mermaid = "mermaid"
@@ -44,6 +73,7 @@ class CheckFormat(str, Enum):
 
 class ListFormat(str, Enum):
     table = "table"
+    wide = "wide"
     json = "json"
 
 
@@ -89,10 +119,10 @@ def plan(
     ws = _workspace(policy, repo)
     if ws.errors:
         _fail(ws.problems)
-    if format is PlanFormat.table:
+    if format in (PlanFormat.table, PlanFormat.wide):
         from rollout.render.plan_table import render
 
-        render(ws.plan, ws.warnings)
+        render(ws.plan, ws.warnings, wide=format is PlanFormat.wide)
         return
     _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown))
     if format is PlanFormat.json:
@@ -138,7 +168,9 @@ def validate(
     if ws.errors:
         _fail(ws.problems)
     _print_warnings(ws.warnings, also_in_output=False)
-    print(f"{ws.loaded.path}: valid: {len(ws.plan.targets)} clusters in {len(ws.plan.waves)} waves")
+    from rollout.render.words import count
+
+    print(f"{ws.loaded.path}: valid: {count(len(ws.plan.targets), 'cluster')} in {count(len(ws.plan.waves), 'wave')}")
 
 
 @command
@@ -186,13 +218,15 @@ def _print_outcome(outcome, fmt: str, verb: str) -> None:
 
         print(json.dumps(outcome.as_dict(), indent=2))
         return
+    from rollout.render.words import count
+
     for change in outcome.changes:
         if change.diff:
             print(change.diff, end="")
         what = "late join, " if change.late else ""
         commit = f" {change.commit[:12]}" if change.commit else " (dry run)"
-        print(f"{verb} wave {change.number} {change.name}: {what}{len(change.clusters)} clusters, "
-              f"{len(change.files)} files{commit}")
+        print(f"{verb} wave {change.number} {change.name}: {what}{count(len(change.clusters), 'cluster')}, "
+              f"{count(len(change.files), 'file')}{commit}")
     for note in outcome.notes:
         print(note)
     if outcome.changes and not any(c.diff for c in outcome.changes):
@@ -259,14 +293,10 @@ def run(
 ) -> None:
     """One safe step of the rollout, for CI: judge the gates, revert or halt on failure,
     advance what became ready, push. Exit 0 advanced/waiting/complete, 1 failed."""
-    from waves.durations import parse_duration
     from rollout.run import run as run_steps
-    from rollout.workspace import UsageError, repo_root
+    from rollout.workspace import repo_root
 
-    try:
-        limit, every = float(parse_duration(timeout)), float(parse_duration(interval))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    limit, every = _duration("--timeout", timeout), _duration("--interval", interval)
     root = repo_root(repo, policy)
     code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value))
     raise typer.Exit(code)
@@ -368,7 +398,6 @@ def simulate(
     import signal
     from pathlib import Path
 
-    from waves.durations import parse_duration
     from rollout.simulator.faults import load_scenario_located, parse_fault, unknown_clusters
     from rollout.simulator.server import Simulator, SimulatorError, serve, state_dir
     from rollout.simulator.status import Timing
@@ -382,13 +411,15 @@ def simulate(
     try:
         located += [(f"--fault {spec!r}", parse_fault(spec)) for spec in fault or []]
 
-        def pick(flag: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
-            return float(parse_duration(flag)) if flag is not None else settings.get(key, 2.0)
-
-        timing = Timing(sync=pick(sync_delay, "syncDelay"), health=pick(health_delay, "healthDelay"))
-        every = pick(poll, "poll")
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+    def pick(name: str, value: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
+        return _duration(name, value) if value is not None else settings.get(key, 2.0)
+
+    timing = Timing(sync=pick("--sync-delay", sync_delay, "syncDelay"),
+                    health=pick("--health-delay", health_delay, "healthDelay"))
+    every = pick("--poll", poll, "poll")
     source = repo if repo is not None else str(repo_root(None).resolve())
     own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
     out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"

@@ -37,11 +37,15 @@ def state_dict(plan, state) -> dict:
 
 
 def render(plan, state, fmt: str) -> None:
+    """`fmt`: json, table, or wide (every cluster not at the revision; never cut)."""
     if fmt == "json":
         print(json.dumps(state_dict(plan, state), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from rollout.render.console import console
+
+    shown = None if fmt == "wide" else 5
 
     colours = {"pending": "dim", "advanced": "yellow", "passed": "green", "failed": "red", "reverted": "magenta"}
     table = Table(title=f"rollout {state.policy} → {state.revision}: {state.overall}", title_justify="left")
@@ -49,9 +53,11 @@ def render(plan, state, fmt: str) -> None:
         table.add_column(column)
     for w in state.waves:
         advanced = f"{w.advance_commit[:10]} {_when(w.advanced_at)}" if w.advance_commit else "—"
-        behind = ", ".join(w.clusters_behind[:5]) + (f" +{len(w.clusters_behind) - 5}" if len(w.clusters_behind) > 5 else "")
+        behind = ", ".join(w.clusters_behind[:shown])
+        if shown and len(w.clusters_behind) > shown:
+            behind += f" +{len(w.clusters_behind) - shown}"
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         table.add_row(str(w.number), w.name, f"[{colours[w.status]}]{w.status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "advanced" else "—", behind or "—")
-    Console().print(table)
+    console(wide=fmt == "wide").print(table)
