@@ -370,12 +370,15 @@ def status(
 @command
 def demo(
     no_fault: Annotated[bool, typer.Option("--no-fault", help="The happy path: no degraded cluster.")] = False,
+    where: Annotated[Optional[str], typer.Option("--dir", help="Create the demo repo in this folder (default: a new temp dir).")] = None,
 ) -> None:
     """Roll out examples/fleet-config against the fleet simulator, wave by wave (under a
     minute; no cluster, no network)."""
+    from pathlib import Path
+
     from rollout.demo import run
 
-    raise typer.Exit(run(fault=not no_fault))
+    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None))
 
 
 @command
