@@ -77,6 +77,14 @@ class ListFormat(str, Enum):
     json = "json"
 
 
+class StatusFormat(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    markdown = "markdown"
+    mermaid = "mermaid"
+
+
 def command(func):
     """Register a command whose UsageError becomes one line on stderr and exit 2, both
     from the console script and in-process (tests, embedding)."""
@@ -355,7 +363,7 @@ def approve(
 def status(
     policy: PolicyArgument,
     repo: RepoOption = None,
-    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
     from rollout.engine import status as run

@@ -150,6 +150,29 @@ def seed_repo(tmp_path: Path) -> Repo:
     return make_seed_repo(tmp_path / "fleet-config")
 
 
+TEST_GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
+                     "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
+
+
+@pytest.fixture
+def published_seed_repo(tmp_path: Path, monkeypatch) -> Path:
+    """A committed seed fleet repo whose branch tracks a bare remote (an upstream)."""
+    for key, value in TEST_GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True)
+
+    work = make_seed_repo(tmp_path / "work").root
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "fleet")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "remote.git"))
+    git(work, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    git(work, "push", "-q", "-u", "origin", "main")
+    return work
+
+
 def free_port() -> int:
     import socket
 

@@ -37,9 +37,20 @@ def state_dict(plan, state) -> dict:
 
 
 def render(plan, state, fmt: str) -> None:
-    """`fmt`: json, table, or wide (every cluster not at the revision; never cut)."""
+    """`fmt`: json, table, wide (every cluster not at the revision; never cut),
+    mermaid or markdown (rollout/render/status_graph.py, status_markdown.py)."""
     if fmt == "json":
         print(json.dumps(state_dict(plan, state), indent=2))
+        return
+    if fmt == "mermaid":
+        from rollout.render.status_graph import mermaid
+
+        print(mermaid(plan, state))
+        return
+    if fmt == "markdown":
+        from rollout.render.status_markdown import render as markdown
+
+        print(markdown(plan, state))
         return
     from rich.table import Table
 
