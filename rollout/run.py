@@ -118,6 +118,16 @@ def summary_markdown(result: Step) -> str:
     return "\n".join(lines) + "\n"
 
 
+def status_picture(repo: Path, policy_ref: str) -> str:
+    """The rollout after the step as `rollout status --format markdown` shows it: the
+    waves' table and the DAG coloured by status (GitHub renders the Mermaid block)."""
+    from rollout.engine import status
+    from rollout.render.status_markdown import render
+
+    ws, state = status(repo, policy_ref)
+    return "\n" + render(ws.plan, state) + "\n"
+
+
 def _table(result: Step, log: list[str]):
     """The live view of `rollout run --wait` in a terminal: every wave, its gates' verdict."""
     from rich.console import Group
@@ -168,7 +178,7 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 with open(summary, "a") as handle:
-                    handle.write(summary_markdown(result))
+                    handle.write(summary_markdown(result) + status_picture(repo, policy_ref))
             if not wait or result.status in ("complete", "reverted", "failed") or time.monotonic() > deadline:
                 break
             time.sleep(interval)

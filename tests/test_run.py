@@ -41,7 +41,10 @@ def test_happy_path_runs_to_complete_and_writes_the_step_summary(tmp_path):
         assert [s.split(": ")[1] for s in subjects(remote)] == [
             "wave 1 canary -> v1.4.2", "wave 2 region-eu-west -> v1.4.2", "wave 3 region-us-east -> v1.4.2",
             "wave 4 production/1 -> v1.4.2", "wave 5 production/2 -> v1.4.2"]
-        assert "### rollout `security-patch` → `v1.4.2`: **complete**" in summary.read_text()
+        text = summary.read_text()
+        assert "### rollout `security-patch` → `v1.4.2`: **complete**" in text
+        last = text.rsplit("### Rollout `security-patch` → `v1.4.2`: ", 1)[1]  # the picture after the last step
+        assert "```mermaid\nflowchart LR\n" in last and '  w5["5 production/2<br/>1 cluster · <b>' in last
     finally:
         sim.stop()
 
