@@ -133,7 +133,11 @@ def test_piped_tables_are_never_cut_and_wide_lists_everything(tmp_path):
 # --- 7. small things ---------------------------------------------------------------------
 
 def test_version_help_and_completion_flags(tmp_path):
+    from importlib.metadata import version
+
     from rollout import __version__
+
+    assert __version__ == version("fleet-rollout")  # the code's and the package's agree
 
     for flag in ("--version", "-V"):
         result = rollout(tmp_path, flag)

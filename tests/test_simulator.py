@@ -99,6 +99,10 @@ def test_hub_serves_one_application_per_cluster_with_kubernetes_semantics(fleet_
     assert app["metadata"]["resourceVersion"]
     # labelSelector, one GET, and a 404 as a Kubernetes Status.
     assert sorted(applications(api, label_selector="environment=dev,region in (eu-west)")) == ["dev-eu-west-platform"]
+    for bad in ("environment=dev,", "environment in (dev staging)", "gen>3"):  # an API server says 400 too
+        with pytest.raises(client.exceptions.ApiException) as refused:
+            applications(api, label_selector=bad)
+        assert refused.value.status == 400 and "BadRequest" in refused.value.body
     one = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "dev-us-east-platform")
     assert one["metadata"]["name"] == "dev-us-east-platform"
     with pytest.raises(client.exceptions.ApiException) as missing:
