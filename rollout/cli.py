@@ -432,8 +432,6 @@ def simulate(
                     health=pick("--health-delay", health_delay, "healthDelay"))
     every = pick("--poll", poll, "poll")
     source = repo if repo is not None else str(repo_root(None).resolve())
-    own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
-    out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
     sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
     try:
         sim.refresh()
@@ -444,6 +442,8 @@ def simulate(
         for problem in problems:
             print(problem, file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
+    own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
+    out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
 
     def ready(url: str, clusters: int, objects: int) -> None:
         for problem in sim.problems:

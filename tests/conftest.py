@@ -15,6 +15,34 @@ from typer.testing import CliRunner
 
 ROLLOUT = [sys.executable, "-m", "rollout"]
 
+
+def pytest_configure(config):
+    """Every test, and every process it starts, gets temp and state folders of this run
+    (TMPDIR, XDG_STATE_HOME): what a test leaves there is found at the end, and runs of
+    other checkouts on the same machine do not mix in."""
+    import tempfile
+
+    own = Path(tempfile.mkdtemp(prefix="rollout-test-run-"))
+    (own / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(own / "tmp")
+    os.environ["XDG_STATE_HOME"] = str(own / "state")
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    config.rollout_run_dir = own
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The tool's temp folders (demo repos, simulator checkouts and state) must be gone."""
+    own = getattr(session.config, "rollout_run_dir", None)
+    if own is None:
+        return
+    left = sorted(str(p.relative_to(own)) for p in [*(own / "tmp").glob("rollout-*"),
+                                                    *(own / "state").glob("rollout/simulator/*")])
+    if left:
+        print(f"\ntests left these behind: {', '.join(left)}", file=sys.stderr)
+        session.exitstatus = 1
+    else:
+        shutil.rmtree(own, ignore_errors=True)
+
 SEED_CLUSTERS = {
     "dev-us-east": {"environment": "dev", "region": "us-east"},
     "dev-eu-west": {"environment": "dev", "region": "eu-west"},

@@ -48,8 +48,13 @@ class Simulator:
         Raises SimulatorError (one line) when git cannot read the repo or the branch."""
         if self._checkout is None:
             self.branch = self.branch or default_branch(self.source)
-            self._checkout = Path(tempfile.mkdtemp(prefix="rollout-sim-")) / "repo"
-            _git(["clone", "--quiet", "--branch", self.branch, self.source, str(self._checkout)], self.source)
+            checkout = Path(tempfile.mkdtemp(prefix="rollout-sim-")) / "repo"
+            try:
+                _git(["clone", "--quiet", "--branch", self.branch, self.source, str(checkout)], self.source)
+            except SimulatorError:
+                shutil.rmtree(checkout.parent, ignore_errors=True)
+                raise
+            self._checkout = checkout
         else:
             _git(["fetch", "--quiet", "origin", self.branch], self.source, cwd=self._checkout)
             _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], self.source, cwd=self._checkout)
