@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from waves.selectors import LabelSelector, parse_requirements, parse_selector
 
@@ -60,3 +62,21 @@ def test_errors_are_one_line_without_links(text):
 def test_match_expressions_refuse_gt_with_the_reason():
     with pytest.raises(ValueError, match="Gt is not supported for cluster selection"):
         LabelSelector.model_validate({"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["3"]}]})
+
+
+_pieces = st.sampled_from(["a", "b", "x.y/z", "in", "notin", "=", "==", "!=", "!", "(", ")", ",", " ", "\t", ">",
+                           "<", "1", "", "-", "é", "*"])
+
+
+@given(st.lists(_pieces, max_size=12).map("".join))
+def test_any_text_parses_or_fails_with_one_line(text):
+    """Bad input is a clear error, never a crash: whatever the text, the parser returns
+    requirements or raises ValueError with one line."""
+    try:
+        parsed = parse_selector(text)
+    except ValueError as err:
+        assert "\n" not in str(err)
+        return
+    # what parsed, printed back in kubectl's syntax, parses to the same selector
+    again = parse_selector(str(parsed) if str(parsed) != "(all)" else "")
+    assert again == parsed

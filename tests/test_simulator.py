@@ -287,9 +287,10 @@ def test_git_errors_are_one_line_whatever_git_printed(tmp_path):
     assert result.returncode == 2 and "internal error" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"rollout: --repo {missing}: git cannot read it (") and "nowhere.git" in line
-    for stderr in (b"warning: x\nfatal: bad thing\n", "warning: x\nfatal: bad thing\n"):
+    for stderr in (b"warning: x\nfatal: bad thing\nand more\n", "warning: x\nfatal: bad thing\nand more\n"):
         error = subprocess.CalledProcessError(128, ["git"], stderr=stderr)
         assert git_failure(error) == "fatal: bad thing"
+    assert git_failure(subprocess.CalledProcessError(1, ["git"], stderr="just this\n")) == "just this"
     assert git_failure(subprocess.CalledProcessError(1, ["git"])).startswith("Command '['git']' returned")
 
 

@@ -143,7 +143,8 @@ def git_failure(err: subprocess.CalledProcessError) -> str:
     if isinstance(out, bytes):
         out = out.decode(errors="replace")
     lines = [line.strip() for line in (out or "").splitlines() if line.strip()]
-    return lines[-1] if lines else str(err)
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return errors[0] if errors else lines[-1] if lines else str(err)
 
 
 def _git(args: list[str], source: str, cwd: Path | None = None) -> str:
