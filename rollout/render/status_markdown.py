@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from waves.durations import format_duration
-from rollout.render.status import _when
 from rollout.render.status_graph import mermaid
 from rollout.render.words import count
 
 _LISTED = 10  # clusters named per cell
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "—"
 
 
 def render(plan, state) -> str:
