@@ -38,9 +38,9 @@ def pytest_sessionfinish(session, exitstatus):
     left = sorted(str(p.relative_to(own)) for p in [*(own / "tmp").glob("rollout-*"),
                                                     *(own / "state").glob("rollout/simulator/*")])
     if left:
-        print(f"\ntests left these behind: {', '.join(left)}", file=sys.stderr)
+        print(f"\ntests left these behind: {', '.join(left)} (in {own})", file=sys.stderr)
         session.exitstatus = 1
-    else:
+    elif exitstatus == 0:  # a failed run keeps its tmp_path folders to look at
         shutil.rmtree(own, ignore_errors=True)
 
 SEED_CLUSTERS = {
