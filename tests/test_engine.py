@@ -350,10 +350,10 @@ def test_parallel_waves_sharing_one_applicationset_each_commit_their_own_element
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "init")
-    assert rollout(root, "advance", "security-patch").returncode == 0  # canary
+    assert rollout(root, "advance", "security-patch", "--no-push").returncode == 0  # canary
     dry = rollout(root, "advance", "security-patch", "--dry-run")
     assert dry.stdout.count("+            targetRevision: v1.4.2") == 2  # one per wave, not repeated
-    result = rollout(root, "advance", "security-patch", "--format", "json")
+    result = rollout(root, "advance", "security-patch", "--format", "json", "--no-push")
     assert result.returncode == 0, result.stderr
     assert [w["name"] for w in json.loads(result.stdout)["waves"]] == ["region-eu-west", "region-us-east"]
     for rev in ("HEAD~1", "HEAD"):
