@@ -20,6 +20,7 @@ from pathlib import Path
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
 from rollout.yamlfile import bulk
+from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 
@@ -63,7 +64,7 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
     def load(file: str):
         if file not in texts:
             try:
-                texts[file] = read_text(repo / file)
+                texts[file] = read_manifest(repo / file)  # a BOM is kept for the write back
             except YamlError as err:
                 texts[file] = None
                 parsed[file] = PinError(err.message, err.line)
