@@ -16,7 +16,6 @@ parsed again and must read as the old data with only the pinned field changed.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 
@@ -234,7 +233,7 @@ def _plain_safe(value: str, flow: bool = False) -> bool:
     """Can `value` be written unquoted and still be read back as this exact text by
     YAML 1.1 and 1.2 readers? Inside `{...}` or `[...]` (flow) `,[]{}` end a plain
     scalar, so there they need quotes too."""
-    if not value or value != value.strip() or "\n" in value or value[0] in _PLAIN_UNSAFE_START:
+    if not value or value != value.strip() or not value.isprintable() or value[0] in _PLAIN_UNSAFE_START:
         return False
     if flow and not _FLOW_INDICATORS.isdisjoint(value):
         return False
@@ -253,9 +252,26 @@ def _render(value: str, style: str | None, field: str, line: int, flow: bool = F
     if style == "'" and value.isprintable():
         return "'" + value.replace("'", "''") + "'"
     if style in ("'", '"') or not _plain_safe(value, flow):
-        # A JSON string is a valid YAML double-quoted scalar; escape what YAML forbids raw.
-        return json.dumps(value, ensure_ascii=not value.isprintable())
+        return _double_quoted(value)
     return value
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def _double_quoted(value: str) -> str:
+    """A YAML double-quoted scalar: YAML's own escapes (JSON's would write a character
+    beyond U+FFFF as a surrogate pair, which YAML rejects)."""
+    out = []
+    for char in value:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _insert(text: str, mapping, key: str, value: str, newline: str, field: str) -> tuple[str, int]:
