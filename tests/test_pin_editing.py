@@ -180,7 +180,8 @@ def test_argocd_application_single_and_multi_source():
 def test_applicationset_list_element_chosen_by_cluster():
     text = ("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: platform}\nspec:\n  generators:\n"
             "    - list:\n        elements:\n          - cluster: prod-us-east\n            targetRevision: v1.4.1\n"
-            "          - cluster: prod-eu-west\n            targetRevision: v1.4.1\n")
+            "          - cluster: prod-eu-west\n            targetRevision: v1.4.1\n"
+            "  template:\n    spec:\n      source:\n        targetRevision: '{{targetRevision}}'\n")
     p = pin({"preset": "argocd-applicationset-list"})
     result = pin_text(text, p, "prod-eu-west", {}, "v1.4.2")
     assert result.field == "spec.generators[0].list.elements[1].targetRevision"

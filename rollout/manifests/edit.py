@@ -69,7 +69,8 @@ def pin_text(
     try:
         field_path = pin.locate(doc, cluster)
     except PinTargetError as err:
-        raise PinError(str(err), root.start_mark.line + 1, pin.field_path()) from None
+        line = located.line(tuple(err.at), index) if err.at else None
+        raise PinError(str(err), line or root.start_mark.line + 1, pin.field_path()) from None
     field = format_steps(field_path)
 
     chain = _walk(root, field_path)

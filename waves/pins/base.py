@@ -20,7 +20,12 @@ Step = str | int | tuple[str, str]
 
 
 class PinTargetError(ValueError):
-    """The document is the right one but the field cannot be pinned; says why."""
+    """The document is the right one but the field cannot be pinned; says why. `at`: the
+    path (in the document) the reason points at, for the line of the message."""
+
+    def __init__(self, message: str, at: list | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 class PinBase(BaseModel):
