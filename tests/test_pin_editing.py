@@ -173,7 +173,7 @@ def test_argocd_application_single_and_multi_source():
     result = pin_text(multi, chart, "c1", {}, "6.7.1")
     assert result.field == "spec.sources[0].targetRevision"
     assert result.text == multi.replace("6.0.0", "6.7.1")
-    with pytest.raises(PinError, match="set repoURL"):
+    with pytest.raises(PinError, match=r"choose the spec.sources\[\] entry to pin with repoURL, ref, chart or index"):
         pin_text(multi, pin({"preset": "argocd-application"}), "c1", {}, "x")
 
 
