@@ -38,7 +38,7 @@ class PinError(Exception):
 @dataclass(frozen=True)
 class PinResult:
     text: str  # the new text (the same string when nothing changed)
-    old: str | None  # the value that was there; None when the key was absent
+    old: str | None  # the pinned value that was there (the preset's part of the field); None: key absent
     old_raw: str | None  # the scalar exactly as written (quotes included): what a revert restores
     field: str  # the resolved path, e.g. spec.sources[1].targetRevision
     line: int  # where the value is (1-based)
@@ -80,23 +80,25 @@ def pin_text(
         if value is None:
             return PinResult(text, None, None, field, parent.start_mark.line + 1)
         _refuse_shared(chain[:-1], field)
+        value = _written(pin, None, value, field, parent.start_mark.line + 1)
         new_body, line = _insert(body, parent, str(field_path[-1]), value, newline, field)
         _verify(new_body, located, index, field_path, value, field, line, path)
         return PinResult(bom + new_body, None, None, field, line)
     line = node.start_mark.line + 1
     old_raw = body[node.start_mark.index : node.end_mark.index]
     _refuse_shared(chain, field)
-    if value is None:
-        new_body = _remove(body, parent, node, field)
-        _verify(new_body, located, index, field_path, _REMOVED, field, line, path)
-        return PinResult(bom + new_body, node.value, old_raw, field, line)
-
     from yaml.nodes import ScalarNode
 
+    if value is None and (not isinstance(node, ScalarNode) or _written(pin, node.value, None, field, line) is None):
+        new_body = _remove(body, parent, node, field)
+        _verify(new_body, located, index, field_path, _REMOVED, field, line, path)
+        return PinResult(bom + new_body, _read(pin, node.value, field, line), old_raw, field, line)
     if not isinstance(node, ScalarNode):
         raise PinError(f"{field} is not a single value", line, field)
-    old = node.value
-    if old == value and _reads_as_text(node) and (raw is None or raw == old_raw):
+    full = node.value
+    old = _read(pin, full, field, line)
+    value = _written(pin, full, value, field, line)  # from here on: the field's whole new text
+    if full == value and _reads_as_text(node) and (raw is None or raw == old_raw):
         return PinResult(text, old, old_raw, field, line)
     flow = bool(parent.flow_style)
     start, end = node.start_mark.index, node.end_mark.index
@@ -110,6 +112,21 @@ def pin_text(
 
 
 _REMOVED = object()
+
+
+def _read(pin: PinBase, scalar: str | None, field: str, line: int) -> str | None:
+    try:
+        return pin.read(scalar)
+    except PinTargetError as err:
+        raise PinError(str(err), line, field) from None
+
+
+def _written(pin: PinBase, scalar: str | None, value: str | None, field: str, line: int) -> str | None:
+    """The field's whole new text; None: remove the field (a revert of an added key)."""
+    try:
+        return pin.write(scalar, value)
+    except PinTargetError as err:
+        raise PinError(str(err), line, field) from None
 
 
 def _verify(new_body: str, located: Located, index: int, field_path: list, value, field: str, line: int,
@@ -306,6 +323,10 @@ def _insert(text: str, mapping, key: str, value: str, newline: str, field: str) 
 
 def _remove(text: str, mapping, node, field: str) -> str:
     """Undo `_insert`: drop the `key: value` entry (its whole line in a block mapping)."""
+    from yaml.nodes import MappingNode
+
+    if not isinstance(mapping, MappingNode):
+        raise PinError(f"cannot remove {field}: it is a list item, not a key", node.start_mark.line + 1, field)
     key_node = next(k for k, v in mapping.value if v is node)
     if mapping.flow_style:
         end = node.end_mark.index

@@ -69,6 +69,18 @@ class PinBase(BaseModel):
         """The path to the pinned field in a matching document, before resolution."""
         raise NotImplementedError
 
+    def read(self, scalar: str | None) -> str | None:
+        """The pinned value inside the field's text: the whole text for most presets, a
+        part of it for some (the tag in `name=image:tag`). Raises PinTargetError."""
+        return scalar
+
+    def write(self, scalar: str | None, value: str | None) -> str | None:
+        """The field's new text with the pinned part set to `value` (`scalar`: the text
+        now, None when the field is absent). `value` None: the part is to be absent (a
+        revert of a pin that added it); None back means remove the field itself.
+        Raises PinTargetError."""
+        return value
+
     def describe_kind(self) -> str:
         return f"{self.GROUP}/{self.KIND}" if self.GROUP else self.KIND or "document"
 
