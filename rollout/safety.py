@@ -75,6 +75,7 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
                 parsed[file] = err
         return texts[file], parsed[file]
 
+    result.problems += _revision_checks(policy)
     for name in wanted:
         cluster = by_name[name]
         for target in plan.pins[name]:
@@ -91,13 +92,27 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
             except PinError as err:
                 result.problems.append(_problem(target.file, err, err.field or target.field, f"cluster {name}: "))
                 continue
-            if pin.preset == "argocd-application":
+            if pin.preset in ("argocd-application", "argocd-application-image"):  # both pin an Application
                 result.problems += _destination(target.file, located, pin, cluster)
 
     result.problems += _shared_files(policy, plan, wanted)
     if policy.spec.identity is not None:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     return result
+
+
+def _revision_checks(policy) -> list[Problem]:
+    """A pin refuses a revision its field cannot hold (a digest pin needs a digest)."""
+    from waves.pins.base import PinTargetError
+
+    problems = []
+    for index, pin in enumerate(policy.spec.pin):
+        try:
+            pin.check_revision(policy.spec.revision)
+        except PinTargetError as err:
+            problems.append(Problem(f"pin {index} ({pin.preset}) cannot write this revision: {err}",
+                                    ("spec", "revision"), POLICY))
+    return problems
 
 
 def _problem(file: str, err: PinError, field: str, prefix: str = "") -> Problem:

@@ -79,7 +79,7 @@ def pin_text(
     if node is None:  # the key is absent: add one line
         if value is None:
             return PinResult(text, None, None, field, parent.start_mark.line + 1)
-        _refuse_shared(chain[:-1], field)
+        _refuse_shared(chain, field)
         value = _written(pin, None, value, field, parent.start_mark.line + 1)
         new_body, line = _insert(body, parent, str(field_path[-1]), value, newline, field)
         _verify(new_body, located, index, field_path, value, field, line, path)
@@ -157,7 +157,7 @@ def _with(data, path: list, value):
 def _refuse_shared(chain: list, field: str) -> None:
     """An anchored node that aliases reuse is written once and read in several places:
     editing it (or a scalar inside it) would change all of them."""
-    for node in chain:
+    for node in chain:  # the last is None when the field is absent (to be added)
         aliases = sorted(set(getattr(node, "alias_lines", None) or ()))
         if not aliases:
             continue
@@ -191,7 +191,8 @@ def find_document(located: Located, pin: PinBase, cluster: str, labels: dict[str
         named = f" named {render(pin.name, cluster, labels)}" if pin.name else ""
         raise PinError(f"no {pin.describe_kind()} document{named} in this file")
     if len(chosen) > 1:
-        raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one")
+        raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one",
+                       located.nodes[chosen[1]].start_mark.line + 1)
     return chosen[0]
 
 

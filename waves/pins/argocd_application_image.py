@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from waves.pins.argocd_application import SourceSelector
 from waves.pins.base import PinBase, PinTargetError, format_steps
-from waves.pins.images import parse_image
+from waves.pins.images import check_digest, parse_image
 from waves.pins.yaml_field import parse_field_path
 
 
@@ -95,4 +95,8 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
         ref = parse_image(scalar)
         if value is None:  # revert to an entry without a tag (or digest): the entry stays
             return str(replace(ref, **{self.field: None}))
-        return str(ref.with_tag(value) if self.field == "tag" else ref.with_digest(value))
+        return str(ref.with_tag(value) if self.field == "tag" else replace(ref, digest=value))
+
+    def check_revision(self, revision: str) -> None:
+        if self.image is not None and self.field == "digest":
+            check_digest(revision)

@@ -81,6 +81,11 @@ class PinBase(BaseModel):
         Raises PinTargetError."""
         return value
 
+    def check_revision(self, revision: str) -> None:
+        """Refuse a revision this field cannot hold (a digest pin needs a digest). Checked
+        on the policy's revision before any write, not on reverts, which restore what was
+        there. Raises PinTargetError."""
+
     def describe_kind(self) -> str:
         return f"{self.GROUP}/{self.KIND}" if self.GROUP else self.KIND or "document"
 

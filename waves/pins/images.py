@@ -35,9 +35,6 @@ class ImageRef:
                 "nothing; pin the digest instead (field: digest), or remove the digest")
         return replace(self, tag=tag)
 
-    def with_digest(self, digest: str) -> "ImageRef":
-        return replace(self, digest=check_digest(digest))
-
 
 def parse_image(text: str) -> ImageRef:
     alias, equals, rest = text.partition("=")

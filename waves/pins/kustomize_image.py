@@ -42,5 +42,6 @@ class KustomizeImagePin(PinBase):
                 "pin the digest with kustomize-image-digest, or remove the digest", ["images", found[0], "digest"])
         return ["images", ("name", self.image), self.field]
 
-    def write(self, scalar: str | None, value: str | None) -> str | None:
-        return check_digest(value) if self.field == "digest" and value is not None else value
+    def check_revision(self, revision: str) -> None:
+        if self.field == "digest":
+            check_digest(revision)

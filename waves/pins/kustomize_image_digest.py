@@ -32,5 +32,5 @@ class KustomizeImageDigestPin(PinBase):
             raise PinTargetError(f"no images list (add an entry with name: {self.image})")
         return ["images", ("name", self.image), "digest"]
 
-    def write(self, scalar: str | None, value: str | None) -> str | None:
-        return value if value is None else check_digest(value)
+    def check_revision(self, revision: str) -> None:
+        check_digest(revision)
