@@ -1,5 +1,5 @@
 """The editor's promise, as a property over generated YAML: for every style a manifest may
-be written in (block/flow, plain/quoted/folded scalars, comments, anchors, a byte-order
+be written in (block/flow, plain/quoted/folded scalars, comments, anchors and tags, a byte-order
 mark, CRLF, several documents, no final newline, non-ASCII and tabs before the scalar),
 pinning any text either refuses with a reason or writes a file that a *different* YAML
 reader (PyYAML's pure-Python BaseLoader) reads as exactly the old data with the one field
@@ -52,7 +52,7 @@ def manifests(draw):
     leading = draw(st.sampled_from(["", "# header\n", "# tab\there é\n", "%YAML 1.1\n---\n", "---\n"]))
     name = draw(st.sampled_from(["app", "ünïcode-😀", "'quoted'"]))
 
-    tag_anchor = "&t " if anchor in ("unused", "aliased-scalar") else ""
+    tag_anchor = ("&t " if anchor in ("unused", "aliased-scalar") else "") + draw(st.sampled_from(["", "!!str "]))
     parent_anchor = "&p " if anchor == "aliased-parent" else ""
     lines = [f"kind: Thing", f"metadata: {{name: {name}}}  # é", "spec:"]
     if anchor == "unrelated":
@@ -153,6 +153,8 @@ def test_any_value_in_any_style_is_written_exactly_or_refused(case, value):
     # What another YAML reader sees: the old data with exactly this field changed.
     assert read(after) == changed(read(text), result.field, value)
     assert after.startswith(BOM) == text.startswith(BOM)
+    for kept in ("&t ", "!!str ", "# pinned", "#\ttab", "&l ", "*l", "%YAML", "# another document"):
+        assert after.count(kept) >= text.count(kept), f"{kept!r} lost"
     if "\r\n" in text:
         assert "\n" not in after.replace("\r\n", "")
     # Pinning the same value again changes nothing; pinning the old one back restores every byte.

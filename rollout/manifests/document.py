@@ -99,6 +99,9 @@ def parse_manifest(text: str, path: str = "") -> Manifest:
             if kind is ScalarEvent:
                 node = ScalarNode("tag:yaml.org,2002:str", event.value, event.start_mark, event.end_mark, event.style)
                 data = None if not event.style and event.value in _NULLS else event.value
+                if event.anchor or event.tag:
+                    node.props = True  # its span starts at `&anchor` / `!tag`, before the value
+                    node.explicit_tag = event.tag
                 if event.anchor:
                     node.anchor, node.alias_lines = event.anchor, []
                     anchors[event.anchor] = (node, data)
