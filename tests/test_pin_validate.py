@@ -21,6 +21,9 @@ spec:
     - preset: kustomize-image-digest
       files: clusters/{cluster}/kustomization.yaml
       image: ghcr.io/example/app
+    - preset: flux-ocirepository
+      files: flux/{cluster}-oci.yaml
+      ref: digest
   waves:
     - name: dev
       selector: {matchLabels: {environment: dev}}
@@ -57,6 +60,8 @@ def make_repo(root) -> Repo:
     repo.write("fleet/clusters.yaml", fleet_yaml(CLUSTERS))
     repo.write("argocd/platform-appset.yaml", APPSET)
     for name in CLUSTERS:
+        repo.write(f"flux/{name}-oci.yaml", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+                   "metadata: {name: app}\nspec:\n  ref:\n    digest: sha256:" + "0" * 64 + "\n")
         repo.write(f"clusters/{name}/kustomization.yaml",
                    "images:\n  - name: ghcr.io/example/app\n    newTag: v1.4.1\n")
     # prod-a's image entry is an alias of another: pinning it would change both.
@@ -78,6 +83,7 @@ def test_validate_reports_every_refused_pin_at_once_and_writes_nothing(tmp_path)
                and "spec.template.spec.source.targetRevision is 'main'" in l for l in appset)
     assert any("pin 1 (kustomize-image-digest) cannot write this revision: 'v1.4.2' is not an image digest" in l
                for l in lines)
+    assert any("pin 2 (flux-ocirepository) cannot write this revision" in l for l in lines)
     aliased = [l for l in lines if l.startswith("clusters/prod-a/kustomization.yaml:2: ")]
     assert len(aliased) == 1 and "cluster prod-a: images[0].digest is inside &app (line 2), which *app also uses at " \
         "line 6" in aliased[0]

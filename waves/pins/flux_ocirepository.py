@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from waves.pins.base import PinBase
+from waves.pins.images import check_digest
 
 
 class FluxOCIRepositoryPin(PinBase):
@@ -23,3 +24,7 @@ class FluxOCIRepositoryPin(PinBase):
 
     def steps(self, doc: dict, cluster: str) -> list:
         return ["spec", "ref", self.ref]
+
+    def check_revision(self, revision: str) -> None:
+        if self.ref == "digest":
+            check_digest(revision)
