@@ -58,7 +58,8 @@ def pin_text(
     revert of an advance that had to add it). `raw`, when given, is the scalar exactly as
     it was once written (a revert restores quotes too). `located`: `text` already parsed
     (by `parse`). Raises PinError; never returns a text that reads as anything but the
-    intended change (it is parsed again and compared)."""
+    intended change (checked in place for a single-line value, else parsed again and
+    compared)."""
     if located is None:
         located = parse(text, path)
     # Marks index the text after a leading byte-order mark (document.py); it is kept.
@@ -126,7 +127,8 @@ def _replaced_in_place(body: str, end: int, old_raw: str, old: str, replacement:
     ends a token either way (a comment, the line end, or in flow `,` `]` `}`). Then the
     rest of the file reads as before. Anything else is parsed again in full (`_verify`);
     the property test (tests/test_pin_roundtrip.py) checks both against another reader.
-    At 10,000 files the full parse would cost ~1.8 s, this ~0.1 s."""
+    Parsing every edited Application again would add ~1.8 s to a 10,000-file wave
+    (~0.18 ms each); these checks are cached per value and cost next to nothing."""
     if "\n" in old_raw or "\n" in replacement:
         return False
     after = _AFTER_FLOW if flow else _AFTER_BLOCK
@@ -139,12 +141,13 @@ def _token_start(body: str, node) -> int:
     if not getattr(node, "props", False):
         return index
     while True:
-        match = re.compile(r"(?:[&!]\S*)?(?:[ \t\r\n]+|#[^\r\n]*)*").match(body, index)
+        match = _PROPERTY.match(body, index)
         if not match.group(0) or body[index] not in "&!":
             return index
         index = match.end()
 
 
+_PROPERTY = re.compile(r"(?:[&!]\S*)?(?:[ \t\r\n]+|#[^\r\n]*)*")  # one property, then blanks/comments
 _REMOVED = object()
 
 
