@@ -118,7 +118,7 @@ def test_image_pins_choose_sources_the_same_way():
     assert pinned_source_indexes(image, parse_manifest(MULTI).documents[0]) == [1]
 
 
-@pytest.mark.parametrize("options", [{"index": -1}, {"helmParameter": "a", "valuesPath": "b"}, {}, {"field": "digest",
+@pytest.mark.parametrize("options", [{"index": -1}, {"helmParameter": "a", "valuesPath": "b"}, {}, {"field": "name",
                                                                                                    "helmParameter": "a"}])
 def test_bad_options_are_policy_errors(options):
     preset = "argocd-application" if "index" in options else "argocd-application-image"

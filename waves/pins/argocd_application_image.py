@@ -4,7 +4,10 @@
   chosen by its name (the part before `=`, else the image); `field: tag` (default) or
   `digest` is rewritten inside the entry, the rest kept;
 * `helmParameter`: `spec.source.helm.parameters[name=<parameter>].value`;
-* `valuesPath`: a path in `spec.source.helm.valuesObject` (`image.tag`).
+* `valuesPath`: a path in `spec.source.helm.valuesObject` (`image.tag`);
+
+the last two hold the revision as their whole value, or, with `field`, an image
+reference whose tag or digest is pinned (`image.name: nginx:1.25.3`).
 
 A multi-source Application chooses its `spec.sources[]` entry as `argocd-application`
 does (repoURL, ref, chart, index). `helm.values` is a string of YAML: a pin cannot edit
@@ -30,7 +33,12 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
 
     preset: Literal["argocd-application-image"]
     image: str | None = Field(default=None, description="kustomize.images: the entry for this image name.")
-    field: Literal["tag", "digest"] = Field(default="tag", description="kustomize.images: which part to pin.")
+    field: Literal["tag", "digest"] | None = Field(
+        default=None,
+        description="Which part of an image reference to pin: tag or digest. Default: the tag of a kustomize.images "
+        "entry, the whole value of a helm parameter or valuesObject field (set it when that value is a whole "
+        "image reference, repo:tag@digest).",
+    )
     helmParameter: str | None = Field(default=None, description="helm.parameters: the parameter's name (image.tag).")
     valuesPath: str | None = Field(default=None, description="helm.valuesObject: the path to the value (image.tag).")
 
@@ -47,17 +55,21 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
         if len(given) != 1:
             raise ValueError("set exactly one of image (kustomize images), helmParameter or valuesPath "
                              f"(helm valuesObject){', not ' + ' and '.join(given) if given else ''}")
-        if self.field != "tag" and self.image is None:
-            raise ValueError("field (tag or digest) applies to image only")
         return self
+
+    @property
+    def part(self) -> str | None:
+        """The part of an image reference pinned (tag / digest), None: the whole value."""
+        return self.field or ("tag" if self.image is not None else None)
 
     def field_path(self) -> str:
         source = self.source_label()
         if self.image is not None:
-            return f"{source}.kustomize.images[{self.image}]:{self.field}"
+            return f"{source}.kustomize.images[{self.image}]:{self.part}"
+        part = f":{self.part}" if self.part else ""
         if self.helmParameter is not None:
-            return f"{source}.helm.parameters[name={self.helmParameter}].value"
-        return f"{source}.helm.valuesObject.{self.valuesPath}"
+            return f"{source}.helm.parameters[name={self.helmParameter}].value{part}"
+        return f"{source}.helm.valuesObject.{self.valuesPath}{part}"
 
     def steps(self, doc: dict, cluster: str) -> list:
         source_path = self.source_steps(doc)
@@ -84,19 +96,21 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
         return source_path + ["helm", "valuesObject", *parse_field_path(self.valuesPath)]
 
     def read(self, scalar: str | None) -> str | None:
-        if self.image is None or scalar is None:
+        if self.part is None or scalar is None:
             return scalar
         ref = parse_image(scalar)
-        return ref.tag if self.field == "tag" else ref.digest
+        return ref.tag if self.part == "tag" else ref.digest
 
     def write(self, scalar: str | None, value: str | None) -> str | None:
-        if self.image is None or scalar is None:
+        if self.part is None:
             return value
+        if scalar is None:
+            raise PinTargetError("the field is absent: an image reference to pin a part of must be there")
         ref = parse_image(scalar)
-        if value is None:  # revert to an entry without a tag (or digest): the entry stays
-            return str(replace(ref, **{self.field: None}))
-        return str(ref.with_tag(value) if self.field == "tag" else replace(ref, digest=value))
+        if value is None:  # revert to a reference without a tag (or digest): the rest stays
+            return str(replace(ref, **{self.part: None}))
+        return str(ref.with_tag(value) if self.part == "tag" else replace(ref, digest=value))
 
     def check_revision(self, revision: str) -> None:
-        if self.image is not None and self.field == "digest":
+        if self.part == "digest":
             check_digest(revision)
