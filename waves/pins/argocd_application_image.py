@@ -90,6 +90,11 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
         helm = source.get("helm") if isinstance(source.get("helm"), dict) else {}
         if self.helmParameter is not None:
             return source_path + ["helm", "parameters", ("name", self.helmParameter), "value"]
+        parameters = [p.get("name") for p in helm.get("parameters") or [] if isinstance(p, dict)]
+        if self.valuesPath in parameters:
+            raise PinTargetError(f"{where}.helm.parameters sets {self.valuesPath}, and Argo CD's helm parameters win "
+                                 f"over valuesObject: pinning valuesObject.{self.valuesPath} would change nothing; pin "
+                                 "it with helmParameter instead", source_path + ["helm", "parameters"])
         if "valuesObject" not in helm and isinstance(helm.get("values"), str):
             raise PinTargetError(f"{where}.helm.values is a string of YAML, which cannot be pinned in place: move "
                                  "the values to helm.valuesObject", source_path + ["helm", "values"])

@@ -109,6 +109,19 @@ class PinBase(BaseModel):
         return resolve(doc, self.steps(doc, cluster))
 
 
+def refuse_overridden(mapping: object, at: list, field: str, winners: tuple[str, ...], why: str) -> None:
+    """A field another one set next to it overrides changes nothing when pinned: refuse,
+    naming the winner (`why`: whose rule it is)."""
+    if not isinstance(mapping, dict):
+        return
+    present = [w for w in winners if mapping.get(w) not in (None, "")]
+    if present:
+        where = format_steps(at)
+        raise PinTargetError(
+            f"{where}.{present[0]} is set ({mapping[present[0]]}), and {why} it wins over {where}.{field}: "
+            f"pinning {field} would change nothing; pin {present[0]} instead, or remove it", at + [present[0]])
+
+
 def resolve(doc: object, steps: list[Step]) -> list[str | int]:
     path: list[str | int] = []
     node = doc
