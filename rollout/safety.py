@@ -22,6 +22,7 @@ from pathlib import Path
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
 from rollout.yamlfile import bulk
+from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 
@@ -68,7 +69,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
     def load(file: str):
         if file not in texts:
             try:
-                texts[file] = read_text(repo / file)
+                texts[file] = read_manifest(repo / file)  # a BOM is kept for the write back
             except YamlError as err:
                 texts[file] = None
                 parsed[file] = PinError(err.message, err.line)
@@ -79,6 +80,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
                 parsed[file] = err
         return texts[file], parsed[file]
 
+    result.problems += _revision_checks(policy)
     for name in wanted:
         cluster = by_name[name]
         for target in plan.pins[name]:
@@ -95,7 +97,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
             except PinError as err:
                 result.problems.append(_problem(target.file, err, err.field or target.field, f"cluster {name}: "))
                 continue
-            if pin.preset == "argocd-application":
+            if pin.preset in ("argocd-application", "argocd-application-image"):  # both pin an Application
                 result.problems += _destination(target.file, located, pin, cluster)
 
     result.problems += _shared_files(policy, plan, wanted, result.targets)
@@ -117,6 +119,20 @@ def _targeting(repo: Path, policy, plan, wanted, result: Inspection, inventory) 
     report = check(repo, policy, plan, wanted, inventory, lambda cluster, pin: documents.get((cluster, pin)))
     result.sources = report.sources
     return report.problems
+
+
+def _revision_checks(policy) -> list[Problem]:
+    """A pin refuses a revision its field cannot hold (a digest pin needs a digest)."""
+    from waves.pins.base import PinTargetError
+
+    problems = []
+    for index, pin in enumerate(policy.spec.pin):
+        try:
+            pin.check_revision(policy.spec.revision)
+        except PinTargetError as err:
+            problems.append(Problem(f"pin {index} ({pin.preset}) cannot write this revision: {err}",
+                                    ("spec", "revision"), POLICY))
+    return problems
 
 
 def _problem(file: str, err: PinError, field: str, prefix: str = "") -> Problem:

@@ -344,7 +344,10 @@ def test_parallel_waves_sharing_one_applicationset_each_commit_their_own_element
     elements = "".join(f"          - cluster: {n}\n            targetRevision: v1.4.1\n" for n in clusters)
     repo.write("argocd/platform-appset.yaml",
                "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: platform}\nspec:\n"
-               "  generators:\n    - list:\n        elements:\n" + elements)
+               "  generators:\n    - list:\n        elements:\n" + elements +
+               "  template:\n    metadata: {name: '{{cluster}}-platform'}\n    spec:\n      source:\n"
+               "        repoURL: https://github.com/example-org/platform.git\n"
+               "        targetRevision: '{{targetRevision}}'\n")
     repo.write("rollouts/security-patch.yaml", APPSET_POLICY)
     root = repo.root
     git(root, "init", "-q", "-b", "main")
