@@ -15,8 +15,36 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rollout import __version__
+
+        print(f"rollout {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Progressive multi-cluster rollouts for GitOps fleets: plan waves, pin revisions in Git."""
+
+
+def _duration(flag: str, value: str) -> float:
+    """A duration option in seconds; a bad one is a usage error naming the flag."""
+    from waves.durations import parse_duration
+    from rollout.workspace import UsageError
+
+    try:
+        return float(parse_duration(value))
+    except ValueError as err:
+        raise UsageError(f"{flag}: {err}") from None
 
 EXIT_INVALID = 2
 
@@ -31,6 +59,7 @@ PolicyArgument = Annotated[
 
 class PlanFormat(str, Enum):
     table = "table"
+    wide = "wide"
     json = "json"
     markdown = "markdown"
     mermaid = "mermaid"
@@ -44,7 +73,16 @@ class CheckFormat(str, Enum):
 
 class ListFormat(str, Enum):
     table = "table"
+    wide = "wide"
     json = "json"
+
+
+class StatusFormat(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    markdown = "markdown"
+    mermaid = "mermaid"
 
 
 def command(func):
@@ -89,14 +127,13 @@ def plan(
     ws = _workspace(policy, repo)
     if ws.errors:
         _fail(ws.problems)
-    if format is PlanFormat.table:
+    if format in (PlanFormat.table, PlanFormat.wide):
+        from rollout.controls import Hold
+        from rollout.engine import clock
         from rollout.render.controls import lines
         from rollout.render.plan_table import render
 
-        from rollout.controls import Hold
-        from rollout.engine import clock
-
-        render(ws.plan, ws.warnings)
+        render(ws.plan, ws.warnings, wide=format is PlanFormat.wide)
         for line in lines(ws.plan, Hold(clock())):
             print(line)
         return
@@ -137,14 +174,21 @@ def validate(
 
         from rollout.render.problems import problem_json
 
-        print(json.dumps({"valid": not ws.errors, "problems": [problem_json(p) for p in ws.problems]}, indent=2))
+        out = {"valid": not ws.errors, "problems": [problem_json(p) for p in ws.problems]}
+        if ws.inspection is not None:  # targeting safety: which sources were followed, which not and why
+            from rollout.targeting import Report
+
+            out["sources"] = Report(sources=ws.inspection.sources).as_dict()
+        print(json.dumps(out, indent=2))
         if ws.errors:
             raise typer.Exit(EXIT_INVALID)
         return
     if ws.errors:
         _fail(ws.problems)
     _print_warnings(ws.warnings, also_in_output=False)
-    print(f"{ws.loaded.path}: valid: {len(ws.plan.targets)} clusters in {len(ws.plan.waves)} waves")
+    from rollout.render.words import count
+
+    print(f"{ws.loaded.path}: valid: {count(len(ws.plan.targets), 'cluster')} in {count(len(ws.plan.waves), 'wave')}")
 
 
 @command
@@ -192,13 +236,15 @@ def _print_outcome(outcome, fmt: str, verb: str) -> None:
 
         print(json.dumps(outcome.as_dict(), indent=2))
         return
+    from rollout.render.words import count
+
     for change in outcome.changes:
         if change.diff:
             print(change.diff, end="")
         what = "late join, " if change.late else ""
         commit = f" {change.commit[:12]}" if change.commit else " (dry run)"
-        print(f"{verb} wave {change.number} {change.name}: {what}{len(change.clusters)} clusters, "
-              f"{len(change.files)} files{commit}")
+        print(f"{verb} wave {change.number} {change.name}: {what}{count(len(change.clusters), 'cluster')}, "
+              f"{count(len(change.files), 'file')}{commit}")
     for note in outcome.notes:
         print(note)
     if outcome.changes and not any(c.diff for c in outcome.changes):
@@ -270,14 +316,10 @@ def run(
 ) -> None:
     """One safe step of the rollout, for CI: judge the gates, revert or halt on failure,
     advance what became ready, push. Exit 0 advanced/waiting/complete, 1 failed."""
-    from waves.durations import parse_duration
     from rollout.run import run as run_steps
-    from rollout.workspace import UsageError, repo_root
+    from rollout.workspace import repo_root
 
-    try:
-        limit, every = float(parse_duration(timeout)), float(parse_duration(interval))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    limit, every = _duration("--timeout", timeout), _duration("--interval", interval)
     root = repo_root(repo, policy)
     code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value))
     raise typer.Exit(code)
@@ -408,7 +450,7 @@ def resume(
 def status(
     policy: PolicyArgument,
     repo: RepoOption = None,
-    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
     from rollout.engine import status as run
@@ -435,12 +477,15 @@ def _hold(root, plan):
 @command
 def demo(
     no_fault: Annotated[bool, typer.Option("--no-fault", help="The happy path: no degraded cluster.")] = False,
+    where: Annotated[Optional[str], typer.Option("--dir", help="Create the demo repo in this folder (default: a new temp dir).")] = None,
 ) -> None:
     """Roll out examples/fleet-config against the fleet simulator, wave by wave (under a
     minute; no cluster, no network)."""
+    from pathlib import Path
+
     from rollout.demo import run
 
-    raise typer.Exit(run(fault=not no_fault))
+    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None))
 
 
 @command
@@ -455,6 +500,7 @@ def simulate(
     fault: Annotated[Optional[list[str]], typer.Option("--fault", help="CLUSTER:degraded@REV | CLUSTER:sync-failed@REV | "
                                                                        "CLUSTER:errors=0.2@REV | CLUSTER:unreachable[@30s-90s]")] = None,
     scenario: Annotated[Optional[str], typer.Option("--scenario", help="YAML file: syncDelay, healthDelay, poll, faults.")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to follow (default: the remote's default branch).")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
     follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving."""
@@ -462,32 +508,41 @@ def simulate(
     import signal
     from pathlib import Path
 
-    from waves.durations import parse_duration
-    from rollout.simulator.faults import parse_fault
-    from rollout.simulator.server import Simulator, serve
+    from rollout.simulator.faults import load_scenario_located, parse_fault, unknown_clusters
+    from rollout.simulator.server import Simulator, SimulatorError, serve, state_dir
     from rollout.simulator.status import Timing
     from rollout.workspace import UsageError, repo_root
 
-    from rollout.simulator.faults import load_scenario
-
     try:
-        settings, faults = load_scenario(scenario) if scenario else ({}, [])
+        settings, located = load_scenario_located(scenario) if scenario else ({}, [])
     except ValueError as err:  # every problem, each as file:line: field: message
         print(str(err), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     try:
-        faults += [parse_fault(spec) for spec in fault or []]
+        located += [(f"--fault {spec!r}", parse_fault(spec)) for spec in fault or []]
 
-        def pick(flag: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
-            return float(parse_duration(flag)) if flag is not None else settings.get(key, 2.0)
-
-        timing = Timing(sync=pick(sync_delay, "syncDelay"), health=pick(health_delay, "healthDelay"))
-        every = pick(poll, "poll")
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+    def pick(name: str, value: Optional[str], key: str) -> float:  # the flag, else the scenario, else 2s
+        return _duration(name, value) if value is not None else settings.get(key, 2.0)
+
+    timing = Timing(sync=pick("--sync-delay", sync_delay, "syncDelay"),
+                    health=pick("--health-delay", health_delay, "healthDelay"))
+    every = pick("--poll", poll, "poll")
     source = repo if repo is not None else str(repo_root(None).resolve())
-    out = Path(kubeconfig_out or Path(".rollout-simulator") / "kubeconfig").resolve()
-    sim = Simulator(source, timing, faults, poll=every)
+    sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
+    try:
+        sim.refresh()
+    except SimulatorError as err:
+        raise UsageError(str(err)) from None
+    if problems := unknown_clusters(located, sim.clusters):
+        sim.close()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
+    out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
 
     def ready(url: str, clusters: int, objects: int) -> None:
         for problem in sim.problems:
@@ -508,15 +563,13 @@ def simulate(
         asyncio.run(main_loop())
     except OSError as err:
         raise UsageError(f"cannot serve on {host}:{port}: {err.strerror}") from None
-    except subprocess_error() as err:
-        raise UsageError(f"--repo {source}: git cannot read it ({err.stderr.decode(errors='replace').strip() or err})") from None
+    finally:
+        sim.close()
+        if own_dir is not None:
+            import shutil
+
+            shutil.rmtree(own_dir, ignore_errors=True)
     print("stopped", flush=True)
-
-
-def subprocess_error():
-    import subprocess
-
-    return subprocess.CalledProcessError
 
 
 @command

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from rollout.workspace import UsageError
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet-config"
+# Installed from a wheel the examples are package data; in a checkout, examples/ beside it.
+_BUNDLED = Path(__file__).resolve().parent / "examples" / "fleet-config"
+EXAMPLE = _BUNDLED if _BUNDLED.is_dir() else Path(__file__).resolve().parent.parent / "examples" / "fleet-config"
 POLICY = "security-patch"
 FAULTY = "prod-us-east"
 DEMO_IDENTITY = {"GIT_AUTHOR_NAME": "rollout demo", "GIT_AUTHOR_EMAIL": "demo@rollout.invalid",
@@ -34,7 +36,7 @@ def _git(cwd: Path, *args: str) -> str:
 def prepare(root: Path) -> tuple[Path, Path]:
     """A copy of the example with demo-length bakes, published to a bare remote."""
     if not EXAMPLE.is_dir():
-        raise UsageError(f"rollout demo needs the example repo at {EXAMPLE} (run it from a checkout)")
+        raise UsageError(f"rollout demo needs the example repo at {EXAMPLE}: this installation lacks it")
     source = root / "seed"
     shutil.copytree(EXAMPLE, source)
     policy = source / "rollouts" / f"{POLICY}.yaml"
@@ -105,16 +107,28 @@ class View:
         self._live.update(Group(waves, clusters))
 
 
-def run(fault: bool = True, keep: bool = True) -> int:
+def run(fault: bool = True, keep: bool = True, where: Path | None = None) -> int:
+    """`where`: the folder to create the demo repo in (default: a new temp dir)."""
+    for key, value in DEMO_IDENTITY.items():
+        os.environ.setdefault(key, value)
+    if where is not None:
+        where.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="rollout-demo-", dir=where))
+    try:
+        return _run(root, fault, keep)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the partial demo repo is at {root / 'fleet-config'} "
+              f"(delete {root} when done)", file=sys.stderr, flush=True)
+        raise
+
+
+def _run(root: Path, fault: bool, keep: bool) -> int:
     from kubernetes import client, config
 
     from rollout.engine import status
     from rollout.observers.kube import Kube
     from rollout.run import lines, step
 
-    for key, value in DEMO_IDENTITY.items():
-        os.environ.setdefault(key, value)
-    root = Path(tempfile.mkdtemp(prefix="rollout-demo-"))
     remote, work = prepare(root)
     kubeconfig = root / "kubeconfig"
     command = [sys.executable, "-m", "rollout", "simulate", "--repo", str(remote), "--kubeconfig-out", str(kubeconfig),

@@ -98,27 +98,55 @@ class Session:
     branch: str
     upstream: Upstream | None
     push: bool
+    notes: list[str] = field(default_factory=list)  # what a dry run would have refused
+
+
+# Files that tools (ours included) leave in a repo and that are no manifests: the
+# dirty-tree refusal says how to keep them out of git's way.
+_LOCAL_FILES = (("rollout-policy.schema.json", "the output of `rollout schema`"),
+                (".rollout-simulator/", "an old `rollout simulate` kubeconfig"))
+
+
+def dirty_message(dirty: list[str]) -> str:
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    message = f"the working tree has uncommitted changes ({shown}): commit or stash them first"
+    for path in dirty:
+        for name, what in _LOCAL_FILES:
+            if path == name or path.endswith("/" + name) or (name.endswith("/") and path.startswith(name)):
+                message += (f"; {path} is {what}, not a manifest: delete it, or keep it out of git with "
+                            f"`echo '/{path}' >> .git/info/exclude`")
+    return message
 
 
 def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session:
+    """`writing` False (a dry run): what a real run would refuse becomes a note."""
     git = Git(repo)
-    if git.toplevel() is None:
+    top = git.toplevel()
+    if top is None:
         raise UsageError(f"{repo}: not a git repository")
     branch = git.branch()
     if branch is None:
         raise UsageError("HEAD is detached: check out the branch the GitOps controllers follow first")
-    if writing:
-        dirty = git.dirty()
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-            raise UsageError(f"the working tree has uncommitted changes ({shown}): commit or stash them first")
-    if writing:
-        git.drop_stale_scratch_refs()
+    refusals = []
+    if top.resolve() != Path(repo).resolve():
+        refusals.append(f"{Path(repo).resolve()} is a folder inside the git repo {top}: the GitOps repo must be "
+                        "a repository of its own (its top level) to be advanced")
+    dirty = git.dirty()
+    if dirty:
+        refusals.append(dirty_message(dirty))
     upstream = git.upstream(branch)
     if push and upstream is None:
         raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")
+    if push is None and upstream is None:
+        refusals.append(f"branch {branch} has no upstream, so no GitOps controller would see the commit: "
+                        f"push it once (git push -u <remote> {branch}) or pass --no-push to commit locally")
+    if writing and refusals:
+        raise UsageError(refusals[0])
+    if writing:
+        git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
-    return Session(repo, git, branch, upstream, do_push)
+    notes = [f"a real run would refuse: {reason}" for reason in refusals]
+    return Session(repo, git, branch, upstream, do_push, notes)
 
 
 def sync(session: Session) -> None:
@@ -178,7 +206,9 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
             tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
         return outcome, base, base if dry_run else tip
 
-    return _publish(session, attempt)
+    outcome = _publish(session, attempt)
+    outcome.notes += session.notes
+    return outcome
 
 
 def _publish(session: Session, attempt) -> Outcome:

@@ -72,13 +72,15 @@ def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, se
             indent=2,
         ))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(clusters)} clusters", title_justify="left")
+    from rollout.render.console import console
+    from rollout.render.words import count
+
+    table = Table(title=count(len(clusters), "cluster"), title_justify="left")
     for column in ("cluster", "server", "labels", "source"):
         table.add_column(column)
     for c in clusters:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items()))
         table.add_row(c.name, c.server or "—", labels, ", ".join(c.sources))
-    Console().print(table)
+    console(wide=fmt == "wide").print(table)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rollout.gate_check import WaveVerdict
+from rollout.render.words import count
 
 
 @dataclass
@@ -153,7 +154,7 @@ def _warning(item: dict) -> str:
 def summary_markdown(result: Step) -> str:
     lines = [f"### rollout `{result.policy}` → `{result.revision}`: **{result.status}**", ""]
     for item in result.advanced:
-        lines.append(f"- advanced wave {item['wave']} {item['name']} ({_count(item['clusters'])}) "
+        lines.append(f"- advanced wave {item['wave']} {item['name']} ({count(len(item['clusters']), 'cluster')}) "
                      f"`{(item['commit'] or '')[:12]}`")
     for item in result.verified:
         lines.append(f"- wave {item['wave']} {item['name']} passed its gates `{(item['commit'] or '')[:12]}`")
@@ -171,13 +172,19 @@ def summary_markdown(result: Step) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _count(clusters) -> str:
-    return f"{len(clusters)} cluster{'s' if len(clusters) != 1 else ''}"
+def status_picture(repo: Path, policy_ref: str) -> str:
+    """The rollout after the step as `rollout status --format markdown` shows it: the
+    waves' table and the DAG coloured by status (GitHub renders the Mermaid block)."""
+    from rollout.engine import status
+    from rollout.render.status_markdown import render
+
+    ws, state = status(repo, policy_ref)
+    return "\n" + render(ws.plan, state) + "\n"
 
 
 def lines(result: Step) -> list[str]:
     """What a step did, as log lines; the last one is the rollout's status."""
-    out = [f"advanced wave {i['wave']} {i['name']}: {_count(i['clusters'])} {(i['commit'] or '')[:12]}"
+    out = [f"advanced wave {i['wave']} {i['name']}: {count(len(i['clusters']), 'cluster')} {(i['commit'] or '')[:12]}"
            for i in result.advanced]
     out = [f"wave {i['wave']} {i['name']} passed its gates: recorded {(i['commit'] or '')[:12]}"
            for i in result.verified] + out
@@ -224,7 +231,7 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 with open(summary, "a") as handle:
-                    handle.write(summary_markdown(result))
+                    handle.write(summary_markdown(result) + status_picture(repo, policy_ref))
             if not wait or result.status in ("complete", "reverted", "failed", "halted") or time.monotonic() > deadline:
                 break
             time.sleep(interval)

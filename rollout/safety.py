@@ -6,7 +6,9 @@
   war story: a US Application file pointing at an EU cluster);
 * the policy's `identity` block: each cluster's `cluster-identity` literals agree with
   its labels;
-* no two clusters pin the same file (except an ApplicationSet list, one element each).
+* no two clusters pin the same file (except an ApplicationSet list, one element each);
+* targeting safety: each cluster's source, followed through the repository, deploys
+  that cluster's own configuration (rollout/targeting/).
 
 `inspect` parses each pinned file once; `advance` reuses the parse to edit.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
 from rollout.yamlfile import bulk
+from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
 from rollout.yamlfile import Located, YamlError, read_text
 
@@ -41,19 +44,22 @@ class Target:
 class Inspection:
     targets: list[Target] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    sources: list = field(default_factory=list)  # rollout.targeting.Source: followed or not, and why
 
     def by_cluster(self, cluster: str) -> list[Target]:
         return [t for t in self.targets if t.cluster == cluster]
 
 
-def inspect(repo: Path, policy, plan, clusters: list[str] | None = None, files: dict[str, str] | None = None) -> Inspection:
+def inspect(repo: Path, policy, plan, clusters: list[str] | None = None, files: dict[str, str] | None = None,
+            inventory: list | None = None) -> Inspection:
     """Parse the pinned files of `clusters` (default: all in scope) and check them.
-    `files` overrides what is read from disk (path -> text)."""
+    `files` overrides what is read from disk (path -> text); `inventory` is every
+    cluster (default: the plan's), for checks that name the cluster a file belongs to."""
     with bulk():
-        return _inspect(repo, policy, plan, clusters, files)
+        return _inspect(repo, policy, plan, clusters, files, inventory)
 
 
-def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
+def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspection:
     result = Inspection()
     by_name = {c.name: c for c in plan.targets}
     wanted = clusters if clusters is not None else [c.name for c in plan.targets]
@@ -63,7 +69,7 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
     def load(file: str):
         if file not in texts:
             try:
-                texts[file] = read_text(repo / file)
+                texts[file] = read_manifest(repo / file)  # a BOM is kept for the write back
             except YamlError as err:
                 texts[file] = None
                 parsed[file] = PinError(err.message, err.line)
@@ -74,6 +80,7 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
                 parsed[file] = err
         return texts[file], parsed[file]
 
+    result.problems += _revision_checks(policy)
     for name in wanted:
         cluster = by_name[name]
         for target in plan.pins[name]:
@@ -90,13 +97,42 @@ def _inspect(repo: Path, policy, plan, clusters, files) -> Inspection:
             except PinError as err:
                 result.problems.append(_problem(target.file, err, err.field or target.field, f"cluster {name}: "))
                 continue
-            if pin.preset == "argocd-application":
+            if pin.preset in ("argocd-application", "argocd-application-image"):  # both pin an Application
                 result.problems += _destination(target.file, located, pin, cluster)
 
-    result.problems += _shared_files(policy, plan, wanted)
-    if policy.spec.identity is not None:
+    result.problems += _shared_files(policy, plan, wanted, result.targets)
+    if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
+    result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
     return result
+
+
+def _targeting(repo: Path, policy, plan, wanted, result: Inspection, inventory) -> list[Problem]:
+    from rollout.targeting import check
+
+    labels = {c.name: c.labels for c in wanted}
+    documents = {}
+    for item in result.targets:
+        if item.located is not None and item.current is not None:
+            index = find_document(item.located, policy.spec.pin[item.pin_index], item.cluster, labels[item.cluster])
+            documents[(item.cluster, item.pin_index)] = (item.file, item.located.documents, index)
+    report = check(repo, policy, plan, wanted, inventory, lambda cluster, pin: documents.get((cluster, pin)))
+    result.sources = report.sources
+    return report.problems
+
+
+def _revision_checks(policy) -> list[Problem]:
+    """A pin refuses a revision its field cannot hold (a digest pin needs a digest)."""
+    from waves.pins.base import PinTargetError
+
+    problems = []
+    for index, pin in enumerate(policy.spec.pin):
+        try:
+            pin.check_revision(policy.spec.revision)
+        except PinTargetError as err:
+            problems.append(Problem(f"pin {index} ({pin.preset}) cannot write this revision: {err}",
+                                    ("spec", "revision"), POLICY))
+    return problems
 
 
 def _problem(file: str, err: PinError, field: str, prefix: str = "") -> Problem:
@@ -125,14 +161,16 @@ def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
     return problems
 
 
-def _shared_files(policy, plan, wanted: list[str]) -> list[Problem]:
+def _shared_files(policy, plan, wanted: list[str], targets: list[Target] = ()) -> list[Problem]:
+    lines = {(t.pin_index, t.file): t.current.line for t in targets if t.current is not None}
     owners: dict[tuple[int, str], list[str]] = {}
     for name in wanted:
         for target in plan.pins[name]:
             if policy.spec.pin[target.pin_index].preset != "argocd-applicationset-list":
                 owners.setdefault((target.pin_index, target.file), []).append(name)
     return [
-        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file)
+        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file,
+                line=lines.get((index, file), 1))
         for (index, file), names in sorted(owners.items()) if len(names) > 1
     ]
 

@@ -16,8 +16,9 @@ class UsageError(Exception):
 
 
 def repo_root(repo: str | None, policy_ref: str | None = None) -> Path:
-    """`--repo`; else the repo a policy path lives in (`<root>/rollouts/x.yaml`); else
-    the git top-level of the working directory; else the working directory."""
+    """`--repo`; else the repo a policy path lives in (`<root>/rollouts/x.yaml`); else the
+    nearest directory from the working directory upward (not above the git top level)
+    that holds `rollouts/`; else the git top level; else the working directory."""
     if repo is not None:
         path = Path(repo)
         if not path.is_dir():
@@ -33,7 +34,16 @@ def repo_root(repo: str | None, policy_ref: str | None = None) -> Path:
         ).stdout.strip()
     except OSError:
         top = ""
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "rollouts").is_dir():
+            return _shortest(folder)
+        if top and folder == Path(top):
+            break
     return _shortest(Path(top)) if top else Path(".")
+
+
+ROOT_RULE = "--repo, else the nearest directory upward holding rollouts/, else the git top level"
 
 
 def _shortest(path: Path) -> Path:
@@ -82,7 +92,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
     try:
         path = find_policy(repo, policy_ref)
     except PolicyNotFound as err:
-        ws.problems.append(Problem(str(err), (), ""))
+        ws.problems.append(Problem(f"{err}; the repo root used is {repo.resolve()} ({ROOT_RULE})", (), ""))
         return ws
     ws.loaded = loaded = load_policy(path)
     ws.problems += loaded.problems
@@ -117,7 +127,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
         if check_files and not any(p.is_error for p in ws.problems):
             from rollout.safety import inspect
 
-            ws.inspection = inspect(repo, policy, ws.plan)
+            ws.inspection = inspect(repo, policy, ws.plan, inventory=ws.clusters)
             ws.problems += [located(ws, p) for p in ws.inspection.problems]
         if any(p.is_error for p in ws.problems):
             ws.plan = None

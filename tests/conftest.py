@@ -15,6 +15,34 @@ from typer.testing import CliRunner
 
 ROLLOUT = [sys.executable, "-m", "rollout"]
 
+
+def pytest_configure(config):
+    """Every test, and every process it starts, gets temp and state folders of this run
+    (TMPDIR, XDG_STATE_HOME): what a test leaves there is found at the end, and runs of
+    other checkouts on the same machine do not mix in."""
+    import tempfile
+
+    own = Path(tempfile.mkdtemp(prefix="rollout-test-run-"))
+    (own / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(own / "tmp")
+    os.environ["XDG_STATE_HOME"] = str(own / "state")
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    config.rollout_run_dir = own
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The tool's temp folders (demo repos, simulator checkouts and state) must be gone."""
+    own = getattr(session.config, "rollout_run_dir", None)
+    if own is None:
+        return
+    left = sorted(str(p.relative_to(own)) for p in [*(own / "tmp").glob("rollout-*"),
+                                                    *(own / "state").glob("rollout/simulator/*")])
+    if left:
+        print(f"\ntests left these behind: {', '.join(left)} (in {own})", file=sys.stderr)
+        session.exitstatus = 1
+    elif exitstatus == 0:  # a failed run keeps its tmp_path folders to look at
+        shutil.rmtree(own, ignore_errors=True)
+
 SEED_CLUSTERS = {
     "dev-us-east": {"environment": "dev", "region": "us-east"},
     "dev-eu-west": {"environment": "dev", "region": "eu-west"},
@@ -148,6 +176,29 @@ def make_seed_repo(root: Path, policy: str = SEED_POLICY, clusters=None) -> Repo
 @pytest.fixture
 def seed_repo(tmp_path: Path) -> Repo:
     return make_seed_repo(tmp_path / "fleet-config")
+
+
+TEST_GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
+                     "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
+
+
+@pytest.fixture
+def published_seed_repo(tmp_path: Path, monkeypatch) -> Path:
+    """A committed seed fleet repo whose branch tracks a bare remote (an upstream)."""
+    for key, value in TEST_GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True)
+
+    work = make_seed_repo(tmp_path / "work").root
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "fleet")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "remote.git"))
+    git(work, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    git(work, "push", "-q", "-u", "origin", "main")
+    return work
 
 
 def free_port() -> int:

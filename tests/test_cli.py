@@ -93,8 +93,9 @@ def test_schema_validates_policies(seed_repo):
     assert len(list(validator.iter_errors(policy))) >= 3
     presets = {s["properties"]["preset"]["const"] for s in schema["$defs"].values()
                if "preset" in s.get("properties", {})}
-    assert presets == {"argocd-application", "argocd-applicationset-list", "flux-gitrepository", "flux-ocirepository",
-                       "flux-helmrelease", "flux-kustomization-var", "kustomize-image", "fleet-gitrepo", "yaml-field"}
+    assert presets == {"argocd-application", "argocd-application-image", "argocd-applicationset-list",
+                       "flux-gitrepository", "flux-ocirepository", "flux-helmrelease", "flux-kustomization-var",
+                       "kustomize-image", "kustomize-image-digest", "fleet-gitrepo", "yaml-field"}
 
 
 def test_repo_is_found_from_git_top_level_or_a_policy_path(seed_repo, tmp_path):

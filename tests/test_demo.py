@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 from conftest import ROLLOUT
 
+DEMO_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
-def demo(*args: str) -> tuple[subprocess.CompletedProcess, float]:
+
+def demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    """The demo, its repo made under tmp_path (pytest cleans it up, not the system temp dir)."""
     start = time.monotonic()
-    result = subprocess.run([*ROLLOUT, "demo", *args], capture_output=True, text=True, timeout=120,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
+    result = subprocess.run([*ROLLOUT, "demo", "--dir", str(tmp_path), *args], capture_output=True, text=True,
+                            timeout=120, env=DEMO_ENV)
     return result, time.monotonic() - start
 
 
@@ -21,8 +26,8 @@ def kept_repo(output: str) -> str:
     return re.search(r"The demo repo is kept at (\S+) ", output).group(1)
 
 
-def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit():
-    result, seconds = demo()
+def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit(tmp_path):
+    result, seconds = demo(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert seconds < 60
@@ -34,6 +39,7 @@ def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit():
     assert "rollout(security-patch): revert wave 5 production/2 (v1.4.2)" in out
     assert "rollout reverted." in out
     repo = kept_repo(out)
+    assert Path(repo).is_relative_to(tmp_path)
     body = subprocess.run(["git", "log", "-1", "--format=%B"], cwd=repo, capture_output=True, text=True).stdout
     assert "Rollout-Action: revert" in body and "Rollout-Reason: gate failed: 1 of 1 clusters failed" in body
     status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=repo,
@@ -43,8 +49,26 @@ def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit():
     assert all(w["verifyCommit"] for w in waves[:4])
 
 
-def test_demo_happy_path_completes():
-    result, seconds = demo("--no-fault")
+def test_demo_happy_path_completes(tmp_path):
+    result, seconds = demo(tmp_path, "--no-fault")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rollout complete." in result.stdout and "revert" not in result.stdout
     assert seconds < 60
+
+
+def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
+    proc = subprocess.Popen([*ROLLOUT, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=DEMO_ENV)
+    try:
+        for line in proc.stdout:
+            if line.startswith("advanced wave 1"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    partial = Path(re.search(r"the partial demo repo is at (\S+) ", err).group(1))
+    assert partial.is_relative_to(tmp_path) and (partial / "rollouts" / "security-patch.yaml").is_file()
+    assert "Traceback" not in err

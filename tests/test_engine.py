@@ -344,16 +344,19 @@ def test_parallel_waves_sharing_one_applicationset_each_commit_their_own_element
     elements = "".join(f"          - cluster: {n}\n            targetRevision: v1.4.1\n" for n in clusters)
     repo.write("argocd/platform-appset.yaml",
                "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: platform}\nspec:\n"
-               "  generators:\n    - list:\n        elements:\n" + elements)
+               "  generators:\n    - list:\n        elements:\n" + elements +
+               "  template:\n    metadata: {name: '{{cluster}}-platform'}\n    spec:\n      source:\n"
+               "        repoURL: https://github.com/example-org/platform.git\n"
+               "        targetRevision: '{{targetRevision}}'\n")
     repo.write("rollouts/security-patch.yaml", APPSET_POLICY)
     root = repo.root
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "init")
-    assert rollout(root, "advance", "security-patch").returncode == 0  # canary
+    assert rollout(root, "advance", "security-patch", "--no-push").returncode == 0  # canary
     dry = rollout(root, "advance", "security-patch", "--dry-run")
     assert dry.stdout.count("+            targetRevision: v1.4.2") == 2  # one per wave, not repeated
-    result = rollout(root, "advance", "security-patch", "--format", "json")
+    result = rollout(root, "advance", "security-patch", "--format", "json", "--no-push")
     assert result.returncode == 0, result.stderr
     assert [w["name"] for w in json.loads(result.stdout)["waves"]] == ["region-eu-west", "region-us-east"]
     for rev in ("HEAD~1", "HEAD"):

@@ -71,6 +71,8 @@ def test_happy_path_runs_to_complete_and_writes_the_step_summary(tmp_path):
         status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
                                 capture_output=True, text=True)
         assert [w["status"] for w in __import__("json").loads(status.stdout)["waves"]] == ["passed"] * 5
+        last = text.rsplit("### Rollout `security-patch` → `v1.4.2`: ", 1)[1]  # the picture after the last step
+        assert "```mermaid\nflowchart LR\n" in last and '  w5["5 production/2<br/>1 cluster · <b>passed' in last
     finally:
         sim.stop()
 

@@ -99,6 +99,10 @@ def test_hub_serves_one_application_per_cluster_with_kubernetes_semantics(fleet_
     assert app["metadata"]["resourceVersion"]
     # labelSelector, one GET, and a 404 as a Kubernetes Status.
     assert sorted(applications(api, label_selector="environment=dev,region in (eu-west)")) == ["dev-eu-west-platform"]
+    for bad in ("environment=dev,", "environment in (dev staging)", "gen>3"):  # an API server says 400 too
+        with pytest.raises(client.exceptions.ApiException) as refused:
+            applications(api, label_selector=bad)
+        assert refused.value.status == 400 and "BadRequest" in refused.value.body
     one = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "dev-us-east-platform")
     assert one["metadata"]["name"] == "dev-us-east-platform"
     with pytest.raises(client.exceptions.ApiException) as missing:
@@ -239,3 +243,82 @@ def test_scenario_file_gives_faults_and_delays_and_bad_ones_are_located(tmp_path
     assert lines[0].startswith(f"{bad}:1: syncDelay: 'soon' is not a duration")
     assert lines[1].startswith(f"{bad}:3: faults[0]: use CLUSTER:degraded@REV")
     assert lines[2] == f"{bad}:4: speed: unknown field"
+
+
+def _simulate(*args: str, env=None, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROLLOUT, "simulate", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **GIT_ENV, **(env or {})})
+
+
+def test_a_remote_whose_head_names_a_missing_branch_is_followed_on_its_only_branch(tmp_path):
+    """A plain `git init --bare` names master; the fleet pushed main."""
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLES / "fleet-config", source)
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch", "master", str(remote))
+    git(source, "push", "-q", str(remote), "main")
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        assert "clusters=6" in sim.ready
+    finally:
+        sim.stop()
+    git(source, "push", "-q", str(remote), "main:other")  # two branches, neither named by HEAD
+    refused = _simulate("--repo", str(remote))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and "internal error" not in refused.stderr
+    assert refused.stderr.strip() == (f"rollout: --repo {remote}: its HEAD names no existing branch; "
+                                      "pass --branch, one of main, other")
+    git(source, "commit", "-q", "--allow-empty", "-m", "only on other")
+    git(source, "push", "-q", str(remote), "main:other")
+    on_other = Running(remote, tmp_path / "kubeconfig2", "--branch", "other")
+    try:
+        assert "clusters=6" in on_other.ready
+    finally:
+        on_other.stop()
+
+
+def test_git_errors_are_one_line_whatever_git_printed(tmp_path):
+    from rollout.simulator.server import git_failure
+
+    missing = tmp_path / "nowhere.git"
+    result = _simulate("--repo", str(missing))
+    assert result.returncode == 2 and "internal error" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"rollout: --repo {missing}: git cannot read it (") and "nowhere.git" in line
+    for stderr in (b"warning: x\nfatal: bad thing\nand more\n", "warning: x\nfatal: bad thing\nand more\n"):
+        error = subprocess.CalledProcessError(128, ["git"], stderr=stderr)
+        assert git_failure(error) == "fatal: bad thing"
+    assert git_failure(subprocess.CalledProcessError(1, ["git"], stderr="just this\n")) == "just this"
+    assert git_failure(subprocess.CalledProcessError(1, ["git"])).startswith("Command '['git']' returned")
+
+
+def test_a_fault_or_scenario_on_an_unknown_cluster_is_an_error(tmp_path):
+    remote, _ = published(tmp_path, "fleet-config")
+    result = _simulate("--repo", str(remote), "--fault", "nosuch:degraded@v1.4.2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("--fault 'nosuch:degraded@v1.4.2': no cluster 'nosuch' in the fleet (clusters: "
+                                    "dev-eu-west, dev-us-east,")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("faults:\n  - prod-us-east:degraded@v1.4.2\n  - prod-us-eats:unreachable\n")
+    result = _simulate("--repo", str(remote), "--scenario", str(scenario))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{scenario}:3: faults[1]: no cluster 'prod-us-eats' in the fleet")
+
+
+def test_the_default_kubeconfig_lives_in_the_state_dir_not_the_repo(tmp_path):
+    remote, work = published(tmp_path, "fleet-config")
+    state = tmp_path / "state"
+    proc = subprocess.Popen([*ROLLOUT, "simulate", "--repo", str(remote), "--poll", "0s"], cwd=work,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **GIT_ENV, "XDG_STATE_HOME": str(state)})
+    try:
+        ready = proc.stdout.readline()
+        kubeconfig = Path(ready.split("kubeconfig=")[1].split()[0])
+        assert kubeconfig.is_file() and kubeconfig.is_relative_to(state / "rollout" / "simulator")
+        assert git(work, "status", "--porcelain") == ""
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert not kubeconfig.exists()  # removed when the simulator stops

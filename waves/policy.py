@@ -126,17 +126,35 @@ class Constraints(Strict):
 
 
 class Identity(Strict):
-    """Checks each cluster's `cluster-identity` configMapGenerator literals before a write."""
+    """Targeting safety (docs/git-engine.md): what each cluster deploys must be its own.
 
-    files: str = Field(description="Template of the kustomization.yaml holding the cluster-identity generator.")
+    `files` + `require`: the `cluster-identity` configMapGenerator literals in each
+    cluster's own file agree with its labels. `reachable` (default): every
+    cluster-identity generator reachable from the cluster's source (its Application's
+    path, followed through the kustomization graph) must name that cluster too.
+    `sourcePath`: the folder each cluster's source must be, for fleets without generators."""
+
+    files: str | None = Field(
+        default=None, description="Template of the kustomization.yaml holding the cluster's cluster-identity generator."
+    )
     require: dict[str, str] = Field(
-        description="Literal name -> expected value (template; glob patterns such as '{labels.region}-*')."
+        default_factory=dict,
+        description="Literal name -> expected value (template; glob patterns such as '{labels.region}-*').",
+    )
+    reachable: bool = Field(
+        default=True,
+        description="Every cluster-identity generator reachable from the cluster's source must match `require`.",
+    )
+    sourcePath: str | None = Field(
+        default=None,
+        description="Template of the folder each cluster's source must deploy, e.g. clusters/{cluster}; "
+        "for pins without a source (a HelmRelease in the cluster's folder) the folder that is followed.",
     )
 
     @field_validator("files")
     @classmethod
-    def _files(cls, value: str) -> str:
-        return check_template(value)
+    def _files(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)
 
     @field_validator("require")
     @classmethod
@@ -144,6 +162,34 @@ class Identity(Strict):
         for template in value.values():
             check_template(template)
         return value
+
+    @field_validator("sourcePath")
+    @classmethod
+    def _source_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_template(value)
+        path = value.strip().removeprefix("./").rstrip("/")
+        if not path or path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"{value!r} must be a folder inside the repository")
+        return path
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> "Identity":
+        if self.files is not None and not self.require:
+            raise ValueError("identity.files needs require: the literals to compare")
+        if self.require and self.files is None and not self.reachable:
+            raise ValueError("identity.require is checked in identity.files or, with reachable: true, "
+                             "in every generator the source reaches: give files or keep reachable")
+        if not self.require and self.sourcePath is None:
+            raise ValueError("identity needs require (the cluster-identity literals) or sourcePath")
+        return self
+
+
+def _repo_url(value: str) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+        raise ValueError(f"{value!r} is not a repository URL")
+    return value.strip()
 
 
 class WaveSpec(Strict):
@@ -199,6 +245,11 @@ class PolicySpec(Strict):
     progressDeadline: Duration | None = None
     maxFailures: CountOrPercent = 0
     identity: Identity | None = None
+    sourceRepos: tuple[Annotated[str, BeforeValidator(_repo_url)], ...] | None = Field(
+        default=None,
+        description="The URLs by which the GitOps controllers know this repository (default: the origin "
+        "remote's URL); a pinned source with one of them is followed through the repository.",
+    )
     windows: tuple[Window, ...] = Field(default=(), description="When waves may start (docs/operating.md).")
     notify: tuple[NotifySpec, ...] = Field(default=(), description="Where to send rollout events (docs/operating.md).")
 

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Kubernetes label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue).
 _NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
@@ -70,6 +70,14 @@ class Requirement(BaseModel):
     operator: Operator
     values: tuple[LabelValue, ...] = ()
 
+    @field_validator("operator", mode="before")
+    @classmethod
+    def _no_gt_lt(cls, value):
+        if value in ("Gt", "Lt"):
+            raise ValueError(f"operator {value} is not supported for cluster selection "
+                             "(Kubernetes allows Gt and Lt only in node affinity)")
+        return value
+
     @model_validator(mode="after")
     def _arity(self) -> "Requirement":
         if self.operator in ("In", "NotIn") and not self.values:
@@ -119,72 +127,178 @@ class LabelSelector(BaseModel):
         return ",".join(parts) or "(all)"
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<paren>[(),])|(?P<op>==|!=|=)|(?P<bang>!)|(?P<word>[^\s(),=!]+))")
+# apimachinery's lexer (pkg/labels/selector.go): these characters end an identifier and
+# form the operators; everything else up to whitespace is one identifier.
+_SPECIAL = "=!(),<>"
+_WHITESPACE = " \t\r\n"
+_SYMBOLS = {")", ",", "!", "==", "=", ">", "<", "!=", "("}
+_KEYWORDS = {"in", "notin"}
+_END = ("end", "")
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    """(kind, literal) tokens: kind is `id`, a keyword (`in`, `notin`), a symbol, or `end`."""
+    tokens, pos = [], 0
+    while True:
+        while pos < len(text) and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos == len(text):
+            tokens.append(_END)
+            return tokens
+        if text[pos] in _SPECIAL:
+            # the longest run of special characters that is still an operator
+            end = pos + 1
+            while end < len(text) and text[end] in _SPECIAL and text[pos:end + 1] in _SYMBOLS:
+                end += 1
+            if text[pos:end] not in _SYMBOLS:
+                raise ValueError(f"unexpected {text[pos:end]!r}")
+            tokens.append((text[pos:end], text[pos:end]))
+            pos = end
+        else:
+            end = pos
+            while end < len(text) and text[end] not in _SPECIAL and text[end] not in _WHITESPACE:
+                end += 1
+            word = text[pos:end]
+            tokens.append((word if word in _KEYWORDS else "id", word))
+            pos = end
+
+
+class _Parser:
+    """A transcription of apimachinery's recursive-descent selector parser, so a string
+    means here what it means to kubectl and to an API server's `labelSelector`."""
+
+    def __init__(self, text: str):
+        self.tokens = _lex(text)
+        self.at = 0
+
+    def peek(self, values: bool = True) -> tuple[str, str]:
+        kind, literal = self.tokens[self.at]
+        return ("id" if values and kind in _KEYWORDS else kind), literal
+
+    def take(self, values: bool = True) -> tuple[str, str]:
+        token = self.peek(values)
+        self.at += 1
+        return token
+
+    def parse(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        requirements = []
+        while True:
+            kind, literal = self.peek()
+            if kind == "end":
+                return requirements
+            if kind not in ("id", "!"):
+                raise ValueError(f"found {_shown(literal)}, expected: !, identifier, or end of string")
+            requirements.append(self.requirement())
+            kind, literal = self.take()
+            if kind == "end":
+                return requirements
+            if kind != ",":
+                raise ValueError(f"found {_shown(literal)}, expected: ',' or end of string")
+            if self.peek()[0] not in ("id", "!"):
+                raise ValueError(f"found {_shown(self.peek()[1])}, expected: identifier after ','")
+
+    def requirement(self) -> tuple[str, str, tuple[str, ...]]:
+        kind, key = self.take()
+        operator = None
+        if kind == "!":
+            operator = "!"
+            kind, key = self.take()
+        if kind != "id":
+            raise ValueError(f"found {_shown(key)}, expected: identifier")
+        if problem := label_key_problem(key):
+            raise ValueError(problem)
+        if operator == "!":
+            return key, "!", ()
+        if self.peek()[0] in ("end", ","):
+            return key, "exists", ()
+        operator, literal = self.take(values=False)
+        if operator in ("in", "notin"):
+            values = self.value_set()
+        elif operator in ("=", "==", "!=", ">", "<"):
+            values = self.exact_value()
+        else:
+            raise ValueError(f"found {_shown(literal)}, expected: '=', '!=', '==', 'in', 'notin'")
+        return key, operator, tuple(sorted(values))
+
+    def value_set(self) -> set[str]:
+        kind, literal = self.take()
+        if kind != "(":
+            raise ValueError(f"found {_shown(literal)}, expected: '('")
+        kind, literal = self.peek()
+        if kind == ")":  # `()` is the set {""}
+            self.take()
+            return {""}
+        if kind not in ("id", ","):
+            raise ValueError(f"found {_shown(literal)}, expected: ',', ')' or identifier")
+        values: set[str] = set()
+        while True:  # empty items between commas are the empty value
+            kind, literal = self.take()
+            if kind == "id":
+                values.add(literal)
+                nxt, shown = self.peek()
+                if nxt == ")":
+                    break
+                if nxt != ",":
+                    raise ValueError(f"found {_shown(shown)}, expected: ',' or ')'")
+            elif kind == ",":
+                if not values:
+                    values.add("")
+                if self.peek()[0] in (")", ","):
+                    values.add("")
+                if self.peek()[0] == ")":
+                    break
+            else:
+                raise ValueError(f"found {_shown(literal)}, expected: ',' or identifier")
+        self.take()  # the `)`
+        return values
+
+    def exact_value(self) -> set[str]:
+        if self.peek()[0] in ("end", ","):  # `x=` is the empty value
+            return {""}
+        kind, literal = self.take()
+        if kind != "id":
+            raise ValueError(f"found {_shown(literal)}, expected: identifier")
+        return {literal}
+
+
+def _shown(literal: str) -> str:
+    return repr(literal) if literal else "end of string"
+
+
+_OPERATORS = {"=": "In", "==": "In", "in": "In", "!=": "NotIn", "notin": "NotIn", "exists": "Exists",
+              "!": "DoesNotExist"}
+
+
+def parse_requirements(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """apimachinery's `labels.Parse`: [(key, operator, sorted values)] in its operator
+    words (`=`, `==`, `!=`, `in`, `notin`, `exists`, `!`, `gt`, `lt`). Raises ValueError
+    with a one-line reason."""
+    parsed = []
+    for key, operator, values in _Parser(text).parse():
+        for value in values:
+            if problem := label_value_problem(value):
+                raise ValueError(f"{key}: {problem}")
+        if operator in (">", "<"):
+            name = "gt" if operator == ">" else "lt"
+            raise ValueError(f"the {name} operator ({operator}) is not supported for cluster selection "
+                             "(Kubernetes allows it only in node affinity)")
+        parsed.append((key, operator, values))
+    return parsed
 
 
 def parse_selector(text: str) -> LabelSelector:
-    """Parse kubectl's selector syntax: `a=b`, `a==b`, `a!=b`, `a in (x,y)`,
-    `a notin (x)`, `a`, `!a`, joined by commas. Raises ValueError with the reason."""
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            raise ValueError(f"cannot read selector {text!r} at {text[pos:]!r}")
-        kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
-        pos = match.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-
+    """Parse kubectl's selector syntax exactly as Kubernetes does: `a=b`, `a==b`, `a!=b`,
+    `a in (x,y)`, `a notin (x)`, `a`, `!a`, joined by commas. Raises ValueError with a
+    one-line reason naming the selector."""
+    try:
+        parsed = parse_requirements(text)
+    except ValueError as err:
+        raise ValueError(f"selector {text!r}: {err}") from None
     labels: dict[str, str] = {}
-    exprs: list[dict] = []
-    i = 0
-
-    def take(kind: str, what: str) -> str:
-        nonlocal i
-        if i >= len(tokens) or tokens[i][0] != kind:
-            got = tokens[i][1] if i < len(tokens) else "the end"
-            raise ValueError(f"selector {text!r}: expected {what}, got {got!r}")
-        i += 1
-        return tokens[i - 1][1]
-
-    while i < len(tokens):
-        if tokens[i][0] == "bang":
-            i += 1
-            exprs.append({"key": take("word", "a label key"), "operator": "DoesNotExist"})
+    exprs: list[Requirement] = []
+    for key, operator, values in parsed:
+        if operator in ("=", "==") and labels.get(key, values[0]) == values[0]:
+            labels[key] = values[0]
         else:
-            key = take("word", "a label key")
-            nxt = tokens[i] if i < len(tokens) else ("end", "")
-            if nxt[0] == "op":
-                i += 1
-                value = tokens[i][1] if i < len(tokens) and tokens[i][0] == "word" else ""
-                if value:
-                    i += 1
-                if nxt[1] == "!=":
-                    exprs.append({"key": key, "operator": "NotIn", "values": [value]})
-                elif key in labels and labels[key] != value:
-                    exprs.append({"key": key, "operator": "In", "values": [value]})
-                else:
-                    labels[key] = value
-            elif nxt[0] == "word" and nxt[1] in ("in", "notin"):
-                i += 1
-                take("paren", "(")
-                if tokens[i - 1][1] != "(":
-                    raise ValueError(f"selector {text!r}: expected ( after {nxt[1]}")
-                values: list[str] = []
-                while i < len(tokens) and tokens[i] != ("paren", ")"):
-                    if tokens[i] == ("paren", ","):
-                        i += 1
-                        continue
-                    values.append(take("word", "a value"))
-                take("paren", ")")
-                exprs.append({"key": key, "operator": "In" if nxt[1] == "in" else "NotIn", "values": values})
-            else:
-                exprs.append({"key": key, "operator": "Exists"})
-        if i < len(tokens):
-            if tokens[i] != ("paren", ","):
-                raise ValueError(f"selector {text!r}: expected ',' before {tokens[i][1]!r}")
-            i += 1
-    return LabelSelector.model_validate({"matchLabels": labels, "matchExpressions": exprs})
+            exprs.append(Requirement.model_construct(key=key, operator=_OPERATORS[operator], values=values))
+    return LabelSelector.model_construct(matchLabels=labels, matchExpressions=tuple(exprs))

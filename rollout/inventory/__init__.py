@@ -15,7 +15,9 @@ from waves.inventory import Cluster
 from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
 from rollout.inventory import argocd_secrets, cluster_api, fleet, kustomize_clusters
+from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
 from rollout.inventory.entries import Entry
+from rollout.targeting.urls import server_key
 from rollout.yamlfile import Located, YamlError, read_text, yaml11_only_nontext
 
 READERS = {
@@ -31,19 +33,23 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
     problem found, each located at its file and line."""
     problems: list[Problem] = []
     entries: list[Entry] = []
+    kinds: list[tuple[str, Entry]] = []
     for kind, pattern in sources:
         result = READERS[kind](repo, pattern)
         problems += result.problems
         entries += result.entries
+        kinds += [(kind, entry) for entry in result.entries]
 
     parsed = _LocatedFiles(repo)
     suspicious: list[tuple[Entry, str]] = []
     for entry in entries:
         problems += _check_entry(entry, suspicious)
     problems += _check_plain(parsed, suspicious)
+    problems += duplicates(kinds, parsed.line_of)
 
     clusters: dict[str, Cluster] = {}
     origin: dict[str, Entry] = {}
+    kind_of = {id(entry): kind for kind, entry in kinds}
     for entry in entries:
         labels = {k: v for k, v in entry.labels.items() if isinstance(v, str) and isinstance(k, str)}
         known = clusters.get(entry.name)
@@ -55,6 +61,8 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
         if first.file == entry.file:
             problems.append(_at(entry, entry.loc, f"cluster {entry.name} is listed twice in this file"))
             continue
+        if kind_of[id(first)] == kind_of[id(entry)] == ARGOCD_SECRETS:
+            continue  # one Argo CD cluster name in two Secrets: duplicates() says so; nothing to merge
         merged = dict(known.labels)
         for key, value in labels.items():
             if key in merged and merged[key] != value:
@@ -67,7 +75,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
                 )
             merged[key] = value
         server = known.server
-        if entry.server and server and entry.server != server:
+        if entry.server and server and server_key(entry.server) != server_key(server):
             problems.append(
                 _at(entry, entry.loc, f"cluster {entry.name}: server {entry.server} here but {server} in {first.file}")
             )
@@ -172,6 +180,10 @@ class _LocatedFiles:
             except YamlError:
                 self.cache[file] = None
         return self.cache[file]
+
+    def line_of(self, entry: Entry, loc: tuple) -> int | None:
+        located = self.get(entry.file)
+        return located.line(loc, entry.doc) if located else None
 
     def locate(self, problem: Problem) -> Problem:
         if problem.line is None and (self.repo / problem.source).is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from waves.durations import format_duration
 from rollout.render.plan_graph import mermaid
+from rollout.render.words import count
 
 _MAX_LISTED = 200  # clusters listed in the per-cluster section
 
@@ -18,7 +19,7 @@ def render(plan, warnings=()) -> str:
     lines = [
         f"### Rollout plan `{plan.policy}` → `{plan.revision}`",
         "",
-        f"{len(plan.targets)} clusters in {len(plan.waves)} waves.",
+        f"{count(len(plan.targets), 'cluster')} in {count(len(plan.waves), 'wave')}.",
         "",
         "| # | wave | clusters | after | bake | gates |",
         "|---|------|----------|-------|------|-------|",

@@ -8,11 +8,15 @@ _NAMES_PER_WAVE = 8
 _MAX_PIN_ROWS = 100
 
 
-def render(plan, warnings=(), console=None) -> None:
-    from rich.console import Console
+def render(plan, warnings=(), console=None, wide: bool = False) -> None:
+    """`wide`: every cluster name, and the table never cut to the terminal."""
     from rich.table import Table
 
-    console = console or Console()
+    from rollout.render.console import console as make_console
+    from rollout.render.words import count
+
+    console = console or make_console(wide)
+    names_per_wave = None if wide else _NAMES_PER_WAVE
     table = Table(title=f"rollout {plan.policy} → {plan.revision}", title_justify="left")
     table.add_column("#", justify="right", style="bold")
     table.add_column("wave", style="cyan")
@@ -21,9 +25,9 @@ def render(plan, warnings=(), console=None) -> None:
     table.add_column("bake", justify="right")
     table.add_column("gates")
     for w in plan.waves:
-        names = ", ".join(w.clusters[:_NAMES_PER_WAVE])
-        if len(w.clusters) > _NAMES_PER_WAVE:
-            names += f" … and {len(w.clusters) - _NAMES_PER_WAVE} more"
+        names = ", ".join(w.clusters[:names_per_wave])
+        if names_per_wave and len(w.clusters) > names_per_wave:
+            names += f" … and {len(w.clusters) - names_per_wave} more"
         gates = ", ".join(next(iter(type(g).model_fields)) for g in w.gates)
         if w.approval:
             gates = f"{gates}, approval" if gates else "approval"
@@ -38,12 +42,12 @@ def render(plan, warnings=(), console=None) -> None:
     console.print(table)
 
     parallel = _parallel_groups(plan)
-    summary = f"{len(plan.targets)} clusters in {len(plan.waves)} waves"
+    summary = f"{count(len(plan.targets), 'cluster')} in {count(len(plan.waves), 'wave')}"
     if parallel:
         summary += "; may run in parallel: " + "; ".join(", ".join(map(str, g)) for g in parallel)
     console.print(summary)
 
-    if len(plan.targets) <= _MAX_PIN_ROWS:
+    if wide or len(plan.targets) <= _MAX_PIN_ROWS:
         rows = [(c.name, plan.wave_of[c.name], t) for c in plan.targets for t in plan.pins[c.name]]
         fields = {t.field for _, _, t in rows}
         one_field = len(fields) == 1

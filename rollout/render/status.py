@@ -75,29 +75,46 @@ def state_dict(plan, state) -> dict:
 
 
 def render(plan, state, fmt: str, hold=None) -> None:
-    """`hold` (rollout/controls.py): the pause and change windows, shown after the waves."""
+    """`fmt`: json, table, wide (every cluster not at the revision; never cut),
+    mermaid or markdown (rollout/render/status_graph.py, status_markdown.py). `hold`
+    (rollout/controls.py): the pause and change windows, shown after the table / in the JSON."""
     from rollout.render import controls
 
     if fmt == "json":
         print(json.dumps({**state_dict(plan, state), **(controls.controls(plan, hold, state) if hold else {})},
                          indent=2))
         return
-    from rich.console import Console
+    if fmt == "mermaid":
+        from rollout.render.status_graph import mermaid
+
+        print(mermaid(plan, state))
+        return
+    if fmt == "markdown":
+        from rollout.render.status_markdown import render as markdown
+
+        print(markdown(plan, state))
+        return
     from rich.table import Table
+
+    from rollout.render.console import console
+
+    shown = None if fmt == "wide" else 5
 
     table = Table(title=f"rollout {state.policy} → {state.revision}: {state.overall}", title_justify="left")
     for column in ("#", "wave", "status", "advanced", "bake left", "gates passed", "not at revision"):
         table.add_column(column)
     for w in state.waves:
         advanced = f"{w.advance_commit[:10]} {_when(w.advanced_at)}" if w.advance_commit else "—"
-        behind = ", ".join(w.clusters_behind[:5]) + (f" +{len(w.clusters_behind) - 5}" if len(w.clusters_behind) > 5 else "")
+        behind = ", ".join(w.clusters_behind[:shown])
+        if shown and len(w.clusters_behind) > shown:
+            behind += f" +{len(w.clusters_behind) - shown}"
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
                     else "no gates" if not plan.wave(w.number).gates else "—")
         table.add_row(str(w.number), w.name, f"[{COLOURS.get(w.status, 'white')}]{w.status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")
-    Console().print(table)
+    console(wide=fmt == "wide").print(table)
     for line in controls.lines(plan, hold, state) if hold else []:
         print(line)
 

@@ -45,6 +45,20 @@ SCENARIO_KEYS = ("syncDelay", "healthDelay", "poll", "faults")
 
 
 def load_scenario(path) -> tuple[dict[str, float], list[Fault]]:
+    settings, located = load_scenario_located(path)
+    return settings, [fault for _, fault in located]
+
+
+def unknown_clusters(located: list[tuple[str, Fault]], clusters) -> list[str]:
+    """A fault on a cluster the fleet does not have is an error: a typo must not turn a
+    failing rehearsal into a passing one. `located` is [(where, fault)]."""
+    known = sorted(clusters)
+    shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    return [f"{where}: no cluster {fault.cluster!r} in the fleet (clusters: {shown or 'none'})"
+            for where, fault in located if fault.cluster not in clusters]
+
+
+def load_scenario_located(path) -> tuple[dict[str, float], list[tuple[str, Fault]]]:
     """A scenario file: the same fault specs as `--fault`, and the delays.
 
         syncDelay: 2s
@@ -67,7 +81,7 @@ def load_scenario(path) -> tuple[dict[str, float], list[Fault]]:
     if not isinstance(doc, dict):
         raise ValueError(f"{path}:1: a scenario is a mapping with {', '.join(SCENARIO_KEYS)}")
     settings: dict[str, float] = {}
-    faults: list[Fault] = []
+    faults: list[tuple[str, Fault]] = []
     for key, value in doc.items():
         where = f"{path}:{located.line((key,))}: {key}"
         if key not in SCENARIO_KEYS:
@@ -77,11 +91,11 @@ def load_scenario(path) -> tuple[dict[str, float], list[Fault]]:
                 problems.append(f"{where}: a list of fault specs")
                 continue
             for index, spec in enumerate(value):
+                where = f"{path}:{located.line((key, index))}: faults[{index}]"
                 try:
-                    faults.append(parse_fault(str(spec)))
+                    faults.append((where, parse_fault(str(spec))))
                 except ValueError as err:
-                    problems.append(f"{path}:{located.line((key, index))}: faults[{index}]: "
-                                    + str(err).replace(f"--fault {str(spec)!r}: ", ""))
+                    problems.append(f"{where}: " + str(err).replace(f"--fault {str(spec)!r}: ", ""))
         else:
             try:
                 settings[key] = float(parse_duration(value))

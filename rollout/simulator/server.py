@@ -15,6 +15,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Simulator:
     timing: Timing = field(default_factory=Timing)
     faults: list[Fault] = field(default_factory=list)
     poll: float = 2.0
+    branch: str | None = None  # None: the remote's default branch (its HEAD)
     started: float = field(default_factory=time.time)
     objects: dict[Key, SimObject] = field(default_factory=dict)
     clusters: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -45,17 +47,21 @@ class Simulator:
 
     # --- following the repo -------------------------------------------------------------
     def refresh(self) -> bool:
-        """Fetch the repo; when its head moved, learn the fleet again. True if changed."""
+        """Fetch the followed branch; when it moved, learn the fleet again. True if changed.
+        Raises SimulatorError (one line) when git cannot read the repo or the branch."""
         if self._checkout is None:
-            self._checkout = Path(tempfile.mkdtemp(prefix="rollout-sim-")) / "repo"
-            subprocess.run(["git", "clone", "--quiet", self.source, str(self._checkout)], check=True,
-                           capture_output=True)
+            self.branch = self.branch or default_branch(self.source)
+            checkout = Path(tempfile.mkdtemp(prefix="rollout-sim-")) / "repo"
+            try:
+                _git(["clone", "--quiet", "--branch", self.branch, self.source, str(checkout)], self.source)
+            except SimulatorError:
+                shutil.rmtree(checkout.parent, ignore_errors=True)
+                raise
+            self._checkout = checkout
         else:
-            subprocess.run(["git", "fetch", "--quiet", "origin"], cwd=self._checkout, check=True, capture_output=True)
-            subprocess.run(["git", "reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=self._checkout, check=True,
-                           capture_output=True)
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=self._checkout, check=True, capture_output=True,
-                              text=True).stdout.strip()
+            _git(["fetch", "--quiet", "origin", self.branch], self.source, cwd=self._checkout)
+            _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], self.source, cwd=self._checkout)
+        head = _git(["rev-parse", "HEAD"], self.source, cwd=self._checkout).strip()
         if head == self.commit:
             return False
         learned = learn(self._checkout, head, time.time())
@@ -130,6 +136,47 @@ class Simulator:
             self.version += 1
             self._phases[key] = (mark, self.version)
         return self._phases[key][1]
+
+
+class SimulatorError(Exception):
+    """The repo cannot be followed: one line for the user (exit 2)."""
+
+
+def git_failure(err: subprocess.CalledProcessError) -> str:
+    """git's own last words, whether it was run for text or for bytes."""
+    out = err.stderr if err.stderr is not None else err.output
+    if isinstance(out, bytes):
+        out = out.decode(errors="replace")
+    lines = [line.strip() for line in (out or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return errors[0] if errors else lines[-1] if lines else str(err)
+
+
+def _git(args: list[str], source: str, cwd: Path | None = None) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    except subprocess.CalledProcessError as err:
+        raise SimulatorError(f"--repo {source}: git cannot read it ({git_failure(err)})") from None
+
+
+def default_branch(source: str) -> str:
+    """The branch the remote's HEAD names; when that branch does not exist (a plain
+    `git init --bare` names master, the fleet pushed main), its only branch."""
+    listed = _git(["ls-remote", "--symref", source, "HEAD", "refs/heads/*"], source)
+    head, branches = None, []
+    for line in listed.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            head = line[len("ref: "):-len("\tHEAD")].removeprefix("refs/heads/")
+        elif "\trefs/heads/" in line:
+            branches.append(line.split("\trefs/heads/", 1)[1])
+    if head in branches:
+        return head
+    if len(branches) == 1:
+        return branches[0]
+    if not branches:
+        raise SimulatorError(f"--repo {source}: it has no branch yet (push the fleet's branch first)")
+    named = f"names {head}, which does not exist" if head else "names no existing branch"
+    raise SimulatorError(f"--repo {source}: its HEAD {named}; pass --branch, one of {', '.join(sorted(branches))}")
 
 
 def _status(code: int, reason: str, message: str) -> dict:
@@ -276,10 +323,24 @@ def kubeconfig(url: str, clusters: list[str]) -> dict:
     }
 
 
+def state_dir() -> Path:
+    """A fresh directory for this simulator's files (its kubeconfig) under the XDG state
+    directory, never in the repo: a stray file there would block `rollout advance`."""
+    import os
+
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "rollout" / "simulator"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base))
+    except OSError:  # no writable home: the temp dir
+        return Path(tempfile.mkdtemp(prefix="rollout-simulator-"))
+
+
 async def serve(sim: Simulator, host: str, port: int, kubeconfig_out: Path, on_ready) -> None:
     from aiohttp import web
 
-    sim.refresh()
+    if sim.commit is None:
+        sim.refresh()
     runner = web.AppRunner(make_app(sim), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -292,7 +353,10 @@ async def serve(sim: Simulator, host: str, port: int, kubeconfig_out: Path, on_r
     try:
         while True:
             await asyncio.sleep(sim.poll)
-            await asyncio.get_running_loop().run_in_executor(None, sim.refresh)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, sim.refresh)
+            except SimulatorError as err:  # keep serving what was learned; say why it is stale
+                print(f"warning: {err}", file=sys.stderr, flush=True)
     finally:
         await runner.cleanup()
         sim.close()

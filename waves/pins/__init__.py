@@ -12,6 +12,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from waves.pins.argocd_application import ArgoCDApplicationPin
+from waves.pins.argocd_application_image import ArgoCDApplicationImagePin
 from waves.pins.argocd_applicationset_list import ArgoCDApplicationSetListPin
 from waves.pins.base import PinBase
 from waves.pins.fleet_gitrepo import FleetGitRepoPin
@@ -20,16 +21,19 @@ from waves.pins.flux_helmrelease import FluxHelmReleasePin
 from waves.pins.flux_kustomization_var import FluxKustomizationVarPin
 from waves.pins.flux_ocirepository import FluxOCIRepositoryPin
 from waves.pins.kustomize_image import KustomizeImagePin
+from waves.pins.kustomize_image_digest import KustomizeImageDigestPin
 from waves.pins.yaml_field import YamlFieldPin
 
 _PRESET_MODELS: tuple[type[PinBase], ...] = (
     ArgoCDApplicationPin,
+    ArgoCDApplicationImagePin,
     ArgoCDApplicationSetListPin,
     FluxGitRepositoryPin,
     FluxOCIRepositoryPin,
     FluxHelmReleasePin,
     FluxKustomizationVarPin,
     KustomizeImagePin,
+    KustomizeImageDigestPin,
     FleetGitRepoPin,
     YamlFieldPin,
 )

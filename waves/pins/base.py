@@ -20,7 +20,12 @@ Step = str | int | tuple[str, str]
 
 
 class PinTargetError(ValueError):
-    """The document is the right one but the field cannot be pinned; says why."""
+    """The document is the right one but the field cannot be pinned; says why. `at`: the
+    path (in the document) the reason points at, for the line of the message."""
+
+    def __init__(self, message: str, at: list | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 class PinBase(BaseModel):
@@ -64,6 +69,23 @@ class PinBase(BaseModel):
         """The path to the pinned field in a matching document, before resolution."""
         raise NotImplementedError
 
+    def read(self, scalar: str | None) -> str | None:
+        """The pinned value inside the field's text: the whole text for most presets, a
+        part of it for some (the tag in `name=image:tag`). Raises PinTargetError."""
+        return scalar
+
+    def write(self, scalar: str | None, value: str | None) -> str | None:
+        """The field's new text with the pinned part set to `value` (`scalar`: the text
+        now, None when the field is absent). `value` None: the part is to be absent (a
+        revert of a pin that added it); None back means remove the field itself.
+        Raises PinTargetError."""
+        return value
+
+    def check_revision(self, revision: str) -> None:
+        """Refuse a revision this field cannot hold (a digest pin needs a digest). Checked
+        on the policy's revision before any write, not on reverts, which restore what was
+        there. Raises PinTargetError."""
+
     def describe_kind(self) -> str:
         return f"{self.GROUP}/{self.KIND}" if self.GROUP else self.KIND or "document"
 
@@ -85,6 +107,19 @@ class PinBase(BaseModel):
         indices. The last key may be absent (the editor adds it); anything else missing
         raises PinTargetError naming what."""
         return resolve(doc, self.steps(doc, cluster))
+
+
+def refuse_overridden(mapping: object, at: list, field: str, winners: tuple[str, ...], why: str) -> None:
+    """A field another one set next to it overrides changes nothing when pinned: refuse,
+    naming the winner (`why`: whose rule it is)."""
+    if not isinstance(mapping, dict):
+        return
+    present = [w for w in winners if mapping.get(w) not in (None, "")]
+    if present:
+        where = format_steps(at)
+        raise PinTargetError(
+            f"{where}.{present[0]} is set ({mapping[present[0]]}), and {why} it wins over {where}.{field}: "
+            f"pinning {field} would change nothing; pin {present[0]} instead, or remove it", at + [present[0]])
 
 
 def resolve(doc: object, steps: list[Step]) -> list[str | int]:

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from waves.pins.base import PinBase
+from waves.pins.base import PinBase, refuse_overridden
 
 
 class FleetGitRepoPin(PinBase):
@@ -20,4 +20,6 @@ class FleetGitRepoPin(PinBase):
         return f"spec.{self.field}"
 
     def steps(self, doc: dict, cluster: str) -> list:
+        if self.field == "branch":  # Fleet checks out spec.revision when it is set
+            refuse_overridden(doc.get("spec"), ["spec"], "branch", ("revision",), "for Fleet")
         return ["spec", self.field]

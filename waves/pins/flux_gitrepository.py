@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from waves.pins.base import PinBase
+from waves.pins.base import PinBase, refuse_overridden
 
 
 class FluxGitRepositoryPin(PinBase):
@@ -22,4 +22,13 @@ class FluxGitRepositoryPin(PinBase):
         return f"spec.ref.{self.ref}"
 
     def steps(self, doc: dict, cluster: str) -> list:
+        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        refuse_overridden(spec.get("ref"), ["spec", "ref"], self.ref, _WINNERS.get(self.ref, ()),
+                          "for Flux's source-controller")
         return ["spec", "ref", self.ref]
+
+
+# Flux source-controller (docs/spec/v1/gitrepositories.md, "Reference"): branch < tag <
+# semver < name < commit, later fields winning; commit may be combined with branch.
+_WINNERS = {"branch": ("commit", "name", "semver", "tag"), "tag": ("commit", "name", "semver"),
+            "semver": ("commit", "name"), "name": ("commit",)}

@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from waves.pins.base import PinBase
+from waves.pins.base import PinBase, refuse_overridden
+from waves.pins.images import check_digest
 
 
 class FluxOCIRepositoryPin(PinBase):
@@ -22,4 +23,15 @@ class FluxOCIRepositoryPin(PinBase):
         return f"spec.ref.{self.ref}"
 
     def steps(self, doc: dict, cluster: str) -> list:
+        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        refuse_overridden(spec.get("ref"), ["spec", "ref"], self.ref, _WINNERS.get(self.ref, ()),
+                          "for Flux's source-controller")
         return ["spec", "ref", self.ref]
+
+    def check_revision(self, revision: str) -> None:
+        if self.ref == "digest":
+            check_digest(revision)
+
+
+# Flux source-controller: digest wins over semver, semver over tag (docs/spec/v1/ocirepositories.md).
+_WINNERS = {"tag": ("digest", "semver"), "semver": ("digest",)}

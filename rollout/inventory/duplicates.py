@@ -1,0 +1,50 @@
+"""One real cluster, one inventory entry: two cluster names with the same API server
+(compared normalised: scheme, host case, default port, trailing slash), or two Argo CD
+cluster Secrets with the same cluster name, would give one cluster two clusters' pins.
+Each is an error at the later entry, naming both."""
+
+from __future__ import annotations
+
+from waves.problems import Problem
+from rollout.inventory.entries import Entry
+from rollout.targeting.urls import server_key
+
+ARGOCD_SECRETS = "argocdClusterSecrets"
+
+
+def duplicates(entries: list[tuple[str, Entry]], line_of) -> list[Problem]:
+    """`entries` are (source kind, entry) in inventory order; `line_of(entry, loc)` is
+    the line of `loc` in the entry's document, when known."""
+
+    def where(entry: Entry, loc: tuple) -> str:
+        line = line_of(entry, loc)
+        return f"{entry.file}:{line}" if line else entry.file
+
+    problems = []
+    servers: dict[str, Entry] = {}
+    secrets: dict[str, Entry] = {}
+    kinds = {id(entry): kind for kind, entry in entries}
+    for kind, entry in entries:
+        if entry.server:
+            first = servers.setdefault(server_key(entry.server), entry)
+            if first.name != entry.name:
+                problems.append(_at(
+                    entry, _server_loc(kind, entry),
+                    f"cluster {entry.name}: API server {entry.server} is also cluster {first.name}'s "
+                    f"({where(first, _server_loc(kinds[id(first)], first))}): one real cluster would get two clusters' pins"))
+        if kind == ARGOCD_SECRETS:
+            first = secrets.setdefault(entry.name, entry)
+            if first is not entry and first.file != entry.file:  # same file: "listed twice" already
+                problems.append(_at(
+                    entry, ("stringData", "name"),
+                    f"Argo CD cluster name {entry.name} is also given by the Secret in {where(first, ('stringData', 'name'))}: "
+                    "Argo CD cannot tell the two apart"))
+    return problems
+
+
+def _server_loc(kind: str, entry: Entry) -> tuple:
+    return ("stringData", "server") if kind == ARGOCD_SECRETS else entry.loc + ("server",)
+
+
+def _at(entry: Entry, loc: tuple, message: str) -> Problem:
+    return Problem(message, loc, entry.file, extra={"doc": entry.doc})

@@ -1,0 +1,39 @@
+"""`rollout status --format markdown`: a table of the waves and the coloured DAG, for
+`$GITHUB_STEP_SUMMARY` (rollout run) and pull-request comments."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from waves.durations import format_duration
+from rollout.render.status_graph import mermaid
+from rollout.render.words import count
+
+_LISTED = 10  # clusters named per cell
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "—"
+
+
+def render(plan, state) -> str:
+    clusters = sum(len(w.clusters) for w in plan.waves)
+    lines = [
+        f"### Rollout `{state.policy}` → `{state.revision}`: **{state.overall}**",
+        "",
+        f"{count(clusters, 'cluster')} in {count(len(plan.waves), 'wave')}.",
+        "",
+        "| # | wave | status | clusters | advanced | bake left | not at revision |",
+        "|---|------|--------|----------|----------|-----------|-----------------|",
+    ]
+    for wave in plan.waves:
+        ws = state.wave(wave.number)
+        advanced = f"`{ws.advance_commit[:10]}` {_when(ws.advanced_at)}" if ws.advance_commit else "—"
+        bake = format_duration(ws.bake_remaining) if ws.bake_remaining else "—"
+        behind = ", ".join(f"`{c}`" for c in ws.clusters_behind[:_LISTED])
+        if len(ws.clusters_behind) > _LISTED:
+            behind += f" and {len(ws.clusters_behind) - _LISTED} more"
+        lines.append(f"| {wave.number} | {wave.name} | {ws.status} | {len(wave.clusters)} | {advanced} | {bake} | "
+                     f"{behind or '—'} |")
+    lines += ["", "```mermaid", mermaid(plan, state), "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""ApplicationSet list pins must prove their effect: the template reads the pinned key.
+Real files from ../shared/corpus/upstream (never copied), and variants made here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter
+
+from rollout.manifests.edit import PinError, pin_text
+from waves.pins import PinSpec
+
+UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "upstream"
+PIN = TypeAdapter(PinSpec)
+
+
+def pin(**options):
+    return PIN.validate_python({"files": "appset.yaml", "preset": "argocd-applicationset-list", **options})
+
+
+def appset(generators: str, template: str, go: bool = False, patch: str = "") -> str:
+    return ("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: platform\nspec:\n"
+            + ("  goTemplate: true\n" if go else "") + "  generators:\n" + generators
+            + "  template:\n    metadata:\n      name: 'platform-{{cluster}}'\n    spec:\n      source:\n"
+            f"        repoURL: https://github.com/org/platform.git\n        targetRevision: {template}\n"
+            + patch)
+
+
+LIST = ("    - list:\n        elements:\n          - cluster: dev\n            targetRevision: v1\n"
+        "          - cluster: prod\n            targetRevision: v1\n")
+
+
+@pytest.mark.parametrize("template, go, patch", [
+    ("'{{targetRevision}}'", False, ""),
+    ("'{{ targetRevision }}'", False, ""),  # fasttemplate trims the tag
+    ("'{{ .targetRevision }}'", True, ""),
+    ("'{{.targetRevision | default \"main\"}}'", True, ""),
+    ("HEAD", True, "  templatePatch: |\n    spec:\n      source:\n        targetRevision: {{ .targetRevision | quote }}\n"),
+])
+def test_a_key_the_template_reads_is_pinned(template, go, patch):
+    text = appset(LIST, template, go, patch)
+    result = pin_text(text, pin(), "prod", {}, "v2")
+    assert result.field == "spec.generators[0].list.elements[1].targetRevision"
+    assert result.text == text[::-1].replace("1v", "2v", 1)[::-1]  # the last v1: prod's
+    assert pin_text(result.text, pin(), "prod", {}, result.old, raw=result.old_raw).text == text
+
+
+@pytest.mark.parametrize("template, go, reads", [
+    ("HEAD", False, "{{targetRevision}}"),
+    ("'{{targetRevision}}'", True, "{{ .targetRevision }}"),  # fasttemplate syntax under goTemplate: not read
+    ("'{{ .spec.targetRevision }}'", True, "{{ .targetRevision }}"),
+])
+def test_a_key_the_template_never_reads_is_refused_naming_the_template_field(template, go, reads):
+    text = appset(LIST, template, go)
+    with pytest.raises(PinError) as err:
+        pin_text(text, pin(), "prod", {}, "v2")
+    assert "the template never reads the element's targetRevision" in err.value.message
+    assert f"spec.template.spec.source.targetRevision is {template.strip(chr(39))!r}: write {reads!r} there" \
+        in err.value.message
+    assert err.value.line == text.splitlines().index(f"        targetRevision: {template}") + 1
+
+
+def test_the_upstream_kargo_applicationset_is_refused_not_silently_pinned():
+    # akuity/kargo: the list elements carry only `stage`; the template's targetRevision is a placeholder.
+    rel = "akuity/kargo/hack/test/e2e/suites/argocd_update/testdata/argocd/argocd.yaml"
+    with pytest.raises(PinError, match="spec.template.spec.source.targetRevision is 'placeholder'") as err:
+        pin_text((UPSTREAM / rel).read_text(), pin(clusterKey="stage"), "uat", {}, "v2")
+    assert err.value.line == 22
+
+
+@pytest.mark.parametrize("combiner", ["matrix", "merge"])
+def test_a_list_nested_in_matrix_or_merge_is_found(combiner):
+    generators = (f"    - {combiner}:\n        generators:\n          - clusters: {{}}\n          - list:\n"
+                  "              elements:\n              - cluster: dev\n                targetRevision: v1\n")
+    if combiner == "merge":
+        generators += "        mergeKeys: [cluster]\n"
+    text = appset(generators, "'{{targetRevision}}'")
+    result = pin_text(text, pin(), "dev", {}, "v2")
+    assert result.field == f"spec.generators[0].{combiner}.generators[1].list.elements[0].targetRevision"
+    assert result.text == text.replace("targetRevision: v1", "targetRevision: v2")
+
+
+def test_upstream_matrix_list_values_key_is_pinned():
+    # argoproj/argo-cd applicationset/examples/matrix/list-and-git.yaml: list inside a matrix,
+    # the template reads {{.values.project}}.
+    rel = "argoproj/argo-cd/applicationset/examples/matrix/list-and-git.yaml"
+    text = (UPSTREAM / rel).read_text()
+    result = pin_text(text, pin(field="values.project"), "engineering-prod", {}, "prod-2")
+    assert result.field == "spec.generators[0].matrix.generators[1].list.elements[1].values.project"
+    assert result.text == text.replace("project: prod\n", "project: prod-2\n")
+    assert pin_text(result.text, pin(field="values.project"), "engineering-prod", {}, result.old,
+                    raw=result.old_raw).text == text
+
+
+def test_an_absent_key_the_template_reads_is_added_and_removed_on_revert():
+    text = appset("    - list:\n        elements:\n          - cluster: dev\n", "'{{targetRevision}}'")
+    result = pin_text(text, pin(), "dev", {}, "v2")
+    assert "          - cluster: dev\n            targetRevision: v2\n" in result.text
+    assert pin_text(result.text, pin(), "dev", {}, None).text == text
+
+
+@pytest.mark.parametrize("rel, generator, source", [
+    ("argoproj/argo-cd/applicationset/examples/design-doc/git-directory-discovery.yaml",
+     "spec.generators[0].git", "a git repository"),
+    ("argoproj/argo-cd/applicationset/examples/matrix/list-and-git.yaml",
+     "spec.generators[0].matrix.generators[0].git", "a git repository"),
+])
+def test_git_generators_are_explained(rel, generator, source):
+    with pytest.raises(PinError) as err:
+        pin_text((UPSTREAM / rel).read_text(), pin(), "prod-eu", {}, "v2")
+    message = err.value.message
+    assert message.startswith("no list generator element with cluster: prod-eu")
+    assert f"{generator} takes them from {source}" in message
+    assert "yaml-field on spec.template.spec.source.targetRevision" in message
+    assert "cluster Secret's labels" in message
+
+
+def test_cluster_generators_and_elements_yaml_are_explained():
+    text = appset("    - clusters: {selector: {matchLabels: {env: prod}}}\n"
+                  "    - list:\n        elementsYaml: '{{ .values.clusters }}'\n", "'{{targetRevision}}'")
+    with pytest.raises(PinError) as err:
+        pin_text(text, pin(), "prod", {}, "v2")
+    assert "spec.generators[1].list.elementsYaml is a string of YAML" in err.value.message
+    assert "spec.generators[0].clusters takes them from Argo CD's cluster Secrets" in err.value.message
+
+
+def test_two_elements_for_one_cluster_are_refused():
+    text = appset(LIST + "    - list:\n        elements:\n          - cluster: prod\n", "'{{targetRevision}}'")
+    with pytest.raises(PinError, match=r"2 list generator elements with cluster: prod \(spec.generators\[0\]"):
+        pin_text(text, pin(), "prod", {}, "v2")
+
+
+def test_generator_template_override_counts_as_a_reader():
+    # argoproj/argo-cd applicationset/examples/design-doc/template-override.yaml: the url is read
+    # by spec.template; a key read only by the generator's own template is read too.
+    rel = "argoproj/argo-cd/applicationset/examples/design-doc/template-override.yaml"
+    text = (UPSTREAM / rel).read_text()
+    result = pin_text(text, pin(field="url"), "engineering-prod", {}, "https://5.6.7.8")
+    assert result.field == "spec.generators[1].list.elements[0].url"
+    override = text.replace("path: '{{.cluster}}-override'", "path: '{{.cluster}}-{{ .flavour }}'")
+    flavour = pin(field="flavour")
+    added = pin_text(override, flavour, "engineering-dev", {}, "blue")
+    assert added.field == "spec.generators[0].list.elements[0].flavour"
+    with pytest.raises(PinError, match="never reads the element's flavour"):
+        pin_text(override, flavour, "engineering-prod", {}, "blue")  # the second list's template does not
