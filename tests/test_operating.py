@@ -327,3 +327,30 @@ def test_advance_and_revert_by_hand_notify_too(tmp_path, receiver):
     assert got == [("advanced", advance, ""), ("reverted", revert, "smoke test failed")]
     dry = rollout(work, "advance", "security-patch", "--wave", "1", "--dry-run")
     assert dry.returncode == 1 and len(receiver.requests) == 2  # a refusal sends nothing
+
+
+def test_while_paused_run_still_judges_the_gates_and_reverts_a_failed_wave(tmp_path):
+    import re
+    import time
+
+    pytest.importorskip("kubernetes")
+    from test_simulator import Running
+    from test_simulator import published as example
+
+    remote, work = example(tmp_path, "fleet-config", lambda text: re.sub(r"bake: \S+", "bake: 1s", text))
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-us-east:degraded@v1.4.2")
+    try:
+        kube = ("--kubeconfig", str(sim.kubeconfig))
+        assert rollout(work, "run", "security-patch", *kube).returncode == 0  # wave 1 goes
+        assert rollout(work, "pause", "security-patch", "--reason", "watch the canary").returncode == 0
+        for _ in range(40):
+            step = rollout(work, "run", "security-patch", *kube)
+            if step.returncode != 0:
+                break
+            assert step.stdout.strip().endswith(": paused"), step.stdout
+            time.sleep(0.5)
+        assert step.returncode == 1 and "reverted wave 1 canary" in step.stdout, step.stdout + step.stderr
+        assert [s.split(": ", 1)[1] for s in subjects(remote)] == [
+            "wave 1 canary -> v1.4.2", "pause security-patch: watch the canary", "revert wave 1 canary (v1.4.2)"]
+    finally:
+        sim.stop()
