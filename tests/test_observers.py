@@ -228,3 +228,37 @@ def test_commits_since_the_advance_are_the_advance_and_every_later_commit(tmp_pa
     assert ctx.commits_since_advance() == frozenset(shas[1:])
     first = Context(SimpleNamespace(repo=repo), kube=None, now=0.0, advance_commit=shas[0])  # a root commit
     assert first.commits_since_advance() == frozenset(shas)
+
+
+def test_a_kustomize_image_pin_is_judged_by_the_commit_the_application_compared(tmp_path):
+    """The pin lives in clusters/<c>/kustomization.yaml, which each cluster's Application
+    reads (its targetRevision never changes): the Argo CD gate passes once Argo CD compared
+    the advance commit or a later one, and a degraded cluster still fails and reverts."""
+    def edit(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text)
+        text = text.replace("  pin:\n    - preset: argocd-application\n      files: argocd/apps/{cluster}-platform.yaml\n",
+                            "  pin:\n    - preset: kustomize-image\n      files: clusters/{cluster}/kustomization.yaml\n"
+                            "      image: ghcr.io/example-org/platform-api\n")
+        return text.replace("argocd: {context: hub, namespace: argocd}",
+                            "argocd: {context: hub, namespace: argocd, application: '{cluster}-platform'}")
+
+    remote, work = published(tmp_path, "fleet-config", edit)
+    for kustomization in (work / "clusters").glob("*/kustomization.yaml"):
+        kustomization.write_text(kustomization.read_text() + "images:\n  - name: ghcr.io/example-org/platform-api\n"
+                                 "    newTag: v1.4.1\n")
+    git(work, "commit", "-qam", "platform-api image in every cluster")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-east:degraded@v1.4.2")
+    try:
+        app = sim.api().get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                     "dev-eu-west-platform")
+        assert app["status"]["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.1"  # not the pin
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "wave 4 production/1 passed its gates" in result.stdout
+        assert re.search(r"reverted wave 5 production/2: commit [0-9a-f]{12}: gate failed: .*prod-us-east-platform: "
+                         r"health Degraded", result.stdout)
+        record = git(remote, "log", "-1", "--format=%B", "--grep=wave 1 canary passed", "main")
+        assert "dev-eu-west: passed: dev-eu-west-platform: Synced to v1.4.2 and Healthy" in record
+    finally:
+        sim.stop()
