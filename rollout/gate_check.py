@@ -49,9 +49,10 @@ class WaveVerdict:
         return lines or ["no gates: the bake elapsed"]
 
 
-def context(ws, kube, now: float, wave=None, advanced_at: int | None = None) -> Context:
+def context(ws, kube, now: float, wave=None, advanced_at: int | None = None, advance_commit: str | None = None
+            ) -> Context:
     return Context(ws, kube, now, {c.name: c.labels for c in ws.plan.targets}, wave,
-                   int(now - advanced_at) if advanced_at else 60)
+                   int(now - advanced_at) if advanced_at else 60, advance_commit)
 
 
 def preflight(ws, kube, numbers: list[int], now: float) -> None:
@@ -74,7 +75,7 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
     if ws_state.status in ("pending", "reverted"):
         return WaveVerdict(number, wave.name, "pending" if ws_state.status == "pending" else "failed",
                            f"wave is {ws_state.status}")
-    ctx = context(ws, kube, now, wave, ws_state.advanced_at)
+    ctx = context(ws, kube, now, wave, ws_state.advanced_at, ws_state.advance_commit)
     checks: list[Check] = []  # from gates that see at least part of the wave
     unseen: list[Check] = []  # from gates that reached nothing
     blind: list[str] = []

@@ -64,3 +64,41 @@ def test_a_degraded_health_left_from_the_previous_revision_is_no_evidence_agains
     app["status"]["sync"]["revision"] = "5e2b1c0d9a8f7e6d5c4b3a29180716f5e4d3c2b1"  # the pin's commit, not synced yet
     verdict = judge(app, header["pin"], now=header["now"] + 3600)
     assert verdict.state == "pending" and "not yet of" in verdict.reason
+
+
+def _with_image(app: dict, image: str) -> dict:
+    """The fixture's Application as it would be with a kustomize image set in its source
+    (spec, comparedTo and the last sync's result alike)."""
+    import copy
+
+    app = copy.deepcopy(app)
+    for source in (app["spec"]["source"], app["status"]["sync"]["comparedTo"]["source"],
+                   app["status"]["operationState"]["syncResult"]["source"]):
+        source["kustomize"] = {"images": [image]}
+    return app
+
+
+def test_an_image_pin_inside_the_application_is_judged_by_that_field_not_the_commit():
+    header, app = load(next(p for p in ARGOCD if p.name == "application-healthy-passed.yaml"))
+    field = {("kustomize", "images", 0): "ghcr.io/example/guestbook:v2"}
+    at_pin = _with_image(app, "ghcr.io/example/guestbook:v2")
+    assert judge(at_pin, "v2", fields=field, now=header["now"]).state == "passed"
+    before = _with_image(app, "ghcr.io/example/guestbook:v1")  # same commit, the previous image
+    verdict = judge(before, "v2", fields=field, now=header["now"])
+    assert verdict.state == "pending" and "not compared with the pinned kustomize/images/0" in verdict.reason
+    # compared with the pin, but the last sync was of the previous image: its Degraded is no evidence
+    stale = _with_image(app, "ghcr.io/example/guestbook:v1")
+    stale["status"]["sync"]["comparedTo"]["source"]["kustomize"]["images"] = ["ghcr.io/example/guestbook:v2"]
+    stale["status"]["sync"]["status"], stale["status"]["health"] = "OutOfSync", {"status": "Degraded"}
+    assert judge(stale, "v2", fields=field, now=header["now"] + 3600).state == "pending"
+
+
+def test_a_pin_in_files_the_source_reads_is_judged_by_the_commit_argo_cd_compared():
+    header, app = load(next(p for p in ARGOCD if p.name == "application-healthy-passed.yaml"))
+    compared = app["status"]["sync"]["revision"]
+    assert judge(app, "v2.13.0", commits={"0" * 40, compared}, now=header["now"]).state == "passed"
+    verdict = judge(app, "v2.13.0", commits={"0" * 40}, now=header["now"])  # Argo CD has not seen the advance yet
+    assert verdict.state == "pending" and f"compared at commit {compared[:12]}" in verdict.reason
+    degraded = {**app, "status": {**app["status"], "health": {"status": "Degraded"}}}
+    assert judge(degraded, "v2.13.0", commits={compared}, now=header["now"] + 3600).state == "failed"
+    assert judge(degraded, "v2.13.0", commits={"0" * 40}, now=header["now"] + 3600).state == "pending"

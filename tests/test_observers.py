@@ -171,3 +171,94 @@ def test_an_idle_cluster_s_nan_error_ratio_never_passes(tmp_path, prometheus):
         assert subjects(remote) == ["rollout(security-patch): wave 1 canary -> v1.4.2"]  # not passed, nothing after
     finally:
         sim.stop()
+
+
+def test_multi_source_applications_pass_only_when_the_pinned_source_is_synced(tmp_path):
+    """Every Application gets a chart source from another repository first and the
+    fleet's own source second; the pin selects the second by repoURL. The gate judges
+    that source (`pinned_source_indexes`), never the chart's."""
+    def multi_source(text: str) -> str:
+        return text.replace(
+            "  source:\n    repoURL: https://github.com/example-org/fleet-config.git\n",
+            "  sources:\n    - repoURL: https://charts.example.com/platform\n      chart: platform\n"
+            "      targetRevision: 19.1.0\n    - repoURL: https://github.com/example-org/fleet-config.git\n"
+        ).replace("    targetRevision: v1.4.1\n    path:", "      targetRevision: v1.4.1\n      path:")
+
+    def edit(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text)
+        return text.replace("files: argocd/apps/{cluster}-platform.yaml",
+                            "files: argocd/apps/{cluster}-platform.yaml\n      repoURL: https://github.com/example-org/fleet-config.git")
+
+    remote, work = published(tmp_path, "fleet-config", edit)
+    for app in (work / "argocd/apps").glob("*.yaml"):
+        app.write_text(multi_source(app.read_text()))
+    git(work, "commit", "-qam", "multi-source Applications")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        listed = sim.api().list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
+        assert all(len(a["spec"]["sources"]) == 2 for a in listed)
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: complete")
+        pinned = (work / "argocd/apps/prod-eu-west-platform.yaml").read_text()
+        assert "targetRevision: 19.1.0" in pinned and "targetRevision: v1.4.2" in pinned
+        record = git(remote, "log", "-1", "--format=%B", "--grep=wave 1 canary passed", "main")
+        assert "dev-eu-west: passed: dev-eu-west-platform: Synced to v1.4.2 and Healthy" in record
+    finally:
+        sim.stop()
+
+
+def test_commits_since_the_advance_are_the_advance_and_every_later_commit(tmp_path):
+    """What `judge(commits=...)` gets for a pin that lives in files an Application reads."""
+    from types import SimpleNamespace
+
+    from rollout.observers import Context
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shas = []
+    for name in ("before", "advance", "after", "later"):
+        (repo / name).write_text(name)
+        git(repo, "add", name)
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", name)
+        shas.append(git(repo, "rev-parse", "HEAD").strip())
+    ctx = Context(SimpleNamespace(repo=repo), kube=None, now=0.0, advance_commit=shas[1])
+    assert ctx.commits_since_advance() == frozenset(shas[1:])
+    first = Context(SimpleNamespace(repo=repo), kube=None, now=0.0, advance_commit=shas[0])  # a root commit
+    assert first.commits_since_advance() == frozenset(shas)
+
+
+def test_a_kustomize_image_pin_is_judged_by_the_commit_the_application_compared(tmp_path):
+    """The pin lives in clusters/<c>/kustomization.yaml, which each cluster's Application
+    reads (its targetRevision never changes): the Argo CD gate passes once Argo CD compared
+    the advance commit or a later one, and a degraded cluster still fails and reverts."""
+    def edit(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text)
+        text = text.replace("  pin:\n    - preset: argocd-application\n      files: argocd/apps/{cluster}-platform.yaml\n",
+                            "  pin:\n    - preset: kustomize-image\n      files: clusters/{cluster}/kustomization.yaml\n"
+                            "      image: ghcr.io/example-org/platform-api\n")
+        return text.replace("argocd: {context: hub, namespace: argocd}",
+                            "argocd: {context: hub, namespace: argocd, application: '{cluster}-platform'}")
+
+    remote, work = published(tmp_path, "fleet-config", edit)
+    for kustomization in (work / "clusters").glob("*/kustomization.yaml"):
+        kustomization.write_text(kustomization.read_text() + "images:\n  - name: ghcr.io/example-org/platform-api\n"
+                                 "    newTag: v1.4.1\n")
+    git(work, "commit", "-qam", "platform-api image in every cluster")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-east:degraded@v1.4.2")
+    try:
+        app = sim.api().get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                     "dev-eu-west-platform")
+        assert app["status"]["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.1"  # not the pin
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "wave 4 production/1 passed its gates" in result.stdout
+        assert re.search(r"reverted wave 5 production/2: commit [0-9a-f]{12}: gate failed: .*prod-us-east-platform: "
+                         r"health Degraded", result.stdout)
+        record = git(remote, "log", "-1", "--format=%B", "--grep=wave 1 canary passed", "main")
+        assert "dev-eu-west: passed: dev-eu-west-platform: Synced to v1.4.2 and Healthy" in record
+    finally:
+        sim.stop()

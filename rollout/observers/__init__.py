@@ -58,6 +58,19 @@ class Context:
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
     wave: object | None = None  # the planned wave being judged
     window: int = 60  # seconds since the wave's advance (metric gates look that far back)
+    advance_commit: str | None = None  # the wave's advance commit
+
+    def commits_since_advance(self) -> frozenset[str]:
+        """The SHAs of the wave's advance commit and of every later commit on the branch:
+        a controller that compared one of them has seen the pin (one `git rev-list`)."""
+        if self.advance_commit is None:
+            return frozenset()
+        if not hasattr(self, "_since"):
+            from rollout.git.repo import Git
+
+            listed = Git(self.ws.repo).run("rev-list", "HEAD", "--not", f"{self.advance_commit}^@", "--")
+            self._since = frozenset(listed.split())
+        return self._since
 
 
 def observer(gate: str):

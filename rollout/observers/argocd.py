@@ -43,40 +43,63 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     checks = []
     for cluster in clusters:
         items, why = listed[(contexts[cluster], config.namespace)]
-        name, sources = targets.get(cluster, (None, None))
+        name, at_pin = targets[cluster]
         if items is None:
             checks.append(Check(cluster, "argocd", "pending", why, observed=False))
         elif name is None or name not in items:
             checks.append(Check(cluster, "argocd", "pending", f"no Application {name or '(unknown name)'} in {config.namespace}"))
         else:
-            verdict = judge(items[name], revision, sources=sources, now=ctx.now, settle=config.settle)
+            if at_pin.get("commits") == "since-advance":
+                at_pin = {**at_pin, "commits": ctx.commits_since_advance()}
+            verdict = judge(items[name], revision, now=ctx.now, settle=config.settle, **at_pin)
             checks.append(Check(cluster, "argocd", verdict.state, f"{name}: {verdict.reason}"))
     return checks
 
 
-def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str | None, list[int] | None]]:
-    """cluster -> (name of the Application to judge, indexes of its pinned sources or None)."""
+def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str | None, dict]]:
+    """cluster -> (name of the Application to judge, what "at the pin" means for it, as
+    waves.gates.argocd.judge's keywords):
+    - the pinned Application's targetRevision (argocd-application): its pinned sources;
+    - a field of the pinned Application's source (argocd-application-image): that field;
+    - any other Application (the gate's `application` template, the pin elsewhere in the
+      repo): the commit Argo CD compared must be the wave's advance or a later one."""
     from rollout.manifests.edit import find_document
-    from waves.pins import argocd_application
+    from waves.pins.argocd_application import pinned_source_indexes
+    from waves.pins.base import PinTargetError
 
-    source_indexes = getattr(argocd_application, "pinned_source_indexes", None)
     policy, members = ctx.ws.loaded.policy, set(clusters)
-    pinned: dict[str, tuple[str | None, list[int] | None]] = {}
+    pinned: dict[str, tuple[str | None, dict]] = {}
+    generated = set()  # clusters whose Application an ApplicationSet makes, its targetRevision the pin
     for target in ctx.ws.inspection.targets if ctx.ws.inspection else []:
         pin = policy.spec.pin[target.pin_index]
-        if target.cluster not in members or pin.preset != "argocd-application" or target.located is None:
+        if target.cluster not in members or target.located is None:
+            continue
+        if pin.preset == "argocd-applicationset-list":
+            generated.add(target.cluster)
+            continue
+        if pin.preset not in ("argocd-application", "argocd-application-image"):
             continue
         doc = target.located.documents[find_document(target.located, pin, target.cluster, ctx.labels[target.cluster])]
-        pinned[target.cluster] = ((doc.get("metadata") or {}).get("name"),
-                                  source_indexes(pin, doc) if source_indexes else None)
+        try:
+            at_pin: dict = {"sources": pinned_source_indexes(pin, doc)}
+            if pin.preset == "argocd-application-image":
+                steps, path = pin.source_steps(doc), pin.locate(doc, target.cluster)
+                value = doc
+                for step in path:
+                    value = value[step]
+                at_pin["fields"] = {tuple(path[len(steps):]): value}
+        except (PinTargetError, KeyError, IndexError, TypeError):
+            at_pin = {}  # validate refuses such a pin; judge with what the status shows
+        pinned[target.cluster] = ((doc.get("metadata") or {}).get("name"), at_pin)
     out = {}
     for cluster in clusters:
-        name, sources = pinned.get(cluster, (None, None))
+        name, at_pin = pinned.get(cluster, (None, {"commits": "since-advance"}))
         if config.application:
             try:
                 wanted = render(config.application, cluster, ctx.labels[cluster])
             except MissingLabel:
                 wanted = None
-            name, sources = wanted, sources if wanted == name else None
-        out[cluster] = (name, sources)
+            if wanted != name:
+                name, at_pin = wanted, {} if cluster in generated else {"commits": "since-advance"}
+        out[cluster] = (name, at_pin)
     return out

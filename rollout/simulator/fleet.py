@@ -6,7 +6,10 @@ deploys each of them, with the revision pinned there now.
   argocd-applicationset-list   the Application the list generator makes for the cluster
   flux-helmrelease             the pinned HelmRelease, on the cluster's own context
   flux-kustomization-var       the pinned Kustomization, on the cluster's own context
-  any other preset             a Flux Kustomization `apps` in flux-system on the cluster
+  any other preset             the Application an `argocd` gate's `application` template
+                               names, when the repo holds it (it reads the pinned file:
+                               it compares commits); else a Flux Kustomization `apps` in
+                               flux-system on the cluster
 """
 
 from __future__ import annotations
@@ -46,12 +49,16 @@ def learn(repo: Path, commit: str, now: float) -> Learned:
 
     learned = Learned()
     parsed: dict[str, object] = {}
+    applications: dict[str, dict] | None = None  # name -> Application document, read when needed
     for path in sorted((repo / "rollouts").glob("*.y*ml")):
         ws = load_workspace(repo, str(path))
         if ws.plan is None:
             learned.problems += [problem_line(p) for p in ws.errors]
             continue
         policy = ws.loaded.policy
+        templates = _gate_applications(policy)
+        if templates and applications is None:
+            applications = _applications(repo)
         for cluster in ws.plan.targets:
             learned.clusters[cluster.name] = cluster.labels
             for target in ws.plan.pins[cluster.name]:
@@ -71,8 +78,56 @@ def learn(repo: Path, commit: str, now: float) -> Learned:
                     learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
                     continue
                 obj = _object(pin, doc, cluster.name, str(value), commit, now)
+                if obj.kind == "Kustomization" and obj.name == "apps":  # any other preset
+                    obj = _reading_application(templates, applications or {}, cluster.name, cluster.labels, str(value),
+                                               commit, now) or obj
                 learned.objects[key_of(obj)] = obj
     return learned
+
+
+def _gate_applications(policy) -> list[str]:
+    """The `application` templates of the policy's Argo CD gates."""
+    gates = list(policy.spec.gates) + [g for w in policy.spec.waves for g in (w.gates or ())]
+    return [g.argocd.application for g in gates if getattr(g, "argocd", None) is not None and g.argocd.application]
+
+
+def _applications(repo: Path) -> dict[str, dict]:
+    """Every Argo CD Application document in the repo, by name (files that mention it)."""
+    found = {}
+    for file in repo.rglob("*.y*ml"):
+        if ".git" in file.parts:
+            continue
+        try:
+            text = read_text(file)
+            if "kind: Application" not in text:
+                continue
+            documents = parse_manifest(text, str(file)).documents
+        except (YamlError, OSError):
+            continue
+        for doc in documents:
+            if isinstance(doc, dict) and doc.get("kind") == "Application":
+                found[str((doc.get("metadata") or {}).get("name"))] = doc
+    return found
+
+
+def _reading_application(templates, applications, cluster: str, labels: dict, value: str, commit: str, now: float):
+    """The Application a gate names for the cluster, when it is in the repo: it reads the
+    pinned file, so a new pin is a new commit for it to compare."""
+    from waves.templates import MissingLabel, render
+
+    for template in templates:
+        try:
+            name = render(template, cluster, labels)
+        except MissingLabel:
+            continue
+        doc = applications.get(name)
+        if doc is not None:
+            metadata = doc.get("metadata") or {}
+            group, version, plural = KINDS["Application"]
+            return SimObject(cluster, "hub", group, version, "Application", plural, metadata.get("namespace") or "argocd",
+                             name, value, commit, now, spec=doc.get("spec") or {},
+                             labels={k: str(v) for k, v in (metadata.get("labels") or {}).items()}, pins_revision=False)
+    return None
 
 
 def _get(doc, path):

@@ -66,6 +66,9 @@ class SimObject:
     labels: dict = field(default_factory=dict)
     generation: int = 1
     resource_version: int = 1
+    # True: the pin is this Application's targetRevision. False: the pin lives in files its
+    # source reads (a kustomize image tag, say): it compares commits, its targetRevision stays.
+    pins_revision: bool = True
 
     @property
     def api_version(self) -> str:
@@ -103,6 +106,9 @@ def _second(ts: int) -> str:
 def _sources(obj: SimObject, revision: str) -> dict:
     """`source` or `sources` as Argo CD shows them, with the pinned entries at `revision`
     (the live spec holds the new pin; an older status compared the previous one)."""
+    if not obj.pins_revision:
+        return {"sources": [dict(s) for s in obj.spec["sources"]]} if obj.spec.get("sources") else \
+            {"source": dict(obj.spec.get("source") or {})}
     if obj.spec.get("sources"):
         return {"sources": [dict(s, targetRevision=revision) if s.get("targetRevision") == obj.desired else dict(s)
                             for s in obj.spec["sources"]]}
@@ -154,7 +160,12 @@ def argo_status(obj: SimObject, now: float, timing: Timing, faults: list[Fault],
                                  "rpc error: code = Unknown desc = Manifest generation error (cached): "
                                  f"{obj.spec.get('source', {}).get('path', 'app')}: app path does not exist"}]
         return status
-    if where == "stale":
+    if where == "stale" and not obj.pins_revision:
+        # Argo CD has not noticed the new commit yet: still Synced, at the previous one.
+        status["sync"].update(status="Synced", **{revision_key: [previous_commit] * count if count else previous_commit})
+        status["health"] = {"status": "Healthy"}
+        status["operationState"] = last_ok()
+    elif where == "stale":
         status["sync"].update(status="OutOfSync", **{revision_key: [obj.commit] * count if count else obj.commit})
         status["health"] = {"status": "Healthy"}
         status["operationState"] = last_ok()

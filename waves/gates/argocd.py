@@ -53,33 +53,37 @@ _UNREACHABLE = ("failed to connect", "connection refused", "i/o timeout", "dial 
 
 
 def judge(application: dict, revision: str, sources: list[int] | None = None, now: float | None = None,
-          settle: float = 10.0) -> Verdict:
+          settle: float = 10.0, fields: dict[tuple, object] | None = None,
+          commits: frozenset[str] | set[str] | None = None) -> Verdict:
     """An Application's verdict for the pinned `revision`.
 
+    What "compared at the pin" means, in one of three ways:
+    - the pin is the Application's `targetRevision` (the default);
+    - `fields`: the pin is another field of the Application's source, {path within the
+      source: the value written} (an image pin: `("kustomize", "images", 0)`);
+    - `commits`: the pin lives in files the Application's source reads, not in the
+      Application: the SHAs of the wave's advance commit and every later one; compared at
+      the pin means `status.sync.revision(s)` among them.
     `sources`: the indexes of `spec.sources` the rollout pinned (None: single source, or
-    not known: then every source whose live spec is at the pin). `now`: unix time of the
-    observation (default: the Application's `reconciledAt`)."""
+    not known: then the sources that show the pin). `now`: unix time of the observation
+    (default: the Application's `reconciledAt`)."""
     status = application.get("status") or {}
     sync = status.get("sync") or {}
-    compared = sync.get("comparedTo") or {}
-    pinned, why = _pinned_sources(application, revision, sources)
+    pin = _Pin(revision, fields or {("targetRevision",): revision}, commits, explicit=fields is not None)
+    pinned, why = _pinned_sources(application, pin, sources)
     if pinned is None:
         return Verdict(state="pending", reason=why)
-    if pinned:
-        targets = [((compared.get("sources") or [])[i:i + 1] or [{}])[0].get("targetRevision") for i in pinned]
-    else:
-        targets = [(compared.get("source") or {}).get("targetRevision")]
-    if any(t != revision for t in targets):
-        shown = ", ".join(sorted({str(t) for t in targets if t and t != revision})) or "nothing yet"
-        where = f"source{'s' if len(pinned) > 1 else ''} {', '.join(map(str, pinned))} " if pinned else ""
-        return Verdict(state="pending", reason=f"{where}compared to {shown}, not {revision} yet")
+    behind = pin.compared_behind(sync, pinned)
+    if behind:
+        return Verdict(state="pending", reason=behind)
     now = now if now is not None else parse_time(status.get("reconciledAt"))
 
     operation = status.get("operationState") or {}
     phase = operation.get("phase")
-    for_pin = _operation_for_pin(operation, sync, revision, pinned)
-    if for_pin and phase in ("Running", "Terminating"):
-        return Verdict(state="pending", reason=f"sync of {revision} {phase.lower()}: {operation.get('message', '')}".rstrip(": "))
+    for_pin = pin.operation_for(operation, sync, pinned)
+    if phase in ("Running", "Terminating"):  # for the pin or not: nothing to judge until it ends
+        what = f"sync of {revision}" if for_pin else "a sync"
+        return Verdict(state="pending", reason=f"{what} {phase.lower()}: {operation.get('message', '')}".rstrip(": "))
     if for_pin and phase in ("Failed", "Error"):
         return Verdict(state="failed", reason=f"sync of {revision} {phase.lower()}: {operation.get('message', '')}".rstrip(": "))
 
@@ -122,38 +126,88 @@ def judge(application: dict, revision: str, sources: list[int] | None = None, no
     return Verdict(state="passed", reason=f"Synced to {revision} and Healthy")
 
 
-def _pinned_sources(application: dict, revision: str, sources: list[int] | None) -> tuple[list[int] | None, str]:
+def _get(node, path: tuple):
+    for step in path:
+        if isinstance(node, dict) and isinstance(step, str):
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return None
+    return node
+
+
+def _pick(items, indexes: list[int]) -> list:
+    items = items if isinstance(items, list) else []
+    return [items[i] if i < len(items) else None for i in indexes]
+
+
+class _Pin:
+    """What the pinned revision looks like in an Application's status."""
+
+    def __init__(self, revision: str, fields: dict, commits, explicit: bool):
+        self.revision, self.fields, self.commits, self.explicit = revision, fields, commits, explicit
+
+    def source_at_pin(self, source) -> bool:
+        return isinstance(source, dict) and all(_get(source, path) == value for path, value in self.fields.items())
+
+    def _shas(self, record: dict, pinned: list[int]) -> list:
+        """The commit SHAs a sync status or sync result names for the pinned sources."""
+        return _pick(record.get("revisions"), pinned) if pinned else [record.get("revision")]
+
+    def compared_behind(self, sync: dict, pinned: list[int]) -> str:
+        """Why the compared state is not (yet) the pin's; empty when it is."""
+        if self.commits is not None:
+            shas = self._shas(sync, pinned)
+            if shas and all(s in self.commits for s in shas):
+                return ""
+            shown = ", ".join(str(s)[:12] for s in shas if s) or "nothing yet"
+            return f"compared at commit {shown}: not yet the {self.revision} advance or later"
+        compared = sync.get("comparedTo") or {}
+        targets = _pick(compared.get("sources"), pinned) if pinned else [compared.get("source")]
+        if all(self.source_at_pin(t) for t in targets):
+            return ""
+        where = f"source{'s' if len(pinned) > 1 else ''} {', '.join(map(str, pinned))} " if pinned else ""
+        if self.explicit:
+            return f"{where}not compared with the pinned {'/'.join(map(str, next(iter(self.fields))))} yet"
+        shown = ", ".join(sorted({str(t.get("targetRevision")) for t in targets if isinstance(t, dict)
+                                  and t.get("targetRevision") and t.get("targetRevision") != self.revision}))
+        return f"{where}compared to {shown or 'nothing yet'}, not {self.revision} yet"
+
+    def operation_for(self, operation: dict, sync: dict, pinned: list[int]) -> bool:
+        """Whether the last operation synced (or is syncing) the pin."""
+        if not operation:
+            return False
+        result = operation.get("syncResult") or {}
+        requested = (operation.get("operation") or {}).get("sync") or {}
+        if self.commits is not None:
+            return any(shas and all(s in self.commits for s in shas)
+                       for shas in (self._shas(result, pinned), self._shas(requested, pinned)))
+        results = _pick(result.get("sources"), pinned) if pinned else [result.get("source")]
+        if all(self.source_at_pin(r) for r in results):
+            return True
+        if self.explicit:
+            return False  # the source's commit does not change with a pin inside the Application
+        # An operation requested by SHA: it is for the pin when it asked for the SHAs compared now.
+        wanted = {self.revision} | set(filter(None, [sync.get("revision")])) | set(sync.get("revisions") or [])
+        asked = [a for a in self._shas(requested, pinned) if a] if pinned and requested.get("revisions") else \
+            [a for a in [requested.get("revision"), *(requested.get("revisions") or [])] if a]
+        return bool(asked) and all(a in wanted for a in asked)
+
+
+def _pinned_sources(application: dict, pin: _Pin, sources: list[int] | None) -> tuple[list[int] | None, str]:
     """The indexes of spec.sources to judge ([] for a single-source Application), or
-    (None, why) when the live spec does not show the pin yet."""
+    (None, why) when the Application does not show the pin yet."""
     spec_sources = (application.get("spec") or {}).get("sources")
     if not spec_sources:
         return [], ""
     if sources is not None:
         return list(sources), ""
-    at_pin = [i for i, s in enumerate(spec_sources) if isinstance(s, dict) and s.get("targetRevision") == revision]
+    if pin.commits is not None:
+        revisions = ((application.get("status") or {}).get("sync") or {}).get("revisions") or []
+        at_pin = [i for i, sha in enumerate(revisions) if sha in pin.commits]
+    else:
+        at_pin = [i for i, s in enumerate(spec_sources) if pin.source_at_pin(s)]
     if not at_pin:
-        return None, f"no source of the Application's live spec is at {revision} yet"
+        return None, f"no source of the Application shows {pin.revision} yet"
     return at_pin, ""
-
-
-def _operation_for_pin(operation: dict, sync: dict, revision: str, pinned: list[int]) -> bool:
-    """Whether the last operation synced (or is syncing) the pinned revision."""
-    if not operation:
-        return False
-    result = operation.get("syncResult") or {}
-    if pinned:
-        result_sources = result.get("sources") or []
-        if result_sources and all(i < len(result_sources) and (result_sources[i] or {}).get("targetRevision") == revision
-                                  for i in pinned):
-            return True
-    elif (result.get("source") or {}).get("targetRevision") == revision:
-        return True
-    requested = (operation.get("operation") or {}).get("sync") or {}
-    wanted = {revision} | set(filter(None, [sync.get("revision")])) | set(sync.get("revisions") or [])
-    asked = [requested.get("revision")] + list(requested.get("revisions") or [])
-    if pinned and requested.get("revisions"):
-        asked = [requested["revisions"][i] for i in pinned if i < len(requested["revisions"])]
-    asked = [a for a in asked if a]
-    return bool(asked) and all(a in wanted for a in asked)
-
-
