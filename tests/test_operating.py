@@ -354,3 +354,21 @@ def test_while_paused_run_still_judges_the_gates_and_reverts_a_failed_wave(tmp_p
             "wave 1 canary -> v1.4.2", "pause security-patch: watch the canary", "revert wave 1 canary (v1.4.2)"]
     finally:
         sim.stop()
+
+
+def test_the_step_that_completes_the_rollout_sends_complete_once(tmp_path, receiver):
+    remote, work = published(tmp_path, SEED_POLICY + "  notify:\n    - webhook: {url: %s/hook}\n      events: [complete]\n"
+                             % receiver.url)
+    now = MONDAY
+    for _ in range(8):
+        step = rollout(work, "run", "security-patch", now=now)
+        assert step.returncode == 0, step.stderr
+        if step.stdout.strip().endswith(": complete"):
+            break
+        now += 2 * 3600  # past every bake
+    assert step.stdout.strip().endswith(": complete"), step.stdout
+    (event,) = receiver.events("/hook")
+    last = git(remote, "rev-parse", "main").strip()
+    assert (event["event"], event["commit"], event["clusters"]["count"]) == ("complete", last, 6)
+    assert rollout(work, "run", "security-patch", now=now + 3600).returncode == 0
+    assert len(receiver.requests) == 1
