@@ -372,3 +372,34 @@ def test_the_step_that_completes_the_rollout_sends_complete_once(tmp_path, recei
     assert (event["event"], event["commit"], event["clusters"]["count"]) == ("complete", last, 6)
     assert rollout(work, "run", "security-patch", now=now + 3600).returncode == 0
     assert len(receiver.requests) == 1
+
+
+def test_a_receiver_that_hangs_times_out_and_the_retry_delivers():
+    import time
+
+    from rollout.notify import TIMEOUT, Event, send
+    from waves.notify import NotifySpec
+
+    slow = Receiver()
+    handler = slow.server.RequestHandlerClass
+    first, calls = handler.do_POST, []
+
+    def hang_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(TIMEOUT + 1)  # past the client's timeout: it gives up and asks again
+        try:
+            first(self)
+        except BrokenPipeError:  # the client gave up on this one
+            pass
+
+    handler.do_POST = hang_once
+    try:
+        spec = NotifySpec.model_validate({"webhook": {"url": slow.url + "/hook"}})
+        started = time.monotonic()
+        warnings = send([spec], [Event("paused", "security-patch", commit="c0ffee", reason="drill")])
+        assert warnings == [] and TIMEOUT <= time.monotonic() - started < 3 * TIMEOUT
+        time.sleep(1.5)  # let the hung handler finish
+        assert len(calls) == 2 and [e["reason"] for e in slow.events("/hook")] == ["drill", "drill"]
+    finally:
+        slow.close()
