@@ -17,6 +17,7 @@ from pathlib import Path
 from waves.problems import Problem
 from waves.state import ADVANCE, RolloutState, blockers, fold, ready
 from rollout.git.history import advance_message, approve_message, policy_digest, read_events, revert_message
+from rollout.git import checkout
 from rollout.git.repo import Git, GitError, Upstream
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
@@ -92,6 +93,7 @@ class Session:
     branch: str
     upstream: Upstream | None
     push: bool
+    notes: list[str] = field(default_factory=list)  # what was done to finish an interrupted run
 
 
 def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session:
@@ -101,8 +103,14 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
     branch = git.branch()
     if branch is None:
         raise UsageError("HEAD is detached: check out the branch the GitOps controllers follow first")
+    notes: list[str] = []
     if writing:
+        checkout.hold(git)  # one rollout writing in this checkout at a time
+        notes += [note for note in [checkout.resume(git)] if note]
         dirty = git.dirty()
+        if (dirty or (git.git_dir() / "index.lock").exists()) and push is not False:
+            notes += _recover_plain(git, branch)
+            dirty = git.dirty()
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise UsageError(f"the working tree has uncommitted changes ({shown}): commit or stash them first")
@@ -112,7 +120,18 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
     if push and upstream is None:
         raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")
     do_push = bool(upstream) if push is None else push
-    return Session(repo, git, branch, upstream, do_push)
+    return Session(repo, git, branch, upstream, do_push, notes)
+
+
+def _recover_plain(git: Git, branch: str) -> list[str]:
+    """A checkout a killed `git merge` left half-moved towards a published rollout commit."""
+    upstream = git.upstream(branch)
+    if upstream is None:
+        return []
+    git.fetch(upstream)
+    remote = git.rev(upstream.ref)
+    note = checkout.recover_plain(git, branch, remote) if remote else None
+    return [note] if note else []
 
 
 def sync(session: Session) -> None:
@@ -188,16 +207,28 @@ def _publish(session: Session, attempt) -> Outcome:
     again. Only a published tip moves the local branch and working tree."""
     for _ in range(MAX_ATTEMPTS):
         outcome, base, tip = attempt()
+        outcome.notes[:0] = session.notes
         if tip == base:
             return outcome
         if session.push:
-            if not session.git.push(session.upstream, tip):
+            pushed = session.git.push(session.upstream, tip)
+            if pushed is None:
                 sync(session)  # another runner moved the remote
                 continue
-            outcome.pushed = True
+            if pushed == "already":
+                # Another runner built the very same commits (same base, files, message and
+                # second) and published them first: they are its, not ours to announce.
+                outcome.notes += [f"wave {c.number} {c.name} was already {_PAST[c.action]} by another runner "
+                                  f"({c.commit[:12]}): nothing to do" for c in outcome.changes]
+                outcome.changes = []
+            else:
+                outcome.pushed = True
         session.git.fast_forward(tip)
         return outcome
     raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+
+
+_PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
 
 
 def _wave(plan, ref: str):
@@ -442,11 +473,23 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
     git = Git(repo)
     if git.toplevel() is None:
         raise UsageError(f"{repo}: not a git repository")
+    _finish_interrupted_move(git)
     now_ = clock(now)
     events = read_events(git, "HEAD", ws.plan.policy)
     with bulk():
         at_revision = _at_revision(repo, ws)
     return ws, fold(ws.plan, events, now_, at_revision)
+
+
+def _finish_interrupted_move(git: Git) -> None:
+    """`status` reads HEAD: a move a killed run left journaled is finished first (the
+    commit is published already), unless a live rollout in this checkout is on it."""
+    import sys
+
+    if checkout.pending(git) is not None and checkout.hold(git, wait=0):
+        note = checkout.resume(git)
+        if note:
+            print(f"rollout: {note}", file=sys.stderr)
 
 
 def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:

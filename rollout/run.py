@@ -58,6 +58,7 @@ def step(repo: Path, policy_ref: str, kubeconfig: str | None = None, push: bool 
     now = clock()
     state = state_of(session, ws, now)
     result = Step(ws.plan.policy, ws.plan.revision)
+    result.notes += session.notes  # an interrupted publish finished first
     if state.overall == "reverted":
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
