@@ -136,7 +136,10 @@ def located(ws: Workspace, problem: Problem) -> Problem:
 def _in_repo(repo: Path, problem: Problem) -> Problem:
     from dataclasses import replace
 
-    return replace(problem, source=str(repo / problem.source) if problem.source else str(repo))
+    line = problem.line
+    if line is None and problem.source and (repo / problem.source).is_file():
+        line = 1  # the file as a whole is wrong (empty, binary, no such document): its first line
+    return replace(problem, source=str(repo / problem.source) if problem.source else str(repo), line=line)
 
 
 def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
