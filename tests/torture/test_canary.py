@@ -1,0 +1,89 @@
+"""A canary token in every field of every credential-bearing source, x every command x
+every output format, with and without ROLLOUT_DEBUG=1: it never reaches stdout, stderr,
+the step summary or a commit message (tests/torture/canary.py). Here at CI size: the
+breaking shapes batched six fields to a fleet (one per cluster Secret; every file is
+read, every problem reported), kubeconfig fields each with two breaking shapes;
+`python -m tests.torture --canary` runs the full product."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from torture.canary import (BREAKING, COMMANDS, COMPACT, KUBECONFIG_FIELDS, POLICY, READ_KUBECONFIG, SECRET_FIELDS,
+                            config_json, kubeconfig_with, secret_with, sweep)
+from torture.fleet import git, make_seed_repo
+
+SECRET_CASES = [(f, s) for f in SECRET_FIELDS for s in BREAKING] + [("stringData.config", "json"), ("data.config", "json")]
+SECRET_BATCHES = [SECRET_CASES[i:i + 6] for i in range(0, len(SECRET_CASES), 6)]
+SHAPES = ("{}", *BREAKING)
+KUBECONFIG_CASES = [(f, SHAPES[(i + k) % len(SHAPES)]) for i, f in enumerate(KUBECONFIG_FIELDS) for k in (0, 4)]
+KUBECONFIG_FULL = [(f, s) for f in KUBECONFIG_FIELDS for s in SHAPES]
+
+
+def fleet_with_secrets(root: Path, plants: list[tuple[str, str]] | None = None) -> Path:
+    """The seed fleet, its inventory as Argo CD cluster Secrets, committed and published
+    to a bare remote; a clone of it is returned. `plants`: (field, shape) for each
+    cluster's Secret in turn (None: the canary in every field of every Secret, valid)."""
+    from conftest import SEED_CLUSTERS
+
+    source = root / "source"
+    repo = make_seed_repo(source, policy=POLICY)
+    for index, (name, labels) in enumerate(SEED_CLUSTERS.items()):
+        field, shape = (None, "{}") if plants is None else plants[index % len(plants)]
+        text = secret_with(name, labels, field, "{}" if shape == "json" else shape)
+        if shape == "json":  # config that is not JSON
+            text = secret_with(name, labels, None).replace(config_json(None), config_json(None, broken=True))
+        repo.write(f"secrets/{name}.yaml", text)
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet-config")
+    git(root, "clone", "-q", "--bare", str(source), str(root / "remote.git"))
+    git(root, "clone", "-q", str(root / "remote.git"), str(root / "runner"))
+    return root / "runner"
+
+
+def test_the_canary_in_every_field_of_valid_sources_never_leaves_the_process(tmp_path):
+    runner = fleet_with_secrets(tmp_path)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_with(None))
+    summary = tmp_path / "summary.md"
+    assert sweep(runner, kubeconfig, summary, "every field") == []
+    log = git(runner, "log", "--format=%s")
+    assert "wave 1 canary" in log and "revert wave 1" in log, "the writing commands did write"
+    assert summary.read_text().count("### rollout") >= 2, "run wrote its step summary"
+
+
+@pytest.mark.parametrize("plants", SECRET_BATCHES, ids=[f"secrets-{i}" for i in range(len(SECRET_BATCHES))])
+def test_the_canary_in_secret_fields_that_break_parsing_never_leaves_the_process(tmp_path, plants):
+    runner = fleet_with_secrets(tmp_path, plants)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_with(None))
+    result = git(runner, "status", "--porcelain")
+    assert result == ""
+    assert sweep(runner, kubeconfig, tmp_path / "summary.md", str(plants), debug=(True,), commands=COMPACT) == []
+
+
+@pytest.fixture(scope="module")
+def valid_runner(tmp_path_factory):
+    return fleet_with_secrets(tmp_path_factory.mktemp("canary-kubeconfig"), [("stringData.project", "{}")])
+
+
+@pytest.mark.parametrize("field, shape", KUBECONFIG_CASES, ids=[f"{f}:{s}" for f, s in KUBECONFIG_CASES])
+def test_the_canary_in_kubeconfig_fields_never_leaves_the_process(valid_runner, tmp_path, field, shape):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_with(field, shape))
+    assert sweep(valid_runner, kubeconfig, tmp_path / "summary.md", f"{field}:{shape}", debug=(True,),
+                 commands=READ_KUBECONFIG) == []
+
+
+def test_the_canary_test_can_fail(tmp_path):
+    """The sweep does see a token that reaches the output: here, in a cluster label."""
+    runner = fleet_with_secrets(tmp_path)
+    secret = runner / "secrets/dev-us-east.yaml"
+    secret.write_text(secret.read_text().replace('region: "us-east"', 'region: "canary-5ec2e7-do-not-print"'))
+    git(runner, "commit", "-qam", "a label is not a secret")
+    inventory_json = [c for c in COMMANDS if c[0][0] == "inventory" and c[0][-1] == "json"]
+    leaks = sweep(runner, tmp_path / "none", tmp_path / "summary.md", "label", debug=(False,), commands=inventory_json)
+    assert [leak.where for leak in leaks] == ["stdout"]
