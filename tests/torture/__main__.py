@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: `torture`, conftest
 
+from torture.canary import full_matrix  # noqa: E402
 from torture.fuzz import fuzz  # noqa: E402
 from torture.kill import kill_trials  # noqa: E402
 from torture.race import race  # noqa: E402
@@ -23,6 +24,7 @@ def main() -> int:
     parser.add_argument("--fuzz", type=int, default=2000, help="fuzzed inputs (0: skip)")
     parser.add_argument("--rounds", type=int, default=20, help="race rounds (0: skip)")
     parser.add_argument("--runners", type=int, default=8, help="racing runners per round")
+    parser.add_argument("--canary", action="store_true", help="also the full canary-token matrix (~10 min)")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args()
@@ -48,6 +50,10 @@ def main() -> int:
             figures["fuzz"] = {**tally.figures(), "seconds": round(time.monotonic() - started)}
             figures["fuzz"]["examples"] = (tally.internal + tally.unlocated)[:10]
             failed |= bool(tally.internal or tally.unlocated)
+        if args.canary:
+            started = time.monotonic()
+            figures["canary"] = {**full_matrix(work, log=log), "seconds": round(time.monotonic() - started)}
+            failed |= bool(figures["canary"]["leaks"])
     print(json.dumps(figures, indent=2, default=str))
     return 1 if failed else 0
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from torture.fleet import SEED_POLICY, git
+from torture.fleet import SEED_POLICY, git, make_seed_repo
 from torture.fuzz import cluster_secret, run_cli
 
 CANARY = "canary-5ec2e7-do-not-print"
@@ -32,6 +32,9 @@ SECRET_FIELDS = ("stringData.config", "data.config", "stringData.project", "stri
 KUBECONFIG_FIELDS = ("token", "password", "username", "client-key-data", "client-certificate-data",
                      "auth-provider.config.access-token", "exec.env", "exec.args", "cluster.certificate-authority-data")
 BREAKING = ("!!float {}", "!!int {}", "!!binary {}", "!!timestamp {}", '"{}', "[{}", "{{a: {}")
+
+SECRET_CASES = [(f, s) for f in SECRET_FIELDS for s in BREAKING] + [("stringData.config", "json"), ("data.config", "json")]
+KUBECONFIG_CASES = [(f, s) for f in KUBECONFIG_FIELDS for s in ("{}", *BREAKING)]
 
 # (command args, needs a kubeconfig) x formats
 COMMANDS = [
@@ -178,3 +181,52 @@ def sweep(repo: Path, kubeconfig: Path, summary: Path, source: str, debug: tuple
     if any(form in messages for form in CANARY_FORMS):
         leaks.append(Leak(source, "commit message", "advance/revert/approve/run"))
     return leaks
+
+
+def fleet_with_secrets(root: Path, plants: list[tuple[str, str]] | None = None) -> Path:
+    """The seed fleet, its inventory as Argo CD cluster Secrets, committed and published
+    to a bare remote; a clone of it is returned. `plants`: (field, shape) for each
+    cluster's Secret in turn (None: the canary in every field of every Secret, valid)."""
+    from conftest import SEED_CLUSTERS
+
+    source = root / "source"
+    repo = make_seed_repo(source, policy=POLICY)
+    for index, (name, labels) in enumerate(SEED_CLUSTERS.items()):
+        field, shape = (None, "{}") if plants is None else plants[index % len(plants)]
+        text = secret_with(name, labels, field, "{}" if shape == "json" else shape)
+        if shape == "json":  # config that is not JSON
+            text = secret_with(name, labels, None).replace(config_json(None), config_json(None, broken=True))
+        repo.write(f"secrets/{name}.yaml", text)
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet-config")
+    git(root, "clone", "-q", "--bare", str(source), str(root / "remote.git"))
+    git(root, "clone", "-q", str(root / "remote.git"), str(root / "runner"))
+    return root / "runner"
+
+
+def full_matrix(workdir: Path, log=None) -> dict:
+    """Every secret field x breaking shape alone, every kubeconfig field x shape, each x
+    every command x every format x ROLLOUT_DEBUG off and on (the by-hand run)."""
+    leaks, runs = [], 0
+    valid = fleet_with_secrets(workdir / "valid")
+    kubeconfig = workdir / "kubeconfig-valid"
+    kubeconfig.write_text(kubeconfig_with(None))
+    leaks += sweep(valid, kubeconfig, workdir / "summary-valid.md", "every field")
+    runs += 2 * len(COMMANDS)
+    for index, (field, shape) in enumerate(SECRET_CASES):
+        runner = fleet_with_secrets(workdir / f"secret-{index}", [(field, shape)])
+        leaks += sweep(runner, kubeconfig, workdir / f"summary-s{index}.md", f"secret {field} {shape}")
+        runs += 2 * len(COMMANDS)
+        if log:
+            log(f"canary: secret {field} {shape}: {len(leaks)} leaks so far")
+    base = fleet_with_secrets(workdir / "kubeconfigs", [("stringData.project", "{}")])
+    for index, (field, shape) in enumerate(KUBECONFIG_CASES):
+        path = workdir / f"kubeconfig-{index}"
+        path.write_text(kubeconfig_with(field, shape))
+        leaks += sweep(base, path, workdir / f"summary-k{index}.md", f"kubeconfig {field} {shape}")
+        runs += 2 * len(COMMANDS)
+        if log:
+            log(f"canary: kubeconfig {field} {shape}: {len(leaks)} leaks so far")
+    return {"cases": 1 + len(SECRET_CASES) + len(KUBECONFIG_CASES), "command runs": runs, "leaks": len(leaks),
+            "leak details": [str(leak) for leak in leaks[:10]]}
