@@ -216,12 +216,15 @@ def _write_files(git, changes: list[Change]) -> None:
     root = git.root
     wanted = [c for c in changes if c.new and c.new_mode in ("100644", "100755")]
     contents = git.filtered_blobs([(c.new, c.path) for c in wanted])
-    for change in changes:
+    for change in changes:  # deletions first: a folder may become a file
         target = root / change.path
         if change.new is None:
             if target.is_symlink() or target.is_file():
                 target.unlink()
             _prune_empty_dirs(target.parent, root)
+    for change in changes:
+        target = root / change.path
+        if change.new is None:
             continue
         temp = target.parent / f".{target.name}.rollout-{os.getpid()}~"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -234,12 +237,12 @@ def _write_files(git, changes: list[Change]) -> None:
             data = contents[change.path]
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777 if change.new_mode == "100755" else 0o666)
             try:
-                os.write(fd, data) if len(data) < 1 << 20 else _write_all(fd, data)
-                os.fsync(fd)
+                _write_all(fd, data)  # no fsync: a kill keeps the page cache (power loss is not covered)
             finally:
                 os.close(fd)
         if target.is_dir() and not target.is_symlink():
-            _remove_tree(target)
+            temp.unlink()
+            raise Blocked(f"cannot write {change.path}: a folder with files git does not track is in the way")
         os.replace(temp, target)
 
 
@@ -247,12 +250,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)
 
 
 def _prune_empty_dirs(folder: Path, root: Path) -> None:
