@@ -167,9 +167,11 @@ def _finish(git, gitdir: Path, branch: str, old: str, new: str, lock_may_be_ours
                       "interrupted: check the checkout by hand")
     changes = _changes(git, old, new)
     root = git.root
-    for change in changes:
-        _drop_temporaries(root / change.path)
-    if not _explained(git, changes, index_too=False):
+    # A fresh move starts from a tree checked clean under the checkout lock; finishing a
+    # killed run's move must first see that every path is still the old or new blob.
+    if lock_may_be_ours:
+        _drop_temporaries(root, changes)
+    if lock_may_be_ours and not _explained(git, changes, index_too=False):
         bad = [c.path for c in changes if not _explained(git, [c], index_too=False)]
         raise Blocked(f"cannot finish moving {branch} to {new[:12]}: {', '.join(bad[:5])} changed meanwhile; "
                       f"check them, then `git reset --keep {new[:12]}` or `git checkout -- <file>`")
@@ -213,35 +215,39 @@ def _write_files(git, changes: list[Change]) -> None:
     """Each changed path gets its new content through a rename, so a reader (or a kill)
     sees the old file or the new one. Content goes through the checkout filters
     (`.gitattributes` eol, smudge) exactly as `git checkout` would write it."""
-    root = git.root
+    root = str(git.root)
     wanted = [c for c in changes if c.new and c.new_mode in ("100644", "100755")]
     contents = git.filtered_blobs([(c.new, c.path) for c in wanted])
+    suffix = f".rollout-{os.getpid()}~"
     for change in changes:  # deletions first: a folder may become a file
-        target = root / change.path
         if change.new is None:
-            if target.is_symlink() or target.is_file():
-                target.unlink()
-            _prune_empty_dirs(target.parent, root)
+            target = os.path.join(root, change.path)
+            if os.path.islink(target) or os.path.isfile(target):
+                os.unlink(target)
+            _prune_empty_dirs(Path(target).parent, Path(root))
+    made: set[str] = set()
     for change in changes:
-        target = root / change.path
         if change.new is None:
             continue
-        temp = target.parent / f".{target.name}.rollout-{os.getpid()}~"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = os.path.join(root, change.path)
+        folder, name = os.path.split(target)
+        temp = os.path.join(folder, f".{name}{suffix}")
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
         if change.new_mode == "120000":
             os.symlink(git.read_blob(change.new), temp)
         elif change.new_mode == "160000":
-            target.mkdir(exist_ok=True)  # a submodule: git leaves its content alone too
+            os.makedirs(target, exist_ok=True)  # a submodule: git leaves its content alone too
             continue
         else:
-            data = contents[change.path]
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777 if change.new_mode == "100755" else 0o666)
             try:
-                _write_all(fd, data)  # no fsync: a kill keeps the page cache (power loss is not covered)
+                _write_all(fd, contents[change.path])  # no fsync: a kill keeps the page cache
             finally:
                 os.close(fd)
-        if target.is_dir() and not target.is_symlink():
-            temp.unlink()
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.unlink(temp)
             raise Blocked(f"cannot write {change.path}: a folder with files git does not track is in the way")
         os.replace(temp, target)
 
@@ -258,17 +264,23 @@ def _prune_empty_dirs(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
-def _drop_temporaries(target: Path) -> None:
-    """Temporary files a killed move left beside `target`."""
-    if target.parent.is_dir():
-        for leftover in target.parent.glob(f".{_glob_escape(target.name)}.rollout-*~"):
-            leftover.unlink(missing_ok=True)
-
-
-def _glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
+def _drop_temporaries(root: Path, changes: list[Change]) -> None:
+    """Temporary files (`.NAME.rollout-PID~`) a killed move left beside changed paths:
+    one listing per folder."""
+    names_by_folder: dict[Path, set[str]] = {}
+    for change in changes:
+        target = root / change.path
+        names_by_folder.setdefault(target.parent, set()).add(target.name)
+    for folder, names in names_by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") and name.endswith("~") and ".rollout-" in name and \
+                    name[1:].rsplit(".rollout-", 1)[0] in names:
+                os.unlink(entry.path)
 
 
 def _tidy_scratch(gitdir: Path) -> None:
