@@ -4,6 +4,7 @@ expensive ones (reading many files, writing many blobs) are one process for all 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,14 @@ from pathlib import Path
 
 class GitError(Exception):
     pass
+
+
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def scrubbed(text: str) -> str:
+    """`text` with the user:token part of any URL left out (git redacts most, not all)."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Git:
         )
         if check and result.returncode != 0:
             message = result.stderr.decode(errors="replace").strip().splitlines()
-            raise GitError(f"git {args[0]}: {message[-1] if message else 'failed'}")
+            raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
         return result.stdout.decode(errors="replace")
 
     def ok(self, *args: str) -> bool:
@@ -183,7 +192,7 @@ class Git:
         text = result.stdout + result.stderr
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text or "cannot lock ref" in text:
             return None
-        raise GitError(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}")
+        raise GitError(scrubbed(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}"))
 
     def fetch(self, upstream: Upstream) -> None:
         self.run("fetch", "--quiet", upstream.remote, f"+refs/heads/{upstream.branch}:{upstream.ref}")

@@ -20,28 +20,32 @@ SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 def read(repo: Path, pattern: str) -> SourceResult:
     result = SourceResult()
     for file, doc_index, doc in documents_in(repo, pattern, result, secret=True):
-        if doc.get("kind") != "Secret":
-            continue
-        labels = mapping(doc.get("metadata")).get("labels") or {}
-        if not isinstance(labels, dict):
-            result.problem(file, doc_index, ("metadata", "labels"), f"expected a mapping, got {kind_of(labels)}")
-            continue
-        labels = dict(labels)
-        if labels.get(SECRET_TYPE_LABEL) != "cluster":
-            continue  # repository and other Argo CD secrets
-        labels.pop(SECRET_TYPE_LABEL)
-        fields = {}
-        for key in ("name", "server"):
-            value, where = _field(doc, key, file, doc_index, result)
-            fields[key] = value
-            if where is None and key == "name":
-                result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
-        if fields["name"] is None:
-            continue
-        result.entries.append(
-            Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"])
-        )
+        try:
+            _read_secret(file, doc_index, doc, result)
+        except Exception as err:  # noqa: BLE001 - a bug here must not quote the Secret's values
+            result.problem(file, doc_index, (), f"cannot read this Secret ({type(err).__name__}; values not shown)")
     return result
+
+
+def _read_secret(file: str, doc_index: int, doc: dict, result: SourceResult) -> None:
+    if doc.get("kind") != "Secret":
+        return
+    labels = mapping(doc.get("metadata")).get("labels") or {}
+    if not isinstance(labels, dict):
+        result.problem(file, doc_index, ("metadata", "labels"), f"expected a mapping, got {kind_of(labels)}")
+        return
+    labels = dict(labels)
+    if labels.get(SECRET_TYPE_LABEL) != "cluster":
+        return  # repository and other Argo CD secrets
+    labels.pop(SECRET_TYPE_LABEL)
+    fields = {}
+    for key in ("name", "server"):
+        value, where = _field(doc, key, file, doc_index, result)
+        fields[key] = value
+        if where is None and key == "name":
+            result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
+    if fields["name"] is not None:
+        result.entries.append(Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"]))
 
 
 def _field(doc: dict, key: str, file: str, doc_index: int, result: SourceResult):

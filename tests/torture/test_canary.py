@@ -64,3 +64,23 @@ def test_the_canary_test_can_fail(tmp_path):
     inventory_json = [c for c in COMMANDS if c[0][0] == "inventory" and c[0][-1] == "json"]
     leaks = sweep(runner, tmp_path / "none", tmp_path / "summary.md", "label", debug=(False,), commands=inventory_json)
     assert [leak.where for leak in leaks] == ["stdout"]
+
+
+def test_a_credential_in_the_remote_url_never_reaches_the_output(tmp_path):
+    from torture.canary import CANARY, CANARY_FORMS
+    from torture.fuzz import run_cli
+
+    runner = fleet_with_secrets(tmp_path)
+    git(runner, "remote", "set-url", "origin", f"https://x-access-token:{CANARY}@127.0.0.1:9/fleet.git")
+    for args in (("advance", "security-patch"), ("revert", "security-patch", "--all", "--reason", "r")):
+        code, out, err = run_cli(runner, args)
+        assert code == 1 and "git fetch" in err, err
+        assert not any(form in out + err for form in CANARY_FORMS)
+
+
+def test_git_error_messages_leave_url_credentials_out():
+    from rollout.git.repo import scrubbed
+
+    assert scrubbed("fatal: unable to access 'https://bot:ghp_abc@github.com/o/r.git/': 403") == \
+        "fatal: unable to access 'https://***@github.com/o/r.git/': 403"
+    assert scrubbed("ssh://git@host/x and http://plain/x") == "ssh://***@host/x and http://plain/x"
