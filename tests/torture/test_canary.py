@@ -84,3 +84,22 @@ def test_git_error_messages_leave_url_credentials_out():
     assert scrubbed("fatal: unable to access 'https://bot:ghp_abc@github.com/o/r.git/': 403") == \
         "fatal: unable to access 'https://***@github.com/o/r.git/': 403"
     assert scrubbed("ssh://git@host/x and http://plain/x") == "ssh://***@host/x and http://plain/x"
+
+
+def test_a_bug_is_reported_by_type_and_place_never_by_its_message():
+    from rollout.crash import one_line, scrubbed_traceback
+    from torture.canary import CANARY
+
+    def parse(value):
+        return float(value)
+
+    try:
+        try:
+            parse(CANARY)
+        except ValueError as inner:
+            raise RuntimeError(f"while reading {CANARY}") from inner
+    except RuntimeError as err:
+        text, line = scrubbed_traceback(err), one_line(err)
+    assert CANARY not in text and CANARY not in line
+    assert "return float(value)" in text and "builtins.ValueError" in text and "builtins.RuntimeError" in text
+    assert line.startswith("rollout: internal error: RuntimeError at ") and "test_canary.py:" in line
