@@ -106,7 +106,7 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
     notes: list[str] = []
     if writing:
         checkout.hold(git)  # one rollout writing in this checkout at a time
-        notes += [note for note in [checkout.resume(git)] if note]
+        notes += checkout.resume(git)
         dirty = git.dirty()
         if (dirty or (git.git_dir() / "index.lock").exists()) and push is not False:
             notes += _recover_plain(git, branch)
@@ -487,8 +487,7 @@ def _finish_interrupted_move(git: Git) -> None:
     import sys
 
     if checkout.pending(git) is not None and checkout.hold(git, wait=0):
-        note = checkout.resume(git)
-        if note:
+        for note in checkout.resume(git):
             print(f"rollout: {note}", file=sys.stderr)
 
 

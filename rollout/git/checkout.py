@@ -103,17 +103,61 @@ def pending(git) -> dict | None:
         return None
 
 
-def resume(git) -> str | None:
-    """Finish a move a killed run left, if there is one and its writer is gone; returns
-    what was done, for the user. Call with the checkout lock held (`hold`)."""
+def resume(git) -> list[str]:
+    """Finish what a killed run left: stale ref locks of its git commands, then its
+    journaled move; returns what was done, for the user. Call with the checkout lock
+    held (`hold`)."""
     gitdir = git.git_dir()
-    journal = pending(git)
     _tidy_scratch(gitdir)
+    notes = drop_stale_ref_locks(git)
+    journal = pending(git)
     if journal is None:
-        return None
+        return notes
     branch, old, new = journal["branch"], journal["old"], journal["new"]
     _finish(git, gitdir, branch, old, new, lock_may_be_ours=True)
-    return f"finished moving {branch} to {new[:12]}, which a killed run had published ({_subject(git, new)})"
+    return notes + [f"finished moving {branch} to {new[:12]}, which a killed run had published ({_subject(git, new)})"]
+
+
+def drop_stale_ref_locks(git) -> list[str]:
+    """A git command killed while updating a ref (`update-ref`, `fetch`, an auto `gc`
+    packing refs) leaves `<ref>.lock` behind, and every later update of that ref fails
+    ("remove the file manually to continue"). Remove such locks when they are stale: no
+    live process has the file open and no git process is running in this repository. A
+    lock that may be live is left alone (and git's own error stays)."""
+    common = Path(git.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    locks = [p for p in (common / "refs").rglob("*.lock") if p.is_file()] if (common / "refs").is_dir() else []
+    locks += [p for p in (common / "packed-refs.lock", git.git_dir() / "HEAD.lock") if p.is_file()]
+    if not locks:
+        return []
+    if git_running_in(git.root, common) is not False:
+        return []  # a git command is (or may be) running here: its locks are live
+    removed = []
+    for lock in locks:
+        if open_by(lock) == set():
+            lock.unlink(missing_ok=True)
+            removed.append(str(lock.relative_to(common.parent) if common.parent in lock.parents else lock))
+    return [f"removed {', '.join(removed)}, left by a killed git command"] if removed else []
+
+
+def git_running_in(root: Path, gitdir: Path) -> bool | None:
+    """Is a git process running in this work tree or git dir (Linux: /proc/*/cwd and
+    /proc/*/comm)? None where the system cannot tell."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cwd").exists():
+        return None
+    places = (os.path.realpath(root), os.path.realpath(gitdir))
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if not Path(f"/proc/{entry.name}/comm").read_text().startswith("git"):
+                continue
+            cwd = os.readlink(f"/proc/{entry.name}/cwd")
+        except OSError:
+            continue
+        if any(cwd == place or cwd.startswith(place + os.sep) for place in places):
+            return True
+    return False
 
 
 def recover_plain(git, branch: str, remote_tip: str) -> str | None:
@@ -151,7 +195,10 @@ def recover_plain(git, branch: str, remote_tip: str) -> str | None:
             if holders:
                 raise Blocked(f"{lock} is held by process {', '.join(map(str, sorted(holders)))}: "
                               "wait for it to finish, then run again")
-            lock.unlink()  # no live process holds it: a dead git's
+            if git_running_in(git.root, gitdir):
+                raise Blocked(f"{lock} exists and a git command is running in this checkout: "
+                              "wait for it to finish, then run again")
+            lock.unlink()  # no live process holds it, no git runs here: a dead git's
         _write_atomically(gitdir / JOURNAL, json.dumps({"branch": branch, "old": head, "new": sha, "pid": os.getpid()}).encode())
         _finish(git, gitdir, branch, head, sha, lock_may_be_ours=False)
         return (f"finished moving {branch} to {sha[:12]}, which an interrupted run had published "
@@ -187,7 +234,7 @@ def _finish(git, gitdir: Path, branch: str, old: str, new: str, lock_may_be_ours
         git.run("read-tree", new, env=env)
     _write_files(git, changes)
     git.run("update-index", "-q", "--refresh", check=False, env=env)
-    _take_index_lock(gitdir, lock_may_be_ours)
+    _take_index_lock(gitdir, lock_may_be_ours, git.root)
     try:
         os.replace(scratch, index)
     finally:
@@ -197,7 +244,7 @@ def _finish(git, gitdir: Path, branch: str, old: str, new: str, lock_may_be_ours
     (gitdir / JOURNAL).unlink(missing_ok=True)
 
 
-def _take_index_lock(gitdir: Path, may_be_ours: bool) -> None:
+def _take_index_lock(gitdir: Path, may_be_ours: bool, root: Path) -> None:
     lock = gitdir / "index.lock"
     try:
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
@@ -205,8 +252,8 @@ def _take_index_lock(gitdir: Path, may_be_ours: bool) -> None:
     except FileExistsError:
         pass
     holders = open_by(lock)
-    if may_be_ours and not holders:  # a killed run of ours took it (a git process keeps it open)
-        return
+    if may_be_ours and not holders and not git_running_in(root, gitdir):
+        return  # a killed run of ours took it (a git process keeps its index.lock open)
     who = f" by process {', '.join(map(str, sorted(holders)))}" if holders else ""
     raise Blocked(f"{lock} is held{who}: another git command is running in this checkout; run again when it is done")
 

@@ -44,6 +44,9 @@ class Fleet:
     def clone(self, name: str) -> Path:
         path = self.tmp / name
         git(self.tmp, "clone", "-q", str(self.remote), str(path))
+        # The remote's side of a push runs in its own session, as on a real server: a
+        # kill of the runner's process group must not kill it mid-update of the remote.
+        git(path, "config", "remote.origin.receivepack", "setsid git-receive-pack")
         return path
 
     def remote_head(self) -> str:

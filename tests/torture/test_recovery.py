@@ -106,3 +106,25 @@ def test_a_journaled_move_cut_short_is_rolled_forward_by_status(fleet):
     assert git(a, "rev-parse", "HEAD").strip() == new
     assert git(a, "status", "--porcelain") == "" and not leftover.exists()
     assert not (a / ".git/rollout-move").exists() and not (a / ".git/index.lock").exists()
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/main.lock", "refs/remotes/origin/main.lock", "packed-refs.lock"])
+def test_a_ref_lock_a_killed_git_left_is_removed_one_a_live_process_holds_is_not(fleet, ref):
+    a = fleet.clone("a")
+    lock = a / ".git" / ref
+    lock.write_text("0" * 40 + "\n")  # what a git killed mid-update leaves
+    result = rollout(a, "advance", "security-patch", "--wave", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert any("left by a killed git command" in note for note in json.loads(result.stdout)["notes"])
+    assert not lock.exists() and git(a, "rev-parse", "HEAD").strip() == fleet.remote_head()
+
+    holder = subprocess.Popen([sys.executable, "-c", f"f = open({str(lock)!r}, 'w'); import time; time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 10
+        while not lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        rollout(a, "advance", "security-patch", "--wave", "2", "--force")
+        assert lock.exists(), "a lock a live process holds is never removed"
+    finally:
+        holder.kill()
+        holder.wait()
