@@ -102,7 +102,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
     sources = [(source.kind, source.path) for source in policy.spec.inventory]
     ws.clusters, inventory_problems = load_inventory(repo, sources)
     for problem in inventory_problems:
-        ws.problems.append(_in_repo(repo, problem))
+        ws.problems.append(_source_problem(repo, loaded, policy, problem) or _in_repo(repo, problem))
     if any(p.is_error for p in inventory_problems):
         return ws
 
@@ -131,6 +131,21 @@ def located(ws: Workspace, problem: Problem) -> Problem:
     if problem.source == POLICY:
         return _policy_problem(ws.loaded, problem)
     return _in_repo(ws.repo, problem)
+
+
+def _source_problem(repo: Path, loaded: LoadedPolicy, policy, problem: Problem) -> Problem | None:
+    """A problem with an inventory source as a whole (no such file, no file matches the
+    glob) is located at the source in the policy: `spec.inventory[0].fleet`."""
+    from dataclasses import replace
+
+    if problem.line is not None:
+        return None
+    for index, source in enumerate(policy.spec.inventory):
+        if source.path == problem.source and not (repo / source.path).is_file():
+            located = replace(problem, message=f"{source.path}: {problem.message}" if source.path not in problem.message
+                              else problem.message, loc=("spec", "inventory", index, source.kind), source=str(loaded.path))
+            return loaded.locate(located)
+    return None
 
 
 def _in_repo(repo: Path, problem: Problem) -> Problem:

@@ -90,7 +90,7 @@ def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
         )
     for key, value in entry.labels.items():
         loc = entry.labels_loc + (key,)
-        if isinstance(value, (list, dict)) or isinstance(key, (list, dict, tuple)):
+        if isinstance(value, (list, dict, set)):  # the label checks below are cached: hashing comes first
             problems.append(_at(entry, loc, f"expected text, got {kind_of(value)}"))
             continue
         problem = label_key_problem(key) or label_value_problem(value)

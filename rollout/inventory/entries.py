@@ -24,7 +24,7 @@ def kind_of(value: object) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {dict: "a mapping", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", set: "a set", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def mapping(value: object) -> dict:
