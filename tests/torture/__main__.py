@@ -25,6 +25,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help="race rounds (0: skip)")
     parser.add_argument("--runners", type=int, default=8, help="racing runners per round")
     parser.add_argument("--canary", action="store_true", help="also the full canary-token matrix (~10 min)")
+    parser.add_argument("--kill", choices=["both", "group", "pid"], default="both",
+                        help="process-group kills, pid kills, or half each")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args()
@@ -35,7 +37,8 @@ def main() -> int:
         work = Path(tmp)
         if args.trials:
             started = time.monotonic()
-            tally = kill_trials(work, args.trials, seed=args.seed, log=log)
+            kinds = ("group", "pid") if args.kill == "both" else (args.kill,)
+            tally = kill_trials(work, args.trials, seed=args.seed, log=log, kinds=kinds)
             figures["kill"] = {**tally.figures(), "seconds": round(time.monotonic() - started)}
             figures["kill"]["stuck details"] = tally.stuck[:10]
             failed |= bool(tally.stuck or tally.half_commits or tally.status_errors or tally.doubled)

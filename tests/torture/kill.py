@@ -116,7 +116,9 @@ def settled(checkout: Path, fleet: Fleet) -> str | None:
     return None
 
 
-def kill_trials(workdir: Path, trials: int, seed: int = 1, commands=tuple(COMMANDS), log=None) -> KillTally:
+def kill_trials(workdir: Path, trials: int, seed: int = 1, commands=tuple(COMMANDS), log=None,
+                kinds: tuple[str, ...] = ("group", "pid")) -> KillTally:
+    """`kinds`: which kills, in turn by pairs of trials (process group, pid alone)."""
     rng = random.Random(seed)
     fleet = Fleet(workdir / "kill")
     admin = Admin(fleet)
@@ -125,7 +127,7 @@ def kill_trials(workdir: Path, trials: int, seed: int = 1, commands=tuple(COMMAN
     timings: dict[str, tuple[float, float]] = {}
     for number in range(trials):
         command = commands[number % len(commands)]
-        how = "group" if number % 4 in (0, 1) else "pid"
+        how = kinds[(number // 2) % len(kinds)]
         admin.new_revision()
         if command == "revert":
             admin.advance(2)
