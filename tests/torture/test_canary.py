@@ -7,7 +7,6 @@ read, every problem reported), kubeconfig fields each with two breaking shapes;
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
