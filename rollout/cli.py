@@ -604,7 +604,9 @@ def main() -> None:
         print("rollout: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the last line of defence
+        from rollout.crash import one_line, scrubbed_traceback  # never the message: it may quote a secret
+
         if os.environ.get("ROLLOUT_DEBUG"):
-            raise
-        print(f"rollout: internal error: {type(err).__name__}: {err} (ROLLOUT_DEBUG=1 shows where)", file=sys.stderr)
+            print(scrubbed_traceback(err), end="", file=sys.stderr)
+        print(one_line(err), file=sys.stderr)
         sys.exit(1)

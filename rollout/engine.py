@@ -18,6 +18,7 @@ from waves.problems import Problem
 from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, ready
 from rollout.git.history import (advance_message, approve_message, policy_digest, read_events, revert_message,
                                  verify_message)
+from rollout.git import checkout
 from rollout.git.repo import Git, GitError, Upstream
 from rollout.controls import Hold, hold_of
 from rollout.yamlfile import bulk
@@ -98,7 +99,7 @@ class Session:
     branch: str
     upstream: Upstream | None
     push: bool
-    notes: list[str] = field(default_factory=list)  # what a dry run would have refused
+    notes: list[str] = field(default_factory=list)  # an interrupted run finished; what a dry run would refuse
 
 
 # Files that tools (ours included) leave in a repo and that are no manifests: the
@@ -127,11 +128,18 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
     branch = git.branch()
     if branch is None:
         raise UsageError("HEAD is detached: check out the branch the GitOps controllers follow first")
+    notes: list[str] = []
+    if writing:
+        checkout.hold(git)  # one rollout writing in this checkout at a time
+        notes += checkout.resume(git)
     refusals = []
     if top.resolve() != Path(repo).resolve():
         refusals.append(f"{Path(repo).resolve()} is a folder inside the git repo {top}: the GitOps repo must be "
                         "a repository of its own (its top level) to be advanced")
     dirty = git.dirty()
+    if writing and (dirty or (git.git_dir() / "index.lock").exists()) and push is not False:
+        notes += _recover_plain(git, branch)
+        dirty = git.dirty()
     if dirty:
         refusals.append(dirty_message(dirty))
     upstream = git.upstream(branch)
@@ -145,8 +153,19 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
     if writing:
         git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
-    notes = [f"a real run would refuse: {reason}" for reason in refusals]
+    notes += [f"a real run would refuse: {reason}" for reason in refusals]
     return Session(repo, git, branch, upstream, do_push, notes)
+
+
+def _recover_plain(git: Git, branch: str) -> list[str]:
+    """A checkout a killed `git merge` left half-moved towards a published rollout commit."""
+    upstream = git.upstream(branch)
+    if upstream is None:
+        return []
+    git.fetch(upstream)
+    remote = git.rev(upstream.ref)
+    note = checkout.recover_plain(git, branch, remote) if remote else None
+    return [note] if note else []
 
 
 def sync(session: Session) -> None:
@@ -217,16 +236,28 @@ def _publish(session: Session, attempt) -> Outcome:
     again. Only a published tip moves the local branch and working tree."""
     for _ in range(MAX_ATTEMPTS):
         outcome, base, tip = attempt()
+        outcome.notes[:0] = session.notes
         if tip == base:
             return outcome
         if session.push:
-            if not session.git.push(session.upstream, tip):
+            pushed = session.git.push(session.upstream, tip)
+            if pushed is None:
                 sync(session)  # another runner moved the remote
                 continue
-            outcome.pushed = True
+            if pushed == "already":
+                # Another runner built the very same commits (same base, files, message and
+                # second) and published them first: they are its, not ours to announce.
+                outcome.notes += [f"wave {c.number} {c.name} was already {_PAST[c.action]} by another runner "
+                                  f"({c.commit[:12]}): nothing to do" for c in outcome.changes]
+                outcome.changes = []
+            else:
+                outcome.pushed = True
         session.git.fast_forward(tip)
         return outcome
     raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+
+
+_PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
 
 
 def _wave(plan, ref: str):
@@ -523,11 +554,22 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
     git = Git(repo)
     if git.toplevel() is None:
         raise UsageError(f"{repo}: not a git repository")
+    _finish_interrupted_move(git)
     now_ = clock(now)
     events = read_events(git, "HEAD", ws.plan.policy)
     with bulk():
         at_revision = _at_revision(repo, ws)
     return ws, fold(ws.plan, events, now_, at_revision)
+
+
+def _finish_interrupted_move(git: Git) -> None:
+    """`status` reads HEAD: a move a killed run left journaled is finished first (the
+    commit is published already), unless a live rollout in this checkout is on it."""
+    import sys
+
+    if checkout.pending(git) is not None and checkout.hold(git, wait=0):
+        for note in checkout.resume(git):
+            print(f"rollout: {note}", file=sys.stderr)
 
 
 def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:

@@ -44,7 +44,7 @@ class LoadedPolicy:
             return problem
         from dataclasses import replace
 
-        return replace(problem, line=self.located.line(problem.loc))
+        return replace(problem, line=self.located.line(problem.loc) or 1)
 
 
 def load_policy(path: Path) -> LoadedPolicy:
@@ -57,7 +57,7 @@ def load_policy(path: Path) -> LoadedPolicy:
         text = read_text(path)
         located = Located.parse(path, text)
     except YamlError as err:
-        return LoadedPolicy(path, "", None, None, [Problem(err.message, (), src, line=err.line)])
+        return LoadedPolicy(path, "", None, None, [Problem(err.message, (), src, line=err.line or 1)])
 
     problems = [Problem(message, (), src, line=line) for line, message in located.problems]
     if len(located.documents) != 1 or not isinstance(located.documents[0], dict):
@@ -130,6 +130,8 @@ def _message(error: dict, scalar) -> str:
             f"YAML reads {scalar.raw} as {_yaml_type(given)}, not text; "
             f"quote it to mean the text: \"{scalar.raw}\""
         )
+    if kind in _EXPECTED and isinstance(given, (dict, list)) or kind in ("dict_type", "model_type", "list_type"):
+        return f"expected {_EXPECTED.get(kind, 'a mapping')}, got {_kind_of(given)}"
     if kind == "union_tag_invalid":
         from waves.pins import PRESETS
 
@@ -144,6 +146,17 @@ def _message(error: dict, scalar) -> str:
         if message.startswith(prefix):
             message = message[len(prefix):]
     return message
+
+
+_EXPECTED = {"string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+             "float_type": "a number", "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
+             "model_type": "a mapping", "literal_error": "one of the allowed words", "string_pattern_mismatch": "text"}
+
+
+def _kind_of(value: object) -> str:
+    from rollout.inventory.entries import kind_of
+
+    return kind_of(value)
 
 
 def _yaml_type(value: object) -> str:

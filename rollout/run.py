@@ -66,6 +66,7 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
     now = clock()
     state = state_of(session, ws, now)
     result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify)
+    result.notes += session.notes  # an interrupted publish finished first
     try:
         return _step(session, ws, policy_ref, kube, push, now, state, result)
     finally:

@@ -112,7 +112,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
     sources = [(source.kind, source.path) for source in policy.spec.inventory]
     ws.clusters, inventory_problems = load_inventory(repo, sources)
     for problem in inventory_problems:
-        ws.problems.append(_in_repo(repo, problem))
+        ws.problems.append(_source_problem(repo, loaded, policy, problem) or _in_repo(repo, problem))
     if any(p.is_error for p in inventory_problems):
         return ws
 
@@ -143,10 +143,28 @@ def located(ws: Workspace, problem: Problem) -> Problem:
     return _in_repo(ws.repo, problem)
 
 
+def _source_problem(repo: Path, loaded: LoadedPolicy, policy, problem: Problem) -> Problem | None:
+    """A problem with an inventory source as a whole (no such file, no file matches the
+    glob) is located at the source in the policy: `spec.inventory[0].fleet`."""
+    from dataclasses import replace
+
+    if problem.line is not None:
+        return None
+    for index, source in enumerate(policy.spec.inventory):
+        if source.path == problem.source and not (repo / source.path).is_file():
+            located = replace(problem, message=f"{source.path}: {problem.message}" if source.path not in problem.message
+                              else problem.message, loc=("spec", "inventory", index, source.kind), source=str(loaded.path))
+            return loaded.locate(located)
+    return None
+
+
 def _in_repo(repo: Path, problem: Problem) -> Problem:
     from dataclasses import replace
 
-    return replace(problem, source=str(repo / problem.source) if problem.source else str(repo))
+    line = problem.line
+    if line is None and problem.source and (repo / problem.source).is_file():
+        line = 1  # the file as a whole is wrong (empty, binary, no such document): its first line
+    return replace(problem, source=str(repo / problem.source) if problem.source else str(repo), line=line)
 
 
 def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:

@@ -60,27 +60,35 @@ def bulk():
 
 
 class YamlError(Exception):
-    def __init__(self, path: Path | str, line: int | None, message: str):
+    """`safe`: the message is ours and quotes nothing from the file (fit for a file
+    that holds credentials)."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str, safe: bool = False):
         super().__init__(f"{path}:{line}: {message}")
         self.path = path
         self.line = line
         self.message = message
+        self.safe = safe
 
 
 def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise YamlError(path, None, "file not found") from None
+        raise YamlError(path, None, "file not found", safe=True) from None
     except IsADirectoryError:
-        raise YamlError(path, None, "is a directory, not a file") from None
+        raise YamlError(path, None, "is a directory, not a file", safe=True) from None
     except OSError as err:
-        raise YamlError(path, None, f"cannot read: {err.strerror}") from None
+        raise YamlError(path, None, f"cannot read: {err.strerror}", safe=True) from None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise YamlError(path, line, "not UTF-8 text") from None
+        raise YamlError(path, line, "not UTF-8 text", safe=True) from None
+    nul = text.find("\0")
+    if nul >= 0:  # binary, or text with a NUL no YAML reader accepts
+        raise YamlError(path, text.count("\n", 0, nul) + 1, "holds a NUL byte: not a YAML text file", safe=True)
+    return text
 
 
 def load_documents(path: Path, text: str | None = None) -> list[object]:
@@ -169,6 +177,7 @@ class Located:
         loader_class = _strict_loader()
         loader = loader_class(text)
         documents, nodes = [], []
+        node = None
         try:
             while loader.check_node():
                 node = loader.get_node()
@@ -180,8 +189,15 @@ class Located:
             mark = err.problem_mark or err.context_mark
             line = mark.line + 1 if mark else None
             raise YamlError(path, line, _pyyaml_message(err)) from None
-        except yaml.YAMLError as err:
-            raise YamlError(path, None, str(err).splitlines()[0]) from None
+        except yaml.YAMLError as err:  # the reader's: a character YAML does not allow
+            position = getattr(err, "position", None)
+            line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+            raise YamlError(path, line, "a character YAML does not allow (a control character?)", safe=True) from None
+        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
+            # A tagged scalar its constructor cannot read (`!!float abc`, `!!int x`,
+            # `!!timestamp x`): say where and which tag, never the value (a credential?).
+            line, tag = _unreadable_tagged_scalar(loader, node)
+            raise YamlError(path, line, f"a value tagged {tag} that YAML cannot read as such", safe=True) from None
         finally:
             loader.dispose()
         return cls(path, documents, nodes, loader.duplicate_keys)
@@ -220,6 +236,31 @@ class Located:
         if not isinstance(node, ScalarNode):
             return None
         return ScalarInfo(node.start_mark.line + 1, node.value, not node.style)  # C parser: '', Python: None
+
+
+def _unreadable_tagged_scalar(loader, root) -> tuple[int, str]:
+    """(line, tag) of the first scalar under `root` whose constructor fails."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            constructor = loader.yaml_constructors.get(node.tag)
+            try:
+                if constructor is not None:
+                    constructor(loader, node)
+            except Exception:  # noqa: BLE001 - any failure is the answer
+                return node.start_mark.line + 1, node.tag.replace("tag:yaml.org,2002:", "!!")
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack += [value, key]
+        elif isinstance(node, SequenceNode):
+            stack += list(reversed(node.value))
+    return (root.start_mark.line + 1 if root is not None else 1), "with a tag"
 
 
 def _pyyaml_message(err) -> str:

@@ -4,6 +4,7 @@ expensive ones (reading many files, writing many blobs) are one process for all 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,14 @@ from pathlib import Path
 
 class GitError(Exception):
     pass
+
+
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def scrubbed(text: str) -> str:
+    """`text` with the user:token part of any URL left out (git redacts most, not all)."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Git:
         )
         if check and result.returncode != 0:
             message = result.stderr.decode(errors="replace").strip().splitlines()
-            raise GitError(f"git {args[0]}: {message[-1] if message else 'failed'}")
+            raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
         return result.stdout.decode(errors="replace")
 
     def ok(self, *args: str) -> bool:
@@ -165,26 +174,83 @@ class Git:
         tree = self.run("rev-parse", f"{base}^{{tree}}").strip()
         return self.run("commit-tree", tree, "-p", base, input=message.encode()).strip()
 
-    def push(self, upstream: Upstream, commit: str) -> bool:
-        """Publish `commit` as the remote branch; False when the remote moved (rejected).
-        Never forced."""
+    def push(self, upstream: Upstream, commit: str) -> str | None:
+        """Publish `commit` as the remote branch, never forced: "moved" when this push
+        moved the remote, "already" when the remote already was at `commit` (another
+        runner pushed the very same commit), None when the remote moved meanwhile."""
         result = subprocess.run(
             ["git", "push", "--porcelain", upstream.remote, f"{commit}:refs/heads/{upstream.branch}"],
             cwd=self.root, capture_output=True, text=True,
         )
         if result.returncode == 0:
-            return True
+            # --porcelain: one line per ref, flag first: "=" up to date, " " or "*" updated
+            for line in result.stdout.splitlines():
+                parts = line.split("\t")
+                if len(parts) >= 2 and parts[1].endswith(f":refs/heads/{upstream.branch}"):
+                    return "already" if parts[0] == "=" else "moved"
+            return "moved"
         text = result.stdout + result.stderr
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text or "cannot lock ref" in text:
-            return False
-        raise GitError(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}")
+            return None
+        raise GitError(scrubbed(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}"))
 
     def fetch(self, upstream: Upstream) -> None:
         self.run("fetch", "--quiet", upstream.remote, f"+refs/heads/{upstream.branch}:{upstream.ref}")
 
     def fast_forward(self, commit: str) -> None:
-        """Move the checked-out branch and the working tree to `commit` (a descendant)."""
-        self.run("merge", "--ff-only", "--quiet", commit)
+        """Move the checked-out branch and the working tree to `commit` (a descendant),
+        journaled so that a kill at any moment is finished by the next run
+        (rollout/git/checkout.py)."""
+        from rollout.git.checkout import move
+
+        branch = self.branch()
+        if branch is None:
+            raise GitError("HEAD is detached")
+        move(self, branch, self.head(), commit)
+
+    # --- helpers of the journaled move --------------------------------------------------
+    def git_dir(self) -> Path:
+        if not hasattr(self, "_git_dir"):
+            self._git_dir = Path(self.run("rev-parse", "--absolute-git-dir").strip())
+        return self._git_dir
+
+    def read_blob(self, blob: str) -> bytes:
+        return subprocess.run(["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True, check=True).stdout
+
+    def filtered_blobs(self, blobs: list[tuple[str, str]]) -> dict[str, bytes]:
+        """path -> the blob's content as a checkout writes it (eol and smudge filters of
+        `.gitattributes` applied), for (blob id, path) pairs, in one process."""
+        if not blobs:
+            return {}
+        request = "".join(f"{blob} {path}\n" for blob, path in blobs).encode()
+        out = subprocess.run(["git", "cat-file", "--batch", "--filters"], cwd=self.root, input=request,
+                             capture_output=True, check=True).stdout
+        contents, pos = {}, 0
+        for _, path in blobs:
+            end = out.index(b"\n", pos)
+            size = int(out[pos:end].split()[2])
+            contents[path] = out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
+        return contents
+
+    def hash_paths(self, paths: list[str]) -> dict[str, str]:
+        """path -> blob id of the file as `git add` would store it (clean filters applied)."""
+        if not paths:
+            return {}
+        out = self.run("hash-object", "--stdin-paths", input="".join(f"{p}\n" for p in paths).encode())
+        return dict(zip(paths, out.split()))
+
+    def staged(self, paths: list[str]) -> dict[str, str]:
+        """path -> blob id of its index entry (absent paths are left out)."""
+        if not paths:
+            return {}
+        out = self.run("ls-files", "-s", "-z", "--", *paths)
+        staged = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                staged[path] = meta.split()[1]
+        return staged
 
 
 def _alive(pid: int) -> bool:

@@ -16,7 +16,7 @@ from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
 from rollout.inventory import argocd_secrets, cluster_api, fleet, kustomize_clusters
 from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
-from rollout.inventory.entries import Entry
+from rollout.inventory.entries import Entry, kind_of
 from rollout.targeting.urls import server_key
 from rollout.yamlfile import Located, YamlError, read_text, yaml11_only_nontext
 
@@ -98,6 +98,9 @@ def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
         )
     for key, value in entry.labels.items():
         loc = entry.labels_loc + (key,)
+        if isinstance(value, (list, dict, set)):  # the label checks below are cached: hashing comes first
+            problems.append(_at(entry, loc, f"expected text, got {kind_of(value)}"))
+            continue
         problem = label_key_problem(key) or label_value_problem(value)
         if problem:
             problems.append(_at(entry, loc, f"label {key}: {problem}"))
@@ -186,8 +189,9 @@ class _LocatedFiles:
         return located.line(loc, entry.doc) if located else None
 
     def locate(self, problem: Problem) -> Problem:
-        if problem.line is None and (self.repo / problem.source).is_file():
+        if problem.line is None and problem.source and (self.repo / problem.source).is_file():
             located = self.get(problem.source)
-            if located is not None:
-                problem = replace(problem, line=located.line(problem.loc, problem.extra.get("doc", 0)))
+            line = located.line(problem.loc, problem.extra.get("doc", 0)) if located is not None else None
+            # Nothing better (an empty or unreadable file, a wrong kind of document): line 1.
+            problem = replace(problem, line=line or 1)
         return problem

@@ -11,7 +11,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from rollout.inventory.entries import Entry, SourceResult
+from rollout.inventory.entries import Entry, SourceResult, kind_of, mapping
 from rollout.inventory.files import documents_in
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
@@ -19,26 +19,33 @@ SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 
 def read(repo: Path, pattern: str) -> SourceResult:
     result = SourceResult()
-    for file, doc_index, doc in documents_in(repo, pattern, result):
-        if doc.get("kind") != "Secret":
-            continue
-        metadata = doc.get("metadata") or {}
-        labels = dict(metadata.get("labels") or {}) if isinstance(metadata, dict) else {}
-        if labels.get(SECRET_TYPE_LABEL) != "cluster":
-            continue  # repository and other Argo CD secrets
-        labels.pop(SECRET_TYPE_LABEL)
-        fields = {}
-        for key in ("name", "server"):
-            value, where = _field(doc, key, file, doc_index, result)
-            fields[key] = value
-            if where is None and key == "name":
-                result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
-        if fields["name"] is None:
-            continue
-        result.entries.append(
-            Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"])
-        )
+    for file, doc_index, doc in documents_in(repo, pattern, result, secret=True):
+        try:
+            _read_secret(file, doc_index, doc, result)
+        except Exception as err:  # noqa: BLE001 - a bug here must not quote the Secret's values
+            result.problem(file, doc_index, (), f"cannot read this Secret ({type(err).__name__}; values not shown)")
     return result
+
+
+def _read_secret(file: str, doc_index: int, doc: dict, result: SourceResult) -> None:
+    if doc.get("kind") != "Secret":
+        return
+    labels = mapping(doc.get("metadata")).get("labels") or {}
+    if not isinstance(labels, dict):
+        result.problem(file, doc_index, ("metadata", "labels"), f"expected a mapping, got {kind_of(labels)}")
+        return
+    labels = dict(labels)
+    if labels.get(SECRET_TYPE_LABEL) != "cluster":
+        return  # repository and other Argo CD secrets
+    labels.pop(SECRET_TYPE_LABEL)
+    fields = {}
+    for key in ("name", "server"):
+        value, where = _field(doc, key, file, doc_index, result)
+        fields[key] = value
+        if where is None and key == "name":
+            result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
+    if fields["name"] is not None:
+        result.entries.append(Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"]))
 
 
 def _field(doc: dict, key: str, file: str, doc_index: int, result: SourceResult):
@@ -47,13 +54,16 @@ def _field(doc: dict, key: str, file: str, doc_index: int, result: SourceResult)
         value = string_data[key]
         if isinstance(value, str):
             return value, "stringData"
-        result.problem(file, doc_index, ("stringData", key), "must be text")
+        result.problem(file, doc_index, ("stringData", key), f"expected text, got {kind_of(value)}")
         return None, "stringData"
     data = doc.get("data") or {}
     if isinstance(data, dict) and key in data:
+        if not isinstance(data[key], str):
+            result.problem(file, doc_index, ("data", key), f"expected base64 text, got {kind_of(data[key])}")
+            return None, "data"
         try:
-            return base64.b64decode(str(data[key]), validate=True).decode("utf-8"), "data"
-        except (binascii.Error, UnicodeDecodeError):
+            return base64.b64decode(data[key], validate=True).decode("utf-8"), "data"
+        except (binascii.Error, UnicodeDecodeError, ValueError):
             result.problem(file, doc_index, ("data", key), "is not base64-encoded UTF-8 text")
             return None, "data"
     return None, None

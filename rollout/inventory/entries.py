@@ -18,6 +18,20 @@ class Entry:
     server: str | None = None
 
 
+def kind_of(value: object) -> str:
+    """How a YAML value reads to a person: `expected text, got a list`."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "a mapping", list: "a list", set: "a set", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def mapping(value: object) -> dict:
+    """`value` when it is a mapping, else an empty one (the caller reports the problem)."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass
 class SourceResult:
     entries: list[Entry] = field(default_factory=list)

@@ -17,7 +17,9 @@ def expand(repo: Path, pattern: str) -> list[str]:
     return sorted(str(p.relative_to(repo)) for p in repo.glob(pattern) if p.is_file())
 
 
-def documents_in(repo: Path, pattern: str, result: SourceResult) -> Iterator[tuple[str, int, dict]]:
+def documents_in(repo: Path, pattern: str, result: SourceResult, secret: bool = False) -> Iterator[tuple[str, int, dict]]:
+    """`secret`: the files hold credentials (cluster Secrets), so a YAML error says
+    where, never what the parser saw there (its words may quote the text)."""
     files = expand(repo, pattern)
     if not files:
         result.problems.append(Problem(f"no file matches {pattern!r}", (), pattern))
@@ -25,7 +27,8 @@ def documents_in(repo: Path, pattern: str, result: SourceResult) -> Iterator[tup
         try:
             docs = load_documents(repo / file)
         except YamlError as err:
-            result.problems.append(Problem(err.message, (), file, line=err.line))
+            message = err.message if not secret or err.safe else "not valid YAML (details left out: this file holds credentials)"
+            result.problems.append(Problem(message, (), file, line=err.line or 1))
             continue
         for index, doc in enumerate(docs):
             if isinstance(doc, dict):

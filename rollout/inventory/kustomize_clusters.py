@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollout.inventory.entries import Entry, SourceResult
+from rollout.inventory.entries import Entry, SourceResult, kind_of
 from rollout.inventory.files import documents_in
 
 
@@ -21,13 +21,17 @@ def read(repo: Path, pattern: str) -> SourceResult:
                 labels.update(common)
             else:
                 result.problem(file, doc_index, ("commonLabels",), "must be a mapping")
-        for index, item in enumerate(doc.get("labels") or []):
+        items = doc.get("labels") or []
+        if not isinstance(items, list):
+            result.problem(file, doc_index, ("labels",), f"expected a list, got {kind_of(items)}")
+            items = []
+        for index, item in enumerate(items):
             pairs = item.get("pairs") if isinstance(item, dict) else None
             if not isinstance(pairs, dict):
                 result.problem(file, doc_index, ("labels", index), "a labels entry needs a pairs mapping")
                 continue
             for key, value in pairs.items():
-                if key in labels and labels[key] != value:
+                if isinstance(key, str) and key in labels and labels[key] != value:
                     result.problem(
                         file, doc_index, ("labels", index, "pairs", key),
                         f"label {key} is {labels[key]!r} in commonLabels but {value!r} here",

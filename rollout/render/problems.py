@@ -14,7 +14,15 @@ def problem_line(problem: Problem) -> str:
     if field:
         parts.append(field)
     message = problem.message if problem.is_error else f"warning: {problem.message}"
-    return ": ".join(parts + [message])
+    return printable(": ".join(parts + [message]))
+
+
+def printable(text: str) -> str:
+    """Control characters from the input (a key with ESC, NEL or a record separator)
+    escaped: one problem stays one line, and a terminal is never sent escape codes."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def problem_json(problem: Problem) -> dict:
