@@ -225,9 +225,7 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
             tip = _build(session, ws, state, chosen, outcome, base, message, dry_run)
         return outcome, base, base if dry_run else tip
 
-    outcome = _publish(session, attempt)
-    outcome.notes += session.notes
-    return outcome
+    return _publish(session, attempt)  # which puts the session's notes first
 
 
 def _publish(session: Session, attempt) -> Outcome:
