@@ -56,7 +56,8 @@ def race(workdir: Path, rounds: int, runners: int, log=None) -> RaceTally:
             except ValueError:
                 docs = [json.loads(line) for line in out.splitlines() if line.strip()]
             for doc in docs:
-                claimed = doc.get("waves", doc.get("advanced", []))
+                # `run` lists every wave's status under "waves"; what it advanced is "advanced"
+                claimed = doc["advanced"] if "advanced" in doc else doc.get("waves", [])
                 claims.update(w.get("name") or w.get("wave") for w in claimed)
         for clone in clones:
             git(clone, "pull", "-q", "--ff-only")  # a runner that found nothing to do may be behind
