@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROLLOUT, SEED_POLICY, make_seed_repo
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
-           "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
+from test_engine import GIT_ENV, git, git_identity  # noqa: F401 - git_identity: the autouse fixture
 SATURDAY = timegm((2026, 11, 28, 12, 0, 0))  # 13:00 in Berlin
 MONDAY = timegm((2026, 11, 30, 9, 0, 0))  # 10:00 in Berlin
 BERLIN_BUSINESS_HOURS = """\
@@ -27,17 +25,6 @@ BERLIN_BUSINESS_HOURS = """\
       duration: 8h
       timeZone: Europe/Berlin
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch):
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("ROLLOUT_NOW", raising=False)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
 def rollout(cwd: Path, *args: str, now: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
