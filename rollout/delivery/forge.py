@@ -1,0 +1,95 @@
+"""What the pull-request delivery needs of a forge (GitHub, GitLab): one small
+interface, one module per forge (github.py, gitlab.py), each a thin layer over the
+forge's well-kept client library (PyGithub, python-gitlab). Every method is one API
+call in the steady state, and none is ever made per cluster.
+
+A forge module offers:
+
+    connect(repo: Path, remote_url: str, provider_hint: str | None, token_env: str | None) -> Forge
+        Finds the forge the way CI does: GITHUB_API_URL + GITHUB_REPOSITORY (GitLab:
+        CI_API_V4_URL + CI_PROJECT_PATH), else from the remote URL. The token comes from
+        GITHUB_TOKEN / GITLAB_TOKEN, or the variable `token_env` names; it is never printed.
+        Raises ForgeSetupError (exit 2, before anything is written) when the token is
+        missing, refused (401/403 that is not a rate limit), or the repository is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from rollout.workspace import UsageError
+
+
+class ForgeSetupError(UsageError):
+    """An operator's set-up mistake (token missing or refused, repository unknown): one
+    line, exit 2, nothing written."""
+
+
+class ForgeError(Exception):
+    """The forge refused or failed (after the retries for rate limits and 5xx): one line,
+    no token in it; the rollout stops here and the next run starts over (exit 1)."""
+
+
+class AlreadyExists(ForgeError):
+    """An open pull request for this head branch exists already (a racing runner opened it)."""
+
+
+class NotMergeable(ForgeError):
+    """The forge refused the merge (head moved, conflict, checks, protection)."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int  # GitHub's number, GitLab's iid
+    url: str  # the web page people open
+    state: str  # open | merged | closed (closed without merge)
+    branch: str  # head (source) branch
+    head: str  # head commit SHA
+    base: str  # target branch
+    title: str = ""
+    merge_commit: str | None = None  # once merged: the commit on the target branch
+    labels: tuple[str, ...] = ()
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a pull request may be merged now, as the forge reports it."""
+
+    mergeable: bool | None  # None: the forge is still computing it (ask again next step)
+    checks: str  # passed | pending | failed | none (no required checks reported)
+    reason: str = ""  # one line for the log when not ready: "checks pending: ci/test", "conflict"
+
+    @property
+    def ready(self) -> bool:
+        return self.mergeable is True and self.checks in ("passed", "none")
+
+
+class Forge(Protocol):
+    name: str  # "github" | "gitlab"
+    repository: str  # owner/name or group/project, for messages
+
+    def open_requests(self, prefix: str) -> list[PullRequest]:
+        """Open pull requests whose head branch starts with `prefix` (one call per 100)."""
+
+    def find(self, branch: str) -> PullRequest | None:
+        """The pull request whose head is `branch`: the open one if any, else the newest
+        merged or closed one; None if there never was one (one call)."""
+
+    def open(self, branch: str, base: str, title: str, body: str, labels: tuple[str, ...] = (),
+             reviewers: tuple[str, ...] = (), draft: bool = False) -> PullRequest:
+        """Open a pull request from `branch` into `base`, then label it and request reviews.
+        Raises AlreadyExists when the forge says an open one for `branch` exists."""
+
+    def update(self, request: PullRequest, title: str, body: str) -> None:
+        """Rewrite the title and body (after a rebuild on a moved base)."""
+
+    def readiness(self, request: PullRequest) -> Readiness:
+        """Mergeable? Required checks (commit statuses / check runs / pipelines) on its head green?"""
+
+    def merge(self, request: PullRequest, method: str, title: str, message: str) -> str:
+        """Merge with `method` (merge | squash | rebase) as the forge does, only if the head
+        is still `request.head`; `title` and `message` become the merge or squash commit's
+        message (so the rollout's trailers survive). Returns the commit now on the base
+        branch. Raises NotMergeable when the forge refuses."""
