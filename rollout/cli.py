@@ -243,18 +243,38 @@ def _print_outcome(outcome, fmt: str, verb: str) -> None:
             print(change.diff, end="")
         what = "late join, " if change.late else ""
         commit = f" {change.commit[:12]}" if change.commit else " (dry run)"
-        print(f"{verb} wave {change.number} {change.name}: {what}{count(len(change.clusters), 'cluster')}, "
+        said = f"proposed ({verb})" if change.proposal else verb
+        print(f"{said} wave {change.number} {change.name}: {what}{count(len(change.clusters), 'cluster')}, "
               f"{count(len(change.files), 'file')}{commit}")
+        if change.proposal:
+            print(f"  pull request #{change.proposal['number']}: {change.proposal['url']} "
+                  f"(branch {change.proposal['branch']})")
     for note in outcome.notes:
         print(note)
     if outcome.changes and not any(c.diff for c in outcome.changes):
-        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+        print("proposed: merging the pull request publishes it" if outcome.proposed else
+              "pushed" if outcome.pushed else "committed locally (not pushed)")
 
 
 PushOption = Annotated[
     Optional[bool],
     typer.Option("--push/--no-push", help="Push the commit (default: when the branch has an upstream)."),
 ]
+
+
+class Delivery(str, Enum):
+    push = "push"
+    pull_request = "pull-request"
+
+
+DeliveryOption = Annotated[
+    Optional[Delivery],
+    typer.Option("--delivery", help="Override the policy's spec.delivery.mode: push, or pull-request (docs/delivery.md)."),
+]
+
+
+def _mode(delivery: Optional[Delivery]) -> Optional[str]:
+    return delivery.value if delivery is not None else None
 
 
 @command
@@ -268,13 +288,15 @@ def advance(
     force: Annotated[bool, typer.Option("--force", help="Advance although dependencies have not passed or the change "
                                                         "window is shut (recorded in the commit).")] = False,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    delivery: DeliveryOption = None,
 ) -> None:
-    """Pin the revision into a wave's manifests: one commit per wave, pushed."""
+    """Pin the revision into a wave's manifests: one commit per wave, pushed (or proposed
+    as a pull request under pull-request delivery)."""
     from rollout.engine import advance as run
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
-    outcome = _engine_errors(lambda: run(root, policy, wave, dry_run, push, message, force))
+    outcome = _engine_errors(lambda: run(root, policy, wave, dry_run, push, message, force, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "would advance" if dry_run else "advanced")
     if not dry_run:
         _notify(root, outcome, policy)
@@ -288,6 +310,7 @@ def revert(
     wave: Annotated[Optional[str], typer.Option("--wave", help="Wave number or name.")] = None,
     all_waves: Annotated[bool, typer.Option("--all", help="Every advanced wave, newest first.")] = False,
     push: PushOption = None,
+    delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Re-pin a wave's clusters to what they had before its advance commit."""
@@ -297,7 +320,7 @@ def revert(
     if (wave is None) == (not all_waves):
         raise UsageError("give exactly one of --wave N and --all")
     root = repo_root(repo, policy)
-    outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push))
+    outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "reverted")
     outcome.reason = reason
     _notify(root, outcome, policy)
@@ -309,6 +332,7 @@ def run(
     repo: RepoOption = None,
     kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config (in-cluster works too).")] = None,
     push: PushOption = None,
+    delivery: DeliveryOption = None,
     wait: Annotated[bool, typer.Option("--wait", help="Keep stepping until complete, failed or --timeout.")] = False,
     timeout: Annotated[str, typer.Option("--timeout", help="With --wait: give up after this long.")] = "6h",
     interval: Annotated[str, typer.Option("--interval", help="With --wait: time between steps.")] = "30s",
@@ -321,7 +345,8 @@ def run(
 
     limit, every = _duration("--timeout", timeout), _duration("--interval", interval)
     root = repo_root(repo, policy)
-    code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value))
+    code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value,
+                                            _mode(delivery)))
     raise typer.Exit(code)
 
 
@@ -374,6 +399,7 @@ def approve(
     by: Annotated[str, typer.Option("--by", help="Who approves: recorded in the commit.")],
     repo: RepoOption = None,
     push: PushOption = None,
+    delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Approve a wave marked `approval: required`, so the waves after it may go."""
@@ -381,19 +407,19 @@ def approve(
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
-    outcome = _engine_errors(lambda: run(root, policy, wave, by, push))
+    outcome = _engine_errors(lambda: run(root, policy, wave, by, push, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "approved")
 
 
 def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: Optional[str], reason: Optional[str],
-                   repo: Optional[str], push: Optional[bool], fmt: str) -> None:
+                   repo: Optional[str], push: Optional[bool], fmt: str, delivery: Optional[Delivery]) -> None:
     from rollout.pause import record
     from rollout.workspace import UsageError, repo_root
 
     if (policy is None) == (not all_policies):
         raise UsageError("give exactly one of POLICY and --all")
     root = repo_root(repo, policy)
-    outcome = _engine_errors(lambda: record(root, policy, action, by, reason, push))
+    outcome = _engine_errors(lambda: record(root, policy, action, by, reason, push, delivery=_mode(delivery)))
     if fmt == "json":
         import json
 
@@ -426,10 +452,11 @@ def pause(
     by: Annotated[Optional[str], typer.Option("--by", help="Who pauses (default: git's user.name).")] = None,
     repo: RepoOption = None,
     push: PushOption = None,
+    delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Stop starting waves (a commit): gates are still judged, failed waves still reverted."""
-    _pause_command("pause", policy, all_policies, by, reason, repo, push, format.value)
+    _pause_command("pause", policy, all_policies, by, reason, repo, push, format.value, delivery)
 
 
 @command
@@ -440,10 +467,11 @@ def resume(
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (optional): recorded in the commit.")] = None,
     repo: RepoOption = None,
     push: PushOption = None,
+    delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Lift a pause (a commit); `git revert` of the pause commit does the same."""
-    _pause_command("resume", policy, all_policies, by, reason, repo, push, format.value)
+    _pause_command("resume", policy, all_policies, by, reason, repo, push, format.value, delivery)
 
 
 @command

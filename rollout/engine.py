@@ -16,16 +16,14 @@ from pathlib import Path
 
 from waves.problems import Problem
 from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, ready
-from rollout.git.history import (advance_message, approve_message, policy_digest, read_events, revert_message,
-                                 verify_message)
+from rollout.git.history import (advance_message, approve_message, history_refs, policy_digest, read_events,
+                                 revert_message, verify_message)
 from rollout.git import checkout
 from rollout.git.repo import Git, GitError, Upstream
 from rollout.controls import Hold, hold_of
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
-
-MAX_ATTEMPTS = 5
 
 
 def clock(now: int | None = None) -> int:
@@ -61,6 +59,7 @@ class WaveChange:
     late: bool = False
     forced: list[str] = field(default_factory=list)
     diff: str = ""
+    proposal: dict | None = None  # {"number", "url", "branch"}: the pull request that carries it
 
 
 @dataclass
@@ -69,18 +68,23 @@ class Outcome:
     revision: str
     changes: list[WaveChange] = field(default_factory=list)
     pushed: bool = False
+    proposed: bool = False  # pull-request delivery: the changes wait in pull requests
     notes: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # what a pause or a change window kept from starting
     paused: bool = False
+    ws: object = field(default=None, repr=False)  # what the changes were decided on: the plan
+    state: object = field(default=None, repr=False)  # and the state (for a pull request's body)
 
     def as_dict(self) -> dict:
         return {
             "policy": self.policy,
             "revision": self.revision,
             "pushed": self.pushed,
+            "proposed": self.proposed,
             "waves": [
                 {"number": c.number, "name": c.name, "action": c.action, "commit": c.commit,
-                 "clusters": c.clusters, "files": c.files, "lateJoin": c.late, "forced": bool(c.forced)}
+                 "clusters": c.clusters, "files": c.files, "lateJoin": c.late, "forced": bool(c.forced),
+                 **({"pullRequest": c.proposal} if c.proposal else {})}
                 for c in self.changes
             ],
             "notes": self.notes,
@@ -100,6 +104,22 @@ class Session:
     upstream: Upstream | None
     push: bool
     notes: list[str] = field(default_factory=list)  # an interrupted run finished; what a dry run would refuse
+    override: str | None = None  # --delivery
+    writing: bool = True
+    delivery: object = None  # rollout.delivery: known once the policy is loaded
+
+    @property
+    def remote(self) -> str | None:
+        return self.upstream.remote if self.upstream else None
+
+    def use(self, ws: Workspace) -> None:
+        """Take the policy's delivery (or --delivery's) and check it is set up (exit 2)."""
+        if self.delivery is None:
+            from rollout.delivery import delivery_for
+
+            self.delivery = delivery_for(ws.loaded.policy.spec.delivery, self.override)
+            if self.writing:
+                self.delivery.preflight(self)
 
 
 # Files that tools (ours included) leave in a repo and that are no manifests: the
@@ -119,8 +139,11 @@ def dirty_message(dirty: list[str]) -> str:
     return message
 
 
-def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session:
-    """`writing` False (a dry run): what a real run would refuse becomes a note."""
+def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: str | None = None) -> Session:
+    """`writing` False (a dry run): what a real run would refuse becomes a note.
+    `delivery`: --delivery, overriding the policy's spec.delivery.mode."""
+    if delivery == "pull-request" and push is False:
+        raise UsageError("--no-push: pull-request delivery publishes branches; it cannot work without the remote")
     git = Git(repo)
     top = git.toplevel()
     if top is None:
@@ -154,7 +177,7 @@ def open_session(repo: Path, push: bool | None, writing: bool = True) -> Session
         git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
     notes += [f"a real run would refuse: {reason}" for reason in refusals]
-    return Session(repo, git, branch, upstream, do_push, notes)
+    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
 
 
 def _recover_plain(git: Git, branch: str) -> list[str]:
@@ -190,34 +213,42 @@ def sync(session: Session) -> None:
         raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
 
 
-def load(session: Session, policy_ref: str) -> Workspace:
-    ws = load_workspace(session.repo, policy_ref, check_files=True)
+def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files)
     if ws.errors:
         raise InvalidInput(ws.problems)
+    session.use(ws)
     return ws
 
 
+def events_of(session: Session, ws: Workspace):
+    return read_events(session.git, history_refs(session.git, session.remote), ws.plan.policy,
+                       arrivals_for=ws.plan.revision)
+
+
 def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
-    events = read_events(session.git, "HEAD", ws.plan.policy)
-    return fold(ws.plan, events, now)
+    proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
+    return fold(ws.plan, events_of(session, ws), now, proposals=proposals)
 
 
 # --- advance --------------------------------------------------------------------------
 
 
 def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool = False, push: bool | None = None,
-            message: str | None = None, force: bool = False, now: int | None = None) -> Outcome:
+            message: str | None = None, force: bool = False, now: int | None = None,
+            delivery: str | None = None) -> Outcome:
     """Advance wave `wave`, or every wave that is ready (its dependencies passed: bake
     elapsed and, for gated waves, a recorded gate pass)."""
-    session = open_session(repo, push, writing=not dry_run)
+    session = open_session(repo, push, writing=not dry_run, delivery=delivery)
     if not dry_run:
         sync(session)
 
     def attempt():
         ws = load(session, policy_ref)
         state = state_of(session, ws, clock(now))
-        outcome = Outcome(ws.plan.policy, ws.plan.revision)
-        chosen = _choose(ws, state, wave, force, outcome, hold_of(session.git, ws.plan.policy, clock(now)))
+        outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
+        chosen = _choose(ws, state, wave, force, outcome, hold_of(session.git, ws.plan.policy, clock(now),
+                                                                   history_refs(session.git, session.remote)))
         base = session.git.head()
         if not chosen:
             return outcome, base, base
@@ -228,34 +259,19 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
     return _publish(session, attempt)  # which puts the session's notes first
 
 
-def _publish(session: Session, attempt) -> Outcome:
-    """Run `attempt() -> (outcome, base, tip)` until its commits land: push the tip
-    (never forced), and when the remote moved meanwhile, take its state and decide
-    again. Only a published tip moves the local branch and working tree."""
-    for _ in range(MAX_ATTEMPTS):
-        outcome, base, tip = attempt()
-        outcome.notes[:0] = session.notes
-        if tip == base:
-            return outcome
-        if session.push:
-            pushed = session.git.push(session.upstream, tip)
-            if pushed is None:
-                sync(session)  # another runner moved the remote
-                continue
-            if pushed == "already":
-                # Another runner built the very same commits (same base, files, message and
-                # second) and published them first: they are its, not ours to announce.
-                outcome.notes += [f"wave {c.number} {c.name} was already {_PAST[c.action]} by another runner "
-                                  f"({c.commit[:12]}): nothing to do" for c in outcome.changes]
-                outcome.changes = []
-            else:
-                outcome.pushed = True
-        session.git.fast_forward(tip)
-        return outcome
-    raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+def _publish(session: Session, attempt, urgent: bool = False, record: bool = False) -> Outcome:
+    """Run `attempt() -> (outcome, base, tip)` until its commits land, as the session's
+    delivery does it (rollout/delivery/): only published commits move the local branch.
+    The delivery is the policy's, known once the first attempt loaded it: that attempt's
+    result is the delivery's first."""
+    if session.delivery is None:
+        first = [attempt()]
 
+        def again():
+            return first.pop() if first else attempt()
 
-_PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
+        return session.delivery.publish(session, again, urgent=urgent, record=record)
+    return session.delivery.publish(session, attempt, urgent=urgent, record=record)
 
 
 def _wave(plan, ref: str):
@@ -283,6 +299,10 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
                           "a new revision starts a new rollout")
+        if ws_state.status == "proposed":
+            outcome.notes.append(f"wave {target.number} {target.name} is already proposed: "
+                                 f"{ws_state.proposal.describe()} waits to be merged")
+            return []
         if ws_state.status in OUT:
             if ws_state.late:
                 return [(target.number, ws_state.late, True, [], False)]
@@ -309,7 +329,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
     if not chosen and outcome.held:
         outcome.notes += outcome.held
     elif not chosen:
-        waiting = [w for w in state.waves if w.status in ("pending", "baking", "verifying")]
+        waiting = [w for w in state.waves if w.status in ("pending", "proposed", "baking", "verifying")]
         if not waiting:
             outcome.notes.append(f"rollout {state.overall}: nothing to advance")
         else:
@@ -319,7 +339,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                 outcome.notes.append(f"wave {w.number} {w.name} waits: " + "; ".join(blockers(plan, state, w.number)))
             else:
                 outcome.notes += ["; ".join(blockers(plan, state, w.number, itself=True))
-                                  for w in state.waves if w.status in ("baking", "verifying")]
+                                  for w in state.waves if w.status in ("proposed", "baking", "verifying")]
     return sorted(chosen)
 
 
@@ -335,6 +355,8 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
     tip = base
     for number, clusters, late, forced, past_window in chosen:
         wave = plan.wave(number)
+        if not session.delivery.chains:  # each wave's commit sits on the branch's tip, in its own pull request
+            tip, texts = base, {}
         changes: dict[str, str] = {}
         before = dict(texts)  # this wave's diff starts where the previous wave left off
         pinned = []
@@ -381,31 +403,30 @@ def _diff(before: dict[str, str], after: dict[str, str]) -> str:
 
 
 def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
-           now: int | None = None) -> Outcome:
+           now: int | None = None, delivery: str | None = None) -> Outcome:
     """Re-pin each cluster of the wave(s) to the value it had before the wave's advance
     commit, one commit per wave. Idempotent: a reverted wave is left alone."""
     if not reason.strip():
         raise UsageError("--reason must say why")
-    session = open_session(repo, push)
+    session = open_session(repo, push, delivery=delivery)
     sync(session)
 
     def attempt():
-        ws = load_workspace(session.repo, policy_ref)  # no file checks: a revert must work even if pins broke
-        if ws.errors:
-            raise InvalidInput(ws.problems)
-        events = read_events(session.git, "HEAD", ws.plan.policy)
+        ws = load(session, policy_ref, check_files=False)  # no file checks: a revert must work even if pins broke
+        events = events_of(session, ws)
         state = fold(ws.plan, events, clock(now))
-        outcome = Outcome(ws.plan.policy, ws.plan.revision)
+        outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         if all_waves:
             numbers = [w.number for w in reversed(state.out)]
         else:
             numbers = [_wave(ws.plan, wave).number]
         base = tip = session.git.head()
         for number in numbers:
-            tip = _revert_wave(session, ws, state, events, number, reason, tip, outcome)
+            tip = _revert_wave(session, ws, state, events, number, reason, base if not session.delivery.chains else tip,
+                               outcome)
         return outcome, base, tip
 
-    return _publish(session, attempt)
+    return _publish(session, attempt, urgent=True)
 
 
 def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> str:
@@ -475,18 +496,17 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> st
 
 def _folded(session: Session, policy_ref: str, now: int | None) -> tuple[Workspace, RolloutState]:
     """The policy (without reading the pinned files) and its state, for empty-commit records."""
-    ws = load_workspace(session.repo, policy_ref)
-    if ws.errors:
-        raise InvalidInput(ws.problems)
-    return ws, fold(ws.plan, read_events(session.git, "HEAD", ws.plan.policy), clock(now))
+    ws = load(session, policy_ref, check_files=False)
+    return ws, state_of(session, ws, clock(now))
 
 
-def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None) -> Outcome:
+def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None,
+            delivery: str | None = None) -> Outcome:
     """Record that a person approved wave `wave` (`approval: required`): an empty commit
     with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
     if not by.strip():
         raise UsageError("--by must name who approves")
-    session = open_session(repo, push)
+    session = open_session(repo, push, delivery=delivery)
     sync(session)
 
     def attempt():
@@ -494,7 +514,7 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
         plan = ws.plan
         target = _wave(plan, wave)
         ws_state = state.wave(target.number)
-        outcome = Outcome(plan.policy, plan.revision)
+        outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
         base = session.git.head()
         if target.approval != "required":
             outcome.notes.append(f"wave {target.number} {target.name} does not require approval: nothing to do")
@@ -517,18 +537,18 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
 
 
 def verify(repo: Path, policy_ref: str, passed: dict[int, list[str]], push: bool | None = None,
-           now: int | None = None) -> Outcome:
+           now: int | None = None, delivery: str | None = None) -> Outcome:
     """Record that waves passed their gates after their bake: one empty commit per wave
     (`Rollout-Action: verify`), its body the evidence. `passed`: wave number -> evidence
     lines. A wave already recorded, or no longer out, is left alone (racing runners)."""
-    session = open_session(repo, push)
+    session = open_session(repo, push, delivery=delivery)
     sync(session)
 
     def attempt():
         ws, state = _folded(session, policy_ref, now)
         plan = ws.plan
         outcome = Outcome(plan.policy, plan.revision)
-        base = tip = session.git.head()
+        base = tip = session.delivery.record_base(session)
         for number, evidence in sorted(passed.items()):
             wave, ws_state = plan.wave(number), state.wave(number)
             if ws_state.status not in ("baking", "verifying") or ws_state.verify_commit:
@@ -539,7 +559,7 @@ def verify(repo: Path, policy_ref: str, passed: dict[int, list[str]], push: bool
             outcome.changes.append(WaveChange(number, wave.name, VERIFY, list(wave.clusters), [], commit=tip))
         return outcome, base, tip
 
-    return _publish(session, attempt)
+    return _publish(session, attempt, record=True)
 
 
 # --- status ---------------------------------------------------------------------------
@@ -553,11 +573,17 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
     if git.toplevel() is None:
         raise UsageError(f"{repo}: not a git repository")
     _finish_interrupted_move(git)
+    from rollout.delivery import delivery_for
+
     now_ = clock(now)
-    events = read_events(git, "HEAD", ws.plan.policy)
+    branch = git.branch()
+    upstream = git.upstream(branch) if branch else None
+    remote = upstream.remote if upstream else None
+    events = read_events(git, history_refs(git, remote), ws.plan.policy, arrivals_for=ws.plan.revision)
+    proposals = delivery_for(ws.loaded.policy.spec.delivery).proposals(git, remote, ws.plan)
     with bulk():
         at_revision = _at_revision(repo, ws)
-    return ws, fold(ws.plan, events, now_, at_revision)
+    return ws, fold(ws.plan, events, now_, at_revision, proposals)
 
 
 def _finish_interrupted_move(git: Git) -> None:

@@ -72,8 +72,8 @@ def preflight(ws, kube, numbers: list[int], now: float) -> None:
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
-    if ws_state.status in ("pending", "reverted"):
-        return WaveVerdict(number, wave.name, "pending" if ws_state.status == "pending" else "failed",
+    if ws_state.status in ("pending", "proposed", "reverted"):
+        return WaveVerdict(number, wave.name, "failed" if ws_state.status == "reverted" else "pending",
                            f"wave is {ws_state.status}")
     ctx = context(ws, kube, now, wave, ws_state.advanced_at, ws_state.advance_commit)
     checks: list[Check] = []  # from gates that see at least part of the wave

@@ -75,18 +75,22 @@ class PauseOutcome(Outcome):
 
 
 def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reason: str | None,
-           push: bool | None = None, now: int | None = None):
+           push: bool | None = None, now: int | None = None, delivery: str | None = None):
     """Commit a pause or resume of one policy (`policy_ref`) or of every policy (None),
     and publish it. Idempotent: pausing a paused policy or resuming a running one does nothing."""
     from datetime import datetime, timezone
 
+    from rollout.delivery import delivery_for
     from rollout.engine import Refused, WaveChange, _publish, clock, open_session, sync
+    from rollout.git.history import history_refs
     from rollout.workspace import UsageError, load_workspace
 
     if action == "pause" and not (reason or "").strip():
         raise UsageError("--reason must say why")
-    session = open_session(repo, push)
+    session = open_session(repo, push, delivery=delivery)
     sync(session)
+    if policy_ref is None:  # every policy: --delivery says where records go (docs/delivery.md)
+        session.delivery = delivery_for(None, delivery)
     who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
 
     def attempt():
@@ -99,14 +103,16 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
 
                 raise InvalidInput(ws.problems)
             name = ws.loaded.policy.metadata.name
-        base = session.git.head()
+            session.use(ws)
+        base = session.delivery.record_base(session)
+        refs = history_refs(session.git, session.remote)
         outcome = PauseOutcome(name, "", reason=reason or "", by=who)
-        active = [p for p in pauses_of(session.git, name, base) if p.policy == name]
+        active = [p for p in pauses_of(session.git, name, refs) if p.policy == name]
         if action == "pause" and active:
             outcome.notes.append(active[0].describe() + ": already paused")
             return outcome, base, base
         if action == "resume" and not active:
-            others = pauses_of(session.git, name, base)
+            others = pauses_of(session.git, name, refs)
             if others:
                 raise Refused(f"{name} is held by an emergency stop: {others[0].describe()}; "
                               "`rollout resume --all` lifts it")
@@ -118,4 +124,4 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
         outcome.changes.append(WaveChange(0, name, action, [], [marker(name)], commit=tip))
         return outcome, base, tip
 
-    return _publish(session, attempt)
+    return _publish(session, attempt, record=True)

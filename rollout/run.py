@@ -34,6 +34,7 @@ class Step:
     plan: object | None = None
     verdicts: list[WaveVerdict] = field(default_factory=list)
     advanced: list[dict] = field(default_factory=list)
+    merged: list[dict] = field(default_factory=list)  # pull requests this step merged (pull-request delivery)
     verified: list[dict] = field(default_factory=list)
     reverted: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -50,19 +51,19 @@ class Step:
 
     def as_dict(self) -> dict:
         return {"policy": self.policy, "revision": self.revision, "status": self.status, "waves": self.waves(),
-                "gates": [v.as_dict() for v in self.verdicts], "advanced": self.advanced,
+                "gates": [v.as_dict() for v in self.verdicts], "merged": self.merged, "advanced": self.advanced,
                 "verified": self.verified, "reverted": self.reverted, "notes": self.notes,
                 "warnings": self.within_budget,
                 "exitCode": self.exit_code}
 
 
-def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
+def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: str | None = None) -> Step:
     from rollout.engine import clock, load, open_session, state_of, sync
 
-    session = open_session(repo, push)
+    session = open_session(repo, push, delivery=delivery)
     sync(session)
     kube.forget()
-    ws = load(session, policy_ref)
+    ws = load(session, policy_ref)  # and the delivery's set-up check (exit 2)
     now = clock()
     state = state_of(session, ws, now)
     result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify)
@@ -74,15 +75,34 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None) -> Step:
 
 
 def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
-    from rollout.engine import advance, revert, state_of, verify
-    from rollout.gate_check import evaluate, preflight
+    from rollout.engine import state_of
+    from rollout.gate_check import preflight
 
-    repo = session.repo
     if state.overall == "reverted":
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
     preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted")], now)
+    tending = session.delivery.tend(session, ws, state)  # pull requests: merge the ready, halt on the closed
+    result.merged, result.notes = tending.merged, result.notes + tending.notes
+    if tending.halts:
+        result.status, result.exit_code = "halted", 1
+        result.notes += [f"halted: {line}" for line in tending.halts]
+        result.state = state_of(session, ws, now)
+        return result
+    if tending.merged:
+        state = result.state = state_of(session, ws, now)
+        if state.overall == "reverted":
+            result.status, result.exit_code = "reverted", 1
+            return result
+    return _judge(session, ws, policy_ref, kube, push, now, state, result)
+
+
+def _judge(session, ws, policy_ref, kube, push, now, state, result) -> Step:
+    from rollout.engine import advance, revert, state_of, verify
+    from rollout.gate_check import evaluate
+
+    repo, delivery = session.repo, session.override
     verdicts = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves
                 if w.status in ("baking", "verifying")}
     result.verdicts = list(verdicts.values())
@@ -91,10 +111,12 @@ def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
         first = failed[0]
         reason = f"gate failed: {first.reason}"
         if ws.loaded.policy.spec.onFailure == "revert":
-            outcome = revert(repo, policy_ref, str(first.number), False, reason, push)
-            result.reverted = [{"wave": c.number, "name": c.name, "commit": c.commit, "reason": reason}
-                               for c in outcome.changes]
-            result.status = "reverted"
+            outcome = revert(repo, policy_ref, str(first.number), False, reason, push, delivery=delivery)
+            result.reverted = [{"wave": c.number, "name": c.name, "commit": c.commit, "reason": reason,
+                                **({"pullRequest": c.proposal} if c.proposal else {})} for c in outcome.changes]
+            result.notes += outcome.notes
+            # proposed, the revert is not done until merged: the next step merges it
+            result.status = "reverting" if outcome.proposed else "reverted"
         else:
             result.status = "failed"
             result.notes.append(f"wave {first.number} {first.name}: {reason}; onFailure: halt: left as it is")
@@ -112,16 +134,19 @@ def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
 
     passed = {n: v.evidence() for n, v in verdicts.items() if v.state == "passed"}
     if passed:
-        outcome = verify(repo, policy_ref, passed, push)
+        outcome = verify(repo, policy_ref, passed, push, delivery=delivery)
         result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in outcome.changes]
-    outcome = advance(repo, policy_ref, push=push)
+    outcome = advance(repo, policy_ref, push=push, delivery=delivery)
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
-                        "lateJoin": c.late} for c in outcome.changes]
+                        "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
+                       for c in outcome.changes]
     result.notes += outcome.held  # a pause, or waves waiting for their change window
     result.state = after = state_of(session, ws, now)
     if after.overall == "complete":
         result.status = "complete"
-    elif result.advanced or result.verified:
+    elif outcome.proposed:
+        result.status = "proposed"
+    elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
     else:
         result.status = "paused" if outcome.paused else "waiting"
@@ -154,6 +179,9 @@ def _warning(item: dict) -> str:
 
 def summary_markdown(result: Step) -> str:
     lines = [f"### rollout `{result.policy}` → `{result.revision}`: **{result.status}**", ""]
+    for item in result.merged:
+        lines.append(f"- merged [#{item['number']}]({item['url']}) ({item['action']} of wave {item['wave']} "
+                     f"{item['name']}) `{(item['commit'] or '')[:12]}`")
     for item in result.advanced:
         lines.append(f"- advanced wave {item['wave']} {item['name']} ({count(len(item['clusters']), 'cluster')}) "
                      f"`{(item['commit'] or '')[:12]}`")
@@ -185,11 +213,17 @@ def status_picture(repo: Path, policy_ref: str) -> str:
 
 def lines(result: Step) -> list[str]:
     """What a step did, as log lines; the last one is the rollout's status."""
-    out = [f"advanced wave {i['wave']} {i['name']}: {count(len(i['clusters']), 'cluster')} {(i['commit'] or '')[:12]}"
+    out = [f"{'proposed' if i.get('pullRequest') else 'advanced'} wave {i['wave']} {i['name']}: "
+           f"{count(len(i['clusters']), 'cluster')} {(i['commit'] or '')[:12]}"
+           + (f" in pull request #{i['pullRequest']['number']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
            for i in result.advanced]
+    out = [f"merged pull request #{i['number']} ({i['action']} of wave {i['wave']} {i['name']}): "
+           f"{(i['commit'] or '')[:12]}" for i in result.merged] + out
     out = [f"wave {i['wave']} {i['name']} passed its gates: recorded {(i['commit'] or '')[:12]}"
            for i in result.verified] + out
-    out += [f"reverted wave {i['wave']} {i['name']}: commit {(i['commit'] or '')[:12]}: {i['reason']}"
+    out += [f"{'proposed the revert of' if i.get('pullRequest') else 'reverted'} wave {i['wave']} {i['name']}: commit "
+            f"{(i['commit'] or '')[:12]}: {i['reason']}"
+            + (f" in pull request #{i['pullRequest']['number']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
             for i in result.reverted]
     out += [_warning(item) for item in result.within_budget]
     out += result.notes
@@ -198,7 +232,7 @@ def lines(result: Step) -> list[str]:
 
 
 def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, wait: bool, timeout: float,
-        interval: float, fmt: str) -> int:
+        interval: float, fmt: str, delivery: str | None = None) -> int:
     """Step once, or with `wait` until complete, failed or `timeout`: a live table in a
     terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`."""
     from rollout.notify.hook import after_step
@@ -217,7 +251,7 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
     result = None
     try:
         while True:
-            result = step(repo, policy_ref, kube, push)
+            result = step(repo, policy_ref, kube, push, delivery)
             if fmt == "json":
                 print(json.dumps(result.as_dict()), flush=True)
             elif live is not None:

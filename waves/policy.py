@@ -25,6 +25,7 @@ from waves.pins import PinSpec
 from waves.selectors import LabelSelector, label_key_problem
 from waves.templates import check_template
 from waves.windows import Window
+from waves.delivery import DeliverySpec
 from waves.notify import NotifySpec
 
 API_VERSION = "rollout/v1alpha1"
@@ -252,6 +253,8 @@ class PolicySpec(Strict):
     )
     windows: tuple[Window, ...] = Field(default=(), description="When waves may start (docs/operating.md).")
     notify: tuple[NotifySpec, ...] = Field(default=(), description="Where to send rollout events (docs/operating.md).")
+    delivery: DeliverySpec = Field(default_factory=DeliverySpec,
+                                   description="How commits reach the followed branch: push, or pull requests (docs/delivery.md).")
 
     @field_validator("revision")
     @classmethod

@@ -18,6 +18,19 @@ OUT = ("baking", "verifying", "passed")
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A wave's change waiting in a pull request (pull-request delivery): its branch is
+    on the remote, its change not yet on the branch the controllers follow."""
+
+    branch: str
+    number: int | None = None  # the pull request, once known
+    url: str | None = None
+
+    def describe(self) -> str:
+        return f"pull request #{self.number}" if self.number is not None else f"branch {self.branch}"
+
+
+@dataclass(frozen=True)
 class Event:
     """One rollout commit, from its trailers."""
 
@@ -37,7 +50,8 @@ class Event:
 class WaveState:
     number: int
     name: str
-    # pending -> baking (advanced, bake running) -> verifying (bake over, gates not yet
+    # pending -> [proposed (pull-request delivery: its pull request is open)] ->
+    # baking (advanced, bake running) -> verifying (bake over, gates not yet
     # recorded as passed) -> passed; or reverted. A wave without gates passes when its bake
     # ends; a gated one when `rollout run` (or `gate --record`) records the gates' pass.
     status: str = "pending"
@@ -51,6 +65,7 @@ class WaveState:
     approved_by: str | None = None
     clusters_behind: list[str] = field(default_factory=list)  # in the wave but not at the revision
     late: list[str] = field(default_factory=list)  # joined the inventory after the wave went out
+    proposal: Proposal | None = None  # proposed: the pull request that carries the advance
 
 
 @dataclass
@@ -84,9 +99,11 @@ class RolloutState:
         raise KeyError(ref)
 
 
-def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool] | None = None) -> RolloutState:
+def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool] | None = None,
+         proposals: dict[str, Proposal] | None = None) -> RolloutState:
     """Wave statuses at `now`. `events` oldest first; only this policy and revision count.
-    `at_revision[cluster]` tells whether the cluster's files hold the revision now."""
+    `at_revision[cluster]` tells whether the cluster's files hold the revision now;
+    `proposals[wave name]` the pull request a wave's advance waits in."""
     mine = [e for e in events if e.policy == plan.policy and e.revision == plan.revision]
     by_wave: dict[str, list[Event]] = {}
     for event in mine:
@@ -114,6 +131,8 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.status, state.bake_remaining = "passed", 0
             elif state.bake_remaining == 0:
                 state.status = "verifying"
+        if state.status == "pending" and proposals and wave.name in proposals:
+            state.status, state.proposal = "proposed", proposals[wave.name]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         states.append(state)
@@ -141,6 +160,8 @@ def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False)
         ws, wave = state.wave(dep), plan.wave(dep)
         if ws.status == "pending":
             reasons.append(f"wave {dep} {wave.name} has not been advanced")
+        elif ws.status == "proposed":
+            reasons.append(f"wave {dep} {wave.name} is proposed: {ws.proposal.describe()} is not merged yet")
         elif ws.status in ("reverted", "failed"):
             reasons.append(f"wave {dep} {wave.name} is {ws.status}")
         elif ws.status == "baking":

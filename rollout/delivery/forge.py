@@ -93,3 +93,31 @@ class Forge(Protocol):
         is still `request.head`; `title` and `message` become the merge or squash commit's
         message (so the rollout's trailers survive). Returns the commit now on the base
         branch. Raises NotMergeable when the forge refuses."""
+
+
+FORGES = {"github": "rollout.delivery.github", "gitlab": "rollout.delivery.gitlab"}
+
+
+def provider_of(hint: str | None, remote_url: str) -> str:
+    """The forge: spec.delivery.provider, else the CI's variables, else the remote's host."""
+    import os
+
+    if hint:
+        return hint
+    if os.environ.get("GITHUB_API_URL") and os.environ.get("GITHUB_REPOSITORY"):
+        return "github"
+    if os.environ.get("CI_API_V4_URL") and os.environ.get("CI_PROJECT_PATH"):
+        return "gitlab"
+    host = remote_url.lower()
+    for name in FORGES:
+        if name in host:
+            return name
+    raise ForgeSetupError("pull-request delivery: cannot tell the forge from the remote URL or the CI variables: "
+                          "set spec.delivery.provider (github or gitlab)")
+
+
+def connect(repo, remote_url: str, hint: str | None, token_env: str | None) -> Forge:
+    import importlib
+
+    provider = provider_of(hint, remote_url)
+    return importlib.import_module(FORGES[provider]).connect(repo, remote_url, provider, token_env)

@@ -8,6 +8,8 @@ import re
 
 from waves.state import Event
 
+RECORDS = "rollout/records"  # the branch records go to under pull-request delivery (docs/delivery.md)
+
 TRAILERS = ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave", "Rollout-Wave-Name", "Rollout-Action")
 
 
@@ -73,6 +75,15 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def history_refs(git, remote: str | None) -> list[str]:
+    """Where a rollout's events are read from: HEAD, and the records branch when there is
+    one (pull-request delivery keeps verify and pause records there: the followed branch
+    is protected)."""
+    if remote is not None and git.rev(f"refs/remotes/{remote}/{RECORDS}") is not None:
+        return ["HEAD", f"refs/remotes/{remote}/{RECORDS}"]
+    return ["HEAD"]
+
+
 def grep_for(policy: str) -> str:
     return f"^Rollout-Policy: {re.escape(policy)}$"
 
@@ -81,13 +92,19 @@ _TRAILER = re.compile(r"^([A-Za-z-]+): (.*)$")
 
 
 def parse_event(commit: str, time: int, message: str) -> Event | None:
-    """The event a rollout commit records, or None for any other commit."""
-    paragraphs = message.strip().split("\n\n")
+    """The event a rollout commit records, or None for any other commit. The trailers are
+    the last paragraph that holds them: a forge may append its own lines after them
+    ("See merge request ...", "Co-authored-by: ..."), or a squash may put them in the middle."""
     fields: dict[str, str] = {}
-    for line in paragraphs[-1].splitlines():
-        match = _TRAILER.match(line)
-        if match:
-            fields[match.group(1)] = match.group(2).strip()
+    for paragraph in reversed(message.strip().split("\n\n")):
+        found = {}
+        for line in paragraph.splitlines():
+            match = _TRAILER.match(line.strip())
+            if match:
+                found[match.group(1)] = match.group(2).strip()
+        if "Rollout-Policy" in found and "Rollout-Action" in found:
+            fields = found
+            break
     if not all(key in fields for key in ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave-Name", "Rollout-Action")):
         return None
     clusters = tuple(c for c in fields.get("Rollout-Clusters", "").split(",") if c)
@@ -105,10 +122,43 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
     )
 
 
-def read_events(git, ref: str, policy: str) -> list[Event]:
+def read_events(git, ref: str | list[str], policy: str, arrivals_for: str | None = None) -> list[Event]:
+    """The policy's events reachable from `ref` (one ref or several: the branch and the
+    records branch), oldest first, in one `git log`. With `arrivals_for` (a revision),
+    that rollout's events that reached the branch through a merge take the merge's time
+    (docs/delivery.md: the bake starts when the change is on the branch, not when it was
+    proposed)."""
     events = []
     for commit, time, message in git.log(ref, grep_for(policy)):
         event = parse_event(commit, time, message)
         if event is not None:
             events.append(event)
+    if arrivals_for is not None:
+        events = arrived(git, events, arrivals_for)
     return events
+
+
+def arrived(git, events: list[Event], revision: str) -> list[Event]:
+    """`events` with each change of `revision` that is not on HEAD's first-parent line
+    timed by the first-parent commit that brought it in (a merge). One `git rev-list`,
+    and one more per such event (pull requests merged with a merge commit, a few a rollout)."""
+    from dataclasses import replace
+
+    changes = [e for e in events if e.revision == revision and e.action in ("advance", "revert", "approve")]
+    if not changes:
+        return events
+    oldest = min(changes, key=lambda e: e.time)
+    mainline = set(git.run("rev-list", "--first-parent", "HEAD", "--not", f"{oldest.commit}^@", "--",
+                           check=False).split())
+    timed = {}
+    for event in changes:
+        if event.commit in mainline:
+            continue
+        lines = git.run("log", "--first-parent", "--ancestry-path", "--reverse", "--format=%H %ct",
+                        f"{event.commit}..HEAD", "--", check=False).split("\n", 1)
+        first = lines[0].split()
+        if len(first) == 2:  # reachable from HEAD through a merge: the merge's time
+            timed[event.commit] = int(first[1])
+    if not timed:
+        return events
+    return [replace(e, time=timed[e.commit]) if e.commit in timed else e for e in events]

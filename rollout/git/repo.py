@@ -85,10 +85,11 @@ class Git:
         return self.ok("merge-base", "--is-ancestor", older, newer)
 
     # --- reading ----------------------------------------------------------------------
-    def log(self, ref: str, grep: str) -> list[tuple[str, int, str]]:
-        """(commit, committer time, message) of commits reachable from `ref` whose message
-        matches `grep` (an extended regex), oldest first. One process."""
-        out = self.run("log", "--reverse", "-E", f"--grep={grep}", "--format=%H%x1f%ct%x1f%B%x1e", ref, "--")
+    def log(self, ref: str | list[str], grep: str) -> list[tuple[str, int, str]]:
+        """(commit, committer time, message) of commits reachable from `ref` (or any of
+        several refs) whose message matches `grep` (an extended regex), oldest first. One process."""
+        refs = [ref] if isinstance(ref, str) else list(ref)
+        out = self.run("log", "--reverse", "-E", f"--grep={grep}", "--format=%H%x1f%ct%x1f%B%x1e", *refs, "--")
         commits = []
         for record in out.split("\x1e"):
             record = record.strip("\n")
@@ -178,24 +179,66 @@ class Git:
         """Publish `commit` as the remote branch, never forced: "moved" when this push
         moved the remote, "already" when the remote already was at `commit` (another
         runner pushed the very same commit), None when the remote moved meanwhile."""
-        result = subprocess.run(
-            ["git", "push", "--porcelain", upstream.remote, f"{commit}:refs/heads/{upstream.branch}"],
-            cwd=self.root, capture_output=True, text=True,
-        )
+        return self.push_ref(upstream.remote, commit, f"refs/heads/{upstream.branch}")
+
+    def push_ref(self, remote: str, commit: str, ref: str, lease: str | None = None) -> str | None:
+        """`push` to any ref of `remote`. With `lease` (the commit the ref must hold now),
+        the ref may be replaced by a commit that does not descend from it: only the
+        rollout's own pull-request branches are ever pushed so, never the followed branch."""
+        args = ["git", "push", "--porcelain", remote, f"{commit}:{ref}"]
+        if lease is not None:
+            args[2:2] = [f"--force-with-lease={ref}:{lease}"]
+        result = subprocess.run(args, cwd=self.root, capture_output=True, text=True)
         if result.returncode == 0:
-            # --porcelain: one line per ref, flag first: "=" up to date, " " or "*" updated
+            # --porcelain: one line per ref, flag first: "=" up to date, " " "*" "+" updated
             for line in result.stdout.splitlines():
                 parts = line.split("\t")
-                if len(parts) >= 2 and parts[1].endswith(f":refs/heads/{upstream.branch}"):
+                if len(parts) >= 2 and parts[1].endswith(f":{ref}"):
                     return "already" if parts[0] == "=" else "moved"
             return "moved"
         text = result.stdout + result.stderr
-        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text or "cannot lock ref" in text:
+        if any(sign in text for sign in ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref",
+                                         "stale info", "already exists")):
             return None
         raise GitError(scrubbed(f"git push: {(result.stderr.strip().splitlines() or ['failed'])[-1]}"))
 
+    def delete_remote_ref(self, remote: str, ref: str) -> bool:
+        return self.ok("push", "--quiet", remote, f":{ref}")
+
+    def fetch_refs(self, remote: str, refspecs: list[str]) -> None:
+        self.run("fetch", "--quiet", "--prune", remote, *refspecs)
+
+    def refs_under(self, prefix: str) -> list[tuple[str, str, str, str]]:
+        """(ref, commit, first parent, message) of every ref under `prefix` (one process)."""
+        out = self.run("for-each-ref", "--format=%(refname)%1f%(objectname)%1f%(parent)%1f%(contents)%1e", prefix)
+        refs = []
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if record:
+                ref, sha, parents, message = record.split("\x1f", 3)
+                refs.append((ref, sha, parents.split()[0] if parents.split() else "", message))
+        return refs
+
+    def merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree of merging `theirs` into `ours` (their merge base found by git), or None
+        on a conflict. Nothing is written but objects."""
+        result = subprocess.run(["git", "merge-tree", "--write-tree", "--no-messages", ours, theirs], cwd=self.root,
+                                capture_output=True, text=True)
+        if result.returncode == 1:
+            return None
+        if result.returncode != 0:
+            raise GitError(scrubbed(f"git merge-tree: {(result.stderr.strip().splitlines() or ['failed'])[-1]}"))
+        return result.stdout.split()[0]
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        self.identities()
+        return self.run("commit-tree", tree, "-p", parent, input=message.encode()).strip()
+
     def fetch(self, upstream: Upstream) -> None:
-        self.run("fetch", "--quiet", upstream.remote, f"+refs/heads/{upstream.branch}:{upstream.ref}")
+        """The followed branch, and the rollout's own branches (pull requests, records:
+        docs/delivery.md), in one fetch; a missing `rollout/*` is no error."""
+        self.run("fetch", "--quiet", "--prune", upstream.remote, f"+refs/heads/{upstream.branch}:{upstream.ref}",
+                 f"+refs/heads/rollout/*:refs/remotes/{upstream.remote}/rollout/*")
 
     def fast_forward(self, commit: str) -> None:
         """Move the checked-out branch and the working tree to `commit` (a descendant),

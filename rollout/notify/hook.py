@@ -23,7 +23,14 @@ def step_events(result) -> list[Event]:
     """What a `rollout run` step did, as events (only what it committed, or a halt)."""
     policy, revision, plan = result.policy, result.revision, result.plan
     events = []
+    for item in result.merged:  # pull-request delivery: a change is out once merged, not when proposed
+        kind = {"advance": "advanced", "revert": "reverted"}.get(item["action"])
+        if kind and item["wave"] is not None:
+            clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+            events.append(Event(kind, policy, revision, item["commit"] or "", item["wave"], item["name"], clusters))
     for item in result.advanced:
+        if item.get("pullRequest"):
+            continue
         events.append(Event("advanced", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             tuple(item["clusters"]), "late join" if item.get("lateJoin") else ""))
     for item in result.verified:
@@ -36,6 +43,8 @@ def step_events(result) -> list[Event]:
                                 f"{len(failed)} cluster{'s' if len(failed) != 1 else ''} failed within maxFailures: "
                                 + "; ".join(f"{w['cluster']}: {w['reason']}" for w in failed[:3])))
     for item in result.reverted:
+        if item.get("pullRequest"):
+            continue
         clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
         events.append(Event("failed", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             clusters, item["reason"]))
@@ -82,7 +91,7 @@ def after_record(repo: Path, outcome, policy_ref: str | None = None) -> None:
             if change.action in ("pause", "resume"):
                 events.append(Event(change.action + "d", name, revision, change.commit,
                                     reason=getattr(outcome, "reason", "")))
-            elif change.action in ("advance", "revert"):
+            elif change.action in ("advance", "revert") and not change.proposal:
                 events.append(Event({"advance": "advanced", "revert": "reverted"}[change.action], name, revision,
                                     change.commit, change.number, change.name, tuple(change.clusters),
                                     getattr(outcome, "reason", "") or ("late join" if change.late else "")))

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from waves.durations import format_duration
 
-COLOURS = {"pending": "dim", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
+COLOURS = {"pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta"}
 
 

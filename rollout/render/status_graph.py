@@ -13,6 +13,7 @@ from rollout.render.words import count
 # and a darker stroke, with the status also written in each box.
 STYLES: dict[str, str] = {
     "pending": "fill:#f6f8fa,stroke:#8c959f,color:#24292f",
+    "proposed": "fill:#f6f8fa,stroke:#0969da,color:#24292f,stroke-dasharray:6 3",
     "baking": "fill:#fff8c5,stroke:#bf8700,color:#24292f",
     "verifying": "fill:#ddf4ff,stroke:#0969da,color:#24292f",
     "passed": "fill:#dafbe1,stroke:#1a7f37,color:#24292f",

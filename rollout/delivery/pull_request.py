@@ -1,0 +1,312 @@
+"""Pull-request delivery: for teams whose followed branch is protected (docs/delivery.md).
+
+Each change (an advance, a late join, a revert, an approval) is the same commit as under
+push delivery, built on the branch's tip and pushed as its own branch
+
+    rollout/<policy>/<revision>/wave-<n>[-late-<digest>|-revert|-approve]
+
+with one pull request. The branch name is the lock: pushing it is never forced while it
+is new, so of two racing runners one creates it and the other finds it; a forge refuses a
+second open pull request for one branch. `rollout run` tends the open ones first: it
+merges what the forge reports mergeable with its required checks green (autoMerge), it
+rebuilds on the branch's new tip what the branch left behind (a forced push of the
+rollout's *own* branch, under a lease; never of the followed branch), and it halts on a
+pull request a person closed. Records that change no manifest (a wave's gates passed, a
+pause) go to the `rollout/records` branch: the state fold reads it beside HEAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from rollout.delivery import Tending
+from rollout.git.history import RECORDS, parse_event
+
+MAX_ATTEMPTS = 5
+_LISTED = 50  # clusters named in a pull request's body
+_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")  # what a ref name may not hold (git check-ref-format), and more
+
+
+def _safe(part: str) -> str:
+    cleaned = _UNSAFE.sub("-", part).replace("..", "-").strip("./-")
+    return cleaned or "x"
+
+
+def prefix(policy: str, revision: str) -> str:
+    """The branch prefix of one rollout (policy and revision)."""
+    return f"rollout/{_safe(policy)}/{_safe(revision).replace('/', '-')}/"
+
+
+def branch_name(policy: str, revision: str, number: int, action: str, clusters=(), late: bool = False) -> str:
+    name = f"{prefix(policy, revision)}wave-{number}"
+    if action == "advance" and late:
+        return name + "-late-" + hashlib.sha256(",".join(sorted(clusters)).encode()).hexdigest()[:8]
+    return name if action == "advance" else f"{name}-{action}"
+
+
+class Delivery:
+    name = "pull-request"
+    chains = False
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._forge = None
+
+    # --- the forge ------------------------------------------------------------------
+    def forge(self, session):
+        if self._forge is None:
+            from rollout.delivery.forge import connect
+
+            url = session.git.run("remote", "get-url", session.remote, check=False).strip() if session.remote else ""
+            self._forge = connect(session.repo, url, self.spec.provider,
+                                  self.spec.tokenFrom.env if self.spec.tokenFrom else None)
+        return self._forge
+
+    def preflight(self, session) -> None:
+        from rollout.workspace import UsageError
+
+        if not session.push or session.upstream is None:
+            raise UsageError("pull-request delivery needs the branch's remote: push the branch once "
+                             f"(git push -u <remote> {session.branch}); --no-push cannot open pull requests")
+        self.forge(session)
+
+    # --- reading --------------------------------------------------------------------
+    def record_base(self, session) -> str:
+        return session.git.rev(f"refs/remotes/{session.remote}/{RECORDS}") or session.git.head()
+
+    def flights(self, git, remote: str | None, plan) -> list[dict]:
+        """The rollout's fetched branches: {"branch", "commit", "parent", "event"} each (one process)."""
+        if remote is None:
+            return []
+        root = f"refs/remotes/{remote}/"
+        out = []
+        for ref, commit, parent, message in git.refs_under(root + prefix(plan.policy, plan.revision)):
+            event = parse_event(commit, 0, message)
+            if event is not None and event.policy == plan.policy and event.revision == plan.revision:
+                out.append({"branch": ref[len(root):], "commit": commit, "parent": parent, "event": event})
+        return out
+
+    def proposals(self, git, remote, plan) -> dict:
+        from waves.state import Proposal
+
+        return {f["event"].wave: Proposal(f["branch"]) for f in self.flights(git, remote, plan)
+                if f["event"].action == "advance" and not f["branch"].split("/")[-1].count("-late-")}
+
+    # --- publishing -----------------------------------------------------------------
+    def publish(self, session, attempt, urgent: bool = False, record: bool = False):
+        if record:
+            return self._record(session, attempt)
+        if urgent and self.spec.revert == "push":
+            from rollout.delivery.push import Delivery as Push
+
+            return Push().publish(session, attempt)
+        outcome, base, tip = attempt()
+        outcome.notes[:0] = session.notes
+        if tip == base:
+            return outcome
+        forge, git = self.forge(session), session.git
+        proposed = []
+        for change in outcome.changes:
+            branch = branch_name(outcome.policy, outcome.revision, change.number, change.action, change.clusters,
+                                 change.late)
+            pushed = git.push_ref(session.remote, change.commit, f"refs/heads/{branch}")
+            if pushed is None:  # the lock is taken: another runner (or an earlier run) proposed it
+                git.fetch_refs(session.remote, [f"+refs/heads/{branch}:refs/remotes/{session.remote}/{branch}"])
+                change.commit = git.rev(f"refs/remotes/{session.remote}/{branch}") or change.commit
+                outcome.notes.append(f"wave {change.number} {change.name}: {branch} exists already: "
+                                     "proposed by another run")
+            else:
+                git.run("update-ref", f"refs/remotes/{session.remote}/{branch}", change.commit)
+            request = self._ensure(session, forge, branch, change, outcome, base, urgent)
+            change.proposal = {"number": request.number, "url": request.url, "branch": branch}
+            proposed.append(change)
+        outcome.changes, outcome.proposed = proposed, bool(proposed)
+        return outcome
+
+    def _ensure(self, session, forge, branch, change, outcome, base, urgent: bool):
+        """The open pull request of `branch`: found, or opened (once, even when racing)."""
+        from rollout.delivery.forge import AlreadyExists
+
+        found = forge.find(branch)
+        if found is not None and found.state == "open":
+            return found
+        title = session.git.run("log", "-1", "--format=%s", change.commit).strip()
+        body = self.body(session, change, outcome, base)
+        labels = tuple(self.spec.labels) + (tuple(self.spec.revertLabels) if urgent else ())
+        try:
+            return forge.open(branch, session.upstream.branch, title, body, labels, tuple(self.spec.reviewers),
+                              self.spec.draft and not urgent)
+        except AlreadyExists:
+            return forge.find(branch)
+
+    def body(self, session, change, outcome, base) -> str:
+        """What a reviewer needs: the wave, its clusters and files, the diff's size, the
+        plan with the DAG, and the trailers (so a squash of the description keeps them)."""
+        from rollout.render.words import count
+
+        git = session.git
+        message = git.run("log", "-1", "--format=%B", change.commit)
+        stat = git.run("diff", "--shortstat", base, change.commit, check=False).strip() or "no file changes"
+        verb = {"advance": "advances", "revert": "reverts", "approve": "approves"}.get(change.action, change.action)
+        lines = [f"Merging this pull request **{verb}** wave {change.number} **{change.name}** of rollout "
+                 f"`{outcome.policy}` to `{outcome.revision}` ({count(len(change.clusters), 'cluster')}).", ""]
+        if change.action == "revert":
+            lines += ["> [!WARNING]", "> A gate failed: this puts the wave back on its previous pins. Merge it now.", ""]
+        if change.clusters:
+            lines += ["| cluster | files |", "|---|---|"]
+            files = {}
+            for entry in message.splitlines():
+                match = re.match(r"^- (\S+) \((.+)\)$", entry)
+                if match:
+                    files.setdefault(match.group(1), []).append(match.group(2))
+            for cluster in change.clusters[:_LISTED]:
+                lines.append(f"| `{cluster}` | {', '.join(f'`{f}`' for f in files.get(cluster, [])) or '—'} |")
+            if len(change.clusters) > _LISTED:
+                lines.append(f"| and {len(change.clusters) - _LISTED} more | |")
+            lines.append("")
+        lines += [f"**Diff:** {stat}.", ""]
+        if outcome.ws is not None and outcome.state is not None:
+            from rollout.render.status_markdown import render
+
+            lines += ["<details><summary>The plan</summary>", "", render(outcome.ws.plan, outcome.state), "</details>", ""]
+        lines += ["Opened by `rollout`; `rollout run` merges it when it is mergeable and its checks are green"
+                  if self.spec.autoMerge else "Opened by `rollout`; merging it (a person) is the approval.", ""]
+        trailers = [line for line in message.strip().split("\n\n")[-1].splitlines() if line.startswith("Rollout-")]
+        return "\n".join(lines + trailers) + "\n"
+
+    def _record(self, session, attempt):
+        """Records (verify, pause) on the records branch: pushed, never forced, retried
+        on a race like the followed branch under push delivery."""
+        from rollout.engine import Refused
+
+        ref = f"refs/remotes/{session.remote}/{RECORDS}"
+        for _ in range(MAX_ATTEMPTS):
+            outcome, base, tip = attempt()
+            outcome.notes[:0] = session.notes
+            if tip == base:
+                return outcome
+            pushed = session.git.push_ref(session.remote, tip, f"refs/heads/{RECORDS}")
+            if pushed is None:
+                session.git.fetch_refs(session.remote, [f"+refs/heads/{RECORDS}:{ref}"])
+                continue
+            session.git.run("update-ref", ref, tip)
+            outcome.pushed = pushed == "moved"
+            return outcome
+        raise Refused(f"{RECORDS} kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+
+    # --- tending (rollout run) ----------------------------------------------------------
+    def tend(self, session, ws, state) -> Tending:
+        """Merge, rebuild or halt on each of the rollout's pull requests still in flight:
+        one list call, plus one call per pull request that needs a look."""
+        from rollout.delivery.forge import NotMergeable
+
+        tending = Tending()
+        git, plan = session.git, ws.plan
+        flights = [f for f in self.flights(git, session.remote, plan) if _in_flight(f["event"], state)]
+        if not flights:
+            return tending
+        forge = self.forge(session)
+        opened = {r.branch: r for r in forge.open_requests(prefix(plan.policy, plan.revision))}
+        head = git.head()
+        merged_any = False
+        for flight in flights:
+            event, branch = flight["event"], flight["branch"]
+            wave = plan.wave(event.wave) if _has_wave(plan, event.wave) else None
+            what = f"wave {wave.number} {wave.name}" if wave else f"wave {event.wave}"
+            request = opened.get(branch) or forge.find(branch)
+            if request is None:  # a run stopped between pushing the branch and opening its request
+                request = self._reopen(session, forge, flight, ws, state, event, wave)
+                tending.notes.append(f"{what}: opened {request.url} for {branch}")
+                continue
+            if request.state == "closed":
+                tending.halts.append(
+                    f"{what}: pull request #{request.number} ({request.url}) was closed without merge: the rollout "
+                    f"halts; reopen it to go on, or delete the branch {branch} to have it proposed again")
+                continue
+            if request.state == "merged":
+                if request.merge_commit and git.is_ancestor(request.merge_commit, head):
+                    tending.halts.append(
+                        f"{what}: pull request #{request.number} was merged as {request.merge_commit[:12]} without the "
+                        "rollout's trailers (a squash message that dropped them?): its change is on the branch but "
+                        "not recorded; see docs/delivery.md, 'Merged by hand'")
+                else:
+                    tending.notes.append(f"{what}: pull request #{request.number} was merged; the next step sees it")
+                continue
+            if flight["parent"] != head:
+                note = self._rebuild(session, forge, request, flight, head)
+                (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
+                continue
+            if not self.spec.autoMerge:
+                tending.notes.append(f"{what}: waits for a person to merge pull request #{request.number} "
+                                     f"({request.url})")
+                continue
+            readiness = forge.readiness(request)
+            if not readiness.ready:
+                why = readiness.reason or ("the forge is still computing mergeability" if readiness.mergeable is None
+                                           else f"checks {readiness.checks}")
+                tending.notes.append(f"{what}: pull request #{request.number} is not ready to merge: {why}")
+                continue
+            message = git.run("log", "-1", "--format=%B", flight["commit"])
+            subject, _, rest = message.partition("\n")
+            try:
+                commit = forge.merge(request, self.spec.mergeMethod, f"{subject} (#{request.number})",
+                                     rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
+                                     f"Merges pull request #{request.number} from {branch}.\n")
+            except NotMergeable as err:
+                tending.notes.append(f"{what}: pull request #{request.number} could not be merged: {err}")
+                continue
+            merged_any = True
+            tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
+                                   "number": request.number, "url": request.url, "commit": commit})
+            git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does
+        if merged_any:
+            from rollout.engine import sync
+
+            sync(session)  # take the merged commits: the fold must see them
+        return tending
+
+    def _rebuild(self, session, forge, request, flight, head) -> str:
+        """The branch left behind by a moved base: its change merged onto the new tip
+        (git's own three-way merge), pushed under a lease on the rollout's own branch."""
+        git = session.git
+        tree = git.merge_tree(head, flight["commit"])
+        if tree is None:
+            return (f"conflict: {flight['branch']} no longer applies to {session.upstream.branch} "
+                    f"(pull request #{request.number}): the rollout halts; resolve the conflict on that branch or "
+                    "close the pull request and delete the branch")
+        message = git.run("log", "-1", "--format=%B", flight["commit"])
+        commit = git.commit_tree(tree, head, message)
+        pushed = git.push_ref(session.remote, commit, f"refs/heads/{flight['branch']}", lease=flight["commit"])
+        if pushed is None:
+            return f"{flight['branch']} moved meanwhile (another runner rebuilt it): left as it is"
+        git.run("update-ref", f"refs/remotes/{session.remote}/{flight['branch']}", commit)
+        return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} (pull request #{request.number})"
+
+    def _reopen(self, session, forge, flight, ws, state, event, wave):
+        from rollout.engine import Outcome, WaveChange
+
+        outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
+        change = WaveChange(wave.number if wave else 0, event.wave, event.action, list(event.clusters), [],
+                            commit=flight["commit"])
+        return self._ensure(session, forge, flight["branch"], change, outcome, flight["parent"],
+                            event.action == "revert")
+
+
+def _has_wave(plan, name: str) -> bool:
+    return any(w.name == name for w in plan.waves)
+
+
+def _in_flight(event, state) -> bool:
+    """Whether a branch's change is still to reach the followed branch, per the fold."""
+    try:
+        wave = state.wave(event.wave)
+    except KeyError:
+        return False
+    if event.action == "advance":
+        return wave.status in ("pending", "proposed") or any(c in wave.late for c in event.clusters)
+    if event.action == "revert":
+        return wave.status != "reverted"
+    if event.action == "approve":
+        return not wave.approved_by
+    return False

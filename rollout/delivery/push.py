@@ -1,0 +1,56 @@
+"""Push delivery (the default): each commit is pushed to the followed branch, never
+forced; a rejected push means another runner moved the branch, so its state is taken
+and the decision made again. Only a published tip moves the local branch and working
+tree (rollout/git/checkout.py journals that move)."""
+
+from __future__ import annotations
+
+MAX_ATTEMPTS = 5
+_PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
+
+
+class Delivery:
+    name = "push"
+    chains = True
+
+    def __init__(self, spec=None):
+        self.spec = spec
+
+    def preflight(self, session) -> None:
+        return None
+
+    def record_base(self, session) -> str:
+        return session.git.head()
+
+    def proposals(self, git, remote, plan) -> dict:
+        return {}
+
+    def tend(self, session, ws, state):
+        from rollout.delivery import Tending
+
+        return Tending()
+
+    def publish(self, session, attempt, urgent: bool = False, record: bool = False):
+        from rollout.engine import Refused, sync
+
+        for _ in range(MAX_ATTEMPTS):
+            outcome, base, tip = attempt()
+            outcome.notes[:0] = session.notes
+            if tip == base:
+                return outcome
+            if session.push:
+                pushed = session.git.push(session.upstream, tip)
+                if pushed is None:
+                    sync(session)  # another runner moved the remote
+                    continue
+                if pushed == "already":
+                    # Another runner built the very same commits (same base, files, message and
+                    # second) and published them first: they are its, not ours to announce.
+                    outcome.notes += [f"wave {c.number} {c.name} was already {_PAST.get(c.action, c.action)} by another "
+                                      f"runner ({c.commit[:12]}): nothing to do" for c in outcome.changes]
+                    outcome.changes = []
+                else:
+                    outcome.pushed = True
+            session.git.fast_forward(tip)
+            return outcome
+        raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
