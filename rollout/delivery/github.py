@@ -40,7 +40,11 @@ def connect(repo: Path, remote_url: str, provider_hint: str | None, token_env: s
                               f"in {repository})")
     from github import Auth, Github
 
-    client = Github(base_url=api, auth=Auth.Token(token), retry=_retry(), timeout=TIMEOUT, per_page=100, lazy=True)
+    # No spacing between requests (PyGithub's default: 0.25 s, and 1 s between writes): a
+    # step makes a handful, far below the ~80 writes a minute that trip a secondary limit,
+    # and a limit that trips anyway is waited out by the retry.
+    client = Github(base_url=api, auth=Auth.Token(token), retry=_retry(), timeout=TIMEOUT, per_page=100, lazy=True,
+                    seconds_between_requests=None, seconds_between_writes=None)
     forge = GitHubForge(client, repository, api, variable)
     forge.check()
     return forge

@@ -16,6 +16,8 @@ carries X-RateLimit-Limit / -Remaining / -Reset / -Used; an exhausted primary li
     {"mergeableUnknown": N}                               the next N GETs of a pull report
                                                           mergeable null (GitHub computes it lazily)
 
+Its answer (and `GET <prefix>/_sim/rate-limit`) counts the API requests served so far.
+
 The token `rollout-simulator` is the user `rollout-bot`; `rollout-simulator/<login>` is
 `<login>` (a second person, to approve or merge by hand).
 """
@@ -113,6 +115,7 @@ class GitHub:
         self.store = store
         self.limits = Limits()
         self.reviews: dict[int, list[dict]] = {}
+        self.served = 0  # API requests answered (the knob's GET shows it: tests count calls)
         self.full_name = f"{store.owner}/{store.name}"
 
     # --- the JSON GitHub answers with -------------------------------------------------
@@ -437,7 +440,7 @@ class GitHub:
             self.limits.reset = time.time() + float(body.get("reset", 3600))
         if "mergeableUnknown" in body:
             self.limits.mergeable_unknown = int(body["mergeableUnknown"])
-        return 200, {"forced": len(self.limits.forced), "remaining": self.limits.remaining,
+        return 200, {"served": self.served, "forced": len(self.limits.forced), "remaining": self.limits.remaining,
                      "reset": math.ceil(self.limits.reset), "mergeableUnknown": self.limits.mergeable_unknown}
 
 
@@ -467,6 +470,7 @@ def add_routes(app, store: ForgeStore, prefix: str) -> GitHub:
                 if user is None:
                     raise Answer(401, "Bad credentials")
                 if limited:
+                    github.served += 1
                     headers.update(github.limits.spend())
                 repo = request.match_info.get("repo")
                 if repo is not None and f"{request.match_info['owner']}/{repo}".lower() != github.full_name.lower():
@@ -517,6 +521,7 @@ def add_routes(app, store: ForgeStore, prefix: str) -> GitHub:
         app.router.add_route(method, path, wrap(handler))
     app.router.add_get(prefix + "/rate_limit", wrap(github.rate_limit, limited=False))
     app.router.add_post(prefix + "/_sim/rate-limit", wrap(github.control, limited=False))
+    app.router.add_get(prefix + "/_sim/rate-limit", wrap(github.control, limited=False))
 
     async def unknown(request):
         return web.json_response({"message": "Not Found", "documentation_url": DOCS, "status": "404"}, status=404)
