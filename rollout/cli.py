@@ -529,14 +529,22 @@ def simulate(
                                                                        "CLUSTER:errors=0.2@REV | CLUSTER:unreachable[@30s-90s]")] = None,
     scenario: Annotated[Optional[str], typer.Option("--scenario", help="YAML file: syncDelay, healthDelay, poll, faults.")] = None,
     branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to follow (default: the remote's default branch).")] = None,
+    scm: Annotated[Optional[str], typer.Option("--scm", help="Serve a forge too: github | gitlab (pull requests merged "
+                                                              "into --repo, a local bare repo).")] = None,
+    protect: Annotated[bool, typer.Option("--protect", help="Branch protection: a pre-receive hook in --repo refuses "
+                                                            "pushes to the followed branch (merges still land).")] = False,
+    required_check: Annotated[Optional[list[str]], typer.Option("--required-check", help="A commit status that must be "
+                                                                "success on a pull request's head before it merges (--scm).")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
-    follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving."""
+    follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving (with
+    --scm, then the forge's CI variables: GITHUB_API_URL=... GITHUB_REPOSITORY=...)."""
     import asyncio
     import signal
     from pathlib import Path
 
     from rollout.simulator.faults import load_scenario_located, parse_fault, unknown_clusters
+    from rollout.simulator.forge import attach, options_problem
     from rollout.simulator.server import Simulator, SimulatorError, serve, state_dir
     from rollout.simulator.status import Timing
     from rollout.workspace import UsageError, repo_root
@@ -559,6 +567,8 @@ def simulate(
                     health=pick("--health-delay", health_delay, "healthDelay"))
     every = pick("--poll", poll, "poll")
     source = repo if repo is not None else str(repo_root(None).resolve())
+    if problem := options_problem(scm, protect, required_check or [], repo):
+        raise UsageError(problem)
     sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
     try:
         sim.refresh()
@@ -569,13 +579,15 @@ def simulate(
         for problem in problems:
             print(problem, file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
+    forge_env = attach(sim, scm, protect, tuple(required_check or ()))  # the CI variables, given the URL
     own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
     out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
 
     def ready(url: str, clusters: int, objects: int) -> None:
         for problem in sim.problems:
             print(f"warning: {problem}", file=sys.stderr)
-        print(f"ready {url} kubeconfig={out} clusters={clusters} objects={objects}", flush=True)
+        pairs = "".join(f" {k}={v}" for k, v in forge_env(url).items())
+        print(f"ready {url} kubeconfig={out} clusters={clusters} objects={objects}{pairs}", flush=True)
 
     async def main_loop() -> None:
         task = asyncio.ensure_future(serve(sim, host, port, out, ready))

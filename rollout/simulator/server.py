@@ -41,6 +41,7 @@ class Simulator:
     version: int = 0
     commit: str | None = None
     problems: list[str] = field(default_factory=list)
+    forge: tuple | None = None  # (scm, ForgeStore): `--scm` serves that forge's REST subset beside the fleet
     _checkout: Path | None = None
     _phases: dict = field(default_factory=dict)
     _metrics: object | None = None
@@ -306,6 +307,11 @@ def make_app(sim: Simulator):
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/{{plural}}", list_objects)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}", list_objects)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}/{{name}}", get_object)
+    if sim.forge is not None:  # before the catch-all: the first matching route answers
+        from rollout.simulator.forge import load, prefix as forge_prefix
+
+        scm, store = sim.forge
+        load(scm).add_routes(app, store, forge_prefix(scm))
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
 

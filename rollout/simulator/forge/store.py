@@ -9,11 +9,17 @@ repository, whose result is written into the bare repository with `git update-re
 every push to the protected branch (protect()) models branch protection, and merges still
 work, as on a forge.
 
-SKELETON (lead): signatures are the contract between store.py, github.py and gitlab.py.
+The signatures are the contract between store.py, github.py and gitlab.py.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +60,8 @@ class Request:
     closed_at: float | None = None
     merge_commit: str | None = None
     merge_method: str | None = None
+    head_sha: str | None = None  # the head when last seen; kept once merged or closed (as forges do)
+    merged_by: str | None = None
 
 
 @dataclass
@@ -62,6 +70,26 @@ class CommitStatus:
     context: str  # GitHub status context / check name, GitLab status name
     state: str  # success | pending | failure | error
     description: str = ""
+    id: int = 0
+    created: float = 0.0
+    target_url: str | None = None
+
+
+STATUS_STATES = ("success", "pending", "failure", "error")
+MERGE_METHODS = ("merge", "squash", "rebase")
+
+
+class GitFailed(Exception):
+    """A git command the forge runs failed unexpectedly (a bug or a broken repo: 500)."""
+
+
+def _git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the forge's own git: none of a caller's repository variables
+    (a hook's GIT_DIR would point git elsewhere)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")}
+    return {**env, **(extra or {})}
 
 
 @dataclass
@@ -72,59 +100,191 @@ class ForgeStore:
     default_branch: str = "main"
     required_checks: tuple[str, ...] = ()  # contexts that must be `success` on a request's head to merge
     required_approvals: int = 0
+    committer: tuple[str, str] = ("Forge", "noreply@forge.invalid")  # who commits merges (GitHub: "GitHub")
+
+    _requests: dict[int, Request] = field(default_factory=dict, init=False, repr=False)
+    _statuses: list[CommitStatus] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     # --- git ------------------------------------------------------------------------
+    def _git(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+             check: bool = True) -> subprocess.CompletedProcess:
+        command = ["git", *args] if cwd is not None else ["git", "--git-dir", str(self.bare), *args]
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=_git_env(env))
+        if check and result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+            raise GitFailed(f"git {args[0]}: {last}")
+        return result
+
     def ref(self, branch: str) -> str | None:
         """The commit `refs/heads/<branch>` names in the bare repository, or None."""
-        raise NotImplementedError
+        result = self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
+        return result.stdout.strip() or None
+
+    def head(self, request: Request) -> str | None:
+        """The request's head commit: its branch's tip while open (remembered, so a deleted
+        branch still shows its last head), the head it had when merged or closed."""
+        if request.state == "open":
+            tip = self.ref(request.branch)
+            if tip:
+                request.head_sha = tip
+        return request.head_sha
 
     # --- requests ---------------------------------------------------------------------
     def open(self, branch: str, base: str, title: str, body: str, draft: bool = False,
              author: str = "rollout-bot") -> Request:
         """Raises Invalid when `branch` or `base` does not exist or they are equal, Conflict
         when an open request for `branch` exists."""
-        raise NotImplementedError
+        with self._lock:
+            if not title:
+                raise Invalid("title: missing")
+            if branch == base:
+                raise Invalid(f"head and base are the same branch ({branch})")
+            head = self.ref(branch)
+            if head is None:
+                raise Invalid(f"head: no branch {branch}")
+            if self.ref(base) is None:
+                raise Invalid(f"base: no branch {base}")
+            if any(r.state == "open" and r.branch == branch for r in self._requests.values()):
+                raise Conflict(branch)
+            now = time.time()
+            number = max(self._requests, default=0) + 1
+            request = Request(number, branch, base, title, body, author=author, draft=draft, created=now,
+                              updated=now, head_sha=head)
+            self._requests[number] = request
+            return request
 
     def get(self, number: int) -> Request:
         """Raises Invalid (404) for an unknown number."""
-        raise NotImplementedError
+        try:
+            return self._requests[number]
+        except KeyError:
+            raise Invalid(f"no request #{number}") from None
 
     def requests(self, state: str = "open", branch: str | None = None, base: str | None = None) -> list[Request]:
         """state: open | merged | closed | all (GitHub's `closed` includes merged: the REST
         layer maps). Newest first."""
-        raise NotImplementedError
+        if state not in ("open", "merged", "closed", "all"):
+            raise Invalid(f"state: {state!r} is not open, merged, closed or all")
+        chosen = [r for r in self._requests.values()
+                  if (state == "all" or r.state == state) and (branch is None or r.branch == branch)
+                  and (base is None or r.base == base)]
+        return sorted(chosen, key=lambda r: r.number, reverse=True)
 
     def edit(self, number: int, title: str | None = None, body: str | None = None, state: str | None = None,
              draft: bool | None = None) -> Request:
         """state "closed" closes without merge; "open" reopens (Conflict if another is open)."""
-        raise NotImplementedError
+        with self._lock:
+            request = self.get(number)
+            if state not in (None, "open", "closed"):
+                raise Invalid(f"state: {state!r} is not open or closed")
+            if state == "open" and request.state != "open":
+                if request.state == "merged":
+                    raise Invalid(f"#{number} is merged; it cannot be reopened")
+                if any(r.state == "open" and r.branch == request.branch for r in self._requests.values()):
+                    raise Conflict(request.branch)
+                if self.ref(request.branch) is None:
+                    raise Invalid(f"head: no branch {request.branch}")
+                request.state, request.closed_at = "open", None
+            elif state == "closed" and request.state == "open":
+                self.head(request)
+                request.state, request.closed_at = "closed", time.time()
+            if title is not None:
+                if not title:
+                    raise Invalid("title: empty")
+                request.title = title
+            if body is not None:
+                request.body = body
+            if draft is not None:
+                request.draft = draft
+            request.updated = time.time()
+            return request
 
     def add_labels(self, number: int, labels: list[str]) -> Request:
-        raise NotImplementedError
+        with self._lock:
+            request = self.get(number)
+            request.labels = list(dict.fromkeys([*request.labels, *labels]))
+            request.updated = time.time()
+            return request
 
     def request_reviewers(self, number: int, reviewers: list[str]) -> Request:
-        raise NotImplementedError
+        with self._lock:
+            request = self.get(number)
+            request.reviewers = list(dict.fromkeys([*request.reviewers, *reviewers]))
+            request.updated = time.time()
+            return request
 
     def approve(self, number: int, by: str) -> Request:
-        raise NotImplementedError
+        with self._lock:
+            request = self.get(number)
+            if by not in request.approvals:
+                request.approvals.append(by)
+            if by in request.reviewers:
+                request.reviewers.remove(by)
+            request.updated = time.time()
+            return request
 
     # --- checks -----------------------------------------------------------------------
-    def set_status(self, sha: str, context: str, state: str, description: str = "") -> CommitStatus:
-        raise NotImplementedError
+    def set_status(self, sha: str, context: str, state: str, description: str = "",
+                   target_url: str | None = None) -> CommitStatus:
+        with self._lock:
+            if state not in STATUS_STATES:
+                raise Invalid(f"state: {state!r} is not one of {', '.join(STATUS_STATES)}")
+            resolved = self._git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False).stdout.strip()
+            if not resolved or len(sha) < 4:
+                raise Invalid(f"sha: no commit {sha}")
+            status = CommitStatus(resolved, context or "default", state, description,
+                                  id=len(self._statuses) + 1, created=time.time(), target_url=target_url)
+            self._statuses.append(status)
+            return status
 
     def statuses(self, sha: str) -> list[CommitStatus]:
         """The latest status per context on `sha`."""
-        raise NotImplementedError
+        latest: dict[str, CommitStatus] = {}
+        for status in self._statuses:
+            if status.sha == sha:
+                latest[status.context] = status
+        return sorted(latest.values(), key=lambda s: s.id, reverse=True)
+
+    def all_statuses(self, sha: str) -> list[CommitStatus]:
+        """Every status reported on `sha`, newest first (GitHub's list of statuses)."""
+        return [s for s in reversed(self._statuses) if s.sha == sha]
 
     def checks(self, request: Request) -> str:
         """passed | pending | failed, over `required_checks` on the request's head (a
         required context not reported yet is pending); passed when none are required."""
-        raise NotImplementedError
+        head = self.head(request)
+        latest = {s.context: s.state for s in self.statuses(head)} if head else {}
+        states = [latest.get(context, "pending") for context in self.required_checks]
+        if any(state in ("failure", "error") for state in states):
+            return "failed"
+        if any(state == "pending" for state in states):
+            return "pending"
+        return "passed"
+
+    def unmet_checks(self, request: Request) -> list[tuple[str, str]]:
+        """The required contexts not `success` on the head: (context, state), "missing"
+        for one never reported."""
+        head = self.head(request)
+        latest = {s.context: s.state for s in self.statuses(head)} if head else {}
+        return [(c, latest.get(c, "missing")) for c in self.required_checks if latest.get(c) != "success"]
 
     def mergeable(self, request: Request) -> bool | None:
         """False when merging its head into the base would conflict (git merge-tree);
         None never here (a real forge computes it lazily: clients must cope)."""
-        raise NotImplementedError
+        head, base = self.head(request), self.ref(request.base)
+        if head is None or base is None:
+            return False
+        return self._merge_tree(base, head) is not None
+
+    def _merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree of merging `theirs` into `ours` (merge-ort, in memory), None on conflict."""
+        result = self._git("merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
+        if result.returncode == 1:
+            return None
+        if result.returncode != 0:
+            raise GitFailed(f"git merge-tree: {result.stderr.strip()}")
+        return result.stdout.split()[0]
 
     # --- merging ----------------------------------------------------------------------
     def merge(self, number: int, method: str, title: str | None = None, message: str | None = None,
@@ -135,10 +295,139 @@ class ForgeStore:
         forge writes ("Merge pull request #N from owner/branch" + title; the squash of one
         commit: its message). Raises Unmergeable (closed/merged, draft, checks, reviews,
         conflict, `sha` not the head). Returns the new tip of the base branch."""
-        raise NotImplementedError
+        if method not in MERGE_METHODS:
+            raise Invalid(f"merge_method: {method!r} is not one of {', '.join(MERGE_METHODS)}")
+        with self._lock:
+            request = self.get(number)
+            if request.state != "open":
+                raise Unmergeable("closed")
+            head = self.head(request)
+            if head is None or self.ref(request.branch) is None:
+                raise Unmergeable("closed")
+            if sha is not None and sha != head:
+                raise Unmergeable("head moved")
+            if request.draft:
+                raise Unmergeable("draft")
+            if self.checks(request) != "passed":
+                raise Unmergeable("checks")
+            if len(request.approvals) < self.required_approvals:
+                raise Unmergeable("reviews")
+            for _ in range(5):  # the base moved between reading and writing it (a push): again
+                base = self.ref(request.base)
+                if base is None:
+                    raise Invalid(f"base: no branch {request.base}")
+                new = self._compose(request, method, base, head, title, message, by)
+                moved = self._git("update-ref", "-m", f"forge: {method} request #{number}",
+                                  f"refs/heads/{request.base}", new, base, check=False)
+                if moved.returncode == 0:
+                    break
+            else:
+                raise Unmergeable("head moved")
+            now = time.time()
+            request.state, request.merged_at, request.closed_at, request.updated = "merged", now, now, now
+            request.merge_commit, request.merge_method, request.merged_by = new, method, by
+            return new
+
+    def _identity(self, by: str) -> dict[str, str]:
+        name, email = self.committer
+        return {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+                "GIT_AUTHOR_NAME": by, "GIT_AUTHOR_EMAIL": f"{by}@users.noreply.forge.invalid"}
+
+    def _commits(self, base: str, head: str) -> list[str]:
+        """The request's commits (not on the base), oldest first."""
+        return self._git("rev-list", "--reverse", "--no-merges", f"{base}..{head}").stdout.split()
+
+    def _compose(self, request: Request, method: str, base: str, head: str, title: str | None,
+                 message: str | None, by: str) -> str:
+        """The new tip of the base for `method`, written as objects only (no ref moves)."""
+        if method == "rebase":
+            return self._rebase(base, head)
+        tree = self._merge_tree(base, head)
+        if tree is None:
+            raise Unmergeable("conflict")
+        if method == "merge":
+            text = _message(title or f"Merge pull request #{request.number} from {self.owner}/{request.branch}",
+                            request.title if message is None else message)
+            return self._git("commit-tree", tree, "-p", base, "-p", head, "-m", text,
+                             env=self._identity(by)).stdout.strip()
+        commits = self._commits(base, head)
+        if title is None or message is None:
+            default_title, default_message = self._squash_defaults(request, commits)
+            title, message = title or default_title, default_message if message is None else message
+        env = self._identity(by)
+        if commits:  # the squash is authored as the request's commits were (GitHub: the PR author)
+            fmt = self._git("show", "-s", "--format=%an%n%ae%n%aI", commits[-1]).stdout.splitlines()
+            env.update(GIT_AUTHOR_NAME=fmt[0], GIT_AUTHOR_EMAIL=fmt[1], GIT_AUTHOR_DATE=fmt[2])
+        return self._git("commit-tree", tree, "-p", base, "-m", _message(title, message), env=env).stdout.strip()
+
+    def _squash_defaults(self, request: Request, commits: list[str]) -> tuple[str, str]:
+        """GitHub's: one commit: its subject (#N) and its body; more: the request's title
+        (#N) and each commit's message as a bullet."""
+        if len(commits) == 1:
+            subject, _, body = self._git("show", "-s", "--format=%B", commits[0]).stdout.strip().partition("\n")
+            return f"{subject} (#{request.number})", body.strip()
+        bullets = ["* " + self._git("show", "-s", "--format=%B", c).stdout.strip() for c in commits]
+        return f"{request.title} (#{request.number})", "\n\n".join(bullets)
+
+    def _rebase(self, base: str, head: str) -> str:
+        """The request's commits replayed on `base` one by one (cherry-pick) in a scratch
+        worktree: authors and messages kept, committed by the forge; a commit whose change
+        the base already has is dropped. Raises Unmergeable("conflict")."""
+        commits = self._commits(base, head)
+        scratch = Path(tempfile.mkdtemp(prefix="rollout-forge-"))
+        worktree = scratch / "tree"
+        name, email = self.committer
+        env = {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        try:
+            self._git("worktree", "add", "--quiet", "--detach", str(worktree), base)
+            for commit in commits:
+                picked = self._git("cherry-pick", "--allow-empty", "--keep-redundant-commits", commit,
+                                   cwd=worktree, env=env, check=False)
+                if picked.returncode != 0:
+                    raise Unmergeable("conflict")
+                trees = self._git("rev-parse", "HEAD^{tree}", "HEAD^^{tree}", cwd=worktree).stdout.split()
+                if trees[0] == trees[1]:  # the base has this change already: drop it, as a rebase does
+                    self._git("reset", "--quiet", "--hard", "HEAD^", cwd=worktree)
+            return self._git("rev-parse", "HEAD", cwd=worktree).stdout.strip()
+        finally:
+            self._git("worktree", "remove", "--force", str(worktree), check=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+            self._git("worktree", "prune", check=False)
+
+
+def _message(title: str, body: str) -> str:
+    return f"{title}\n\n{body}" if body.strip() else title
+
+
+PROTECTED_LIST = "rollout-protected-branches"  # in the bare repository, one branch a line
+
+PRE_RECEIVE = """#!/bin/sh
+# Branch protection, as a forge has it (installed by rollout's forge simulator): no push
+# may move a branch listed in rollout-protected-branches; merges of pull requests move
+# it from inside the forge (git update-ref), which no hook sees.
+list="$(git rev-parse --git-dir)/rollout-protected-branches"
+status=0
+while read -r old new ref; do
+  branch="${ref#refs/heads/}"
+  if [ "$branch" != "$ref" ] && grep -qxF -- "$branch" "$list" 2>/dev/null; then
+    echo "error: GH006: Protected branch update failed for $ref." >&2
+    echo "error: Changes must be made through a pull request (protected branch hook declined)." >&2
+    status=1
+  fi
+done
+exit $status
+"""
 
 
 def protect(bare: Path, branch: str) -> None:
     """Install a pre-receive hook in the bare repository that rejects every push to
     `refs/heads/<branch>` with a forge-like message ("protected branch hook declined")."""
-    raise NotImplementedError
+    bare = Path(bare)
+    listed = bare / PROTECTED_LIST
+    branches = listed.read_text().split() if listed.exists() else []
+    if branch not in branches:
+        listed.write_text("".join(f"{b}\n" for b in [*branches, branch]))
+    hook = bare / "hooks" / "pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(PRE_RECEIVE)
+    hook.chmod(0o755)
