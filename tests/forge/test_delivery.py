@@ -1,0 +1,262 @@
+"""Pull-request delivery end to end: `rollout run` against `rollout simulate --scm ...
+--protect`, whose bare repository refuses every push to main (a pre-receive hook), so
+that every change reaches main only through a pull request the forge merges. Driven
+through the real client libraries over HTTP; the people around the rollout (who merge,
+close, or change main) act through the forge's API too."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT
+from forge.simulated import GIT_ENV, Fleet, Simulator, git
+
+github = pytest.importorskip("github")
+
+POLICY = "rollouts/security-patch.yaml"
+BRANCHES = [f"rollout/security-patch/v1.4.2/wave-{n}" for n in range(1, 6)]
+
+
+def fleet_with(tmp: Path, delivery: str) -> Fleet:
+    """examples/fleet-config with 1-second bakes and `spec.delivery` (published before
+    the simulator protects main)."""
+    fleet = Fleet(tmp)
+    policy = fleet.work / POLICY
+    text = re.sub(r"bake: \S+", "bake: 1s", policy.read_text())
+    policy.write_text(text + "  delivery:\n" + "".join(f"    {line}\n" for line in delivery.strip().splitlines()))
+    git(fleet.work, "commit", "-qam", "pull-request delivery")
+    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    git(fleet.work, "branch", "-q", "--set-upstream-to=origin/main")
+    return fleet
+
+
+def rollout(fleet: Fleet, sim: Simulator, *args: str, env: dict | None = None, cwd: Path | None = None):
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd or fleet.work, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **GIT_ENV, **sim.env, **(env or {})})
+
+
+def run(fleet: Fleet, sim: Simulator, *args: str, **kw):
+    return rollout(fleet, sim, "run", "security-patch", "--kubeconfig", str(fleet.bare.parent / "kubeconfig"),
+                   *args, **kw)
+
+
+def repo(sim: Simulator, login: str | None = None):
+    token = sim.env["GITHUB_TOKEN"] + (f"/{login}" if login else "")
+    gh = github.Github(base_url=sim.env["GITHUB_API_URL"], auth=github.Auth.Token(token),
+                       seconds_between_requests=None, seconds_between_writes=None)
+    return gh.get_repo(sim.env["GITHUB_REPOSITORY"])
+
+
+def pulls(sim: Simulator) -> list:
+    return list(repo(sim).get_pulls(state="all"))
+
+
+def statuses(fleet: Fleet, sim: Simulator) -> list[str]:
+    git(fleet.work, "pull", "-q", "--ff-only")
+    out = rollout(fleet, sim, "status", "security-patch", "--format", "json")
+    return [w["status"] for w in json.loads(out.stdout)["waves"]]
+
+
+def refused_push(fleet: Fleet) -> str:
+    git(fleet.work, "commit", "-q", "--allow-empty", "-m", "a direct push")
+    pushed = git(fleet.work, "push", "origin", "HEAD:main", check=False)
+    git(fleet.work, "reset", "-q", "--hard", "HEAD^")
+    assert pushed.returncode != 0
+    return pushed.stderr
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
+def test_a_whole_rollout_goes_through_one_merged_pull_request_per_wave(tmp_path, method):
+    fleet = fleet_with(tmp_path, f"mode: pull-request\nmergeMethod: {method}\nlabels: [rollout]")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        assert "protected branch hook declined" in refused_push(fleet)
+        result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "4m")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: complete")
+        requests = pulls(sim)
+        assert sorted(r.head.ref for r in requests) == BRANCHES  # exactly one per wave
+        assert all(r.merged and [label.name for label in r.labels] == ["rollout"] for r in requests)
+        assert "| `dev-eu-west` | `argocd/apps/dev-eu-west-platform.yaml` |" in \
+            next(r for r in requests if r.head.ref.endswith("wave-1")).body
+        first_parents = git(fleet.bare, "log", "--first-parent", "--format=%P%x09%s", "main").stdout.splitlines()
+        changes = [line for line in first_parents if "rollout(" in line or "Merge" in line or "(#" in line]
+        assert len(changes) == 5
+        if method == "merge":  # merge commits whose second parent is the wave's own commit
+            assert all(len(line.split("\t")[0].split()) == 2 for line in changes)
+        else:  # squash and rebase: single-parent commits that carry the trailers
+            assert all(len(line.split("\t")[0].split()) == 1 for line in changes)
+        assert statuses(fleet, sim) == ["passed"] * 5
+        # the gates' passes are records on rollout/records, not on the protected main
+        records = git(fleet.bare, "log", "--format=%s", "rollout/records").stdout
+        assert records.count("passed its gates") == 5
+        assert "passed its gates" not in git(fleet.bare, "log", "--format=%s", "main").stdout
+    finally:
+        sim.stop()
+
+
+def test_without_auto_merge_the_run_waits_and_a_persons_merge_releases_it(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        first = run(fleet, sim)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "proposed wave 1 canary" in first.stdout
+        (request,) = pulls(sim)
+        again = run(fleet, sim)
+        assert f"waits for a person to merge pull request #{request.number}" in again.stdout
+        assert len(pulls(sim)) == 1 and statuses(fleet, sim)[0] == "proposed"
+        repo(sim, "alice").get_pull(request.number).merge(merge_method="merge")
+        time.sleep(1.5)  # the bake
+        after = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m")
+        assert "proposed wave 2 region" in after.stdout + after.stderr or "proposed wave 3" in after.stdout
+        assert statuses(fleet, sim)[0] == "passed"
+    finally:
+        sim.stop()
+
+
+def test_closing_a_pull_request_halts_the_rollout(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        assert run(fleet, sim).returncode == 0
+        (request,) = pulls(sim)
+        repo(sim, "alice").get_pull(request.number).edit(state="closed")
+        halted = run(fleet, sim)
+        assert halted.returncode == 1
+        assert (f"halted: wave 1 canary: pull request #{request.number} ({request.html_url}) was closed without "
+                "merge") in halted.stdout
+        assert halted.stdout.strip().endswith("halted")
+        assert len(pulls(sim)) == 1  # nothing proposed again
+    finally:
+        sim.stop()
+
+
+def test_four_racing_runners_open_one_pull_request_per_wave(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
+    sim = Simulator(fleet, "github", "--protect")
+    clones = []
+    for n in range(4):
+        clone = tmp_path / f"runner-{n}"
+        git(tmp_path, "clone", "-q", str(fleet.bare), str(clone))
+        clones.append(clone)
+    try:
+        deadline = time.monotonic() + 240
+        with ThreadPoolExecutor(4) as pool:
+            while time.monotonic() < deadline:
+                results = list(pool.map(lambda c: run(fleet, sim, cwd=c), clones))
+                for result in results:
+                    assert "internal error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+                heads = [r.head.ref for r in pulls(sim)]
+                assert len(heads) == len(set(heads)), heads  # never two pull requests for one wave
+                if any(r.stdout.strip().endswith("complete") for r in results):
+                    break
+                time.sleep(0.5)
+        assert sorted(heads) == BRANCHES
+        assert statuses(fleet, sim) == ["passed"] * 5
+    finally:
+        sim.stop()
+
+
+def test_a_rate_limit_is_waited_out(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        import urllib.request
+
+        request = urllib.request.Request(f"{sim.env['GITHUB_API_URL']}/_sim/rate-limit",
+                                         data=json.dumps({"count": 2, "status": 429, "retryAfter": 1}).encode(),
+                                         headers={"Authorization": f"token {sim.env['GITHUB_TOKEN']}",
+                                                  "Content-Type": "application/json"})
+        urllib.request.urlopen(request).read()
+        started = time.monotonic()
+        result = run(fleet, sim)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert time.monotonic() - started >= 2  # two waits of Retry-After: 1
+        assert "proposed wave 1 canary" in result.stdout
+    finally:
+        sim.stop()
+
+
+def test_main_moving_under_an_open_pull_request_rebuilds_it_or_halts_on_a_conflict(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        assert run(fleet, sim).returncode == 0
+        people = repo(sim, "alice")
+
+        def merged_by_a_person(branch: str, files: dict[str, str]) -> str:
+            fleet.branch(branch, files, f"a person's change: {branch}")
+            pull = people.create_pull(base="main", head=branch, title=branch, body="")
+            pull.merge(merge_method="merge")
+            return fleet.main()
+
+        main = merged_by_a_person("docs", {"NOTES.md": "a person's notes\n"})
+        moved = run(fleet, sim)
+        assert f"rebuilt {BRANCHES[0]} on main {main[:12]}" in moved.stdout, moved.stdout + moved.stderr
+        assert git(fleet.bare, "rev-parse", f"{BRANCHES[0]}^").stdout.strip() == main
+        assert len(pulls(sim)) == 2  # the rebuild kept its pull request
+        # a person pins the same field to something else: the change no longer applies
+        app = fleet.work / "argocd/apps/dev-eu-west-platform.yaml"
+        git(fleet.work, "checkout", "-q", "origin/main")
+        text = app.read_text().replace("targetRevision: v1.4.1", "targetRevision: v1.4.1-hotfix")
+        assert text != app.read_text()
+        merged_by_a_person("hotfix", {"argocd/apps/dev-eu-west-platform.yaml": text})
+        git(fleet.work, "checkout", "-q", "main")
+        conflict = run(fleet, sim)
+        assert conflict.returncode == 1
+        assert f"halted: wave 1 canary: conflict: {BRANCHES[0]} no longer applies to main" in conflict.stdout
+    finally:
+        sim.stop()
+
+
+def test_a_failed_wave_is_reverted_through_an_urgent_pull_request(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
+    sim = Simulator(fleet, "github", "--protect", "--fault", "dev-eu-west:degraded@v1.4.2")
+    try:
+        result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("reverted")
+        revert = next(r for r in pulls(sim) if r.head.ref.endswith("wave-1-revert"))
+        assert revert.merged and {"rollout-revert", "urgent"} <= {label.name for label in revert.labels}
+        assert statuses(fleet, sim)[0] == "reverted"
+        assert "revert wave 1 canary" in git(fleet.bare, "log", "-1", "--format=%s", "main").stdout
+    finally:
+        sim.stop()
+
+
+def test_reverts_may_be_pushed_while_advances_go_through_pull_requests(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nrevert: push")
+    sim = Simulator(fleet, "github", "--fault", "dev-eu-west:degraded@v1.4.2")  # the bot may push (reverts only)
+    try:
+        result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1 and result.stdout.strip().endswith("reverted"), result.stdout + result.stderr
+        assert [r.head.ref for r in pulls(sim)] == [BRANCHES[0]]  # the advance's; the revert was pushed
+        subject, parents = git(fleet.bare, "log", "-1", "--format=%s%x09%P", "main").stdout.strip().split("\t")
+        assert subject == "rollout(security-patch): revert wave 1 canary (v1.4.2)" and len(parents.split()) == 1
+    finally:
+        sim.stop()
+
+
+def test_a_missing_token_is_a_set_up_error_before_anything_is_written(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        before = git(fleet.bare, "for-each-ref").stdout
+        result = run(fleet, sim, env={"GITHUB_TOKEN": ""})
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip() == "rollout: GitHub: no token in $GITHUB_TOKEN (one that may open and merge " \
+                                        "pull requests in fleet/fleet)"
+        wrong = run(fleet, sim, env={"GITHUB_TOKEN": "not-the-token"})
+        assert wrong.returncode == 2 and "not-the-token" not in wrong.stdout + wrong.stderr
+        assert git(fleet.bare, "for-each-ref").stdout == before  # no branch, no record
+    finally:
+        sim.stop()
