@@ -116,7 +116,7 @@ def test_without_auto_merge_the_run_waits_and_a_persons_merge_releases_it(tmp_pa
         assert len(pulls(sim)) == 1 and statuses(fleet, sim)[0] == "proposed"
         repo(sim, "alice").get_pull(request.number).merge(merge_method="merge")
         time.sleep(1.5)  # the bake
-        after = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m")
+        after = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "8s")
         assert "proposed wave 2 region" in after.stdout + after.stderr or "proposed wave 3" in after.stdout
         assert statuses(fleet, sim)[0] == "passed"
     finally:
