@@ -230,6 +230,38 @@ def test_commits_since_the_advance_are_the_advance_and_every_later_commit(tmp_pa
     assert first.commits_since_advance() == frozenset(shas)
 
 
+def test_commits_main_got_while_a_merged_pull_request_was_open_are_not_at_the_pin(tmp_path):
+    """A pull request merged with a merge commit: the wave's commit sits on a side branch;
+    what `main` got meanwhile came later but lacks the pin, so a controller that compared it
+    has not seen the change (a false pass otherwise)."""
+    from types import SimpleNamespace
+
+    from rollout.observers import Context
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ident = ("-c", "user.name=t", "-c", "user.email=t@example.com")
+
+    def commit(name: str) -> str:
+        (repo / name).write_text(name)
+        git(repo, "add", name)
+        git(repo, *ident, "commit", "-qm", name)
+        return git(repo, "rev-parse", "HEAD").strip()
+
+    git(repo, "init", "-q", "-b", "main")
+    commit("base")
+    git(repo, "checkout", "-q", "-b", "rollout/wave-1")
+    advance = commit("advance")
+    git(repo, "checkout", "-q", "main")
+    meanwhile = commit("meanwhile")
+    git(repo, *ident, "merge", "-q", "--no-ff", "-m", "Merge pull request #1", "rollout/wave-1")
+    merge = git(repo, "rev-parse", "HEAD").strip()
+    later = commit("later")
+    ctx = Context(SimpleNamespace(repo=repo), kube=None, now=0.0, advance_commit=advance)
+    assert ctx.commits_since_advance() == frozenset({advance, merge, later})
+    assert meanwhile not in ctx.commits_since_advance()
+
+
 def test_a_kustomize_image_pin_is_judged_by_the_commit_the_application_compared(tmp_path):
     """The pin lives in clusters/<c>/kustomization.yaml, which each cluster's Application
     reads (its targetRevision never changes): the Argo CD gate passes once Argo CD compared

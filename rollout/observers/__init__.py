@@ -61,15 +61,18 @@ class Context:
     advance_commit: str | None = None  # the wave's advance commit
 
     def commits_since_advance(self) -> frozenset[str]:
-        """The SHAs of the wave's advance commit and of every later commit on the branch:
-        a controller that compared one of them has seen the pin (one `git rev-list`)."""
+        """The SHAs of the wave's advance commit and of every commit on the branch that
+        descends from it: a controller that compared one of them has seen the pin (one `git
+        rev-list`). Descends, not merely "came later": a pull request merged with a merge
+        commit brings a side branch, and the commits `main` got while it was open came later
+        but lack the pin."""
         if self.advance_commit is None:
             return frozenset()
         if not hasattr(self, "_since"):
             from rollout.git.repo import Git
 
-            listed = Git(self.ws.repo).run("rev-list", "HEAD", "--not", f"{self.advance_commit}^@", "--")
-            self._since = frozenset(listed.split())
+            listed = Git(self.ws.repo).run("rev-list", "--ancestry-path", f"{self.advance_commit}..HEAD", "--")
+            self._since = frozenset(listed.split()) | {self.advance_commit}
         return self._since
 
 
