@@ -494,10 +494,12 @@ def _hold(root, plan):
     """The pause and the clock, for showing change windows and who paused."""
     from rollout.controls import Hold, hold_of
     from rollout.engine import clock
+    from rollout.git.history import followed_remote, history_refs
     from rollout.git.repo import Git, GitError
 
     try:
-        return hold_of(Git(root), plan.policy, clock())
+        git = Git(root)
+        return hold_of(git, plan.policy, clock(), history_refs(git, followed_remote(git)))
     except GitError:  # not a git repository: no pause to read
         return Hold(clock())
 

@@ -27,7 +27,7 @@ class Hold:
         return judge(tuple(wave.windows), datetime.fromtimestamp(self.now, timezone.utc))
 
 
-def hold_of(git, policy: str, now: int, ref: str = "HEAD") -> Hold:
+def hold_of(git, policy: str, now: int, ref: str | list[str] = "HEAD") -> Hold:
     from rollout.pause import pauses_of
 
     return Hold(now, pauses_of(git, policy, ref))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from waves.problems import Problem
 from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, ready
-from rollout.git.history import (advance_message, approve_message, history_refs, policy_digest, read_events,
+from rollout.git.history import (advance_message, approve_message, followed_remote, history_refs, policy_digest, read_events,
                                  revert_message, verify_message)
 from rollout.git import checkout
 from rollout.git.repo import Git, GitError, Upstream
@@ -576,9 +576,7 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
     from rollout.delivery import delivery_for
 
     now_ = clock(now)
-    branch = git.branch()
-    upstream = git.upstream(branch) if branch else None
-    remote = upstream.remote if upstream else None
+    remote = followed_remote(git)
     events = read_events(git, history_refs(git, remote), ws.plan.policy, arrivals_for=ws.plan.revision)
     proposals = delivery_for(ws.loaded.policy.spec.delivery).proposals(git, remote, ws.plan)
     with bulk():

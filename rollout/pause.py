@@ -43,7 +43,7 @@ def _full(event: PauseEvent, shas: list[str]) -> PauseEvent:
     return PauseEvent(event.commit, event.time, "undo", undoes=full)
 
 
-def pauses_of(git, policy: str, ref: str = "HEAD") -> list[Pause]:
+def pauses_of(git, policy: str, ref: str | list[str] = "HEAD") -> list[Pause]:
     return fold_pauses(read_pause_events(git, ref), policy)
 
 

@@ -84,6 +84,14 @@ def history_refs(git, remote: str | None) -> list[str]:
     return ["HEAD"]
 
 
+def followed_remote(git) -> str | None:
+    """The remote a read-only look (status) takes records and proposals from: the current
+    branch's upstream's."""
+    branch = git.branch()
+    upstream = git.upstream(branch) if branch else None
+    return upstream.remote if upstream else None
+
+
 def grep_for(policy: str) -> str:
     return f"^Rollout-Policy: {re.escape(policy)}$"
 

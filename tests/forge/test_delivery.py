@@ -260,3 +260,28 @@ def test_a_missing_token_is_a_set_up_error_before_anything_is_written(tmp_path):
         assert git(fleet.bare, "for-each-ref").stdout == before  # no branch, no record
     finally:
         sim.stop()
+
+
+def test_a_pause_is_recorded_beside_a_protected_main_and_holds_every_runner(tmp_path):
+    """main refuses pushes, so `pause` commits to rollout/records; `status` shows it and
+    `run` starts nothing new until `resume` (recorded there too) lifts it."""
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        before = fleet.main()
+        paused = rollout(fleet, sim, "pause", "security-patch", "--reason", "incident 42", "--by", "alice")
+        assert paused.returncode == 0, paused.stdout + paused.stderr
+        assert fleet.main() == before
+        assert "pause" in git(fleet.bare, "log", "-1", "--format=%s", "rollout/records").stdout
+        git(fleet.work, "fetch", "-q", "origin")
+        shown = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
+        assert [(p["by"], p["reason"]) for p in shown["paused"]] == [("alice", "incident 42")]
+        held = run(fleet, sim)
+        assert held.returncode == 0, held.stdout + held.stderr
+        assert pulls(sim) == [] and "paused" in held.stdout
+        resumed = rollout(fleet, sim, "resume", "security-patch")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "proposed wave 1 canary" in run(fleet, sim).stdout
+        assert [r.head.ref for r in pulls(sim)] == BRANCHES[:1]
+    finally:
+        sim.stop()
