@@ -508,6 +508,8 @@ def _hold(root, plan):
 def demo(
     no_fault: Annotated[bool, typer.Option("--no-fault", help="The happy path: no degraded cluster.")] = False,
     where: Annotated[Optional[str], typer.Option("--dir", help="Create the demo repo in this folder (default: a new temp dir).")] = None,
+    delivery: Annotated[Delivery, typer.Option("--delivery", help="push, or pull-request: main is protected and "
+                                               "each wave is a pull request on a simulated GitHub.")] = Delivery.push,
 ) -> None:
     """Roll out examples/fleet-config against the fleet simulator, wave by wave (under a
     minute; no cluster, no network)."""
@@ -515,7 +517,7 @@ def demo(
 
     from rollout.demo import run
 
-    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None))
+    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None, delivery=delivery.value))
 
 
 @command

@@ -2,6 +2,9 @@
 the fleet simulator, on a temporary copy with a bare remote, driven by the very step
 `rollout run` takes: each wave judged by its Argo CD gate, its pass recorded in Git, the
 next waves advanced; a degraded production cluster makes its wave fail and be reverted.
+With `--delivery pull-request` the simulator also serves a GitHub forge and protects
+main (a pre-receive hook refuses every push to it): each wave is a pull request the
+forge merges once the run finds it mergeable (docs/delivery.md).
 
 The live view shows every wave (the states `rollout status` and `run` use) and, below,
 each cluster's Application as the hub reports it with the gate's verdict on it.
@@ -107,22 +110,23 @@ class View:
         self._live.update(Group(waves, clusters))
 
 
-def run(fault: bool = True, keep: bool = True, where: Path | None = None) -> int:
-    """`where`: the folder to create the demo repo in (default: a new temp dir)."""
+def run(fault: bool = True, keep: bool = True, where: Path | None = None, delivery: str = "push") -> int:
+    """`where`: the folder to create the demo repo in (default: a new temp dir);
+    `delivery`: push, or pull-request through the simulated GitHub."""
     for key, value in DEMO_IDENTITY.items():
         os.environ.setdefault(key, value)
     if where is not None:
         where.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="rollout-demo-", dir=where))
     try:
-        return _run(root, fault, keep)
+        return _run(root, fault, keep, delivery)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the partial demo repo is at {root / 'fleet-config'} "
               f"(delete {root} when done)", file=sys.stderr, flush=True)
         raise
 
 
-def _run(root: Path, fault: bool, keep: bool) -> int:
+def _run(root: Path, fault: bool, keep: bool, delivery: str) -> int:
     from kubernetes import client, config
 
     from rollout.engine import status
@@ -135,6 +139,9 @@ def _run(root: Path, fault: bool, keep: bool) -> int:
                "--poll", "1s", "--sync-delay", "1s", "--health-delay", "1s"]
     if fault:
         command += ["--fault", f"{FAULTY}:degraded@v1.4.2"]
+    forge = delivery == "pull-request"
+    if forge:
+        command += ["--scm", "github", "--protect"]
     simulator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outcome = "timed out"
     try:
@@ -142,13 +149,18 @@ def _run(root: Path, fault: bool, keep: bool) -> int:
         if not ready.startswith("ready"):
             simulator.kill()
             raise UsageError(f"the fleet simulator did not start: {simulator.stderr.read().strip()}")
+        # The forge's CI variables (GITHUB_API_URL=... GITHUB_REPOSITORY=... GITHUB_TOKEN=...), as CI would set them.
+        os.environ.update(word.split("=", 1) for word in ready.split()[2:] if "=" in word)
         api = client.CustomObjectsApi(config.new_client_from_config(str(kubeconfig), context="hub"))
         kube = Kube(str(kubeconfig))
         with View(sys.stdout.isatty()) as view:
             view.say(f"fleet simulator: {ready.split()[1]}" + (f" (fault: {FAULTY} degrades at v1.4.2)" if fault else ""))
+            if forge:
+                view.say(f"forge: {os.environ['GITHUB_API_URL']} ({os.environ['GITHUB_REPOSITORY']}); main is protected: "
+                         "every wave goes through a pull request")
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
-                result = step(work, POLICY, kube, push=True)
+                result = step(work, POLICY, kube, push=True, delivery=delivery)
                 for line in lines(result)[:-1]:
                     if not line.startswith("wave ") or "passed its gates" in line or ": gate failed" in line:
                         view.say(line)
@@ -162,6 +174,7 @@ def _run(root: Path, fault: bool, keep: bool) -> int:
         simulator.terminate()
         simulator.wait(timeout=10)
     print()
+    _git(work, "pull", "-q", "--ff-only")
     print(_git(work, "log", "--format=%h %s", "--grep=^Rollout-Policy: ", "--reverse"), end="")
     from rollout.render.status import render
 

@@ -56,6 +56,30 @@ def test_demo_happy_path_completes(tmp_path):
     assert seconds < 60
 
 
+def test_demo_through_pull_requests_on_a_protected_main(tmp_path):
+    """--delivery pull-request: the simulated GitHub merges one pull request per wave and
+    one urgent one for the revert; main took no push (its hook refuses them)."""
+    result, seconds = demo(tmp_path, "--delivery", "pull-request")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert seconds < 60
+    assert "main is protected: every wave goes through a pull request" in out
+    for n, wave in enumerate(("wave 1 canary", "wave 2 region-eu-west", "wave 3 region-us-east", "wave 4 production/1",
+                              "wave 5 production/2"), start=1):
+        assert re.search(rf"proposed {wave}: .* in pull request #{n} http://\S+/pull/{n}\n", out), out
+        assert f"merged pull request #{n} (advance of {wave}): " in out
+    assert re.search(r"proposed the revert of wave 5 production/2: commit [0-9a-f]{12}: gate failed: .* in pull "
+                     r"request #6 ", out)
+    assert "merged pull request #6 (revert of wave 5 production/2): " in out
+    assert "rollout reverted." in out
+    repo = kept_repo(out)
+    hook = Path(repo).parent / "fleet-config.git" / "hooks" / "pre-receive"
+    assert hook.is_file()  # main was protected the whole time
+    status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=repo,
+                            capture_output=True, text=True)
+    assert [w["status"] for w in __import__("json").loads(status.stdout)["waves"]] == ["passed"] * 4 + ["reverted"]
+
+
 def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
     proc = subprocess.Popen([*ROLLOUT, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=DEMO_ENV)
