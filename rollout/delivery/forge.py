@@ -96,6 +96,8 @@ class Forge(Protocol):
 
 
 FORGES = {"github": "rollout.delivery.github", "gitlab": "rollout.delivery.gitlab"}
+# What locates a forge and its token (a connection is reused while none of them changes).
+VARIABLES = ("GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "CI_API_V4_URL", "CI_PROJECT_PATH", "GITLAB_TOKEN")
 
 
 def provider_of(hint: str | None, remote_url: str) -> str:

@@ -24,6 +24,7 @@ from rollout.delivery import Tending
 from rollout.git.history import RECORDS, parse_event
 
 MAX_ATTEMPTS = 5
+_CONNECTED: dict = {}  # (repo, remote URL, provider, token variable, the CI variables' values) -> Forge
 _LISTED = 50  # clusters named in a pull request's body
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")  # what a ref name may not hold (git check-ref-format), and more
 
@@ -55,12 +56,20 @@ class Delivery:
 
     # --- the forge ------------------------------------------------------------------
     def forge(self, session):
+        """The connected forge; one per process and repository, so that a step's several
+        sessions (tend, then verify/advance) check the token once, not once each."""
         if self._forge is None:
-            from rollout.delivery.forge import connect
+            import os
+
+            from rollout.delivery.forge import VARIABLES, connect
 
             url = session.git.run("remote", "get-url", session.remote, check=False).strip() if session.remote else ""
-            self._forge = connect(session.repo, url, self.spec.provider,
-                                  self.spec.tokenFrom.env if self.spec.tokenFrom else None)
+            token_env = self.spec.tokenFrom.env if self.spec.tokenFrom else None
+            key = (str(session.repo), url, self.spec.provider, token_env,
+                   tuple(os.environ.get(v) for v in (*VARIABLES, token_env or "")))
+            if key not in _CONNECTED:
+                _CONNECTED[key] = connect(session.repo, url, self.spec.provider, token_env)
+            self._forge = _CONNECTED[key]
         return self._forge
 
     def preflight(self, session) -> None:

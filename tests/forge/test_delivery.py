@@ -285,3 +285,29 @@ def test_a_pause_is_recorded_beside_a_protected_main_and_holds_every_runner(tmp_
         assert [r.head.ref for r in pulls(sim)] == BRANCHES[:1]
     finally:
         sim.stop()
+
+
+def served(sim: Simulator) -> int:
+    """API requests the simulated GitHub has answered so far (its test knob)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{sim.env['GITHUB_API_URL']}/_sim/rate-limit",
+                                     headers={"Authorization": f"token {sim.env['GITHUB_TOKEN']}"})
+    return json.loads(urllib.request.urlopen(request).read())["served"]
+
+
+def test_a_waiting_step_costs_two_api_calls_however_many_runs_wait(tmp_path):
+    """The steady state (a pull request waits for a person): one call checks the token and
+    the repository, one lists the open pull requests; none per cluster, none per re-run."""
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        assert "proposed wave 1 canary" in run(fleet, sim).stdout
+        costs = []
+        for _ in range(3):
+            before = served(sim)
+            assert "waits for a person to merge" in run(fleet, sim).stdout
+            costs.append(served(sim) - before)
+        assert costs == [2, 2, 2]
+    finally:
+        sim.stop()
