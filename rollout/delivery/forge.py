@@ -100,6 +100,27 @@ FORGES = {"github": "rollout.delivery.github", "gitlab": "rollout.delivery.gitla
 VARIABLES = ("GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "CI_API_V4_URL", "CI_PROJECT_PATH", "GITLAB_TOKEN")
 
 
+def parse_remote(url: str) -> tuple[str | None, str | None, str | None]:
+    """(web root, host, path) of a git remote URL: https://host[:port]/a/b.git,
+    git@host:a/b.git, ssh://git@host[:port]/a/b. The web root is scheme://host[:port] for
+    an http(s) remote, https://host for an ssh one; the path has no .git. (None, None,
+    None) for a local path or a file:// URL."""
+    import re
+    from urllib.parse import urlsplit
+
+    scp = re.fullmatch(r"(?:[^@/]+@)?([^:/]+):(?!//)(.+)", url)  # git@github.com:o/r.git
+    if scp and "://" not in url:
+        host, path, root = scp.group(1).lower(), scp.group(2), f"https://{scp.group(1).lower()}"
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
+            return None, None, None
+        host, path = parts.hostname.lower(), parts.path
+        port = f":{parts.port}" if parts.port and parts.scheme in ("http", "https") else ""
+        root = f"{parts.scheme}://{host}{port}" if parts.scheme in ("http", "https") else f"https://{host}"
+    return root, host, path.strip("/").removesuffix(".git")
+
+
 def provider_of(hint: str | None, remote_url: str) -> str:
     """The forge: spec.delivery.provider, else the CI's variables, else the remote's host."""
     import os

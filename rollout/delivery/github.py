@@ -19,9 +19,9 @@ import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from rollout.delivery.forge import AlreadyExists, ForgeError, ForgeSetupError, NotMergeable, PullRequest, Readiness
+from rollout.delivery.forge import (AlreadyExists, ForgeError, ForgeSetupError, NotMergeable, PullRequest, Readiness,
+                                   parse_remote)
 
 MAX_WAIT = 60.0  # seconds one rate-limit wait may last; longer and the step stops (the next run resumes)
 RETRIES = 5  # per request: rate limits and 5xx
@@ -56,7 +56,7 @@ def locate(remote_url: str) -> tuple[str, str]:
     Enterprise host's API is https://host/api/v3)."""
     env_api = os.environ.get("GITHUB_API_URL", "").strip().rstrip("/")
     env_repo = os.environ.get("GITHUB_REPOSITORY", "").strip().strip("/")
-    host, path = _host_and_path(remote_url or "")
+    _root, host, path = parse_remote(remote_url or "")
     if env_repo:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", env_repo):
             raise ForgeSetupError(f"GitHub: GITHUB_REPOSITORY={env_repo!r} is not owner/name")
@@ -65,18 +65,6 @@ def locate(remote_url: str) -> tuple[str, str]:
         return env_api or _api_of(host), path
     raise ForgeSetupError("GitHub: cannot tell the repository: set GITHUB_REPOSITORY=owner/name (and GITHUB_API_URL "
                           "for GitHub Enterprise), or use a GitHub remote URL")
-
-
-def _host_and_path(url: str) -> tuple[str | None, str | None]:
-    scp = re.fullmatch(r"(?:[^@/]+@)?([^:/]+):(?!//)(.+)", url)  # git@github.com:o/r.git
-    if scp and "://" not in url:
-        host, path = scp.group(1), scp.group(2)
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
-            return None, None
-        host, path = parts.hostname, parts.path
-    return host.lower(), path.strip("/").removesuffix(".git")
 
 
 def _api_of(host: str | None) -> str:

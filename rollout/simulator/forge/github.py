@@ -28,10 +28,10 @@ import asyncio
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from rollout.simulator.forge.rest import Budget, Call, login_of, page_of
 from rollout.simulator.forge.store import Conflict, ForgeStore, GitFailed, Invalid, Request, Unmergeable
 from rollout.simulator.server import TOKEN
 
@@ -63,45 +63,28 @@ def not_found() -> Answer:
     return Answer(404, "Not Found")
 
 
-@dataclass
-class Limits:
-    """The primary budget (per window) and the forced answers the test knob asks for."""
+class Limits(Budget):
+    """GitHub's primary budget (5000 an hour) and the forced answers the test knob asks
+    for, as GitHub's headers and refusals."""
 
-    remaining: int = LIMIT
-    reset: float = field(default_factory=lambda: time.time() + 3600)
-    forced: list[tuple[int, float]] = field(default_factory=list)  # (status, retry-after) per coming request
-    mergeable_unknown: int = 0
+    def __init__(self):
+        super().__init__(LIMIT, 3600.0)
+        self.mergeable_unknown = 0
 
     def spend(self) -> dict[str, str]:
-        now = time.time()
-        if now >= self.reset:
-            self.remaining, self.reset = LIMIT, now + 3600
+        within, forced = super().spend()
         headers = {"X-RateLimit-Limit": str(LIMIT), "X-RateLimit-Reset": str(math.ceil(self.reset)),
                    "X-RateLimit-Resource": "core"}
-        if self.remaining <= 0:
+        if not within:
             headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Used": str(LIMIT)})
             raise Answer(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, "
                               "please include the request ID.", headers=headers)
-        self.remaining -= 1
-        headers.update({"X-RateLimit-Remaining": str(self.remaining), "X-RateLimit-Used": str(LIMIT - self.remaining)})
-        if self.forced:
-            status, retry_after = self.forced.pop(0)
+        headers.update({"X-RateLimit-Remaining": str(self.remaining), "X-RateLimit-Used": str(self.used)})
+        if forced:
+            status, retry_after = forced
             message = SECONDARY if status == 403 else f"{SECONDARY} (429 Too Many Requests)"
             raise Answer(status, message, headers={**headers, "Retry-After": str(int(retry_after))})
         return headers
-
-
-@dataclass
-class Call:
-    """One request, as a synchronous handler sees it."""
-
-    match: dict[str, str]
-    query: dict[str, str]
-    body: Any
-    api: str  # the mounted API's absolute URL
-    web: str  # where the "web pages" live
-    user: str
-    url: Any  # yarl.URL of the request
 
 
 def _time(t: float | None) -> str | None:
@@ -235,8 +218,7 @@ class GitHub:
             page = max(int(call.query.get("page", 1)), 1)
         except ValueError:
             raise Answer(422, "Validation Failed", [{"field": "per_page", "code": "invalid"}]) from None
-        last = max(math.ceil(len(items) / per_page), 1)
-        chosen = items[(page - 1) * per_page: page * per_page]
+        chosen, last = page_of(items, page, per_page)
         links = []
         for rel, number in (("prev", page - 1), ("next", page + 1), ("last", last), ("first", 1)):
             if (rel == "prev" and page > 1) or (rel == "next" and page < last) or (rel in ("last", "first") and last > 1):
@@ -430,14 +412,10 @@ class GitHub:
     def control(self, call: Call):
         """The test knob (not GitHub's): forced rate limits, lazily computed mergeability."""
         body = call.body if isinstance(call.body, dict) else {}
-        if "count" in body:
-            status = int(body.get("status", 429))
-            if status not in (403, 429):
-                raise Answer(422, "status: 403 or 429")
-            self.limits.forced += [(status, float(body.get("retryAfter", 1)))] * int(body["count"])
-        if "remaining" in body:
-            self.limits.remaining = int(body["remaining"])
-            self.limits.reset = time.time() + float(body.get("reset", 3600))
+        try:
+            self.limits.control(body, (403, 429))
+        except ValueError as err:
+            raise Answer(422, str(err)) from None
         if "mergeableUnknown" in body:
             self.limits.mergeable_unknown = int(body["mergeableUnknown"])
         return 200, {"served": self.served, "forced": len(self.limits.forced), "remaining": self.limits.remaining,
@@ -447,13 +425,7 @@ class GitHub:
 def _user_of(header: str | None) -> str | None:
     """The login a token stands for, or None when it is not the simulator's."""
     scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() not in ("token", "bearer"):
-        return None
-    if token == TOKEN:
-        return BOT
-    if token.startswith(f"{TOKEN}/") and len(token) > len(TOKEN) + 1:
-        return token[len(TOKEN) + 1:]
-    return None
+    return login_of(token, BOT) if scheme.lower() in ("token", "bearer") else None
 
 
 def add_routes(app, store: ForgeStore, prefix: str) -> GitHub:

@@ -34,7 +34,8 @@ class Conflict(Exception):
 
 class Unmergeable(Exception):
     """The merge is refused: `reason` is one of "conflict", "checks", "reviews", "draft",
-    "closed", "head moved" (GitHub 405/409, GitLab 405/406/409)."""
+    "closed", "head moved", "need rebase" (fast-forward only; GitLab) (GitHub 405/409,
+    GitLab 405/406/409)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -59,6 +60,7 @@ class Request:
     merged_at: float | None = None
     closed_at: float | None = None
     merge_commit: str | None = None
+    squash_commit: str | None = None  # GitLab: the squash commit a squashed merge made
     merge_method: str | None = None
     head_sha: str | None = None  # the head when last seen; kept once merged or closed (as forges do)
     merged_by: str | None = None
@@ -277,6 +279,13 @@ class ForgeStore:
             return False
         return self._merge_tree(base, head) is not None
 
+    def behind(self, request: Request) -> bool:
+        """The base has commits the head lacks (a fast-forward would need a rebase first)."""
+        head, base = self.head(request), self.ref(request.base)
+        if head is None or base is None:
+            return False
+        return self._git("merge-base", "--is-ancestor", base, head, check=False).returncode != 0
+
     def _merge_tree(self, ours: str, theirs: str) -> str | None:
         """The tree of merging `theirs` into `ours` (merge-ort, in memory), None on conflict."""
         result = self._git("merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
@@ -298,35 +307,122 @@ class ForgeStore:
         if method not in MERGE_METHODS:
             raise Invalid(f"merge_method: {method!r} is not one of {', '.join(MERGE_METHODS)}")
         with self._lock:
-            request = self.get(number)
-            if request.state != "open":
-                raise Unmergeable("closed")
-            head = self.head(request)
-            if head is None or self.ref(request.branch) is None:
-                raise Unmergeable("closed")
-            if sha is not None and sha != head:
-                raise Unmergeable("head moved")
-            if request.draft:
-                raise Unmergeable("draft")
-            if self.checks(request) != "passed":
-                raise Unmergeable("checks")
-            if len(request.approvals) < self.required_approvals:
-                raise Unmergeable("reviews")
-            for _ in range(5):  # the base moved between reading and writing it (a push): again
-                base = self.ref(request.base)
-                if base is None:
-                    raise Invalid(f"base: no branch {request.base}")
-                new = self._compose(request, method, base, head, title, message, by)
-                moved = self._git("update-ref", "-m", f"forge: {method} request #{number}",
-                                  f"refs/heads/{request.base}", new, base, check=False)
-                if moved.returncode == 0:
-                    break
-            else:
-                raise Unmergeable("head moved")
-            now = time.time()
-            request.state, request.merged_at, request.closed_at, request.updated = "merged", now, now, now
-            request.merge_commit, request.merge_method, request.merged_by = new, method, by
+            request, head = self._mergeable_now(number, sha)
+            new = self._advance(request, method, lambda base: self._compose(request, method, base, head, title,
+                                                                             message, by))
+            request.merged_by = by
             return new
+
+    def land(self, number: int, sha: str | None = None, by: str = "rollout-bot", squash: bool = False,
+             squash_message: str | None = None, merge_message: str | None = None,
+             project_method: str = "merge") -> str:
+        """GitLab's merge: with `squash`, first one commit with the head's tree on the merge
+        base (`squash_message`, default the request's title); then, by the project's merge
+        method, "merge": a merge commit (`merge_message`, default GitLab's "Merge branch 'x'
+        into 'y'" text); "rebase_merge": the same, but only when the base is an ancestor of the
+        (squashed) head; "ff": the base fast-forwards to it, no new commit. Raises Unmergeable
+        ("need rebase" when the base moved and the method wants it linear). Returns the new
+        tip of the base branch; the request keeps merge_commit (None on a fast-forward) and
+        squash_commit."""
+        if project_method not in ("merge", "rebase_merge", "ff"):
+            raise Invalid(f"merge_method: {project_method!r} is not merge, rebase_merge or ff")
+        with self._lock:
+            request, head = self._mergeable_now(number, sha)
+            made: dict[str, str | None] = {}
+
+            def compose(base: str) -> str:
+                source = head
+                made["squash"] = None
+                if squash:
+                    source = made["squash"] = self._squash_on_merge_base(request, base, head, squash_message, by)
+                linear = self._git("merge-base", "--is-ancestor", base, source, check=False).returncode == 0
+                if project_method != "merge" and not linear:
+                    raise Unmergeable("need rebase")
+                if project_method == "ff":
+                    made["merge"] = None
+                    return source
+                tree = self._merge_tree(base, source)
+                if tree is None:
+                    raise Unmergeable("conflict")
+                text = merge_message or (f"Merge branch '{request.branch}' into '{request.base}'\n\n{request.title}"
+                                         f"\n\nSee merge request {self.owner}/{self.name}!{request.number}")
+                made["merge"] = self._git("commit-tree", tree, "-p", base, "-p", source, "-m", text,
+                                          env=self._identity(by)).stdout.strip()
+                return made["merge"]
+
+            new = self._advance(request, "squash" if squash else "merge" if project_method != "ff" else "rebase",
+                                compose)
+            request.merge_commit, request.squash_commit, request.merged_by = made.get("merge"), made.get("squash"), by
+            return new
+
+    def _squash_on_merge_base(self, request: Request, base: str, head: str, message: str | None, by: str) -> str:
+        """One commit with the head's tree on the merge base of `base` and `head` (GitLab's
+        squash), authored as the request's last commit was."""
+        start = self._git("merge-base", base, head).stdout.strip()
+        env = self._identity(by)
+        commits = self._commits(base, head)
+        if commits:
+            fmt = self._git("show", "-s", "--format=%an%n%ae%n%aI", commits[-1]).stdout.splitlines()
+            env.update(GIT_AUTHOR_NAME=fmt[0], GIT_AUTHOR_EMAIL=fmt[1], GIT_AUTHOR_DATE=fmt[2])
+        tree = self._git("rev-parse", f"{head}^{{tree}}").stdout.strip()
+        return self._git("commit-tree", tree, "-p", start, "-m", message or request.title, env=env).stdout.strip()
+
+    def rebase_source(self, number: int, by: str = "rollout-bot") -> str:
+        """A forge-side rebase of the request's source branch onto its target (GitLab's
+        "Rebase"): its commits replayed on the target's tip, the branch moved by update-ref.
+        Raises Unmergeable ("closed", "conflict"). Returns the new head."""
+        with self._lock:
+            request = self.get(number)
+            head = self.head(request)
+            if request.state != "open" or head is None or self.ref(request.branch) is None:
+                raise Unmergeable("closed")
+            base = self.ref(request.base)
+            if base is None:
+                raise Invalid(f"base: no branch {request.base}")
+            new = self._rebase(base, head)
+            moved = self._git("update-ref", "-m", f"forge: rebase request #{number}", f"refs/heads/{request.branch}",
+                              new, head, check=False)
+            if moved.returncode != 0:
+                raise Unmergeable("head moved")
+            request.head_sha, request.updated = new, time.time()
+            return new
+
+    def _mergeable_now(self, number: int, sha: str | None) -> tuple[Request, str]:
+        """The request and its head, if it may be merged now; else Unmergeable."""
+        request = self.get(number)
+        if request.state != "open":
+            raise Unmergeable("closed")
+        head = self.head(request)
+        if head is None or self.ref(request.branch) is None:
+            raise Unmergeable("closed")
+        if sha is not None and sha != head:
+            raise Unmergeable("head moved")
+        if request.draft:
+            raise Unmergeable("draft")
+        if self.checks(request) != "passed":
+            raise Unmergeable("checks")
+        if len(request.approvals) < self.required_approvals:
+            raise Unmergeable("reviews")
+        return request, head
+
+    def _advance(self, request: Request, method: str, compose) -> str:
+        """Move the base to `compose(base)` with update-ref guarded by the old value (again
+        when a push moved the base in between); record the request as merged."""
+        for _ in range(5):
+            base = self.ref(request.base)
+            if base is None:
+                raise Invalid(f"base: no branch {request.base}")
+            new = compose(base)
+            moved = self._git("update-ref", "-m", f"forge: {method} request #{request.number}",
+                              f"refs/heads/{request.base}", new, base, check=False)
+            if moved.returncode == 0:
+                break
+        else:
+            raise Unmergeable("head moved")
+        now = time.time()
+        request.state, request.merged_at, request.closed_at, request.updated = "merged", now, now, now
+        request.merge_commit, request.merge_method = new, method
+        return new
 
     def _identity(self, by: str) -> dict[str, str]:
         name, email = self.committer
