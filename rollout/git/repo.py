@@ -87,9 +87,11 @@ class Git:
     # --- reading ----------------------------------------------------------------------
     def log(self, ref: str | list[str], grep: str) -> list[tuple[str, int, str]]:
         """(commit, committer time, message) of commits reachable from `ref` (or any of
-        several refs) whose message matches `grep` (an extended regex), oldest first. One process."""
+        several refs) whose message matches `grep` (an extended regex), oldest first. One process.
+        --date-order: never a child before its parent, even when both were committed in the
+        same second (a record on the records branch and the advance it records)."""
         refs = [ref] if isinstance(ref, str) else list(ref)
-        out = self.run("log", "--reverse", "-E", f"--grep={grep}", "--format=%H%x1f%ct%x1f%B%x1e", *refs, "--")
+        out = self.run("log", "--date-order", "--reverse", "-E", f"--grep={grep}", "--format=%H%x1f%ct%x1f%B%x1e", *refs, "--")
         commits = []
         for record in out.split("\x1e"):
             record = record.strip("\n")
