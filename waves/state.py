@@ -121,8 +121,14 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
-            elif event.action == VERIFY and state.status == "baking" and state.verify_commit is None:
+            elif event.action == VERIFY and state.verify_commit is None:
+                # Counts whatever its place in the list: a record is only written of an advanced
+                # wave, but read from another branch (rollout/records) with a clock of its own it
+                # may sort before the advance a forge committed in the same second (or on a clock
+                # ahead of the runner's). Only an advanced, unreverted wave passes by it.
                 state.verified_at, state.verify_commit = event.time, event.commit
+        if state.advance_commit is None:  # never advanced: no record of it counts
+            state.verified_at = state.verify_commit = None
         if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
             state.late = [c for c in wave.clusters if c not in recorded]

@@ -97,7 +97,7 @@ def test_a_whole_rollout_goes_through_one_merged_pull_request_per_wave(tmp_path,
         assert statuses(fleet, sim) == ["passed"] * 5
         # the gates' passes are records on rollout/records, not on the protected main
         records = git(fleet.bare, "log", "--format=%s", "rollout/records").stdout
-        assert records.count("passed its gates") == 5
+        assert records.count("passed its gates") == 5, git(fleet.bare, "log", "--format=%H %ct %P %s", "rollout/records", "main").stdout + result.stdout + result.stderr
         assert "passed its gates" not in git(fleet.bare, "log", "--format=%s", "main").stdout
     finally:
         sim.stop()

@@ -1,0 +1,54 @@
+"""The state fold (waves/state.py) on events as the shell reads them from several refs:
+HEAD and rollout/records, whose commits come from different clocks (a forge's merge, the
+runner's record), so their order in the list is not causal."""
+
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from waves.state import Event, fold
+
+T0 = 1_800_000_000
+
+
+def _plan():
+    from pathlib import Path
+
+    from rollout.workspace import load_workspace
+
+    return load_workspace(Path(__file__).resolve().parents[1] / "examples" / "fleet-config", "security-patch").plan
+
+
+PLAN = _plan()
+
+
+def event(action: str, wave: str, time: int, commit: str, clusters=()) -> Event:
+    return Event(commit, time, action, PLAN.policy, PLAN.revision, wave, tuple(clusters))
+
+
+@given(skew=st.integers(min_value=-5, max_value=5), verify_first=st.booleans())
+def test_a_gate_record_counts_wherever_it_sorts_against_its_advance(skew, verify_first):
+    """The forge merged the advance at T0 (its clock); the runner recorded the gates' pass
+    `skew` seconds off (its clock): read in either order, the wave has passed, once."""
+    wave = PLAN.waves[0]
+    advance = event("advance", wave.name, T0, "a" * 40, wave.clusters)
+    verify = event("verify", wave.name, T0 + skew, "b" * 40)
+    events = [verify, advance] if verify_first else [advance, verify]
+    state = fold(PLAN, events, T0 + 10).wave(wave.number)
+    assert (state.status, state.verify_commit, state.advance_commit) == ("passed", "b" * 40, "a" * 40)
+
+
+def test_a_gate_record_of_a_wave_never_advanced_counts_for_nothing():
+    wave = PLAN.waves[0]
+    state = fold(PLAN, [event("verify", wave.name, T0, "b" * 40)], T0 + 10).wave(wave.number)
+    assert (state.status, state.verify_commit) == ("pending", None)
+
+
+@given(verify_first=st.booleans())
+def test_a_reverted_wave_stays_reverted_whatever_its_records(verify_first):
+    wave = PLAN.waves[0]
+    advance = event("advance", wave.name, T0, "a" * 40, wave.clusters)
+    verify = event("verify", wave.name, T0 + 1, "b" * 40)
+    revert = event("revert", wave.name, T0 + 2, "c" * 40)
+    events = [verify, advance, revert] if verify_first else [advance, verify, revert]
+    assert fold(PLAN, events, T0 + 10).wave(wave.number).status == "reverted"
