@@ -247,7 +247,7 @@ def _print_outcome(outcome, fmt: str, verb: str) -> None:
         print(f"{said} wave {change.number} {change.name}: {what}{count(len(change.clusters), 'cluster')}, "
               f"{count(len(change.files), 'file')}{commit}")
         if change.proposal:
-            print(f"  pull request #{change.proposal['number']}: {change.proposal['url']} "
+            print(f"  {change.proposal['ref']}: {change.proposal['url']} "
                   f"(branch {change.proposal['branch']})")
     for note in outcome.notes:
         print(note)

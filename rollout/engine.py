@@ -59,7 +59,7 @@ class WaveChange:
     late: bool = False
     forced: list[str] = field(default_factory=list)
     diff: str = ""
-    proposal: dict | None = None  # {"number", "url", "branch"}: the pull request that carries it
+    proposal: dict | None = None  # {"number", "url", "branch", "ref"}: the pull request that carries it
 
 
 @dataclass

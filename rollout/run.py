@@ -180,7 +180,7 @@ def _warning(item: dict) -> str:
 def summary_markdown(result: Step) -> str:
     lines = [f"### rollout `{result.policy}` → `{result.revision}`: **{result.status}**", ""]
     for item in result.merged:
-        lines.append(f"- merged [#{item['number']}]({item['url']}) ({item['action']} of wave {item['wave']} "
+        lines.append(f"- merged [{item['ref'].split()[-1]}]({item['url']}) ({item['action']} of wave {item['wave']} "
                      f"{item['name']}) `{(item['commit'] or '')[:12]}`")
     for item in result.advanced:
         lines.append(f"- advanced wave {item['wave']} {item['name']} ({count(len(item['clusters']), 'cluster')}) "
@@ -215,15 +215,15 @@ def lines(result: Step) -> list[str]:
     """What a step did, as log lines; the last one is the rollout's status."""
     out = [f"{'proposed' if i.get('pullRequest') else 'advanced'} wave {i['wave']} {i['name']}: "
            f"{count(len(i['clusters']), 'cluster')} {(i['commit'] or '')[:12]}"
-           + (f" in pull request #{i['pullRequest']['number']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
+           + (f" in {i['pullRequest']['ref']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
            for i in result.advanced]
-    out = [f"merged pull request #{i['number']} ({i['action']} of wave {i['wave']} {i['name']}): "
+    out = [f"merged {i['ref']} ({i['action']} of wave {i['wave']} {i['name']}): "
            f"{(i['commit'] or '')[:12]}" for i in result.merged] + out
     out = [f"wave {i['wave']} {i['name']} passed its gates: recorded {(i['commit'] or '')[:12]}"
            for i in result.verified] + out
     out += [f"{'proposed the revert of' if i.get('pullRequest') else 'reverted'} wave {i['wave']} {i['name']}: commit "
             f"{(i['commit'] or '')[:12]}: {i['reason']}"
-            + (f" in pull request #{i['pullRequest']['number']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
+            + (f" in {i['pullRequest']['ref']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
             for i in result.reverted]
     out += [_warning(item) for item in result.within_budget]
     out += result.notes

@@ -39,7 +39,7 @@ MODES = {"push": "rollout.delivery.push", "pull-request": "rollout.delivery.pull
 class Tending:
     """What `tend` did to the rollout's open pull requests in one step."""
 
-    merged: list[dict] = field(default_factory=list)  # {"wave", "name", "action", "number", "url", "commit"}
+    merged: list[dict] = field(default_factory=list)  # {"wave", "name", "action", "number", "url", "commit", "ref"}
     notes: list[str] = field(default_factory=list)
     halts: list[str] = field(default_factory=list)  # a closed pull request, a conflict: the rollout stops
 

@@ -51,6 +51,11 @@ class PullRequest:
     merge_commit: str | None = None  # once merged: the commit on the target branch
     labels: tuple[str, ...] = ()
     draft: bool = False
+    kind: str = "pull request #"  # how its forge names it: "pull request #12", "merge request !12"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}{self.number}"
 
 
 @dataclass(frozen=True)

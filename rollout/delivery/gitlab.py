@@ -350,7 +350,7 @@ def _request(mr) -> PullRequest:
         title = DRAFT.sub("", title, count=1)
     merged = state == "merged"
     labels = tuple(label["name"] if isinstance(label, dict) else str(label) for label in mr.labels or ())
-    return PullRequest(number=mr.iid, url=mr.web_url, state=state, branch=mr.source_branch, head=mr.sha,
+    return PullRequest(kind="merge request !", number=mr.iid, url=mr.web_url, state=state, branch=mr.source_branch, head=mr.sha,
                        base=mr.target_branch, title=title,
                        merge_commit=(mr.merge_commit_sha or getattr(mr, "squash_commit_sha", None) or mr.sha)
                        if merged else None,

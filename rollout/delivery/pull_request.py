@@ -128,7 +128,7 @@ class Delivery:
             else:
                 git.run("update-ref", f"refs/remotes/{session.remote}/{branch}", change.commit)
             request = self._ensure(session, forge, branch, change, outcome, base, urgent)
-            change.proposal = {"number": request.number, "url": request.url, "branch": branch}
+            change.proposal = {"number": request.number, "url": request.url, "branch": branch, "ref": request.ref}
             proposed.append(change)
         outcome.changes, outcome.proposed = proposed, bool(proposed)
         return outcome
@@ -230,44 +230,44 @@ class Delivery:
                 continue
             if request.state == "closed":
                 tending.halts.append(
-                    f"{what}: pull request #{request.number} ({request.url}) was closed without merge: the rollout "
+                    f"{what}: {request.ref} ({request.url}) was closed without merge: the rollout "
                     f"halts; reopen it to go on, or delete the branch {branch} to have it proposed again")
                 continue
             if request.state == "merged":
                 if request.merge_commit and git.is_ancestor(request.merge_commit, head):
                     tending.halts.append(
-                        f"{what}: pull request #{request.number} was merged as {request.merge_commit[:12]} without the "
+                        f"{what}: {request.ref} was merged as {request.merge_commit[:12]} without the "
                         "rollout's trailers (a squash message that dropped them?): its change is on the branch but "
                         "not recorded; see docs/delivery.md, 'Merged by hand'")
                 else:
-                    tending.notes.append(f"{what}: pull request #{request.number} was merged; the next step sees it")
+                    tending.notes.append(f"{what}: {request.ref} was merged; the next step sees it")
                 continue
             if flight["parent"] != head:
                 note = self._rebuild(session, forge, request, flight, head)
                 (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
                 continue
             if not self.spec.autoMerge:
-                tending.notes.append(f"{what}: waits for a person to merge pull request #{request.number} "
+                tending.notes.append(f"{what}: waits for a person to merge {request.ref} "
                                      f"({request.url})")
                 continue
             readiness = forge.readiness(request)
             if not readiness.ready:
                 why = readiness.reason or ("the forge is still computing mergeability" if readiness.mergeable is None
                                            else f"checks {readiness.checks}")
-                tending.notes.append(f"{what}: pull request #{request.number} is not ready to merge: {why}")
+                tending.notes.append(f"{what}: {request.ref} is not ready to merge: {why}")
                 continue
             message = git.run("log", "-1", "--format=%B", flight["commit"])
             subject, _, rest = message.partition("\n")
             try:
-                commit = forge.merge(request, self.spec.mergeMethod, f"{subject} (#{request.number})",
+                commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.ref.split()[-1]})",
                                      rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
-                                     f"Merges pull request #{request.number} from {branch}.\n")
+                                     f"Merges {request.ref} from {branch}.\n")
             except NotMergeable as err:
-                tending.notes.append(f"{what}: pull request #{request.number} could not be merged: {err}")
+                tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
                 continue
             merged_any = True
             tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
-                                   "number": request.number, "url": request.url, "commit": commit})
+                                   "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
             git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does
         if merged_any:
             from rollout.engine import sync
@@ -282,7 +282,7 @@ class Delivery:
         tree = git.merge_tree(head, flight["commit"])
         if tree is None:
             return (f"conflict: {flight['branch']} no longer applies to {session.upstream.branch} "
-                    f"(pull request #{request.number}): the rollout halts; resolve the conflict on that branch or "
+                    f"({request.ref}): the rollout halts; resolve the conflict on that branch or "
                     "close the pull request and delete the branch")
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         commit = git.commit_tree(tree, head, message)
@@ -290,7 +290,7 @@ class Delivery:
         if pushed is None:
             return f"{flight['branch']} moved meanwhile (another runner rebuilt it): left as it is"
         git.run("update-ref", f"refs/remotes/{session.remote}/{flight['branch']}", commit)
-        return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} (pull request #{request.number})"
+        return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} ({request.ref})"
 
     def _reopen(self, session, forge, flight, ws, state, event, wave):
         from rollout.engine import Outcome, WaveChange
