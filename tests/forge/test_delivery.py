@@ -311,3 +311,55 @@ def test_a_waiting_step_costs_two_api_calls_however_many_runs_wait(tmp_path):
         assert costs == [2, 2, 2]
     finally:
         sim.stop()
+
+
+def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_path):
+    """`approve` on a protected main is a pull request (branch ...-approve) that the next
+    step merges; a cluster that joins a wave already out (added through a person's pull
+    request) is pinned through a late-join pull request of its own."""
+    fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
+    policy = fleet.work / POLICY
+    policy.write_text(policy.read_text().replace("      bake: 1s\n", "      bake: 1s\n      approval: required\n", 1))
+    git(fleet.work, "commit", "-qam", "canary needs approval")
+    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        deadline = time.monotonic() + 60
+        while "waits for `rollout approve --wave 1`" not in (step := run(fleet, sim)).stdout:
+            assert step.returncode == 0 and time.monotonic() < deadline, step.stdout + step.stderr
+            time.sleep(0.5)
+        approved = rollout(fleet, sim, "approve", "security-patch", "--wave", "1", "--by", "alice@example.com")
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "pull request #2" in approved.stdout and "wave-1-approve" in approved.stdout
+        after = run(fleet, sim)
+        assert "merged pull request #2 (approve of wave 1 canary)" in after.stdout, after.stdout + after.stderr
+        assert "proposed wave 2 region-eu-west" in after.stdout
+        git(fleet.work, "pull", "-q", "--ff-only")
+        status = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
+        assert status["waves"][0]["approvedBy"] == "alice@example.com"
+
+        # a person adds dev-ap-south to the fleet, through a pull request of their own
+        new = {"fleet/clusters.yaml": (fleet.work / "fleet/clusters.yaml").read_text() +
+               "  - name: dev-ap-south\n    server: https://dev-ap-south.k8s.example.com:6443\n"
+               "    labels:\n      environment: dev\n      region: ap-south\n"}
+        for path in ("argocd/apps/dev-eu-west-platform.yaml", "clusters/dev-eu-west/kustomization.yaml"):
+            text = (fleet.work / path).read_text().replace("dev-eu-west", "dev-ap-south").replace("eu-west", "ap-south")
+            new[path.replace("dev-eu-west", "dev-ap-south")] = text
+        fleet.branch("add-dev-ap-south", new, "add dev-ap-south")
+        added = repo(sim, "alice").create_pull(base="main", head="add-dev-ap-south", title="add dev-ap-south", body="")
+        added.merge(merge_method="merge")
+        deadline = time.monotonic() + 60
+        while "proposed wave 1 canary" not in (step := run(fleet, sim)).stdout:
+            assert step.returncode == 0 and time.monotonic() < deadline, step.stdout + step.stderr
+            time.sleep(0.5)
+        late = [r for r in pulls(sim) if "-late-" in r.head.ref]
+        assert len(late) == 1 and late[0].head.ref.startswith("rollout/security-patch/v1.4.2/wave-1-late-")
+        assert "`dev-ap-south`" in late[0].body and "`dev-eu-west`" not in late[0].body
+        result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "3m")
+        assert result.stdout.strip().endswith("complete"), result.stdout + result.stderr
+        git(fleet.work, "pull", "-q", "--ff-only")
+        assert "targetRevision: v1.4.2" in (fleet.work / "argocd/apps/dev-ap-south-platform.yaml").read_text()
+        heads = [r.head.ref for r in pulls(sim)]
+        assert len(heads) == len(set(heads)) == 5 + 1 + 1 + 1  # the waves, the approval, the person's, the late join
+    finally:
+        sim.stop()
