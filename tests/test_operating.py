@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from calendar import timegm
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,8 +17,22 @@ import pytest
 
 from conftest import ROLLOUT, SEED_POLICY, make_seed_repo
 from test_engine import GIT_ENV, git, git_identity  # noqa: F401 - git_identity: the autouse fixture
-SATURDAY = timegm((2026, 11, 28, 12, 0, 0))  # 13:00 in Berlin
-MONDAY = timegm((2026, 11, 30, 9, 0, 0))  # 10:00 in Berlin
+
+
+def _winter_monday() -> int:
+    """09:00 UTC (10:00 in Berlin: no summer time) on a Monday in December to February that
+    is still ahead: the rollout's commits carry the real clock, so a ROLLOUT_NOW in their
+    past would leave every bake running (a fixed date here broke once it had gone by)."""
+    import datetime
+
+    day = datetime.date.today() + datetime.timedelta(days=7)
+    while day.weekday() != 0 or day.month not in (12, 1, 2):
+        day += datetime.timedelta(days=1)
+    return timegm((day.year, day.month, day.day, 9, 0, 0))
+
+
+MONDAY = _winter_monday()  # 10:00 in Berlin
+SATURDAY = MONDAY - 2 * 86400 + 3 * 3600  # 13:00 in Berlin
 BERLIN_BUSINESS_HOURS = """\
   windows:
     - kind: allow
@@ -96,14 +111,15 @@ def test_outside_the_window_run_waits_advance_refuses_and_force_is_recorded(tmp_
     remote, work = published(tmp_path, SEED_POLICY + BERLIN_BUSINESS_HOURS)
     waiting = rollout(work, "run", "security-patch", now=SATURDAY)
     assert waiting.returncode == 0, waiting.stderr
+    day = time.strftime("%Y-%m-%d", time.gmtime(MONDAY))
     assert ("wave 1 canary: waiting for window: outside its change window (no allow window is open); next opening "
-            "2026-11-30 08:00 UTC (2026-11-30 09:00 Europe/Berlin)") in waiting.stdout
+            f"{day} 08:00 UTC ({day} 09:00 Europe/Berlin)") in waiting.stdout
     assert waiting.stdout.strip().endswith("security-patch -> v1.4.2: waiting")
     refused = rollout(work, "advance", "security-patch", "--wave", "1", now=SATURDAY)
     assert refused.returncode == 1 and "outside its change window" in refused.stderr
     assert subjects(remote) == []
     status = rollout(work, "status", "security-patch", now=SATURDAY)
-    assert "wave 1 canary: next window opens 2026-11-30 08:00 UTC (2026-11-30 09:00 Europe/Berlin)" in status.stdout
+    assert f"wave 1 canary: next window opens {day} 08:00 UTC ({day} 09:00 Europe/Berlin)" in status.stdout
     forced = rollout(work, "advance", "security-patch", "--wave", "1", "--force", now=SATURDAY)
     assert forced.returncode == 0, forced.stderr
     body = git(remote, "log", "-1", "--format=%B", "main")
