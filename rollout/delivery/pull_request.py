@@ -174,7 +174,7 @@ class Delivery:
             if len(change.clusters) > _LISTED:
                 lines.append(f"| and {len(change.clusters) - _LISTED} more | |")
             lines.append("")
-        lines += [f"**Diff:** {stat}.", ""]
+        lines += [f"**Diff:** {stat}, on `{session.upstream.branch}` at `{base[:12]}`.", ""]
         if outcome.ws is not None and outcome.state is not None:
             from rollout.render.status_markdown import render
 
@@ -225,7 +225,7 @@ class Delivery:
             what = f"wave {wave.number} {wave.name}" if wave else f"wave {event.wave}"
             request = opened.get(branch) or forge.find(branch)
             if request is None:  # a run stopped between pushing the branch and opening its request
-                request = self._reopen(session, forge, flight, ws, state, event, wave)
+                request = self._reopen(session, forge, flight, ws, state)
                 tending.notes.append(f"{what}: opened {request.url} for {branch}")
                 continue
             if request.state == "closed":
@@ -243,7 +243,7 @@ class Delivery:
                     tending.notes.append(f"{what}: {request.ref} was merged; the next step sees it")
                 continue
             if flight["parent"] != head:
-                note = self._rebuild(session, forge, request, flight, head)
+                note = self._rebuild(session, forge, request, flight, head, ws, state)
                 (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
                 continue
             if not self.spec.autoMerge:
@@ -275,9 +275,10 @@ class Delivery:
             sync(session)  # take the merged commits: the fold must see them
         return tending
 
-    def _rebuild(self, session, forge, request, flight, head) -> str:
+    def _rebuild(self, session, forge, request, flight, head, ws, state) -> str:
         """The branch left behind by a moved base: its change merged onto the new tip
-        (git's own three-way merge), pushed under a lease on the rollout's own branch."""
+        (git's own three-way merge), pushed under a lease on the rollout's own branch; the
+        pull request's body then tells the new base, diff and plan (one more call)."""
         git = session.git
         tree = git.merge_tree(head, flight["commit"])
         if tree is None:
@@ -290,16 +291,24 @@ class Delivery:
         if pushed is None:
             return f"{flight['branch']} moved meanwhile (another runner rebuilt it): left as it is"
         git.run("update-ref", f"refs/remotes/{session.remote}/{flight['branch']}", commit)
+        change, outcome = self._change_of({**flight, "commit": commit}, ws, state)
+        forge.update(request, request.title or message.partition("\n")[0], self.body(session, change, outcome, head))
         return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} ({request.ref})"
 
-    def _reopen(self, session, forge, flight, ws, state, event, wave):
+    def _reopen(self, session, forge, flight, ws, state):
+        change, outcome = self._change_of(flight, ws, state)
+        return self._ensure(session, forge, flight["branch"], change, outcome, flight["parent"],
+                            flight["event"].action == "revert")
+
+    @staticmethod
+    def _change_of(flight, ws, state):
+        """The change a fetched branch carries, as publish knew it (for its pull request's body)."""
         from rollout.engine import Outcome, WaveChange
 
+        event = flight["event"]
+        number = ws.plan.wave(event.wave).number if _has_wave(ws.plan, event.wave) else 0
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
-        change = WaveChange(wave.number if wave else 0, event.wave, event.action, list(event.clusters), [],
-                            commit=flight["commit"])
-        return self._ensure(session, forge, flight["branch"], change, outcome, flight["parent"],
-                            event.action == "revert")
+        return WaveChange(number, event.wave, event.action, list(event.clusters), [], commit=flight["commit"]), outcome
 
 
 def _has_wave(plan, name: str) -> bool:

@@ -204,6 +204,8 @@ def test_main_moving_under_an_open_pull_request_rebuilds_it_or_halts_on_a_confli
         assert f"rebuilt {BRANCHES[0]} on main {main[:12]}" in moved.stdout, moved.stdout + moved.stderr
         assert git(fleet.bare, "rev-parse", f"{BRANCHES[0]}^").stdout.strip() == main
         assert len(pulls(sim)) == 2  # the rebuild kept its pull request
+        body = next(r for r in pulls(sim) if r.head.ref == BRANCHES[0]).body
+        assert f"on `main` at `{main[:12]}`" in body  # the body tells the new base
         # a person pins the same field to something else: the change no longer applies
         app = fleet.work / "argocd/apps/dev-eu-west-platform.yaml"
         git(fleet.work, "checkout", "-q", "origin/main")
