@@ -27,3 +27,16 @@ def test_waves_never_imports_the_shell_or_io_libraries():
 def test_cli_start_path_skips_heavy_imports():
     loaded = loaded_after("import rollout.cli")
     assert not loaded & {"networkx", "rich", "pydantic", "kubernetes", "yaml", "yaml_rs"}
+
+
+def test_the_engine_run_and_cli_name_no_forge():
+    """Deliveries and forges are rooms of their own (rollout/delivery/): the engine, the
+    step and the commands reach them through one interface, never by name."""
+    import re
+
+    for name in ("engine.py", "run.py", "cli.py"):
+        code = (ROOT / "rollout" / name).read_text()
+        assert not re.search(r"rollout\.delivery\.(github|gitlab|push|pull_request)|import (github|gitlab)\b|"
+                             r"(github|gitlab)\.", code), name
+    loaded = loaded_after("import rollout.cli, rollout.engine, rollout.run")
+    assert not loaded & {"github", "gitlab", "requests"}
