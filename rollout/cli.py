@@ -215,7 +215,9 @@ def inventory(
 
 
 def _engine_errors(func):
-    """Run an engine call: bad input is exit 2, a refusal or a git failure exit 1."""
+    """Run an engine call: bad input is exit 2; a refusal, a git failure or a forge's
+    (pull-request delivery, after its retries) exit 1: the next run goes on from there."""
+    from rollout.delivery.forge import ForgeError
     from rollout.engine import GitError, InvalidInput, Refused
 
     try:
@@ -225,7 +227,7 @@ def _engine_errors(func):
     except Refused as err:
         print(f"rollout: {err}", file=sys.stderr)
         raise typer.Exit(1) from None
-    except GitError as err:
+    except (GitError, ForgeError) as err:
         print(f"rollout: {err}", file=sys.stderr)
         raise typer.Exit(1) from None
 

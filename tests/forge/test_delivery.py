@@ -365,3 +365,32 @@ def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_p
         assert len(heads) == len(set(heads)) == 5 + 1 + 1 + 1  # the waves, the approval, the person's, the late join
     finally:
         sim.stop()
+
+
+def test_a_step_stopped_between_the_branch_and_its_pull_request_is_finished_by_the_next(tmp_path):
+    """The forge fails the pull request's creation (past every retry) after the branch
+    was pushed: the step stops with one line, and the next one finds the branch without a
+    pull request and opens it, once."""
+    import urllib.request
+
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        # the step's first two calls (the token check, the look-up) pass; its create fails 6 times
+        knob = {"after": 2, "count": 6, "status": 429, "retryAfter": 1}
+        urllib.request.urlopen(urllib.request.Request(
+            f"{sim.env['GITHUB_API_URL']}/_sim/rate-limit", data=json.dumps(knob).encode(),
+            headers={"Authorization": f"token {sim.env['GITHUB_TOKEN']}", "Content-Type": "application/json"})).read()
+        stopped = run(fleet, sim)
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        assert "GitHub: open a pull request for" in stopped.stderr + stopped.stdout
+        assert "Traceback" not in stopped.stderr and sim.env["GITHUB_TOKEN"] not in stopped.stderr
+        assert git(fleet.bare, "rev-parse", "--verify", f"refs/heads/{BRANCHES[0]}", check=False).returncode == 0
+        assert pulls(sim) == []
+        finished = run(fleet, sim)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert f"wave 1 canary: opened " in finished.stdout and f"for {BRANCHES[0]}" in finished.stdout
+        assert [r.head.ref for r in pulls(sim)] == BRANCHES[:1]
+        assert len(pulls(sim)) == 1 and run(fleet, sim).returncode == 0 and len(pulls(sim)) == 1
+    finally:
+        sim.stop()

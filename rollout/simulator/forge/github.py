@@ -10,7 +10,8 @@ carries X-RateLimit-Limit / -Remaining / -Reset / -Used; an exhausted primary li
 
     {"count": N, "status": 429 | 403, "retryAfter": S}   the next N API requests: 429, or
                                                           403 with the secondary-limit message,
-                                                          each with `Retry-After: S`
+                                                          each with `Retry-After: S` (with
+                                                          "after": K, the N after the next K)
     {"remaining": R, "reset": S}                          the primary budget: R requests left,
                                                           renewed in S seconds
     {"mergeableUnknown": N}                               the next N GETs of a pull report

@@ -53,7 +53,8 @@ class Budget:
     window: float = 3600.0
     remaining: int = -1
     reset: float = 0.0  # epoch seconds when the budget renews
-    forced: list[tuple[int, float]] = field(default_factory=list)  # (status, retry-after) per coming request
+    forced: list[tuple[int, float] | None] = field(default_factory=list)  # (status, retry-after) per coming
+    # request; None: that one is answered as usual (the knob's "after")
 
     def __post_init__(self):
         if self.remaining < 0:
@@ -80,13 +81,15 @@ class Budget:
         return True, self.forced.pop(0) if self.forced else None
 
     def control(self, body: dict, statuses: tuple[int, ...]) -> None:
-        """The knob: {"count": N, "status": S, "retryAfter": T} forces the next N answers;
+        """The knob: {"count": N, "status": S, "retryAfter": T} forces the next N answers
+        (with "after": K, the N after the next K: a failure in the middle of a step);
         {"remaining": R, "reset": T} sets the budget, renewed in T seconds. Raises
         ValueError for a status the forge does not refuse with."""
         if "count" in body:
             status = int(body.get("status", 429))
             if status not in statuses:
                 raise ValueError(f"status: one of {', '.join(map(str, statuses))}")
+            self.forced += [None] * int(body.get("after", 0))
             self.forced += [(status, float(body.get("retryAfter", 1)))] * int(body["count"])
         if "remaining" in body:
             self.remaining = int(body["remaining"])
