@@ -95,6 +95,10 @@ def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
         if state.overall == "reverted":
             result.status, result.exit_code = "reverted", 1
             return result
+    if tending.reverting:
+        result.status, result.exit_code = "reverting", 1
+        result.notes += tending.reverting
+        return result
     return _judge(session, ws, policy_ref, kube, push, now, state, result)
 
 

@@ -77,3 +77,23 @@ def test_records_on_the_records_branch_are_read_beside_head(tmp_path):
     refs = history_refs(repo, "origin")
     assert refs == ["HEAD", "refs/remotes/origin/rollout/records"]
     assert [e.action for e in read_events(repo, refs, "p")] == ["advance", "verify"]
+
+
+def test_a_change_on_the_records_branch_alone_is_not_on_the_branch(tmp_path):
+    """An advance merged into rollout/records (a pull request retargeted by mistake) never
+    reached the branch the controllers follow: it is not an event; a record there is."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    git(work, "commit", "-q", "--allow-empty", "-m", "fleet")
+    git(work, "push", "-q", "origin", "main")
+    advance = git(work, "commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", f"rollout(p): wave 1\n\n{TRAILERS}").strip()
+    record = git(work, "commit-tree", "HEAD^{tree}", "-p", advance, "-m",
+                 f"rollout(p): wave 1 canary passed\n\n{TRAILERS.replace('advance', 'verify')}").strip()
+    git(work, "push", "-q", "origin", f"{record}:refs/heads/rollout/records")
+    repo = Git(work)
+    from rollout.git.repo import Upstream
+
+    repo.fetch(Upstream("origin", "main"))
+    events = read_events(repo, history_refs(repo, "origin"), "p")
+    assert [(e.action, e.commit) for e in events] == [("verify", record)]

@@ -42,6 +42,9 @@ class Tending:
     merged: list[dict] = field(default_factory=list)  # {"wave", "name", "action", "number", "url", "commit", "ref"}
     notes: list[str] = field(default_factory=list)
     halts: list[str] = field(default_factory=list)  # a closed pull request, a conflict: the rollout stops
+    # a revert proposed and not merged yet: the wave is judged no more and nothing advances
+    # (a flapping gate must not pass it meanwhile); the step's status is `reverting`
+    reverting: list[str] = field(default_factory=list)
 
 
 def delivery_for(spec, override: str | None = None):

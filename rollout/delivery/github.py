@@ -144,13 +144,19 @@ class GitHubForge:
     def open_requests(self, prefix: str) -> list[PullRequest]:
         with self._calling("list pull requests"):
             pulls = self._repo.get_pulls(state="open", sort="created", direction="asc")
-            return [_pull(p) for p in pulls if p.head.ref.startswith(prefix)]
+            return [_pull(p) for p in pulls if p.head.ref.startswith(prefix) and self._own(p)]
+
+    def _own(self, pull) -> bool:
+        """Opened from this repository's own branch, not a fork's of the same name (whose
+        commits are not the rollout's)."""
+        repo = pull.head.repo
+        return repo is not None and repo.full_name.lower() == self.repository.lower()
 
     def find(self, branch: str) -> PullRequest | None:
         with self._calling(f"look up the pull request of {branch}"):
             page = self._repo.get_pulls(state="all", head=f"{self._owner}:{branch}", sort="created",
                                         direction="desc").get_page(0)
-            pulls = [_pull(p) for p in page if p.head.ref == branch]
+            pulls = [_pull(p) for p in page if p.head.ref == branch and self._own(p)]
         return next((p for p in pulls if p.state == "open"), pulls[0] if pulls else None)
 
     def open(self, branch: str, base: str, title: str, body: str, labels: tuple[str, ...] = (),

@@ -181,13 +181,16 @@ class GitLabForge:
         with self._calling("list merge requests"):
             listed = self._project.mergerequests.list(state="opened", order_by="created_at", sort="asc",
                                                       per_page=100, iterator=True)
-            return [_request(mr) for mr in listed if mr.source_branch.startswith(prefix)]
+            # from the project's own branches, not a fork's of the same name
+            return [_request(mr) for mr in listed if mr.source_branch.startswith(prefix)
+                    and mr.source_project_id == mr.target_project_id]
 
     def find(self, branch: str) -> PullRequest | None:
         with self._calling(f"look up the merge request of {branch}"):
             page = self._project.mergerequests.list(state="all", source_branch=branch, order_by="created_at",
                                                     sort="desc", per_page=20, get_all=False)
-            found = [_request(mr) for mr in page if mr.source_branch == branch]
+            found = [_request(mr) for mr in page if mr.source_branch == branch
+                     and mr.source_project_id == mr.target_project_id]
         return next((r for r in found if r.state == "open"), found[0] if found else None)
 
     def open(self, branch: str, base: str, title: str, body: str, labels: tuple[str, ...] = (),

@@ -135,7 +135,7 @@ class Delivery:
 
     def _ensure(self, session, forge, branch, change, outcome, base, urgent: bool):
         """The open pull request of `branch`: found, or opened (once, even when racing)."""
-        from rollout.delivery.forge import AlreadyExists
+        from rollout.delivery.forge import AlreadyExists, ForgeError
 
         found = forge.find(branch)
         if found is not None and found.state == "open":
@@ -147,7 +147,11 @@ class Delivery:
             return forge.open(branch, session.upstream.branch, title, body, labels, tuple(self.spec.reviewers),
                               self.spec.draft and not urgent)
         except AlreadyExists:
-            return forge.find(branch)
+            found = forge.find(branch)  # a racing runner's: the forge's listing may lag its creation
+            if found is None:
+                raise ForgeError(f"{forge.name}: a pull request for {branch} exists but is not listed yet; "
+                                 "run again") from None
+            return found
 
     def body(self, session, change, outcome, base) -> str:
         """What a reviewer needs: the wave, its clusters and files, the diff's size, the
@@ -207,9 +211,8 @@ class Delivery:
     # --- tending (rollout run) ----------------------------------------------------------
     def tend(self, session, ws, state) -> Tending:
         """Merge, rebuild or halt on each of the rollout's pull requests still in flight:
-        one list call, plus one call per pull request that needs a look."""
-        from rollout.delivery.forge import NotMergeable
-
+        one list call, plus one call per pull request that needs a look. Every request is
+        looked at before anything is merged or rebuilt: one reason to halt stops them all."""
         tending = Tending()
         git, plan = session.git, ws.plan
         flights = [f for f in self.flights(git, session.remote, plan) if _in_flight(f["event"], state)]
@@ -217,8 +220,8 @@ class Delivery:
             return tending
         forge = self.forge(session)
         opened = {r.branch: r for r in forge.open_requests(prefix(plan.policy, plan.revision))}
-        head = git.head()
-        merged_any = False
+        head, target = git.head(), session.upstream.branch
+        looked, reverts = [], []
         for flight in flights:
             event, branch = flight["event"], flight["branch"]
             wave = plan.wave(event.wave) if _has_wave(plan, event.wave) else None
@@ -227,13 +230,11 @@ class Delivery:
             if request is None:  # a run stopped between pushing the branch and opening its request
                 request = self._reopen(session, forge, flight, ws, state)
                 tending.notes.append(f"{what}: opened {request.url} for {branch}")
-                continue
-            if request.state == "closed":
+            elif request.state == "closed":
                 tending.halts.append(
                     f"{what}: {request.ref} ({request.url}) was closed without merge: the rollout "
                     f"halts; reopen it to go on, or delete the branch {branch} to have it proposed again")
-                continue
-            if request.state == "merged":
+            elif request.state == "merged":
                 if request.merge_commit and git.is_ancestor(request.merge_commit, head):
                     tending.halts.append(
                         f"{what}: {request.ref} was merged as {request.merge_commit[:12]} without the "
@@ -241,39 +242,63 @@ class Delivery:
                         "not recorded; see docs/delivery.md, 'Merged by hand'")
                 else:
                     tending.notes.append(f"{what}: {request.ref} was merged; the next step sees it")
-                continue
-            if flight["parent"] != head:
-                note = self._rebuild(session, forge, request, flight, head, ws, state)
-                (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
-                continue
-            if not self.spec.autoMerge:
-                tending.notes.append(f"{what}: waits for a person to merge {request.ref} "
-                                     f"({request.url})")
-                continue
-            readiness = forge.readiness(request)
-            if not readiness.ready:
-                why = readiness.reason or ("the forge is still computing mergeability" if readiness.mergeable is None
-                                           else f"checks {readiness.checks}")
-                tending.notes.append(f"{what}: {request.ref} is not ready to merge: {why}")
-                continue
-            message = git.run("log", "-1", "--format=%B", flight["commit"])
-            subject, _, rest = message.partition("\n")
-            try:
-                commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.ref.split()[-1]})",
-                                     rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
-                                     f"Merges {request.ref} from {branch}.\n")
-            except NotMergeable as err:
-                tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
-                continue
-            merged_any = True
-            tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
-                                   "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
-            git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does
+            elif request.base != target:
+                tending.halts.append(f"{what}: {request.ref} targets {request.base}, not {target}: the rollout "
+                                     f"halts; set its base back to {target}")
+            else:
+                looked.append((flight, request, what))
+            if event.action == "revert" and request.state != "merged":
+                reverts.append((event.wave, f"{what}: its revert waits in {request.ref} ({request.url})"))
+        if tending.halts:
+            return tending
+        merged_any = False
+        for flight, request, what in looked:
+            merged_any |= self._tend_one(session, forge, flight, request, what, head, ws, state, tending)
         if merged_any:
             from rollout.engine import sync
 
             sync(session)  # take the merged commits: the fold must see them
+        done = {m["name"] for m in tending.merged if m["action"] == "revert"}
+        tending.reverting = [line for name, line in reverts if name not in done]
         return tending
+
+    def _tend_one(self, session, forge, flight, request, what, head, ws, state, tending) -> bool:
+        """One open request of the followed branch: rebuild, wait, or merge. True if merged."""
+        from rollout.delivery.forge import NotMergeable
+
+        git, branch = session.git, flight["branch"]
+        if request.head != flight["commit"]:  # a push since this step fetched, or not the rollout's commit
+            tending.notes.append(f"{what}: {request.ref} has head {request.head[:12]}, not the rollout's "
+                                 f"{flight['commit'][:12]} as fetched: left for the next step")
+            return False
+        if flight["parent"] != head:
+            note = self._rebuild(session, forge, request, flight, head, ws, state)
+            (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
+            return False
+        if not self.spec.autoMerge:
+            tending.notes.append(f"{what}: waits for a person to merge {request.ref} ({request.url})")
+            return False
+        readiness = forge.readiness(request)
+        if not readiness.ready:
+            why = readiness.reason or ("the forge is still computing mergeability" if readiness.mergeable is None
+                                       else f"checks {readiness.checks}")
+            tending.notes.append(f"{what}: {request.ref} is not ready to merge: {why}")
+            return False
+        message = git.run("log", "-1", "--format=%B", flight["commit"])
+        subject, _, rest = message.partition("\n")
+        try:
+            commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.ref.split()[-1]})",
+                                 rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
+                                 f"Merges {request.ref} from {branch}.\n")
+        except NotMergeable as err:
+            tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
+            return False
+        event = flight["event"]
+        wave = ws.plan.wave(event.wave) if _has_wave(ws.plan, event.wave) else None
+        tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
+                               "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
+        git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does
+        return True
 
     def _rebuild(self, session, forge, request, flight, head, ws, state) -> str:
         """The branch left behind by a moved base: its change merged onto the new tip
@@ -283,8 +308,9 @@ class Delivery:
         tree = git.merge_tree(head, flight["commit"])
         if tree is None:
             return (f"conflict: {flight['branch']} no longer applies to {session.upstream.branch} "
-                    f"({request.ref}): the rollout halts; resolve the conflict on that branch or "
-                    "close the pull request and delete the branch")
+                    f"({request.ref}): the rollout halts; rebase that branch onto {session.upstream.branch} "
+                    "keeping its commit message (the Rollout- trailers), or close the pull request and "
+                    "delete the branch to have the wave proposed again")
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         commit = git.commit_tree(tree, head, message)
         pushed = git.push_ref(session.remote, commit, f"refs/heads/{flight['branch']}", lease=flight["commit"])

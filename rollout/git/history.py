@@ -136,11 +136,18 @@ def read_events(git, ref: str | list[str], policy: str, arrivals_for: str | None
     that rollout's events that reached the branch through a merge take the merge's time
     (docs/delivery.md: the bake starts when the change is on the branch, not when it was
     proposed)."""
+    refs = [ref] if isinstance(ref, str) else list(ref)
     events = []
-    for commit, time, message in git.log(ref, grep_for(policy)):
+    for commit, time, message in git.log(refs[0], grep_for(policy)):
         event = parse_event(commit, time, message)
         if event is not None:
             events.append(event)
+    if refs[1:]:  # the records branch: records only. A change counts once it is on the branch
+        # the controllers follow (refs[0]); one merged into rollout/records by mistake does not.
+        for commit, time, message in git.log([*refs[1:], f"^{refs[0]}"], grep_for(policy)):
+            event = parse_event(commit, time, message)
+            if event is not None and event.action == "verify":
+                events.append(event)
     if arrivals_for is not None:
         events = arrived(git, events, arrivals_for)
     return events

@@ -394,3 +394,53 @@ def test_a_step_stopped_between_the_branch_and_its_pull_request_is_finished_by_t
         assert len(pulls(sim)) == 1 and run(fleet, sim).returncode == 0 and len(pulls(sim)) == 1
     finally:
         sim.stop()
+
+
+def until(fleet: Fleet, sim: Simulator, text: str, seconds: float = 90):
+    """Step until a step's output says `text`; that step."""
+    deadline = time.monotonic() + seconds
+    while text not in (step := run(fleet, sim)).stdout:
+        assert "Traceback" not in step.stderr and time.monotonic() < deadline, step.stdout + step.stderr
+        time.sleep(0.5)
+    return step
+
+
+def test_while_a_revert_waits_in_its_pull_request_the_wave_is_judged_no_more(tmp_path):
+    """A flapping gate must not pass a failed wave, nor advance its dependents, while its
+    revert is only proposed: every step says `reverting` (exit 1) until the revert merges."""
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect", "--fault", "dev-eu-west:degraded@v1.4.2")
+    try:
+        until(fleet, sim, "proposed wave 1 canary")
+        (advance,) = pulls(sim)
+        repo(sim, "alice").get_pull(advance.number).merge(merge_method="merge")
+        failed = until(fleet, sim, "proposed the revert of wave 1 canary")
+        assert failed.returncode == 1 and failed.stdout.strip().endswith("reverting")
+        records = git(fleet.bare, "log", "--format=%s", "rollout/records", check=False).stdout
+        for _ in range(2):
+            waiting = run(fleet, sim)
+            assert waiting.returncode == 1, waiting.stdout + waiting.stderr
+            assert "wave 1 canary: its revert waits in pull request #2" in waiting.stdout
+            assert waiting.stdout.strip().endswith("reverting")
+        assert len(pulls(sim)) == 2  # nothing else proposed
+        assert git(fleet.bare, "log", "--format=%s", "rollout/records", check=False).stdout == records
+        repo(sim, "alice").get_pull(2).merge(merge_method="merge")
+        done = run(fleet, sim)
+        assert done.returncode == 1 and done.stdout.strip().endswith("reverted"), done.stdout
+    finally:
+        sim.stop()
+
+
+def test_one_closed_pull_request_stops_the_merge_of_the_others(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        until(fleet, sim, "proposed wave 2 region-eu-west")
+        both = {r.head.ref: r for r in pulls(sim) if r.state == "open"}
+        assert sorted(both) == BRANCHES[1:3]
+        repo(sim, "alice").get_pull(both[BRANCHES[1]].number).edit(state="closed")
+        halted = run(fleet, sim)
+        assert halted.returncode == 1 and halted.stdout.strip().endswith("halted")
+        assert not repo(sim).get_pull(both[BRANCHES[2]].number).merged  # its sibling waits too
+    finally:
+        sim.stop()
