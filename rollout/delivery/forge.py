@@ -75,6 +75,10 @@ class Forge(Protocol):
     name: str  # "github" | "gitlab"
     repository: str  # owner/name or group/project, for messages
 
+    def landing_problem(self, method: str) -> str | None:
+        """Why merging with `method` here would hide when the change landed (the bake is
+        timed by the commit that lands it), or None. Asked once, before anything is written."""
+
     def open_requests(self, prefix: str) -> list[PullRequest]:
         """Open pull requests whose head branch starts with `prefix` (one call per 100)."""
 

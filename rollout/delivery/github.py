@@ -140,6 +140,11 @@ class GitHubForge:
         with self._calling(f"read {self.repository}", setup=True):
             self._repo.complete()
 
+    def landing_problem(self, method: str) -> str | None:
+        """Every GitHub merge method lands a commit made at merge time (a merge commit, a
+        squash, a rebased copy): the bake is timed from the merge."""
+        return None
+
     # --- the Forge protocol -----------------------------------------------------------
     def open_requests(self, prefix: str) -> list[PullRequest]:
         with self._calling("list pull requests"):

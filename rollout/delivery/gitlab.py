@@ -23,6 +23,9 @@ Merge methods, as GitLab has them (its project decides; a request can only ask t
             the source must be rebased first (need_rebase), PUT rebase (GitLab replays the
             commits on the target: new SHAs, messages kept) and, once done, merge the new
             head; a required pipeline on the rebased head makes that wait for the next run.
+The pull-request delivery refuses every fast-forward (rebase, and merge on an ff project)
+before it writes anything (landing_problem): the landed commit would carry the time it was
+proposed, not merged, and the bake is timed by it. The forge can still do them.
 """
 
 from __future__ import annotations
@@ -175,6 +178,19 @@ class GitLabForge:
         with self._calling(f"read {self.repository}", setup=True):
             self._project = self._gl.projects.get(self.repository)
             self._merge_method = getattr(self._project, "merge_method", None) or "merge"
+
+    def landing_problem(self, method: str) -> str | None:
+        """A fast-forward lands the wave's own commit, dated when it was proposed: the bake
+        would count the time the merge request waited (git keeps no merge time for it)."""
+        if method == "squash":  # a squash commit made at merge time, fast-forwarded or merged
+            return None
+        if method == "rebase" or self._merge_method == "ff":
+            how = ("mergeMethod rebase fast-forwards" if method == "rebase" else
+                   f"{self.repository} merges by fast-forward, which")
+            return (f"GitLab: {how} the branch to the wave's own commit, dated when it was proposed, so the "
+                    "bake would count the time the merge request waited: use mergeMethod squash (a commit made "
+                    "at merge time)" + ("" if method == "rebase" else ", or merge commits in the project's settings"))
+        return None
 
     # --- the Forge protocol -----------------------------------------------------------
     def open_requests(self, prefix: str) -> list[PullRequest]:

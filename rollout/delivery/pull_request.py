@@ -78,7 +78,9 @@ class Delivery:
         if not session.push or session.upstream is None:
             raise UsageError("pull-request delivery needs the branch's remote: push the branch once "
                              f"(git push -u <remote> {session.branch}); --no-push cannot open pull requests")
-        self.forge(session)
+        problem = self.forge(session).landing_problem(self.spec.mergeMethod)
+        if problem:
+            raise UsageError(problem)
 
     # --- reading --------------------------------------------------------------------
     def record_base(self, session) -> str:

@@ -25,13 +25,13 @@ def requests(sim: Simulator) -> list:
     return project(sim).mergerequests.list(state="all", get_all=True)
 
 
-@pytest.mark.parametrize("method, project_merge_method", [("merge", "merge"), ("squash", "merge"), ("rebase", "ff")])
+@pytest.mark.parametrize("method, project_merge_method", [("merge", "merge"), ("squash", "merge"), ("squash", "ff")])
 def test_a_whole_rollout_goes_through_one_merged_merge_request_per_wave(tmp_path, method, project_merge_method):
     fleet = fleet_with(tmp_path, f"mode: pull-request\nprovider: gitlab\nmergeMethod: {method}\nlabels: [rollout]")
     sim = Simulator(fleet, "gitlab", "--protect")
     try:
         settings = project(sim)
-        settings.merge_method = project_merge_method  # rebase needs a fast-forward project (docs/delivery.md)
+        settings.merge_method = project_merge_method
         settings.save()
         assert "protected branch hook declined" in refused_push(fleet)
         result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "4m")
@@ -42,7 +42,7 @@ def test_a_whole_rollout_goes_through_one_merged_merge_request_per_wave(tmp_path
         assert all(r.state == "merged" and r.labels == ["rollout"] for r in merged)
         log = git(fleet.bare, "log", "--format=%H %P%x09%B%x00", "main").stdout
         assert log.count("Rollout-Action: advance") >= 5  # the trailers reached main, whatever the method
-        if method == "rebase":  # fast-forward: main's line is the waves' own commits, no merge commits
+        if project_merge_method == "ff":  # fast-forward: squash commits, no merge commits
             assert all(len(entry.split("\t")[0].split()) <= 2 for entry in log.split("\x00") if entry.strip())
         assert statuses(fleet, sim) == ["passed"] * 5
         records = git(fleet.bare, "log", "--format=%s", "rollout/records").stdout
@@ -71,5 +71,27 @@ def test_without_auto_merge_a_persons_merge_releases_the_wave_and_closing_the_ne
         halted = run(fleet, sim)
         assert halted.returncode == 1
         assert f"was closed without merge" in halted.stdout and halted.stdout.strip().endswith("halted")
+    finally:
+        sim.stop()
+
+
+@pytest.mark.parametrize("method, project_merge_method", [("rebase", "ff"), ("merge", "ff"), ("rebase", "merge")])
+def test_a_merge_that_would_land_the_proposed_commit_itself_is_refused_before_anything_is_written(
+        tmp_path, method, project_merge_method):
+    """A fast-forward lands the wave's own commit, dated when it was proposed: the bake
+    would count the time the merge request waited. Exit 2, nothing pushed or opened."""
+    fleet = fleet_with(tmp_path, f"mode: pull-request\nprovider: gitlab\nmergeMethod: {method}")
+    sim = Simulator(fleet, "gitlab", "--protect")
+    try:
+        settings = project(sim)
+        settings.merge_method = project_merge_method
+        settings.save()
+        before = git(fleet.bare, "for-each-ref", "--format=%(refname) %(objectname)").stdout
+        refused = run(fleet, sim)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert "dated when it was proposed" in line and "use mergeMethod squash" in line
+        assert requests(sim) == []
+        assert git(fleet.bare, "for-each-ref", "--format=%(refname) %(objectname)").stdout == before
     finally:
         sim.stop()
