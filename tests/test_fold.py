@@ -52,3 +52,18 @@ def test_a_reverted_wave_stays_reverted_whatever_its_records(verify_first):
     revert = event("revert", wave.name, T0 + 2, "c" * 40)
     events = [verify, advance, revert] if verify_first else [advance, verify, revert]
     assert fold(PLAN, events, T0 + 10).wave(wave.number).status == "reverted"
+
+
+def test_a_late_join_already_proposed_is_not_late_again_and_a_newer_one_is():
+    """c joined and its late join waits in a pull request; d joins meanwhile: only d is
+    late (its own pull request), c is proposed, neither is recorded."""
+    from waves.state import Proposal
+
+    wave = PLAN.waves[0]
+    first, *rest = wave.clusters
+    assert rest, "the canary wave has two clusters"
+    advance = event("advance", wave.name, T0, "a" * 40, [first])
+    proposals = {wave.name: Proposal(None, late=(rest[0],))}
+    state = fold(PLAN, [advance], T0 + 10, proposals=proposals).wave(wave.number)
+    assert (state.status, state.late, state.late_proposed) == ("baking", rest[1:], [rest[0]])
+    assert fold(PLAN, [advance], T0 + 10).wave(wave.number).late == rest

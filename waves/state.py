@@ -22,9 +22,10 @@ class Proposal:
     """A wave's change waiting in a pull request (pull-request delivery): its branch is
     on the remote, its change not yet on the branch the controllers follow."""
 
-    branch: str
+    branch: str | None  # the advance's branch; None when only late joins wait
     number: int | None = None  # the pull request, once known
     url: str | None = None
+    late: tuple[str, ...] = ()  # clusters whose late join waits in a pull request of its own
 
     def describe(self) -> str:
         return f"pull request #{self.number}" if self.number is not None else f"branch {self.branch}"
@@ -65,6 +66,7 @@ class WaveState:
     approved_by: str | None = None
     clusters_behind: list[str] = field(default_factory=list)  # in the wave but not at the revision
     late: list[str] = field(default_factory=list)  # joined the inventory after the wave went out
+    late_proposed: list[str] = field(default_factory=list)  # late, their join waiting in a pull request
     proposal: Proposal | None = None  # proposed: the pull request that carries the advance
 
 
@@ -131,13 +133,16 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.verified_at = state.verify_commit = None
         if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
-            state.late = [c for c in wave.clusters if c not in recorded]
+            waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()
+            # a late join already proposed is not late again: a cluster joining meanwhile gets its own
+            state.late = [c for c in wave.clusters if c not in recorded and c not in waiting]
+            state.late_proposed = [c for c in wave.clusters if c not in recorded and c in waiting]
             state.bake_remaining = max(0, wave.bake_seconds - (now - state.advanced_at))
             if state.verify_commit is not None or (state.bake_remaining == 0 and not wave.gates):
                 state.status, state.bake_remaining = "passed", 0
             elif state.bake_remaining == 0:
                 state.status = "verifying"
-        if state.status == "pending" and proposals and wave.name in proposals:
+        if state.status == "pending" and proposals and wave.name in proposals and proposals[wave.name].branch:
             state.status, state.proposal = "proposed", proposals[wave.name]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]

@@ -101,8 +101,17 @@ class Delivery:
     def proposals(self, git, remote, plan) -> dict:
         from waves.state import Proposal
 
-        return {f["event"].wave: Proposal(f["branch"]) for f in self.flights(git, remote, plan)
-                if f["event"].action == "advance" and not f["branch"].split("/")[-1].count("-late-")}
+        out: dict[str, Proposal] = {}
+        for flight in self.flights(git, remote, plan):
+            event = flight["event"]
+            if event.action != "advance":
+                continue
+            had = out.get(event.wave) or Proposal(None)
+            if "-late-" in flight["branch"].rsplit("/", 1)[-1]:
+                out[event.wave] = Proposal(had.branch, late=tuple(sorted({*had.late, *event.clusters})))
+            else:
+                out[event.wave] = Proposal(flight["branch"], late=had.late)
+        return out
 
     # --- publishing -----------------------------------------------------------------
     def publish(self, session, attempt, urgent: bool = False, record: bool = False):
@@ -350,7 +359,8 @@ def _in_flight(event, state) -> bool:
     except KeyError:
         return False
     if event.action == "advance":
-        return wave.status in ("pending", "proposed") or any(c in wave.late for c in event.clusters)
+        return wave.status in ("pending", "proposed") or any(c in wave.late or c in wave.late_proposed
+                                                             for c in event.clusters)
     if event.action == "revert":
         return wave.status != "reverted"
     if event.action == "approve":
