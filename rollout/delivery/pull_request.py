@@ -230,7 +230,14 @@ class Delivery:
         if not flights:
             return tending
         forge = self.forge(session)
-        opened = {r.branch: r for r in forge.open_requests(prefix(plan.policy, plan.revision))}
+        mine, policy = prefix(plan.policy, plan.revision), prefix(plan.policy, "x").rsplit("/", 2)[0] + "/"
+        opened = {}
+        for request in forge.open_requests(policy):  # the same one call: the policy's, of every revision
+            if request.branch.startswith(mine):
+                opened[request.branch] = request
+            else:  # an earlier revision's, left open: merging it would pin that revision again
+                tending.notes.append(f"{request.ref} ({request.url}) proposes another revision of {plan.policy} "
+                                     f"({request.branch}): close it; merging it would pin that revision again")
         head, target = git.head(), session.upstream.branch
         looked, reverts = [], []
         for flight in flights:

@@ -444,3 +444,23 @@ def test_one_closed_pull_request_stops_the_merge_of_the_others(tmp_path):
         assert not repo(sim).get_pull(both[BRANCHES[2]].number).merged  # its sibling waits too
     finally:
         sim.stop()
+
+
+def test_a_pull_request_of_a_superseded_revision_is_pointed_out(tmp_path):
+    fleet = fleet_with(tmp_path, "mode: pull-request\nautoMerge: false")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        until(fleet, sim, "proposed wave 1 canary")
+        (old,) = pulls(sim)
+        git(fleet.work, "pull", "-q", "--ff-only")
+        text = (fleet.work / POLICY).read_text().replace("revision: v1.4.2", "revision: v1.4.3")
+        fleet.branch("v1.4.3", {POLICY: text}, "security-patch: v1.4.3 instead")
+        repo(sim, "alice").create_pull(base="main", head="v1.4.3", title="v1.4.3", body="").merge(merge_method="merge")
+        git(fleet.work, "checkout", "-q", "main")
+        until(fleet, sim, "proposed wave 1 canary")
+        noted = run(fleet, sim)
+        assert (f"pull request #{old.number} ({old.html_url}) proposes another revision of security-patch "
+                f"({BRANCHES[0]}): close it") in noted.stdout, noted.stdout + noted.stderr
+        assert not repo(sim).get_pull(old.number).merged
+    finally:
+        sim.stop()
