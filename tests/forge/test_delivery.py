@@ -140,27 +140,32 @@ def test_closing_a_pull_request_halts_the_rollout(tmp_path):
         sim.stop()
 
 
+def race(tmp: Path, fleet: Fleet, sim: Simulator, branches) -> list[str]:
+    """Four clones step at once, round after round, until one says complete; after every
+    round the forge holds at most one request per branch (`branches()`: every request's
+    head branch). Returns those branches."""
+    clones = []
+    for n in range(4):
+        clones.append(tmp / f"runner-{n}")
+        git(tmp, "clone", "-q", str(fleet.bare), str(clones[-1]))
+    deadline = time.monotonic() + 240
+    with ThreadPoolExecutor(4) as pool:
+        while time.monotonic() < deadline:
+            results = list(pool.map(lambda c: run(fleet, sim, cwd=c), clones))
+            assert not any("internal error" in r.stderr or "Traceback" in r.stderr for r in results), results
+            heads = branches()
+            assert len(heads) == len(set(heads)), heads  # never two requests for one wave
+            if any(r.stdout.strip().endswith("complete") for r in results):
+                return heads
+            time.sleep(0.5)
+    raise AssertionError("the racing runners did not complete the rollout in 240 s")
+
+
 def test_four_racing_runners_open_one_pull_request_per_wave(tmp_path):
     fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
     sim = Simulator(fleet, "github", "--protect")
-    clones = []
-    for n in range(4):
-        clone = tmp_path / f"runner-{n}"
-        git(tmp_path, "clone", "-q", str(fleet.bare), str(clone))
-        clones.append(clone)
     try:
-        deadline = time.monotonic() + 240
-        with ThreadPoolExecutor(4) as pool:
-            while time.monotonic() < deadline:
-                results = list(pool.map(lambda c: run(fleet, sim, cwd=c), clones))
-                for result in results:
-                    assert "internal error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
-                heads = [r.head.ref for r in pulls(sim)]
-                assert len(heads) == len(set(heads)), heads  # never two pull requests for one wave
-                if any(r.stdout.strip().endswith("complete") for r in results):
-                    break
-                time.sleep(0.5)
-        assert sorted(heads) == BRANCHES
+        assert sorted(race(tmp_path, fleet, sim, lambda: [r.head.ref for r in pulls(sim)])) == BRANCHES
         assert statuses(fleet, sim) == ["passed"] * 5
     finally:
         sim.stop()
@@ -326,10 +331,7 @@ def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_p
     git(fleet.work, "push", "-q", "origin", "HEAD:main")
     sim = Simulator(fleet, "github", "--protect")
     try:
-        deadline = time.monotonic() + 60
-        while "waits for `rollout approve --wave 1`" not in (step := run(fleet, sim)).stdout:
-            assert step.returncode == 0 and time.monotonic() < deadline, step.stdout + step.stderr
-            time.sleep(0.5)
+        until(fleet, sim, "waits for `rollout approve --wave 1`")
         approved = rollout(fleet, sim, "approve", "security-patch", "--wave", "1", "--by", "alice@example.com")
         assert approved.returncode == 0, approved.stdout + approved.stderr
         assert "pull request #2" in approved.stdout and "wave-1-approve" in approved.stdout
@@ -350,10 +352,7 @@ def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_p
         fleet.branch("add-dev-ap-south", new, "add dev-ap-south")
         added = repo(sim, "alice").create_pull(base="main", head="add-dev-ap-south", title="add dev-ap-south", body="")
         added.merge(merge_method="merge")
-        deadline = time.monotonic() + 60
-        while "proposed wave 1 canary" not in (step := run(fleet, sim)).stdout:
-            assert step.returncode == 0 and time.monotonic() < deadline, step.stdout + step.stderr
-            time.sleep(0.5)
+        until(fleet, sim, "proposed wave 1 canary")
         late = [r for r in pulls(sim) if "-late-" in r.head.ref]
         assert len(late) == 1 and late[0].head.ref.startswith("rollout/security-patch/v1.4.2/wave-1-late-")
         assert "`dev-ap-south`" in late[0].body and "`dev-eu-west`" not in late[0].body

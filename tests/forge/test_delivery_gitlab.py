@@ -10,7 +10,7 @@ import time
 import pytest
 
 from forge.simulated import Simulator, git
-from forge.test_delivery import BRANCHES, fleet_with, refused_push, run, statuses
+from forge.test_delivery import BRANCHES, fleet_with, race, refused_push, run, statuses
 
 gitlab = pytest.importorskip("gitlab")
 
@@ -100,26 +100,10 @@ def test_a_merge_that_would_land_the_proposed_commit_itself_is_refused_before_an
 def test_four_racing_runners_open_one_merge_request_per_wave(tmp_path):
     """GitLab answers a second merge request for an open source branch with 409: the
     runner that loses takes the open one."""
-    from concurrent.futures import ThreadPoolExecutor
-
     fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
     sim = Simulator(fleet, "gitlab", "--protect")
-    clones = []
-    for n in range(4):
-        clones.append(tmp_path / f"runner-{n}")
-        git(tmp_path, "clone", "-q", str(fleet.bare), str(clones[-1]))
     try:
-        deadline = time.monotonic() + 240
-        with ThreadPoolExecutor(4) as pool:
-            while time.monotonic() < deadline:
-                results = list(pool.map(lambda c: run(fleet, sim, cwd=c), clones))
-                assert not any("internal error" in r.stderr or "Traceback" in r.stderr for r in results), results
-                heads = [r.source_branch for r in requests(sim)]
-                assert len(heads) == len(set(heads)), heads  # never two merge requests for one wave
-                if any(r.stdout.strip().endswith("complete") for r in results):
-                    break
-                time.sleep(0.5)
-        assert sorted(heads) == BRANCHES
+        assert sorted(race(tmp_path, fleet, sim, lambda: [r.source_branch for r in requests(sim)])) == BRANCHES
         assert statuses(fleet, sim) == ["passed"] * 5
     finally:
         sim.stop()
