@@ -51,11 +51,17 @@ class PullRequest:
     merge_commit: str | None = None  # once merged: the commit on the target branch
     labels: tuple[str, ...] = ()
     draft: bool = False
-    kind: str = "pull request #"  # how its forge names it: "pull request #12", "merge request !12"
+    noun: str = "pull request"  # how its forge names it: "pull request #12", "merge request !12"
+    sigil: str = "#"
+
+    @property
+    def tag(self) -> str:
+        """#12, !12: how the forge's own messages link it."""
+        return f"{self.sigil}{self.number}"
 
     @property
     def ref(self) -> str:
-        return f"{self.kind}{self.number}"
+        return f"{self.noun} {self.tag}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,17 @@ def parse_remote(url: str) -> tuple[str | None, str | None, str | None]:
         port = f":{parts.port}" if parts.port and parts.scheme in ("http", "https") else ""
         root = f"{parts.scheme}://{host}{port}" if parts.scheme in ("http", "https") else f"https://{host}"
     return root, host, path.strip("/").removesuffix(".git")
+
+
+def token_from(variable: str, forge: str, requests: str, repository: str) -> str:
+    """The token in $variable, never printed; its absence is a set-up error (exit 2)."""
+    import os
+
+    token = os.environ.get(variable, "").strip()
+    if not token:
+        raise ForgeSetupError(f"{forge}: no token in ${variable} (one that may open and merge {requests} "
+                              f"in {repository})")
+    return token
 
 
 def provider_of(hint: str | None, remote_url: str) -> str:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rollout.delivery.forge import (AlreadyExists, ForgeError, ForgeSetupError, NotMergeable, PullRequest, Readiness,
-                                   parse_remote)
+                                   parse_remote, token_from)
 
 MAX_WAIT = 60.0  # seconds one rate-limit wait may last; longer and the step stops (the next run resumes)
 RETRIES = 5  # per request: rate limits and 5xx
@@ -34,10 +34,7 @@ def connect(repo: Path, remote_url: str, provider_hint: str | None, token_env: s
     GITHUB_API_URL + GITHUB_REPOSITORY (GitHub Actions sets both) win over the remote URL."""
     api, repository = locate(remote_url)
     variable = token_env or "GITHUB_TOKEN"
-    token = os.environ.get(variable, "").strip()
-    if not token:
-        raise ForgeSetupError(f"GitHub: no token in ${variable} (one that may open and merge pull requests "
-                              f"in {repository})")
+    token = token_from(variable, "GitHub", "pull requests", repository)
     from github import Auth, Github
 
     # No spacing between requests (PyGithub's default: 0.25 s, and 1 s between writes): a

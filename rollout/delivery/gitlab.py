@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rollout.delivery.forge import (AlreadyExists, ForgeError, ForgeSetupError, NotMergeable, PullRequest, Readiness,
-                                   parse_remote)
+                                   parse_remote, token_from)
 
 MAX_WAIT = 60.0  # seconds one rate-limit wait may last; longer and the step stops (the next run resumes)
 RETRIES = 5  # per request: rate limits and transient errors (python-gitlab's max_retries)
@@ -54,10 +54,7 @@ def connect(repo: Path, remote_url: str, provider_hint: str | None, token_env: s
     CI_API_V4_URL + CI_PROJECT_PATH (GitLab CI sets both) win over the remote URL."""
     url, path = locate(remote_url)
     variable = token_env or "GITLAB_TOKEN"
-    token = os.environ.get(variable, "").strip()
-    if not token:
-        raise ForgeSetupError(f"GitLab: no token in ${variable} (one that may open and merge merge requests "
-                              f"in {path})")
+    token = token_from(variable, "GitLab", "merge requests", path)
     forge = GitLabForge(_client(url, token), path, url, variable)
     forge.check()
     return forge
@@ -369,7 +366,7 @@ def _request(mr) -> PullRequest:
         title = DRAFT.sub("", title, count=1)
     merged = state == "merged"
     labels = tuple(label["name"] if isinstance(label, dict) else str(label) for label in mr.labels or ())
-    return PullRequest(kind="merge request !", number=mr.iid, url=mr.web_url, state=state, branch=mr.source_branch, head=mr.sha,
+    return PullRequest(noun="merge request", sigil="!", number=mr.iid, url=mr.web_url, state=state, branch=mr.source_branch, head=mr.sha,
                        base=mr.target_branch, title=title,
                        merge_commit=(mr.merge_commit_sha or getattr(mr, "squash_commit_sha", None) or mr.sha)
                        if merged else None,

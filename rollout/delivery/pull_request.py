@@ -34,9 +34,14 @@ def _safe(part: str) -> str:
     return cleaned or "x"
 
 
+def policy_prefix(policy: str) -> str:
+    """The branch prefix of every rollout of one policy, whatever its revision."""
+    return f"rollout/{_safe(policy)}/"
+
+
 def prefix(policy: str, revision: str) -> str:
     """The branch prefix of one rollout (policy and revision)."""
-    return f"rollout/{_safe(policy)}/{_safe(revision).replace('/', '-')}/"
+    return f"{policy_prefix(policy)}{_safe(revision).replace('/', '-')}/"
 
 
 def branch_name(policy: str, revision: str, number: int, action: str, clusters=(), late: bool = False) -> str:
@@ -230,9 +235,9 @@ class Delivery:
         if not flights:
             return tending
         forge = self.forge(session)
-        mine, policy = prefix(plan.policy, plan.revision), prefix(plan.policy, "x").rsplit("/", 2)[0] + "/"
+        mine = prefix(plan.policy, plan.revision)
         opened = {}
-        for request in forge.open_requests(policy):  # the same one call: the policy's, of every revision
+        for request in forge.open_requests(policy_prefix(plan.policy)):  # the same one call: the policy's, of every revision
             if request.branch.startswith(mine):
                 opened[request.branch] = request
             else:  # an earlier revision's, left open: merging it would pin that revision again
@@ -264,14 +269,14 @@ class Delivery:
                 tending.halts.append(f"{what}: {request.ref} targets {request.base}, not {target}: the rollout "
                                      f"halts; set its base back to {target}")
             else:
-                looked.append((flight, request, what))
+                looked.append((flight, request, what, wave))
             if event.action == "revert" and request.state != "merged":
                 reverts.append((event.wave, f"{what}: its revert waits in {request.ref} ({request.url})"))
         if tending.halts:
             return tending
         merged_any = False
-        for flight, request, what in looked:
-            merged_any |= self._tend_one(session, forge, flight, request, what, head, ws, state, tending)
+        for flight, request, what, wave in looked:
+            merged_any |= self._tend_one(session, forge, flight, request, what, wave, head, ws, state, tending)
         if merged_any:
             from rollout.engine import sync
 
@@ -280,7 +285,7 @@ class Delivery:
         tending.reverting = [line for name, line in reverts if name not in done]
         return tending
 
-    def _tend_one(self, session, forge, flight, request, what, head, ws, state, tending) -> bool:
+    def _tend_one(self, session, forge, flight, request, what, wave, head, ws, state, tending) -> bool:
         """One open request of the followed branch: rebuild, wait, or merge. True if merged."""
         from rollout.delivery.forge import NotMergeable
 
@@ -305,14 +310,13 @@ class Delivery:
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         subject, _, rest = message.partition("\n")
         try:
-            commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.ref.split()[-1]})",
+            commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.tag})",
                                  rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
                                  f"Merges {request.ref} from {branch}.\n")
         except NotMergeable as err:
             tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
             return False
         event = flight["event"]
-        wave = ws.plan.wave(event.wave) if _has_wave(ws.plan, event.wave) else None
         tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
                                "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
         git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does

@@ -137,17 +137,14 @@ def read_events(git, ref: str | list[str], policy: str, arrivals_for: str | None
     (docs/delivery.md: the bake starts when the change is on the branch, not when it was
     proposed)."""
     refs = [ref] if isinstance(ref, str) else list(ref)
-    events = []
-    for commit, time, message in git.log(refs[0], grep_for(policy)):
-        event = parse_event(commit, time, message)
-        if event is not None:
-            events.append(event)
+
+    def parsed(revs) -> list[Event]:
+        return [e for e in (parse_event(*found) for found in git.log(revs, grep_for(policy))) if e is not None]
+
+    events = parsed(refs[0])
     if refs[1:]:  # the records branch: records only. A change counts once it is on the branch
         # the controllers follow (refs[0]); one merged into rollout/records by mistake does not.
-        for commit, time, message in git.log([*refs[1:], f"^{refs[0]}"], grep_for(policy)):
-            event = parse_event(commit, time, message)
-            if event is not None and event.action == "verify":
-                events.append(event)
+        events += [e for e in parsed([*refs[1:], f"^{refs[0]}"]) if e.action == "verify"]
     if arrivals_for is not None:
         events = arrived(git, events, arrivals_for)
     return events
