@@ -1,0 +1,292 @@
+"""The step's decision (waves/decide.py), pure: properties over random plans, states and
+verdicts, and a state machine over random histories that executes each decision the way
+the shell does (events in Git, pins in files) and checks the rollout never lies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
+from waves.planner import Plan, Wave
+from waves.state import OUT, Event, RolloutState, WaveState, fold
+
+
+@dataclass
+class Shut:
+    open: bool = False
+
+    def describe(self) -> str:
+        return "outside its change window (test)"
+
+
+class FakeHold:
+    """Pauses and windows as the test draws them (waves/holds.py reads real ones)."""
+
+    def __init__(self, paused: bool = False, shut: frozenset[int] = frozenset()):
+        self.paused, self.shut = paused, shut
+
+    def pause_note(self) -> str:
+        return "paused (test)"
+
+    def window(self, wave):
+        return Shut(open=wave.number not in self.shut)
+
+
+@st.composite
+def plans(draw) -> Plan:
+    count = draw(st.integers(1, 6))
+    waves = []
+    for number in range(1, count + 1):
+        after = sorted(draw(st.sets(st.integers(1, number - 1), max_size=3))) if number > 1 else []
+        size = draw(st.integers(1, 3))
+        waves.append(Wave(number, f"w{number}", number - 1, None, None, [f"c{number}-{i}" for i in range(size)],
+                          after=after, bake_seconds=draw(st.sampled_from([0, 60, 600])),
+                          gates=draw(st.sampled_from([(), ({"argocd": {}},)])),
+                          approval=draw(st.sampled_from([None, None, "required"]))))
+    wave_of = {c: w.number for w in waves for c in w.clusters}
+    return Plan("p", "v2", [], waves, {c: [] for c in wave_of}, wave_of)
+
+
+STATUSES = ("pending", "proposed", "baking", "verifying", "passed", "reverted")
+
+
+@st.composite
+def situations(draw):
+    """A plan, a state of it, verdicts (some about other advances) and holds."""
+    plan = draw(plans())
+    waves = []
+    for wave in plan.waves:
+        status = draw(st.sampled_from(STATUSES))
+        out = status in OUT or status == "reverted"
+        waves.append(WaveState(
+            wave.number, wave.name, status,
+            advanced_at=0 if out else None, advance_commit=f"adv{wave.number}" if out else None,
+            verify_commit=f"ver{wave.number}" if status == "passed" and draw(st.booleans()) else None,
+            bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
+            approved_by="alice" if draw(st.booleans()) else None,
+            late=draw(st.sampled_from([[], [f"late{wave.number}"]])) if status in OUT else []))
+    state = RolloutState(plan.policy, plan.revision, waves)
+    verdicts = {}
+    for ws in waves:
+        if draw(st.booleans()):
+            kind = draw(st.sampled_from(["passed", "pending", "failed", "unknown"]))
+            stale = draw(st.booleans()) and ws.advance_commit is not None
+            verdicts[ws.number] = Verdict(kind, kind, "older" if stale else ws.advance_commit,
+                                          halt=kind == "unknown" and draw(st.booleans()), evidence=(kind,))
+    hold = FakeHold(draw(st.booleans()), frozenset(draw(st.sets(st.sampled_from([w.number for w in plan.waves])))))
+    on_failure = draw(st.sampled_from(["revert", "halt"]))
+    return plan, state, verdicts, hold, on_failure
+
+
+def bound(state, verdicts):
+    return {w.number: verdicts[w.number] for w in state.waves
+            if w.status in JUDGED and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
+
+
+@given(situations())
+@settings(deadline=None)
+def test_the_decision_keeps_every_rule(situation):
+    plan, state, verdicts, hold, on_failure = situation
+    actions = decide(plan, state, verdicts, hold, on_failure)
+    mine = bound(state, verdicts)
+    failed = {n for n, v in mine.items() if v.state == "failed"}
+    blind_halts = {n for n, v in mine.items() if v.state == "unknown" and v.halt}
+
+    # every failed wave that is out is stopped, by the policy's action, in this very step
+    stop = REVERT if on_failure == "revert" else HALT
+    assert {a.wave for a in of(actions, stop) if a.reason.startswith("gate failed")} == failed
+    assert all(a.advance == state.wave(a.wave).advance_commit for a in actions if a.kind in (REVERT, HALT, VERIFY))
+    # a blind gate past its deadline halts; it never reverts
+    assert blind_halts <= {a.wave for a in of(actions, HALT)}
+    assert not {a.wave for a in of(actions, REVERT)} & blind_halts
+    # only what was judged of the current advance acts
+    assert {a.wave for a in actions if a.kind in (REVERT, HALT, VERIFY)} <= set(mine)
+    if failed or blind_halts:
+        assert not of(actions, ADVANCE) and not of(actions, VERIFY)
+        return
+    # a pass is recorded once, after the bake
+    verified = {a.wave for a in of(actions, VERIFY)}
+    for number in verified:
+        ws = state.wave(number)
+        assert mine[number].state == "passed" and ws.verify_commit is None and ws.bake_remaining == 0
+    assert verified == {n for n, v in mine.items() if v.state == "passed" and state.wave(n).verify_commit is None
+                        and state.wave(n).bake_remaining == 0}
+    # nothing starts in a paused or reverted rollout; otherwise only what may go
+    starts = of(actions, ADVANCE)
+    if hold.paused or any(w.status == "reverted" for w in state.waves):
+        assert not starts
+        return
+    passed = {w.number for w in state.waves if w.status == "passed"} | verified
+    for action in starts:
+        ws, wave = state.wave(action.wave), plan.wave(action.wave)
+        if action.late:
+            assert ws.status in OUT and list(action.clusters) == ws.late
+            continue
+        assert ws.status == "pending" and action.wave not in hold.shut
+        assert action.clusters == tuple(wave.clusters)
+        for dep in wave.after:
+            assert dep in passed
+            assert plan.wave(dep).approval != "required" or state.wave(dep).approved_by
+    # what may go and is held by its window waits, saying so
+    assert {a.wave for a in of(actions, WAIT) if "window" in a.reason} <= hold.shut
+    assert [a.wave for a in starts] == sorted(a.wave for a in starts)
+
+
+def test_two_parallel_waves_failing_are_both_reverted():
+    plan = Plan("p", "v2", [], [Wave(1, "canary", 0, None, None, ["a"]),
+                               Wave(2, "eu", 1, None, None, ["b"], after=[1]),
+                               Wave(3, "us", 1, None, None, ["c"], after=[1])], {}, {})
+    state = RolloutState("p", "v2", [WaveState(1, "canary", "passed", 0, "a1"),
+                                     WaveState(2, "eu", "verifying", 5, "a2"),
+                                     WaveState(3, "us", "verifying", 5, "a3")])
+    verdicts = {n: Verdict("failed", "Degraded", f"a{n}") for n in (2, 3)}
+    actions = decide(plan, state, verdicts, FakeHold())
+    assert [(a.kind, a.wave, a.advance) for a in actions] == [(REVERT, 2, "a2"), (REVERT, 3, "a3")]
+    halts = decide(plan, state, verdicts, FakeHold(), "halt")
+    assert [(a.kind, a.wave) for a in halts] == [(HALT, 2), (HALT, 3)]
+
+
+def test_a_verdict_of_an_earlier_advance_counts_for_nothing():
+    plan = Plan("p", "v2", [], [Wave(1, "canary", 0, None, None, ["a"]),
+                               Wave(2, "rest", 1, None, None, ["b"], after=[1])], {}, {})
+    state = RolloutState("p", "v2", [WaveState(1, "canary", "verifying", 5, "new")])
+    state.waves.append(WaveState(2, "rest"))
+    for kind in ("passed", "failed"):
+        assert decide(plan, state, {1: Verdict(kind, kind, "old")}, FakeHold()) == []
+
+
+def test_a_pass_recorded_in_the_step_releases_the_next_wave_in_the_same_step():
+    plan = Plan("p", "v2", [], [Wave(1, "canary", 0, None, None, ["a"]),
+                               Wave(2, "rest", 1, None, None, ["b"], after=[1])], {}, {})
+    state = RolloutState("p", "v2", [WaveState(1, "canary", "verifying", 5, "a1"), WaveState(2, "rest")])
+    actions = decide(plan, state, {1: Verdict("passed", "ok", "a1", evidence=("argocd: 1 of 1",))}, FakeHold())
+    assert [(a.kind, a.wave) for a in actions] == [(VERIFY, 1), (ADVANCE, 2)]
+    assert actions[0].evidence == ("argocd: 1 of 1",) and actions[1].clusters == ("b",)
+    baking = replace(state, waves=[replace(state.waves[0], status="baking", bake_remaining=10), state.waves[1]])
+    assert decide(plan, baking, {1: Verdict("passed", "ok", "a1")}, FakeHold()) == []  # no verify in the bake
+
+
+# --- the state machine: random histories, executed as the shell executes them ----------
+
+T0 = 1_000_000
+
+
+class Rollouts(RuleBasedStateMachine):
+    """A fleet whose files and Git events follow each step's decision; health, time,
+    pauses, approvals and new revisions arrive at random in between."""
+
+    @initialize(plan=plans(), on_failure=st.sampled_from(["revert", "halt"]))
+    def start(self, plan, on_failure):
+        self.plan, self.on_failure = plan, on_failure
+        self.events: list[Event] = []
+        self.files = {c: "v1" for c in plan.wave_of}  # what each cluster's files pin
+        self.before: dict[tuple[str, str], dict[str, str]] = {}  # (revision, wave) -> pins before its advance
+        self.health = {w.number: "good" for w in plan.waves}
+        self.now, self.paused, self.halted, self.serial = T0, False, set(), 0
+        self.failed_by_revision: dict[str, set[int]] = {}
+
+    def commit(self, action, wave, clusters=(), by=None) -> None:
+        self.serial += 1
+        self.events.append(Event(f"c{self.serial}", self.now, action, self.plan.policy, self.plan.revision, wave,
+                                 tuple(clusters), by=by))
+
+    def state(self) -> RolloutState:
+        return fold(self.plan, self.events, self.now)
+
+    @rule(paused=st.booleans())
+    def pause(self, paused):
+        self.paused = paused
+
+    @rule(wave=st.integers(1, 6))
+    def approve(self, wave):
+        state = self.state()
+        if wave in self.health and state.wave(wave).status in OUT:
+            self.commit("approve", self.plan.wave(wave).name, by="alice")
+
+    @rule()
+    def new_revision(self):
+        # Always a revision the fleet never ran: going back to one it ran is a new epoch (issue 18, to come).
+        self.plan = replace(self.plan, revision=f"v{3 + len(self.failed_by_revision)}")
+        self.failed_by_revision.setdefault(self.plan.revision, set())
+        self.halted = set()
+
+    @precondition(lambda self: not self.halted)  # until halt records exist (issue 18, to come) a halted rollout stays
+    @rule(seconds=st.sampled_from([0, 1, 30, 120, 700]),
+          health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "bad", "bad", "blind"]), max_size=3),
+          stale=st.sampled_from([False, False, False, True]))
+    def step(self, seconds, health, stale):
+        """Time passes, some waves' health changes, and a step runs."""
+        self.now += seconds
+        self.health.update({n: h for n, h in health.items() if n in self.health})
+        state = self.state()
+        verdicts = {}
+        for ws in state.waves:
+            if ws.status not in JUDGED:
+                continue
+            health = self.health[ws.number]
+            if health == "bad":
+                kind, halt = "failed", False
+            elif health == "blind":
+                kind, halt = "unknown", self.now - ws.advanced_at > 1200
+            else:
+                kind, halt = ("passed" if ws.bake_remaining == 0 else "pending"), False
+            verdicts[ws.number] = Verdict(kind, kind, "earlier" if stale else ws.advance_commit, halt)
+        actions = decide(self.plan, state, verdicts, FakeHold(self.paused), self.on_failure)
+        failed_now = {n for n, v in verdicts.items() if v.state == "failed" and not stale}
+        event(f"waves failed at once: {min(len(failed_now), 2)}")
+        for action in actions:
+            wave = self.plan.wave(action.wave) if action.wave else None
+            if action.kind == ADVANCE:
+                self.before.setdefault((self.plan.revision, wave.name), {}).update(
+                    {c: self.files[c] for c in action.clusters})
+                for cluster in action.clusters:
+                    self.files[cluster] = self.plan.revision
+                self.commit("advance", wave.name, action.clusters)
+            elif action.kind == REVERT:
+                for cluster, pin in self.before[(self.plan.revision, wave.name)].items():
+                    if self.files.get(cluster) == self.plan.revision:
+                        self.files[cluster] = pin
+                self.commit("revert", wave.name)
+            elif action.kind == VERIFY:
+                self.commit("verify", wave.name)
+            elif action.kind == HALT:
+                self.halted.add(action.wave)
+        if self.on_failure == "revert":
+            # no cluster of a wave that failed in this step is left on the revision
+            for number in failed_now:
+                assert all(self.files[c] != self.plan.revision for c in self.plan.wave(number).clusters)
+        else:
+            assert {a.wave for a in of(actions, HALT)} >= failed_now
+
+    @invariant()
+    def never_complete_while_a_cluster_lacks_the_revision(self):
+        if not hasattr(self, "plan"):
+            return
+        if self.state().overall == "complete":
+            assert all(self.files[c] == self.plan.revision for c in self.plan.wave_of)
+
+    @invariant()
+    def a_reverted_wave_holds_no_cluster_on_the_revision(self):
+        if not hasattr(self, "plan"):
+            return
+        for ws in self.state().waves:
+            if ws.status == "reverted":
+                assert all(self.files[c] != self.plan.revision for c in self.plan.wave(ws.number).clusters)
+
+    @invariant()
+    def no_wave_is_out_before_what_it_waits_for_passed(self):
+        if not hasattr(self, "plan"):
+            return
+        state = self.state()
+        for wave in self.plan.waves:
+            if state.wave(wave.number).status in OUT:
+                for dep in wave.after:
+                    assert state.wave(dep).status == "passed" or state.wave(dep).verify_commit is not None
+
+
+TestRollouts = Rollouts.TestCase
+TestRollouts.settings = settings(stateful_step_count=40, deadline=None)

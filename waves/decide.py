@@ -1,0 +1,115 @@
+"""What one step of a rollout does, decided from one snapshot: a pure function.
+
+    decide(plan, state, verdicts, hold, on_failure) -> [Action]
+
+`state` is the rollout folded from Git (waves/state.py), `verdicts` the gates' verdicts
+judged in this step, each bound to the advance commit it judged, `hold` the pauses and
+change windows at the step's `now` (waves/holds.py). The shell fetches these, executes the
+actions (commits, pushes, pull requests) and publishes; it decides nothing itself.
+
+The rules, each a property test (tests/test_decide.py):
+- every wave that is out and whose verdict failed is reverted (`onFailure: revert`) or
+  halted (`halt`) in this step, all of them, not the first only;
+- a gate that has seen nothing past `progressDeadline` halts: the tool cannot see, so it
+  reverts nothing and advances nothing;
+- a verdict about another advance (a revision bumped, a wave re-advanced since it was
+  judged) counts for nothing: its wave waits for a verdict of its own;
+- a pass is recorded (`verify`) only once the bake is over, and only once;
+- nothing advances while a wave fails or halts in this step, while the revision has a
+  reverted wave, or while the rollout is paused; a wave advances only when every wave it
+  waits for has passed (a pass recorded in this very step counts) and is approved where
+  approval is required, and, for its first start, inside its change window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from waves.state import OUT, RolloutState, ready
+
+REVERT, HALT, VERIFY, ADVANCE, WAIT = "revert", "halt", "verify", "advance", "wait"
+JUDGED = ("baking", "verifying")  # out and not passed: the waves whose gates a step judges
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A wave's gates, judged now (rollout/gate_check.py makes them)."""
+
+    state: str  # passed | pending | failed | unknown
+    reason: str
+    advance: str | None  # the advance commit the gates judged
+    halt: bool = False  # unknown past progressDeadline: the tool cannot see
+    evidence: tuple[str, ...] = ()  # what a verify record keeps
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # revert | halt | verify | advance | wait
+    wave: int | None  # None: about the whole rollout (a pause)
+    name: str = ""
+    advance: str | None = None  # the advance commit it is about (revert, halt, verify; a late join's wave)
+    reason: str = ""
+    clusters: tuple[str, ...] = ()  # advance: whom to pin
+    late: bool = False  # advance: clusters that joined after their wave went out
+    evidence: tuple[str, ...] = ()  # verify
+
+
+def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert") -> list[Action]:
+    actions: list[Action] = []
+    bound = {w.number: verdicts[w.number] for w in state.waves
+             if w.status in JUDGED and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
+
+    stops = []
+    for wave in state.waves:
+        verdict = bound.get(wave.number)
+        if verdict is None:
+            continue
+        if verdict.state == "failed":
+            kind = REVERT if on_failure == "revert" else HALT
+            stops.append(Action(kind, wave.number, wave.name, wave.advance_commit, f"gate failed: {verdict.reason}"))
+        elif verdict.state == "unknown":
+            kind = HALT if verdict.halt else WAIT
+            actions.append(Action(kind, wave.number, wave.name, wave.advance_commit, verdict.reason))
+    actions[:0] = stops
+    if stops or any(a.kind == HALT for a in actions):
+        return actions
+
+    passed_now = set()
+    for wave in state.waves:
+        verdict = bound.get(wave.number)
+        if verdict is not None and verdict.state == "passed" and wave.verify_commit is None and wave.bake_remaining == 0:
+            passed_now.add(wave.number)
+            actions.append(Action(VERIFY, wave.number, wave.name, wave.advance_commit, verdict.reason,
+                                  evidence=verdict.evidence))
+
+    reverted = [w for w in state.waves if w.status == "reverted"]
+    if reverted:
+        names = ", ".join(f"{w.number} {w.name}" for w in reverted)
+        return actions + [Action(WAIT, None, reason=f"wave {names} of {plan.revision} was reverted: "
+                                                    "nothing new starts for this revision")]
+    if hold.paused:
+        return actions + [Action(WAIT, None, reason=hold.pause_note())]
+
+    starts = [Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(w.late), late=True)
+              for w in state.waves if w.status in OUT and w.late]
+    after = _with_passes(state, passed_now)
+    for number in ready(plan, after):
+        wave = plan.wave(number)
+        window = hold.window(wave)
+        if window.open:
+            starts.append(Action(ADVANCE, number, wave.name, None, "ready", tuple(wave.clusters)))
+        else:
+            actions.append(Action(WAIT, number, wave.name, None, f"waiting for window: {window.describe()}"))
+    return actions + sorted(starts, key=lambda a: a.wave)
+
+
+def of(actions: list[Action], kind: str) -> list[Action]:
+    return [a for a in actions if a.kind == kind]
+
+
+def _with_passes(state: RolloutState, numbers: set[int]) -> RolloutState:
+    """The state once this step's verify records are in: those waves passed."""
+    if not numbers:
+        return state
+    return replace(state, waves=[replace(w, status="passed", bake_remaining=0) if w.number in numbers else w
+                                 for w in state.waves])
