@@ -366,8 +366,10 @@ def gate(
     3 pending or unknown (nothing observable)."""
     import json
 
-    from rollout.engine import _wave, clock, status as fold_status, verify
+    from waves.decide import Verdict
+    from rollout.engine import _wave, clock, status as fold_status
     from rollout.gate_check import evaluate, preflight
+    from rollout.step import record_passes
     from rollout.observers.kube import Kube
     from rollout.workspace import load_workspace, repo_root
 
@@ -381,7 +383,9 @@ def gate(
     verdict = evaluate(ws, state, number, now, kube)
     recorded = None
     if record and verdict.state == "passed":
-        outcome = _engine_errors(lambda: verify(root, policy, {number: verdict.evidence()}, push))
+        judged = Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
+                         tuple(verdict.evidence()))
+        outcome = _engine_errors(lambda: record_passes(root, policy, {verdict.name: judged}, push))
         recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
         print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2))

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.problems import Problem
-from waves.state import ADVANCE, OUT, VERIFY, RolloutState, blockers, fold, ready
+from waves.decide import ADVANCE as START, WAIT, decide, of
+from waves.state import ADVANCE, OUT, RolloutState, blockers, fold
 from rollout.git.history import (advance_message, approve_message, followed_remote, history_refs, policy_digest, read_events,
-                                 revert_message, verify_message)
+                                 revert_message)
 from rollout.git import checkout
 from rollout.git.repo import Git, GitError, Upstream
-from rollout.controls import Hold, hold_of
+from rollout.controls import hold_of
+from waves.holds import Hold
 from rollout.yamlfile import bulk
 from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
@@ -74,6 +76,7 @@ class Outcome:
     paused: bool = False
     ws: object = field(default=None, repr=False)  # what the changes were decided on: the plan
     state: object = field(default=None, repr=False)  # and the state (for a pull request's body)
+    decided: list = field(default_factory=list, repr=False)  # the step's actions these changes carry out
 
     def as_dict(self) -> dict:
         return {
@@ -316,16 +319,14 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
             raise Refused(f"wave {target.number} {target.name} must wait: " + "; ".join(reasons) + " (--force to override)")
         return [(target.number, list(target.clusters), False, reasons, not window.open)]
 
-    chosen = []
-    for w in state.out:
-        if w.late:
-            chosen.append((w.number, w.late, True, [], False))
-    for n in ready(plan, state):
-        window = hold.window(plan.wave(n))
-        if window.open:
-            chosen.append((n, list(plan.wave(n).clusters), False, [], False))
-        else:
-            outcome.held.append(f"wave {n} {plan.wave(n).name}: waiting for window: {window.describe()}")
+    # every wave that may go: what `rollout run` would start, without judging any gate
+    decided = decide(plan, state, {}, hold)
+    chosen = [(a.wave, list(a.clusters), a.late, [], False) for a in of(decided, START)]
+    outcome.held += [f"wave {a.wave} {a.name}: {a.reason}" for a in of(decided, WAIT) if a.wave is not None]
+    stopped = [a.reason for a in of(decided, WAIT) if a.wave is None]  # a reverted wave: nothing new starts
+    if stopped:
+        outcome.notes += stopped
+        return []
     if not chosen and outcome.held:
         outcome.notes += outcome.held
     elif not chosen:
@@ -340,7 +341,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
             else:
                 outcome.notes += ["; ".join(blockers(plan, state, w.number, itself=True))
                                   for w in state.waves if w.status in ("proposed", "baking", "verifying")]
-    return sorted(chosen)
+    return chosen
 
 
 def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
@@ -429,7 +430,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
     return _publish(session, attempt, urgent=True)
 
 
-def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> str:
+def _revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None) -> str:
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
     if ws_state.status == "reverted":
@@ -481,7 +482,8 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome) -> st
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
     digest = policy_digest(ws.loaded.text)
-    msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest)
+    msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
+                         advance or ws_state.advance_commit)
     modes = session.git.modes(tip)
     if texts:
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
@@ -531,35 +533,6 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
         return outcome, base, tip
 
     return _publish(session, attempt)
-
-
-# --- verify ---------------------------------------------------------------------------
-
-
-def verify(repo: Path, policy_ref: str, passed: dict[int, list[str]], push: bool | None = None,
-           now: int | None = None, delivery: str | None = None) -> Outcome:
-    """Record that waves passed their gates after their bake: one empty commit per wave
-    (`Rollout-Action: verify`), its body the evidence. `passed`: wave number -> evidence
-    lines. A wave already recorded, or no longer out, is left alone (racing runners)."""
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
-
-    def attempt():
-        ws, state = _folded(session, policy_ref, now)
-        plan = ws.plan
-        outcome = Outcome(plan.policy, plan.revision)
-        base = tip = session.delivery.record_base(session)
-        for number, evidence in sorted(passed.items()):
-            wave, ws_state = plan.wave(number), state.wave(number)
-            if ws_state.status not in ("baking", "verifying") or ws_state.verify_commit:
-                continue
-            message = verify_message(plan.policy, plan.revision, number, wave.name, evidence,
-                                     policy_digest(ws.loaded.text))
-            tip = session.git.commit_empty_on(tip, message)
-            outcome.changes.append(WaveChange(number, wave.name, VERIFY, list(wave.clusters), [], commit=tip))
-        return outcome, base, tip
-
-    return _publish(session, attempt, record=True)
 
 
 # --- status ---------------------------------------------------------------------------

@@ -21,8 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rollout.gate_check import WaveVerdict
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
+from rollout.engine import clock, open_session, sync
+from rollout.gate_check import WaveVerdict, evaluate, preflight
 from rollout.render.words import count
+from rollout.step import Stepper
 
 
 @dataclass
@@ -58,27 +61,28 @@ class Step:
 
 
 def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: str | None = None) -> Step:
-    from rollout.engine import clock, load, open_session, state_of, sync
-
+    """One step on one snapshot: one session, one fetch, one load, one fold, one clock;
+    the gates judged once; waves/decide.py decides; rollout/step.py builds and publishes."""
     session = open_session(repo, push, delivery=delivery)
     sync(session)
     kube.forget()
-    ws = load(session, policy_ref)  # and the delivery's set-up check (exit 2)
     now = clock()
-    state = state_of(session, ws, now)
+    stepper = Stepper(session, policy_ref, now)
+    snap = stepper.snapshot()  # and the delivery's set-up check (exit 2)
+    ws, state = snap.ws, snap.state
     result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify)
     result.notes += session.notes  # an interrupted publish finished first
     try:
-        return _step(session, ws, policy_ref, kube, push, now, state, result)
+        return _step(session, stepper, kube, now, result)
     finally:
         result.head = session.git.head()
 
 
-def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
-    from rollout.engine import state_of
-    from rollout.gate_check import preflight
-
-    if state.overall == "reverted":
+def _step(session, stepper, kube, now, result) -> Step:
+    snap = stepper.snapshot()
+    ws, state = snap.ws, snap.state
+    judged = [w for w in state.waves if w.status in JUDGED]
+    if state.overall == "reverted" and not judged:
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
@@ -88,64 +92,64 @@ def _step(session, ws, policy_ref, kube, push, now, state, result) -> Step:
     if tending.halts:
         result.status, result.exit_code = "halted", 1
         result.notes += [f"halted: {line}" for line in tending.halts]
-        result.state = state_of(session, ws, now)
+        result.state = stepper.after()
         return result
     if tending.merged:
-        state = result.state = state_of(session, ws, now)
-        if state.overall == "reverted":
+        state = result.state = stepper.snapshot().state  # the merges moved the branch: read again
+        if state.overall == "reverted" and not any(w.status in JUDGED for w in state.waves):
             result.status, result.exit_code = "reverted", 1
             return result
     if tending.reverting:
         result.status, result.exit_code = "reverting", 1
         result.notes += tending.reverting
         return result
-    return _judge(session, ws, policy_ref, kube, push, now, state, result)
+    return _judge(session, stepper, kube, now, result)
 
 
-def _judge(session, ws, policy_ref, kube, push, now, state, result) -> Step:
-    from rollout.engine import advance, revert, state_of, verify
-    from rollout.gate_check import evaluate
-
-    repo, delivery = session.repo, session.override
-    verdicts = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves
-                if w.status in ("baking", "verifying")}
-    result.verdicts = list(verdicts.values())
-    failed = [v for v in verdicts.values() if v.state == "failed"]
-    if failed:
-        first = failed[0]
-        reason = f"gate failed: {first.reason}"
-        if ws.loaded.policy.spec.onFailure == "revert":
-            outcome = revert(repo, policy_ref, str(first.number), False, reason, push, delivery=delivery)
-            result.reverted = [{"wave": c.number, "name": c.name, "commit": c.commit, "reason": reason,
-                                **({"pullRequest": c.proposal} if c.proposal else {})} for c in outcome.changes]
-            result.notes += outcome.notes
-            # proposed, the revert is not done until merged: the next step merges it
-            result.status = "reverting" if outcome.proposed else "reverted"
-        else:
-            result.status = "failed"
-            result.notes.append(f"wave {first.number} {first.name}: {reason}; onFailure: halt: left as it is")
+def _judge(session, stepper, kube, now, result) -> Step:
+    snap = stepper.snapshot()
+    ws, state = snap.ws, snap.state
+    judged = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves if w.status in JUDGED}
+    result.verdicts = list(judged.values())
+    verdicts = {v.name: Verdict(v.state, v.reason, state.wave(n).advance_commit, v.halt, tuple(v.evidence()))
+                for n, v in judged.items()}
+    decided = stepper.decide(verdicts)
+    halts = of(decided, HALT)
+    if of(decided, REVERT):
+        outcome = stepper.act(verdicts, (REVERT,), urgent=True)
+        result.reverted = [{"wave": c.number, "name": c.name, "commit": c.commit, "reason": _reason(outcome, c),
+                            **({"pullRequest": c.proposal} if c.proposal else {})} for c in outcome.changes]
+        result.notes += outcome.notes
+        # proposed, a revert is not done until merged: the next step merges it
+        result.status = "reverting" if outcome.proposed else "reverted"
+    elif halts:
+        failed = any(judged[a.wave].state == "failed" for a in halts)
+        result.status = "failed" if failed else "halted"
+        result.notes += [f"wave {a.wave} {a.name}: {a.reason}; onFailure: halt: left as it is"
+                         if judged[a.wave].state == "failed" else f"halted: wave {a.wave} {a.name}: {a.reason}"
+                         for a in halts]
+    if of(decided, REVERT) or halts:
         result.exit_code = 1
-        result.state = state_of(session, ws, now)
+        result.state = stepper.after()
         return result
-    blind = [v for v in verdicts.values() if v.state == "unknown"]
-    halted = [v for v in blind if v.halt]
-    if halted:
-        result.status, result.exit_code = "halted", 1
-        result.notes += [f"halted: wave {v.number} {v.name}: {v.reason}" for v in halted]
-        return result
-    result.notes += [f"wave {v.number} {v.name}: {v.reason}: waiting (no advance, no revert)" for v in blind]
-    result.within_budget = within_budget(verdicts.values())
+    result.notes += [f"wave {a.wave} {a.name}: {a.reason}: waiting (no advance, no revert)"
+                     for a in of(decided, WAIT) if a.wave in judged and judged[a.wave].state == "unknown"]
+    result.within_budget = within_budget(judged.values())
 
-    passed = {n: v.evidence() for n, v in verdicts.items() if v.state == "passed"}
-    if passed:
-        outcome = verify(repo, policy_ref, passed, push, delivery=delivery)
-        result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in outcome.changes]
-    outcome = advance(repo, policy_ref, push=push, delivery=delivery)
+    if session.delivery.chains:  # the records and the advances they release: one chain, one push
+        outcome = stepper.act(verdicts, (VERIFY, ADVANCE))
+        records = [c for c in outcome.changes if c.action == VERIFY]
+    else:  # records go to their own branch; this decision's advances still count them
+        records = stepper.act(verdicts, (VERIFY,), record=True).changes if of(decided, VERIFY) else []
+        outcome = stepper.act(verdicts, (ADVANCE,))
+    result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in records]
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
                         "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
-                       for c in outcome.changes]
-    result.notes += outcome.held  # a pause, or waves waiting for their change window
-    result.state = after = state_of(session, ws, now)
+                       for c in outcome.changes if c.action != VERIFY]
+    # a pause, a reverted wave, waves waiting for their change window
+    result.notes += [a.reason if a.wave is None else f"wave {a.wave} {a.name}: {a.reason}"
+                     for a in of(outcome.decided, WAIT) if a.wave not in judged]
+    result.state = after = stepper.after()
     if after.overall == "complete":
         result.status = "complete"
     elif outcome.proposed:
@@ -153,12 +157,26 @@ def _judge(session, ws, policy_ref, kube, push, now, state, result) -> Step:
     elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
     else:
-        result.status = "paused" if outcome.paused else "waiting"
-        result.notes += [f"wave {v.number} {v.name}: {v.reason}" for v in verdicts.values() if v.state == "pending"][:3]
+        result.status = "paused" if snap.hold.paused else "waiting"
+        result.notes += [f"wave {v.number} {v.name}: {v.reason}" for v in judged.values() if v.state == "pending"][:3]
         result.notes += [f"wave {w.number} {w.name} waits for `rollout approve --wave {w.number}`"
                          for w in ws.plan.waves if w.approval == "required" and after.wave(w.number).status == "passed"
                          and not after.wave(w.number).approved_by]
     return result
+
+
+def _final(result: Step) -> bool:
+    """Whether `run --wait` is done: complete, failed or halted; reverted once no wave
+    of the revision is still out unjudged (a parallel wave may fail after its sibling's
+    revert: it is judged, and reverted, by the steps that follow)."""
+    if result.status == "reverted":
+        return result.state is None or not any(w.status in JUDGED for w in result.state.waves)
+    return result.status in ("complete", "failed", "halted")
+
+
+def _reason(outcome, change) -> str:
+    """Why a revert the step made: its decided action's reason (the failed gate)."""
+    return next(a.reason for a in outcome.decided if a.kind == REVERT and a.wave == change.number)
 
 
 def within_budget(verdicts) -> list[dict]:
@@ -271,14 +289,14 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
             if summary:
                 with open(summary, "a") as handle:
                     handle.write(summary_markdown(result) + status_picture(repo, policy_ref))
-            if not wait or result.status in ("complete", "reverted", "failed", "halted") or time.monotonic() > deadline:
+            if not wait or _final(result) or time.monotonic() > deadline:
                 break
             time.sleep(interval)
     finally:
         if live is not None:
             live.__exit__(None, None, None)
             print(lines(result)[-1] if result is not None else "", flush=True)
-    if wait and result.status not in ("complete", "reverted", "failed", "halted"):
+    if wait and not _final(result):
         print(f"rollout run --wait: timed out with the rollout {result.status}", file=sys.stderr)
         return 3
     return result.exit_code

@@ -40,3 +40,46 @@ def test_the_engine_run_and_cli_name_no_forge():
                              r"(github|gitlab)\.", code), name
     loaded = loaded_after("import rollout.cli, rollout.engine, rollout.run")
     assert not loaded & {"github", "gitlab", "requests"}
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Every module of `waves/` and `rollout/` and the modules of these packages it imports,
+    imports inside functions included (a function-local import hides a cycle, it does not
+    break one)."""
+    import ast
+
+    modules = {}
+    for root in ("waves", "rollout"):
+        for path in (ROOT / root).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    edges[name].add(target)
+    return edges
+
+
+def test_the_import_graph_has_no_cycle():
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in module_imports().items() for b in targets])
+    cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert not cycles, f"import cycles: {cycles}"

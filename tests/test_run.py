@@ -204,3 +204,32 @@ def test_on_failure_halt_stops_without_a_revert_commit(tmp_path):
         assert result.stdout.strip().endswith("v1.4.2: failed")
     finally:
         sim.stop()
+
+
+def test_two_parallel_waves_failing_are_both_reverted_and_no_cluster_is_left_on_the_bad_pin(tmp_path):
+    """Issue 18, case 1: waves 2 and 3 run side by side after the canary and both degrade."""
+    import json
+
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "staging-eu-west:degraded@v1.4.2",
+                  "--fault", "staging-us-east:degraded@v1.4.2")
+    try:
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: reverted")
+        done = subjects(remote)
+        assert "rollout(security-patch): revert wave 2 region-eu-west (v1.4.2)" in done
+        assert "rollout(security-patch): revert wave 3 region-us-east (v1.4.2)" in done
+        assert not any("production" in s for s in done)  # nothing went past them
+        git(work, "pull", "-q")
+        for cluster in ("staging-eu-west", "staging-us-east"):
+            assert "targetRevision: v1.4.2" not in (work / f"argocd/apps/{cluster}-platform.yaml").read_text()
+        status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
+                                capture_output=True, text=True)
+        waves = {w["number"]: w["status"] for w in json.loads(status.stdout)["waves"]}
+        assert waves[2] == waves[3] == "reverted" and waves[4] == waves[5] == "pending"
+        before = len(subjects(remote))
+        again = run(work, sim.kubeconfig)
+        assert again.returncode == 1 and "nothing to do" in again.stdout and len(subjects(remote)) == before
+    finally:
+        sim.stop()

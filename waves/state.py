@@ -45,6 +45,7 @@ class Event:
     forced: bool = False
     reason: str | None = None
     by: str | None = None
+    advance: str | None = None  # a record's advance commit: the advance it judged
 
 
 @dataclass
@@ -123,7 +124,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
-            elif event.action == VERIFY and state.verify_commit is None:
+            elif event.action == VERIFY and state.verify_commit is None and _judged(event, by_wave[wave.name]):
                 # Counts whatever its place in the list: a record is only written of an advanced
                 # wave, but read from another branch (rollout/records) with a clock of its own it
                 # may sort before the advance a forge committed in the same second (or on a clock
@@ -148,6 +149,13 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states)
+
+
+def _judged(record: Event, wave_events: list[Event]) -> bool:
+    """A verify record counts for the advance it names (any advance of its wave's rollout,
+    whatever order a records branch sorts it in); a record naming none is an older one's
+    and counts as it always did."""
+    return record.advance is None or any(e.action == ADVANCE and e.commit == record.advance for e in wave_events)
 
 
 def ready(plan: Plan, state: RolloutState) -> list[int]:

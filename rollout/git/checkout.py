@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollout.git.repo import GitError
+from rollout.git.errors import GitError
+from rollout.git.history import parse_event
 
 JOURNAL = "rollout-move"
 CHECKOUT_LOCK = "rollout.lock"
@@ -165,8 +166,6 @@ def recover_plain(git, branch: str, remote_tip: str) -> str | None:
     remote, maybe a stale `index.lock`, changed paths. When some rollout commit between
     HEAD and the remote explains every change (each changed file and index entry holds
     its blob at HEAD or at that commit), finish that move. None when not explainable."""
-    from rollout.git.history import parse_event
-
     head = git.head()
     if head == remote_tip or not git.is_ancestor(head, remote_tip):
         return None

@@ -39,14 +39,14 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 
 
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
-                   reason: str, digest: str) -> str:
+                   reason: str, digest: str, advance: str | None = None) -> str:
     subject = f"rollout({policy}): revert wave {number} {wave} ({revision})"
     body = [subject, "", f"Reason: {reason}", "", f"Restores the previous pins of {len(clusters)} clusters:"]
     body += [f"- {name} ({file})" for name, file in clusters]
     body.append("")
     trailers = _trailers(policy, revision, number, wave, "revert")
     trailers += [f"Rollout-Clusters: {','.join(name for name, _ in clusters)}",
-                 f"Rollout-Reason: {_one_line(reason)}", f"Rollout-Policy-Digest: {digest}"]
+                 f"Rollout-Reason: {_one_line(reason)}"] + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + trailers) + "\n"
 
 
@@ -57,18 +57,25 @@ def approve_message(policy: str, revision: str, number: int, wave: str, by: str,
     return "\n".join([subject, "", f"Approved by {_one_line(by)}: the waves after wave {number} may go.", ""] + trailers) + "\n"
 
 
-def verify_message(policy: str, revision: str, number: int, wave: str, evidence: list[str], digest: str) -> str:
+def verify_message(policy: str, revision: str, number: int, wave: str, evidence: list[str], digest: str,
+                   advance: str | None = None) -> str:
     """The record that a wave's gates passed (and its bake elapsed): an empty commit whose
-    body is the evidence, so `rollout status` needs no network to say `passed`."""
+    body is the evidence, so `rollout status` needs no network to say `passed`. It names
+    the advance commit the gates judged: it counts for that advance only."""
     subject = f"rollout({policy}): wave {number} {wave} passed its gates ({revision})"
     body = [subject, "", f"Gates of wave {number} {wave} passed at {revision}:"] + [f"- {line}" for line in evidence]
-    trailers = _trailers(policy, revision, number, wave, "verify") + [f"Rollout-Policy-Digest: {digest}"]
+    trailers = _trailers(policy, revision, number, wave, "verify") + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + [""] + trailers) + "\n"
 
 
 def _trailers(policy, revision, number, wave, action) -> list[str]:
     return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Wave: {number}",
             f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"]
+
+
+def _advance(commit: str | None) -> list[str]:
+    """The trailer that binds a record to the advance commit it is about."""
+    return [f"Rollout-Advance: {commit}"] if commit else []
 
 
 def _one_line(text: str) -> str:
@@ -127,6 +134,7 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         forced=bool(fields.get("Rollout-Forced")),
         reason=fields.get("Rollout-Reason"),
         by=fields.get("Rollout-Approved-By"),
+        advance=fields.get("Rollout-Advance"),
     )
 
 

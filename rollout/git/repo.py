@@ -9,9 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class GitError(Exception):
-    pass
+from rollout.git.checkout import move
+from rollout.git.errors import GitError
 
 
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
@@ -246,8 +245,6 @@ class Git:
         """Move the checked-out branch and the working tree to `commit` (a descendant),
         journaled so that a kill at any moment is finished by the next run
         (rollout/git/checkout.py)."""
-        from rollout.git.checkout import move
-
         branch = self.branch()
         if branch is None:
             raise GitError("HEAD is detached")

@@ -1,0 +1,127 @@
+"""A step's hands: what waves/decide.py decided, built as commits on one snapshot and
+published through the session's delivery (one publish-and-retry path).
+
+The snapshot (the loaded policy, the events, the fold, the holds) is read once per step;
+it is read again only when what it was read from moved: a lost push race (the branch)
+or a record another runner pushed first (the records branch). Then the decision is taken
+again on the new snapshot, with the step's verdicts still bound to the advance commits
+they judged: a verdict of an advance that is no longer the wave's acts on nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from waves.decide import ADVANCE, REVERT, VERIFY, Action, Verdict, decide, of
+from waves.state import Event, RolloutState, fold
+from rollout.controls import hold_of
+from rollout.engine import Outcome, WaveChange, _build, _publish, _revert_wave, clock, events_of, load, open_session, sync
+from rollout.git.history import RECORDS, history_refs, policy_digest, verify_message
+from rollout.workspace import Workspace
+from rollout.yamlfile import bulk
+from waves.holds import Hold
+
+
+@dataclass
+class Snapshot:
+    ws: Workspace
+    events: list[Event]
+    state: RolloutState
+    hold: Hold
+    key: tuple  # the branch's and the records branch's commits it was read at
+
+
+class Stepper:
+    """One step on one session: `snapshot()` once, `act()` per kind of publication."""
+
+    def __init__(self, session, policy_ref: str, now: int, check_files: bool = True):
+        self.session, self.policy_ref, self.now, self.check_files = session, policy_ref, now, check_files
+        self._snapshot: Snapshot | None = None
+
+    def _key(self) -> tuple:
+        git, remote = self.session.git, self.session.remote
+        return git.head(), git.rev(f"refs/remotes/{remote}/{RECORDS}") if remote else None
+
+    def snapshot(self) -> Snapshot:
+        key = self._key()
+        if self._snapshot is None or self._snapshot.key != key:
+            session = self.session
+            ws = load(session, self.policy_ref, check_files=self.check_files)
+            events = events_of(session, ws)
+            proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
+            state = fold(ws.plan, events, self.now, proposals=proposals)
+            hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote))
+            self._snapshot = Snapshot(ws, events, state, hold, key)
+        return self._snapshot
+
+    def decide(self, verdicts: dict[str, Verdict]) -> list[Action]:
+        """The decision on the current snapshot; `verdicts` by wave name (numbers shift when
+        the policy changes), each bound to the advance commit it judged."""
+        snap = self.snapshot()
+        numbered = {w.number: verdicts[w.name] for w in snap.state.waves if w.name in verdicts}
+        return decide(snap.ws.plan, snap.state, numbered, snap.hold, snap.ws.loaded.policy.spec.onFailure)
+
+    def act(self, verdicts: dict[str, Verdict], kinds: tuple[str, ...], urgent: bool = False,
+            record: bool = False) -> Outcome:
+        """Build the decided actions of `kinds` as commits and publish them; a lost race
+        reads the snapshot again and decides again. The outcome's `decided` is the decision
+        its commits carry out."""
+
+        def attempt():
+            snap = self.snapshot()
+            decided = self.decide(verdicts)
+            outcome = Outcome(snap.ws.plan.policy, snap.ws.plan.revision, ws=snap.ws, state=snap.state,
+                              decided=decided)
+            base = self.session.delivery.record_base(self.session) if record else self.session.git.head()
+            with bulk():
+                tip = build(self.session, snap, [a for a in decided if a.kind in kinds], base, outcome)
+            return outcome, base, tip
+
+        outcome = _publish(self.session, attempt, urgent=urgent, record=record)
+        # What moved since the snapshot is what this decision built: the snapshot and its
+        # decision stay right for the step's other kinds (the records this step published
+        # still release the advances it decided), so they are not read again.
+        self._snapshot.key = self._key()
+        return outcome
+
+    def after(self) -> RolloutState:
+        """The rollout after the step's commits: the events read again and folded on the
+        snapshot's plan (the policy is not loaded again)."""
+        session, ws = self.session, self.snapshot_taken().ws
+        proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
+        return fold(ws.plan, events_of(session, ws), self.now, proposals=proposals)
+
+    def snapshot_taken(self) -> Snapshot:
+        return self._snapshot or self.snapshot()
+
+
+def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Outcome) -> str:
+    """The actions' commits on `base`: reverts, then verify records, then advances; chained
+    where the delivery chains (push), each on `base` where it does not (pull requests)."""
+    ws, state, plan = snap.ws, snap.state, snap.ws.plan
+    chains = session.delivery.chains
+    tip = base
+    for action in of(actions, REVERT):
+        tip = _revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
+                           outcome, advance=action.advance)
+    digest = policy_digest(ws.loaded.text)
+    for action in of(actions, VERIFY):
+        message = verify_message(plan.policy, plan.revision, action.wave, action.name, list(action.evidence), digest,
+                                 advance=action.advance)
+        tip = session.git.commit_empty_on(tip, message)
+        outcome.changes.append(WaveChange(action.wave, action.name, VERIFY, list(plan.wave(action.wave).clusters), [],
+                                          commit=tip))
+    starts = [(a.wave, list(a.clusters), a.late, [], False) for a in of(actions, ADVANCE)]
+    if starts:
+        tip = _build(session, ws, state, starts, outcome, tip, None, False)
+    return tip
+
+
+def record_passes(repo, policy_ref: str, verdicts: dict[str, Verdict], push: bool | None = None,
+                  now: int | None = None, delivery: str | None = None) -> Outcome:
+    """`rollout gate --record`: the verify records of waves whose gates passed, each bound
+    to the advance it judged, decided as `rollout run` decides them (none during the bake,
+    none twice, none for another advance)."""
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+    return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True)
