@@ -417,6 +417,36 @@ def approve(
     _print_outcome(outcome, format.value, "approved")
 
 
+@command
+def retry(
+    policy: PolicyArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is retried (the cause fixed): recorded in the commit.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who retries (default: git's user.name).")] = None,
+    repo: RepoOption = None,
+    push: PushOption = None,
+    delivery: DeliveryOption = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+) -> None:
+    """Start a new epoch of a reverted revision: its waves go out again from the first,
+    with their bakes and gates (exit 2 while it is in progress or complete)."""
+    from rollout.retry import retry as run
+    from rollout.workspace import repo_root
+
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: run(root, policy, reason, by, push, delivery=_mode(delivery)))
+    if format is CheckFormat.json:
+        import json
+
+        print(json.dumps(outcome.as_dict(), indent=2))
+        return
+    for change in outcome.changes:
+        print(f"retried {outcome.policy} -> {outcome.revision}: {change.name} starts at {change.commit[:12]}")
+    for note in outcome.notes:
+        print(note)
+    if outcome.changes:
+        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+
+
 def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: Optional[str], reason: Optional[str],
                    repo: Optional[str], push: Optional[bool], fmt: str, delivery: Optional[Delivery]) -> None:
     from rollout.pause import record
@@ -469,6 +499,7 @@ def pause(
 def resume(
     policy: OptionalPolicy = None,
     all_policies: Annotated[bool, typer.Option("--all", help="Lift the emergency stop of every policy.")] = False,
+    halt: Annotated[bool, typer.Option("--halt", help="Lift the rollout's halt (not a pause): its halted waves are judged afresh. Needs --reason.")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="Who resumes (default: git's user.name).")] = None,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (optional): recorded in the commit.")] = None,
     repo: RepoOption = None,
@@ -476,8 +507,34 @@ def resume(
     delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
-    """Lift a pause (a commit); `git revert` of the pause commit does the same."""
+    """Lift a pause (a commit); `git revert` of the pause commit does the same. With
+    `--halt`, lift a halt instead (onFailure: halt, or a gate blind past its deadline)."""
+    if halt:
+        _lift_halt(policy, all_policies, by, reason, repo, push, format.value, delivery)
+        return
     _pause_command("resume", policy, all_policies, by, reason, repo, push, format.value, delivery)
+
+
+def _lift_halt(policy: Optional[str], all_policies: bool, by: Optional[str], reason: Optional[str],
+               repo: Optional[str], push: Optional[bool], fmt: str, delivery: Optional[Delivery]) -> None:
+    from rollout.halt import lift
+    from rollout.workspace import UsageError, repo_root
+
+    if policy is None or all_policies:
+        raise UsageError("--halt lifts one policy's halt: give POLICY, not --all")
+    root = repo_root(repo, policy)
+    outcome = _engine_errors(lambda: lift(root, policy, reason, by, push, delivery=_mode(delivery)))
+    if fmt == "json":
+        import json
+
+        print(json.dumps(outcome.as_dict(), indent=2))
+        return
+    for change in outcome.changes:
+        print(f"lifted the halt at wave {change.number} {change.name}: {change.commit[:12]} (judged afresh by the next run)")
+    for note in outcome.notes:
+        print(note)
+    if outcome.changes:
+        print("pushed" if outcome.pushed else "committed locally (not pushed)")
 
 
 @command

@@ -10,13 +10,14 @@ leaves the working tree and the branch as they were, and a re-run starts over cl
 from __future__ import annotations
 
 import difflib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.problems import Problem
 from waves.decide import ADVANCE as START, WAIT, decide, of
-from waves.state import ADVANCE, OUT, RolloutState, blockers, fold
+from waves.state import ADVANCE, OUT, RolloutState, blockers, epoch_of, fold
 from rollout.git.history import (advance_message, approve_message, followed_remote, history_refs, policy_digest, read_events,
                                  revert_message)
 from rollout.git import checkout
@@ -28,13 +29,31 @@ from rollout.manifests.edit import PinError, parse, pin_text
 from rollout.workspace import UsageError, Workspace, load_workspace
 
 
-def clock(now: int | None = None) -> int:
-    """Now, in unix seconds. ROLLOUT_NOW pins it, for rehearsals and tests of bake times."""
-    import os
+CLOCK_OVERRIDE = "ROLLOUT_NOW"
 
+
+def clock(now: int | None = None) -> int:
+    """Now, in unix seconds. ROLLOUT_NOW pins it, for rehearsals (the demo, a remote that
+    is a local path) and tests of bake times; a writing run towards any other remote
+    refuses it (`open_session`), and every commit made under it says so (history.py)."""
     if now is not None:
         return now
-    return int(os.environ.get("ROLLOUT_NOW") or time.time())
+    return int(os.environ.get(CLOCK_OVERRIDE) or time.time())
+
+
+def _local(url: str) -> bool:
+    """Whether a remote URL is a path on this machine (a rehearsal's bare repository)."""
+    return url.startswith(("/", "./", "../", "file://", "~")) or ":" not in url
+
+
+def _refuse_clock_override(git: Git, upstream: Upstream | None) -> None:
+    """A pinned clock skips bakes: only for rehearsals, never towards a real remote."""
+    if not os.environ.get(CLOCK_OVERRIDE) or upstream is None:
+        return
+    url = git.run("remote", "get-url", upstream.remote, check=False).strip()
+    if url and not _local(url):
+        raise UsageError(f"{CLOCK_OVERRIDE} is set: a pinned clock skips bakes and is for rehearsals only (the demo, "
+                         f"a remote that is a local path); {upstream.remote} is {url}: unset {CLOCK_OVERRIDE}")
 
 
 class Refused(Exception):
@@ -169,6 +188,8 @@ def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: 
     if dirty:
         refusals.append(dirty_message(dirty))
     upstream = git.upstream(branch)
+    if writing:
+        _refuse_clock_override(git, upstream)
     if push and upstream is None:
         raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")
     if push is None and upstream is None:
@@ -230,8 +251,15 @@ def events_of(session: Session, ws: Workspace):
 
 
 def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
-    proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
-    return fold(ws.plan, events_of(session, ws), now, proposals=proposals)
+    return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), now)
+
+
+def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, now: int,
+                at_revision: dict[str, bool] | None = None) -> RolloutState:
+    """The rollout's state from its events and the delivery's proposals of its epoch."""
+    plan = ws.plan
+    proposals = delivery.proposals(git, remote, plan, epoch_of(events, plan.policy, plan.revision))
+    return fold(plan, events, now, at_revision, proposals)
 
 
 # --- advance --------------------------------------------------------------------------
@@ -383,7 +411,7 @@ def _build(session, ws, state, chosen, outcome, base, message, dry_run) -> str:
             change.diff = _diff({f: before.get(f, originals[f]) for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
-                              forced=forced, note=message, forced_window=past_window)
+                              forced=forced, note=message, forced_window=past_window, epoch=state.epoch)
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:
@@ -439,40 +467,58 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome, advan
     if ws_state.status == "pending":
         outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
         return tip
-    # Each cluster goes back to what its files held just before the commit that pinned it.
-    parent_of: dict[str, str] = {}
+    # Each cluster goes back to what its files held just before the commit that pinned it;
+    # where that was the revision already (an earlier epoch had pinned it: a retry, a wave
+    # that passed before), to what they held before that epoch's advance, and so on back.
+    parents_of: dict[str, list[str]] = {}
     for event in events:
         if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
-                and event.wave == wave.name:
+                and event.epoch == state.epoch and event.wave == wave.name:
             for cluster in event.clusters:
-                parent_of.setdefault(cluster, f"{event.commit}^")
+                parents_of.setdefault(cluster, [f"{event.commit}^"])
+    for event in reversed(events):
+        if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
+                and event.epoch < state.epoch:
+            for cluster in event.clusters:
+                if cluster in parents_of:
+                    parents_of[cluster].append(f"{event.commit}^")
     labels = {c.name: c.labels for c in plan.targets}
-    current_texts = session.git.read_files(tip, sorted({t.file for c in parent_of for t in plan.pins.get(c, [])}))
+    current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in plan.pins.get(c, [])}))
     before_texts: dict[tuple[str, str], bytes | None] = {}
-    for parent in set(parent_of.values()):
-        files = sorted({t.file for c, p in parent_of.items() if p == parent for t in plan.pins.get(c, [])})
+    for parent in {p for parents in parents_of.values() for p in parents}:
+        files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in plan.pins.get(c, [])})
         for file, content in session.git.read_files(parent, files).items():
             before_texts[(parent, file)] = content
     texts: dict[str, str] = {}
     restored = []
-    for cluster, parent in sorted(parent_of.items()):
+    for cluster, parents in sorted(parents_of.items()):
         if cluster not in plan.pins:
             outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
             continue
         for target in plan.pins[cluster]:
             pin = policy.spec.pin[target.pin_index]
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
-            old = before_texts.get((parent, target.file))
             try:
                 current = pin_text(now_text, pin, cluster, labels[cluster], plan.revision, target.file)
                 if current.old != plan.revision:
                     outcome.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
                                          f"{plan.revision}: left alone")
                     continue
-                if old is None:
+                previous = None
+                for parent in parents:
+                    old = before_texts.get((parent, target.file))
+                    if old is None:
+                        break
+                    previous = pin_text(old.decode(), pin, cluster, labels[cluster], plan.revision, target.file)
+                    if previous.old != plan.revision:
+                        break
+                if previous is None:
                     outcome.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
                     continue
-                previous = pin_text(old.decode(), pin, cluster, labels[cluster], plan.revision, target.file)
+                if previous.old == plan.revision:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} held {plan.revision} before every "
+                                         "advance of it: left alone")
+                    continue
                 result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
                                   raw=previous.old_raw)
             except PinError as err:
@@ -483,7 +529,7 @@ def _revert_wave(session, ws, state, events, number, reason, tip, outcome, advan
             restored.append((cluster, target.file))
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
-                         advance or ws_state.advance_commit)
+                         advance or ws_state.advance_commit, epoch=state.epoch)
     modes = session.git.modes(tip)
     if texts:
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
@@ -527,7 +573,7 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
         if ws_state.status not in OUT:
             raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
         message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
-                                  policy_digest(ws.loaded.text))
+                                  policy_digest(ws.loaded.text), epoch=state.epoch)
         tip = session.git.commit_empty_on(base, message)
         outcome.changes.append(WaveChange(target.number, target.name, "approve", [], [], commit=tip))
         return outcome, base, tip
@@ -551,10 +597,9 @@ def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspa
     now_ = clock(now)
     remote = followed_remote(git)
     events = read_events(git, history_refs(git, remote), ws.plan.policy, arrivals_for=ws.plan.revision)
-    proposals = delivery_for(ws.loaded.policy.spec.delivery).proposals(git, remote, ws.plan)
     with bulk():
         at_revision = _at_revision(repo, ws)
-    return ws, fold(ws.plan, events, now_, at_revision, proposals)
+    return ws, fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision)
 
 
 def _finish_interrupted_move(git: Git) -> None:

@@ -4,9 +4,11 @@ evidence, the pure verdicts (waves/gates/) judge each cluster, and this decides 
 Three kinds of trouble, kept apart (docs/gates.md):
 - the observer is set up wrong (kubeconfig, context, credentials, PromQL): SetupError,
   exit 2, raised by `preflight` before anything is written;
-- a gate reached nothing at all (every context, or its Prometheus, unreachable): the
+- a gate reached nothing at all (every context, or its Prometheus, unreachable), or a
+  place it reads refused our credentials after the wave went out (access lost): the
   wave is `unknown`: never passed, never failed; past `progressDeadline` the rollout
-  halts (`halt`), because it cannot see, not because the change failed;
+  halts (`halt`, a record naming what refused), because it cannot see, not because the
+  change failed;
 - some clusters cannot be reached while the gate sees others: pending, and failed at
   `progressDeadline` (a change can break a cluster's API), counted against maxFailures.
 """
@@ -55,18 +57,20 @@ def context(ws, kube, now: float, wave=None, advanced_at: int | None = None, adv
                    int(now - advanced_at) if advanced_at else 60, advance_commit)
 
 
-def preflight(ws, kube, numbers: list[int], now: float) -> None:
+def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> None:
     """Raise SetupError if any gate of these waves is set up wrong (exit 2, before any
-    write): every context it names is in the kubeconfig, its PromQL parses."""
+    write): every context it names is in the kubeconfig, its PromQL parses. With `reach`
+    (the waves are about to go out), every place a gate will read answers without
+    refusing our credentials."""
     seen = set()
     for number in numbers:
         wave = ws.plan.wave(number)
         for spec in wave.gates:
             name, config = gate_of(spec)
-            if (name, config) in seen:
+            if (name, config, reach and number) in seen:
                 continue
-            seen.add((name, config))
-            observer(name).preflight(context(ws, kube, now, wave), config, list(wave.clusters))
+            seen.add((name, config, reach and number))
+            observer(name).preflight(context(ws, kube, now, wave), config, list(wave.clusters), reach=reach)
 
 
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
@@ -83,7 +87,12 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
         name, config = gate_of(spec)
         module = observer(name)
         gate_checks = module.observe(ctx, config, list(wave.clusters))
-        if gate_checks and not any(c.observed for c in gate_checks) and \
+        refused = [c for c in gate_checks if c.refused]
+        if refused:  # access lost after the wave went out: the tool cannot see, it does not judge
+            blind.append(f"{name}: {refused[0].reason}")
+            unseen += refused
+            checks += [c for c in gate_checks if not c.refused]
+        elif gate_checks and not any(c.observed for c in gate_checks) and \
                 not module.probe(ctx, config, list(wave.clusters), [c for c in ctx.labels if c not in wave.clusters]):
             blind.append(f"{name}: {gate_checks[0].reason}")
             unseen += gate_checks

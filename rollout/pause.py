@@ -10,6 +10,7 @@ from pathlib import Path
 
 from waves.pause import ALL
 from rollout.controls import pauses_of
+from rollout.git.history import clock_trailer
 from rollout.engine import Outcome
 
 MARKERS = ".rollout/pause"
@@ -22,7 +23,8 @@ def message(action: str, policy: str, by: str, reason: str | None) -> str:
     if action == "pause":
         body += ["Nothing new starts while paused: gates are still judged and a failed wave is still reverted.",
                  "Lift it with `rollout resume` or `git revert` of this commit.", ""]
-    trailers = [f"Rollout-Policy: {policy}", f"Rollout-Action: {action}", f"Rollout-Paused-By: {_one_line(by)}"]
+    trailers = [f"Rollout-Policy: {policy}", f"Rollout-Action: {action}", f"Rollout-Paused-By: {_one_line(by)}",
+                *clock_trailer()]
     if reason:
         trailers.append(f"Rollout-Reason: {_one_line(reason)}")
     return "\n".join(body + trailers) + "\n"
@@ -49,7 +51,7 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
     from datetime import datetime, timezone
 
     from rollout.delivery import delivery_for
-    from rollout.engine import Refused, WaveChange, _publish, clock, open_session, sync
+    from rollout.engine import Refused, WaveChange, _publish, clock, open_session, state_of, sync
     from rollout.git.history import history_refs
     from rollout.workspace import UsageError, load_workspace
 
@@ -62,6 +64,7 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
     who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
 
     def attempt():
+        lines: list[str] = []  # a resume of a halted rollout says the halt remains
         if policy_ref is None:
             name = ALL
         else:
@@ -72,9 +75,14 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
                 raise InvalidInput(ws.problems)
             name = ws.loaded.policy.metadata.name
             session.use(ws)
+            if action == "resume" and ws.plan is not None:
+                halted = state_of(session, ws, clock(now)).halts
+                lines = [f"the rollout stays halted at wave {w.number} {w.name} ({w.halt_commit[:12]}): "
+                         f"`rollout resume {name} --halt --reason ...` lifts a halt" for w in halted]
         base = session.delivery.record_base(session)
         refs = history_refs(session.git, session.remote)
         outcome = PauseOutcome(name, "", reason=reason or "", by=who)
+        outcome.notes += lines
         active = [p for p in pauses_of(session.git, name, refs) if p.policy == name]
         if action == "pause" and active:
             outcome.notes.append(active[0].describe() + ": already paused")

@@ -40,6 +40,8 @@ class Step:
     merged: list[dict] = field(default_factory=list)  # pull requests this step merged (pull-request delivery)
     verified: list[dict] = field(default_factory=list)
     reverted: list[dict] = field(default_factory=list)
+    halted: list[dict] = field(default_factory=list)  # halt records this step committed
+    halt_held: bool = False  # halted by a record of an earlier step (notified then)
     notes: list[str] = field(default_factory=list)
     within_budget: list[dict] = field(default_factory=list)  # failed clusters that maxFailures allows
     head: str = ""  # the branch's commit after the step (the key of a halt's notification)
@@ -55,7 +57,7 @@ class Step:
     def as_dict(self) -> dict:
         return {"policy": self.policy, "revision": self.revision, "status": self.status, "waves": self.waves(),
                 "gates": [v.as_dict() for v in self.verdicts], "merged": self.merged, "advanced": self.advanced,
-                "verified": self.verified, "reverted": self.reverted, "notes": self.notes,
+                "verified": self.verified, "reverted": self.reverted, "halted": self.halted, "notes": self.notes,
                 "warnings": self.within_budget,
                 "exitCode": self.exit_code}
 
@@ -114,24 +116,15 @@ def _judge(session, stepper, kube, now, result) -> Step:
     verdicts = {v.name: Verdict(v.state, v.reason, state.wave(n).advance_commit, v.halt, tuple(v.evidence()))
                 for n, v in judged.items()}
     decided = stepper.decide(verdicts)
-    halts = of(decided, HALT)
-    if of(decided, REVERT):
-        outcome = stepper.act(verdicts, (REVERT,), urgent=True)
-        result.reverted = [{"wave": c.number, "name": c.name, "commit": c.commit, "reason": _reason(outcome, c),
-                            **({"pullRequest": c.proposal} if c.proposal else {})} for c in outcome.changes]
-        result.notes += outcome.notes
-        # proposed, a revert is not done until merged: the next step merges it
-        result.status = "reverting" if outcome.proposed else "reverted"
-    elif halts:
-        failed = any(judged[a.wave].state == "failed" for a in halts)
-        result.status = "failed" if failed else "halted"
-        result.notes += [f"wave {a.wave} {a.name}: {a.reason}; onFailure: halt: left as it is"
-                         if judged[a.wave].state == "failed" else f"halted: wave {a.wave} {a.name}: {a.reason}"
-                         for a in halts]
-    if of(decided, REVERT) or halts:
-        result.exit_code = 1
-        result.state = stepper.after()
+    if of(decided, REVERT) or of(decided, HALT):
+        return _stop(session, stepper, verdicts, decided, judged, result)
+    if snap.state.halts:  # halted by a record of an earlier step: a person decides
+        result.status, result.exit_code, result.halt_held = "halted", 1, True
+        result.notes += [a.reason for a in of(decided, WAIT) if a.wave is None]
         return result
+    starting = [a.wave for a in of(decided, ADVANCE) if not a.late]
+    if starting:  # before anything is written: the waves going out can be judged (refused: exit 2)
+        preflight(ws, kube, starting, now, reach=True)
     result.notes += [f"wave {a.wave} {a.name}: {a.reason}: waiting (no advance, no revert)"
                      for a in of(decided, WAIT) if a.wave in judged and judged[a.wave].state == "unknown"]
     result.within_budget = within_budget(judged.values())
@@ -165,6 +158,36 @@ def _judge(session, stepper, kube, now, result) -> Step:
     return result
 
 
+def _stop(session, stepper, verdicts, decided, judged, result) -> Step:
+    """Every failed wave reverted (or, `onFailure: halt`, halted) and every wave blind past
+    its deadline halted, in this very step: reverts as commits, halts as records that stick."""
+    if session.delivery.chains:  # one chain, one push
+        outcomes = [stepper.act(verdicts, (REVERT, HALT))]
+    else:  # a revert is an urgent pull request (or a push); a halt a record on rollout/records
+        outcomes = [stepper.act(verdicts, kinds, **flags) for kinds, flags in (((REVERT,), {"urgent": True}),
+                                                                                ((HALT,), {"record": True}))
+                    if any(a.kind in kinds for a in decided)]
+    for outcome in outcomes:
+        result.notes += outcome.notes
+        for change in outcome.changes:
+            item = {"wave": change.number, "name": change.name, "commit": change.commit,
+                    "reason": _reason(outcome, change), **({"pullRequest": change.proposal} if change.proposal else {})}
+            (result.reverted if change.action == REVERT else result.halted).append(item)
+    proposed = any(item.get("pullRequest") for item in result.reverted)
+    if result.reverted:  # proposed, a revert is not done until merged: the next step merges it
+        result.status = "reverting" if proposed else "reverted"
+    else:
+        failed = any(judged[item["wave"]].state == "failed" for item in result.halted)
+        result.status = "failed" if failed else "halted"
+    result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; onFailure: halt: halted, recorded "
+                     f"{(i['commit'] or '')[:12]}" if judged[i["wave"]].state == "failed" else
+                     f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"
+                     for i in result.halted]
+    result.exit_code = 1
+    result.state = stepper.after()
+    return result
+
+
 def _final(result: Step) -> bool:
     """Whether `run --wait` is done: complete, failed or halted; reverted once no wave
     of the revision is still out unjudged (a parallel wave may fail after its sibling's
@@ -175,8 +198,8 @@ def _final(result: Step) -> bool:
 
 
 def _reason(outcome, change) -> str:
-    """Why a revert the step made: its decided action's reason (the failed gate)."""
-    return next(a.reason for a in outcome.decided if a.kind == REVERT and a.wave == change.number)
+    """Why a revert or halt the step made: its decided action's reason (the failed gate)."""
+    return next(a.reason for a in outcome.decided if a.kind == change.action and a.wave == change.number)
 
 
 def within_budget(verdicts) -> list[dict]:

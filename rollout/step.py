@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from waves.decide import ADVANCE, REVERT, VERIFY, Action, Verdict, decide, of
-from waves.state import Event, RolloutState, fold
+from waves.decide import ADVANCE, HALT, REVERT, VERIFY, Action, Verdict, decide, of
+from waves.state import Event, RolloutState
 from rollout.controls import hold_of
-from rollout.engine import Outcome, WaveChange, _build, _publish, _revert_wave, clock, events_of, load, open_session, sync
-from rollout.git.history import RECORDS, history_refs, policy_digest, verify_message
+from rollout.engine import (Outcome, WaveChange, _build, _publish, _revert_wave, clock, events_of, fold_events, load,
+                            open_session, sync)
+from rollout.git.history import RECORDS, halt_message, history_refs, policy_digest, verify_message
 from rollout.workspace import Workspace
 from rollout.yamlfile import bulk
 from waves.holds import Hold
@@ -48,8 +49,7 @@ class Stepper:
             session = self.session
             ws = load(session, self.policy_ref, check_files=self.check_files)
             events = events_of(session, ws)
-            proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
-            state = fold(ws.plan, events, self.now, proposals=proposals)
+            state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
             hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote))
             self._snapshot = Snapshot(ws, events, state, hold, key)
         return self._snapshot
@@ -59,7 +59,8 @@ class Stepper:
         the policy changes), each bound to the advance commit it judged."""
         snap = self.snapshot()
         numbered = {w.number: verdicts[w.name] for w in snap.state.waves if w.name in verdicts}
-        return decide(snap.ws.plan, snap.state, numbered, snap.hold, snap.ws.loaded.policy.spec.onFailure)
+        failure = snap.ws.loaded.policy.spec.onFailure
+        return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope)
 
     def act(self, verdicts: dict[str, Verdict], kinds: tuple[str, ...], urgent: bool = False,
             record: bool = False) -> Outcome:
@@ -88,16 +89,15 @@ class Stepper:
         """The rollout after the step's commits: the events read again and folded on the
         snapshot's plan (the policy is not loaded again)."""
         session, ws = self.session, self.snapshot_taken().ws
-        proposals = session.delivery.proposals(session.git, session.remote, ws.plan)
-        return fold(ws.plan, events_of(session, ws), self.now, proposals=proposals)
+        return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
 
     def snapshot_taken(self) -> Snapshot:
         return self._snapshot or self.snapshot()
 
 
 def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Outcome) -> str:
-    """The actions' commits on `base`: reverts, then verify records, then advances; chained
-    where the delivery chains (push), each on `base` where it does not (pull requests)."""
+    """The actions' commits on `base`: reverts, then halt and verify records, then advances;
+    chained where the delivery chains (push), each on `base` where it does not (pull requests)."""
     ws, state, plan = snap.ws, snap.state, snap.ws.plan
     chains = session.delivery.chains
     tip = base
@@ -105,9 +105,15 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
         tip = _revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
                            outcome, advance=action.advance)
     digest = policy_digest(ws.loaded.text)
+    for action in of(actions, HALT):
+        message = halt_message(plan.policy, plan.revision, action.wave, action.name, action.reason,
+                               list(action.evidence), digest, action.advance, epoch=state.epoch)
+        tip = session.git.commit_empty_on(tip, message)
+        outcome.changes.append(WaveChange(action.wave, action.name, HALT, list(plan.wave(action.wave).clusters), [],
+                                          commit=tip))
     for action in of(actions, VERIFY):
         message = verify_message(plan.policy, plan.revision, action.wave, action.name, list(action.evidence), digest,
-                                 advance=action.advance)
+                                 advance=action.advance, epoch=state.epoch)
         tip = session.git.commit_empty_on(tip, message)
         outcome.changes.append(WaveChange(action.wave, action.name, VERIFY, list(plan.wave(action.wave).clusters), [],
                                           commit=tip))

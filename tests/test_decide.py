@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
 from waves.planner import Plan, Wave
@@ -68,7 +68,8 @@ def situations(draw):
             verify_commit=f"ver{wave.number}" if status == "passed" and draw(st.booleans()) else None,
             bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
             approved_by="alice" if draw(st.booleans()) else None,
-            late=draw(st.sampled_from([[], [f"late{wave.number}"]])) if status in OUT else []))
+            late=draw(st.sampled_from([[], [f"late{wave.number}"]])) if status in OUT else [],
+            halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None))
     state = RolloutState(plan.policy, plan.revision, waves)
     verdicts = {}
     for ws in waves:
@@ -79,19 +80,20 @@ def situations(draw):
                                           halt=kind == "unknown" and draw(st.booleans()), evidence=(kind,))
     hold = FakeHold(draw(st.booleans()), frozenset(draw(st.sets(st.sampled_from([w.number for w in plan.waves])))))
     on_failure = draw(st.sampled_from(["revert", "halt"]))
-    return plan, state, verdicts, hold, on_failure
+    scope = draw(st.sampled_from(["wave", "rollout"]))
+    return plan, state, verdicts, hold, on_failure, scope
 
 
 def bound(state, verdicts):
-    return {w.number: verdicts[w.number] for w in state.waves
-            if w.status in JUDGED and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
+    return {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
+            and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
 
 
 @given(situations())
 @settings(deadline=None)
 def test_the_decision_keeps_every_rule(situation):
-    plan, state, verdicts, hold, on_failure = situation
-    actions = decide(plan, state, verdicts, hold, on_failure)
+    plan, state, verdicts, hold, on_failure, scope = situation
+    actions = decide(plan, state, verdicts, hold, on_failure, scope)
     mine = bound(state, verdicts)
     failed = {n for n, v in mine.items() if v.state == "failed"}
     blind_halts = {n for n, v in mine.items() if v.state == "unknown" and v.halt}
@@ -99,13 +101,21 @@ def test_the_decision_keeps_every_rule(situation):
     # every failed wave that is out is stopped, by the policy's action, in this very step
     stop = REVERT if on_failure == "revert" else HALT
     assert {a.wave for a in of(actions, stop) if a.reason.startswith("gate failed")} == failed
+    if failed and on_failure == "revert" and scope == "rollout":  # every wave out, newest first
+        out = sorted((w for w in state.waves if w.status in OUT), key=lambda w: (w.advanced_at or 0, w.number),
+                     reverse=True)
+        assert [a.wave for a in of(actions, REVERT)] == [w.number for w in out]
+    elif scope == "wave" or on_failure == "halt":
+        assert {a.wave for a in of(actions, REVERT)} <= failed
     assert all(a.advance == state.wave(a.wave).advance_commit for a in actions if a.kind in (REVERT, HALT, VERIFY))
     # a blind gate past its deadline halts; it never reverts
     assert blind_halts <= {a.wave for a in of(actions, HALT)}
     assert not {a.wave for a in of(actions, REVERT)} & blind_halts
     # only what was judged of the current advance acts
-    assert {a.wave for a in actions if a.kind in (REVERT, HALT, VERIFY)} <= set(mine)
-    if failed or blind_halts:
+    assert {a.wave for a in actions if a.kind in (HALT, VERIFY)} <= set(mine)
+    # a halted wave is judged no more
+    assert not {a.wave for a in actions if a.kind != WAIT} & {w.number for w in state.halts}
+    if failed or blind_halts or state.halts:
         assert not of(actions, ADVANCE) and not of(actions, VERIFY)
         return
     # a pass is recorded once, after the bake
@@ -184,15 +194,18 @@ class Rollouts(RuleBasedStateMachine):
         self.plan, self.on_failure = plan, on_failure
         self.events: list[Event] = []
         self.files = {c: "v1" for c in plan.wave_of}  # what each cluster's files pin
-        self.before: dict[tuple[str, str], dict[str, str]] = {}  # (revision, wave) -> pins before its advance
+        # cluster -> revision -> the pin it held before that revision reached it (an advance
+        # of a revision it holds already, in a later epoch, keeps the earlier one: a revert
+        # goes back past it, as the engine's does)
+        self.prior: dict[str, dict[str, str]] = {c: {} for c in plan.wave_of}
         self.health = {w.number: "good" for w in plan.waves}
-        self.now, self.paused, self.halted, self.serial = T0, False, set(), 0
-        self.failed_by_revision: dict[str, set[int]] = {}
+        self.now, self.paused, self.serial = T0, False, 0
 
-    def commit(self, action, wave, clusters=(), by=None) -> None:
+    def commit(self, action, wave, clusters=(), by=None, epoch=None) -> None:
+        """A rollout commit, of the epoch the shell writes: the fold's (a retry: the next)."""
         self.serial += 1
         self.events.append(Event(f"c{self.serial}", self.now, action, self.plan.policy, self.plan.revision, wave,
-                                 tuple(clusters), by=by))
+                                 tuple(clusters), by=by, epoch=epoch or self.state().epoch))
 
     def state(self) -> RolloutState:
         return fold(self.plan, self.events, self.now)
@@ -207,14 +220,27 @@ class Rollouts(RuleBasedStateMachine):
         if wave in self.health and state.wave(wave).status in OUT:
             self.commit("approve", self.plan.wave(wave).name, by="alice")
 
-    @rule()
-    def new_revision(self):
-        # Always a revision the fleet never ran: going back to one it ran is a new epoch (issue 18, to come).
-        self.plan = replace(self.plan, revision=f"v{3 + len(self.failed_by_revision)}")
-        self.failed_by_revision.setdefault(self.plan.revision, set())
-        self.halted = set()
+    @rule(revision=st.sampled_from(["v2", "v3", "v4"]))
+    def set_revision(self, revision):
+        """The policy's revision changes, maybe back to one the fleet ran before (A -> B -> A)."""
+        self.plan = replace(self.plan, revision=revision)
 
-    @precondition(lambda self: not self.halted)  # until halt records exist (issue 18, to come) a halted rollout stays
+    @rule()
+    def retry(self):
+        state = self.state()
+        if state.overall in ("reverted", "halted"):
+            self.commit("retry", "", epoch=max([state.epoch, *(e.number for e in state.epochs)]) + 1)
+            assert self.state().overall == "not-started"
+
+    @rule()
+    def lift(self):
+        """`rollout resume --halt`: the halted waves are judged afresh."""
+        for wave in self.state().halts:
+            self.serial += 1
+            self.events.append(Event(f"c{self.serial}", self.now, "lift", self.plan.policy, self.plan.revision,
+                                     wave.name, epoch=self.state().epoch, lifts=wave.halt_commit))
+        assert not self.state().halts
+
     @rule(seconds=st.sampled_from([0, 1, 30, 120, 700]),
           health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "bad", "bad", "blind"]), max_size=3),
           stale=st.sampled_from([False, False, False, True]))
@@ -236,31 +262,40 @@ class Rollouts(RuleBasedStateMachine):
                 kind, halt = ("passed" if ws.bake_remaining == 0 else "pending"), False
             verdicts[ws.number] = Verdict(kind, kind, "earlier" if stale else ws.advance_commit, halt)
         actions = decide(self.plan, state, verdicts, FakeHold(self.paused), self.on_failure)
-        failed_now = {n for n, v in verdicts.items() if v.state == "failed" and not stale}
+        # failed now, judged (a halted wave is judged no more: a person decides)
+        failed_now = {n for n, v in verdicts.items() if v.state == "failed" and not stale
+                      and not state.wave(n).halt_commit}
         event(f"waves failed at once: {min(len(failed_now), 2)}")
         for action in actions:
             wave = self.plan.wave(action.wave) if action.wave else None
             if action.kind == ADVANCE:
-                self.before.setdefault((self.plan.revision, wave.name), {}).update(
-                    {c: self.files[c] for c in action.clusters})
+                for cluster in action.clusters:
+                    if self.files[cluster] != self.plan.revision:
+                        self.prior[cluster][self.plan.revision] = self.files[cluster]
                 for cluster in action.clusters:
                     self.files[cluster] = self.plan.revision
                 self.commit("advance", wave.name, action.clusters)
             elif action.kind == REVERT:
-                for cluster, pin in self.before[(self.plan.revision, wave.name)].items():
-                    if self.files.get(cluster) == self.plan.revision:
-                        self.files[cluster] = pin
+                for cluster in wave.clusters:
+                    if self.files[cluster] == self.plan.revision:
+                        self.files[cluster] = self.prior[cluster][self.plan.revision]
                 self.commit("revert", wave.name)
             elif action.kind == VERIFY:
                 self.commit("verify", wave.name)
-            elif action.kind == HALT:
-                self.halted.add(action.wave)
+            elif action.kind == HALT:  # a halt record of the advance it judged
+                self.serial += 1
+                self.events.append(Event(f"c{self.serial}", self.now, "halt", self.plan.policy, self.plan.revision,
+                                         wave.name, advance=action.advance, reason=action.reason,
+                                         epoch=self.state().epoch))
+        if state.halts:  # a halt sticks: nothing starts until it is lifted or retried
+            assert not of(actions, ADVANCE) and not of(actions, VERIFY)
         if self.on_failure == "revert":
             # no cluster of a wave that failed in this step is left on the revision
             for number in failed_now:
                 assert all(self.files[c] != self.plan.revision for c in self.plan.wave(number).clusters)
-        else:
+        else:  # halted, and it sticks
             assert {a.wave for a in of(actions, HALT)} >= failed_now
+            assert {w.number for w in self.state().halts} >= failed_now
 
     @invariant()
     def never_complete_while_a_cluster_lacks_the_revision(self):

@@ -44,27 +44,52 @@ def test_a_mistyped_kubeconfig_path_is_exit_2_before_the_first_advance(tmp_path)
     assert "Traceback" not in result.stderr and subjects(remote) == []
 
 
-def test_a_context_missing_from_the_kubeconfig_and_refused_credentials_are_exit_2(tmp_path):
+def test_a_context_missing_from_the_kubeconfig_and_credentials_refused_before_the_start_are_exit_2(tmp_path):
     remote, work = fleet(tmp_path)
     sim = Running(remote, tmp_path / "kubeconfig")
     try:
-        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
         config = json.loads(sim.kubeconfig.read_text())
+        wrong = tmp_path / "wrong-token.json"
+        wrong.write_text(json.dumps({**config, "users": [{"name": "simulator", "user": {"token": "expired"}}]}))
+        refused = run(work, wrong)  # wave 1 would go: its gate's hub must let us read it first
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "gate argocd: the hub context: the API server refused our credentials" in refused.stderr
+        assert "Traceback" not in refused.stderr and subjects(remote) == []
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes
         renamed = tmp_path / "renamed.json"
         renamed.write_text(json.dumps({**config, "contexts": [dict(c, name="other-hub") if c["name"] == "hub" else c
                                                               for c in config["contexts"]]}))
         missing = run(work, renamed)
         assert missing.returncode == 2 and "context 'hub' is not in the kubeconfig" in missing.stderr, missing.stderr
-        wrong = tmp_path / "wrong-token.json"
-        wrong.write_text(json.dumps({**config, "users": [{"name": "simulator", "user": {"token": "expired"}}]}))
-        refused = run(work, wrong)
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "the hub context: the API server refused our credentials" in refused.stderr
-        late = run(work, wrong, env=later(25))  # past progressDeadline: still not the fleet's fault
-        assert late.returncode == 2 and len(subjects(remote)) == 1, late.stdout
+    finally:
+        sim.stop()
+
+
+def test_access_lost_after_the_wave_went_out_is_a_blind_gate_halted_at_the_deadline(tmp_path):
+    """Issue 18, case 6: the rollout's identity gets 401 from the hub that answered before.
+    Not exit 2 for ever: unknown (no revert), then at progressDeadline a halt record that
+    names what refused, exit 1; `gate` says unknown (exit 3)."""
+    remote, work = fleet(tmp_path)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        assert run(work, sim.kubeconfig).returncode == 0  # wave 1 goes, its gate read with the right token
+        config = json.loads(sim.kubeconfig.read_text())
+        wrong = tmp_path / "revoked.json"
+        wrong.write_text(json.dumps({**config, "users": [{"name": "simulator", "user": {"token": "revoked"}}]}))
+        blind = run(work, wrong)
+        assert blind.returncode == 0, blind.stdout + blind.stderr
+        assert "refused our credentials" in blind.stdout and "no revert" in blind.stdout
         gate = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "1", "--kubeconfig", str(wrong)],
                               cwd=work, capture_output=True, text=True)
-        assert gate.returncode == 2 and "refused our credentials" in gate.stderr
+        assert gate.returncode == 3 and "refused our credentials" in gate.stdout, gate.stdout + gate.stderr
+        late = run(work, wrong, env=later(25))  # past progressDeadline: halted, not reverted, not exit 2
+        assert late.returncode == 1 and late.stdout.strip().endswith("v1.4.2: halted"), late.stdout + late.stderr
+        assert subjects(remote)[-1] == "rollout(security-patch): halt at wave 1 canary (v1.4.2)"
+        assert not any("revert" in s for s in subjects(remote))
+        record = git(remote, "log", "-1", "--format=%B", "main")
+        assert "the hub context: the API server refused our credentials" in record
+        again = run(work, wrong, env=later(30))
+        assert again.returncode == 1 and len(subjects(remote)) == 2  # halted; no second record
     finally:
         sim.stop()
 
@@ -110,10 +135,15 @@ def test_a_hub_outage_never_reverts_and_halts_past_the_deadline_saying_why(tmp_p
     assert halted.returncode == 1, halted.stdout + halted.stderr
     assert "halted because the gates cannot be seen, not because the change failed" in halted.stdout
     assert halted.stdout.strip().endswith("v1.4.2: halted")
-    assert subjects(remote) == done  # no revert, and wave 1 stays passed
+    # no revert, and wave 1 stays passed; the halt is a record of each blind wave, once
+    assert subjects(remote) == done + ["rollout(security-patch): halt at wave 2 region-eu-west (v1.4.2)",
+                                       "rollout(security-patch): halt at wave 3 region-us-east (v1.4.2)"]
+    assert "Rollout-Reason: cannot observe past progressDeadline" in git(remote, "log", "-1", "--format=%B", "main")
+    again = run(work, sim.kubeconfig, env=later(40))
+    assert again.returncode == 1 and again.stdout.strip().endswith("v1.4.2: halted") and len(subjects(remote)) == len(done) + 2
     status = json.loads(subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
                                        capture_output=True, text=True).stdout)
-    assert status["waves"][0]["status"] == "passed"
+    assert status["status"] == "halted" and [w["status"] for w in status["waves"][:3]] == ["passed", "halted", "halted"]
 
 
 # --- the fleet's own failures, as the real controllers show them -------------------------

@@ -189,7 +189,13 @@ def test_prometheus_gate_fails_on_the_error_rate_and_passes_without(tmp_path, pr
         sim.stop()
 
 
-def test_on_failure_halt_stops_without_a_revert_commit(tmp_path):
+def test_on_failure_halt_records_a_halt_that_sticks_until_a_person_lifts_it(tmp_path):
+    """Issue 18, case 4: the halt is a record; when the canary recovers by itself the next
+    steps still advance nothing; a plain resume says the halt remains; resume --halt lifts
+    it and the canary is judged afresh."""
+    import json
+    import time
+
     remote, work = fleet(tmp_path)
     policy = work / "rollouts/security-patch.yaml"
     policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: halt"))
@@ -199,9 +205,37 @@ def test_on_failure_halt_stops_without_a_revert_commit(tmp_path):
     try:
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
         assert result.returncode == 1, result.stdout + result.stderr
-        assert re.search(r"wave 1 canary: gate failed: .*dev-us-east.*; onFailure: halt: left as it is", result.stdout)
-        assert "revert" not in " ".join(subjects(remote))
+        assert re.search(r"wave 1 canary: gate failed: .*dev-us-east.*; onFailure: halt: halted, recorded [0-9a-f]{12}",
+                         result.stdout), result.stdout
         assert result.stdout.strip().endswith("v1.4.2: failed")
+        assert "revert" not in " ".join(subjects(remote))
+        record = git(remote, "log", "-1", "--format=%B", "main")
+        assert "Rollout-Action: halt" in record and "Rollout-Advance: " in record and "dev-us-east" in record
+    finally:
+        sim.stop()
+    sim = Running(remote, tmp_path / "kubeconfig")  # the canary recovers by itself
+    try:
+        before = subjects(remote)
+        for _ in range(3):
+            held = run(work, sim.kubeconfig)
+            assert held.returncode == 1 and held.stdout.strip().endswith("v1.4.2: halted"), held.stdout
+            assert "a person decides" in held.stdout
+            time.sleep(1)
+        assert subjects(remote) == before  # nothing recorded, nothing advanced
+        status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
+                                capture_output=True, text=True)
+        state = json.loads(status.stdout)
+        assert state["status"] == "halted" and state["waves"][0]["status"] == "halted"
+        plain = subprocess.run([*ROLLOUT, "resume", "security-patch"], cwd=work, capture_output=True, text=True,
+                               env={**os.environ, **GIT_ENV})
+        assert "stays halted at wave 1 canary" in plain.stdout and "--halt" in plain.stdout, plain.stdout + plain.stderr
+        assert subprocess.run([*ROLLOUT, "resume", "security-patch", "--halt"], cwd=work, capture_output=True,
+                              text=True, env={**os.environ, **GIT_ENV}).returncode == 2  # no --reason
+        lifted = subprocess.run([*ROLLOUT, "resume", "security-patch", "--halt", "--reason", "dev-us-east fixed"],
+                                cwd=work, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+        assert lifted.returncode == 0 and "lifted the halt at wave 1 canary" in lifted.stdout, lifted.stderr
+        done = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert done.returncode == 0 and done.stdout.strip().endswith("v1.4.2: complete"), done.stdout + done.stderr
     finally:
         sim.stop()
 
@@ -231,5 +265,27 @@ def test_two_parallel_waves_failing_are_both_reverted_and_no_cluster_is_left_on_
         before = len(subjects(remote))
         again = run(work, sim.kubeconfig)
         assert again.returncode == 1 and "nothing to do" in again.stdout and len(subjects(remote)) == before
+    finally:
+        sim.stop()
+
+
+def test_on_failure_scope_rollout_reverts_every_wave_that_is_out_newest_first(tmp_path):
+    remote, work = fleet(tmp_path)
+    original = {c: (work / f"argocd/apps/{c}-platform.yaml").read_text()
+                for c in ("dev-us-east", "dev-eu-west", "staging-us-east", "staging-eu-west", "prod-eu-west", "prod-us-east")}
+    policy = work / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: {action: revert, scope: rollout}"))
+    git(work, "commit", "-qam", "abort the whole rollout on a failure")
+    git(work, "push", "-q")
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-east:degraded@v1.4.2")
+    try:
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1 and result.stdout.strip().endswith("v1.4.2: reverted"), result.stdout + result.stderr
+        reverts = [s for s in subjects(remote) if " revert wave " in s]
+        assert [s.split(" revert wave ")[1].split()[0] for s in reverts] == ["5", "4", "3", "2", "1"]  # newest first
+        body = git(remote, "log", "-1", "--format=%B", "main")
+        assert "Rollout-Reason: onFailure scope rollout: wave 5 production/2: gate failed:" in body
+        git(work, "pull", "-q")
+        assert {c: (work / f"argocd/apps/{c}-platform.yaml").read_text() for c in original} == original
     finally:
         sim.stop()

@@ -9,12 +9,15 @@ actions (commits, pushes, pull requests) and publishes; it decides nothing itsel
 
 The rules, each a property test (tests/test_decide.py):
 - every wave that is out and whose verdict failed is reverted (`onFailure: revert`) or
-  halted (`halt`) in this step, all of them, not the first only;
+  halted (`halt`) in this step, all of them, not the first only; with `scope: rollout`
+  a failure reverts every wave that is out, newest first;
 - a gate that has seen nothing past `progressDeadline` halts: the tool cannot see, so it
   reverts nothing and advances nothing;
 - a verdict about another advance (a revision bumped, a wave re-advanced since it was
   judged) counts for nothing: its wave waits for a verdict of its own;
 - a pass is recorded (`verify`) only once the bake is over, and only once;
+- a halted wave (a halt record of its advance, not lifted) is judged no more, and nothing
+  is recorded as passed or advances until a person lifts the halt or retries;
 - nothing advances while a wave fails or halts in this step, while the revision has a
   reverted wave, or while the rollout is paused; a wave advances only when every wave it
   waits for has passed (a pass recorded in this very step counts) and is approved where
@@ -51,13 +54,14 @@ class Action:
     reason: str = ""
     clusters: tuple[str, ...] = ()  # advance: whom to pin
     late: bool = False  # advance: clusters that joined after their wave went out
-    evidence: tuple[str, ...] = ()  # verify
+    evidence: tuple[str, ...] = ()  # verify, halt: the verdict's
 
 
-def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert") -> list[Action]:
+def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert",
+           scope: str = "wave") -> list[Action]:
     actions: list[Action] = []
-    bound = {w.number: verdicts[w.number] for w in state.waves
-             if w.status in JUDGED and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
+    bound = {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
+             and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
 
     stops = []
     for wave in state.waves:
@@ -66,14 +70,23 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             continue
         if verdict.state == "failed":
             kind = REVERT if on_failure == "revert" else HALT
-            stops.append(Action(kind, wave.number, wave.name, wave.advance_commit, f"gate failed: {verdict.reason}"))
+            stops.append(Action(kind, wave.number, wave.name, wave.advance_commit, f"gate failed: {verdict.reason}",
+                                evidence=verdict.evidence))
         elif verdict.state == "unknown":
             kind = HALT if verdict.halt else WAIT
-            actions.append(Action(kind, wave.number, wave.name, wave.advance_commit, verdict.reason))
+            actions.append(Action(kind, wave.number, wave.name, wave.advance_commit, verdict.reason,
+                                  evidence=verdict.evidence))
+    if scope == "rollout" and any(a.kind == REVERT for a in stops):
+        stops = _revert_everything(state, stops)
     actions[:0] = stops
     if stops or any(a.kind == HALT for a in actions):
         return actions
 
+    if state.halts:
+        names = "; ".join(f"wave {w.number} {w.name} ({w.halt_commit[:12]}): {w.halt_reason}" for w in state.halts)
+        return actions + [Action(WAIT, None, reason=f"halted: {names}; a person decides: `rollout resume "
+                                                    f"{plan.policy} --halt --reason ...` judges it afresh, "
+                                                    f"`rollout revert` or `rollout retry`")]
     passed_now = set()
     for wave in state.waves:
         verdict = bound.get(wave.number)
@@ -101,6 +114,16 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         else:
             actions.append(Action(WAIT, number, wave.name, None, f"waiting for window: {window.describe()}"))
     return actions + sorted(starts, key=lambda a: a.wave)
+
+
+def _revert_everything(state: RolloutState, failed: list[Action]) -> list[Action]:
+    """`scope: rollout`: every wave that is out, newest first, each naming its own advance."""
+    why = "; ".join(f"wave {a.wave} {a.name}: {a.reason}" for a in failed)
+    out = sorted((w for w in state.waves if w.status in OUT),
+                 key=lambda w: (w.advanced_at or 0, w.number), reverse=True)
+    own = {a.wave: a for a in failed}
+    return [own.get(w.number) or Action(REVERT, w.number, w.name, w.advance_commit,
+                                        f"onFailure scope rollout: {why}") for w in out]
 
 
 def of(actions: list[Action], kind: str) -> list[Action]:

@@ -234,6 +234,28 @@ class WaveSpec(Strict):
         return value
 
 
+class OnFailure(Strict):
+    action: Literal["revert", "halt"] = Field(default="revert", description="revert: a revert commit; halt: a halt record.")
+    scope: Literal["wave", "rollout"] = Field(
+        default="wave", description="wave: the failed waves; rollout: every wave that is out, newest first "
+        "(what Argo Rollouts' abort does).")
+
+
+def _on_failure(value):
+    """`onFailure: halt` is short for `onFailure: {action: halt}`."""
+    return {"action": value} if isinstance(value, str) else value
+
+
+_ON_FAILURE_SCHEMA = {
+    "description": "What a failed gate does: revert or halt the failed waves, or {action, scope}.",
+    "default": "revert",
+    "anyOf": [{"type": "string", "enum": ["revert", "halt"]},
+              {"type": "object", "additionalProperties": False,
+               "properties": {"action": {"type": "string", "enum": ["revert", "halt"]},
+                              "scope": {"type": "string", "enum": ["wave", "rollout"]}}}],
+}
+
+
 class PolicySpec(Strict):
     revision: str = Field(description="What gets pinned: a tag, branch, SHA, chart version or image tag.")
     inventory: tuple[InventorySource, ...] = Field(min_length=1)
@@ -241,7 +263,8 @@ class PolicySpec(Strict):
     pin: tuple[PinSpec, ...] = Field(min_length=1)
     waves: tuple[WaveSpec, ...] = Field(min_length=1)
     constraints: Constraints = Field(default_factory=Constraints)
-    onFailure: Literal["revert", "halt"] = "revert"
+    onFailure: Annotated[OnFailure, BeforeValidator(_on_failure), WithJsonSchema(_ON_FAILURE_SCHEMA)] = Field(
+        default_factory=OnFailure)
     gates: tuple[GateSpec, ...] = ()
     progressDeadline: Duration | None = None
     maxFailures: CountOrPercent = 0

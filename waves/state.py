@@ -1,8 +1,10 @@
 """A rollout's state, folded from the events recorded in Git commit trailers.
 
 Pure: the shell reads the history (one `git log`) and the files; this decides what each
-wave's status is and which waves may go next. A rollout is identified by its policy name
-and revision: a new revision starts a new rollout.
+wave's status is and which waves may go next. A rollout is its policy, its revision and
+an epoch (`Rollout-Epoch`): a new epoch starts at the first advance after the policy's
+revision changed, and at a `retry`. Events of an earlier epoch never count for a later
+one: setting a policy back to a revision the fleet ran before rolls it out afresh.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass, field
 from waves.durations import format_duration
 from waves.planner import Plan
 
-ADVANCE, REVERT, APPROVE, VERIFY = "advance", "revert", "approve", "verify"
+ADVANCE, REVERT, APPROVE, VERIFY, RETRY = "advance", "revert", "approve", "verify", "retry"
+HALT, LIFT = "halt", "lift"  # a halt record (onFailure: halt, a blind gate past its deadline); its lifting
+FIRST_EPOCH = 1  # a record without `Rollout-Epoch` (written before epochs) is of the first
 # A wave that went out: on the new revision and not reverted.
 OUT = ("baking", "verifying", "passed")
 
@@ -46,6 +50,20 @@ class Event:
     reason: str | None = None
     by: str | None = None
     advance: str | None = None  # a record's advance commit: the advance it judged
+    epoch: int = FIRST_EPOCH
+    lifts: str | None = None  # a lift: the halt record it lifts
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One rollout of a policy: a revision from its first advance (or retry) on."""
+
+    number: int
+    revision: str
+    started: int  # its first event's time
+    commit: str  # its first event
+    reverted: bool = False  # a wave of it was reverted
+    retried: bool = False  # it began with `rollout retry`
 
 
 @dataclass
@@ -69,6 +87,13 @@ class WaveState:
     late: list[str] = field(default_factory=list)  # joined the inventory after the wave went out
     late_proposed: list[str] = field(default_factory=list)  # late, their join waiting in a pull request
     proposal: Proposal | None = None  # proposed: the pull request that carries the advance
+    halt_commit: str | None = None  # a halt record of its advance, not lifted: nothing starts
+    halt_reason: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The status to show: `halted` while a halt record of its advance is not lifted."""
+        return "halted" if self.halt_commit and self.status != "reverted" else self.status
 
 
 @dataclass
@@ -76,12 +101,16 @@ class RolloutState:
     policy: str
     revision: str
     waves: list[WaveState]
+    epoch: int = FIRST_EPOCH  # the epoch this state is of (new: not started yet)
+    epochs: list[Epoch] = field(default_factory=list)  # the policy's epochs, oldest first; this one last once started
 
     @property
     def overall(self) -> str:
         statuses = {w.status for w in self.waves}
         if "reverted" in statuses:
             return "reverted"
+        if self.halts:
+            return "halted"
         if "failed" in statuses:
             return "failed"
         if statuses == {"passed"}:
@@ -89,6 +118,12 @@ class RolloutState:
         if statuses == {"pending"}:
             return "not-started"
         return "in-progress"
+
+    @property
+    def halts(self) -> list[WaveState]:
+        """The waves halted and not lifted: nothing starts until a person lifts the halt
+        (`rollout resume --halt`) or retries."""
+        return [w for w in self.waves if w.shown == "halted"]
 
     @property
     def out(self) -> list[WaveState]:
@@ -104,10 +139,11 @@ class RolloutState:
 
 def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool] | None = None,
          proposals: dict[str, Proposal] | None = None) -> RolloutState:
-    """Wave statuses at `now`. `events` oldest first; only this policy and revision count.
-    `at_revision[cluster]` tells whether the cluster's files hold the revision now;
+    """Wave statuses at `now`. `events` oldest first; only this policy, revision and epoch
+    count. `at_revision[cluster]` tells whether the cluster's files hold the revision now;
     `proposals[wave name]` the pull request a wave's advance waits in."""
-    mine = [e for e in events if e.policy == plan.policy and e.revision == plan.revision]
+    epoch = epoch_of(events, plan.policy, plan.revision)
+    mine = [e for e in events if e.policy == plan.policy and e.revision == plan.revision and e.epoch == epoch]
     by_wave: dict[str, list[Event]] = {}
     for event in mine:
         by_wave.setdefault(event.wave, []).append(event)
@@ -124,6 +160,10 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
+            elif event.action == HALT and _judged(event, by_wave[wave.name]):
+                state.halt_commit, state.halt_reason = event.commit, event.reason
+            elif event.action == LIFT and event.lifts == state.halt_commit:
+                state.halt_commit = state.halt_reason = None
             elif event.action == VERIFY and state.verify_commit is None and _judged(event, by_wave[wave.name]):
                 # Counts whatever its place in the list: a record is only written of an advanced
                 # wave, but read from another branch (rollout/records) with a clock of its own it
@@ -132,6 +172,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.verified_at, state.verify_commit = event.time, event.commit
         if state.advance_commit is None:  # never advanced: no record of it counts
             state.verified_at = state.verify_commit = None
+            state.halt_commit = state.halt_reason = None
         if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
             waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()
@@ -148,11 +189,38 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         states.append(state)
-    return RolloutState(plan.policy, plan.revision, states)
+    return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy))
+
+
+def epoch_of(events: list[Event], policy: str, revision: str) -> int:
+    """The epoch a rollout of `revision` is in: the policy's latest epoch, if it is of this
+    revision; else a new one, numbered after it (the first advance after the revision
+    changed starts it). Epochs only grow, so the latest is the highest, in whatever order
+    the events were read (a retry may come from the records branch)."""
+    latest = max((e for e in events if e.policy == policy and e.action in (ADVANCE, RETRY)),
+                 key=lambda e: e.epoch, default=None)
+    if latest is None:
+        return FIRST_EPOCH
+    return latest.epoch if latest.revision == revision else latest.epoch + 1
+
+
+def epochs(events: list[Event], policy: str) -> list[Epoch]:
+    """The policy's epochs that started, oldest first."""
+    found: dict[int, Epoch] = {}
+    for event in events:
+        if event.policy != policy:
+            continue
+        known = found.get(event.epoch)
+        if known is None and event.action in (ADVANCE, RETRY):
+            found[event.epoch] = Epoch(event.epoch, event.revision, event.time, event.commit,
+                                       retried=event.action == RETRY)
+        elif known is not None and event.action == REVERT and known.revision == event.revision:
+            found[event.epoch] = Epoch(known.number, known.revision, known.started, known.commit, True, known.retried)
+    return sorted(found.values(), key=lambda e: e.number)
 
 
 def _judged(record: Event, wave_events: list[Event]) -> bool:
-    """A verify record counts for the advance it names (any advance of its wave's rollout,
+    """A verify or halt record counts for the advance it names (any advance of its wave's rollout,
     whatever order a records branch sorts it in); a record naming none is an older one's
     and counts as it always did."""
     return record.advance is None or any(e.action == ADVANCE and e.commit == record.advance for e in wave_events)

@@ -3,9 +3,10 @@
 Each change (an advance, a late join, a revert, an approval) is the same commit as under
 push delivery, built on the branch's tip and pushed as its own branch
 
-    rollout/<policy>/<revision>/wave-<n>[-late-<digest>|-revert|-approve]
+    rollout/<policy>/<revision>/[epoch-<e>/]wave-<n>[-late-<digest>|-revert|-approve]
 
-with one pull request. The branch name is the lock: pushing it is never forced while it
+with one pull request (`epoch-<e>/` from the second epoch of a revision on: an earlier
+epoch's branches never lock a later one's). The branch name is the lock: pushing it is never forced while it
 is new, so of two racing runners one creates it and the other finds it; a forge refuses a
 second open pull request for one branch. `rollout run` tends the open ones first: it
 merges what the forge reports mergeable with its required checks green (autoMerge), it
@@ -21,6 +22,7 @@ import hashlib
 import re
 
 from rollout.delivery import Tending
+from waves.state import FIRST_EPOCH
 from rollout.git.history import RECORDS, parse_event
 
 MAX_ATTEMPTS = 5
@@ -39,13 +41,26 @@ def policy_prefix(policy: str) -> str:
     return f"rollout/{_safe(policy)}/"
 
 
-def prefix(policy: str, revision: str) -> str:
-    """The branch prefix of one rollout (policy and revision)."""
-    return f"{policy_prefix(policy)}{_safe(revision).replace('/', '-')}/"
+def prefix(policy: str, revision: str, epoch: int | None = None) -> str:
+    """The branch prefix of one revision's rollouts, or of one epoch of it."""
+    base = f"{policy_prefix(policy)}{_safe(revision).replace('/', '-')}/"
+    return base if epoch in (None, FIRST_EPOCH) else f"{base}epoch-{epoch}/"
 
 
-def branch_name(policy: str, revision: str, number: int, action: str, clusters=(), late: bool = False) -> str:
-    name = f"{prefix(policy, revision)}wave-{number}"
+def epoch_of_branch(branch: str, policy: str, revision: str) -> int | None:
+    """The epoch a branch of the revision's rollouts is of; None for another revision's."""
+    base = prefix(policy, revision)
+    if not branch.startswith(base):
+        return None
+    first, _, rest = branch[len(base):].partition("/")
+    if rest and first.startswith("epoch-") and first[len("epoch-"):].isdigit():
+        return int(first[len("epoch-"):])
+    return FIRST_EPOCH if not rest else None
+
+
+def branch_name(policy: str, revision: str, number: int, action: str, clusters=(), late: bool = False,
+                epoch: int = FIRST_EPOCH) -> str:
+    name = f"{prefix(policy, revision, epoch)}wave-{number}"
     if action == "advance" and late:
         return name + "-late-" + hashlib.sha256(",".join(sorted(clusters)).encode()).hexdigest()[:8]
     return name if action == "advance" else f"{name}-{action}"
@@ -91,23 +106,24 @@ class Delivery:
     def record_base(self, session) -> str:
         return session.git.rev(f"refs/remotes/{session.remote}/{RECORDS}") or session.git.head()
 
-    def flights(self, git, remote: str | None, plan) -> list[dict]:
-        """The rollout's fetched branches: {"branch", "commit", "parent", "event"} each (one process)."""
+    def flights(self, git, remote: str | None, plan, epoch: int) -> list[dict]:
+        """The epoch's fetched branches: {"branch", "commit", "parent", "event"} each (one process)."""
         if remote is None:
             return []
         root = f"refs/remotes/{remote}/"
         out = []
-        for ref, commit, parent, message in git.refs_under(root + prefix(plan.policy, plan.revision)):
+        for ref, commit, parent, message in git.refs_under(root + prefix(plan.policy, plan.revision, epoch)):
             event = parse_event(commit, 0, message)
-            if event is not None and event.policy == plan.policy and event.revision == plan.revision:
+            if event is not None and event.policy == plan.policy and event.revision == plan.revision \
+                    and event.epoch == epoch and epoch_of_branch(ref[len(root):], plan.policy, plan.revision) == epoch:
                 out.append({"branch": ref[len(root):], "commit": commit, "parent": parent, "event": event})
         return out
 
-    def proposals(self, git, remote, plan) -> dict:
+    def proposals(self, git, remote, plan, epoch: int) -> dict:
         from waves.state import Proposal
 
         out: dict[str, Proposal] = {}
-        for flight in self.flights(git, remote, plan):
+        for flight in self.flights(git, remote, plan, epoch):
             event = flight["event"]
             if event.action != "advance":
                 continue
@@ -134,7 +150,7 @@ class Delivery:
         proposed = []
         for change in outcome.changes:
             branch = branch_name(outcome.policy, outcome.revision, change.number, change.action, change.clusters,
-                                 change.late)
+                                 change.late, outcome.state.epoch if outcome.state is not None else FIRST_EPOCH)
             pushed = git.push_ref(session.remote, change.commit, f"refs/heads/{branch}")
             if pushed is None:  # the lock is taken: another runner (or an earlier run) proposed it
                 git.fetch_refs(session.remote, [f"+refs/heads/{branch}:refs/remotes/{session.remote}/{branch}"])
@@ -231,15 +247,18 @@ class Delivery:
         looked at before anything is merged or rebuilt: one reason to halt stops them all."""
         tending = Tending()
         git, plan = session.git, ws.plan
-        flights = [f for f in self.flights(git, session.remote, plan) if _in_flight(f["event"], state)]
+        flights = [f for f in self.flights(git, session.remote, plan, state.epoch) if _in_flight(f["event"], state)]
         if not flights:
             return tending
         forge = self.forge(session)
-        mine = prefix(plan.policy, plan.revision)
         opened = {}
         for request in forge.open_requests(policy_prefix(plan.policy)):  # the same one call: the policy's, of every revision
-            if request.branch.startswith(mine):
+            epoch = epoch_of_branch(request.branch, plan.policy, plan.revision)
+            if epoch == state.epoch:
                 opened[request.branch] = request
+            elif epoch is not None:  # an earlier epoch's, left open: merging it would count for nothing
+                tending.notes.append(f"{request.ref} ({request.url}) proposes an earlier epoch of {plan.revision} "
+                                     f"({request.branch}): close it; merging it would pin without counting")
             else:  # an earlier revision's, left open: merging it would pin that revision again
                 tending.notes.append(f"{request.ref} ({request.url}) proposes another revision of {plan.policy} "
                                      f"({request.branch}): close it; merging it would pin that revision again")

@@ -22,7 +22,7 @@ class Delivery:
     def record_base(self, session) -> str:
         return session.git.head()
 
-    def proposals(self, git, remote, plan) -> dict:
+    def proposals(self, git, remote, plan, epoch: int) -> dict:
         return {}
 
     def tend(self, session, ws, state):

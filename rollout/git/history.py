@@ -4,13 +4,15 @@ events, for one policy, in one `git log`."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
-from waves.state import Event
+from waves.state import FIRST_EPOCH, Event
 
 RECORDS = "rollout/records"  # the branch records go to under pull-request delivery (docs/delivery.md)
+RECORD_ACTIONS = ("verify", "retry", "halt", "lift")  # what a record (no manifest changed) may say
 
-TRAILERS = ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave", "Rollout-Wave-Name", "Rollout-Action")
+TRAILERS = ("Rollout-Policy", "Rollout-Revision", "Rollout-Epoch", "Rollout-Wave", "Rollout-Wave-Name", "Rollout-Action")
 
 
 def policy_digest(text: str) -> str:
@@ -19,7 +21,7 @@ def policy_digest(text: str) -> str:
 
 def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                     digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None,
-                    forced_window: bool = False) -> str:
+                    forced_window: bool = False, epoch: int = FIRST_EPOCH) -> str:
     subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
     body = [subject, ""]
     if note:
@@ -29,7 +31,7 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
     body.append("")
     if forced:
         body += ["Forced past: " + "; ".join(forced), ""]
-    trailers = _trailers(policy, revision, number, wave, "advance")
+    trailers = _trailers(policy, revision, number, wave, "advance", epoch)
     trailers.append(f"Rollout-Clusters: {','.join(name for name, _ in clusters)}")
     if forced:  # `window` when only a change window was forced past (docs/operating.md)
         trailers.append("Rollout-Forced: " + ("window" if forced_window and len(forced) == 1 else
@@ -39,38 +41,82 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 
 
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
-                   reason: str, digest: str, advance: str | None = None) -> str:
+                   reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH) -> str:
     subject = f"rollout({policy}): revert wave {number} {wave} ({revision})"
     body = [subject, "", f"Reason: {reason}", "", f"Restores the previous pins of {len(clusters)} clusters:"]
     body += [f"- {name} ({file})" for name, file in clusters]
     body.append("")
-    trailers = _trailers(policy, revision, number, wave, "revert")
+    trailers = _trailers(policy, revision, number, wave, "revert", epoch)
     trailers += [f"Rollout-Clusters: {','.join(name for name, _ in clusters)}",
                  f"Rollout-Reason: {_one_line(reason)}"] + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + trailers) + "\n"
 
 
-def approve_message(policy: str, revision: str, number: int, wave: str, by: str, digest: str) -> str:
+def approve_message(policy: str, revision: str, number: int, wave: str, by: str, digest: str,
+                    epoch: int = FIRST_EPOCH) -> str:
     subject = f"rollout({policy}): approve wave {number} {wave} ({revision})"
-    trailers = _trailers(policy, revision, number, wave, "approve")
+    trailers = _trailers(policy, revision, number, wave, "approve", epoch)
     trailers += [f"Rollout-Approved-By: {_one_line(by)}", f"Rollout-Policy-Digest: {digest}"]
     return "\n".join([subject, "", f"Approved by {_one_line(by)}: the waves after wave {number} may go.", ""] + trailers) + "\n"
 
 
 def verify_message(policy: str, revision: str, number: int, wave: str, evidence: list[str], digest: str,
-                   advance: str | None = None) -> str:
+                   advance: str | None = None, epoch: int = FIRST_EPOCH) -> str:
     """The record that a wave's gates passed (and its bake elapsed): an empty commit whose
     body is the evidence, so `rollout status` needs no network to say `passed`. It names
     the advance commit the gates judged: it counts for that advance only."""
     subject = f"rollout({policy}): wave {number} {wave} passed its gates ({revision})"
     body = [subject, "", f"Gates of wave {number} {wave} passed at {revision}:"] + [f"- {line}" for line in evidence]
-    trailers = _trailers(policy, revision, number, wave, "verify") + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
+    trailers = _trailers(policy, revision, number, wave, "verify", epoch) + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + [""] + trailers) + "\n"
 
 
-def _trailers(policy, revision, number, wave, action) -> list[str]:
-    return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Wave: {number}",
-            f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"]
+def halt_message(policy: str, revision: str, number: int, wave: str, reason: str, evidence: list[str], digest: str,
+                 advance: str | None, epoch: int = FIRST_EPOCH) -> str:
+    """The record that a wave halted the rollout (`onFailure: halt`, or a gate blind past
+    `progressDeadline`): nothing starts until a person lifts it or retries. The verdict is
+    its evidence; it names the advance it judged."""
+    subject = f"rollout({policy}): halt at wave {number} {wave} ({revision})"
+    body = [subject, "", f"Reason: {reason}", "", "Evidence:"] + [f"- {line}" for line in evidence] + [
+        "", f"Lift it with `rollout resume {policy} --halt --reason ...`, or `rollout revert`, or `rollout retry`."]
+    trailers = _trailers(policy, revision, number, wave, "halt", epoch) + [f"Rollout-Reason: {_one_line(reason)}"]
+    trailers += _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join(body + [""] + trailers) + "\n"
+
+
+def lift_message(policy: str, revision: str, number: int, wave: str, halt: str, reason: str, by: str, digest: str,
+                 epoch: int = FIRST_EPOCH) -> str:
+    """The record that a person lifted a halt (`rollout resume --halt`): the wave is judged afresh."""
+    subject = f"rollout({policy}): lift the halt at wave {number} {wave} ({revision})"
+    body = [subject, "", f"Reason: {reason}", "", f"Lifted by {_one_line(by)}: wave {number} {wave} is judged afresh.", ""]
+    trailers = _trailers(policy, revision, number, wave, "lift", epoch) + [
+        f"Rollout-Lifts: {halt}", f"Rollout-Reason: {_one_line(reason)}", f"Rollout-Lifted-By: {_one_line(by)}",
+        f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join(body + trailers) + "\n"
+
+
+def retry_message(policy: str, revision: str, epoch: int, reason: str, by: str, digest: str) -> str:
+    """The record that starts a new epoch of a revision that was reverted or halted: its
+    waves go out again from the first, as if never advanced (docs/git-engine.md, epochs)."""
+    subject = f"rollout({policy}): retry {revision} (epoch {epoch})"
+    body = [subject, "", f"Reason: {reason}", "", f"Retried by {_one_line(by)}: {revision} is rolled out afresh, "
+            "wave by wave, from the first.", ""]
+    trailers = [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Epoch: {epoch}",
+                "Rollout-Action: retry", f"Rollout-Reason: {_one_line(reason)}", f"Rollout-Retried-By: {_one_line(by)}",
+                *clock_trailer(), f"Rollout-Policy-Digest: {digest}"]
+    return "\n".join(body + trailers) + "\n"
+
+
+def _trailers(policy, revision, number, wave, action, epoch: int = FIRST_EPOCH) -> list[str]:
+    return [f"Rollout-Policy: {policy}", f"Rollout-Revision: {revision}", f"Rollout-Epoch: {epoch}",
+            f"Rollout-Wave: {number}", f"Rollout-Wave-Name: {wave}", f"Rollout-Action: {action}"] + clock_trailer()
+
+
+def clock_trailer() -> list[str]:
+    """A commit made under a pinned clock (ROLLOUT_NOW, rehearsals only) says so: its bakes
+    were not waited out."""
+    pinned = os.environ.get("ROLLOUT_NOW")
+    return [f"Rollout-Clock-Override: {' '.join(pinned.split())}"] if pinned else []
 
 
 def _advance(commit: str | None) -> list[str]:
@@ -120,7 +166,12 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         if "Rollout-Policy" in found and "Rollout-Action" in found:
             fields = found
             break
-    if not all(key in fields for key in ("Rollout-Policy", "Rollout-Revision", "Rollout-Wave-Name", "Rollout-Action")):
+    if not all(key in fields for key in ("Rollout-Policy", "Rollout-Revision", "Rollout-Action")):
+        return None
+    if "Rollout-Wave-Name" not in fields and fields["Rollout-Action"] != "retry":
+        return None
+    epoch = fields.get("Rollout-Epoch", str(FIRST_EPOCH))
+    if not epoch.isdigit():  # hand-made and malformed: not a record of any epoch
         return None
     clusters = tuple(c for c in fields.get("Rollout-Clusters", "").split(",") if c)
     return Event(
@@ -129,12 +180,14 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         action=fields["Rollout-Action"],
         policy=fields["Rollout-Policy"],
         revision=fields["Rollout-Revision"],
-        wave=fields["Rollout-Wave-Name"],
+        wave=fields.get("Rollout-Wave-Name", ""),
         clusters=clusters,
         forced=bool(fields.get("Rollout-Forced")),
         reason=fields.get("Rollout-Reason"),
-        by=fields.get("Rollout-Approved-By"),
         advance=fields.get("Rollout-Advance"),
+        epoch=int(epoch),
+        by=fields.get("Rollout-Approved-By") or fields.get("Rollout-Retried-By") or fields.get("Rollout-Lifted-By"),
+        lifts=fields.get("Rollout-Lifts"),
     )
 
 
@@ -150,9 +203,10 @@ def read_events(git, ref: str | list[str], policy: str, arrivals_for: str | None
         return [e for e in (parse_event(*found) for found in git.log(revs, grep_for(policy))) if e is not None]
 
     events = parsed(refs[0])
-    if refs[1:]:  # the records branch: records only. A change counts once it is on the branch
-        # the controllers follow (refs[0]); one merged into rollout/records by mistake does not.
-        events += [e for e in parsed([*refs[1:], f"^{refs[0]}"]) if e.action == "verify"]
+    if refs[1:]:  # the records branch: records (a gate pass, a halt and its lifting, a retry) only. A change counts once it
+        # is on the branch the controllers follow (refs[0]); one merged into rollout/records by
+        # mistake does not.
+        events += [e for e in parsed([*refs[1:], f"^{refs[0]}"]) if e.action in RECORD_ACTIONS]
     if arrivals_for is not None:
         events = arrived(git, events, arrivals_for)
     return events

@@ -50,7 +50,10 @@ def step_events(result) -> list[Event]:
                             clusters, item["reason"]))
         events.append(Event("reverted", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             clusters, item["reason"]))
-    if result.status in ("failed", "halted") and result.head:
+    if result.halted:  # a halt record: notified once, by the step that committed it
+        events.append(Event(result.status, policy, revision, result.halted[0]["commit"] or "",
+                            reason="; ".join(result.notes[:3])))
+    elif result.status in ("failed", "halted") and result.head and not result.halt_held:
         events.append(Event(result.status, policy, revision, result.head, reason="; ".join(result.notes[:3])))
     if result.status == "complete" and (result.advanced or result.verified):
         last = (result.verified or result.advanced)[-1]

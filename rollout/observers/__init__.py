@@ -3,13 +3,16 @@ the gate's name. The verdicts themselves are pure functions in waves/gates/.
 
 Every observer module offers:
 
-    preflight(ctx, config, clusters) -> None
+    preflight(ctx, config, clusters, reach=False) -> None
         raise SetupError for an operator's set-up mistake (kubeconfig missing or
-        unparsable, a context not in it, credentials refused, PromQL rejected): exit 2
-        before anything is written.
+        unparsable, a context not in it, PromQL rejected): exit 2 before anything is
+        written. With `reach` (the wave is about to be advanced), also ask each place the
+        evidence will come from once: credentials refused there are a set-up error too.
     observe(ctx, config, clusters) -> list[Check]
         one Check per cluster; `observed=False` when the observer could not reach the
-        place that holds the evidence (an observer outage is never a cluster failure).
+        place that holds the evidence (an observer outage is never a cluster failure);
+        `refused=True` as well when that place refused our credentials: access lost after
+        the wave went out is a blind gate (halted at progressDeadline), not exit 2 for ever.
     probe(ctx, config, clusters, others) -> bool
         when nothing of the wave could be reached: whether the observer reaches other
         clusters of the fleet (then the wave's clusters are unreachable: pending, failed
@@ -38,11 +41,14 @@ class Check:
     state: str  # passed | pending | failed
     reason: str
     observed: bool = True  # False: the observer could not reach the evidence
+    refused: bool = False  # not observed because our credentials were refused (access lost)
     value: float | None = None  # a metric gate's value, for the evidence record
 
     def as_dict(self) -> dict:
         out = {"cluster": self.cluster, "gate": self.gate, "state": self.state, "reason": self.reason,
                "observed": self.observed}
+        if self.refused:
+            out["refused"] = True
         if self.value is not None:
             out["value"] = self.value
         return out

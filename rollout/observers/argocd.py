@@ -19,9 +19,11 @@ def _contexts(ctx: Context, config, clusters) -> dict[str, str | None]:
     return out
 
 
-def preflight(ctx: Context, config, clusters) -> None:
+def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
     for context in dict.fromkeys(_contexts(ctx, config, clusters).values()):
         ctx.kube.check_context(context, "gate argocd")
+        if reach:
+            ctx.kube.check_access(context, "argoproj.io", "v1alpha1", config.namespace, "applications", "gate argocd")
 
 
 def probe(ctx: Context, config, clusters, others) -> bool:
@@ -45,7 +47,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
         items, why = listed[(contexts[cluster], config.namespace)]
         name, at_pin = targets[cluster]
         if items is None:
-            checks.append(Check(cluster, "argocd", "pending", why, observed=False))
+            checks.append(Check(cluster, "argocd", "pending", why, observed=False,
+                                refused=ctx.kube.refused(contexts[cluster])))
         elif name is None or name not in items:
             checks.append(Check(cluster, "argocd", "pending", f"no Application {name or '(unknown name)'} in {config.namespace}"))
         else:

@@ -19,10 +19,13 @@ def _where(ctx: Context, config, cluster) -> tuple[str | None, str] | None:
         return None
 
 
-def preflight(ctx: Context, config, clusters) -> None:
+def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
     contexts = {where[0] for where in (_where(ctx, config, c) for c in clusters) if where is not None}
+    plural, group, version = KINDS[config.kind]
     for context in sorted(contexts, key=str):
         ctx.kube.check_context(context, f"gate flux ({config.kind})")
+    for context in sorted(contexts, key=str) if reach else ():
+        ctx.kube.check_access(context, group, version, config.namespace, plural, f"gate flux ({config.kind})")
 
 
 def probe(ctx: Context, config, clusters, others) -> bool:
@@ -48,7 +51,7 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
         context, name = where[cluster]
         items, why = listed[(context, config.namespace)]
         if items is None:
-            checks.append(Check(cluster, "flux", "pending", why, observed=False))
+            checks.append(Check(cluster, "flux", "pending", why, observed=False, refused=ctx.kube.refused(context)))
         elif name not in items:
             checks.append(Check(cluster, "flux", "pending", f"no {config.kind} {name} in {config.namespace}"))
         else:

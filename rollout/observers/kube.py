@@ -28,10 +28,24 @@ class Kube:
         self._clients: dict[str | None, object] = {}
         self._in_cluster: bool | None = None
         self._listed: dict[tuple, tuple[dict | None, str]] = {}  # for one evaluation: forget() between steps
+        self._refused: set[str | None] = set()  # contexts that refused our credentials in those LISTs
 
     def forget(self) -> None:
         """Drop what was listed: the next evaluation sees the fleet anew."""
         self._listed.clear()
+        self._refused.clear()
+
+    def refused(self, context: str | None) -> bool:
+        """Whether the context refused our credentials in a LIST of this evaluation."""
+        return context in self._refused
+
+    def check_access(self, context: str | None, group: str, version: str, namespace: str, plural: str,
+                     who: str) -> None:
+        """Before a wave goes out: the context answers us a LIST, or refuses our credentials
+        (a set-up error, exit 2, nothing written). Unreachable is no set-up error."""
+        items, why = self.list(context, group, version, namespace, plural)
+        if items is None and context in self._refused:
+            raise SetupError(f"{who}: {why}: fix the kubeconfig's user or RBAC")
 
     # --- the kubeconfig -----------------------------------------------------------------
     def _where(self) -> tuple[str | None, str]:
@@ -134,8 +148,9 @@ class Kube:
             listed = api.list_namespaced_custom_object(group, version, namespace, plural, _request_timeout=TIMEOUT)
         except ApiException as err:
             if err.status in (401, 403):
-                raise SetupError(f"{where}: the API server refused our credentials to list {plural}.{group} in "
-                                 f"{namespace} (HTTP {err.status} {err.reason}): fix the kubeconfig's user or RBAC") from None
+                self._refused.add(context)
+                return None, (f"{where}: the API server refused our credentials to list {plural}.{group} in "
+                              f"{namespace} (HTTP {err.status} {err.reason})")
             if err.status == 404:
                 return {}, ""  # no such resource kind or namespace there: observed, nothing found
             return None, f"cannot read {where}: HTTP {err.status} {err.reason}"

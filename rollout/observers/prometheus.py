@@ -31,9 +31,14 @@ def promql(config, cluster: str, labels: dict[str, str], window: int) -> str:
     return f"{worst}(({query})[{max(60, int(window))}s:15s])"
 
 
+class _Refused(Exception):
+    """Prometheus refused our credentials (HTTP 401/403)."""
+
+
 def _ask(config, query: str, who: str) -> tuple[dict | None, str]:
     """Prometheus's answer to an instant query; (None, why) when it cannot be reached.
-    Raises SetupError when Prometheus says the query or the URL is wrong."""
+    Raises SetupError when Prometheus says the query or the URL is wrong, _Refused when
+    it refuses our credentials."""
     url = config.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
@@ -46,9 +51,11 @@ def _ask(config, query: str, who: str) -> tuple[dict | None, str]:
         message = body.get("error") or err.reason
         if err.code == 400:
             raise SetupError(f"{who}: Prometheus at {config.url} rejected the query ({message}): {query}") from None
-        if err.code in (401, 403, 404):
+        if err.code in (401, 403):
+            raise _Refused(f"{config.url} refused our credentials (HTTP {err.code} {err.reason}) to /api/v1/query")
+        if err.code == 404:
             raise SetupError(f"{who}: {config.url} answered HTTP {err.code} {err.reason} to /api/v1/query: "
-                             "is it the Prometheus API, and may we read it?") from None
+                             "is it the Prometheus API?") from None
         if err.code == 422:
             return {"status": "error", "error": message}, ""
         return None, f"Prometheus at {config.url} answered HTTP {err.code} {err.reason}"
@@ -56,13 +63,18 @@ def _ask(config, query: str, who: str) -> tuple[dict | None, str]:
         return None, f"cannot query {config.url}: {getattr(err, 'reason', None) or type(err).__name__}"
 
 
-def preflight(ctx: Context, config, clusters) -> None:
+def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
     """Prometheus parses the query (as rendered for the first cluster) now, so a typo
     stops the run before anything is written; an unreachable Prometheus is not a set-up
-    error (it is judged, as unknown, when the wave is)."""
+    error (it is judged, as unknown, when the wave is). Refused credentials are one
+    before the wave goes out (`reach`); after, the gate is blind (observe)."""
     if clusters:
         first = clusters[0]
-        _ask(config, promql(config, first, ctx.labels[first], ctx.window), "gate prometheus")
+        try:
+            _ask(config, promql(config, first, ctx.labels[first], ctx.window), "gate prometheus")
+        except _Refused as err:
+            if reach:
+                raise SetupError(f"gate prometheus: {err}: may we read it?") from None
 
 
 def probe(ctx: Context, config, clusters, others) -> bool:
@@ -72,7 +84,10 @@ def probe(ctx: Context, config, clusters, others) -> bool:
 
 def observe(ctx: Context, config, clusters) -> list[Check]:
     def one(cluster: str) -> Check:
-        answer, why = _ask(config, promql(config, cluster, ctx.labels[cluster], ctx.window), "gate prometheus")
+        try:
+            answer, why = _ask(config, promql(config, cluster, ctx.labels[cluster], ctx.window), "gate prometheus")
+        except _Refused as err:
+            return Check(cluster, "prometheus", "pending", str(err), observed=False, refused=True)
         if answer is None:
             return Check(cluster, "prometheus", "pending", why, observed=False)
         verdict = judge(answer, config, max(60, int(ctx.window)))

@@ -10,9 +10,10 @@ import json
 from datetime import datetime, timezone
 
 from waves.durations import format_duration
+from waves.state import FIRST_EPOCH
 
 COLOURS = {"pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
-           "unknown": "magenta", "reverted": "magenta"}
+           "unknown": "magenta", "reverted": "magenta", "halted": "red"}
 
 
 def _when(ts: int | None) -> str | None:
@@ -20,7 +21,10 @@ def _when(ts: int | None) -> str | None:
 
 
 def wave_status(wave_state, verdict=None) -> str:
-    """The fold's status, overridden by a verdict of this run that failed or cannot see."""
+    """The fold's status, overridden by a halt record of its advance (`halted`, until a
+    person lifts it) or by a verdict of this run that failed or cannot see."""
+    if wave_state.shown == "halted":
+        return "halted"
     if verdict is not None and verdict.state in ("failed", "unknown") and wave_state.status in ("baking", "verifying"):
         return verdict.state
     return wave_state.status
@@ -33,7 +37,9 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
     for w in state.waves:
         verdict = verdicts.get(w.number)
         why = verdict.reason if verdict is not None else ""
-        if w.status == "passed":
+        if w.shown == "halted":
+            why = f"halted ({w.halt_commit[:12]}): {w.halt_reason}"
+        elif w.status == "passed":
             why = f"gates passed: recorded {w.verify_commit[:12]}" if w.verify_commit else "bake over (no gates)"
         elif not why and w.status == "baking":
             why = f"{format_duration(w.bake_remaining)} of bake left"
@@ -46,17 +52,36 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
     return rows
 
 
+def epoch_lines(state) -> list[str]:
+    """When this epoch started, and the policy's earlier epochs (docs/git-engine.md, "Epochs")."""
+    current = next((e for e in state.epochs if e.number == state.epoch), None)
+    lines = [f"epoch {state.epoch}: " + (f"started {_when(current.started)} ({current.commit[:12]}"
+                                          + (", a retry)" if current.retried else ")") if current else "not started yet")]
+    lines += [f"  earlier: epoch {e.number} {e.revision} started {_when(e.started)}"
+              + (" (reverted)" if e.reverted else "") for e in reversed(state.epochs) if e.number != state.epoch][:5]
+    return lines
+
+
+def _epoch_dict(epoch) -> dict:
+    return {"number": epoch.number, "revision": epoch.revision, "startedAt": _when(epoch.started),
+            "commit": epoch.commit, "reverted": epoch.reverted, "retried": epoch.retried}
+
+
 def state_dict(plan, state) -> dict:
     return {
         "policy": state.policy,
         "revision": state.revision,
         "status": state.overall,
+        "epoch": state.epoch,
+        "epochs": [_epoch_dict(e) for e in state.epochs],
         "waves": [
             {
                 "number": w.number,
                 "name": w.name,
-                "status": w.status,
+                "status": wave_status(w),
                 "advanceCommit": w.advance_commit,
+                "haltCommit": w.halt_commit,
+                "haltReason": w.halt_reason,
                 "advancedAt": _when(w.advanced_at),
                 "bakeRemaining": format_duration(w.bake_remaining) if w.status == "baking" else None,
                 "bakeRemainingSeconds": w.bake_remaining,
@@ -112,9 +137,13 @@ def render(plan, state, fmt: str, hold=None) -> None:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
                     else "no gates" if not plan.wave(w.number).gates else "—")
-        table.add_row(str(w.number), w.name, f"[{COLOURS.get(w.status, 'white')}]{w.status}[/]", advanced,
+        shown_status = wave_status(w)
+        table.add_row(str(w.number), w.name, f"[{COLOURS.get(shown_status, 'white')}]{shown_status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")
     console(wide=fmt == "wide").print(table)
+    if state.epoch > FIRST_EPOCH or len(state.epochs) > 1:  # a first rollout of a revision says nothing of epochs
+        for line in epoch_lines(state):
+            print(line)
     for line in controls.lines(plan, hold, state) if hold else []:
         print(line)
 

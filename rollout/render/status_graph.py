@@ -20,6 +20,7 @@ STYLES: dict[str, str] = {
     "failed": "fill:#ffebe9,stroke:#cf222e,color:#24292f",
     "reverted": "fill:#fbefff,stroke:#8250df,color:#24292f",
     "unknown": "fill:#eaeef2,stroke:#6e7781,color:#24292f,stroke-dasharray:2 2",
+    "halted": "fill:#ffebe9,stroke:#cf222e,color:#24292f,stroke-width:3px",
 }
 OTHER = "fill:#ffffff,stroke:#57606a,color:#24292f,stroke-dasharray:4 3"
 
@@ -37,7 +38,7 @@ def mermaid(plan, state) -> str:
     lines = ["flowchart LR"]
     used: dict[str, str] = {}
     for wave in plan.waves:
-        status = state.wave(wave.number).status
+        status = state.wave(wave.number).shown
         label = f"{wave.number} {_escape(wave.name)}<br/>{count(len(wave.clusters), 'cluster')} · <b>{_escape(status)}</b>"
         cls = style_class(status)
         used[cls] = STYLES.get(status, OTHER)

@@ -240,6 +240,35 @@ def test_a_failed_wave_is_reverted_through_an_urgent_pull_request(tmp_path):
         sim.stop()
 
 
+def test_a_retry_on_a_protected_main_is_a_record_and_the_new_epoch_has_branches_of_its_own(tmp_path):
+    """Issue 18: a reverted revision retried once its cause is fixed. The retry is a record
+    on rollout/records (main is protected); epoch 2's pull requests are on branches of their
+    own, never locked by epoch 1's."""
+    fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
+    sim = Simulator(fleet, "github", "--protect", "--fault", "dev-eu-west:degraded@v1.4.2")
+    try:
+        failed = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert failed.returncode == 1 and failed.stdout.strip().endswith("reverted"), failed.stdout + failed.stderr
+    finally:
+        sim.stop()
+    sim = Simulator(fleet, "github", "--protect")  # the node is fixed: no fault any more
+    try:
+        git(fleet.work, "pull", "-q", "--ff-only")
+        retried = rollout(fleet, sim, "retry", "security-patch", "--reason", "dev-eu-west's node replaced")
+        assert retried.returncode == 0, retried.stdout + retried.stderr
+        assert "Rollout-Action: retry" in git(fleet.bare, "log", "-1", "--format=%B", "rollout/records").stdout
+        assert "retry" not in git(fleet.bare, "log", "--format=%s", "main").stdout
+        done = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "4m")
+        assert done.returncode == 0 and done.stdout.strip().endswith("complete"), done.stdout + done.stderr
+        branches = sorted(r.head.ref for r in pulls(sim) if r.merged)
+        assert [b for b in branches if "/epoch-2/" in b] == \
+            [f"rollout/security-patch/v1.4.2/epoch-2/wave-{n}" for n in range(1, 6)]
+        state = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
+        assert state["epoch"] == 2 and [w["status"] for w in state["waves"]] == ["passed"] * 5
+    finally:
+        sim.stop()
+
+
 def test_reverts_may_be_pushed_while_advances_go_through_pull_requests(tmp_path):
     fleet = fleet_with(tmp_path, "mode: pull-request\nrevert: push")
     sim = Simulator(fleet, "github", "--fault", "dev-eu-west:degraded@v1.4.2")  # the bot may push (reverts only)

@@ -1,0 +1,39 @@
+"""`rollout resume POLICY --halt --reason TEXT`: a person lifts the halts of a rollout
+(`onFailure: halt`, or a gate blind past `progressDeadline`). One record per halted wave
+(`Rollout-Action: lift`, naming the halt record in `Rollout-Lifts`); the next `rollout run`
+judges those waves afresh: a wave still failing halts again, with a new record. A record:
+under pull-request delivery it goes to the records branch, as the halt did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rollout.engine import Outcome, WaveChange, _folded, _publish, open_session, sync
+from rollout.git.history import lift_message, policy_digest
+from rollout.workspace import UsageError
+
+
+def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None, push: bool | None = None,
+         now: int | None = None, delivery: str | None = None) -> Outcome:
+    if not (reason or "").strip():
+        raise UsageError("--reason must say why the halt is lifted")
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+    who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
+
+    def attempt():
+        ws, state = _folded(session, policy_ref, now)
+        plan = ws.plan
+        outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
+        base = tip = session.delivery.record_base(session)
+        if not state.halts:
+            outcome.notes.append(f"{plan.policy} -> {plan.revision} is not halted: nothing to lift")
+        digest = policy_digest(ws.loaded.text)
+        for wave in state.halts:
+            tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
+                                                                wave.halt_commit, reason, who, digest,
+                                                                epoch=state.epoch))
+            outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
+        return outcome, base, tip
+
+    return _publish(session, attempt, record=True)

@@ -1,0 +1,41 @@
+"""`rollout retry POLICY --reason TEXT`: a new epoch of a revision that was reverted, once
+its cause (a node, a quota, a flaky dependency) is fixed. One empty commit with
+`Rollout-Action: retry` and the new `Rollout-Epoch` (a record: under pull-request
+delivery it goes to the records branch, as a gate's pass does); from it on the revision's earlier
+events count for nothing, and `rollout run` rolls it out afresh from the first wave, its
+bakes and gates included (docs/git-engine.md, "Epochs")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rollout.engine import Outcome, WaveChange, _folded, _publish, open_session, sync
+from rollout.git.history import policy_digest, retry_message
+from rollout.workspace import UsageError
+
+RETRYABLE = ("reverted", "halted")  # what a rollout's overall status must be for a retry
+
+
+def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push: bool | None = None,
+          now: int | None = None, delivery: str | None = None) -> Outcome:
+    if not reason.strip():
+        raise UsageError("--reason must say why")
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+    who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
+
+    def attempt():
+        ws, state = _folded(session, policy_ref, now)
+        plan = ws.plan
+        if state.overall not in RETRYABLE:
+            raise UsageError(f"{plan.policy} -> {plan.revision} is {state.overall} (epoch {state.epoch}): retry starts "
+                             "a new epoch of a reverted or halted revision only")
+        epoch = max([state.epoch, *(e.number for e in state.epochs)]) + 1
+        outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
+        base = session.delivery.record_base(session)
+        tip = session.git.commit_empty_on(base, retry_message(plan.policy, plan.revision, epoch, reason, who,
+                                                              policy_digest(ws.loaded.text)))
+        outcome.changes.append(WaveChange(0, f"epoch {epoch}", "retry", [], [], commit=tip))
+        return outcome, base, tip
+
+    return _publish(session, attempt, record=True)  # a record: under pull-request delivery, on rollout/records

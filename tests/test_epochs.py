@@ -1,0 +1,124 @@
+"""Epochs (issue 18): a rollout is its policy, revision and epoch. Setting a policy back to
+a revision the fleet ran before rolls it out afresh; `rollout retry` starts a new epoch of
+a reverted revision. Real git: a bare remote and clones; the clock is ROLLOUT_NOW."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from test_engine import Fleet, fleet, git, git_identity, pinned, rollout  # noqa: F401  (fixtures)
+
+from conftest import SEED_CLUSTERS
+
+HOUR = 3600
+
+
+def status(repo) -> dict:
+    result = rollout(repo, "status", "security-patch", "--format", "json", now=int(time.time()) + 100 * HOUR)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def to_complete(repo) -> list[str]:
+    """Advance whatever may go, the bakes skipped by the clock, until the rollout is complete."""
+    subjects = []
+    for step in range(1, 12):
+        result = rollout(repo, "advance", "security-patch", "--format", "json", now=int(time.time()) + step * 2 * HOUR)
+        assert result.returncode == 0, result.stdout + result.stderr
+        subjects += [f"{w['number']} {w['name']}" for w in json.loads(result.stdout)["waves"]]
+        if status(repo)["status"] == "complete":
+            return subjects
+    raise AssertionError(f"never complete: {status(repo)}")
+
+
+def set_revision(repo, revision: str) -> None:
+    policy = repo / "rollouts/security-patch.yaml"
+    text = policy.read_text()
+    current = next(line for line in text.splitlines() if line.strip().startswith("revision:"))
+    policy.write_text(text.replace(current, f"  revision: {revision}"))
+    git(repo, "commit", "-qam", f"security-patch -> {revision}")
+    git(repo, "push", "-q")
+
+
+def test_going_back_to_an_earlier_revision_rolls_it_out_afresh_through_every_wave(fleet):
+    a = fleet.clone("a")
+    waves = to_complete(a)
+    assert [w.split()[0] for w in waves] == ["1", "2", "3", "4", "5"]
+    set_revision(a, "v1.5.0")
+    to_complete(a)
+    assert all(pinned(a, c) == "v1.5.0" for c in SEED_CLUSTERS)
+
+    set_revision(a, "v1.4.2")  # back: the most common emergency move
+    before = status(a)
+    assert before["status"] == "not-started" and before["epoch"] == 3, before  # not `complete` from epoch 1
+    assert [(e["number"], e["revision"]) for e in before["epochs"]] == [(1, "v1.4.2"), (2, "v1.5.0")]
+    table = rollout(a, "status", "security-patch")
+    assert "epoch 3: not started yet" in table.stdout and "earlier: epoch 1 v1.4.2" in table.stdout
+
+    again = to_complete(a)
+    assert [w.split()[0] for w in again] == ["1", "2", "3", "4", "5"]  # every wave, in order, with its bake
+    assert all(pinned(a, c) == "v1.4.2" for c in SEED_CLUSTERS)
+    message = git(a, "log", "-1", "--format=%B", "--grep=wave 1 canary -> v1.4.2")
+    assert "Rollout-Epoch: 3" in message
+    done = status(a)
+    assert done["status"] == "complete" and done["epoch"] == 3 and done["epochs"][-1]["number"] == 3
+
+
+def test_a_wave_whose_files_already_hold_the_revision_still_gets_its_advance_and_bake(fleet):
+    a = fleet.clone("a")
+    to_complete(a)
+    set_revision(a, "v1.5.0")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0  # only the canary moves
+    set_revision(a, "v1.4.2")  # the rest of the fleet still holds v1.4.2
+    result = rollout(a, "advance", "security-patch", "--format", "json", now=int(time.time()))
+    assert [w["number"] for w in json.loads(result.stdout)["waves"]] == [1], result.stdout
+    state = status(a)
+    assert state["epoch"] == 3 and [w["status"] for w in state["waves"]][1:] == ["pending"] * 4
+    # wave 2's files hold v1.4.2 already: it still goes, as an empty advance commit with its own bake
+    to_complete(a)
+    log = git(a, "log", "--format=%s", "-12")
+    assert "rollout(security-patch): wave 2 region-eu-west -> v1.4.2" in log
+
+
+def test_retry_starts_a_new_epoch_of_a_reverted_revision_and_only_then(fleet):
+    a = fleet.clone("a")
+    assert rollout(a, "retry", "security-patch", "--reason", "x").returncode == 2  # not started: nothing to retry
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    refused = rollout(a, "retry", "security-patch", "--reason", "node fixed")
+    assert refused.returncode == 2 and "in-progress (epoch 1)" in refused.stderr and "Traceback" not in refused.stderr
+    assert rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "5xx up").returncode == 0
+    assert all(pinned(a, c) != "v1.4.2" for c in ("dev-us-east", "dev-eu-west"))
+    assert rollout(a, "retry", "security-patch", "--reason", " ").returncode == 2
+    head = git(a, "rev-parse", "HEAD").strip()
+    retried = rollout(a, "retry", "security-patch", "--reason", "the node pool is fixed", "--by", "alice")
+    assert retried.returncode == 0, retried.stderr
+    assert "retried security-patch -> v1.4.2: epoch 2 starts at" in retried.stdout and "pushed" in retried.stdout
+    message = git(fleet.remote, "log", "-1", "--format=%B", "main")
+    assert "Rollout-Action: retry" in message and "Rollout-Epoch: 2" in message and "Rollout-Retried-By: alice" in message
+    assert git(a, "diff", "--stat", head, "HEAD") == ""  # a record, no file touched
+    state = status(a)
+    assert state["status"] == "not-started" and state["epoch"] == 2
+    assert state["epochs"][0]["reverted"] and state["epochs"][1]["retried"]
+    assert rollout(a, "retry", "security-patch", "--reason", "again").returncode == 2  # not reverted now
+    to_complete(a)
+    assert all(pinned(a, c) == "v1.4.2" for c in SEED_CLUSTERS)
+
+
+def test_a_revert_in_a_retried_epoch_goes_back_past_the_earlier_epochs_pin(fleet):
+    """The canary passed in epoch 1 and kept the revision; epoch 2's advance of it changed no
+    file. Reverting it in epoch 2 must still take it off the revision: back to its pin from
+    before epoch 1, not to epoch 2's 'previous' value, which is the revision itself."""
+    a = fleet.clone("a")
+    original = {c: pinned(a, c) for c in SEED_CLUSTERS}
+    assert rollout(a, "advance", "security-patch").returncode == 0  # wave 1
+    soon = int(time.time()) + 2 * HOUR
+    assert rollout(a, "advance", "security-patch", now=soon).returncode == 0  # waves 2 and 3
+    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "eu-west 5xx").returncode == 0
+    assert rollout(a, "retry", "security-patch", "--reason", "eu-west fixed").returncode == 0
+    assert rollout(a, "advance", "security-patch").returncode == 0  # epoch 2, wave 1: its files hold it already
+    assert pinned(a, "dev-us-east") == "v1.4.2"
+    reverted = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "canary broke in epoch 2")
+    assert reverted.returncode == 0, reverted.stderr
+    assert pinned(a, "dev-us-east") == original["dev-us-east"] != "v1.4.2"
+    assert pinned(a, "dev-eu-west") == original["dev-eu-west"]
