@@ -59,7 +59,7 @@ def main(kind: str = "argocd", n: int = 10000) -> None:
         code = f"""
 import time, statistics
 from pathlib import Path
-from rollout.engine import status
+from rollout.status import status
 from rollout.gate_check import evaluate
 from rollout.observers.kube import Kube
 from rollout.workspace import load_workspace

@@ -129,7 +129,7 @@ def plan(
         _fail(ws.problems)
     if format in (PlanFormat.table, PlanFormat.wide):
         from rollout.controls import Hold
-        from rollout.engine import clock
+        from rollout.session import clock
         from rollout.render.controls import lines
         from rollout.render.plan_table import render
 
@@ -218,7 +218,8 @@ def _engine_errors(func):
     """Run an engine call: bad input is exit 2; a refusal, a git failure or a forge's
     (pull-request delivery, after its retries) exit 1: the next run goes on from there."""
     from rollout.delivery.forge import ForgeError
-    from rollout.engine import GitError, InvalidInput, Refused
+    from rollout.errors import InvalidInput, Refused
+    from rollout.git.repo import GitError
 
     try:
         return func()
@@ -294,7 +295,7 @@ def advance(
 ) -> None:
     """Pin the revision into a wave's manifests: one commit per wave, pushed (or proposed
     as a pull request under pull-request delivery)."""
-    from rollout.engine import advance as run
+    from rollout.advance import advance as run
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
@@ -316,7 +317,7 @@ def revert(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Re-pin a wave's clusters to what they had before its advance commit."""
-    from rollout.engine import revert as run
+    from rollout.revert import revert as run
     from rollout.workspace import UsageError, repo_root
 
     if (wave is None) == (not all_waves):
@@ -367,7 +368,8 @@ def gate(
     import json
 
     from waves.decide import Verdict
-    from rollout.engine import _wave, clock, status as fold_status
+    from rollout.session import clock, wave_ref
+    from rollout.status import status as fold_status
     from rollout.gate_check import evaluate, preflight
     from rollout.step import record_passes
     from rollout.observers.kube import Kube
@@ -378,7 +380,7 @@ def gate(
     ws = load_workspace(root, policy, check_files=True)
     if ws.errors:
         _fail(ws.problems)
-    number, now, kube = _wave(ws.plan, wave).number, clock(), Kube(kubeconfig)
+    number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
     recorded = None
@@ -409,7 +411,7 @@ def approve(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
     """Approve a wave marked `approval: required`, so the waves after it may go."""
-    from rollout.engine import approve as run
+    from rollout.approve import approve as run
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
@@ -544,7 +546,7 @@ def status(
     format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
-    from rollout.engine import status as run
+    from rollout.status import status as run
     from rollout.render.status import render
     from rollout.workspace import repo_root
 
@@ -556,7 +558,7 @@ def status(
 def _hold(root, plan):
     """The pause and the clock, for showing change windows and who paused."""
     from rollout.controls import Hold, hold_of
-    from rollout.engine import clock
+    from rollout.session import clock
     from rollout.git.history import followed_remote, history_refs
     from rollout.git.repo import Git, GitError
 

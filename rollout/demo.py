@@ -129,7 +129,7 @@ def run(fault: bool = True, keep: bool = True, where: Path | None = None, delive
 def _run(root: Path, fault: bool, keep: bool, delivery: str) -> int:
     from kubernetes import client, config
 
-    from rollout.engine import status
+    from rollout.status import status
     from rollout.observers.kube import Kube
     from rollout.run import lines, step
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollout.engine import Outcome, WaveChange, _folded, _publish, open_session, sync
+from rollout.outcome import Outcome, WaveChange
+from rollout.session import folded, open_session, publish, sync
 from rollout.git.history import lift_message, policy_digest
 from rollout.workspace import UsageError
 
@@ -22,7 +23,7 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
     who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
 
     def attempt():
-        ws, state = _folded(session, policy_ref, now)
+        ws, state = folded(session, policy_ref, now)
         plan = ws.plan
         outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
         base = tip = session.delivery.record_base(session)
@@ -36,4 +37,4 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
             outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
         return outcome, base, tip
 
-    return _publish(session, attempt, record=True)
+    return publish(session, attempt, record=True)

@@ -11,7 +11,9 @@ from pathlib import Path
 from waves.pause import ALL
 from rollout.controls import pauses_of
 from rollout.git.history import clock_trailer
-from rollout.engine import Outcome
+from rollout.errors import InvalidInput, Refused
+from rollout.outcome import Outcome, WaveChange
+from rollout.session import clock, open_session, publish, state_of, sync
 
 MARKERS = ".rollout/pause"
 
@@ -51,7 +53,6 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
     from datetime import datetime, timezone
 
     from rollout.delivery import delivery_for
-    from rollout.engine import Refused, WaveChange, _publish, clock, open_session, state_of, sync
     from rollout.git.history import history_refs
     from rollout.workspace import UsageError, load_workspace
 
@@ -70,8 +71,6 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
         else:
             ws = load_workspace(session.repo, policy_ref)
             if ws.loaded is None or ws.loaded.policy is None:
-                from rollout.engine import InvalidInput
-
                 raise InvalidInput(ws.problems)
             name = ws.loaded.policy.metadata.name
             session.use(ws)
@@ -100,4 +99,4 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
         outcome.changes.append(WaveChange(0, name, action, [], [marker(name)], commit=tip))
         return outcome, base, tip
 
-    return _publish(session, attempt, record=True)
+    return publish(session, attempt, record=True)

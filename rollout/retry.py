@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollout.engine import Outcome, WaveChange, _folded, _publish, open_session, sync
+from rollout.outcome import Outcome, WaveChange
+from rollout.session import folded, open_session, publish, sync
 from rollout.git.history import policy_digest, retry_message
 from rollout.workspace import UsageError
 
@@ -25,7 +26,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
     who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
 
     def attempt():
-        ws, state = _folded(session, policy_ref, now)
+        ws, state = folded(session, policy_ref, now)
         plan = ws.plan
         if state.overall not in RETRYABLE:
             raise UsageError(f"{plan.policy} -> {plan.revision} is {state.overall} (epoch {state.epoch}): retry starts "
@@ -38,4 +39,4 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         outcome.changes.append(WaveChange(0, f"epoch {epoch}", "retry", [], [], commit=tip))
         return outcome, base, tip
 
-    return _publish(session, attempt, record=True)  # a record: under pull-request delivery, on rollout/records
+    return publish(session, attempt, record=True)  # a record: under pull-request delivery, on rollout/records

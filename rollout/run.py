@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
-from rollout.engine import clock, open_session, sync
+from rollout.session import clock, open_session, sync
 from rollout.gate_check import WaveVerdict, evaluate, preflight
 from rollout.render.words import count
 from rollout.step import Stepper
@@ -249,7 +249,7 @@ def summary_markdown(result: Step) -> str:
 def status_picture(repo: Path, policy_ref: str) -> str:
     """The rollout after the step as `rollout status --format markdown` shows it: the
     waves' table and the DAG coloured by status (GitHub renders the Mermaid block)."""
-    from rollout.engine import status
+    from rollout.status import status
     from rollout.render.status_markdown import render
 
     ws, state = status(repo, policy_ref)

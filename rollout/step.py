@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from waves.decide import ADVANCE, HALT, REVERT, VERIFY, Action, Verdict, decide, of
 from waves.state import Event, RolloutState
 from rollout.controls import hold_of
-from rollout.engine import (Outcome, WaveChange, _build, _publish, _revert_wave, clock, events_of, fold_events, load,
-                            open_session, sync)
+from rollout.advance import build_advances
+from rollout.outcome import Outcome, WaveChange
+from rollout.revert import revert_wave
+from rollout.session import clock, events_of, fold_events, load, open_session, publish, sync
 from rollout.git.history import RECORDS, halt_message, history_refs, policy_digest, verify_message
 from rollout.workspace import Workspace
 from rollout.yamlfile import bulk
@@ -78,7 +80,7 @@ class Stepper:
                 tip = build(self.session, snap, [a for a in decided if a.kind in kinds], base, outcome)
             return outcome, base, tip
 
-        outcome = _publish(self.session, attempt, urgent=urgent, record=record)
+        outcome = publish(self.session, attempt, urgent=urgent, record=record)
         # What moved since the snapshot is what this decision built: the snapshot and its
         # decision stay right for the step's other kinds (the records this step published
         # still release the advances it decided), so they are not read again.
@@ -102,7 +104,7 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
     chains = session.delivery.chains
     tip = base
     for action in of(actions, REVERT):
-        tip = _revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
+        tip = revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
                            outcome, advance=action.advance)
     digest = policy_digest(ws.loaded.text)
     for action in of(actions, HALT):
@@ -119,7 +121,7 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
                                           commit=tip))
     starts = [(a.wave, list(a.clusters), a.late, [], False) for a in of(actions, ADVANCE)]
     if starts:
-        tip = _build(session, ws, state, starts, outcome, tip, None, False)
+        tip = build_advances(session, ws, state, starts, outcome, tip, None, False)
     return tip
 
 

@@ -29,16 +29,17 @@ def test_cli_start_path_skips_heavy_imports():
     assert not loaded & {"networkx", "rich", "pydantic", "kubernetes", "yaml", "yaml_rs"}
 
 
-def test_the_engine_run_and_cli_name_no_forge():
-    """Deliveries and forges are rooms of their own (rollout/delivery/): the engine, the
+def test_the_session_the_commands_the_step_and_cli_name_no_forge():
+    """Deliveries and forges are rooms of their own (rollout/delivery/): the session, the
     step and the commands reach them through one interface, never by name."""
     import re
 
-    for name in ("engine.py", "run.py", "cli.py"):
+    for name in ("session.py", "advance.py", "revert.py", "approve.py", "status.py", "step.py", "run.py", "cli.py",
+                 "pause.py", "halt.py", "retry.py"):
         code = (ROOT / "rollout" / name).read_text()
         assert not re.search(r"rollout\.delivery\.(github|gitlab|push|pull_request)|import (github|gitlab)\b|"
                              r"(github|gitlab)\.", code), name
-    loaded = loaded_after("import rollout.cli, rollout.engine, rollout.run")
+    loaded = loaded_after("import rollout.cli, rollout.session, rollout.advance, rollout.run")
     assert not loaded & {"github", "gitlab", "requests"}
 
 

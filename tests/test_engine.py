@@ -281,7 +281,8 @@ def test_kill_9_at_any_moment_then_rerun_is_safe(fleet):
     style=st.sampled_from(["{}", "'{}'", '"{}"']),
 )
 def test_property_advance_then_revert_restores_bytes_and_advance_is_idempotent(tmp_path_factory, revision, style):
-    from rollout.engine import advance, revert
+    from rollout.advance import advance
+    from rollout.revert import revert
 
     root = tmp_path_factory.mktemp("p") / "repo"
     repo = make_seed_repo(root)

@@ -71,7 +71,8 @@ def git(cwd: Path, *args: str) -> str:
 
 @pytest.mark.parametrize("example", sorted(POLICIES))
 def test_rolling_out_an_example_touches_only_pinned_lines_and_reverts_byte_for_byte(example, tmp_path, monkeypatch):
-    from rollout.engine import advance, revert
+    from rollout.advance import advance
+    from rollout.revert import revert
 
     for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         monkeypatch.setenv(key, "Rollout Test")

@@ -40,7 +40,7 @@ def underway(published_seed_repo) -> Path:
 
 
 def folded(repo: Path, now: int):
-    from rollout.engine import status
+    from rollout.status import status
 
     return status(repo, "security-patch", now=now)
 

@@ -23,7 +23,9 @@ import re
 
 from rollout.delivery import Tending
 from waves.state import FIRST_EPOCH
+from rollout.errors import Refused
 from rollout.git.history import RECORDS, parse_event
+from rollout.outcome import Outcome, WaveChange
 
 MAX_ATTEMPTS = 5
 _CONNECTED: dict = {}  # (repo, remote URL, provider, token variable, the CI variables' values) -> Forge
@@ -223,8 +225,6 @@ class Delivery:
     def _record(self, session, attempt):
         """Records (verify, pause) on the records branch: pushed, never forced, retried
         on a race like the followed branch under push delivery."""
-        from rollout.engine import Refused
-
         ref = f"refs/remotes/{session.remote}/{RECORDS}"
         for _ in range(MAX_ATTEMPTS):
             outcome, base, tip = attempt()
@@ -297,9 +297,7 @@ class Delivery:
         for flight, request, what, wave in looked:
             merged_any |= self._tend_one(session, forge, flight, request, what, wave, head, ws, state, tending)
         if merged_any:
-            from rollout.engine import sync
-
-            sync(session)  # take the merged commits: the fold must see them
+            session.sync()  # take the merged commits: the fold must see them
         done = {m["name"] for m in tending.merged if m["action"] == "revert"}
         tending.reverting = [line for name, line in reverts if name not in done]
         return tending
@@ -370,8 +368,6 @@ class Delivery:
     @staticmethod
     def _change_of(flight, ws, state):
         """The change a fetched branch carries, as publish knew it (for its pull request's body)."""
-        from rollout.engine import Outcome, WaveChange
-
         event = flight["event"]
         number = ws.plan.wave(event.wave).number if _has_wave(ws.plan, event.wave) else 0
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)

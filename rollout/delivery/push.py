@@ -5,6 +5,9 @@ tree (rollout/git/checkout.py journals that move)."""
 
 from __future__ import annotations
 
+from rollout.delivery import Tending
+from rollout.errors import Refused
+
 MAX_ATTEMPTS = 5
 _PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
 
@@ -26,13 +29,9 @@ class Delivery:
         return {}
 
     def tend(self, session, ws, state):
-        from rollout.delivery import Tending
-
         return Tending()
 
     def publish(self, session, attempt, urgent: bool = False, record: bool = False):
-        from rollout.engine import Refused, sync
-
         for _ in range(MAX_ATTEMPTS):
             outcome, base, tip = attempt()
             outcome.notes[:0] = session.notes
@@ -41,7 +40,7 @@ class Delivery:
             if session.push:
                 pushed = session.git.push(session.upstream, tip)
                 if pushed is None:
-                    sync(session)  # another runner moved the remote
+                    session.sync()  # another runner moved the remote
                     continue
                 if pushed == "already":
                     # Another runner built the very same commits (same base, files, message and

@@ -1,0 +1,45 @@
+"""`rollout approve`: the record that a person approved a wave marked `approval: required`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from waves.state import OUT
+from rollout.errors import Refused
+from rollout.git.history import approve_message, policy_digest
+from rollout.outcome import Outcome, WaveChange
+from rollout.session import folded, open_session, publish, sync, wave_ref
+from rollout.workspace import UsageError
+
+
+def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None,
+            delivery: str | None = None) -> Outcome:
+    """Record that a person approved wave `wave` (`approval: required`): an empty commit
+    with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
+    if not by.strip():
+        raise UsageError("--by must name who approves")
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+
+    def attempt():
+        ws, state = folded(session, policy_ref, now)
+        plan = ws.plan
+        target = wave_ref(plan, wave)
+        ws_state = state.wave(target.number)
+        outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
+        base = session.git.head()
+        if target.approval != "required":
+            outcome.notes.append(f"wave {target.number} {target.name} does not require approval: nothing to do")
+            return outcome, base, base
+        if ws_state.approved_by:
+            outcome.notes.append(f"wave {target.number} {target.name} is already approved by {ws_state.approved_by}")
+            return outcome, base, base
+        if ws_state.status not in OUT:
+            raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
+        message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
+                                  policy_digest(ws.loaded.text), epoch=state.epoch)
+        tip = session.git.commit_empty_on(base, message)
+        outcome.changes.append(WaveChange(target.number, target.name, "approve", [], [], commit=tip))
+        return outcome, base, tip
+
+    return publish(session, attempt)

@@ -1,0 +1,124 @@
+"""`rollout revert`: each cluster of a wave back on the pin it held before the wave's
+advance (before an earlier epoch's, where that one was the revision already), one commit
+per wave, published as urgent (a pull request of its own, or a push)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from waves.problems import Problem
+from waves.state import ADVANCE, fold
+from rollout.errors import InvalidInput
+from rollout.git.history import policy_digest, revert_message
+from rollout.manifests.edit import PinError, pin_text
+from rollout.outcome import Outcome, WaveChange
+from rollout.session import clock, events_of, load, open_session, publish, sync, wave_ref
+from rollout.workspace import UsageError
+
+
+def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
+           now: int | None = None, delivery: str | None = None) -> Outcome:
+    """Re-pin each cluster of the wave(s) to the value it had before the wave's advance
+    commit, one commit per wave. Idempotent: a reverted wave is left alone."""
+    if not reason.strip():
+        raise UsageError("--reason must say why")
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+
+    def attempt():
+        ws = load(session, policy_ref, check_files=False)  # no file checks: a revert must work even if pins broke
+        events = events_of(session, ws)
+        state = fold(ws.plan, events, clock(now))
+        outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
+        if all_waves:
+            numbers = [w.number for w in reversed(state.out)]
+        else:
+            numbers = [wave_ref(ws.plan, wave).number]
+        base = tip = session.git.head()
+        for number in numbers:
+            tip = revert_wave(session, ws, state, events, number, reason, base if not session.delivery.chains else tip,
+                               outcome)
+        return outcome, base, tip
+
+    return publish(session, attempt, urgent=True)
+
+
+def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None) -> str:
+    plan, policy = ws.plan, ws.loaded.policy
+    wave, ws_state = plan.wave(number), state.wave(number)
+    if ws_state.status == "reverted":
+        outcome.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
+        return tip
+    if ws_state.status == "pending":
+        outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
+        return tip
+    # Each cluster goes back to what its files held just before the commit that pinned it;
+    # where that was the revision already (an earlier epoch had pinned it: a retry, a wave
+    # that passed before), to what they held before that epoch's advance, and so on back.
+    parents_of: dict[str, list[str]] = {}
+    for event in events:
+        if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
+                and event.epoch == state.epoch and event.wave == wave.name:
+            for cluster in event.clusters:
+                parents_of.setdefault(cluster, [f"{event.commit}^"])
+    for event in reversed(events):
+        if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
+                and event.epoch < state.epoch:
+            for cluster in event.clusters:
+                if cluster in parents_of:
+                    parents_of[cluster].append(f"{event.commit}^")
+    labels = {c.name: c.labels for c in plan.targets}
+    current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in plan.pins.get(c, [])}))
+    before_texts: dict[tuple[str, str], bytes | None] = {}
+    for parent in {p for parents in parents_of.values() for p in parents}:
+        files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in plan.pins.get(c, [])})
+        for file, content in session.git.read_files(parent, files).items():
+            before_texts[(parent, file)] = content
+    texts: dict[str, str] = {}
+    restored = []
+    for cluster, parents in sorted(parents_of.items()):
+        if cluster not in plan.pins:
+            outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
+            continue
+        for target in plan.pins[cluster]:
+            pin = policy.spec.pin[target.pin_index]
+            now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
+            try:
+                current = pin_text(now_text, pin, cluster, labels[cluster], plan.revision, target.file)
+                if current.old != plan.revision:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
+                                         f"{plan.revision}: left alone")
+                    continue
+                previous = None
+                for parent in parents:
+                    old = before_texts.get((parent, target.file))
+                    if old is None:
+                        break
+                    previous = pin_text(old.decode(), pin, cluster, labels[cluster], plan.revision, target.file)
+                    if previous.old != plan.revision:
+                        break
+                if previous is None:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
+                    continue
+                if previous.old == plan.revision:
+                    outcome.notes.append(f"cluster {cluster}: {target.file} held {plan.revision} before every "
+                                         "advance of it: left alone")
+                    continue
+                result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
+                                  raw=previous.old_raw)
+            except PinError as err:
+                raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
+                                            line=err.line)]) from None
+            if result.text != now_text:
+                texts[target.file] = result.text
+            restored.append((cluster, target.file))
+    digest = policy_digest(ws.loaded.text)
+    msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
+                         advance or ws_state.advance_commit, epoch=state.epoch)
+    modes = session.git.modes(tip)
+    if texts:
+        tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
+    else:
+        tip = session.git.commit_empty_on(tip, msg)
+    outcome.changes.append(WaveChange(number, wave.name, "revert", [c for c, _ in restored], sorted(texts), commit=tip))
+    return tip

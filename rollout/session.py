@@ -1,0 +1,230 @@
+"""The session: the bottom room of the shell, under every command (advance, revert, approve,
+pause, retry, the step). It opens the checkout (one writer at a time, an interrupted move
+finished first), syncs with the remote, reads the clock, loads the policy and folds its
+history, and publishes what a command built through the policy's delivery.
+
+Every run is stateless: it folds the rollout's state from the Git history (one `git log`)
+and the files, decides, and records what it did as commits with trailers. Commits are
+built with plumbing on top of a base (rollout/git/repo.py), published, and only then is
+the local branch fast-forwarded: a rejected push, an error or a `kill -9` leaves the
+working tree and the branch as they were, and a re-run starts over cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waves.state import RolloutState, epoch_of, fold
+from rollout.delivery import delivery_for
+from rollout.errors import InvalidInput, Refused
+from rollout.git import checkout
+from rollout.git.history import history_refs, read_events
+from rollout.git.repo import Git, Upstream
+from rollout.outcome import Outcome
+from rollout.workspace import UsageError, Workspace, load_workspace
+
+CLOCK_OVERRIDE = "ROLLOUT_NOW"
+
+
+def clock(now: int | None = None) -> int:
+    """Now, in unix seconds. ROLLOUT_NOW pins it, for rehearsals (the demo, a remote that
+    is a local path) and tests of bake times; a writing run towards any other remote
+    refuses it (`open_session`), and every commit made under it says so (history.py)."""
+    if now is not None:
+        return now
+    return int(os.environ.get(CLOCK_OVERRIDE) or time.time())
+
+
+def _local(url: str) -> bool:
+    """Whether a remote URL is a path on this machine (a rehearsal's bare repository)."""
+    return url.startswith(("/", "./", "../", "file://", "~")) or ":" not in url
+
+
+def _refuse_clock_override(git: Git, upstream: Upstream | None) -> None:
+    """A pinned clock skips bakes: only for rehearsals, never towards a real remote."""
+    if not os.environ.get(CLOCK_OVERRIDE) or upstream is None:
+        return
+    url = git.run("remote", "get-url", upstream.remote, check=False).strip()
+    if url and not _local(url):
+        raise UsageError(f"{CLOCK_OVERRIDE} is set: a pinned clock skips bakes and is for rehearsals only (the demo, "
+                         f"a remote that is a local path); {upstream.remote} is {url}: unset {CLOCK_OVERRIDE}")
+
+
+@dataclass
+class Session:
+    repo: Path
+    git: Git
+    branch: str
+    upstream: Upstream | None
+    push: bool
+    notes: list[str] = field(default_factory=list)  # an interrupted run finished; what a dry run would refuse
+    override: str | None = None  # --delivery
+    writing: bool = True
+    delivery: object = None  # rollout.delivery: known once the policy is loaded
+
+    @property
+    def remote(self) -> str | None:
+        return self.upstream.remote if self.upstream else None
+
+    def sync(self) -> None:
+        """Fetch and fast-forward to the remote branch (`sync` below): what a delivery does
+        after another runner moved the branch."""
+        sync(self)
+
+    def use(self, ws: Workspace) -> None:
+        """Take the policy's delivery (or --delivery's) and check it is set up (exit 2)."""
+        if self.delivery is None:
+            self.delivery = delivery_for(ws.loaded.policy.spec.delivery, self.override)
+            if self.writing:
+                self.delivery.preflight(self)
+
+
+# Files that tools (ours included) leave in a repo and that are no manifests: the
+# dirty-tree refusal says how to keep them out of git's way.
+_LOCAL_FILES = (("rollout-policy.schema.json", "the output of `rollout schema`"),
+                (".rollout-simulator/", "an old `rollout simulate` kubeconfig"))
+
+
+def dirty_message(dirty: list[str]) -> str:
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    message = f"the working tree has uncommitted changes ({shown}): commit or stash them first"
+    for path in dirty:
+        for name, what in _LOCAL_FILES:
+            if path == name or path.endswith("/" + name) or (name.endswith("/") and path.startswith(name)):
+                message += (f"; {path} is {what}, not a manifest: delete it, or keep it out of git with "
+                            f"`echo '/{path}' >> .git/info/exclude`")
+    return message
+
+
+def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: str | None = None) -> Session:
+    """`writing` False (a dry run): what a real run would refuse becomes a note.
+    `delivery`: --delivery, overriding the policy's spec.delivery.mode."""
+    if delivery == "pull-request" and push is False:
+        raise UsageError("--no-push: pull-request delivery publishes branches; it cannot work without the remote")
+    git = Git(repo)
+    top = git.toplevel()
+    if top is None:
+        raise UsageError(f"{repo}: not a git repository")
+    branch = git.branch()
+    if branch is None:
+        raise UsageError("HEAD is detached: check out the branch the GitOps controllers follow first")
+    notes: list[str] = []
+    if writing:
+        checkout.hold(git)  # one rollout writing in this checkout at a time
+        notes += checkout.resume(git)
+    refusals = []
+    if top.resolve() != Path(repo).resolve():
+        refusals.append(f"{Path(repo).resolve()} is a folder inside the git repo {top}: the GitOps repo must be "
+                        "a repository of its own (its top level) to be advanced")
+    dirty = git.dirty()
+    if writing and (dirty or (git.git_dir() / "index.lock").exists()) and push is not False:
+        notes += _recover_plain(git, branch)
+        dirty = git.dirty()
+    if dirty:
+        refusals.append(dirty_message(dirty))
+    upstream = git.upstream(branch)
+    if writing:
+        _refuse_clock_override(git, upstream)
+    if push and upstream is None:
+        raise UsageError(f"--push: branch {branch} has no upstream (git push -u <remote> {branch} once)")
+    if push is None and upstream is None:
+        refusals.append(f"branch {branch} has no upstream, so no GitOps controller would see the commit: "
+                        f"push it once (git push -u <remote> {branch}) or pass --no-push to commit locally")
+    if writing and refusals:
+        raise UsageError(refusals[0])
+    if writing:
+        git.drop_stale_scratch_refs()
+    do_push = bool(upstream) if push is None else push
+    notes += [f"a real run would refuse: {reason}" for reason in refusals]
+    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
+
+
+def _recover_plain(git: Git, branch: str) -> list[str]:
+    """A checkout a killed `git merge` left half-moved towards a published rollout commit."""
+    upstream = git.upstream(branch)
+    if upstream is None:
+        return []
+    git.fetch(upstream)
+    remote = git.rev(upstream.ref)
+    note = checkout.recover_plain(git, branch, remote) if remote else None
+    return [note] if note else []
+
+
+def sync(session: Session) -> None:
+    """Fetch and fast-forward to the remote branch, so decisions are taken on what is
+    published. A local branch with unpublished commits is refused: pushing would publish
+    them too."""
+    if not session.push:
+        return
+    git, up = session.git, session.upstream
+    git.fetch(up)
+    remote = git.rev(up.ref)
+    if remote is None:
+        raise Refused(f"{up.remote}/{up.branch} does not exist: push the branch once first")
+    head = git.head()
+    if head == remote:
+        return
+    if git.is_ancestor(head, remote):
+        git.fast_forward(remote)
+    elif git.is_ancestor(remote, head):
+        raise Refused(f"{session.branch} has commits not on {up.remote}/{up.branch}: push or drop them first")
+    else:
+        raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
+
+
+def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files)
+    if ws.errors:
+        raise InvalidInput(ws.problems)
+    session.use(ws)
+    return ws
+
+
+def events_of(session: Session, ws: Workspace):
+    return read_events(session.git, history_refs(session.git, session.remote), ws.plan.policy,
+                       arrivals_for=ws.plan.revision)
+
+
+def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
+    return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), now)
+
+
+def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, now: int,
+                at_revision: dict[str, bool] | None = None) -> RolloutState:
+    """The rollout's state from its events and the delivery's proposals of its epoch."""
+    plan = ws.plan
+    proposals = delivery.proposals(git, remote, plan, epoch_of(events, plan.policy, plan.revision))
+    return fold(plan, events, now, at_revision, proposals)
+
+
+def folded(session: Session, policy_ref: str, now: int | None) -> tuple[Workspace, RolloutState]:
+    """The policy (without reading the pinned files) and its state, for empty-commit records."""
+    ws = load(session, policy_ref, check_files=False)
+    return ws, state_of(session, ws, clock(now))
+
+
+def publish(session: Session, attempt, urgent: bool = False, record: bool = False) -> Outcome:
+    """Run `attempt() -> (outcome, base, tip)` until its commits land, as the session's
+    delivery does it (rollout/delivery/): only published commits move the local branch.
+    The delivery is the policy's, known once the first attempt loaded it: that attempt's
+    result is the delivery's first."""
+    if session.delivery is None:
+        first = [attempt()]
+
+        def again():
+            return first.pop() if first else attempt()
+
+        return session.delivery.publish(session, again, urgent=urgent, record=record)
+    return session.delivery.publish(session, attempt, urgent=urgent, record=record)
+
+
+def wave_ref(plan, ref: str):
+    try:
+        return plan.wave(int(ref) if ref.isdigit() else ref)
+    except KeyError:
+        known = ", ".join(f"{w.number} {w.name}" for w in plan.waves)
+        raise UsageError(f"--wave {ref}: no such wave (waves: {known})") from None
+
