@@ -29,13 +29,29 @@ def event(action: str, wave: str, time: int, commit: str, clusters=()) -> Event:
 @given(skew=st.integers(min_value=-5, max_value=5), verify_first=st.booleans())
 def test_a_gate_record_counts_wherever_it_sorts_against_its_advance(skew, verify_first):
     """The forge merged the advance at T0 (its clock); the runner recorded the gates' pass
-    `skew` seconds off (its clock): read in either order, the wave has passed, once."""
+    once the bake was over by its clock, which may be `skew` seconds behind the forge's (it
+    waited that much longer): read in either order, the wave has passed, once."""
     wave = PLAN.waves[0]
     advance = event("advance", wave.name, T0, "a" * 40, wave.clusters)
-    verify = event("verify", wave.name, T0 + skew, "b" * 40)
+    verify = event("verify", wave.name, T0 + wave.bake_seconds + abs(skew), "b" * 40)
     events = [verify, advance] if verify_first else [advance, verify]
-    state = fold(PLAN, events, T0 + 10).wave(wave.number)
+    state = fold(PLAN, events, T0 + wave.bake_seconds + 10).wave(wave.number)
     assert (state.status, state.verify_commit, state.advance_commit) == ("passed", "b" * 40, "a" * 40)
+
+
+@given(early=st.integers(min_value=1, max_value=1800), verify_first=st.booleans())
+def test_a_pass_recorded_during_the_bake_never_counts_and_one_after_it_does(early, verify_first):
+    """Issue 18: no verify before the bake ends (a hand-made record, or a runner whose
+    clock was pinned back): the wave stays verifying; a record after the bake passes it."""
+    wave = PLAN.waves[0]
+    advance = event("advance", wave.name, T0, "a" * 40, wave.clusters)
+    during = event("verify", wave.name, T0 + wave.bake_seconds - early, "b" * 40)
+    events = [during, advance] if verify_first else [advance, during]
+    after_bake = T0 + wave.bake_seconds + 60
+    assert fold(PLAN, events, after_bake).wave(wave.number).status == "verifying"
+    later = event("verify", wave.name, T0 + wave.bake_seconds, "c" * 40)
+    state = fold(PLAN, events + [later], after_bake).wave(wave.number)
+    assert (state.status, state.verify_commit) == ("passed", "c" * 40)
 
 
 def test_a_gate_record_of_a_wave_never_advanced_counts_for_nothing():

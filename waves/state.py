@@ -52,6 +52,12 @@ class Event:
     advance: str | None = None  # a record's advance commit: the advance it judged
     epoch: int = FIRST_EPOCH
     lifts: str | None = None  # a lift: the halt record it lifts
+    clock: int | None = None  # made under a pinned clock (ROLLOUT_NOW, rehearsals): that clock
+
+    @property
+    def at(self) -> int:
+        """When the record says it was made: its commit's time, or the pinned clock's."""
+        return max(self.time, self.clock or 0)
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
     states = []
     for wave in plan.waves:
         state = WaveState(wave.number, wave.name)
+        passes: list[Event] = []  # its verify records
         for event in by_wave.get(wave.name, []):
             if event.action == ADVANCE and state.status != "reverted":
                 if state.advance_commit is None:
@@ -164,15 +171,18 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.halt_commit, state.halt_reason = event.commit, event.reason
             elif event.action == LIFT and event.lifts == state.halt_commit:
                 state.halt_commit = state.halt_reason = None
-            elif event.action == VERIFY and state.verify_commit is None and _judged(event, by_wave[wave.name]):
+            elif event.action == VERIFY and _judged(event, by_wave[wave.name]):
                 # Counts whatever its place in the list: a record is only written of an advanced
                 # wave, but read from another branch (rollout/records) with a clock of its own it
                 # may sort before the advance a forge committed in the same second (or on a clock
                 # ahead of the runner's). Only an advanced, unreverted wave passes by it.
-                state.verified_at, state.verify_commit = event.time, event.commit
+                passes.append(event)
         if state.advance_commit is None:  # never advanced: no record of it counts
-            state.verified_at = state.verify_commit = None
             state.halt_commit = state.halt_reason = None
+        else:  # the first pass recorded once the bake was over (one made during it never counts)
+            done = next((e for e in passes if e.at >= state.advanced_at + wave.bake_seconds), None)
+            if done is not None:
+                state.verified_at, state.verify_commit = done.at, done.commit
         if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
             waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()

@@ -188,6 +188,7 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         epoch=int(epoch),
         by=fields.get("Rollout-Approved-By") or fields.get("Rollout-Retried-By") or fields.get("Rollout-Lifted-By"),
         lifts=fields.get("Rollout-Lifts"),
+        clock=int(fields["Rollout-Clock-Override"]) if fields.get("Rollout-Clock-Override", "").isdigit() else None,
     )
 
 
