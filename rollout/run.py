@@ -105,10 +105,10 @@ def _step(session, stepper, kube, now, result) -> Step:
         result.status, result.exit_code = "reverting", 1
         result.notes += tending.reverting
         return result
-    return _judge(session, stepper, kube, now, result)
+    return _judge(stepper, kube, now, result)
 
 
-def _judge(session, stepper, kube, now, result) -> Step:
+def _judge(stepper, kube, now, result) -> Step:
     snap = stepper.snapshot()
     ws, state = snap.ws, snap.state
     judged = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves if w.status in JUDGED}
@@ -117,7 +117,7 @@ def _judge(session, stepper, kube, now, result) -> Step:
                 for n, v in judged.items()}
     decided = stepper.decide(verdicts)
     if of(decided, REVERT) or of(decided, HALT):
-        return _stop(session, stepper, verdicts, decided, judged, result)
+        return _stop(stepper, verdicts, decided, judged, result)
     if snap.state.halts:  # halted by a record of an earlier step: a person decides
         result.status, result.exit_code, result.halt_held = "halted", 1, True
         result.notes += [a.reason for a in of(decided, WAIT) if a.wave is None]
@@ -129,23 +129,22 @@ def _judge(session, stepper, kube, now, result) -> Step:
                      for a in of(decided, WAIT) if a.wave in judged and judged[a.wave].state == "unknown"]
     result.within_budget = within_budget(judged.values())
 
-    if session.delivery.chains:  # the records and the advances they release: one chain, one push
-        outcome = stepper.act(verdicts, (VERIFY, ADVANCE))
-        records = [c for c in outcome.changes if c.action == VERIFY]
-    else:  # records go to their own branch; this decision's advances still count them
-        records = stepper.act(verdicts, (VERIFY,), record=True).changes if of(decided, VERIFY) else []
-        outcome = stepper.act(verdicts, (ADVANCE,))
-    result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in records]
+    # the passes recorded and the advances they release (under pull-request delivery the
+    # records go to their own branch, and this decision's advances still count them)
+    outcomes = stepper.carry_out(verdicts, decided, [((VERIFY,), {"record": True}), ((ADVANCE,), {})])
+    changes = [c for outcome in outcomes for c in outcome.changes]
+    result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in changes if c.action == VERIFY]
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
                         "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
-                       for c in outcome.changes if c.action != VERIFY]
+                       for c in changes if c.action != VERIFY]
     # a pause, a reverted wave, waves waiting for their change window
+    last = outcomes[-1].decided if outcomes else decided
     result.notes += [a.reason if a.wave is None else f"wave {a.wave} {a.name}: {a.reason}"
-                     for a in of(outcome.decided, WAIT) if a.wave not in judged]
+                     for a in of(last, WAIT) if a.wave not in judged]
     result.state = after = stepper.after()
     if after.overall == "complete":
         result.status = "complete"
-    elif outcome.proposed:
+    elif any(outcome.proposed for outcome in outcomes):
         result.status = "proposed"
     elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
@@ -158,15 +157,10 @@ def _judge(session, stepper, kube, now, result) -> Step:
     return result
 
 
-def _stop(session, stepper, verdicts, decided, judged, result) -> Step:
+def _stop(stepper, verdicts, decided, judged, result) -> Step:
     """Every failed wave reverted (or, `onFailure: halt`, halted) and every wave blind past
     its deadline halted, in this very step: reverts as commits, halts as records that stick."""
-    if session.delivery.chains:  # one chain, one push
-        outcomes = [stepper.act(verdicts, (REVERT, HALT))]
-    else:  # a revert is an urgent pull request (or a push); a halt a record on rollout/records
-        outcomes = [stepper.act(verdicts, kinds, **flags) for kinds, flags in (((REVERT,), {"urgent": True}),
-                                                                                ((HALT,), {"record": True}))
-                    if any(a.kind in kinds for a in decided)]
+    outcomes = stepper.carry_out(verdicts, decided, [((REVERT,), {"urgent": True}), ((HALT,), {"record": True})])
     for outcome in outcomes:
         result.notes += outcome.notes
         for change in outcome.changes:

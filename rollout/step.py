@@ -87,6 +87,16 @@ class Stepper:
         self._snapshot.key = self._key()
         return outcome
 
+    def carry_out(self, verdicts: dict[str, Verdict], decided: list[Action], parts) -> list[Outcome]:
+        """The decided actions, in `parts` ([(kinds, {"urgent"/"record": True})], in order):
+        under a delivery that chains (push) all of them in one chain and one push; under
+        one that does not (pull requests), one publication per part that has actions (a
+        revert as an urgent request, records on the records branch, advances each in its own
+        request)."""
+        if self.session.delivery.chains:
+            return [self.act(verdicts, tuple(kind for kinds, _ in parts for kind in kinds))]
+        return [self.act(verdicts, kinds, **flags) for kinds, flags in parts if any(a.kind in kinds for a in decided)]
+
     def after(self) -> RolloutState:
         """The rollout after the step's commits: the events read again and folded on the
         snapshot's plan (the policy is not loaded again)."""
