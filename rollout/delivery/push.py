@@ -5,10 +5,16 @@ tree (rollout/git/checkout.py journals that move)."""
 
 from __future__ import annotations
 
+import random
+import time
+
 from rollout.delivery import Tending
 from rollout.errors import Refused
 
 MAX_ATTEMPTS = 5
+# A revert must land even while other runners keep the branch busy: more attempts, each
+# after a growing, jittered pause (0.2 s, 0.4 s, ... at most 5 s; about half a minute in all).
+URGENT_ATTEMPTS, BACKOFF, BACKOFF_CAP = 12, 0.2, 5.0
 _PAST = {"advance": "advanced", "revert": "reverted", "approve": "approved"}
 
 
@@ -32,7 +38,10 @@ class Delivery:
         return Tending()
 
     def publish(self, session, attempt, urgent: bool = False, record: bool = False):
-        for _ in range(MAX_ATTEMPTS):
+        attempts = URGENT_ATTEMPTS if urgent else MAX_ATTEMPTS
+        for tried in range(attempts):
+            if tried and urgent:
+                time.sleep(min(BACKOFF_CAP, BACKOFF * 2 ** (tried - 1)) * random.uniform(0.5, 1.0))
             outcome, base, tip = attempt()
             outcome.notes[:0] = session.notes
             if tip == base:
@@ -52,4 +61,4 @@ class Delivery:
                     outcome.pushed = True
             session.git.fast_forward(tip)
             return outcome
-        raise Refused(f"the remote kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
+        raise Refused(f"the remote kept moving: gave up after {attempts} attempts; run again")
