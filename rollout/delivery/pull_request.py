@@ -143,7 +143,7 @@ class Delivery:
         if urgent and self.spec.revert == "push":
             from rollout.delivery.push import Delivery as Push
 
-            return Push().publish(session, attempt)
+            return Push().publish(session, attempt, urgent=True)
         outcome, base, tip = attempt()
         outcome.notes[:0] = session.notes
         if tip == base:
