@@ -42,8 +42,8 @@ def _worker(config) -> str | None:
 
 def pytest_configure(config):
     """Every test, and every process it starts, gets temp and state folders of this run
-    (TMPDIR, XDG_STATE_HOME): what a test leaves there is found at the end, and runs of
-    other checkouts on the same machine do not mix in. Under pytest-xdist the controller
+    (TMPDIR, XDG_STATE_HOME) and an empty git config: what a test leaves there is found at
+    the end, and runs of other checkouts on the same machine do not mix in. Under pytest-xdist the controller
     makes the run folder and each worker its own tmp-gwN and state-gwN in it: workers
     never share a temp or state folder."""
     import tempfile
@@ -57,6 +57,13 @@ def pytest_configure(config):
         own = Path(os.environ["ROLLOUT_TEST_RUN_DIR"])
         suffix = f"-{worker}"
     (own / f"tmp{suffix}").mkdir()
+    if worker is None:
+        # The user's git config (identity, signing, hooks, templates) does not reach the
+        # tests: a test that commits says who (GIT_AUTHOR_NAME, ...), as a user's CI may
+        # have no identity at all.
+        (own / "gitconfig").write_text("")
+        os.environ["GIT_CONFIG_GLOBAL"] = str(own / "gitconfig")
+        os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
     os.environ["TMPDIR"] = str(own / f"tmp{suffix}")
     os.environ["XDG_STATE_HOME"] = str(own / f"state{suffix}")
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
