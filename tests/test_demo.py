@@ -77,12 +77,16 @@ def test_demo_through_pull_requests_on_a_protected_main(tmp_path):
 
 
 def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
+    # Ctrl-C as a terminal sends it: SIGINT at its default, which a run started in the
+    # background of a non-interactive shell (a CI script's `cmd &`) would have ignored.
     proc = subprocess.Popen([*ROLLOUT, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=DEMO_ENV)
+                            stderr=subprocess.PIPE, text=True, env=DEMO_ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:
             if line.startswith("advanced wave 1"):
                 break
+        assert proc.poll() is None, "the demo ended before wave 1 was out"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
