@@ -11,37 +11,129 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
+
+import upstream
 
 ROLLOUT = [sys.executable, "-m", "rollout"]
 
 
+# Hypothesis profiles (README, "Tests"): "dev", a run by hand, gives each test the examples
+# it was written with; "ci" (chosen when CI is set) half as many; "deep"
+# (HYPOTHESIS_PROFILE=deep) ten times as many. None has a deadline: a loaded machine must
+# not fail a test by the clock. A test that sets its own count writes it as examples(n).
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, max_examples=50, print_blob=True)
+settings.register_profile("deep", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+def examples(n: int) -> int:
+    """A test's own example count, n as written for Hypothesis' usual 100, scaled by the
+    loaded profile: n by hand, n/2 under "ci", 10n under "deep" (never below 10)."""
+    return max(10, n * settings.default.max_examples // 100)
+
+
+def _worker(config) -> str | None:
+    """The xdist worker's id (gw0, gw1, ...) in a worker; None in the controller or a plain run."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
 def pytest_configure(config):
     """Every test, and every process it starts, gets temp and state folders of this run
-    (TMPDIR, XDG_STATE_HOME): what a test leaves there is found at the end, and runs of
-    other checkouts on the same machine do not mix in."""
+    (TMPDIR, XDG_STATE_HOME) and an empty git config: what a test leaves there is found at
+    the end, and runs of other checkouts on the same machine do not mix in. Under pytest-xdist the controller
+    makes the run folder and each worker its own tmp-gwN and state-gwN in it: workers
+    never share a temp or state folder."""
     import tempfile
 
-    own = Path(tempfile.mkdtemp(prefix="rollout-test-run-"))
-    (own / "tmp").mkdir()
-    os.environ["TMPDIR"] = str(own / "tmp")
-    os.environ["XDG_STATE_HOME"] = str(own / "state")
+    worker = _worker(config)
+    if worker is None:
+        own = Path(tempfile.mkdtemp(prefix="rollout-test-run-"))
+        os.environ["ROLLOUT_TEST_RUN_DIR"] = str(own)  # the workers, started after this, inherit it
+        suffix = ""
+    else:
+        own = Path(os.environ["ROLLOUT_TEST_RUN_DIR"])
+        suffix = f"-{worker}"
+    (own / f"tmp{suffix}").mkdir()
+    if worker is None:
+        # The user's git config (identity, signing, hooks, templates) does not reach the
+        # tests: a test that commits says who (GIT_AUTHOR_NAME, ...), as a user's CI may
+        # have no identity at all.
+        (own / "gitconfig").write_text("")
+        os.environ["GIT_CONFIG_GLOBAL"] = str(own / "gitconfig")
+        os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    os.environ["TMPDIR"] = str(own / f"tmp{suffix}")
+    os.environ["XDG_STATE_HOME"] = str(own / f"state{suffix}")
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     config.rollout_run_dir = own
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The tool's temp folders (demo repos, simulator checkouts and state) must be gone."""
+    """The tool's temp folders (demo repos, simulator checkouts and state) must be gone:
+    checked once, by the controller (or the plain run), over every worker's folders."""
     own = getattr(session.config, "rollout_run_dir", None)
-    if own is None:
+    if own is None or _worker(session.config) is not None:
         return
-    left = sorted(str(p.relative_to(own)) for p in [*(own / "tmp").glob("rollout-*"),
-                                                    *(own / "state").glob("rollout/simulator/*")])
+    left = sorted(str(p.relative_to(own)) for p in [*own.glob("tmp*/rollout-*"),
+                                                    *own.glob("state*/rollout/simulator/*")])
     if left:
         print(f"\ntests left these behind: {', '.join(left)} (in {own})", file=sys.stderr)
         session.exitstatus = 1
     elif exitstatus == 0:  # a failed run keeps its tmp_path folders to look at
         shutil.rmtree(own, ignore_errors=True)
+
+
+# --- the conformance suites (tests/upstream.py): which ran, which skipped, said at the end
+
+def pytest_runtest_setup(item):
+    upstream.asked.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that asked for a conformance suite carries it in its reports (which xdist
+    sends to the controller)."""
+    for key in sorted(upstream.asked):
+        if ("conformance", key) not in item.user_properties:
+            item.user_properties.append(("conformance", key))
+    if call.when == "teardown":
+        upstream.asked.clear()
+    yield
+
+
+_CONFORMANCE: dict[str, dict[str, str]] = {}  # suite -> test id -> outcome (a failure in any phase wins)
+
+
+def pytest_runtest_logreport(report):
+    for name, key in report.user_properties:
+        if name == "conformance":
+            tests = _CONFORMANCE.setdefault(key, {})
+            if report.when == "call" or report.outcome != "passed" or report.nodeid not in tests:
+                if tests.get(report.nodeid) != "failed":
+                    tests[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line per conformance suite: ran (with its counts) or skipped (with why). Under
+    xdist only the controller prints it: the workers' reports all reach it."""
+    if _worker(config) is not None:
+        return
+    tr = terminalreporter
+    tr.section("conformance suites (../shared beside the checkout)", sep="-")
+    for key, suite in upstream.SUITES.items():
+        outcomes: dict[str, int] = {}
+        for outcome in _CONFORMANCE.get(key, {}).values():
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        if not outcomes:
+            tr.write_line(f"{key}: not selected in this run ({suite.what})")
+        elif suite.here():
+            tr.write_line(f"{key}: ran, {counts}: {suite.what}, read from {suite.path}")
+        else:
+            tr.write_line(f"{key}: SKIPPED ({counts}): {suite.path} is not here: {suite.what}")
+
 
 SEED_CLUSTERS = {
     "dev-us-east": {"environment": "dev", "region": "us-east"},
@@ -201,6 +293,15 @@ def published_seed_repo(tmp_path: Path, monkeypatch) -> Path:
     return work
 
 
+def missing(tool: str, reason: str):
+    """A tool a test needs is not here: the test fails if .ci/run installed it (it names
+    what it installed in ROLLOUT_TEST_REQUIRE), and skips saying why where it could not be
+    installed (not root, no apt-get, no node, no network) or the run is not .ci/run's."""
+    if tool in os.environ.get("ROLLOUT_TEST_REQUIRE", "").split():
+        pytest.fail(f"{reason}, yet .ci/run installed it (ROLLOUT_TEST_REQUIRE={os.environ['ROLLOUT_TEST_REQUIRE']})")
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     import socket
 
@@ -215,9 +316,8 @@ def prometheus(tmp_path):
     whatever targets the test gives it, every second."""
     binary = shutil.which("prometheus")
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus is not installed: .ci/run installs the Debian package")
-        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+        missing("prometheus", "prometheus is not installed (Debian: apt-get install prometheus; "
+                              ".ci/run installs it when run as root)")
     started = []
 
     def start(target: str) -> str:

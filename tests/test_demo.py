@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from conftest import ROLLOUT
@@ -14,12 +13,12 @@ from conftest import ROLLOUT
 DEMO_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
-def demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
-    """The demo, its repo made under tmp_path (pytest cleans it up, not the system temp dir)."""
-    start = time.monotonic()
-    result = subprocess.run([*ROLLOUT, "demo", "--dir", str(tmp_path), *args], capture_output=True, text=True,
-                            timeout=120, env=DEMO_ENV)
-    return result, time.monotonic() - start
+def demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The demo, its repo made under tmp_path (pytest cleans it up, not the system temp dir).
+    How long it takes (target < 60 s) is benchmarks/bench_demo.py's: no test here reads
+    the clock, so a loaded machine fails none of them."""
+    return subprocess.run([*ROLLOUT, "demo", "--dir", str(tmp_path), *args], capture_output=True, text=True,
+                          timeout=120, env=DEMO_ENV)
 
 
 def kept_repo(output: str) -> str:
@@ -27,10 +26,9 @@ def kept_repo(output: str) -> str:
 
 
 def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit(tmp_path):
-    result, seconds = demo(tmp_path)
+    result = demo(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert seconds < 60
     for wave in ("wave 1 canary", "wave 2 region-eu-west", "wave 3 region-us-east", "wave 4 production/1"):
         assert f"advanced {wave}: " in out and f"{wave} passed its gates: recorded " in out
     assert re.search(r"reverted wave 5 production/2: commit [0-9a-f]{12}: gate failed: 1 of 1 clusters failed "
@@ -50,19 +48,17 @@ def test_demo_with_the_fault_shows_the_gate_fail_and_the_revert_commit(tmp_path)
 
 
 def test_demo_happy_path_completes(tmp_path):
-    result, seconds = demo(tmp_path, "--no-fault")
+    result = demo(tmp_path, "--no-fault")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rollout complete." in result.stdout and "revert" not in result.stdout
-    assert seconds < 60
 
 
 def test_demo_through_pull_requests_on_a_protected_main(tmp_path):
     """--delivery pull-request: the simulated GitHub merges one pull request per wave and
     one urgent one for the revert; main took no push (its hook refuses them)."""
-    result, seconds = demo(tmp_path, "--delivery", "pull-request")
+    result = demo(tmp_path, "--delivery", "pull-request")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert seconds < 60
     assert "main is protected: every wave goes through a pull request" in out
     for n, wave in enumerate(("wave 1 canary", "wave 2 region-eu-west", "wave 3 region-us-east", "wave 4 production/1",
                               "wave 5 production/2"), start=1):
@@ -81,12 +77,16 @@ def test_demo_through_pull_requests_on_a_protected_main(tmp_path):
 
 
 def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
+    # Ctrl-C as a terminal sends it: SIGINT at its default, which a run started in the
+    # background of a non-interactive shell (a CI script's `cmd &`) would have ignored.
     proc = subprocess.Popen([*ROLLOUT, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=DEMO_ENV)
+                            stderr=subprocess.PIPE, text=True, env=DEMO_ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:
             if line.startswith("advanced wave 1"):
                 break
+        assert proc.poll() is None, "the demo ended before wave 1 was out"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -153,10 +153,11 @@ def test_a_comparison_error_for_the_pin_fails_fast_and_reverts(tmp_path):
     remote, work = fleet(tmp_path)
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:comparison-error@v1.4.2")
     try:
-        start = time.monotonic()
+        # --timeout 1m, far below the policy's progressDeadline (20m): a revert within it is
+        # one at the settle time (10 s), not at the deadline. No clock read here: a loaded
+        # machine stretches the run, it must not fail the test.
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
         assert result.returncode == 1, result.stdout + result.stderr
-        assert time.monotonic() - start < 45  # the settle time (10s), not progressDeadline (20m)
         assert re.search(r"reverted wave 1 canary: commit [0-9a-f]{12}: gate failed: .*dev-eu-west: argocd: "
                          r"dev-eu-west-platform: ComparisonError: .*app path does not exist", result.stdout)
         assert subjects(remote)[-1] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"

@@ -3,15 +3,14 @@ Real files from ../shared/corpus/upstream (never copied), and variants made here
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
 
 from rollout.manifests.edit import PinError, pin_text
+from upstream import corpus
 from waves.pins import PinSpec
 
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "upstream"
 PIN = TypeAdapter(PinSpec)
 
 
@@ -65,7 +64,7 @@ def test_the_upstream_kargo_applicationset_is_refused_not_silently_pinned():
     # akuity/kargo: the list elements carry only `stage`; the template's targetRevision is a placeholder.
     rel = "akuity/kargo/hack/test/e2e/suites/argocd_update/testdata/argocd/argocd.yaml"
     with pytest.raises(PinError, match="spec.template.spec.source.targetRevision is 'placeholder'") as err:
-        pin_text((UPSTREAM / rel).read_text(), pin(clusterKey="stage"), "uat", {}, "v2")
+        pin_text((corpus() / "upstream" / rel).read_text(), pin(clusterKey="stage"), "uat", {}, "v2")
     assert err.value.line == 22
 
 
@@ -85,7 +84,7 @@ def test_upstream_matrix_list_values_key_is_pinned():
     # argoproj/argo-cd applicationset/examples/matrix/list-and-git.yaml: list inside a matrix,
     # the template reads {{.values.project}}.
     rel = "argoproj/argo-cd/applicationset/examples/matrix/list-and-git.yaml"
-    text = (UPSTREAM / rel).read_text()
+    text = (corpus() / "upstream" / rel).read_text()
     result = pin_text(text, pin(field="values.project"), "engineering-prod", {}, "prod-2")
     assert result.field == "spec.generators[0].matrix.generators[1].list.elements[1].values.project"
     assert result.text == text.replace("project: prod\n", "project: prod-2\n")
@@ -108,7 +107,7 @@ def test_an_absent_key_the_template_reads_is_added_and_removed_on_revert():
 ])
 def test_git_generators_are_explained(rel, generator, source):
     with pytest.raises(PinError) as err:
-        pin_text((UPSTREAM / rel).read_text(), pin(), "prod-eu", {}, "v2")
+        pin_text((corpus() / "upstream" / rel).read_text(), pin(), "prod-eu", {}, "v2")
     message = err.value.message
     assert message.startswith("no list generator element with cluster: prod-eu")
     assert f"{generator} takes them from {source}" in message
@@ -135,7 +134,7 @@ def test_generator_template_override_counts_as_a_reader():
     # argoproj/argo-cd applicationset/examples/design-doc/template-override.yaml: the url is read
     # by spec.template; a key read only by the generator's own template is read too.
     rel = "argoproj/argo-cd/applicationset/examples/design-doc/template-override.yaml"
-    text = (UPSTREAM / rel).read_text()
+    text = (corpus() / "upstream" / rel).read_text()
     result = pin_text(text, pin(field="url"), "engineering-prod", {}, "https://5.6.7.8")
     assert result.field == "spec.generators[1].list.elements[0].url"
     override = text.replace("path: '{{.cluster}}-override'", "path: '{{.cluster}}-{{ .flavour }}'")

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from conftest import examples
 from rollout.manifests.edit import PinError, pin_text
 from rollout.yamlfile import Located
+from upstream import corpus
 from waves.pins import PinSpec
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PIN = TypeAdapter(PinSpec)
 
 
@@ -55,8 +55,9 @@ CORPUS_PINS = {
 
 def corpus_files() -> list[str]:
     """The corpus's own examples; upstream/ has its cases in test_pin_upstream.py."""
-    return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*")
-                  if p.suffix in (".yaml", ".yml") and p.relative_to(CORPUS).parts[0] != "upstream")
+    root = corpus()
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.suffix in (".yaml", ".yml") and p.relative_to(root).parts[0] != "upstream")
 
 
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
@@ -73,7 +74,7 @@ def test_every_corpus_manifest_has_a_pin_case():
 @pytest.mark.parametrize("rel", sorted(CORPUS_PINS))
 def test_corpus_edit_is_one_line_idempotent_and_reversible(rel):
     spec, value = CORPUS_PINS[rel]
-    original = (CORPUS / rel).read_text()
+    original = (corpus() / rel).read_text()
     p = pin(spec)
     result = pin_text(original, p, "c1", {}, value, rel)
     removed, added = changed_lines(original, result.text)
@@ -130,7 +131,7 @@ def test_a_value_yaml_would_not_read_as_text_is_quoted():
 
 
 def test_multi_document_file_edits_only_the_named_document():
-    text = (CORPUS / "flux2-kustomize-helm-example/clusters/production/infrastructure.yaml").read_text()
+    text = (corpus() / "flux2-kustomize-helm-example/clusters/production/infrastructure.yaml").read_text()
     p = pin({"preset": "yaml-field", "kind": "Kustomization", "name": "infra-controllers", "field": "spec.path"})
     result = pin_text(text, p, "c1", {}, "./controllers-v2")
     assert result.line == 14
@@ -157,7 +158,7 @@ def test_multi_document_file_edits_only_the_named_document():
 )
 def test_a_pin_that_finds_no_field_is_an_error_not_a_skip(rel, spec, message):
     with pytest.raises(PinError, match=message):
-        pin_text((CORPUS / rel).read_text(), pin(spec), "c1", {}, "v2")
+        pin_text((corpus() / rel).read_text(), pin(spec), "c1", {}, "v2")
 
 
 def test_argocd_application_single_and_multi_source():
@@ -194,14 +195,14 @@ def test_applicationset_list_element_chosen_by_cluster():
         pin_text(text, p, "dev", {}, "v1")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.sampled_from(sorted(CORPUS_PINS)),
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FF), min_size=1, max_size=20),
 )
 def test_any_text_value_round_trips_and_reverts_byte_for_byte(rel, value):
     spec, _ = CORPUS_PINS[rel]
-    original = (CORPUS / rel).read_text()
+    original = (corpus() / rel).read_text()
     p = pin(spec)
     result = pin_text(original, p, "c1", {}, value, rel)
     assert _get(Located.parse(rel, result.text).documents, result.field, p) == value

@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from conftest import examples
 from rollout.manifests.edit import PinError, pin_text
 from waves.pins import PinSpec
 from waves.pins.yaml_field import parse_field_path
@@ -132,7 +133,7 @@ VALUES = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(manifests(), VALUES)
 @example(("\ufefftag: old\n", "tag", "edit"), "new")  # the reported corruption: "\ufefftag:newd"
 @example(("\ufeffimages:\n- name: x\n  newTag: v2.12.0\n", "images[name=x].newTag", "edit"), "v2.13.0")

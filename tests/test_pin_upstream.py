@@ -15,9 +15,9 @@ import pytest
 from pydantic import TypeAdapter
 
 from rollout.manifests.edit import PinError, pin_text
+from upstream import corpus
 from waves.pins import PRESETS, PinSpec
 
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "upstream"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pins"
 PIN = TypeAdapter(PinSpec)
 DIGEST = "sha256:" + "4f" * 32
@@ -36,7 +36,7 @@ class Case:
         self.real = not self.file.startswith("fixtures:")
 
     def text(self) -> str:
-        path = FIXTURES / self.file.removeprefix("fixtures:") if not self.real else UPSTREAM / self.file
+        path = FIXTURES / self.file.removeprefix("fixtures:") if not self.real else corpus() / "upstream" / self.file
         return path.read_bytes().decode()
 
     def pin(self):
@@ -208,7 +208,8 @@ def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 
 def test_every_upstream_file_has_a_case_and_every_preset_three_files():
-    upstream = sorted(str(p.relative_to(UPSTREAM)) for p in UPSTREAM.rglob("*") if p.is_file())
+    root = corpus() / "upstream"
+    upstream = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert len(upstream) == 34
     used = {c.file for c in CASES} | {r[0] for r in REFUSALS}
     assert sorted(f for f in upstream if f not in used) == []
@@ -238,7 +239,7 @@ def test_edit_and_revert_are_byte_exact(case, variant):
 
 @pytest.mark.parametrize("rel, spec, cluster, message", REFUSALS, ids=lambda v: v if isinstance(v, str) else "")
 def test_refusals_say_why(rel, spec, cluster, message):
-    text = (UPSTREAM / rel).read_text()
+    text = (corpus() / "upstream" / rel).read_text()
     for variant in variants(text).values():
         with pytest.raises(PinError) as err:
             pin_text(variant, PIN.validate_python({"files": "x.yaml", **spec}), cluster, {}, "v2", rel)
@@ -248,7 +249,7 @@ def test_refusals_say_why(rel, spec, cluster, message):
 def test_operator_manual_with_only_spec_source_pins_its_kustomize_images_and_helm_values():
     # argoproj/argo-cd docs/operator-manual/application.yaml without its spec.sources block:
     # the image pins of argocd-application-image reach every place the manual shows.
-    text = re.sub(r"  # Sources field.*?\n\n", "", (UPSTREAM / OPERATOR_MANUAL).read_text(), flags=re.S)
+    text = re.sub(r"  # Sources field.*?\n\n", "", (corpus() / "upstream" / OPERATOR_MANUAL).read_text(), flags=re.S)
     assert "sources:" not in text
     image = {"preset": "argocd-application-image"}
     for options, value, line in [

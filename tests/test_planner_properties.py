@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from waves.inventory import Cluster
 from waves.planner import make_plan
 from waves.policy import RolloutPolicy
@@ -64,7 +65,7 @@ def inventory(fleet) -> list[Cluster]:
     return [Cluster(name, labels) for name, labels in fleet.items()]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleets, wave_specs, st.randoms(use_true_random=False))
 def test_every_cluster_in_exactly_one_wave_order_respects_after_and_inventory_order_does_not_matter(fleet, specs, rnd):
     pol = build_policy(specs)
@@ -107,7 +108,7 @@ def test_every_cluster_in_exactly_one_wave_order_respects_after_and_inventory_or
     ]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(fleets, st.sampled_from([1, 2, 3, 7, "10%", "33%", "100%"]))
 def test_batches_never_exceed_max_clusters_and_keep_name_order(fleet, max_clusters):
     pol = build_policy([{"selector": None, "groupBy": None, "maxClusters": max_clusters, "after": None}])

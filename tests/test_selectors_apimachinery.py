@@ -1,22 +1,19 @@
 """Selectors mean what kubectl means: every case of apimachinery's own selector test
 tables (pkg/labels/selector_test.go, transcribed in ../shared/reference), read from
-there, never copied. Gt/Lt parse in apimachinery but a LabelSelector may not use them:
-for cluster selection they are refused with a reason."""
+there, never copied; without ../shared those two tests skip (tests/upstream.py), the rest
+run. Gt/Lt parse in apimachinery but a LabelSelector may not use them: for cluster
+selection they are refused with a reason."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from upstream import cases_or_absent, need, selector_cases
 from waves.selectors import LabelSelector, parse_requirements, parse_selector
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "selectors-apimachinery.json"
-CASES = json.loads(REFERENCE.read_text())["cases"] if REFERENCE.is_file() else []
-pytestmark = pytest.mark.skipif(not CASES, reason=f"{REFERENCE} is not here")
+CASES = selector_cases()
 
 
 def _parse(selector):
@@ -29,8 +26,9 @@ def _case_id(case) -> str:
     return f"{case['id']}-{case['source']}"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.get("gt_lt")], ids=_case_id)
+@pytest.mark.parametrize("case", cases_or_absent([c for c in CASES if not c.get("gt_lt")], "selectors"), ids=_case_id)
 def test_agrees_with_apimachinery(case):
+    need("selectors")
     if case["expect"] == "parse-error":
         with pytest.raises(ValueError):
             _parse(case["selector"])
@@ -43,8 +41,9 @@ def test_agrees_with_apimachinery(case):
         assert sorted(parse_requirements(case["selector"])) == expected
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.get("gt_lt")], ids=_case_id)
+@pytest.mark.parametrize("case", cases_or_absent([c for c in CASES if c.get("gt_lt")], "selectors"), ids=_case_id)
 def test_gt_and_lt_are_refused_for_cluster_selection(case):
+    need("selectors")
     with pytest.raises(ValueError) as raised:
         _parse(case["selector"])
     if case["expect"] != "parse-error":  # valid for node affinity: the reason is the operator

@@ -65,8 +65,19 @@ class Running:
 
 @pytest.fixture
 def fleet_config(tmp_path):
+    """The example fleet served, for a test that changes it (advances its remote)."""
     remote, work = published(tmp_path, "fleet-config")
     sim = Running(remote, tmp_path / "kubeconfig")
+    yield sim, work
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def served_fleet_config(tmp_path_factory):
+    """The example fleet served once for the module's tests that only read it."""
+    tmp = tmp_path_factory.mktemp("served-fleet-config")
+    remote, work = published(tmp, "fleet-config")
+    sim = Running(remote, tmp / "kubeconfig")
     yield sim, work
     sim.stop()
 
@@ -86,8 +97,8 @@ def wait_for(predicate, timeout: float = 20.0):
     raise AssertionError("timed out")
 
 
-def test_hub_serves_one_application_per_cluster_with_kubernetes_semantics(fleet_config):
-    sim, _ = fleet_config
+def test_hub_serves_one_application_per_cluster_with_kubernetes_semantics(served_fleet_config):
+    sim, _ = served_fleet_config
     api = sim.api()
     apps = applications(api)
     assert sorted(apps) == sorted(f"{c}-platform" for c in (
@@ -131,8 +142,8 @@ def test_an_advance_moves_the_applications_through_sync_to_the_new_revision(flee
     assert untouched["sync"]["comparedTo"]["source"]["targetRevision"] == "v1.4.1"
 
 
-def test_watch_streams_added_then_modified_events(fleet_config):
-    sim, work = fleet_config
+def test_watch_streams_added_then_modified_events(served_fleet_config):
+    sim, _ = served_fleet_config
     api = sim.api()
     stream = watch.Watch().stream(api.list_namespaced_custom_object, "argoproj.io", "v1alpha1", "argocd",
                                   "applications", timeout_seconds=1)

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from rollout.targeting.files import RepoFiles
 from rollout.targeting.graph import Graph, Link
+from upstream import corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -118,9 +119,7 @@ def test_every_reference_kind_is_reached(tmp_path):
 def test_a_real_overlay_from_the_corpus_reaches_its_components_and_patches(tmp_path):
     """kostis-codefresh/gitops-environment-promotion envs/prod-eu/kustomization.yml, as
     published; the files it names are created empty around it."""
-    source = CORPUS / "gitops-environment-promotion" / "envs" / "prod-eu" / "kustomization.yml"
-    if not source.exists():
-        pytest.skip("the shared corpus is not here")
+    source = corpus() / "gitops-environment-promotion" / "envs" / "prod-eu" / "kustomization.yml"
     write(tmp_path, {"envs/prod-eu/kustomization.yml": source.read_text()})
     reach = walk(tmp_path, "envs/prod-eu")
     missing = sorted(m.split(":")[0] for m in messages(reach))
@@ -231,7 +230,7 @@ edges_strategy = st.integers(2, 7).flatmap(
     lambda n: st.tuples(st.just(n), st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=14)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(edges_strategy)
 def test_the_walk_reaches_exactly_what_is_reachable_and_finds_a_cycle_iff_there_is_one(graph):
     """Random kustomization graphs: folder f<i> lists `../f<j>` for each edge i -> j and a

@@ -8,21 +8,16 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from conftest import SEED_POLICY, make_seed_repo
 from rollout.targeting.sources import argocd_application, flux_kustomization, fleet_gitrepo
 from rollout.yamlfile import load_documents
+import upstream
 
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "upstream"
 BASE = {"base/kustomization.yaml": "resources: [ns.yaml]\n", "base/ns.yaml": "kind: Namespace\n"}
 
 
 def corpus(path: str) -> list:
-    file = UPSTREAM / path
-    if not file.exists():
-        pytest.skip("the shared corpus is not here")
-    return load_documents(file)
+    return load_documents(upstream.corpus() / "upstream" / path)
 
 
 def test_fleet_gitrepo_paths():

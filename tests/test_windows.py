@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import examples
 from waves.windows import Window, judge, next_opening, resolve
 
 UTC = timezone.utc
@@ -116,7 +117,7 @@ WINDOWS = st.lists(st.builds(
     min_size=1, max_size=3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(windows=WINDOWS, minutes=st.integers(0, 60 * 24 * 365))
 def test_next_opening_is_open_and_nothing_before_it_is(windows, minutes):
     now = at(2026, 1, 1) + timedelta(minutes=minutes)

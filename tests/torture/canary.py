@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from torture.fleet import SEED_POLICY, git, make_seed_repo
+from torture.fleet import GIT_ENV, SEED_POLICY, git, make_seed_repo
 from torture.fuzz import cluster_secret, run_cli
 
 CANARY = "canary-5ec2e7-do-not-print"
@@ -154,9 +154,10 @@ def sweep(repo: Path, kubeconfig: Path, summary: Path, source: str, debug: tuple
     ROLLOUT_DEBUG=1 prints what the plain run prints and the traceback: `debug=(True,)`
     covers both."""
     leaks = []
-    saved = {k: os.environ.get(k) for k in ("ROLLOUT_DEBUG", "KUBECONFIG", "GITHUB_STEP_SUMMARY")}
+    saved = {k: os.environ.get(k) for k in ("ROLLOUT_DEBUG", "KUBECONFIG", "GITHUB_STEP_SUMMARY", *GIT_ENV)}
     os.environ["KUBECONFIG"] = str(kubeconfig)
     os.environ["GITHUB_STEP_SUMMARY"] = str(summary)
+    os.environ.update(GIT_ENV)  # the writing commands commit in this process: who, not the user's git config
     try:
         for debugging in debug:
             if debugging:

@@ -117,15 +117,19 @@ def settled(checkout: Path, fleet: Fleet) -> str | None:
 
 
 def kill_trials(workdir: Path, trials: int, seed: int = 1, commands=tuple(COMMANDS), log=None,
-                kinds: tuple[str, ...] = ("group", "pid")) -> KillTally:
-    """`kinds`: which kills, in turn by pairs of trials (process group, pid alone)."""
+                kinds: tuple[str, ...] = ("group", "pid"), hits: int = 0, most: int = 0) -> KillTally:
+    """`kinds`: which kills, in turn by pairs of trials (process group, pid alone).
+    `hits`: after `trials`, go on (up to `most` trials in all) until that many kills hit
+    a live run. A kill is timed by an uninterrupted calibration run; on a loaded machine
+    the killed run may be faster than that one was and end first (a miss)."""
     rng = random.Random(seed)
     fleet = Fleet(workdir / "kill")
     admin = Admin(fleet)
     tally = KillTally()
     checkout = fleet.clone("runner")
     timings: dict[str, tuple[float, float]] = {}
-    for number in range(trials):
+    number = -1
+    while (number := number + 1) < trials or (sum(tally.landed.values()) < hits and number < most):
         command = commands[number % len(commands)]
         how = kinds[(number // 2) % len(kinds)]
         admin.new_revision()

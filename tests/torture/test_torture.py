@@ -9,7 +9,7 @@ from torture.race import race
 
 
 def test_kill_9_early_and_late_leaves_no_stuck_checkout_and_no_half_commit(tmp_path):
-    tally = kill_trials(tmp_path, trials=6, seed=7)
+    tally = kill_trials(tmp_path, trials=6, seed=7, hits=4, most=18)  # a loaded machine misses more: more trials
     figures = tally.figures()
     assert tally.stuck == [] and tally.half_commits == [] and tally.status_errors == [], (figures, tally.stuck)
     assert tally.doubled == []
