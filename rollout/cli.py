@@ -436,17 +436,8 @@ def retry(
 
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, reason, by, push, delivery=_mode(delivery)))
-    if format is CheckFormat.json:
-        import json
-
-        print(json.dumps(outcome.as_dict(), indent=2))
-        return
-    for change in outcome.changes:
-        print(f"retried {outcome.policy} -> {outcome.revision}: {change.name} starts at {change.commit[:12]}")
-    for note in outcome.notes:
-        print(note)
-    if outcome.changes:
-        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+    _print_record(outcome, format.value, lambda change: f"retried {outcome.policy} -> {outcome.revision}: "
+                  f"{change.name} starts at {change.commit[:12]}")
 
 
 def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: Optional[str], reason: Optional[str],
@@ -458,18 +449,26 @@ def _pause_command(action: str, policy: Optional[str], all_policies: bool, by: O
         raise UsageError("give exactly one of POLICY and --all")
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: record(root, policy, action, by, reason, push, delivery=_mode(delivery)))
+    if _print_record(outcome, fmt, lambda change: f"{action}d {'every policy' if change.name == '*' else change.name}: "
+                     f"{change.commit[:12]}"):
+        _notify(root, outcome, policy)
+
+
+def _print_record(outcome, fmt: str, line) -> bool:
+    """A record command's outcome: JSON, or a `line(change)` per change, the notes and
+    where it went. False for JSON (nothing more is said)."""
     if fmt == "json":
         import json
 
         print(json.dumps(outcome.as_dict(), indent=2))
-        return
+        return False
     for change in outcome.changes:
-        print(f"{action}d {'every policy' if change.name == '*' else change.name}: {change.commit[:12]}")
+        print(line(change))
     for note in outcome.notes:
         print(note)
     if outcome.changes:
         print("pushed" if outcome.pushed else "committed locally (not pushed)")
-    _notify(root, outcome, policy)
+    return True
 
 
 def _notify(root, outcome, policy: Optional[str]) -> None:
@@ -526,17 +525,8 @@ def _lift_halt(policy: Optional[str], all_policies: bool, by: Optional[str], rea
         raise UsageError("--halt lifts one policy's halt: give POLICY, not --all")
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: lift(root, policy, reason, by, push, delivery=_mode(delivery)))
-    if fmt == "json":
-        import json
-
-        print(json.dumps(outcome.as_dict(), indent=2))
-        return
-    for change in outcome.changes:
-        print(f"lifted the halt at wave {change.number} {change.name}: {change.commit[:12]} (judged afresh by the next run)")
-    for note in outcome.notes:
-        print(note)
-    if outcome.changes:
-        print("pushed" if outcome.pushed else "committed locally (not pushed)")
+    _print_record(outcome, fmt, lambda change: f"lifted the halt at wave {change.number} {change.name}: "
+                  f"{change.commit[:12]} (judged afresh by the next run)")
 
 
 @command

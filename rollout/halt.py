@@ -20,7 +20,7 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
         raise UsageError("--reason must say why the halt is lifted")
     session = open_session(repo, push, delivery=delivery)
     sync(session)
-    who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
+    who = session.who(by)
 
     def attempt():
         ws, state = folded(session, policy_ref, now)

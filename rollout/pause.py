@@ -62,7 +62,7 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
     sync(session)
     if policy_ref is None:  # every policy: --delivery says where records go (docs/delivery.md)
         session.delivery = delivery_for(None, delivery)
-    who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
+    who = session.who(by)
 
     def attempt():
         lines: list[str] = []  # a resume of a halted rollout says the halt remains

@@ -23,7 +23,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         raise UsageError("--reason must say why")
     session = open_session(repo, push, delivery=delivery)
     sync(session)
-    who = (by or "").strip() or session.git.identities()[0].rsplit(" <", 1)[0]
+    who = session.who(by)
 
     def attempt():
         ws, state = folded(session, policy_ref, now)

@@ -69,6 +69,10 @@ class Session:
     def remote(self) -> str | None:
         return self.upstream.remote if self.upstream else None
 
+    def who(self, by: str | None) -> str:
+        """Who a record names: `--by`, else git's user.name."""
+        return (by or "").strip() or self.git.identities()[0].rsplit(" <", 1)[0]
+
     def sync(self) -> None:
         """Fetch and fast-forward to the remote branch (`sync` below): what a delivery does
         after another runner moved the branch."""

@@ -29,6 +29,14 @@ def subjects(remote: Path) -> list[str]:
     return [s for s in git(remote, "log", "--format=%s", "--reverse", "main").splitlines() if s.startswith("rollout(")]
 
 
+def on_failure(work: Path, value: str) -> None:
+    """The policy's `onFailure` set to `value`; committed and pushed."""
+    policy = work / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("onFailure: revert", f"onFailure: {value}"))
+    git(work, "commit", "-qam", f"onFailure: {value}")
+    git(work, "push", "-q")
+
+
 def gate_on_error_rate(work: Path, prom: str) -> None:
     """The policy's Argo CD gate becomes a Prometheus gate on the error rate (max 5%),
     with 1-second bakes; committed and pushed."""
@@ -197,10 +205,7 @@ def test_on_failure_halt_records_a_halt_that_sticks_until_a_person_lifts_it(tmp_
     import time
 
     remote, work = fleet(tmp_path)
-    policy = work / "rollouts/security-patch.yaml"
-    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: halt"))
-    git(work, "commit", "-qam", "halt on failure")
-    git(work, "push", "-q")
+    on_failure(work, "halt")
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-us-east:sync-failed@v1.4.2")
     try:
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "1m")
@@ -273,10 +278,7 @@ def test_on_failure_scope_rollout_reverts_every_wave_that_is_out_newest_first(tm
     remote, work = fleet(tmp_path)
     original = {c: (work / f"argocd/apps/{c}-platform.yaml").read_text()
                 for c in ("dev-us-east", "dev-eu-west", "staging-us-east", "staging-eu-west", "prod-eu-west", "prod-us-east")}
-    policy = work / "rollouts/security-patch.yaml"
-    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: {action: revert, scope: rollout}"))
-    git(work, "commit", "-qam", "abort the whole rollout on a failure")
-    git(work, "push", "-q")
+    on_failure(work, "{action: revert, scope: rollout}")
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-us-east:degraded@v1.4.2")
     try:
         result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
