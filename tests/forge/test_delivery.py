@@ -269,6 +269,36 @@ def test_a_retry_on_a_protected_main_is_a_record_and_the_new_epoch_has_branches_
         sim.stop()
 
 
+def test_a_halt_on_a_protected_main_is_a_record_that_sticks_until_lifted(tmp_path):
+    """Issue 18: `onFailure: halt` under pull-request delivery: the halt is a record on
+    rollout/records (main is protected), every later step says halted, and the lift is a
+    record there too."""
+    fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
+    policy = fleet.work / POLICY
+    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: halt"))
+    git(fleet.work, "commit", "-qam", "halt on failure")
+    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    sim = Simulator(fleet, "github", "--protect", "--fault", "dev-eu-west:degraded@v1.4.2")
+    try:
+        failed = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert failed.returncode == 1 and failed.stdout.strip().endswith("v1.4.2: failed"), failed.stdout + failed.stderr
+        records = git(fleet.bare, "log", "--format=%s", "rollout/records").stdout
+        assert "rollout(security-patch): halt at wave 1 canary (v1.4.2)" in records
+        assert "halt at" not in git(fleet.bare, "log", "--format=%s", "main").stdout
+        held = run(fleet, sim)
+        assert held.returncode == 1 and held.stdout.strip().endswith("v1.4.2: halted"), held.stdout + held.stderr
+        assert [r.head.ref for r in pulls(sim)] == [BRANCHES[0]]  # nothing more proposed
+        git(fleet.work, "pull", "-q", "--ff-only")
+        lifted = rollout(fleet, sim, "resume", "security-patch", "--halt", "--reason", "looked at it")
+        assert lifted.returncode == 0 and "lifted the halt at wave 1 canary" in lifted.stdout, lifted.stderr
+        assert "lift the halt at wave 1 canary" in git(fleet.bare, "log", "-1", "--format=%s", "rollout/records").stdout
+        again = run(fleet, sim)  # judged afresh: still degraded, halted again by a new record
+        assert again.returncode == 1 and again.stdout.strip().endswith("v1.4.2: failed"), again.stdout + again.stderr
+        assert git(fleet.bare, "log", "--format=%s", "rollout/records").stdout.count(": halt at wave 1") == 2
+    finally:
+        sim.stop()
+
+
 def test_reverts_may_be_pushed_while_advances_go_through_pull_requests(tmp_path):
     fleet = fleet_with(tmp_path, "mode: pull-request\nrevert: push")
     sim = Simulator(fleet, "github", "--fault", "dev-eu-west:degraded@v1.4.2")  # the bot may push (reverts only)
