@@ -409,3 +409,36 @@ def test_a_receiver_that_hangs_times_out_and_the_retry_delivers():
         assert len(calls) == 2 and [e["reason"] for e in slow.events("/hook")] == ["drill", "drill"]
     finally:
         slow.close()
+
+
+def test_a_halt_is_notified_once_by_the_step_that_records_it(tmp_path, receiver):
+    """Issue 18: the halt record's step sends `failed` (onFailure: halt) keyed by the
+    record; the steps that find the rollout halted afterwards send nothing, even on a
+    runner with an empty sent log (a new CI machine each night)."""
+    import re
+
+    pytest.importorskip("kubernetes")
+    from test_simulator import Running
+    from test_simulator import published as example
+
+    def halting(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text).replace("onFailure: revert", "onFailure: halt")
+        return text + "  notify:\n    - webhook: {urlFrom: {env: HOOK_URL}}\n      events: [failed, halted]\n"
+
+    remote, work = example(tmp_path, "fleet-config", halting)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-us-east:sync-failed@v1.4.2")
+    env = {"HOOK_URL": receiver.url + "/hook"}
+    try:
+        halted = rollout(work, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), "--wait", "--interval",
+                         "1s", "--timeout", "1m", env=env)
+        assert halted.returncode == 1 and halted.stdout.strip().endswith("v1.4.2: failed"), halted.stdout + halted.stderr
+        record = git(remote, "rev-parse", "main").strip()
+        (event,) = receiver.events("/hook")
+        assert event["event"] == "failed" and event["commit"] == record and "dev-us-east" in event["reason"]
+        for _ in range(2):
+            (work / ".git" / "rollout" / "notified").unlink(missing_ok=True)  # a new runner: nothing remembered
+            again = rollout(work, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), env=env)
+            assert again.returncode == 1 and again.stdout.strip().endswith("v1.4.2: halted"), again.stdout
+        assert len(receiver.events("/hook")) == 1
+    finally:
+        sim.stop()
