@@ -8,7 +8,7 @@ from waves.state import OUT
 from rollout.errors import Refused
 from rollout.git.history import approve_message, policy_digest
 from rollout.outcome import Outcome, WaveChange
-from rollout.session import folded, open_session, publish, sync, wave_ref
+from rollout.session import folded, open_synced, publish, wave_ref
 from rollout.workspace import UsageError
 
 
@@ -18,8 +18,7 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
     with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
     if not by.strip():
         raise UsageError("--by must name who approves")
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
 
     def attempt():
         ws, state = folded(session, policy_ref, now)

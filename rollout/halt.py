@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.outcome import Outcome, WaveChange
-from rollout.session import folded, open_session, publish, sync
+from rollout.session import folded, open_synced, publish
 from rollout.git.history import lift_message, policy_digest
 from rollout.workspace import UsageError
 
@@ -18,8 +18,7 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
          now: int | None = None, delivery: str | None = None) -> Outcome:
     if not (reason or "").strip():
         raise UsageError("--reason must say why the halt is lifted")
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
     who = session.who(by)
 
     def attempt():

@@ -13,7 +13,7 @@ from rollout.controls import pauses_of
 from rollout.git.history import clock_trailer
 from rollout.errors import InvalidInput, Refused
 from rollout.outcome import Outcome, WaveChange
-from rollout.session import clock, open_session, publish, state_of, sync
+from rollout.session import clock, open_synced, publish, state_of
 
 MARKERS = ".rollout/pause"
 
@@ -58,8 +58,7 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
 
     if action == "pause" and not (reason or "").strip():
         raise UsageError("--reason must say why")
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
     if policy_ref is None:  # every policy: --delivery says where records go (docs/delivery.md)
         session.delivery = delivery_for(None, delivery)
     who = session.who(by)

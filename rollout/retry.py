@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.outcome import Outcome, WaveChange
-from rollout.session import folded, open_session, publish, sync
+from rollout.session import folded, open_synced, publish
 from rollout.git.history import policy_digest, retry_message
 from rollout.workspace import UsageError
 
@@ -21,8 +21,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
           now: int | None = None, delivery: str | None = None) -> Outcome:
     if not reason.strip():
         raise UsageError("--reason must say why")
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
     who = session.who(by)
 
     def attempt():

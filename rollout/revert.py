@@ -12,7 +12,7 @@ from rollout.errors import InvalidInput
 from rollout.git.history import policy_digest, revert_message
 from rollout.manifests.edit import PinError, pin_text
 from rollout.outcome import Outcome, WaveChange
-from rollout.session import clock, events_of, load, open_session, publish, sync, wave_ref
+from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.workspace import UsageError
 
 
@@ -22,8 +22,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
     commit, one commit per wave. Idempotent: a reverted wave is left alone."""
     if not reason.strip():
         raise UsageError("--reason must say why")
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
 
     def attempt():
         ws = load(session, policy_ref, check_files=False)  # no file checks: a revert must work even if pins broke

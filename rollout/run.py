@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
-from rollout.session import clock, open_session, sync
+from rollout.session import clock, open_synced
 from rollout.gate_check import WaveVerdict, evaluate, preflight
 from rollout.render.words import count
 from rollout.step import Stepper
@@ -65,8 +65,7 @@ class Step:
 def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: str | None = None) -> Step:
     """One step on one snapshot: one session, one fetch, one load, one fold, one clock;
     the gates judged once; waves/decide.py decides; rollout/step.py builds and publishes."""
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
     kube.forget()
     now = clock()
     stepper = Stepper(session, policy_ref, now)

@@ -146,6 +146,13 @@ def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: 
     return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
 
 
+def open_synced(repo: Path, push: bool | None, delivery: str | None = None) -> Session:
+    """A writing session on what is published: opened, then synced with the remote."""
+    session = open_session(repo, push, delivery=delivery)
+    sync(session)
+    return session
+
+
 def _recover_plain(git: Git, branch: str) -> list[str]:
     """A checkout a killed `git merge` left half-moved towards a published rollout commit."""
     upstream = git.upstream(branch)

@@ -18,7 +18,7 @@ from rollout.controls import hold_of
 from rollout.advance import build_advances
 from rollout.outcome import Outcome, WaveChange
 from rollout.revert import revert_wave
-from rollout.session import clock, events_of, fold_events, load, open_session, publish, sync
+from rollout.session import clock, events_of, fold_events, load, open_synced, publish
 from rollout.git.history import RECORDS, halt_message, history_refs, policy_digest, verify_message
 from rollout.workspace import Workspace
 from rollout.yamlfile import bulk
@@ -140,6 +140,5 @@ def record_passes(repo, policy_ref: str, verdicts: dict[str, Verdict], push: boo
     """`rollout gate --record`: the verify records of waves whose gates passed, each bound
     to the advance it judged, decided as `rollout run` decides them (none during the bake,
     none twice, none for another advance)."""
-    session = open_session(repo, push, delivery=delivery)
-    sync(session)
+    session = open_synced(repo, push, delivery)
     return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True)
