@@ -83,7 +83,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
     decided = decide(plan, state, {}, hold)
     chosen = [(a.wave, list(a.clusters), a.late, [], False) for a in of(decided, START)]
     outcome.held += [f"wave {a.wave} {a.name}: {a.reason}" for a in of(decided, WAIT) if a.wave is not None]
-    stopped = [a.reason for a in of(decided, WAIT) if a.wave is None]  # a reverted wave: nothing new starts
+    stopped = [a.reason for a in of(decided, WAIT) if a.wave is None]  # reverted or halted: nothing new starts
     if stopped:
         outcome.notes += stopped
         return []

@@ -429,8 +429,8 @@ def retry(
     delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
 ) -> None:
-    """Start a new epoch of a reverted revision: its waves go out again from the first,
-    with their bakes and gates (exit 2 while it is in progress or complete)."""
+    """Start a new epoch of a reverted or halted revision: its waves go out again from the
+    first, with their bakes and gates (exit 2 while it is not started, in progress or complete)."""
     from rollout.retry import retry as run
     from rollout.workspace import repo_root
 

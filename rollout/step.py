@@ -100,11 +100,8 @@ class Stepper:
     def after(self) -> RolloutState:
         """The rollout after the step's commits: the events read again and folded on the
         snapshot's plan (the policy is not loaded again)."""
-        session, ws = self.session, self.snapshot_taken().ws
+        session, ws = self.session, self.snapshot().ws
         return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
-
-    def snapshot_taken(self) -> Snapshot:
-        return self._snapshot or self.snapshot()
 
 
 def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Outcome) -> str:
@@ -117,18 +114,15 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
         tip = revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
                            outcome, advance=action.advance)
     digest = policy_digest(ws.loaded.text)
-    for action in of(actions, HALT):
-        message = halt_message(plan.policy, plan.revision, action.wave, action.name, action.reason,
-                               list(action.evidence), digest, action.advance, epoch=state.epoch)
-        tip = session.git.commit_empty_on(tip, message)
-        outcome.changes.append(WaveChange(action.wave, action.name, HALT, list(plan.wave(action.wave).clusters), [],
-                                          commit=tip))
-    for action in of(actions, VERIFY):
-        message = verify_message(plan.policy, plan.revision, action.wave, action.name, list(action.evidence), digest,
-                                 advance=action.advance, epoch=state.epoch)
-        tip = session.git.commit_empty_on(tip, message)
-        outcome.changes.append(WaveChange(action.wave, action.name, VERIFY, list(plan.wave(action.wave).clusters), [],
-                                          commit=tip))
+    record = {  # the empty commits that record a verdict: its evidence, and the advance it judged
+        HALT: lambda a: halt_message(plan.policy, plan.revision, a.wave, a.name, a.reason, list(a.evidence), digest,
+                                     a.advance, epoch=state.epoch),
+        VERIFY: lambda a: verify_message(plan.policy, plan.revision, a.wave, a.name, list(a.evidence), digest,
+                                         advance=a.advance, epoch=state.epoch)}
+    for action in [a for kind in (HALT, VERIFY) for a in of(actions, kind)]:
+        tip = session.git.commit_empty_on(tip, record[action.kind](action))
+        outcome.changes.append(WaveChange(action.wave, action.name, action.kind, list(plan.wave(action.wave).clusters),
+                                          [], commit=tip))
     starts = [(a.wave, list(a.clusters), a.late, [], False) for a in of(actions, ADVANCE)]
     if starts:
         tip = build_advances(session, ws, state, starts, outcome, tip, None, False)

@@ -9,7 +9,7 @@ one: setting a policy back to a revision the fleet ran before rolls it out afres
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from waves.durations import format_duration
 from waves.planner import Plan
@@ -225,7 +225,7 @@ def epochs(events: list[Event], policy: str) -> list[Epoch]:
             found[event.epoch] = Epoch(event.epoch, event.revision, event.time, event.commit,
                                        retried=event.action == RETRY)
         elif known is not None and event.action == REVERT and known.revision == event.revision:
-            found[event.epoch] = Epoch(known.number, known.revision, known.started, known.commit, True, known.retried)
+            found[event.epoch] = replace(known, reverted=True)
     return sorted(found.values(), key=lambda e: e.number)
 
 
