@@ -36,6 +36,9 @@ CASES = [
     ("bad template", "files: argocd/apps/{cluster}-platform.yaml", "files: argocd/apps/{name}-platform.yaml",
      (10, "spec.pin[0].files", "unknown placeholder {name}")),
     ("missing field", "  revision: v1.4.2\n", "", (4, "spec.revision", "required field is missing")),
+    ("onFailure word", "onFailure: revert", "onFailure: rollback", (26, "spec.onFailure", "'rollback' is not allowed")),
+    ("onFailure scope", "onFailure: revert", "onFailure: {action: revert, scope: fleet}",
+     (26, "spec.onFailure.scope", "'fleet' is not allowed: use 'wave' or 'rollout'")),
 ]
 
 
