@@ -15,6 +15,7 @@ from rollout.errors import InvalidInput, Refused
 from rollout.git.history import advance_message, history_refs, policy_digest
 from rollout.manifests.edit import PinError, pin_text
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import require_signing
 from rollout.session import clock, load, open_session, publish, state_of, sync, wave_ref
 from rollout.workspace import Workspace
 from rollout.yamlfile import bulk
@@ -34,10 +35,12 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
         state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         chosen = _choose(ws, state, wave, force, outcome, hold_of(session.git, ws.plan.policy, clock(now),
-                                                                   history_refs(session.git, session.remote)))
+                                                                   history_refs(session.git, session.remote), ws))
         base = session.git.head()
         if not chosen:
             return outcome, base, base
+        if not dry_run:
+            require_signing(session, ws, "an advance")
         with bulk():
             tip = build_advances(session, ws, state, chosen, outcome, base, message, dry_run)
         return outcome, base, base if dry_run else tip
@@ -71,7 +74,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                 return [(target.number, ws_state.late, True, [], False)]
             outcome.notes.append(f"wave {target.number} {target.name} is already advanced ({ws_state.status}): nothing to do")
             return []
-        reasons = blockers(plan, state, target.number)
+        reasons = blockers(plan, state, target.number) + [f"spec.trust holds it: {b.line()}" for b in state.blocked]
         window = hold.window(target)
         if not window.open:
             reasons.append(window.describe())

@@ -8,17 +8,21 @@ from waves.state import OUT
 from rollout.errors import Refused
 from rollout.git.history import approve_message, policy_digest
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish, wave_ref
 from rollout.workspace import UsageError
 
 
-def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None = None, now: int | None = None,
-            delivery: str | None = None) -> Outcome:
+def approve(repo: Path, policy_ref: str, wave: str, by: str | None = None, push: bool | None = None,
+            now: int | None = None, delivery: str | None = None) -> Outcome:
     """Record that a person approved wave `wave` (`approval: required`): an empty commit
-    with `Rollout-Action: approve`; the waves after it may then go. Idempotent."""
-    if not by.strip():
+    with `Rollout-Action: approve`; the waves after it may then go. Idempotent. Under
+    spec.trust it counts only when signed by one of its approvers, and the approver it
+    names is the signer (rollout/trust.py)."""
+    if by is not None and not by.strip():
         raise UsageError("--by must name who approves")
     session = open_synced(repo, push, delivery)
+    by = session.who(by)
 
     def attempt():
         ws, state = folded(session, policy_ref, now)
@@ -35,6 +39,7 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str, push: bool | None =
             return outcome, base, base
         if ws_state.status not in OUT:
             raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
+        require_signing(session, ws, "an approval", approving=True)
         message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
                                   policy_digest(ws.loaded.text), epoch=state.epoch)
         tip = session.git.commit_empty_on(base, message)

@@ -404,7 +404,8 @@ def gate(
 def approve(
     policy: PolicyArgument,
     wave: Annotated[str, typer.Option("--wave", help="The wave (number or name) that requires approval.")],
-    by: Annotated[str, typer.Option("--by", help="Who approves: recorded in the commit.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who approves: recorded in the commit (default: git's "
+                                                 "user.name). Under spec.trust the approver is the signer, never --by.")] = None,
     repo: RepoOption = None,
     push: PushOption = None,
     delivery: DeliveryOption = None,
@@ -542,10 +543,10 @@ def status(
 
     root = repo_root(repo, policy)
     ws, state = _engine_errors(lambda: run(root, policy))
-    render(ws.plan, state, format.value, _hold(root, ws.plan))
+    render(ws.plan, state, format.value, _hold(root, ws))
 
 
-def _hold(root, plan):
+def _hold(root, ws):
     """The pause and the clock, for showing change windows and who paused."""
     from rollout.controls import Hold, hold_of
     from rollout.session import clock
@@ -554,7 +555,7 @@ def _hold(root, plan):
 
     try:
         git = Git(root)
-        return hold_of(git, plan.policy, clock(), history_refs(git, followed_remote(git)))
+        return hold_of(git, ws.plan.policy, clock(), history_refs(git, followed_remote(git)), ws)
     except GitError:  # not a git repository: no pause to read
         return Hold(clock())
 

@@ -8,6 +8,7 @@ import re
 
 from waves.holds import Hold
 from waves.pause import ALL, Pause, PauseEvent, fold_pauses
+from rollout.trust import screen_for
 
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 _TRAILER = re.compile(r"^(Rollout-[A-Za-z-]+): (.*)$", re.M)
@@ -44,5 +45,12 @@ def pauses_of(git, policy: str, ref: str | list[str] = "HEAD") -> list[Pause]:
 
 
 
-def hold_of(git, policy: str, now: int, ref: str | list[str] = "HEAD") -> Hold:
-    return Hold(now, pauses_of(git, policy, ref))
+def hold_of(git, policy: str, now: int, ref: str | list[str] = "HEAD", ws=None) -> Hold:
+    """The pauses and the clock. With `ws` (the loaded policy), under its spec.trust a
+    resume (or a `git revert` of a pause) counts only when signed by an allowed signer;
+    a pause counts signed or not (rollout/trust.py)."""
+    events = read_pause_events(git, ref)
+    if ws is None:
+        return Hold(now, fold_pauses(events, policy))
+    counted, ignored, _ = screen_for(git, ws).screen(events)
+    return Hold(now, fold_pauses(counted, policy), [i for i in ignored if i.action in ("resume", "undo")])

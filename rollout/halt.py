@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish
 from rollout.git.history import lift_message, policy_digest
 from rollout.workspace import UsageError
@@ -29,6 +30,8 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
         if not state.halts:
             outcome.notes.append(f"{plan.policy} -> {plan.revision} is not halted: nothing to lift")
         digest = policy_digest(ws.loaded.text)
+        if state.halts:
+            require_signing(session, ws, "the lifting of a halt")
         for wave in state.halts:
             tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
                                                                 wave.halt_commit, reason, who, digest,

@@ -13,6 +13,7 @@ from rollout.controls import pauses_of
 from rollout.git.history import clock_trailer
 from rollout.errors import InvalidInput, Refused
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import require_signing
 from rollout.session import clock, open_synced, publish, state_of
 
 MARKERS = ".rollout/pause"
@@ -73,6 +74,8 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
                 raise InvalidInput(ws.problems)
             name = ws.loaded.policy.metadata.name
             session.use(ws)
+            if action == "resume" and ws.plan is not None:
+                require_signing(session, ws, "a resume")
             if action == "resume" and ws.plan is not None:
                 halted = state_of(session, ws, clock(now)).halts
                 lines = [f"the rollout stays halted at wave {w.number} {w.name} ({w.halt_commit[:12]}): "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish
 from rollout.git.history import policy_digest, retry_message
 from rollout.workspace import UsageError
@@ -30,6 +31,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         if state.overall not in RETRYABLE:
             raise UsageError(f"{plan.policy} -> {plan.revision} is {state.overall} (epoch {state.epoch}): retry starts "
                              "a new epoch of a reverted or halted revision only")
+        require_signing(session, ws, "a retry")
         epoch = max([state.epoch, *(e.number for e in state.epochs)]) + 1
         outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
         base = session.delivery.record_base(session)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
+from rollout.render.status import trust_lines
 from rollout.session import clock, open_synced
 from rollout.gate_check import WaveVerdict, evaluate, preflight
 from rollout.render.words import count
@@ -82,6 +83,8 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
 def _step(session, stepper, kube, now, result) -> Step:
     snap = stepper.snapshot()
     ws, state = snap.ws, snap.state
+    if state.verified:  # spec.trust: the records that did not count, one line each
+        result.notes += trust_lines(state, blocked=False) + [f"ignored: {i.line()}" for i in snap.hold.ignored]
     judged = [w for w in state.waves if w.status in JUDGED]
     if state.overall == "reverted" and not judged:
         result.status, result.exit_code = "reverted", 1
@@ -117,8 +120,8 @@ def _judge(stepper, kube, now, result) -> Step:
     decided = stepper.decide(verdicts)
     if of(decided, REVERT) or of(decided, HALT):
         return _stop(stepper, verdicts, decided, judged, result)
-    if snap.state.halts:  # halted by a record of an earlier step: a person decides
-        result.status, result.exit_code, result.halt_held = "halted", 1, True
+    if snap.state.halts or snap.state.blocked:  # halted by a record of an earlier step, or by spec.trust: a person decides
+        result.status, result.exit_code, result.halt_held = "halted", 1, bool(snap.state.halts)
         result.notes += [a.reason for a in of(decided, WAIT) if a.wave is None]
         return result
     starting = [a.wave for a in of(decided, ADVANCE) if not a.late]

@@ -24,6 +24,7 @@ from rollout.git import checkout
 from rollout.git.history import history_refs, read_events
 from rollout.git.repo import Git, Upstream
 from rollout.outcome import Outcome
+from rollout.trust import pinned_now, screen_for, unreleased
 from rollout.workspace import UsageError, Workspace, load_workspace
 
 CLOCK_OVERRIDE = "ROLLOUT_NOW"
@@ -205,10 +206,22 @@ def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
 
 def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, now: int,
                 at_revision: dict[str, bool] | None = None) -> RolloutState:
-    """The rollout's state from its events and the delivery's proposals of its epoch."""
+    """The rollout's state from its events that count (spec.trust: rollout/trust.py) and
+    the delivery's proposals of its epoch."""
     plan = ws.plan
-    proposals = delivery.proposals(git, remote, plan, epoch_of(events, plan.policy, plan.revision))
-    return fold(plan, events, now, at_revision, proposals)
+    screen = screen_for(git, ws)
+    counted, ignored, unsigned = screen.screen(events)
+    proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision))
+    state = fold(plan, counted, now, at_revision, proposals)
+    if screen.trust is None:
+        return state
+    ours = {e.commit for e in events if e.revision == plan.revision}
+    state.verified = True
+    state.ignored = [i for i in ignored if i.commit in ours]
+    state.unsigned = [i for i in unsigned if i.commit in ours]
+    state.blocked = [screen.blocked] if screen.blocked else []
+    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws))
+    return state
 
 
 def folded(session: Session, policy_ref: str, now: int | None) -> tuple[Workspace, RolloutState]:

@@ -18,6 +18,7 @@ from rollout.controls import hold_of
 from rollout.advance import build_advances
 from rollout.outcome import Outcome, WaveChange
 from rollout.revert import revert_wave
+from rollout.trust import require_signing
 from rollout.session import clock, events_of, fold_events, load, open_synced, publish
 from rollout.git.history import RECORDS, halt_message, history_refs, policy_digest, verify_message
 from rollout.workspace import Workspace
@@ -52,7 +53,7 @@ class Stepper:
             ws = load(session, self.policy_ref, check_files=self.check_files)
             events = events_of(session, ws)
             state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
-            hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote))
+            hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote), ws)
             self._snapshot = Snapshot(ws, events, state, hold, key)
         return self._snapshot
 
@@ -73,6 +74,8 @@ class Stepper:
         def attempt():
             snap = self.snapshot()
             decided = self.decide(verdicts)
+            if any(a.kind in kinds for a in decided if a.kind in (VERIFY, ADVANCE)):
+                require_signing(self.session, snap.ws, "a verify record or an advance")  # it would not count unsigned: exit 2
             outcome = Outcome(snap.ws.plan.policy, snap.ws.plan.revision, ws=snap.ws, state=snap.state,
                               decided=decided)
             base = self.session.delivery.record_base(self.session) if record else self.session.git.head()

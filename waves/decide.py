@@ -16,6 +16,9 @@ The rules, each a property test (tests/test_decide.py):
 - a verdict about another advance (a revision bumped, a wave re-advanced since it was
   judged) counts for nothing: its wave waits for a verdict of its own;
 - a pass is recorded (`verify`) only once the bake is over, and only once;
+- under `spec.trust`, while a change to the policy or its allowed signers is unsigned, or
+  pinned files hold the revision without a trusted advance, nothing is recorded as passed
+  or advances (reverts still go: a stop counts signed or not);
 - a halted wave (a halt record of its advance, not lifted) is judged no more, and nothing
   is recorded as passed or advances until a person lifts the halt or retries;
 - nothing advances while a wave fails or halts in this step, while the revision has a
@@ -82,6 +85,8 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
     if stops or any(a.kind == HALT for a in actions):
         return actions
 
+    if state.blocked:  # spec.trust: the tool cannot tell who moved it, so it releases nothing
+        return actions + [Action(WAIT, None, reason="halted by spec.trust: " + "; ".join(b.line() for b in state.blocked))]
     if state.halts:
         names = "; ".join(f"wave {w.number} {w.name} ({w.halt_commit[:12]}): {w.halt_reason}" for w in state.halts)
         return actions + [Action(WAIT, None, reason=f"halted: {names}; a person decides: `rollout resume "

@@ -16,6 +16,7 @@ from waves.windows import WindowVerdict, judge
 class Hold:
     now: int
     pauses: list[Pause] = field(default_factory=list)
+    ignored: list = field(default_factory=list)  # spec.trust: resumes that did not count (waves.trust.Ignored)
 
     @property
     def paused(self) -> bool:

@@ -27,6 +27,7 @@ from waves.templates import check_template
 from waves.windows import Window
 from waves.delivery import DeliverySpec
 from waves.notify import NotifySpec
+from waves.trust import TrustSpec
 
 API_VERSION = "rollout/v1alpha1"
 
@@ -278,6 +279,8 @@ class PolicySpec(Strict):
     notify: tuple[NotifySpec, ...] = Field(default=(), description="Where to send rollout events (docs/operating.md).")
     delivery: DeliverySpec = Field(default_factory=DeliverySpec,
                                    description="How commits reach the followed branch: push, or pull requests (docs/delivery.md).")
+    trust: TrustSpec | None = Field(default=None, description="Who may move the rollout: records that release "
+                                    "something count only when signed by an allowed signer (docs/security.md).")
 
     @field_validator("revision")
     @classmethod

@@ -109,13 +109,20 @@ class RolloutState:
     waves: list[WaveState]
     epoch: int = FIRST_EPOCH  # the epoch this state is of (new: not started yet)
     epochs: list[Epoch] = field(default_factory=list)  # the policy's epochs, oldest first; this one last once started
+    # spec.trust (waves/trust.py): whether records were verified; the records that did not count;
+    # the stops honoured unsigned; what holds the rollout (an unsigned change to the policy or its
+    # allowed signers, pinned files without a trusted advance). Each a waves.trust.Ignored.
+    verified: bool = False
+    ignored: list = field(default_factory=list)
+    unsigned: list = field(default_factory=list)
+    blocked: list = field(default_factory=list)
 
     @property
     def overall(self) -> str:
         statuses = {w.status for w in self.waves}
         if "reverted" in statuses:
             return "reverted"
-        if self.halts:
+        if self.halts or self.blocked:
             return "halted"
         if "failed" in statuses:
             return "failed"

@@ -31,7 +31,7 @@ def controls(plan, hold, state=None) -> dict:
 
 
 def lines(plan, hold, state=None) -> list[str]:
-    out = [pause.describe() for pause in hold.pauses]
+    out = [pause.describe() for pause in hold.pauses] + [f"ignored: {i.line()}" for i in hold.ignored]
     for item in controls(plan, hold, state)["windows"]:
         if item["open"]:
             out.append(f"wave {item['wave']} {item['name']}: its change window is open now ({item['zone']})")

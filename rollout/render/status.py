@@ -62,6 +62,26 @@ def epoch_lines(state) -> list[str]:
     return lines
 
 
+def trust_lines(state, blocked: bool = True) -> list[str]:
+    """spec.trust: what holds the rollout, each record that did not count and each stop
+    honoured unsigned, one line each (which commit, why); without trust, that records are
+    not verified."""
+    if not state.verified:
+        return ["records are not verified: the policy has no spec.trust (docs/security.md)"]
+    lines = [f"halted by spec.trust: {b.line()}" for b in state.blocked] if blocked else []
+    lines += [f"ignored: {i.line()}" for i in state.ignored]
+    lines += [f"unsigned: {i.line()}" for i in state.unsigned]
+    return lines
+
+
+def _trust_dict(state) -> dict:
+    def item(i):
+        return {"commit": i.commit, "action": i.action, "wave": i.wave or None, "why": i.why, "signer": i.by}
+
+    return {"verified": state.verified, "blocked": [item(i) for i in state.blocked],
+            "ignored": [item(i) for i in state.ignored], "unsignedStops": [item(i) for i in state.unsigned]}
+
+
 def _epoch_dict(epoch) -> dict:
     return {"number": epoch.number, "revision": epoch.revision, "startedAt": _when(epoch.started),
             "commit": epoch.commit, "reverted": epoch.reverted, "retried": epoch.retried}
@@ -74,6 +94,7 @@ def state_dict(plan, state) -> dict:
         "status": state.overall,
         "epoch": state.epoch,
         "epochs": [_epoch_dict(e) for e in state.epochs],
+        "trust": _trust_dict(state),
         "waves": [
             {
                 "number": w.number,
@@ -144,6 +165,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
     if state.epoch > FIRST_EPOCH or len(state.epochs) > 1:  # a first rollout of a revision says nothing of epochs
         for line in epoch_lines(state):
             print(line)
+    for line in trust_lines(state):
+        print(line)
     for line in controls.lines(plan, hold, state) if hold else []:
         print(line)
 

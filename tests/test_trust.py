@@ -1,0 +1,303 @@
+"""Who may move a rollout (`spec.trust`, docs/security.md), with real keys (`ssh-keygen`),
+real `git` signing and verification, and a real bare remote: only records signed by an
+allowed signer release anything; an approval only by an approver, named by its signer;
+stops count unsigned; a pusher cannot add their own key and then approve; a signer
+removed later keeps their earlier records and loses their later ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_POLICY, make_seed_repo
+from test_engine import git_identity  # noqa: F401 - the autouse fixture
+from test_operating import rollout
+from rollout.git.history import approve_message, policy_digest, verify_message
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
+
+NOW = int(time.time())  # the commits carry the real clock: bakes are measured from it
+HOUR = 3600
+SIGNERS = ".rollout/allowed_signers"
+TRUST = """\
+  trust:
+    allowedSigners: .rollout/allowed_signers
+    approvers: [alice@example.com]
+"""
+POLICY = (SEED_POLICY.replace("      bake: 30m\n", "      bake: 30m\n      approval: required\n", 1)
+          .replace("  onFailure: revert\n", "  onFailure: revert\n" + TRUST))
+
+
+def git(cwd: Path, *args: str, input: str | None = None) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, text=True)
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def keypair(folder: Path, name: str) -> tuple[Path, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / name
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key, (folder / f"{name}.pub").read_text().strip()
+
+
+def signers_line(email: str, public: str) -> str:
+    return f'{email} namespaces="git" {public}\n'
+
+
+class Fleet:
+    """The seed fleet under spec.trust on a bare remote; one clone per person."""
+
+    def __init__(self, tmp: Path, policy: str = POLICY, allowed=("bot", "alice", "bob")):
+        self.tmp, self.keys = tmp, tmp / "keys"
+        self.public = {name: keypair(self.keys, name)[1] for name in ("bot", "alice", "bob", "mallory")}
+        source = make_seed_repo(tmp / "source", policy).root
+        (source / ".rollout").mkdir()
+        (source / SIGNERS).write_text("".join(signers_line(f"{n}@example.com", self.public[n]) for n in allowed))
+        git(source, "init", "-q", "-b", "main")
+        git(source, "add", "-A")
+        git(source, "commit", "-qm", "fleet-config")
+        self.remote = tmp / "remote.git"
+        git(tmp, "clone", "-q", "--bare", str(source), str(self.remote))
+        self.clones: dict[str, Path] = {}
+
+    def clone(self, name: str, signing: bool = True) -> Path:
+        """A clone for `name`, signing with their key (or not)."""
+        if name not in self.clones:
+            work = self.tmp / f"work-{name}"
+            git(self.tmp, "clone", "-q", str(self.remote), str(work))
+            git(work, "config", "user.name", name)
+            git(work, "config", "user.email", f"{name}@example.com")
+            self.clones[name] = work
+            if signing:
+                self.sign_as(name)
+        work = self.clones[name]
+        git(work, "pull", "-q", "--ff-only")
+        return work
+
+    def sign_as(self, name: str) -> Path:
+        """`name`'s clone signs with their own key from now on."""
+        work = self.clones[name]
+        git(work, "config", "gpg.format", "ssh")
+        git(work, "config", "user.signingkey", str(self.keys / name))
+        git(work, "config", "commit.gpgsign", "true")
+        return work
+
+    def run(self, name: str, *args: str, now: int = NOW, signing: bool = True):
+        return rollout(self.clone(name, signing), *args, now=now)
+
+    def status(self, name: str = "bot", now: int = NOW) -> dict:
+        result = self.run(name, "status", "security-patch", "--format", "json", now=now)
+        assert result.returncode in (0, 1), result.stderr
+        return json.loads(result.stdout)
+
+    def text_status(self, name: str = "bot", now: int = NOW) -> str:
+        return self.run(name, "status", "security-patch", now=now).stdout
+
+    def hand_made(self, name: str, message: str, sign: bool) -> str:
+        """An empty commit with rollout trailers, made by hand and pushed: a forgery."""
+        work = self.clone(name, signing=sign)
+        git(work, "commit", "-q", "--allow-empty", "-F", "-", *(["-S"] if sign else ["--no-gpg-sign"]),
+            input=message)
+        git(work, "push", "-q", "origin", "HEAD:main")
+        return git(work, "rev-parse", "HEAD").strip()
+
+    def signature(self, commit: str) -> str:
+        allowed = self.tmp / "signers-now"
+        allowed.write_text(git(self.remote, "show", f"main:{SIGNERS}"))
+        return git(self.remote, "-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "-1", "--format=%G? %GS",
+                   commit).strip()
+
+
+def approval(fleet: Fleet, by: str = "alice@example.com") -> str:
+    policy = git(fleet.remote, "show", "main:rollouts/security-patch.yaml")
+    return approve_message("security-patch", "v1.4.2", 1, "canary", by, policy_digest(policy))
+
+
+@pytest.fixture
+def fleet(tmp_path) -> Fleet:
+    return Fleet(tmp_path)
+
+
+def test_signed_records_move_the_rollout_and_the_approver_is_the_signer(fleet):
+    advanced = fleet.run("bot", "advance", "security-patch")
+    assert advanced.returncode == 0, advanced.stderr
+    head = git(fleet.remote, "rev-parse", "main").strip()
+    assert fleet.signature(head) == "G bot@example.com"  # the tool signs what it writes
+    approved = fleet.run("alice", "approve", "security-patch", "--wave", "1", "--by", "someone else")
+    assert approved.returncode == 0, approved.stderr
+    state = fleet.status(now=NOW + HOUR)
+    canary = state["waves"][0]
+    assert canary["approvedBy"] == "alice@example.com"  # the signer's principal, never --by
+    assert state["trust"]["verified"] is True and state["trust"]["ignored"] == []
+    region = fleet.run("bot", "advance", "security-patch", now=NOW + HOUR)
+    assert region.returncode == 0, region.stderr
+    assert [w["status"] for w in fleet.status(now=NOW + HOUR)["waves"]][:2] == ["passed", "baking"]
+
+
+def test_an_unsigned_approval_and_one_by_an_unknown_key_do_not_count(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    # the tool refuses to write them (exit 2, nothing pushed) ...
+    before = git(fleet.remote, "rev-parse", "main")
+    unsigned = fleet.run("mallory", "approve", "security-patch", "--wave", "1", "--by", "alice@example.com",
+                         signing=False)
+    assert unsigned.returncode == 2 and "git does not sign here" in unsigned.stderr
+    assert git(fleet.remote, "rev-parse", "main") == before
+    # ... and by hand they are ignored, one line each, naming the commit and why
+    forged = fleet.hand_made("mallory", approval(fleet), sign=False)
+    state = fleet.status(now=NOW + HOUR)
+    assert state["waves"][0]["approvedBy"] is None
+    assert [(i["commit"], i["action"]) for i in state["trust"]["ignored"]] == [(forged, "approve")]
+    assert "not signed" in state["trust"]["ignored"][0]["why"]
+    assert f"ignored: {forged[:12]} (approve of wave canary): not signed" in fleet.text_status(now=NOW + HOUR)
+    # signed by a key that is not in the allowed signers
+    fleet.sign_as("mallory")
+    refused = fleet.run("mallory", "approve", "security-patch", "--wave", "1")
+    assert refused.returncode == 2 and "not in .rollout/allowed_signers" in refused.stderr
+    unknown = fleet.hand_made("mallory", approval(fleet), sign=True)
+    state = fleet.status(now=NOW + HOUR)
+    assert state["waves"][0]["approvedBy"] is None
+    assert "signed by a key not in the allowed signers" in {i["commit"]: i["why"] for i in
+                                                             state["trust"]["ignored"]}[unknown]
+    # the next wave stays where it was
+    stepped = fleet.run("bot", "advance", "security-patch", now=NOW + HOUR)
+    assert "needs approval" in stepped.stdout + stepped.stderr
+    assert fleet.status(now=NOW + HOUR)["waves"][1]["status"] == "pending"
+
+
+def test_an_approval_signed_by_a_signer_who_is_not_an_approver_does_not_count(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    refused = fleet.run("bob", "approve", "security-patch", "--wave", "1")
+    assert refused.returncode == 2 and "spec.trust.approvers" in refused.stderr
+    by_hand = fleet.hand_made("bob", approval(fleet, by="alice@example.com"), sign=True)
+    state = fleet.status(now=NOW + HOUR)
+    assert state["waves"][0]["approvedBy"] is None
+    (ignored,) = state["trust"]["ignored"]
+    assert ignored["commit"] == by_hand and ignored["signer"] == "bob@example.com"
+    assert "bob@example.com, who is not among spec.trust.approvers" in ignored["why"]
+
+
+GATED = POLICY.replace("  onFailure: revert\n", "  onFailure: revert\n  gates:\n    - argocd: {settle: 30s}\n")
+
+
+def verify_record(fleet: Fleet, advance: str) -> str:
+    policy = git(fleet.remote, "show", "main:rollouts/security-patch.yaml")
+    return verify_message("security-patch", "v1.4.2", 1, "canary", ["forged"], policy_digest(policy), advance=advance)
+
+
+def test_a_forged_verify_record_passes_nothing_on_main_or_on_the_records_branch(tmp_path):
+    fleet = Fleet(tmp_path, GATED)
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    advance = git(fleet.remote, "rev-parse", "main").strip()
+    on_main = fleet.hand_made("mallory", verify_record(fleet, advance), sign=False)
+    # on rollout/records, the branch pull-request delivery leaves writable, signed by an unknown key
+    work = fleet.sign_as("mallory")
+    git(work, "commit", "-q", "--allow-empty", "-S", "-F", "-", input=verify_record(fleet, advance))
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/rollout/records")
+    on_records = git(work, "rev-parse", "HEAD").strip()
+    git(fleet.clone("bot"), "fetch", "-q", "origin", "+refs/heads/rollout/*:refs/remotes/origin/rollout/*")
+    state = fleet.status(now=NOW + HOUR)
+    assert state["waves"][0]["status"] == "verifying" and state["waves"][0]["verifyCommit"] is None
+    assert {i["commit"] for i in state["trust"]["ignored"]} == {on_main, on_records}
+
+
+def test_a_revoked_signer_keeps_earlier_records_and_loses_later_ones(tmp_path):
+    both = POLICY.replace("approvers: [alice@example.com]", "approvers: [alice@example.com, bob@example.com]")
+    both = both.replace("      after: [canary]\n", "      after: [canary]\n      approval: required\n")
+    fleet = Fleet(tmp_path, both)
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    assert fleet.run("bob", "approve", "security-patch", "--wave", "1").returncode == 0
+    assert fleet.run("bot", "advance", "security-patch", now=NOW + HOUR).returncode == 0
+    # alice removes bob, signed
+    work = fleet.clone("alice")
+    text = (work / SIGNERS).read_text()
+    (work / SIGNERS).write_text("".join(line for line in text.splitlines(keepends=True)
+                                        if not line.startswith("bob@")))
+    git(work, "commit", "-qam", "revoke bob")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    later = fleet.hand_made("bob", approve_message(
+        "security-patch", "v1.4.2", 2, "region", "bob",
+        policy_digest(git(fleet.remote, "show", "main:rollouts/security-patch.yaml"))), sign=True)
+    state = fleet.status(now=NOW + 3 * HOUR)
+    assert state["waves"][0]["approvedBy"] == "bob@example.com"  # before the removal: still counts
+    assert state["waves"][1]["approvedBy"] is None
+    assert [i["commit"] for i in state["trust"]["ignored"]] == [later]
+    assert state["trust"]["blocked"] == []
+
+
+def test_a_pusher_who_adds_their_own_key_and_approves_halts_the_rollout(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    work = fleet.clone("mallory", signing=False)
+    with (work / SIGNERS).open("a") as out:
+        out.write(signers_line("mallory@example.com", fleet.public["mallory"]))
+    policy = work / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("[alice@example.com]", "[alice@example.com, mallory@example.com]"))
+    git(work, "commit", "-qam", "add me", "--no-gpg-sign")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    change = git(work, "rev-parse", "HEAD").strip()
+    fleet.sign_as("mallory")
+    approved = fleet.hand_made("mallory", approval(fleet, "mallory@example.com"), sign=True)
+    state = fleet.status(now=NOW + HOUR)
+    assert state["status"] == "halted"
+    assert [b["commit"] for b in state["trust"]["blocked"]] == [change]
+    assert state["waves"][0]["approvedBy"] is None
+    assert approved in {i["commit"] for i in state["trust"]["ignored"]}
+    step = fleet.run("bot", "advance", "security-patch", now=NOW + HOUR)
+    assert "halted by spec.trust" in step.stdout + step.stderr
+    assert fleet.status(now=NOW + HOUR)["waves"][1]["status"] == "pending"
+    # an allowed signer signs a change after it: the rollout moves again, on what they signed
+    alice = fleet.clone("alice")
+    git(alice, "revert", "--no-edit", "-S", change)
+    git(alice, "push", "-q", "origin", "HEAD:main")
+    assert fleet.status(now=NOW + HOUR)["trust"]["blocked"] == []
+
+
+def test_an_unsigned_revert_is_honoured_and_reported(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    reverted = fleet.run("mallory", "revert", "security-patch", "--wave", "1", "--reason", "pager", signing=False)
+    assert reverted.returncode == 0, reverted.stderr
+    state = fleet.status()
+    assert state["waves"][0]["status"] == "reverted"
+    (unsigned,) = state["trust"]["unsignedStops"]
+    assert unsigned["action"] == "revert" and "honoured" in unsigned["why"]
+
+
+def test_pinned_files_without_a_trusted_advance_halt_naming_the_commit(fleet):
+    work = fleet.clone("mallory", signing=False)
+    app = next((work / "argocd/apps").glob("*-platform.yaml"))
+    dev = [p for p in (work / "argocd/apps").glob("*-platform.yaml") if "dev" in p.name]
+    for path in dev or [app]:
+        path.write_text(path.read_text().replace("v1.4.1", "v1.4.2"))
+    git(work, "commit", "-qam", "pin by hand", "--no-gpg-sign")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    by_hand = git(work, "rev-parse", "HEAD").strip()
+    state = fleet.status()
+    assert state["status"] == "halted"
+    assert [(b["commit"], b["action"]) for b in state["trust"]["blocked"]] == [(by_hand, "pin")]
+    assert "without a trusted advance" in state["trust"]["blocked"][0]["why"]
+    stepped = fleet.run("bot", "advance", "security-patch")
+    assert stepped.returncode != 0 or "halted by spec.trust" in stepped.stdout + stepped.stderr
+    # an allowed signer vouches for them: a signed advance of that wave
+    vouched = fleet.run("bot", "advance", "security-patch", "--wave", "1", "--force")
+    assert vouched.returncode == 0, vouched.stderr
+    assert fleet.status()["trust"]["blocked"] == []
+
+
+def test_a_runner_that_does_not_sign_is_refused_before_anything_is_written(fleet):
+    before = git(fleet.remote, "rev-parse", "main")
+    refused = fleet.run("mallory", "advance", "security-patch", signing=False)
+    assert refused.returncode == 2 and "does not sign" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert git(fleet.remote, "rev-parse", "main") == before
+
+
+def test_without_trust_records_are_not_verified(tmp_path):
+    fleet = Fleet(tmp_path, SEED_POLICY)
+    assert "records are not verified" in fleet.text_status()
+    assert fleet.status()["trust"]["verified"] is False

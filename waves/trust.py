@@ -1,0 +1,162 @@
+"""Who may move a rollout (`spec.trust`): which records count, decided from their verified
+signatures. Pure: the shell (rollout/trust.py) runs `git` to verify each signature
+against the allowed signers in force where the record was made, and hands the results
+here (docs/security.md).
+
+The rules:
+- a record that *releases* something (advance, verify, approve, lift, retry, resume, the
+  undoing of a pause) counts only when signed by a key of the allowed signers in force;
+  an approval only when that signer is among `approvers`, and the approver it names is the
+  signer's principal, never the `--by` text;
+- a record that stops or rolls back (revert, halt, pause) counts signed or not: failing
+  safe; an unsigned one is reported;
+- under trust, a change to the policy file or the allowed signers counts only when signed
+  by a signer allowed before it; while the newest such change is not, the rollout releases
+  nothing (a pusher cannot add their own key, or drop the rule, and then approve).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RELEASING = ("advance", "verify", "approve", "lift", "retry", "resume", "undo")
+STOPPING = ("revert", "halt", "pause")
+
+
+class TrustSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowedSigners: str = Field(
+        description="A file in the repo in git's ssh allowed_signers format (`principal namespaces=\"git\" "
+        "ssh-ed25519 AAAA...`): the keys whose signed records count, read as of each record's parent.")
+    approvers: tuple[str, ...] = Field(
+        default=(), description="Principals of the allowed signers file whose signed `rollout approve` counts.")
+
+    @field_validator("allowedSigners")
+    @classmethod
+    def _relative(cls, path: str) -> str:
+        if not path.strip() or path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"{path!r}: a path inside the repository, relative to its top level")
+        return path.strip().removeprefix("./")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A commit's signature as `git` verified it against the allowed signers in force."""
+
+    commit: str
+    # git's %G?: G good, U good but the key is not allowed, N none, B bad, E cannot check, X/Y/R
+    # expired/revoked; T: not checked, made while an unsigned change to the trust stood
+    status: str
+    principal: str | None = None  # whom the allowed signers name for the key (G only)
+    key: str | None = None  # the key's fingerprint
+    signers_from: str | None = None  # the commit whose allowed signers the record was checked against
+
+    @property
+    def good(self) -> bool:
+        return self.status == "G" and bool(self.principal)
+
+    def describe(self) -> str:
+        return {
+            "G": f"signed by {self.principal}",
+            "U": f"signed by a key not in the allowed signers ({self.key or 'unknown key'})",
+            "N": "not signed",
+            "B": "its signature does not verify (the commit was altered, or signed by another key)",
+            "E": "its signature cannot be checked (an OpenPGP signature, or a key format git cannot read)",
+            "T": f"made while {(self.signers_from or '')[:12]}, an unsigned change to the policy or its allowed "
+                 "signers, stood",
+            "X": "signed with an expired signature", "Y": "signed by an expired key", "R": "signed by a revoked key",
+        }.get(self.status, f"signature status {self.status}")
+
+
+UNSIGNED = Signature("", "N")
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A record that does not count, or a change that holds the rollout, and why."""
+
+    commit: str
+    action: str  # the record's action; `policy` or `signers` for a change of those files; `pin` for pinned files
+    why: str
+    wave: str = ""
+    by: str | None = None  # the signer, when signed
+
+    def line(self) -> str:
+        what = f"{self.action} of wave {self.wave}" if self.wave else self.action
+        return f"{self.commit[:12]} ({what}): {self.why}"
+
+
+def admits(action: str, signature: Signature, approvers: tuple[str, ...]) -> str | None:
+    """Why a record with `action` and `signature` does not count (None: it counts)."""
+    if action not in RELEASING:
+        return None  # a stop counts signed or not
+    if not signature.good:
+        return f"{signature.describe()}; a {action} record must be signed by an allowed signer"
+    if action == "approve" and signature.principal not in approvers:
+        return f"signed by {signature.principal}, who is not among spec.trust.approvers"
+    return None
+
+
+def screen(events, signatures: dict[str, Signature], approvers: dict[str, tuple[str, ...]]):
+    """(the events that count, the records ignored, the stops honoured unsigned).
+    `approvers[commit]`: the approvers in force where the record was made. An approval,
+    a lift or a retry that counts names its signer; `events` are waves.state.Event."""
+    kept, ignored, unsigned = [], [], []
+    for event in events:
+        signature = signatures.get(event.commit, UNSIGNED)
+        why = admits(event.action, signature, approvers.get(event.commit, ()))
+        if why is not None:
+            ignored.append(Ignored(event.commit, event.action, why, getattr(event, "wave", ""), signature.principal))
+            continue
+        if event.action in STOPPING and not signature.good:
+            unsigned.append(Ignored(event.commit, event.action, f"{signature.describe()}: honoured (a stop "
+                                    "counts signed or not)", getattr(event, "wave", "")))
+        kept.append(replace(event, by=signature.principal) if event.action in ("approve", "lift", "retry")
+                    and signature.good else event)
+    return kept, ignored, unsigned
+
+
+@dataclass(frozen=True)
+class Change:
+    """A commit of the followed branch that changed the policy file or the allowed signers."""
+
+    commit: str
+    trust: TrustSpec | None  # the policy's spec.trust after it (None: none, or unreadable)
+    signers: str | None  # the allowed signers' blob after it
+
+
+@dataclass(frozen=True)
+class InForce:
+    """What holds after a change: the trust and allowed signers last set by a change that
+    counted, and the newest change that did not (the rollout releases nothing while it stands)."""
+
+    trust: TrustSpec | None
+    signers: str | None  # blob id
+    since: str | None  # the change that set them
+    untrusted: Ignored | None = None
+
+
+def walk(changes: list[Change], verdict) -> list[InForce]:
+    """What is in force after each change, oldest first. `verdict(change, in_force)` is the
+    change's signature verified against `in_force.signers` (the shell runs git). A change
+    counts when no trust was in force before it, or when signed by an allowed signer."""
+    state = InForce(None, None, None)
+    after = []
+    for change in changes:
+        if state.trust is None:
+            state = InForce(change.trust, change.signers, change.commit)
+        else:
+            signature = verdict(change, state)
+            if signature.good:
+                state = InForce(change.trust, change.signers, change.commit)
+            else:
+                what = "the policy or its allowed signers"
+                state = replace(state, untrusted=Ignored(
+                    change.commit, "policy", f"{signature.describe()}: a change to {what} under spec.trust counts "
+                    "only when signed by a signer allowed before it; nothing is released until a signer signs a "
+                    "change after it"))
+        after.append(state)
+    return after
