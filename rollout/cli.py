@@ -530,6 +530,27 @@ def _lift_halt(policy: Optional[str], all_policies: bool, by: Optional[str], rea
                   f"{change.commit[:12]} (judged afresh by the next run)")
 
 
+class AuditFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@command
+def audit(
+    policy: PolicyArgument,
+    repo: RepoOption = None,
+    format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.text,
+) -> None:
+    """Every action of every rollout of the policy: when, what, who (the verified signer, else
+    the unverified author), whether it counted, and its evidence (docs/security.md)."""
+    from rollout.audit import audit as run, render
+    from rollout.workspace import repo_root
+
+    root = repo_root(repo, policy)
+    print(render(_engine_errors(lambda: run(root, policy)), format.value))
+
+
 @command
 def status(
     policy: PolicyArgument,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.state import OUT
+from rollout.workspace import UsageError
 from waves.trust import Change, Ignored, InForce, Signature, TrustSpec, screen, walk
 
 _FORMAT = "%H%x1f%G?%x1f%GS%x1f%GF%x1e"
@@ -306,13 +307,10 @@ def _own_principals(git, signers: bytes | None) -> list[str] | None:
 
 
 def require_signing(session, ws, what: str, approving: bool = False) -> None:
-    """`what`: the record, with its article ("an approval")."""
     """Refuse (exit 2, before anything is written) to write a record that releases
     something into a rollout under spec.trust when it would not count: git does not sign
     here, or (ssh keys) the key is not in the allowed signers, or, for an approval, its
-    principal is not among the approvers."""
-    from rollout.workspace import UsageError
-
+    principal is not among the approvers. `what`: the record, with its article."""
     screen = screen_for(session.git, ws)
     if screen.trust is None:
         return

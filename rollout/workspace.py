@@ -4,7 +4,7 @@ policy -> inventory -> plan -> checks against the files. Nothing here writes."""
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from waves.problems import Problem, ProblemError
@@ -109,6 +109,10 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
             )
         )
 
+    if policy.spec.trust is not None:
+        ws.problems += [loaded.locate(replace(p, source=str(path)) if p.source == "" else p)
+                        for p in _trust_problems(repo, policy.spec.trust)]
+
     sources = [(source.kind, source.path) for source in policy.spec.inventory]
     ws.clusters, inventory_problems = load_inventory(repo, sources)
     for problem in inventory_problems:
@@ -132,6 +136,26 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
         if any(p.is_error for p in ws.problems):
             ws.plan = None
     return ws
+
+
+def _trust_problems(repo: Path, trust) -> list[Problem]:
+    """spec.trust must name a readable allowed signers file whose principals include every
+    approver: a rule that can never be met is a set-up error (exit 2), not a stuck rollout."""
+    from waves.trust import allowed_signers
+
+    file = repo / trust.allowedSigners
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        why = "no such file" if isinstance(err, FileNotFoundError) else str(err)
+        return [Problem(f"{trust.allowedSigners}: {why} (git's ssh allowed_signers format, in the repo)",
+                        ("spec", "trust", "allowedSigners"), "")]
+    principals, bad = allowed_signers(text)
+    problems = [Problem(message, (), str(file), line=line) for line, message in bad]
+    problems += [Problem(f"{approver} is no principal of {trust.allowedSigners}: their approvals could never count",
+                         ("spec", "trust", "approvers", index), "")
+                 for index, approver in enumerate(trust.approvers) if approver not in principals]
+    return problems
 
 
 def located(ws: Workspace, problem: Problem) -> Problem:

@@ -301,3 +301,48 @@ def test_without_trust_records_are_not_verified(tmp_path):
     fleet = Fleet(tmp_path, SEED_POLICY)
     assert "records are not verified" in fleet.text_status()
     assert fleet.status()["trust"]["verified"] is False
+
+
+def test_audit_names_every_action_its_signer_and_what_did_not_count(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    forged = fleet.hand_made("mallory", approval(fleet), sign=False)
+    assert fleet.run("alice", "approve", "security-patch", "--wave", "1", "--by", "the boss").returncode == 0
+    assert fleet.run("mallory", "revert", "security-patch", "--wave", "1", "--reason", "pager",
+                     signing=False).returncode == 0
+    result = fleet.run("bot", "audit", "security-patch", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["trust"] is True
+    author = git(fleet.remote, "log", "-1", "--format=%an <%ae>", forged).strip()  # unverified: the author, as written
+    actions = [(a["action"], a["who"], a["verified"], a["counted"]) for a in report["actions"]]
+    assert actions == [("advance", "bot@example.com", True, True),
+                       ("approve", author, False, False),
+                       ("approve", "alice@example.com", True, True),
+                       ("revert", author, False, True)]
+    by_commit = {a["commit"]: a for a in report["actions"]}
+    assert by_commit[forged]["named"] == "alice@example.com" and "not signed" in by_commit[forged]["why"]
+    assert by_commit[[c for c, a in by_commit.items() if a["action"] == "revert"][0]]["evidence"] == ["reason: pager"]
+    markdown = fleet.run("bot", "audit", "security-patch", "--format", "markdown").stdout
+    assert "| when | action |" in markdown and f"`{forged[:12]}`" in markdown and "(says the boss)" in markdown
+    text = fleet.run("bot", "audit", "security-patch").stdout
+    assert f"{forged[:12]} approve" in text and "IGNORED: not signed" in text
+
+
+@pytest.mark.parametrize("change, where, message", [
+    (lambda repo: (repo / SIGNERS).unlink(), "rollouts/security-patch.yaml:", "allowedSigners: .rollout/allowed_signers: no such file"),
+    (lambda repo: (repo / SIGNERS).write_text("alice@example.com just-a-word\n"), ".rollout/allowed_signers:1:",
+     "no ssh key type"),
+    (lambda repo: (repo / "rollouts/security-patch.yaml").write_text(
+        POLICY.replace("[alice@example.com]", "[carol@example.com]")), "rollouts/security-patch.yaml:",
+     "carol@example.com is no principal of .rollout/allowed_signers"),
+])
+def test_a_trust_that_can_never_be_met_is_one_located_line_exit_2(fleet, change, where, message):
+    work = fleet.clone("bot")
+    change(work)
+    git(work, "commit", "-qam", "broken trust")
+    before = git(fleet.remote, "rev-parse", "main")
+    for command in (["validate", "security-patch"], ["advance", "security-patch", "--no-push"]):
+        result = rollout(work, *command, now=NOW)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert where in result.stderr and message in result.stderr and "Traceback" not in result.stderr
+    assert git(fleet.remote, "rev-parse", "main") == before

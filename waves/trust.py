@@ -42,6 +42,29 @@ class TrustSpec(BaseModel):
         return path.strip().removeprefix("./")
 
 
+KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+             "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+
+
+def allowed_signers(text: str) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """The principals of a file in git's ssh allowed_signers format (ssh-keygen(1),
+    ALLOWED SIGNERS: `principals [options] keytype base64-key [comment]`), each with its
+    first line, and the lines that are not of that format (line, why)."""
+    principals: dict[str, int] = {}
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) < 3 or not any(w in KEY_TYPES for w in words[1:]):
+            problems.append((number, "not `principals [options] keytype key`: no ssh key type (ssh-ed25519, "
+                                     "ssh-rsa, ecdsa-sha2-...) on the line"))
+            continue
+        for principal in words[0].split(","):
+            principals.setdefault(principal.strip('"'), number)
+    return principals, problems
+
+
 @dataclass(frozen=True)
 class Signature:
     """A commit's signature as `git` verified it against the allowed signers in force."""
