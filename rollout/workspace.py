@@ -111,7 +111,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
 
     if policy.spec.trust is not None:
         ws.problems += [loaded.locate(replace(p, source=str(path)) if p.source == "" else p)
-                        for p in _trust_problems(repo, policy.spec.trust)]
+                        for p in _trust_problems(repo, policy.spec)]
 
     sources = [(source.kind, source.path) for source in policy.spec.inventory]
     ws.clusters, inventory_problems = load_inventory(repo, sources)
@@ -138,24 +138,31 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
     return ws
 
 
-def _trust_problems(repo: Path, trust) -> list[Problem]:
+def _trust_problems(repo: Path, spec) -> list[Problem]:
     """spec.trust must name a readable allowed signers file whose principals include every
-    approver: a rule that can never be met is a set-up error (exit 2), not a stuck rollout."""
+    approver: a rule that can never be met is a set-up error (exit 2), not a stuck rollout.
+    A squash or rebase merge makes commits no allowed signer signed: a warning."""
     from waves.trust import allowed_signers
 
+    trust = spec.trust
+    warnings = []
+    if spec.delivery.mode == "pull-request" and spec.delivery.mergeMethod != "merge":
+        warnings.append(Problem(f"mergeMethod {spec.delivery.mergeMethod} under spec.trust: the forge makes new commits "
+                                "that no allowed signer signed, so their advances would not count; use mergeMethod: "
+                                "merge (docs/security.md)", ("spec", "delivery", "mergeMethod"), "", severity="warning"))
     file = repo / trust.allowedSigners
     try:
         text = file.read_text()
     except (OSError, UnicodeDecodeError) as err:
         why = "no such file" if isinstance(err, FileNotFoundError) else str(err)
-        return [Problem(f"{trust.allowedSigners}: {why} (git's ssh allowed_signers format, in the repo)",
-                        ("spec", "trust", "allowedSigners"), "")]
+        return warnings + [Problem(f"{trust.allowedSigners}: {why} (git's ssh allowed_signers format, in the repo)",
+                                   ("spec", "trust", "allowedSigners"), "")]
     principals, bad = allowed_signers(text)
     problems = [Problem(message, (), str(file), line=line) for line, message in bad]
     problems += [Problem(f"{approver} is no principal of {trust.allowedSigners}: their approvals could never count",
                          ("spec", "trust", "approvers", index), "")
                  for index, approver in enumerate(trust.approvers) if approver not in principals]
-    return problems
+    return warnings + problems
 
 
 def located(ws: Workspace, problem: Problem) -> Problem:
