@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from waves.pause import ALL
-from rollout.controls import pauses_of
+from rollout.controls import hold_of, pauses_of
 from rollout.git.history import clock_trailer
 from rollout.errors import InvalidInput, Refused
 from rollout.outcome import Outcome, WaveChange
@@ -66,6 +66,7 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
 
     def attempt():
         lines: list[str] = []  # a resume of a halted rollout says the halt remains
+        ws = None
         if policy_ref is None:
             name = ALL
         else:
@@ -82,14 +83,17 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
                          f"`rollout resume {name} --halt --reason ...` lifts a halt" for w in halted]
         base = session.delivery.record_base(session)
         refs = history_refs(session.git, session.remote)
+
+        def held(name):  # under the policy's spec.trust, a resume counts only signed (rollout/trust.py)
+            return hold_of(session.git, name, 0, refs, ws).pauses if ws is not None else pauses_of(session.git, name, refs)
         outcome = PauseOutcome(name, "", reason=reason or "", by=who)
         outcome.notes += lines
-        active = [p for p in pauses_of(session.git, name, refs) if p.policy == name]
+        active = [p for p in held(name) if p.policy == name]
         if action == "pause" and active:
             outcome.notes.append(active[0].describe() + ": already paused")
             return outcome, base, base
         if action == "resume" and not active:
-            others = pauses_of(session.git, name, refs)
+            others = held(name)
             if others:
                 raise Refused(f"{name} is held by an emergency stop: {others[0].describe()}; "
                               "`rollout resume --all` lifts it")

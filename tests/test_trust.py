@@ -346,3 +346,22 @@ def test_a_trust_that_can_never_be_met_is_one_located_line_exit_2(fleet, change,
         assert result.returncode == 2, result.stdout + result.stderr
         assert where in result.stderr and message in result.stderr and "Traceback" not in result.stderr
     assert git(fleet.remote, "rev-parse", "main") == before
+
+
+def test_an_unsigned_pause_holds_and_only_a_signed_resume_lifts_it(fleet):
+    paused = fleet.run("mallory", "pause", "security-patch", "--reason", "incident", signing=False)
+    assert paused.returncode == 0, paused.stderr
+    pause = git(fleet.remote, "rev-parse", "main").strip()
+    refused = fleet.run("mallory", "resume", "security-patch", signing=False)
+    assert refused.returncode == 2 and "does not sign" in refused.stderr
+    work = fleet.clone("mallory", signing=False)
+    git(work, "revert", "--no-edit", "--no-gpg-sign", pause)  # a plain `git revert` of a pause, unsigned
+    git(work, "push", "-q", "origin", "HEAD:main")
+    undo = git(work, "rev-parse", "HEAD").strip()
+    held = fleet.run("bot", "advance", "security-patch")
+    assert "paused" in held.stdout + held.stderr and fleet.status()["waves"][0]["status"] == "pending"
+    assert f"ignored: {undo[:12]} (undo)" in fleet.text_status()
+    resumed = fleet.run("alice", "resume", "security-patch")
+    assert resumed.returncode == 0, resumed.stderr
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    assert fleet.status()["waves"][0]["status"] == "baking"
