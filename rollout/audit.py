@@ -42,8 +42,8 @@ def audit(repo: Path, policy_ref: str) -> dict:
         signature = signatures.get(item.commit)
         author, body = meta.get(item.commit, ("", ""))
         under_trust = screen.needs(item.commit)
-        why = admits(item.action, signature or Signature(item.commit, "N"),
-                     screen.in_force_at(item.commit).trust.approvers) if under_trust else None
+        why = admits(item.action, signature or Signature(item.commit, "N"), screen.in_force_at(item.commit).trust,
+                     getattr(item, "by", None)) if under_trust else None
         entries.append({
             "commit": item.commit,
             "time": _when(item.time),

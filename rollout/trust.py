@@ -122,8 +122,8 @@ class Screen:
             return list(events), [], []
         checked = [e for e in events if self.needs(e.commit)]
         signatures = self.signatures([e.commit for e in checked])
-        approvers = {e.commit: self.in_force_at(e.commit).trust.approvers for e in checked}
-        kept, ignored, unsigned = screen(checked, signatures, approvers)
+        trusts = {e.commit: self.in_force_at(e.commit).trust for e in checked}
+        kept, ignored, unsigned = screen(checked, signatures, trusts)
         counted = {e.commit: e for e in kept}
         dropped = {i.commit for i in ignored}
         return [counted.get(e.commit, e) for e in events if e.commit not in dropped], ignored, unsigned

@@ -142,7 +142,7 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
     """spec.trust must name a readable allowed signers file whose principals include every
     approver: a rule that can never be met is a set-up error (exit 2), not a stuck rollout.
     A squash or rebase merge makes commits no allowed signer signed: a warning."""
-    from waves.trust import allowed_signers
+    from waves.trust import FORGE_IDENTITIES, allowed_signers
 
     trust = spec.trust
     warnings = []
@@ -161,7 +161,8 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
     problems = [Problem(message, (), str(file), line=line) for line, message in bad]
     problems += [Problem(f"{approver} is no principal of {trust.allowedSigners}: their approvals could never count",
                          ("spec", "trust", "approvers", index), "")
-                 for index, approver in enumerate(trust.approvers) if approver not in principals]
+                 for index, approver in enumerate(trust.approvers)
+                 if approver not in principals and not approver.startswith(FORGE_IDENTITIES)]
     return warnings + problems
 
 

@@ -18,7 +18,7 @@ signatures = st.builds(Signature, commit=st.just("c"), status=st.sampled_from(ST
 @settings(max_examples=examples(300))
 @given(action=st.sampled_from(RELEASING + STOPPING), signature=signatures)
 def test_only_a_good_signature_releases_and_a_stop_always_counts(action, signature):
-    why = admits(action, signature, TRUST.approvers)
+    why = admits(action, signature, TRUST)
     if action in STOPPING:
         assert why is None
     elif not signature.good:
@@ -33,7 +33,7 @@ def test_only_a_good_signature_releases_and_a_stop_always_counts(action, signatu
 @given(by=st.text(min_size=1, max_size=20), signature=signatures)
 def test_an_approval_that_counts_names_its_signer_never_by(by, signature):
     event = Event("c", 0, "approve", "p", "v1", "canary", by=by)
-    kept, ignored, _ = screen([event], {"c": signature}, {"c": TRUST.approvers})
+    kept, ignored, _ = screen([event], {"c": signature}, {"c": TRUST})
     if kept:
         assert kept[0].by == signature.principal == "alice@example.com"
     else:
@@ -65,3 +65,18 @@ def test_allowed_signers_principals_and_bad_lines():
     principals, problems = allowed_signers(text)
     assert principals == {"bot@example.com": 2, "alice@example.com": 3, "a@example.com": 3}
     assert [line for line, _ in problems] == [5]
+
+
+FORGED = TrustSpec(allowedSigners="s", approvers=("alice@example.com", "github:alice"), forges=("web-flow@github.com",))
+
+
+@settings(max_examples=examples(200))
+@given(named=st.sampled_from([None, "github:alice", "github:mallory", "alice@example.com"]),
+       principal=st.sampled_from(["web-flow@github.com", "alice@example.com", "bot@example.com"]))
+def test_an_approval_in_a_forge_merge_counts_for_its_reviewer_when_an_approver(named, principal):
+    event = Event("c", 0, "approve", "p", "v1", "canary", by=named)
+    kept, _, _ = screen([event], {"c": Signature("c", "G", principal)}, {"c": FORGED})
+    if principal == "web-flow@github.com":  # the forge's merge: the reviewer it names, never the forge
+        assert [e.by for e in kept] == ([named] if named in FORGED.approvers else [])
+    else:  # a signed `rollout approve`: the signer, whatever it names
+        assert [e.by for e in kept] == ([principal] if principal in FORGED.approvers else [])

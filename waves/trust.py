@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+FORGE_IDENTITIES = ("github:", "gitlab:")  # an approver that is a forge's user: their approving review counts
 RELEASING = ("advance", "verify", "approve", "lift", "retry", "resume", "undo")
 STOPPING = ("revert", "halt", "pause")
 
@@ -32,11 +33,22 @@ class TrustSpec(BaseModel):
         description="A file in the repo in git's ssh allowed_signers format (`principal namespaces=\"git\" "
         "ssh-ed25519 AAAA...`): the keys whose signed records count, read as of each record's parent.")
     approvers: tuple[str, ...] = Field(
-        default=(), description="Principals of the allowed signers file whose signed `rollout approve` counts.")
+        default=(), description="Who may approve: principals of the allowed signers file (a signed `rollout approve`), "
+        "or forge identities `github:LOGIN` / `gitlab:USERNAME` (an approving review of the approval pull request, "
+        "recorded in the merge a forge key signed).")
+    forges: tuple[str, ...] = Field(
+        default=(), description="Principals of the allowed signers (or of openpgpKeys) that are a forge's own merge "
+        "keys (GitHub's web-flow): a merge they sign counts for the records it carries; an approval it carries counts "
+        "for the reviewer it names, when that reviewer is an approver.")
+    openpgpKeys: str | None = Field(
+        default=None, description="A file in the repo of ASCII-armoured OpenPGP public keys that may sign too (a forge "
+        "that signs with OpenPGP, as GitHub's web-flow does); a key's principal is its user ID's email.")
 
-    @field_validator("allowedSigners")
+    @field_validator("allowedSigners", "openpgpKeys")
     @classmethod
-    def _relative(cls, path: str) -> str:
+    def _relative(cls, path: str | None) -> str | None:
+        if path is None:
+            return None
         if not path.strip() or path.startswith("/") or ".." in path.split("/"):
             raise ValueError(f"{path!r}: a path inside the repository, relative to its top level")
         return path.strip().removeprefix("./")
@@ -112,33 +124,51 @@ class Ignored:
         return f"{self.commit[:12]} ({what}): {self.why}"
 
 
-def admits(action: str, signature: Signature, approvers: tuple[str, ...]) -> str | None:
-    """Why a record with `action` and `signature` does not count (None: it counts)."""
+def admits(action: str, signature: Signature, trust: TrustSpec, named: str | None = None) -> str | None:
+    """Why a record with `action` and `signature` does not count (None: it counts).
+    `named`: the approver the record names (`Rollout-Approved-By`), which counts only in a
+    merge a forge key signed (the reviewer the forge reported); otherwise the signer is the approver."""
     if action not in RELEASING:
         return None  # a stop counts signed or not
     if not signature.good:
         return f"{signature.describe()}; a {action} record must be signed by an allowed signer"
-    if action == "approve" and signature.principal not in approvers:
+    if action != "approve":
+        return None
+    if signature.principal in trust.forges:
+        if named in trust.approvers:
+            return None
+        return (f"merged by the forge ({signature.principal}), and the reviewer it names ({named or 'none'}) is not "
+                "among spec.trust.approvers")
+    if signature.principal not in trust.approvers:
         return f"signed by {signature.principal}, who is not among spec.trust.approvers"
     return None
 
 
-def screen(events, signatures: dict[str, Signature], approvers: dict[str, tuple[str, ...]]):
+def approver(signature: Signature, trust: TrustSpec, named: str | None) -> str | None:
+    """Who an approval that counts names: the forge's reviewer in a forge's merge, else the signer."""
+    return named if signature.principal in trust.forges else signature.principal
+
+
+def screen(events, signatures: dict[str, Signature], trusts: dict[str, TrustSpec]):
     """(the events that count, the records ignored, the stops honoured unsigned).
-    `approvers[commit]`: the approvers in force where the record was made. An approval,
-    a lift or a retry that counts names its signer; `events` are waves.state.Event."""
+    `trusts[commit]`: the trust in force where the record was made. An approval, a lift or
+    a retry that counts names its signer (an approval in a forge's merge: its reviewer);
+    `events` are waves.state.Event or waves.pause.PauseEvent."""
     kept, ignored, unsigned = [], [], []
     for event in events:
         signature = signatures.get(event.commit, UNSIGNED)
-        why = admits(event.action, signature, approvers.get(event.commit, ()))
+        trust = trusts[event.commit]
+        why = admits(event.action, signature, trust, getattr(event, "by", None))
         if why is not None:
             ignored.append(Ignored(event.commit, event.action, why, getattr(event, "wave", ""), signature.principal))
             continue
         if event.action in STOPPING and not signature.good:
             unsigned.append(Ignored(event.commit, event.action, f"{signature.describe()}: honoured (a stop "
                                     "counts signed or not)", getattr(event, "wave", "")))
-        kept.append(replace(event, by=signature.principal) if event.action in ("approve", "lift", "retry")
-                    and signature.good else event)
+        if signature.good and event.action in ("approve", "lift", "retry"):
+            event = replace(event, by=approver(signature, trust, event.by) if event.action == "approve"
+                            else signature.principal)
+        kept.append(event)
     return kept, ignored, unsigned
 
 
