@@ -19,6 +19,7 @@ Where a record was made:
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,11 @@ from waves.trust import Change, Ignored, InForce, Signature, TrustSpec, screen, 
 _FORMAT = "%H%x1f%G?%x1f%GS%x1f%GF%x1e"
 
 
-def verify(git, commits: list[str], signers: bytes | None, since: str | None = None) -> dict[str, Signature]:
+def verify(git, commits: list[str], signers: bytes | None, since: str | None = None,
+           keys: bytes | None = None) -> dict[str, Signature]:
     """commit -> its signature verified against `signers` (the allowed signers file's
-    content; None: no file, nothing verifies), in one `git log`."""
+    content; None: no file, nothing verifies) and the OpenPGP public keys `keys` (armoured;
+    a key's principal is its user ID's email), in one `git log`."""
     if not commits:
         return {}
     with tempfile.TemporaryDirectory(prefix="rollout-trust-") as tmp:
@@ -40,6 +43,8 @@ def verify(git, commits: list[str], signers: bytes | None, since: str | None = N
         allowed.write_bytes(signers or b"")
         home = Path(tmp) / "gnupg"
         home.mkdir(mode=0o700)
+        if keys:
+            _keyring(home, keys)
         out = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
                       f"--format={_FORMAT}", input="".join(f"{c}\n" for c in dict.fromkeys(commits)).encode(),
                       env={"GNUPGHOME": str(home)})
@@ -48,8 +53,39 @@ def verify(git, commits: list[str], signers: bytes | None, since: str | None = N
         record = record.strip("\n")
         if record:
             commit, status, principal, key = (record.split("\x1f") + ["", "", ""])[:4]
-            found[commit] = Signature(commit, status or "N", principal.strip() or None, key.strip() or None, since)
+            found[commit] = Signature(commit, status or "N", _principal(principal), key.strip() or None, since)
     return found
+
+
+def _principal(signer: str) -> str | None:
+    """An ssh signature's principal as the allowed signers name it; an OpenPGP signature's
+    user ID (`GitHub <noreply@github.com>`) by its email."""
+    signer = signer.strip()
+    if signer.endswith(">") and "<" in signer:
+        return signer[signer.rindex("<") + 1:-1].strip() or None
+    return signer or None
+
+
+def _keyring(home: Path, keys: bytes) -> None:
+    """A throwaway GNUPGHOME holding `keys` only, each trusted (ownertrust ultimate: the
+    repo's file, under the chain of signed changes, is what vouches for them). Without gpg,
+    OpenPGP signatures stay unverifiable (`E`), never good."""
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    try:
+        subprocess.run(["gpg", "--batch", "--quiet", "--import"], input=keys, env=env, capture_output=True, timeout=30)
+        listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, capture_output=True,
+                                 text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    primaries, after_pub = [], False
+    for line in listing.splitlines():
+        kind = line.split(":", 1)[0]
+        if kind == "fpr" and after_pub:
+            primaries.append(line.split(":")[9])
+        after_pub = kind == "pub"
+    if primaries:
+        subprocess.run(["gpg", "--batch", "--quiet", "--import-ownertrust"], env=env, capture_output=True, timeout=30,
+                       input="".join(f"{fpr}:6:\n" for fpr in primaries).encode())
 
 
 def trust_of(text: str) -> TrustSpec | None:
@@ -102,13 +138,13 @@ class Screen:
             state = self.in_force_at(commit)
             if state is None or state.trust is None:
                 continue
-            groups.setdefault((state.signers, state.since, state.untrusted), []).append(commit)
+            groups.setdefault((state.signers, state.keys, state.since, state.untrusted), []).append(commit)
         found: dict[str, Signature] = {}
-        for (blob, since, untrusted), group in groups.items():
+        for (blob, keys, since, untrusted), group in groups.items():
             if untrusted is not None:  # made while an unsigned change stood: nothing of it releases
                 found.update({c: Signature(c, "T", signers_from=untrusted.commit) for c in group})
                 continue
-            found.update(verify(self.git, group, self._blob(blob), since))
+            found.update(verify(self.git, group, self._blob(blob), since, self._blob(keys)))
         return found
 
     def needs(self, commit: str) -> bool:
@@ -161,8 +197,8 @@ def _build(git, path: str, trust_now: TrustSpec | None) -> Screen:
     trusts = {commit: trust_of(texts.get(blobs.get(path) or "", "")) for commit, blobs in versions}
     if not any(trusts.values()) and trust_now is None:
         return Screen(git, None)  # never under trust: nothing to verify, nothing to walk
-    signer_paths = sorted({t.allowedSigners for t in trusts.values() if t} |
-                          ({trust_now.allowedSigners} if trust_now else set()))
+    signer_paths = sorted({p for t in [*trusts.values(), trust_now] if t for p in (t.allowedSigners, t.openpgpKeys)
+                           if p})
     order = git.run("rev-list", "--first-parent", "--reverse", "HEAD").split()
     position = {commit: i for i, commit in enumerate(order)}
     changed = _changes_of(git, [path, *signer_paths])
@@ -172,10 +208,11 @@ def _build(git, path: str, trust_now: TrustSpec | None) -> Screen:
         current.update(blobs)
         trust = trusts.get(commit) if commit in trusts else _trust_before(commit, trusts, position)
         signers = current.get(trust.allowedSigners) if trust else None
-        changes.append((commit, Change(commit, trust, signers), dict(current)))
+        keys = current.get(trust.openpgpKeys) if trust and trust.openpgpKeys else None
+        changes.append((commit, Change(commit, trust, signers, keys), dict(current)))
 
     def verdict(change: Change, state: InForce) -> Signature:
-        return verify(git, [change.commit], _read(git, state.signers), state.since).get(
+        return verify(git, [change.commit], _read(git, state.signers), state.since, _read(git, state.keys)).get(
             change.commit, Signature(change.commit, "N"))
 
     after = walk([c for _, c, _ in changes], verdict)
@@ -222,8 +259,6 @@ def _changes_of(git, paths: list[str]) -> list[tuple[str, dict[str, str | None]]
 def _texts(git, blobs: list[str]) -> dict[str, str]:
     if not blobs:
         return {}
-    import subprocess
-
     request = "".join(f"{b}\n" for b in dict.fromkeys(blobs)).encode()
     out = subprocess.run(["git", "cat-file", "--batch"], cwd=git.root, input=request, capture_output=True,
                          check=True).stdout

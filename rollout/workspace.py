@@ -157,10 +157,14 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
         why = "no such file" if isinstance(err, FileNotFoundError) else str(err)
         return warnings + [Problem(f"{trust.allowedSigners}: {why} (git's ssh allowed_signers format, in the repo)",
                                    ("spec", "trust", "allowedSigners"), "")]
+    if trust.openpgpKeys and not (repo / trust.openpgpKeys).is_file():
+        warnings.append(Problem(f"{trust.openpgpKeys}: no such file (ASCII-armoured OpenPGP public keys, in the repo)",
+                                ("spec", "trust", "openpgpKeys"), ""))
     principals, bad = allowed_signers(text)
     problems = [Problem(message, (), str(file), line=line) for line, message in bad]
-    problems += [Problem(f"{approver} is no principal of {trust.allowedSigners}: their approvals could never count",
-                         ("spec", "trust", "approvers", index), "")
+    # a warning: removing a revoked signer's key must be enough to stop them, at once
+    problems += [Problem(f"{approver} is no principal of {trust.allowedSigners}: their approvals cannot count",
+                         ("spec", "trust", "approvers", index), "", severity="warning")
                  for index, approver in enumerate(trust.approvers)
                  if approver not in principals and not approver.startswith(FORGE_IDENTITIES)]
     return warnings + problems

@@ -7,9 +7,11 @@ removed later keeps their earlier records and loses their later ones."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import time
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -334,13 +336,17 @@ def test_audit_names_every_action_its_signer_and_what_did_not_count(fleet):
      "no ssh key type"),
     (lambda repo: (repo / "rollouts/security-patch.yaml").write_text(
         POLICY.replace("[alice@example.com]", "[carol@example.com]")), "rollouts/security-patch.yaml:",
-     "carol@example.com is no principal of .rollout/allowed_signers"),
+     None),
 ])
 def test_a_trust_that_can_never_be_met_is_one_located_line_exit_2(fleet, change, where, message):
     work = fleet.clone("bot")
     change(work)
     git(work, "commit", "-qam", "broken trust")
     before = git(fleet.remote, "rev-parse", "main")
+    if message is None:  # an approver who is no principal: a warning (a revocation removes a key, at once)
+        result = rollout(work, "validate", "security-patch", now=NOW)
+        assert result.returncode == 0 and "carol@example.com is no principal of" in result.stdout + result.stderr
+        return
     for command in (["validate", "security-patch"], ["advance", "security-patch", "--no-push"]):
         result = rollout(work, *command, now=NOW)
         assert result.returncode == 2, result.stdout + result.stderr
@@ -365,3 +371,66 @@ def test_an_unsigned_pause_holds_and_only_a_signed_resume_lifts_it(fleet):
     assert resumed.returncode == 0, resumed.stderr
     assert fleet.run("bot", "advance", "security-patch").returncode == 0
     assert fleet.status()["waves"][0]["status"] == "baking"
+
+
+@pytest.fixture
+def gnupg_homes():
+    """Short GNUPGHOMEs (gpg-agent's socket path must fit in 108 bytes), their agents stopped after."""
+    homes: list[Path] = []
+    yield homes
+    for home in homes:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def forge_key(homes: list, uid: str = "GitHub <noreply@github.com>") -> tuple[dict, str, str]:
+    """An OpenPGP key as a forge keeps it (GitHub's web-flow): its GNUPGHOME env, fingerprint, armoured public key."""
+    home = Path(tempfile.mkdtemp(prefix="gpg-", dir="/tmp"))
+    homes.append(home)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"],
+                   env=env, check=True, capture_output=True)
+    listing = subprocess.run(["gpg", "--with-colons", "--list-keys"], env=env, capture_output=True, text=True).stdout
+    fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+    public = subprocess.run(["gpg", "--armor", "--export", fpr], env=env, capture_output=True, text=True).stdout
+    return env, fpr, public
+
+
+def squash_by_forge(fleet: Fleet, env: dict, fpr: str) -> str:
+    """The bot's advance of wave 1, made again as a forge's squash merge signed with `fpr`, pushed to main."""
+    scratch = fleet.clone("bot")
+    made = rollout(scratch, "advance", "security-patch", "--no-push", now=NOW)
+    assert made.returncode == 0, made.stderr
+    tree, parent = git(scratch, "rev-parse", "HEAD^{tree}").strip(), git(scratch, "rev-parse", "HEAD^").strip()
+    message = git(scratch, "log", "-1", "--format=%B")
+    git(scratch, "reset", "-q", "--hard", parent)
+    squash = subprocess.run(["git", "-c", "gpg.format=openpgp", "-c", f"user.signingkey={fpr}", "commit-tree", tree,
+                             "-p", parent, f"-S{fpr}"], cwd=scratch, input=message, text=True, capture_output=True,
+                            env={**env, "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"})
+    assert squash.returncode == 0, squash.stderr
+    git(scratch, "push", "-q", "origin", f"{squash.stdout.strip()}:refs/heads/main")
+    return squash.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
+@pytest.mark.parametrize("listed", [True, False])
+def test_a_squash_merge_signed_by_a_listed_openpgp_forge_key_counts(tmp_path, gnupg_homes, listed):
+    env, fpr, public = forge_key(gnupg_homes)
+    other = forge_key(gnupg_homes, "Someone Else <else@example.com>")[2]
+    policy = POLICY.replace("    approvers: [alice@example.com]\n", "    approvers: [alice@example.com]\n"
+                            "    forges: [noreply@github.com]\n    openpgpKeys: .rollout/forge-keys.asc\n")
+    fleet = Fleet(tmp_path, policy)
+    work = fleet.clone("bot")
+    (work / ".rollout/forge-keys.asc").write_text(public if listed else other)
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "the forge's merge key")  # signed by the bot, an allowed signer: it counts
+    git(work, "push", "-q", "origin", "HEAD:main")
+    squash = squash_by_forge(fleet, env, fpr)
+    state = fleet.status()
+    if listed:
+        assert state["waves"][0]["status"] == "baking" and state["waves"][0]["advanceCommit"] == squash
+        assert state["trust"]["ignored"] == [] and state["trust"]["blocked"] == []
+    else:
+        assert state["waves"][0]["status"] == "pending"
+        assert [i["commit"] for i in state["trust"]["ignored"]] == [squash]
+        assert [(b["commit"], b["action"]) for b in state["trust"]["blocked"]] == [(squash, "pin")]

@@ -179,6 +179,7 @@ class Change:
     commit: str
     trust: TrustSpec | None  # the policy's spec.trust after it (None: none, or unreadable)
     signers: str | None  # the allowed signers' blob after it
+    keys: str | None = None  # the openpgpKeys blob after it
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class InForce:
     signers: str | None  # blob id
     since: str | None  # the change that set them
     untrusted: Ignored | None = None
+    keys: str | None = None  # the openpgpKeys blob id
 
 
 def walk(changes: list[Change], verdict) -> list[InForce]:
@@ -200,11 +202,11 @@ def walk(changes: list[Change], verdict) -> list[InForce]:
     after = []
     for change in changes:
         if state.trust is None:
-            state = InForce(change.trust, change.signers, change.commit)
+            state = InForce(change.trust, change.signers, change.commit, keys=change.keys)
         else:
             signature = verdict(change, state)
             if signature.good:
-                state = InForce(change.trust, change.signers, change.commit)
+                state = InForce(change.trust, change.signers, change.commit, keys=change.keys)
             else:
                 what = "the policy or its allowed signers"
                 state = replace(state, untrusted=Ignored(
