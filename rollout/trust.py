@@ -18,6 +18,8 @@ Where a record was made:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -35,9 +37,58 @@ def verify(git, commits: list[str], signers: bytes | None, since: str | None = N
            keys: bytes | None = None) -> dict[str, Signature]:
     """commit -> its signature verified against `signers` (the allowed signers file's
     content; None: no file, nothing verifies) and the OpenPGP public keys `keys` (armoured;
-    a key's principal is its user ID's email), in one `git log`."""
+    a key's principal is its user ID's email), in one `git log` for the commits not
+    verified before: a result depends only on the commit and the two files' contents, all
+    named by their hashes, so it is kept in the git dir and never goes stale."""
     if not commits:
         return {}
+    cache = _Cache.of(git)
+    versus = hashlib.sha256((signers or b"") + b"\0" + (keys or b"")).hexdigest()[:32]
+    known = cache.get(versus)
+    todo = [c for c in dict.fromkeys(commits) if c not in known]
+    if todo:
+        fresh = _verify(git, todo, signers, keys)
+        known.update({c: v for c, v in fresh.items() if v[0] != "E"})  # "cannot check" may be this machine's lack
+        cache.save()
+        known = {**known, **fresh}
+    return {c: Signature(c, *known[c], signers_from=since) for c in commits if c in known}
+
+
+class _Cache:
+    """`<git-dir>/rollout-signatures.json`: {version of the files: {commit: [status, principal, key]}}."""
+
+    _open: dict[str, "_Cache"] = {}
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+        if not isinstance(self.data, dict):
+            self.data = {}
+
+    @classmethod
+    def of(cls, git) -> "_Cache":
+        path = git.git_dir() / "rollout-signatures.json"
+        if str(path) not in cls._open:
+            cls._open[str(path)] = cls(path)
+        return cls._open[str(path)]
+
+    def get(self, versus: str) -> dict:
+        return self.data.setdefault(versus, {})
+
+    def save(self) -> None:
+        """Written aside and renamed in: a reader never sees half a file; a lost race loses entries only."""
+        try:
+            aside = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+            aside.write_text(json.dumps(self.data))
+            os.replace(aside, self.path)
+        except OSError:
+            pass  # a read-only checkout: verify again next time
+
+
+def _verify(git, commits: list[str], signers: bytes | None, keys: bytes | None) -> dict[str, list]:
     with tempfile.TemporaryDirectory(prefix="rollout-trust-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_bytes(signers or b"")
@@ -46,14 +97,14 @@ def verify(git, commits: list[str], signers: bytes | None, since: str | None = N
         if keys:
             _keyring(home, keys)
         out = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
-                      f"--format={_FORMAT}", input="".join(f"{c}\n" for c in dict.fromkeys(commits)).encode(),
+                      f"--format={_FORMAT}", input="".join(f"{c}\n" for c in commits).encode(),
                       env={"GNUPGHOME": str(home)})
     found = {}
     for record in out.split("\x1e"):
         record = record.strip("\n")
         if record:
             commit, status, principal, key = (record.split("\x1f") + ["", "", ""])[:4]
-            found[commit] = Signature(commit, status or "N", _principal(principal), key.strip() or None, since)
+            found[commit] = [status or "N", _principal(principal), key.strip() or None]
     return found
 
 
