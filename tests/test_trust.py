@@ -167,9 +167,12 @@ def test_an_unsigned_approval_and_one_by_an_unknown_key_do_not_count(fleet):
     assert state["waves"][0]["approvedBy"] is None
     assert "signed by a key not in the allowed signers" in {i["commit"]: i["why"] for i in
                                                              state["trust"]["ignored"]}[unknown]
-    # the next wave stays where it was
+    # the next wave stays where it was, and `rollout run` says which records it ignored
     stepped = fleet.run("bot", "advance", "security-patch", now=NOW + HOUR)
     assert "needs approval" in stepped.stdout + stepped.stderr
+    ran = fleet.run("bot", "run", "security-patch", now=NOW + HOUR)
+    assert f"ignored: {forged[:12]} (approve of wave canary): not signed" in ran.stdout + ran.stderr
+    assert f"ignored: {unknown[:12]} (approve of wave canary)" in ran.stdout + ran.stderr
     assert fleet.status(now=NOW + HOUR)["waves"][1]["status"] == "pending"
 
 
