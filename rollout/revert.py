@@ -13,6 +13,7 @@ from rollout.git.history import policy_digest, revert_message
 from rollout.manifests.edit import PinError, pin_text
 from rollout.outcome import Outcome, WaveChange
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
+from rollout.trust import counted
 from rollout.workspace import UsageError
 
 
@@ -26,7 +27,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
 
     def attempt():
         ws = load(session, policy_ref, check_files=False)  # no file checks: a revert must work even if pins broke
-        events = events_of(session, ws)
+        events = counted(session.git, ws, events_of(session, ws))  # spec.trust: a forged record moves no revert
         state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         if all_waves:
@@ -45,6 +46,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
 def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None) -> str:
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
+    events = counted(session.git, ws, events)  # the pins to restore are those of advances that counted
     if ws_state.status == "reverted":
         outcome.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
         return tip

@@ -325,6 +325,11 @@ def _texts(git, blobs: list[str]) -> dict[str, str]:
     return texts
 
 
+def counted(git, ws, events) -> list:
+    """The events that count under the policy's spec.trust (all of them without it)."""
+    return screen_for(git, ws).screen(events)[0]
+
+
 def pinned_now(ws) -> dict[str, bool] | None:
     """Which clusters' files hold the revision, from the files the workspace checked
     (None when it read none)."""

@@ -19,7 +19,7 @@ import pytest
 from conftest import SEED_POLICY, make_seed_repo
 from test_engine import git_identity  # noqa: F401 - the autouse fixture
 from test_operating import rollout
-from rollout.git.history import approve_message, policy_digest, verify_message
+from rollout.git.history import advance_message, approve_message, policy_digest, verify_message
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
 
@@ -437,3 +437,17 @@ def test_a_squash_merge_signed_by_a_listed_openpgp_forge_key_counts(tmp_path, gn
         assert state["waves"][0]["status"] == "pending"
         assert [i["commit"] for i in state["trust"]["ignored"]] == [squash]
         assert [(b["commit"], b["action"]) for b in state["trust"]["blocked"]] == [(squash, "pin")]
+
+
+def test_a_forged_advance_of_a_later_epoch_does_not_stop_a_revert(fleet):
+    """Epochs come from advances: one forged with a huge epoch would make the real one look
+    like an earlier epoch's, and a revert find nothing to revert. Forged records move nothing."""
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    policy = git(fleet.remote, "show", "main:rollouts/security-patch.yaml")
+    forged = advance_message("security-patch", "v9.9.9", 1, "canary", [], policy_digest(policy), epoch=999)
+    fleet.hand_made("mallory", forged, sign=False)
+    reverted = fleet.run("alice", "revert", "security-patch", "--wave", "1", "--reason", "pager")
+    assert reverted.returncode == 0, reverted.stderr
+    assert "never advanced" not in reverted.stdout + reverted.stderr
+    state = fleet.status()
+    assert state["waves"][0]["status"] == "reverted" and state["epoch"] == 1
