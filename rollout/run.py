@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
-from rollout.render.status import trust_lines
+from rollout.render.trust import trust_lines
 from rollout.session import clock, open_synced
 from rollout.gate_check import WaveVerdict, evaluate, preflight
 from rollout.render.words import count

@@ -451,3 +451,10 @@ def test_a_forged_advance_of_a_later_epoch_does_not_stop_a_revert(fleet):
     assert "never advanced" not in reverted.stdout + reverted.stderr
     state = fleet.status()
     assert state["waves"][0]["status"] == "reverted" and state["epoch"] == 1
+
+
+def test_the_markdown_status_a_ci_summary_shows_says_what_did_not_count(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    forged = fleet.hand_made("mallory", approval(fleet), sign=False)
+    markdown = fleet.run("bot", "status", "security-patch", "--format", "markdown").stdout
+    assert f"- ignored: {forged[:12]} (approve of wave canary): not signed" in markdown

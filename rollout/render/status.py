@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH
+from rollout.render.trust import trust_lines
 
 COLOURS = {"pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -59,18 +60,6 @@ def epoch_lines(state) -> list[str]:
                                           + (", a retry)" if current.retried else ")") if current else "not started yet")]
     lines += [f"  earlier: epoch {e.number} {e.revision} started {_when(e.started)}"
               + (" (reverted)" if e.reverted else "") for e in reversed(state.epochs) if e.number != state.epoch][:5]
-    return lines
-
-
-def trust_lines(state, blocked: bool = True) -> list[str]:
-    """spec.trust: what holds the rollout, each record that did not count and each stop
-    honoured unsigned, one line each (which commit, why); without trust, that records are
-    not verified."""
-    if not state.verified:
-        return ["records are not verified: the policy has no spec.trust (docs/security.md)"]
-    lines = [f"halted by spec.trust: {b.line()}" for b in state.blocked] if blocked else []
-    lines += [f"ignored: {i.line()}" for i in state.ignored]
-    lines += [f"unsigned: {i.line()}" for i in state.unsigned]
     return lines
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from waves.durations import format_duration
 from rollout.render.status_graph import mermaid
+from rollout.render.trust import trust_lines
 from rollout.render.words import count
 
 _LISTED = 10  # clusters named per cell
@@ -35,5 +36,7 @@ def render(plan, state) -> str:
             behind += f" and {len(ws.clusters_behind) - _LISTED} more"
         lines.append(f"| {wave.number} | {wave.name} | {ws.status} | {len(wave.clusters)} | {advanced} | {bake} | "
                      f"{behind or '—'} |")
+    if state.verified:  # spec.trust: what holds it and what did not count (docs/security.md)
+        lines += [""] + [f"- {line}" for line in trust_lines(state)]
     lines += ["", "```mermaid", mermaid(plan, state), "```", ""]
     return "\n".join(lines)
