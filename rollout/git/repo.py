@@ -133,7 +133,8 @@ class Git:
     # --- writing ----------------------------------------------------------------------
     def commit_on(self, base: str, changes: dict[str, bytes], message: str, modes: dict[str, str] | None = None) -> str:
         """A new commit whose parent is `base` and whose tree is base's with `changes`
-        applied, built with `git fast-import` (one process for any number of files).
+        applied, built with `git fast-import` (one process for any number of files);
+        signed where git is set up to sign (`signing`): then one `git commit-tree -S` more.
         Nothing in the working tree, the index or any branch changes."""
         author, committer = self.identities()
         ref = f"refs/rollout/staging-{os.getpid()}"  # fast-import needs a ref; deleted below
@@ -150,7 +151,12 @@ class Git:
         self.run("fast-import", "--quiet", "--force", input=bytes(stream))
         sha = self.run("rev-parse", ref).strip()
         self.run("update-ref", "-d", ref)
-        return sha
+        if not self.signing():
+            return sha
+        # fast-import cannot sign: the same tree, parent, message, author and committer
+        # (dates included) again as a signed commit; fast-import's becomes garbage.
+        return self._commit_tree(f"{sha}^{{tree}}", base, message, env={**_ident_env("AUTHOR", author),
+                                                                         **_ident_env("COMMITTER", committer)})
 
     def identities(self) -> tuple[str, str]:
         """Author and committer as git would record them; a clear error when unset."""
@@ -172,9 +178,69 @@ class Git:
                 self.run("update-ref", "-d", line, check=False)
 
     def commit_empty_on(self, base: str, message: str) -> str:
+        """A commit with `base`'s tree on `base` (a record), signed where git signs."""
         self.identities()
-        tree = self.run("rev-parse", f"{base}^{{tree}}").strip()
-        return self.run("commit-tree", tree, "-p", base, input=message.encode()).strip()
+        return self._commit_tree(f"{base}^{{tree}}", base, message)
+
+    # --- signing ----------------------------------------------------------------------
+    def signing(self) -> bool:
+        """Whether the commits this tool makes are signed: git's own `commit.gpgsign`
+        (repository, global or `-c` config), read once per Git object. `git commit-tree`
+        (2.39) does not honour it by itself: `_commit_tree` passes `-S`."""
+        if not hasattr(self, "_signing"):
+            out = subprocess.run(["git", "config", "--type=bool", "--get", "commit.gpgsign"], cwd=self.root,
+                                 capture_output=True, text=True)
+            if out.returncode not in (0, 1):  # 1: unset
+                raise GitError(f"commit.gpgsign: {_git_problem(out.stderr)}: set it to true or false "
+                               "(git config commit.gpgsign true)")
+            self._signing = out.stdout.strip() == "true"
+        return self._signing
+
+    def signed(self, commit: str) -> bool:
+        """Whether `commit` carries a signature at all (a `gpgsig` header), valid or not."""
+        return self.signed_commits([commit])[commit]
+
+    def signed_commits(self, commits: list[str]) -> dict[str, bool]:
+        """commit -> whether it carries a signature (`gpgsig` or `gpgsig-sha256` header),
+        through one `cat-file --batch`; valid or not is `git verify-commit`'s to say."""
+        if not commits:
+            return {}
+        request = "".join(f"{commit}\n" for commit in commits).encode()
+        out = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input=request, capture_output=True,
+                             check=True).stdout
+        signed, pos = {}, 0
+        for commit in commits:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if len(header) != 3 or header[1] != b"commit":
+                raise GitError(f"{commit} is not a commit")
+            size = int(header[2])
+            headers = out[pos : pos + size].split(b"\n\n", 1)[0]
+            signed[commit] = any(line.startswith((b"gpgsig ", b"gpgsig-sha256 ")) for line in headers.split(b"\n"))
+            pos += size + 1
+        return signed
+
+    def _commit_tree(self, tree: str, parent: str, message: str, env: dict | None = None) -> str:
+        """`git commit-tree`, with `-S` where git signs; a signature git cannot make is
+        one line naming the set-up to fix, raised before anything is published."""
+        if not self.signing():
+            return self.run("commit-tree", tree, "-p", parent, input=message.encode(), env=env).strip()
+        result = subprocess.run(["git", "commit-tree", "-S", tree, "-p", parent], cwd=self.root,
+                                input=message.encode(), capture_output=True, env={**os.environ, **(env or {})})
+        if result.returncode != 0:
+            raise GitError(self._signing_problem(result.stderr.decode(errors="replace")))
+        return result.stdout.decode().strip()
+
+    def _signing_problem(self, stderr: str) -> str:
+        fmt = self.run("config", "--get", "gpg.format", check=False).strip() or "openpgp"
+        key = self.run("config", "--get", "user.signingkey", check=False).strip()
+        what = {"ssh": "an SSH private key's path (or `key::<public key>` held by ssh-agent)",
+                "x509": "a certificate gpgsm holds"}.get(fmt, "a secret key's id gpg holds (gpg --list-secret-keys)")
+        return scrubbed(f"git could not sign the commit (commit.gpgsign true, gpg.format {fmt}, user.signingkey "
+                        f"{key or 'unset'}): {_git_problem(stderr)}; nothing was pushed: set user.signingkey to "
+                        f"{what} and gpg.format to its kind (ssh, openpgp, x509), or commit.gpgsign false to "
+                        "commit unsigned")
 
     def push(self, upstream: Upstream, commit: str) -> str | None:
         """Publish `commit` as the remote branch, never forced: "moved" when this push
@@ -232,8 +298,9 @@ class Git:
         return result.stdout.split()[0]
 
     def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        """A commit of `tree` on `parent` (a rebuilt pull-request branch), signed where git signs."""
         self.identities()
-        return self.run("commit-tree", tree, "-p", parent, input=message.encode()).strip()
+        return self._commit_tree(tree, parent, message)
 
     def fetch(self, upstream: Upstream) -> None:
         """The followed branch, and the rollout's own branches (pull requests, records:
@@ -303,6 +370,31 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_IDENT = re.compile(r"^(.*) <([^<>]*)> (\d+ [+-]\d{4})$")
+
+
+def _ident_env(who: str, ident: str) -> dict[str, str]:
+    """GIT_AUTHOR_* (or GIT_COMMITTER_*) that make git record `ident` ("Name <email> when tz") as is."""
+    match = _IDENT.match(ident)
+    if match is None:
+        raise GitError(f"git var GIT_{who}_IDENT: cannot read {ident!r}")
+    name, email, when = match.groups()
+    return {f"GIT_{who}_NAME": name, f"GIT_{who}_EMAIL": email, f"GIT_{who}_DATE": f"@{when}"}
+
+
+def _git_problem(stderr: str) -> str:
+    """git's (or gpg's, ssh-keygen's) complaint as one line: its lines, prefixes and gpg's
+    status lines left out."""
+    lines = []
+    for line in stderr.splitlines():
+        line = line.strip()
+        for prefix in ("error: ", "fatal: "):
+            line = line.removeprefix(prefix)
+        if line and not line.startswith("[GNUPG:]") and line not in lines:
+            lines.append(line)
+    return "; ".join(lines) or "failed"
 
 
 def _quote_path(path: str) -> str:
