@@ -52,7 +52,7 @@ def audit(repo: Path, policy_ref: str) -> dict:
             "revision": getattr(item, "revision", None),
             "epoch": getattr(item, "epoch", None),
             "wave": getattr(item, "wave", None) or None,
-            "who": signature.principal if signature is not None and signature.good else author,
+            "who": _who(signature, screen.in_force_at(item.commit) if under_trust else None, item, author),
             "verified": bool(signature is not None and signature.good),
             "signature": signature.describe() if signature is not None else "not checked: no spec.trust in force",
             "counted": why is None,
@@ -63,6 +63,16 @@ def audit(repo: Path, policy_ref: str) -> dict:
     entries.sort(key=lambda e: e["unix"])
     return {"policy": name, "trust": screen.trust is not None,
             "blocked": screen.blocked.line() if screen.blocked else None, "actions": entries}
+
+
+def _who(signature, in_force, item, author: str) -> str:
+    """The verified signer; in a forge's merge, the reviewer it names; else the author, as written."""
+    if signature is None or not signature.good:
+        return author
+    if in_force is not None and in_force.trust is not None and signature.principal in in_force.trust.forges \
+            and item.action == "approve":
+        return f"{getattr(item, 'by', None) or 'no reviewer'} (reviewed; merged by {signature.principal})"
+    return signature.principal
 
 
 def _commits(git, commits: list[str]) -> dict[str, tuple[str, str]]:
