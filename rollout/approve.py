@@ -18,7 +18,10 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str | None = None, push:
     """Record that a person approved wave `wave` (`approval: required`): an empty commit
     with `Rollout-Action: approve`; the waves after it may then go. Idempotent. Under
     spec.trust it counts only when signed by one of its approvers, and the approver it
-    names is the signer (rollout/trust.py)."""
+    names is the signer (rollout/trust.py). Under pull-request delivery, when the approvers
+    include forge users (`github:LOGIN`, `gitlab:USERNAME`), anyone whose key is allowed (the
+    CI bot) may open the approval request: its approving review by such an approver is the
+    approval, named in the merge that `rollout run` makes (docs/security.md)."""
     if by is not None and not by.strip():
         raise UsageError("--by must name who approves")
     session = open_synced(repo, push, delivery)
@@ -39,7 +42,11 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str | None = None, push:
             return outcome, base, base
         if ws_state.status not in OUT:
             raise Refused(f"wave {target.number} {target.name} is {ws_state.status}: approve it once it has been advanced")
-        require_signing(session, ws, "an approval", approving=True)
+        reviewed = _by_review(session, ws)
+        require_signing(session, ws, "an approval request" if reviewed else "an approval", approving=not reviewed)
+        if reviewed:
+            outcome.notes.append(f"wave {target.number} {target.name}: `rollout run` merges it once one of "
+                                 f"{', '.join(reviewed)} approves it in review (at once, when an approver signed it)")
         message = approve_message(plan.policy, plan.revision, target.number, target.name, by,
                                   policy_digest(ws.loaded.text), epoch=state.epoch)
         tip = session.git.commit_empty_on(base, message)
@@ -47,3 +54,14 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str | None = None, push:
         return outcome, base, tip
 
     return publish(session, attempt)
+
+
+def _by_review(session, ws) -> list[str]:
+    """The approvers whose review of an approval request approves it: the forge users among
+    spec.trust.approvers, under pull-request delivery (none otherwise)."""
+    from waves.trust import FORGE_IDENTITIES
+
+    trust = ws.loaded.policy.spec.trust
+    if trust is None or getattr(session.delivery, "name", None) != "pull-request":
+        return []
+    return [a for a in trust.approvers if a.startswith(FORGE_IDENTITIES)]

@@ -616,6 +616,9 @@ def simulate(
                                                             "pushes to the followed branch (merges still land).")] = False,
     required_check: Annotated[Optional[list[str]], typer.Option("--required-check", help="A commit status that must be "
                                                                 "success on a pull request's head before it merges (--scm).")] = None,
+    sign_merges: Annotated[Optional[str], typer.Option("--sign-merges", help="An ssh private key file: the forge signs "
+                                                       "the commits it makes (merges, squashes, rebases) with it, as "
+                                                       "GitHub signs with its own key (--scm).")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
     follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving (with
@@ -648,7 +651,7 @@ def simulate(
                     health=pick("--health-delay", health_delay, "healthDelay"))
     every = pick("--poll", poll, "poll")
     source = repo if repo is not None else str(repo_root(None).resolve())
-    if problem := options_problem(scm, protect, required_check or [], repo):
+    if problem := options_problem(scm, protect, required_check or [], repo, sign_merges):
         raise UsageError(problem)
     sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
     try:
@@ -660,7 +663,8 @@ def simulate(
         for problem in problems:
             print(problem, file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
-    forge_env = attach(sim, scm, protect, tuple(required_check or ()))  # the CI variables, given the URL
+    forge_env = attach(sim, scm, protect, tuple(required_check or ()),  # the CI variables, given the URL
+                       Path(sign_merges).resolve() if sign_merges else None)
     own_dir = None if kubeconfig_out else state_dir()  # never inside the repo: it would block advance
     out = Path(kubeconfig_out).resolve() if kubeconfig_out else own_dir / "kubeconfig"
 

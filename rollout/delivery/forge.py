@@ -103,6 +103,11 @@ class Forge(Protocol):
     def readiness(self, request: PullRequest) -> Readiness:
         """Mergeable? Required checks (commit statuses / check runs / pipelines) on its head green?"""
 
+    def approvals(self, request: PullRequest) -> list[str]:
+        """Who approves the request's current head (`request.head`), as forge identities
+        (`github:LOGIN`, `gitlab:USERNAME`), in the order they approved (one call per 100).
+        Under spec.trust an approval request merges only when one of them is an approver."""
+
     def merge(self, request: PullRequest, method: str, title: str, message: str) -> str:
         """Merge with `method` (merge | squash | rebase) as the forge does, only if the head
         is still `request.head`; `title` and `message` become the merge or squash commit's

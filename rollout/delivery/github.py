@@ -221,6 +221,21 @@ class GitHubForge:
         return Readiness(True, "pending", "blocked by branch protection (a required check not reported yet, "
                                           "or an approving review missing)")
 
+    def approvals(self, request: PullRequest) -> list[str]:
+        """The reviews (GET .../pulls/N/reviews, chronological; one call per 100): each user's
+        latest review that is not a comment, when it is APPROVED and on the request's head
+        (`commit_id`): GitHub itself counts only those once "dismiss stale approvals" is on."""
+        with self._calling(f"read the reviews of pull request #{request.number}"):
+            latest: dict[str, tuple[str, str | None]] = {}
+            for review in self._repo.get_pull(request.number).get_reviews():
+                user = review.user.login if review.user is not None else None
+                if user is None or review.state in ("COMMENTED", "PENDING"):
+                    continue
+                latest.pop(user, None)  # the newest decides, and sets the order
+                latest[user] = (review.state, review.commit_id)
+        return [f"github:{user}" for user, (state, commit) in latest.items()
+                if state == "APPROVED" and commit == request.head]
+
     def merge(self, request: PullRequest, method: str, title: str, message: str) -> str:
         from github import GithubException
 

@@ -281,6 +281,16 @@ class GitLabForge:
             return Readiness(True, "failed", f"the pipeline {pipeline['status']}")
         return Readiness(True, "pending", "the pipeline must succeed first (a required check not reported yet)")
 
+    def approvals(self, request: PullRequest) -> list[str]:
+        """The merge request's approvals (GET .../merge_requests/:iid/approvals, one call):
+        `approved_by[].user.username`. GitLab keeps no commit per approval: that they are of
+        the current head is the project's "remove all approvals when commits are added to the
+        source branch" (GitLab's default), which the rollout's rebuilds (a push) rely on."""
+        with self._calling(f"read the approvals of merge request !{request.number}"):
+            state = self._project.mergerequests.get(request.number, lazy=True).approvals.get()
+        users = [entry.get("user") or {} for entry in getattr(state, "approved_by", None) or []]
+        return [f"gitlab:{user['username']}" for user in users if user.get("username")]
+
     def merge(self, request: PullRequest, method: str, title: str, message: str) -> str:
         from gitlab.exceptions import GitlabError
 

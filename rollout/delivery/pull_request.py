@@ -24,7 +24,7 @@ import re
 from rollout.delivery import Tending
 from waves.state import FIRST_EPOCH
 from rollout.errors import Refused
-from rollout.git.history import RECORDS, parse_event
+from rollout.git.history import RECORDS, approval_trailers, parse_event
 from rollout.outcome import Outcome, WaveChange
 
 MAX_ATTEMPTS = 5
@@ -318,6 +318,15 @@ class Delivery:
         if not self.spec.autoMerge:
             tending.notes.append(f"{what}: waits for a person to merge {request.ref} ({request.url})")
             return False
+        event, trust = flight["event"], ws.loaded.policy.spec.trust
+        approval = None
+        if trust is not None and event.action == "approve":  # who approves: the signer, else a forge review
+            approval = self._approval(session, forge, request, flight, ws, trust)
+            if approval is None:
+                names = [a for a in trust.approvers if a.startswith(f"{forge.name}:")] or list(trust.approvers)
+                tending.notes.append(f"{what}: {request.ref} waits for an approving review by one of "
+                                     f"{', '.join(names) or 'no one (spec.trust.approvers is empty)'} ({request.url})")
+                return False
         readiness = forge.readiness(request)
         if not readiness.ready:
             why = readiness.reason or ("the forge is still computing mergeability" if readiness.mergeable is None
@@ -326,18 +335,47 @@ class Delivery:
             return False
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         subject, _, rest = message.partition("\n")
+        method = self.spec.mergeMethod
+        text = rest.strip() + "\n" if method == "squash" else f"Merges {request.ref} from {branch}.\n"
+        if approval is not None and (approval[1] is not None or method != "merge"):
+            # The merge is the approve record, signed by the forge's key: its message names the
+            # approver. A rebase would land the branch's own message: squash instead (the
+            # approval changes no file). A signed approval merged with a merge commit counts by
+            # its own commit, as without trust.
+            who, review = approval
+            lead = f"Approved by {who} in a review of {request.ref}." if review else f"Approved by {who} (signed)."
+            text = lead + "\n\n" + "\n".join(approval_trailers(message, who, review)) + "\n"
+            method = "squash" if method == "rebase" else method
         try:
-            commit = forge.merge(request, self.spec.mergeMethod, f"{subject} ({request.tag})",
-                                 rest.strip() + "\n" if self.spec.mergeMethod == "squash" else
-                                 f"Merges {request.ref} from {branch}.\n")
+            commit = forge.merge(request, method, f"{subject} ({request.tag})", text)
         except NotMergeable as err:
             tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
             return False
-        event = flight["event"]
         tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
                                "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
         git.delete_remote_ref(session.remote, f"refs/heads/{branch}")  # as a forge's "delete branch" does
         return True
+
+    @staticmethod
+    def _approval(session, forge, request, flight, ws, trust) -> tuple[str, str | None] | None:
+        """Under spec.trust, who approves an approval request, and the review's URL: the
+        approver who signed its commit (a signed `rollout approve`: no review needed), else
+        the first reviewer approving its head who is among the approvers (one call). None:
+        no one yet."""
+        from rollout.trust import screen_for
+        from waves.trust import FORGE_IDENTITIES, admits, approver
+
+        commit, named = flight["commit"], flight["event"].by
+        screen = screen_for(session.git, ws)
+        if screen.trust is not None:
+            signature = screen.signatures([commit]).get(commit)
+            if signature is not None and admits("approve", signature, screen.trust, named) is None:
+                return approver(signature, screen.trust, named), None
+        wanted = {a.casefold(): a for a in trust.approvers if a.startswith(FORGE_IDENTITIES)}
+        for name in forge.approvals(request):
+            if name.casefold() in wanted:
+                return wanted[name.casefold()], request.url
+        return None
 
     def _rebuild(self, session, forge, request, flight, head, ws, state) -> str:
         """The branch left behind by a moved base: its change merged onto the new tip

@@ -192,6 +192,25 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
     )
 
 
+def approval_trailers(message: str, by: str, review: str | None = None) -> list[str]:
+    """The `Rollout-` trailers of an approve commit's `message` (its last paragraph that
+    holds them, as parse_event reads it), naming `by` as the approver (`Rollout-Approved-By`
+    replaced, or added) and, for an approval given in a forge's review, `Rollout-Review:
+    <the request's URL>`. What the merge that lands an approval carries under spec.trust,
+    so that the merge itself, which the forge's key signs, is the approve record."""
+    lines: list[str] = []
+    for paragraph in reversed(message.strip().split("\n\n")):
+        found = [line.strip() for line in paragraph.splitlines() if _TRAILER.match(line.strip())]
+        names = {line.partition(":")[0] for line in found}
+        if "Rollout-Policy" in names and "Rollout-Action" in names:
+            lines = [line for line in found if line.startswith("Rollout-")]
+            break
+    named = [line for line in lines if line.partition(":")[0] not in ("Rollout-Approved-By", "Rollout-Review")]
+    at = next((i for i, line in enumerate(named) if line.startswith("Rollout-Policy-Digest:")), len(named))
+    extra = [f"Rollout-Approved-By: {_one_line(by)}"] + ([f"Rollout-Review: {_one_line(review)}"] if review else [])
+    return named[:at] + extra + named[at:]
+
+
 def read_events(git, ref: str | list[str], policy: str, arrivals_for: str | None = None) -> list[Event]:
     """The policy's events reachable from `ref` (one ref or several: the branch and the
     records branch), oldest first, in one `git log`. With `arrivals_for` (a revision),

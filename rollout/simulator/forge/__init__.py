@@ -34,13 +34,18 @@ def prefix(scm: str) -> str:
     return f"/{scm}"
 
 
-def options_problem(scm: str | None, protect: bool, required_checks: list[str], repo: str | None) -> str | None:
-    """--scm / --protect / --required-check need a local bare --repo: the forge merges into
-    it and the hook lives in it. One line, or None."""
+def options_problem(scm: str | None, protect: bool, required_checks: list[str], repo: str | None,
+                    sign_merges: str | None = None) -> str | None:
+    """--scm / --protect / --required-check / --sign-merges need a local bare --repo: the
+    forge merges into it and the hook lives in it. One line, or None."""
     if scm is not None and scm not in FORGES:
         return f"--scm {scm}: expected one of {', '.join(FORGES)}"
     if required_checks and scm is None:
         return "--required-check needs --scm (the forge checks it before merging)"
+    if sign_merges is not None and scm is None:
+        return "--sign-merges needs --scm (the forge signs the commits it makes)"
+    if sign_merges is not None and not Path(sign_merges).is_file():
+        return f"--sign-merges {sign_merges}: no such file (an ssh private key, as ssh-keygen writes it)"
     if scm is None and not protect:
         return None
     flag = "--scm" if scm is not None else "--protect"
@@ -52,10 +57,12 @@ def options_problem(scm: str | None, protect: bool, required_checks: list[str], 
     return None
 
 
-def attach(sim, scm: str | None, protect: bool, required_checks: tuple[str, ...]) -> Callable[[str], dict[str, str]]:
+def attach(sim, scm: str | None, protect: bool, required_checks: tuple[str, ...],
+           signing_key: Path | None = None) -> Callable[[str], dict[str, str]]:
     """Protect the followed branch and give the simulator its forge (after its first
     refresh, which settles the branch). Returns url -> the forge's CI variables ({} without
-    a forge). `sim.source` is the bare repository (options_problem checked)."""
+    a forge). `sim.source` is the bare repository (options_problem checked). `signing_key`:
+    the forge signs the commits it makes with it."""
     from rollout.simulator.forge.store import ForgeStore, protect as protect_branch
 
     bare = Path(sim.source).resolve()
@@ -65,7 +72,7 @@ def attach(sim, scm: str | None, protect: bool, required_checks: tuple[str, ...]
         return lambda url: {}
     module = load(scm)
     store = ForgeStore(bare, "fleet", bare.name.removesuffix(".git"), default_branch=sim.branch,
-                       required_checks=required_checks,
+                       required_checks=required_checks, signing_key=signing_key,
                        **({"committer": module.COMMITTER} if hasattr(module, "COMMITTER") else {}))
     sim.forge = (scm, store)
     return lambda url: module.environment(url + prefix(scm), store)

@@ -28,12 +28,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from rollout.simulator.forge.rest import Budget, Call, login_of, page_of
-from rollout.simulator.forge.store import Conflict, ForgeStore, GitFailed, Invalid, Request, Unmergeable
+from rollout.simulator.forge.store import Conflict, ForgeStore, GitFailed, Invalid, Request, Review, Unmergeable
 from rollout.simulator.server import TOKEN
 
 COMMITTER = ("GitHub", "noreply@github.com")  # who GitHub's merges are committed by
@@ -98,7 +97,6 @@ class GitHub:
     def __init__(self, store: ForgeStore):
         self.store = store
         self.limits = Limits()
-        self.reviews: dict[int, list[dict]] = {}
         self.served = 0  # API requests answered (the knob's GET shows it: tests count calls)
         self.full_name = f"{store.owner}/{store.name}"
 
@@ -323,9 +321,18 @@ class GitHub:
         self.store.request_reviewers(request.number, list(reviewers))
         return 201, self.pull(call, request)
 
+    def review(self, call: Call, request: Request, review: Review) -> dict:
+        return {"id": review.id, "node_id": f"PRR_{review.id}", "user": self.user(call, review.user),
+                "body": review.body, "state": review.state, "commit_id": review.commit,
+                "submitted_at": _time(review.submitted),
+                "html_url": f"{call.web}/{self.full_name}/pull/{request.number}#pullrequestreview-{review.id}",
+                "pull_request_url": f"{self.repo_url(call)}/pulls/{request.number}",
+                "author_association": "MEMBER"}
+
     def list_reviews(self, call: Call):
+        """GET .../pulls/N/reviews: every review, in chronological order (as GitHub lists them)."""
         request = self.request_of(call)
-        return self.page(call, self.reviews.get(request.number, []), lambda r: r)
+        return self.page(call, list(request.reviews), lambda r: self.review(call, request, r))
 
     def create_review(self, call: Call):
         request = self.request_of(call)
@@ -336,17 +343,11 @@ class GitHub:
             raise Answer(422, "Unprocessable Entity", [f"event: {event} is not one of APPROVE, REQUEST_CHANGES, COMMENT"])
         if event == "APPROVE" and call.user == request.author:
             raise Answer(422, "Unprocessable Entity", ["Can not approve your own pull request"])
-        if event == "APPROVE":
-            self.store.approve(request.number, call.user)
-        log = self.reviews.setdefault(request.number, [])
-        review = {"id": 10_000 + sum(len(v) for v in self.reviews.values()), "node_id": "PRR",
-                  "user": self.user(call, call.user), "body": body.get("body", ""), "state": states[event],
-                  "commit_id": self.store.head(request), "submitted_at": _time(time.time()),
-                  "html_url": f"{call.web}/{self.full_name}/pull/{request.number}",
-                  "pull_request_url": f"{self.repo_url(call)}/pulls/{request.number}",
-                  "author_association": "MEMBER"}
-        log.append(review)
-        return 200, review
+        commit = body.get("commit_id") or None
+        if commit is not None:
+            commit = self.commit_sha(commit)
+        review = self.store.review(request.number, call.user, states[event], str(body.get("body") or ""), commit)
+        return 200, self.review(call, request, review)
 
     def create_status(self, call: Call):
         sha = self.commit_sha(call.match["sha"])

@@ -1,6 +1,6 @@
 """The GitLab v4 REST subset python-gitlab calls, over the forge store: the current user
 and user lookup, the project (get, and edit of its merge method), merge requests (list,
-create, get, update, merge, rebase, approve), commit statuses (create, list). Mounted
+create, get, update, merge, rebase, approve, approvals), commit statuses (create, list). Mounted
 under a prefix (`/gitlab`), as a self-managed GitLab serves `/api/v4` under its root, so
 `gitlab.Gitlab(<url>/gitlab)` works (python-gitlab appends /api/v4).
 
@@ -29,6 +29,9 @@ gitlab/v4/objects/merge_requests.py) sends and reads:
   | ff): a merge commit (`merge_commit_message`), with `squash` first a squash commit
   (`squash_commit_message`) on the merge base; ff moves the target to the head;
 - rebase: 202 {"rebase_in_progress": true}, done at once here; a failed rebase leaves merge_error;
+- approve (POST .../approve, 401 for the author) and the approval state (GET .../approvals:
+  approved_by[].user.username, the approvals given on the current head: GitLab's default
+  removes approvals when commits are added);
 - commit statuses: pending | running | success | failed | canceled (400 otherwise); the
   statuses on a commit make its (external) pipeline, whose status is the head_pipeline's.
   A context the simulator's --required-check names must be success ("Pipelines must
@@ -439,11 +442,30 @@ class GitLab:
         if sha and sha != self.store.head(request):
             raise message(409, "SHA does not match HEAD of source branch")
         self.store.approve(request.number, call.user)
-        return 201, {"id": 1000 + request.number, "iid": request.number, "project_id": PROJECT_ID,
-                     "title": request.title, "state": "opened", "approved": True,
-                     "approvals_required": self.store.required_approvals,
-                     "approvals_left": max(self.store.required_approvals - len(request.approvals), 0),
-                     "approved_by": [{"user": self.user(call, u)} for u in request.approvals]}
+        return 201, self.approval_state(call, request)
+
+    def approval_state(self, call: Call, request: Request) -> dict:
+        """GitLab's merge request approval state (GET .../approvals, and POST .../approve's
+        answer). Who approved: the approvals given on the current head, as GitLab keeps them
+        with "Remove all approvals when commits are added to the source branch" (its default)."""
+        approved = self.store.approved_on_head(request) if request.state == "open" else list(request.approvals)
+        required = self.store.required_approvals
+        return {"id": 1000 + request.number, "iid": request.number, "project_id": PROJECT_ID,
+                "title": request.title, "description": request.body,
+                "state": {"open": "opened"}.get(request.state, request.state),
+                "created_at": _time(request.created), "updated_at": _time(request.updated),
+                "merge_status": "can_be_merged", "approved": len(approved) >= required,
+                "approvals_required": required, "approvals_left": max(required - len(approved), 0),
+                "require_password_to_approve": False,
+                "approved_by": [{"user": self.user(call, u)} for u in approved],
+                "suggested_approvers": [], "approvers": [], "approver_groups": [],
+                "user_has_approved": call.user in approved, "user_can_approve": call.user != request.author,
+                "approval_rules_left": [], "has_approval_rules": False, "merge_request_approvers_available": False,
+                "multiple_approval_rules_available": False}
+
+    def get_approvals(self, call: Call):
+        """GET .../merge_requests/:iid/approvals (python-gitlab: mr.approvals.get())."""
+        return 200, self.approval_state(call, self.request_of(call))
 
     def commit_sha(self, sha: str) -> str:
         resolved = self.store._git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False).stdout.strip()
@@ -515,6 +537,7 @@ def add_routes(app, store: ForgeStore, prefix: str) -> GitLab:
             ("PUT", mr + r"/merge", gitlab.merge),
             ("PUT", mr + r"/rebase", gitlab.rebase),
             ("POST", mr + r"/approve", gitlab.approve),
+            ("GET", mr + r"/approvals", gitlab.get_approvals),
             ("POST", project + r"/statuses/(?P<sha>[^/]+)", gitlab.create_status),
             ("GET", project + r"/repository/commits/(?P<sha>[^/]+)/statuses", gitlab.list_statuses),
         ]]

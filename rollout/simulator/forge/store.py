@@ -7,7 +7,9 @@ A merge is a real git merge / squash / rebase, computed in a scratch worktree of
 repository, whose result is written into the bare repository with `git update-ref <ref>
 <new> <old>` (atomic against pushes), never by pushing: a pre-receive hook that rejects
 every push to the protected branch (protect()) models branch protection, and merges still
-work, as on a forge.
+work, as on a forge. With a `signing_key` (an ssh private key file), every commit the
+forge makes (a merge commit, a squash, a rebased copy) is signed with it, as GitHub signs
+its merges with its own (web-flow) key: a test lists that key in the allowed signers.
 
 The signatures are the contract between store.py, github.py and gitlab.py.
 """
@@ -42,6 +44,22 @@ class Unmergeable(Exception):
         self.reason = reason
 
 
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
+
+
+@dataclass
+class Review:
+    """A review of a request (GitHub's pull request review; a GitLab approval is one too),
+    on the head it was given on."""
+
+    id: int
+    user: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    commit: str | None  # the request's head when it was given (GitHub's commit_id)
+    body: str = ""
+    submitted: float = 0.0
+
+
 @dataclass
 class Request:
     number: int
@@ -55,6 +73,7 @@ class Request:
     labels: list[str] = field(default_factory=list)
     reviewers: list[str] = field(default_factory=list)  # requested
     approvals: list[str] = field(default_factory=list)  # who approved (reviews)
+    reviews: list[Review] = field(default_factory=list)  # every review, oldest first
     created: float = 0.0
     updated: float = 0.0
     merged_at: float | None = None
@@ -103,6 +122,7 @@ class ForgeStore:
     required_checks: tuple[str, ...] = ()  # contexts that must be `success` on a request's head to merge
     required_approvals: int = 0
     committer: tuple[str, str] = ("Forge", "noreply@forge.invalid")  # who commits merges (GitHub: "GitHub")
+    signing_key: Path | None = None  # an ssh private key: the forge signs the commits it makes with it
 
     _requests: dict[int, Request] = field(default_factory=dict, init=False, repr=False)
     _statuses: list[CommitStatus] = field(default_factory=list, init=False, repr=False)
@@ -115,7 +135,8 @@ class ForgeStore:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=_git_env(env))
         if check and result.returncode != 0:
             last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
-            raise GitFailed(f"git {args[0]}: {last}")
+            command_name = next((a for a in args if not a.startswith("-") and "=" not in a), args[0])
+            raise GitFailed(f"git {command_name}: {last}")
         return result
 
     def ref(self, branch: str) -> str | None:
@@ -217,14 +238,45 @@ class ForgeStore:
             return request
 
     def approve(self, number: int, by: str) -> Request:
+        """An approving review by `by` on the request's current head."""
+        with self._lock:
+            self.review(number, by, "APPROVED")
+            return self.get(number)
+
+    def review(self, number: int, by: str, state: str = "APPROVED", body: str = "",
+               commit: str | None = None) -> Review:
+        """A review by `by` on the request's head (or on `commit`: a review of an earlier
+        head). APPROVED counts `by` among the approvals; CHANGES_REQUESTED and DISMISSED
+        take that back; COMMENTED changes nothing."""
+        if state not in REVIEW_STATES:
+            raise Invalid(f"state: {state!r} is not one of {', '.join(REVIEW_STATES)}")
         with self._lock:
             request = self.get(number)
-            if by not in request.approvals:
+            now = time.time()
+            review = Review(10_000 + sum(len(r.reviews) for r in self._requests.values()), by, state,
+                            commit or self.head(request), body, now)
+            request.reviews.append(review)
+            if state == "APPROVED" and by not in request.approvals:
                 request.approvals.append(by)
-            if by in request.reviewers:
+            elif state in ("CHANGES_REQUESTED", "DISMISSED") and by in request.approvals:
+                request.approvals.remove(by)
+            if by in request.reviewers and state != "COMMENTED":
                 request.reviewers.remove(by)
-            request.updated = time.time()
-            return request
+            request.updated = now
+            return review
+
+    def approved_on_head(self, request: Request) -> list[str]:
+        """Who approves the request's current head: each user's latest review that is not a
+        comment, when it is APPROVED and was given on the head (GitHub with "dismiss stale
+        approvals", GitLab with "remove approvals when commits are added": their defaults
+        for a protected branch and a project). In the order they approved."""
+        head = self.head(request)
+        latest: dict[str, Review] = {}
+        for review in request.reviews:
+            if review.state != "COMMENTED":
+                latest.pop(review.user, None)
+                latest[review.user] = review
+        return [r.user for r in latest.values() if r.state == "APPROVED" and r.commit == head]
 
     # --- checks -----------------------------------------------------------------------
     def set_status(self, sha: str, context: str, state: str, description: str = "",
@@ -346,8 +398,7 @@ class ForgeStore:
                     raise Unmergeable("conflict")
                 text = merge_message or (f"Merge branch '{request.branch}' into '{request.base}'\n\n{request.title}"
                                          f"\n\nSee merge request {self.owner}/{self.name}!{request.number}")
-                made["merge"] = self._git("commit-tree", tree, "-p", base, "-p", source, "-m", text,
-                                          env=self._identity(by)).stdout.strip()
+                made["merge"] = self._commit_tree(tree, [base, source], text, self._identity(by))
                 return made["merge"]
 
             new = self._advance(request, "squash" if squash else "merge" if project_method != "ff" else "rebase",
@@ -365,7 +416,7 @@ class ForgeStore:
             fmt = self._git("show", "-s", "--format=%an%n%ae%n%aI", commits[-1]).stdout.splitlines()
             env.update(GIT_AUTHOR_NAME=fmt[0], GIT_AUTHOR_EMAIL=fmt[1], GIT_AUTHOR_DATE=fmt[2])
         tree = self._git("rev-parse", f"{head}^{{tree}}").stdout.strip()
-        return self._git("commit-tree", tree, "-p", start, "-m", message or request.title, env=env).stdout.strip()
+        return self._commit_tree(tree, [start], message or request.title, env)
 
     def rebase_source(self, number: int, by: str = "rollout-bot") -> str:
         """A forge-side rebase of the request's source branch onto its target (GitLab's
@@ -424,6 +475,19 @@ class ForgeStore:
         request.merge_commit, request.merge_method = new, method
         return new
 
+    def _signing(self) -> list[str]:
+        """git's options to sign with the forge's key (none without one)."""
+        if self.signing_key is None:
+            return []
+        return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={Path(self.signing_key).resolve()}"]
+
+    def _commit_tree(self, tree: str, parents: list[str], message: str, env: dict[str, str]) -> str:
+        """A commit the forge makes, signed with its key when it has one."""
+        signed = ["-S"] if self.signing_key else []
+        parent_args = [arg for parent in parents for arg in ("-p", parent)]
+        return self._git(*self._signing(), "commit-tree", *signed, tree, *parent_args, "-m", message,
+                         env=env).stdout.strip()
+
     def _identity(self, by: str) -> dict[str, str]:
         name, email = self.committer
         return {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
@@ -444,8 +508,7 @@ class ForgeStore:
         if method == "merge":
             text = _message(title or f"Merge pull request #{request.number} from {self.owner}/{request.branch}",
                             request.title if message is None else message)
-            return self._git("commit-tree", tree, "-p", base, "-p", head, "-m", text,
-                             env=self._identity(by)).stdout.strip()
+            return self._commit_tree(tree, [base, head], text, self._identity(by))
         commits = self._commits(base, head)
         if title is None or message is None:
             default_title, default_message = self._squash_defaults(request, commits)
@@ -454,7 +517,7 @@ class ForgeStore:
         if commits:  # the squash is authored as the request's commits were (GitHub: the PR author)
             fmt = self._git("show", "-s", "--format=%an%n%ae%n%aI", commits[-1]).stdout.splitlines()
             env.update(GIT_AUTHOR_NAME=fmt[0], GIT_AUTHOR_EMAIL=fmt[1], GIT_AUTHOR_DATE=fmt[2])
-        return self._git("commit-tree", tree, "-p", base, "-m", _message(title, message), env=env).stdout.strip()
+        return self._commit_tree(tree, [base], _message(title, message), env)
 
     def _squash_defaults(self, request: Request, commits: list[str]) -> tuple[str, str]:
         """GitHub's: one commit: its subject (#N) and its body; more: the request's title
@@ -477,8 +540,9 @@ class ForgeStore:
         try:
             self._git("worktree", "add", "--quiet", "--detach", str(worktree), base)
             for commit in commits:
-                picked = self._git("cherry-pick", "--allow-empty", "--keep-redundant-commits", commit,
-                                   cwd=worktree, env=env, check=False)
+                picked = self._git(*self._signing(), "cherry-pick", *(["-S"] if self.signing_key else []),
+                                   "--allow-empty", "--keep-redundant-commits", commit, cwd=worktree, env=env,
+                                   check=False)
                 if picked.returncode != 0:
                     raise Unmergeable("conflict")
                 trees = self._git("rev-parse", "HEAD^{tree}", "HEAD^^{tree}", cwd=worktree).stdout.split()
