@@ -146,10 +146,11 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
 
     trust = spec.trust
     warnings = []
-    if spec.delivery.mode == "pull-request" and spec.delivery.mergeMethod != "merge":
+    if spec.delivery.mode == "pull-request" and spec.delivery.mergeMethod != "merge" and not trust.forges:
         warnings.append(Problem(f"mergeMethod {spec.delivery.mergeMethod} under spec.trust: the forge makes new commits "
                                 "that no allowed signer signed, so their advances would not count; use mergeMethod: "
-                                "merge (docs/security.md)", ("spec", "delivery", "mergeMethod"), "", severity="warning"))
+                                "merge, or list the forge's key (spec.trust.forges, docs/security.md)",
+                                ("spec", "delivery", "mergeMethod"), "", severity="warning"))
     file = repo / trust.allowedSigners
     try:
         text = file.read_text()
