@@ -18,6 +18,7 @@ Where a record was made:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -144,12 +145,11 @@ def trust_of(text: str) -> TrustSpec | None:
     if "trust" not in text:
         return None
     import yaml_rs
-    from pydantic import ValidationError
 
     try:
         spec = (yaml_rs.loads(text) or {}).get("spec") or {}
         return TrustSpec.model_validate(spec["trust"]) if spec.get("trust") is not None else None
-    except (ValidationError, AttributeError, KeyError, TypeError, ValueError, Exception):
+    except Exception:  # not YAML, not a mapping, not a valid trust: as good as none
         return None
 
 
@@ -174,12 +174,8 @@ class Screen:
         index = self.position.get(commit)
         if index is None:
             return self.at_tip
-        before = None
-        for at, state in self.changes:
-            if at >= index:
-                break
-            before = state
-        return before
+        before = bisect.bisect_left([at for at, _ in self.changes], index)  # the changes made before it
+        return self.changes[before - 1][1] if before else None
 
     def signatures(self, commits: list[str]) -> dict[str, Signature]:
         """Each commit verified against the allowed signers in force where it was made:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLLOUT, SEED_POLICY, make_seed_repo
+from conftest import ROLLOUT, SEED_POLICY
+from test_engine import git_identity  # noqa: F401 - the autouse fixture: who commits
+from test_operating import published  # the seed fleet on a bare remote, and a clone
 
 EMAIL = "rollout@example.com"
 GIT_ENV = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": EMAIL,
@@ -59,18 +61,6 @@ class Key:
         """(git's %G? verdict, subject) of each commit in `revs`, newest first, checked against this key."""
         out = git(repo, "-c", f"gpg.ssh.allowedSignersFile={self.allowed}", "log", "--format=%G?%x09%s", *revs, "--")
         return [tuple(line.split("\t", 1)) for line in out.splitlines()]
-
-
-def published(tmp: Path, policy: str = SEED_POLICY) -> tuple[Path, Path]:
-    """The seed fleet with `policy` in a bare remote; a clone of it to work in."""
-    source = make_seed_repo(tmp / "source", policy).root
-    git(source, "init", "-q", "-b", "main")
-    git(source, "add", "-A")
-    git(source, "commit", "-qm", "fleet-config")
-    remote = tmp / "remote.git"
-    git(tmp, "clone", "-q", "--bare", str(source), str(remote))
-    git(tmp, "clone", "-q", str(remote), str(tmp / "work"))
-    return remote, tmp / "work"
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

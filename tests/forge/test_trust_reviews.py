@@ -22,6 +22,7 @@ import pytest
 
 from forge.simulated import Fleet, Simulator, git
 from forge.test_delivery import POLICY, pulls, repo, rollout, run, served, until
+from test_trust import keypair
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
 
@@ -29,14 +30,6 @@ SIGNERS = ".rollout/allowed_signers"
 BOT = "ci-bot@example.com"
 FORGES = {"github": "web-flow@github.com", "gitlab": "gitlab-merges@gitlab.example.com"}
 WAITS_FOR_APPROVE = "waits for `rollout approve --wave 1`"
-
-
-def keypair(folder: Path, name: str) -> tuple[Path, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    key = folder / name
-    if not key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key, (folder / f"{name}.pub").read_text().strip()
 
 
 class TrustedFleet:
