@@ -19,40 +19,48 @@ Where a record was made:
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from waves.state import OUT
 from rollout.workspace import UsageError
-from waves.trust import Change, Ignored, InForce, Signature, TrustSpec, screen, walk
+from rollout.yamlfile import Located
+from waves.trust import POLICY, Change, Ignored, InForce, Signature, TrustSpec, screen, walk
 
 _FORMAT = "%H%x1f%G?%x1f%GS%x1f%GF%x1e"
 
 
-def verify(git, commits: list[str], signers: bytes | None, since: str | None = None,
-           keys: bytes | None = None) -> dict[str, Signature]:
-    """commit -> its signature verified against `signers` (the allowed signers file's
-    content; None: no file, nothing verifies) and the OpenPGP public keys `keys` (armoured;
-    a key's principal is its user ID's email), in one `git log` for the commits not
-    verified before: a result depends only on the commit and the two files' contents, all
-    named by their hashes, so it is kept in the git dir and never goes stale."""
+def verify(git, commits: list[str], signers: str | None, keys: str | None = None,
+           since: str | None = None) -> dict[str, Signature]:
+    """commit -> its signature verified against the allowed signers blob `signers` (None:
+    no file, nothing verifies) and the OpenPGP public keys blob `keys` (armoured; a key's
+    principal is its user ID's email), in one `git log` for the commits not verified
+    before. An ssh result depends only on the commit and the two blobs, all named by their
+    hashes (the runner's own revocation file and trust level are overridden), so it is kept
+    in the git dir; OpenPGP results are not (gpg judges a key's expiry at the clock)."""
     if not commits:
         return {}
     cache = _Cache.of(git)
-    versus = hashlib.sha256((signers or b"") + b"\0" + (keys or b"")).hexdigest()[:32]
-    known = cache.get(versus)
+    known = cache.get(f"{signers}:{keys}")
     todo = [c for c in dict.fromkeys(commits) if c not in known]
     if todo:
-        fresh = _verify(git, todo, signers, keys)
-        known.update({c: v for c, v in fresh.items() if v[0] != "E"})  # "cannot check" may be this machine's lack
+        fresh = _verify(git, todo, _content(git, signers), _content(git, keys))
+        known.update({c: v for c, v in fresh.items() if v[0] in ("G", "U", "N", "B") and (v[2] or "").startswith(
+            "SHA256:") or v[0] == "N"})
         cache.save()
         known = {**known, **fresh}
     return {c: Signature(c, *known[c], signers_from=since) for c in commits if c in known}
+
+
+def _content(git, blob: str | None) -> bytes | None:
+    """A trust file's content (a symlink's, `link:...`, is nothing: never a file of ours)."""
+    if not blob or blob.startswith("link:"):
+        return None
+    return git.read_blob(blob)
 
 
 class _Cache:
@@ -97,7 +105,8 @@ def _verify(git, commits: list[str], signers: bytes | None, keys: bytes | None) 
         home.mkdir(mode=0o700)
         if keys:
             _keyring(home, keys)
-        out = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "--no-walk=unsorted", "--stdin",
+        out = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "-c", "gpg.ssh.revocationFile=",
+                      "-c", "gpg.minTrustLevel=undefined", "log", "--no-walk=unsorted", "--stdin",
                       f"--format={_FORMAT}", input="".join(f"{c}\n" for c in commits).encode(),
                       env={"GNUPGHOME": str(home)})
     found = {}
@@ -141,13 +150,13 @@ def _keyring(home: Path, keys: bytes) -> None:
 
 
 def trust_of(text: str) -> TrustSpec | None:
-    """A policy text's spec.trust (None: none, or not readable: both weaken the rule)."""
+    """A policy text's spec.trust, read by the policy loader's own parser (None: none, or
+    not readable: both weaken the rule)."""
     if "trust" not in text:
         return None
-    import yaml_rs
-
     try:
-        spec = (yaml_rs.loads(text) or {}).get("spec") or {}
+        documents = Located.parse(Path("policy.yaml"), text).documents
+        spec = (documents[0] if documents and isinstance(documents[0], dict) else {}).get("spec") or {}
         return TrustSpec.model_validate(spec["trust"]) if spec.get("trust") is not None else None
     except Exception:  # not YAML, not a mapping, not a valid trust: as good as none
         return None
@@ -162,36 +171,51 @@ class Screen:
     at_tip: InForce | None = None
     position: dict[str, int] = field(default_factory=dict)  # first-parent commit -> index, oldest 0
     changes: list[tuple[int, InForce]] = field(default_factory=list)  # (index of the change, in force after it)
-    _blobs: dict[str, bytes] = field(default_factory=dict)
+    brought: dict[str, str] = field(default_factory=dict)  # a first-parent merge's second parent -> the merge
 
     @property
     def blocked(self) -> Ignored | None:
-        """The newest change to the policy or its allowed signers, when unsigned by a signer allowed before it."""
+        """The newest change to a trust file that did not count and still stands."""
         return self.at_tip.untrusted if self.at_tip else None
 
     def in_force_at(self, commit: str) -> InForce | None:
-        """What was in force where `commit` was made (see the module's docstring)."""
+        """What was in force where `commit` was made (see the module's docstring): at its
+        parent on the first-parent line; at the merge that brought it, for a pull request's
+        commit; at the tip for anything else (the records branch)."""
         index = self.position.get(commit)
+        if index is None and commit in self.brought:
+            index = self.position.get(self.brought[commit])
         if index is None:
             return self.at_tip
         before = bisect.bisect_left([at for at, _ in self.changes], index)  # the changes made before it
         return self.changes[before - 1][1] if before else None
 
+    def verify(self, commits: list[str], state: InForce) -> dict[str, Signature]:
+        return verify(self.git, commits, state.signers, state.keys, state.since)
+
     def signatures(self, commits: list[str]) -> dict[str, Signature]:
-        """Each commit verified against the allowed signers in force where it was made:
-        one `git log` per version of the allowed signers."""
+        """Each commit verified against the trust files in force where it was made: one
+        `git log` per version of them, none for a commit verified before."""
         groups: dict[tuple, list[str]] = {}
+        states = {}
         for commit in commits:
             state = self.in_force_at(commit)
             if state is None or state.trust is None:
                 continue
-            groups.setdefault((state.signers, state.keys, state.since, state.untrusted), []).append(commit)
+            key = (state.signers, state.keys, state.since, state.untrusted)
+            groups.setdefault(key, []).append(commit)
+            states[key] = state
         found: dict[str, Signature] = {}
-        for (blob, keys, since, untrusted), group in groups.items():
-            if untrusted is not None:  # made while an unsigned change stood: nothing of it releases
-                found.update({c: Signature(c, "T", signers_from=untrusted.commit) for c in group})
+        for key, group in groups.items():
+            state = states[key]
+            if state.untrusted is not None:  # made while an unsigned change stood: nothing of it releases
+                found.update({c: Signature(c, "T", signers_from=state.untrusted.commit) for c in group})
                 continue
-            found.update(verify(self.git, group, self._blob(blob), since, self._blob(keys)))
+            for commit, signature in self.verify(group, state).items():
+                if signature.good and signature.principal in state.trust.forges and commit not in self.position:
+                    # a forge signs its web editor's and API's commits too: its key speaks for merges only
+                    signature = Signature(commit, "F", signature.principal, signature.key, signature.signers_from)
+                found[commit] = signature
         return found
 
     def needs(self, commit: str) -> bool:
@@ -211,12 +235,11 @@ class Screen:
         dropped = {i.commit for i in ignored}
         return [counted.get(e.commit, e) for e in events if e.commit not in dropped], ignored, unsigned
 
-    def _blob(self, blob: str | None) -> bytes | None:
-        if blob is None:
-            return None
-        if blob not in self._blobs:
-            self._blobs[blob] = self.git.read_blob(blob)
-        return self._blobs[blob]
+    def good(self, commit: str) -> bool:
+        """Whether `commit` is signed by an allowed signer (not a forge) where it was made."""
+        signature = self.signatures([commit]).get(commit)
+        state = self.in_force_at(commit)
+        return bool(signature and signature.good and state and signature.principal not in state.trust.forges)
 
 
 _cache: dict[tuple, Screen] = {}
@@ -226,61 +249,96 @@ def screen_for(git, ws) -> Screen:
     """The Screen of the policy at the checkout's HEAD (cached per HEAD: a step reads it
     more than once)."""
     head = git.head()
-    path = policy_path(ws)
-    key = (str(git.root), head, path)
+    aliases = policy_paths(ws)
+    key = (str(git.root), head, tuple(aliases))
     if key not in _cache:
         _cache.clear()
-        _cache[key] = _build(git, path, ws.loaded.policy.spec.trust)
+        _cache[key] = _build(git, aliases, ws.loaded.policy.spec.trust)
     return _cache[key]
 
 
-def policy_path(ws) -> str:
-    return os.path.relpath(Path(ws.loaded.path).resolve(), Path(ws.repo).resolve()).replace(os.sep, "/")
+def policy_paths(ws) -> list[str]:
+    """Where the policy is read from (a symlink not followed: its own history is the
+    policy's), then where `rollout NAME` would look for it: a rename is a change, not a
+    fresh start."""
+    loaded = os.path.relpath(os.path.abspath(ws.loaded.path), os.path.abspath(ws.repo)).replace(os.sep, "/")
+    name = ws.loaded.policy.metadata.name
+    return list(dict.fromkeys([loaded, f"rollouts/{name}.yaml", f"rollouts/{name}.yml"]))
 
 
-def _build(git, path: str, trust_now: TrustSpec | None) -> Screen:
-    versions = _changes_of(git, [path])
-    texts = _texts(git, [blob for _, blobs in versions for blob in blobs.values() if blob])
-    trusts = {commit: trust_of(texts.get(blobs.get(path) or "", "")) for commit, blobs in versions}
+def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
+    """`aliases`: the paths the policy may be read from (the one loaded first)."""
+    versions = _changes_of(git, aliases)
+    texts = _texts(git, [b for _, blobs in versions for b in blobs.values() if b and not b.startswith("link:")])
+    trusts: dict[str | None, TrustSpec | None] = {None: None}
+    current: dict[str, str | None] = {}
+    for _, blobs in versions:
+        current.update(blobs)
+        blob = _policy_blob(current, aliases)
+        trusts[blob] = trust_of(texts.get(blob or "", ""))
     if not any(trusts.values()) and trust_now is None:
         return Screen(git, None)  # never under trust: nothing to verify, nothing to walk
-    signer_paths = sorted({p for t in [*trusts.values(), trust_now] if t for p in (t.allowedSigners, t.openpgpKeys)
-                           if p})
+    if git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true":
+        raise UsageError("the policy has (or had) spec.trust, and this clone is shallow: who made each record can "
+                         "only be told from the whole history; fetch it (`git fetch --unshallow`; in GitHub Actions "
+                         "`fetch-depth: 0`, in GitLab `GIT_DEPTH: 0`)")
+    trust_paths = sorted({p for t in [*trusts.values(), trust_now] if t for p in (t.allowedSigners, t.openpgpKeys)
+                          if p} - set(aliases))
     order = git.run("rev-list", "--first-parent", "--reverse", "HEAD").split()
     position = {commit: i for i, commit in enumerate(order)}
-    changed = _changes_of(git, [path, *signer_paths])
-    current: dict[str, str | None] = {}
+    current = {}
     changes = []
-    for commit, blobs in changed:
+    for commit, blobs in _changes_of(git, [*aliases, *trust_paths]):
+        before = _policy_blob(current, aliases)
         current.update(blobs)
-        trust = trusts.get(commit) if commit in trusts else _trust_before(commit, trusts, position)
-        signers = current.get(trust.allowedSigners) if trust else None
-        keys = current.get(trust.openpgpKeys) if trust and trust.openpgpKeys else None
-        changes.append((commit, Change(commit, trust, signers, keys), dict(current)))
+        now = {POLICY: _policy_blob(current, aliases), **{p: current.get(p) for p in trust_paths}}
+        changed = {p for p in blobs if p in trust_paths} | ({POLICY} if now[POLICY] != before else set())
+        changes.append(Change(commit, now, frozenset(changed)))
+    merges = git.run("log", "--first-parent", "--merges", "--format=%H %P", "HEAD", check=False).split("\n")
+    brought = {parts[2]: parts[0] for parts in (line.split() for line in merges) if len(parts) >= 3}
+    screen = Screen(git, None, None, position, [], brought)
 
     def verdict(change: Change, state: InForce) -> Signature:
-        return verify(git, [change.commit], _read(git, state.signers), state.since, _read(git, state.keys)).get(
-            change.commit, Signature(change.commit, "N"))
+        signature = screen.verify([change.commit], state).get(change.commit, Signature(change.commit, "N"))
+        if signature.good:
+            return signature
+        side = _side_change(git, change.commit, [*aliases, *trust_paths])
+        if side is None:
+            return signature
+        # a merge that brought a change made on a branch: the change's own signature speaks for it
+        vouched = screen.verify([side], state).get(side, Signature(side, "N"))
+        return vouched if vouched.good else signature
 
-    after = walk([c for _, c, _ in changes], verdict)
-    indexed = [(position.get(commit, -1), state) for (commit, _, _), state in zip(changes, after)]
-    return Screen(git, after[-1].trust if after else trust_now, after[-1] if after else None, position, indexed)
+    after = walk(changes, lambda blob: trusts.get(blob) if blob in trusts else trust_of(
+        texts.get(blob or "", "") or _text(git, blob)), verdict)
+    screen.changes = [(position.get(c.commit, -1), state) for c, state in zip(changes, after)]
+    screen.at_tip = after[-1] if after else None
+    screen.trust = after[-1].trust if after else trust_now
+    if trust_now is not None and screen.trust is None and screen.at_tip is not None and screen.at_tip.untrusted is None:
+        screen.at_tip = replace(screen.at_tip, untrusted=Ignored(  # the loader reads trust where the chain saw none
+            screen.at_tip.since or "", "policy", "the policy's spec.trust could not be read the way the loader reads "
+            "it (YAML merge keys, anchors?): write spec.trust out plainly"))
+    return screen
 
 
-def _trust_before(commit: str, trusts: dict, position: dict) -> TrustSpec | None:
-    """The policy's trust as of a change that touched only the allowed signers: the latest
-    policy version before it."""
-    index = position.get(commit, -1)
-    best, found = -1, None
-    for other, trust in trusts.items():
-        at = position.get(other, -1)
-        if best < at < index:
-            best, found = at, trust
-    return found
+def _policy_blob(current: dict, aliases: list[str]) -> str | None:
+    """The policy as the tool would read it: the first of its paths that exists."""
+    return next((current[p] for p in aliases if current.get(p)), None)
 
 
-def _read(git, blob: str | None) -> bytes | None:
-    return git.read_blob(blob) if blob else None
+def _side_change(git, merge: str, paths: list[str]) -> str | None:
+    """The newest commit a merge brought in that changed `paths` (None: not a merge, or none)."""
+    parents = git.run("rev-list", "--parents", "-n", "1", merge, check=False).split()[1:]
+    if len(parents) < 2:
+        return None
+    out = git.run("log", "-1", "--format=%H", parents[1], "--not", parents[0], "--", *paths, check=False).strip()
+    return out or None
+
+
+def _text(git, blob: str | None) -> str:
+    if not blob or blob.startswith("link:"):
+        return ""
+    return git.read_blob(blob).decode(errors="replace")
 
 
 def _changes_of(git, paths: list[str]) -> list[tuple[str, dict[str, str | None]]]:
@@ -297,8 +355,8 @@ def _changes_of(git, paths: list[str]) -> list[tuple[str, dict[str, str | None]]
         for line in lines[1:]:
             meta, _, file = line.partition("\t")
             parts = meta.split()
-            if len(parts) >= 5 and file in paths:
-                blobs[file] = None if set(parts[3]) == {"0"} else parts[3]
+            if len(parts) >= 5 and file in paths:  # a symlink is no file of ours: its blob never reads as one
+                blobs[file] = None if set(parts[3]) == {"0"} else ("link:" if parts[1] == "120000" else "") + parts[3]
         found.append((lines[0].strip(), blobs))
     return found
 
@@ -339,30 +397,34 @@ def pinned_now(ws) -> dict[str, bool] | None:
 
 
 def unreleased(git, ws, state, counted, at_revision: dict[str, bool] | None) -> list[Ignored]:
-    """Under spec.trust: waves not out whose pinned files hold the revision, when the
-    commit that last changed those files is no advance or revert that counted (a pusher
-    pinned them by hand, or forged an advance). One `git log` per such wave: none at all
-    on a rollout that only its own signed advances moved."""
+    """Under spec.trust: waves not out (pending, proposed, reverted) whose pinned files
+    hold the revision, when the commit that last changed those files is neither an advance
+    of the revision that counted (of any epoch: A -> B -> A) nor a commit an allowed signer
+    signed (who vouches for it: a new cluster's file born at the revision). A pin by hand,
+    a forged advance, a `git revert` of a revert: the rollout halts, naming the commit.
+    One `git log` per such wave: none on a rollout that only its own advances moved."""
     if not at_revision:
         return []
     plan = ws.plan
-    trusted = {e.commit for e in counted if e.policy == plan.policy and e.action in ("advance", "revert")}
+    screen = screen_for(git, ws)
+    trusted = {e.commit for e in counted if e.policy == plan.policy and e.action == "advance"
+               and e.revision == plan.revision}
     found = []
     for wave in state.waves:
-        if wave.status in OUT or wave.status == "reverted":
+        if wave.status in OUT:
             continue
         holding = [c for c in plan.wave(wave.number).clusters if at_revision.get(c)]
         if not holding:
             continue
         files = sorted({t.file for c in holding for t in plan.pins.get(c, ())})
         last = git.run("log", "-1", "--format=%H", "HEAD", "--", *files, check=False).strip()
-        if not last or last in trusted:
+        if not last or last in trusted or screen.good(last):
             continue
         shown = ", ".join(holding[:3]) + (f" and {len(holding) - 3} more" if len(holding) > 3 else "")
         found.append(Ignored(last, "pin", f"the files of {shown} hold {plan.revision} without a trusted advance "
-                             f"(this commit changed them last); an allowed signer vouches for them with "
-                             f"`rollout advance {plan.policy} --wave {wave.number} --force`, or reverts it",
-                             wave.name))
+                             "(this commit changed them last, and no allowed signer signed it); an allowed signer "
+                             f"vouches for them with `rollout advance {plan.policy} --wave {wave.number} --force`, "
+                             "or reverts it", wave.name))
     return found
 
 
@@ -393,6 +455,14 @@ def _own_principals(git, signers: bytes | None) -> list[str] | None:
     return principals
 
 
+def own_principals(git, ws) -> list[str]:
+    """The principals the allowed signers in force give the key this runner signs with
+    (empty: none, or not an ssh key this can read)."""
+    screen = screen_for(git, ws)
+    signers = _content(git, screen.at_tip.signers) if screen.at_tip else None
+    return _own_principals(git, signers) or []
+
+
 def require_signing(session, ws, what: str, approving: bool = False) -> None:
     """Refuse (exit 2, before anything is written) to write a record that releases
     something into a rollout under spec.trust when it would not count: git does not sign
@@ -406,7 +476,10 @@ def require_signing(session, ws, what: str, approving: bool = False) -> None:
         raise UsageError(f"{name} has spec.trust: a {what} counts only when signed by an allowed signer, and git "
                          "does not sign here: set commit.gpgsign true, gpg.format ssh and user.signingkey "
                          "(docs/security.md, \"Signing\")")
-    signers = screen._blob(screen.at_tip.signers) if screen.at_tip else None
+    if screen.blocked is not None:
+        raise UsageError(f"{name} is halted by spec.trust ({screen.blocked.line()}): {what} made now would not count; "
+                         "an allowed signer first signs a change that sets the trust files again")
+    signers = _content(session.git, screen.at_tip.signers) if screen.at_tip else None
     principals = _own_principals(session.git, signers)
     if principals is None:
         return

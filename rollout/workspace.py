@@ -142,7 +142,7 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
     """spec.trust must name a readable allowed signers file whose principals include every
     approver: a rule that can never be met is a set-up error (exit 2), not a stuck rollout.
     A squash or rebase merge makes commits no allowed signer signed: a warning."""
-    from waves.trust import FORGE_IDENTITIES, allowed_signers
+    from waves.trust import FORGE_IDENTITIES, allowed_signers, first_principals
 
     trust = spec.trust
     warnings = []
@@ -152,6 +152,12 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
                                 "merge, or list the forge's key (spec.trust.forges, docs/security.md)",
                                 ("spec", "delivery", "mergeMethod"), "", severity="warning"))
     file = repo / trust.allowedSigners
+    links = [(path, ("spec", "trust", key)) for key, path in (("allowedSigners", trust.allowedSigners),
+                                                               ("openpgpKeys", trust.openpgpKeys)) if path]
+    for path, loc in links:
+        if (repo / path).is_symlink():
+            return warnings + [Problem(f"{path} is a symlink: spec.trust's files must be files of the repository "
+                                       "itself (a link's own history is what git keeps)", loc, "")]
     try:
         text = file.read_text()
     except (OSError, UnicodeDecodeError) as err:
@@ -168,6 +174,11 @@ def _trust_problems(repo: Path, spec) -> list[Problem]:
                          ("spec", "trust", "approvers", index), "", severity="warning")
                  for index, approver in enumerate(trust.approvers)
                  if approver not in principals and not approver.startswith(FORGE_IDENTITIES)]
+    firsts = first_principals(text)
+    problems += [Problem(f"{approver} is not the first principal of its line in {trust.allowedSigners}: git names a "
+                         "signer by the first one, so their approvals cannot count; give them a line of their own",
+                         ("spec", "trust", "approvers", index), "", severity="warning")
+                 for index, approver in enumerate(trust.approvers) if approver in principals and approver not in firsts]
     return warnings + problems
 
 

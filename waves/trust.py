@@ -17,6 +17,7 @@ The rules:
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -49,9 +50,10 @@ class TrustSpec(BaseModel):
     def _relative(cls, path: str | None) -> str | None:
         if path is None:
             return None
-        if not path.strip() or path.startswith("/") or ".." in path.split("/"):
+        path = posixpath.normpath(path.strip()) if path.strip() else path
+        if not path.strip() or path.startswith("/") or ".." in path.split("/") or path == ".":
             raise ValueError(f"{path!r}: a path inside the repository, relative to its top level")
-        return path.strip().removeprefix("./")
+        return path
 
 
 KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
@@ -77,6 +79,16 @@ def allowed_signers(text: str) -> tuple[dict[str, int], list[tuple[int, str]]]:
     return principals, problems
 
 
+def first_principals(text: str) -> set[str]:
+    """The principals git names a signer by: the first of each line's list (`%GS`)."""
+    firsts = set()
+    for line in text.splitlines():
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            firsts.add(words[0].split(",")[0].strip('"'))
+    return firsts
+
+
 @dataclass(frozen=True)
 class Signature:
     """A commit's signature as `git` verified it against the allowed signers in force."""
@@ -100,6 +112,8 @@ class Signature:
             "N": "not signed",
             "B": "its signature does not verify (the commit was altered, or signed by another key)",
             "E": "its signature cannot be checked (an OpenPGP signature, or a key format git cannot read)",
+            "F": f"signed by the forge ({self.principal}) off the followed branch's first-parent line: a forge "
+                 "signs its web editor's and API's commits too, so its key counts for its merges only",
             "T": f"made while {(self.signers_from or '')[:12]}, an unsigned change to the policy or its allowed "
                  "signers, stood",
             "X": "signed with an expired signature", "Y": "signed by an expired key", "R": "signed by a revoked key",
@@ -132,6 +146,9 @@ def admits(action: str, signature: Signature, trust: TrustSpec, named: str | Non
         return None  # a stop counts signed or not
     if not signature.good:
         return f"{signature.describe()}; a {action} record must be signed by an allowed signer"
+    if signature.principal in trust.forges and action not in ("advance", "approve"):
+        return (f"signed by the forge ({signature.principal}): a forge's merge counts for the advance or the "
+                f"approval it lands, not for a {action}")
     if action != "approve":
         return None
     if signature.principal in trust.forges:
@@ -172,46 +189,76 @@ def screen(events, signatures: dict[str, Signature], trusts: dict[str, TrustSpec
     return kept, ignored, unsigned
 
 
+POLICY = "policy"  # the policy file's role among the trust files (its path may have aliases: rollouts/NAME.yml)
+
+
 @dataclass(frozen=True)
 class Change:
-    """A commit of the followed branch that changed the policy file or the allowed signers."""
+    """A commit of the followed branch's first-parent line that changed a trust file: the
+    policy, or a file a version of its spec.trust named (allowed signers, OpenPGP keys)."""
 
     commit: str
-    trust: TrustSpec | None  # the policy's spec.trust after it (None: none, or unreadable)
-    signers: str | None  # the allowed signers' blob after it
-    keys: str | None = None  # the openpgpKeys blob after it
+    blobs: dict  # every trust file after it: POLICY or a path -> blob id (None: absent)
+    changed: frozenset  # the ones it changed
 
 
 @dataclass(frozen=True)
 class InForce:
-    """What holds after a change: the trust and allowed signers last set by a change that
-    counted, and the newest change that did not (the rollout releases nothing while it stands)."""
+    """What holds after a change: each trust file as the last change that counted for it
+    set it, the trust its policy says, and the newest change that did not count while what
+    it made still stands (the rollout releases nothing meanwhile)."""
 
     trust: TrustSpec | None
-    signers: str | None  # blob id
-    since: str | None  # the change that set them
+    blobs: dict  # POLICY and the trust's files -> the blob in force
+    since: str | None  # the last change that counted
     untrusted: Ignored | None = None
-    keys: str | None = None  # the openpgpKeys blob id
+
+    @property
+    def signers(self) -> str | None:
+        return self.blobs.get(self.trust.allowedSigners) if self.trust else None
+
+    @property
+    def keys(self) -> str | None:
+        return self.blobs.get(self.trust.openpgpKeys) if self.trust and self.trust.openpgpKeys else None
+
+    def files(self) -> list:
+        return [POLICY] + ([self.trust.allowedSigners] if self.trust else []) + (
+            [self.trust.openpgpKeys] if self.trust and self.trust.openpgpKeys else [])
 
 
-def walk(changes: list[Change], verdict) -> list[InForce]:
-    """What is in force after each change, oldest first. `verdict(change, in_force)` is the
-    change's signature verified against `in_force.signers` (the shell runs git). A change
-    counts when no trust was in force before it, or when signed by an allowed signer."""
-    state = InForce(None, None, None)
+def walk(changes: list[Change], trust_of, verdict) -> list[InForce]:
+    """What is in force after each change, oldest first. `trust_of(policy blob)` reads a
+    policy version's spec.trust; `verdict(change, in_force)` is the change's signature
+    verified against what is in force before it (the shell runs git).
+
+    A change counts when no trust with an allowed signers file was in force before it (it
+    introduces them), or when signed by an allowed signer; then it sets the files *it*
+    changed, and only those: an unsigned edit made earlier that still stands is not adopted
+    by a later signed change of another file. While any trust file differs from what is in
+    force, the newest change that made it so holds the rollout."""
+    state = InForce(None, {}, None)
     after = []
     for change in changes:
-        if state.trust is None:
-            state = InForce(change.trust, change.signers, change.commit, keys=change.keys)
-        else:
-            signature = verdict(change, state)
-            if signature.good:
-                state = InForce(change.trust, change.signers, change.commit, keys=change.keys)
-            else:
-                what = "the policy or its allowed signers"
-                state = replace(state, untrusted=Ignored(
-                    change.commit, "policy", f"{signature.describe()}: a change to {what} under spec.trust counts "
-                    "only when signed by a signer allowed before it; nothing is released until a signer signs a "
-                    "change after it"))
+        introducing = state.trust is None or state.signers is None
+        signature = None if introducing else verdict(change, state)
+        good = introducing or signature.good
+        blobs = dict(change.blobs) if introducing else dict(state.blobs)
+        if good and not introducing:
+            blobs.update({path: change.blobs.get(path) for path in change.changed})
+        trust = trust_of(blobs.get(POLICY))
+        for path in (trust.allowedSigners, trust.openpgpKeys) if trust and good else ():
+            if path and path not in blobs:  # a file the counted policy names anew: as it is now
+                blobs[path] = change.blobs.get(path)
+        new = InForce(trust, blobs, change.commit if good else state.since)
+        standing = [path for path in new.files() if change.blobs.get(path) != blobs.get(path)]
+        if standing:
+            why = (signature.describe() if not good else "an earlier change no allowed signer signed still stands")
+            culprit = state.untrusted if good and state.untrusted else Ignored(
+                change.commit, "policy", f"{why}: a change to the policy or its trust files "
+                f"({', '.join('the policy' if p == POLICY else p for p in standing)}) under spec.trust counts only "
+                "when signed by a signer allowed before it; nothing is released until a signer signs a change "
+                "that sets them again (`git revert -S` of it)")
+            new = replace(new, untrusted=culprit)
+        state = new
         after.append(state)
     return after

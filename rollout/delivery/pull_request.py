@@ -26,6 +26,8 @@ from waves.state import FIRST_EPOCH
 from rollout.errors import Refused
 from rollout.git.history import RECORDS, approval_trailers, parse_event
 from rollout.outcome import Outcome, WaveChange
+from rollout.trust import own_principals, screen_for
+from waves.trust import FORGE_IDENTITIES, admits, approver
 
 MAX_ATTEMPTS = 5
 _CONNECTED: dict = {}  # (repo, remote URL, provider, token variable, the CI variables' values) -> Forge
@@ -250,6 +252,19 @@ class Delivery:
         flights = [f for f in self.flights(git, session.remote, plan, state.epoch) if _in_flight(f["event"], state)]
         if not flights:
             return tending
+        screen = screen_for(git, ws)
+        if screen.trust is not None:  # spec.trust: the bot opens, rebuilds (re-signs) and merges only what
+            # an allowed signer made, and nothing while a change it cannot vouch for stands
+            if state.blocked:
+                tending.notes.append("pull requests are not tended: " + "; ".join(f"halted by spec.trust: {b.line()}"
+                                                                                   for b in state.blocked))
+                return tending
+            unsigned = [f for f in flights if not screen.good(f["commit"])]
+            tending.notes += [f"{f['branch']} ({f['commit'][:12]}) is not signed by an allowed signer: left alone "
+                              "(spec.trust); delete the branch to have it proposed again" for f in unsigned]
+            flights = [f for f in flights if f not in unsigned]
+            if not flights:
+                return tending
         forge = self.forge(session)
         opened = {}
         for request in forge.open_requests(policy_prefix(plan.policy)):  # the same one call: the policy's, of every revision
@@ -312,13 +327,19 @@ class Delivery:
                                  f"{flight['commit'][:12]} as fetched: left for the next step")
             return False
         if flight["parent"] != head:
+            signer = _signer(session, ws, flight["commit"])
+            if signer is not None and signer not in own_principals(session.git, ws):
+                tending.notes.append(f"{what}: {request.ref} is behind {session.upstream.branch} and signed by {signer}: "
+                                     "its rebuild would be this runner's signature, not theirs (spec.trust); they "
+                                     "rebase and sign it again, or close it and delete the branch")
+                return False
             note = self._rebuild(session, forge, request, flight, head, ws, state)
             (tending.halts if note.startswith("conflict") else tending.notes).append(f"{what}: {note}")
             return False
         if not self.spec.autoMerge:
             tending.notes.append(f"{what}: waits for a person to merge {request.ref} ({request.url})")
             return False
-        event, trust = flight["event"], ws.loaded.policy.spec.trust
+        event, trust = flight["event"], screen_for(git, ws).trust  # the trust in force, not the tip's text
         approval = None
         if trust is not None and event.action == "approve":  # who approves: the signer, else a forge review
             approval = self._approval(session, forge, request, flight, ws, trust)
@@ -362,9 +383,6 @@ class Delivery:
         approver who signed its commit (a signed `rollout approve`: no review needed), else
         the first reviewer approving its head who is among the approvers (one call). None:
         no one yet."""
-        from rollout.trust import screen_for
-        from waves.trust import FORGE_IDENTITIES, admits, approver
-
         commit, named = flight["commit"], flight["event"].by
         screen = screen_for(session.git, ws)
         if screen.trust is not None:
@@ -414,6 +432,15 @@ class Delivery:
 
 def _has_wave(plan, name: str) -> bool:
     return any(w.name == name for w in plan.waves)
+
+
+def _signer(session, ws, commit: str) -> str | None:
+    """Under spec.trust, who signed `commit` (None: no trust in force)."""
+    screen = screen_for(session.git, ws)
+    if screen.trust is None:
+        return None
+    signature = screen.signatures([commit]).get(commit)
+    return signature.principal if signature is not None and signature.good else "no allowed signer"
 
 
 def _in_flight(event, state) -> bool:
