@@ -5,7 +5,7 @@ rollouts leaves them), timed without trust, with trust and a cold signature cach
 `ssh-keygen` per signature), and with trust and a warm cache (what every step after the
 first pays). Medians, and ratios to the run without trust, in one run.
 
-    .venv/bin/python benchmarks/bench_trust.py [--records 300] [--runs 5]
+    .venv/bin/python benchmarks/bench_trust.py [--records 300] [--changes 0] [--runs 5]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def git(cwd: Path, *args: str, input: str | None = None) -> str:
                           env=ENV).stdout
 
 
-def fleet(root: Path, records: int, trust: bool) -> Path:
+def fleet(root: Path, records: int, trust: bool, changes: int = 0) -> Path:
     policy = SEED_POLICY.replace("  onFailure: revert\n", "  onFailure: revert\n" + (TRUST if trust else ""))
     repo = make_seed_repo(root, policy).root
     key = root.parent / "key"
@@ -53,6 +53,10 @@ def fleet(root: Path, records: int, trust: bool) -> Path:
     for i in range(records):  # earlier revisions' records, each signed
         message = verify_message("security-patch", f"v0.{i}", 1, "canary", ["bench"], digest, epoch=i + 1)
         git(repo, "commit", "-q", "--allow-empty", "-F", "-", input=message)
+    path = repo / "rollouts/security-patch.yaml"
+    for i in range(changes):  # signed policy changes (revision bumps, tweaks): the chain the screen walks
+        path.write_text(policy.replace("maxWaveSize: 50", f"maxWaveSize: {51 + i % 2}"))
+        git(repo, "commit", "-qam", f"policy change {i}")
     return repo
 
 
@@ -72,16 +76,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--changes", type=int, default=0, help="signed policy changes after the records")
     args = parser.parse_args()
     print(wait_quiet())
     with tempfile.TemporaryDirectory(prefix="bench-trust-") as where:
-        plain = fleet(Path(where) / "plain", args.records, trust=False)
-        trusted = fleet(Path(where) / "trusted", args.records, trust=True)
+        plain = fleet(Path(where) / "plain", args.records, trust=False, changes=args.changes)
+        trusted = fleet(Path(where) / "trusted", args.records, trust=True, changes=args.changes)
         base = statistics.median(timed(plain, args.runs, cold=False))
         cold = statistics.median(timed(trusted, args.runs, cold=True))
         timed(trusted, 1, cold=False)
         warm = statistics.median(timed(trusted, args.runs, cold=False))
-    print(f"status, {args.records} signed records, median of {args.runs}:")
+    print(f"status, {args.records} signed records, {args.changes} signed policy changes, median of {args.runs}:")
     print(f"  without trust            {base:.2f} s")
     print(f"  trust, cold cache        {cold:.2f} s  ({cold / base:.1f}x)")
     print(f"  trust, warm cache        {warm:.2f} s  ({warm / base:.2f}x)")

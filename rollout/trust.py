@@ -269,13 +269,20 @@ def policy_paths(ws) -> list[str]:
 def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
     """`aliases`: the paths the policy may be read from (the one loaded first)."""
     versions = _changes_of(git, aliases)
-    texts = _texts(git, [b for _, blobs in versions for b in blobs.values() if b and not b.startswith("link:")])
+    read = _Cache.of(git).get("policies")  # blob -> its spec.trust (a blob never changes: parsed once)
+    texts = _texts(git, [b for _, blobs in versions for b in blobs.values()
+                         if b and not b.startswith("link:") and b not in read])
     trusts: dict[str | None, TrustSpec | None] = {None: None}
     current: dict[str, str | None] = {}
     for _, blobs in versions:
         current.update(blobs)
         blob = _policy_blob(current, aliases)
-        trusts[blob] = trust_of(texts.get(blob or "", ""))
+        if blob is not None and blob not in read:
+            found = trust_of(texts.get(blob, ""))
+            read[blob] = found.model_dump() if found else None
+        trusts[blob] = TrustSpec.model_validate(read[blob]) if blob is not None and read[blob] else None
+    if texts:
+        _Cache.of(git).save()
     if not any(trusts.values()) and trust_now is None:
         return Screen(git, None)  # never under trust: nothing to verify, nothing to walk
     if git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true":
@@ -297,6 +304,7 @@ def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
     merges = git.run("log", "--first-parent", "--merges", "--format=%H %P", "HEAD", check=False).split("\n")
     brought = {parts[2]: parts[0] for parts in (line.split() for line in merges) if len(parts) >= 3}
     screen = Screen(git, None, None, position, [], brought)
+    _prefetch(git, changes, trusts)
 
     def verdict(change: Change, state: InForce) -> Signature:
         signature = screen.verify([change.commit], state).get(change.commit, Signature(change.commit, "N"))
@@ -319,6 +327,20 @@ def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
             screen.at_tip.since or "", "policy", "the policy's spec.trust could not be read the way the loader reads "
             "it (YAML merge keys, anchors?): write spec.trust out plainly"))
     return screen
+
+
+def _prefetch(git, changes: list[Change], trusts: dict) -> None:
+    """Verify the chain's changes in batches, each against the trust files as they were just
+    before it (what is in force there, unless an unsigned change stands): one `git log` per
+    version of the allowed signers, not one per change; the walk then reads the cache."""
+    groups: dict[tuple, list[str]] = {}
+    for before, change in zip(changes, changes[1:]):
+        trust = trusts.get(before.blobs.get(POLICY))
+        if trust is not None:
+            keys = before.blobs.get(trust.openpgpKeys) if trust.openpgpKeys else None
+            groups.setdefault((before.blobs.get(trust.allowedSigners), keys), []).append(change.commit)
+    for (signers, keys), commits in groups.items():
+        verify(git, commits, signers, keys)
 
 
 def _policy_blob(current: dict, aliases: list[str]) -> str | None:
@@ -473,7 +495,7 @@ def require_signing(session, ws, what: str, approving: bool = False) -> None:
         return
     name = ws.plan.policy if ws.plan is not None else "the policy"
     if not session.git.signing():
-        raise UsageError(f"{name} has spec.trust: a {what} counts only when signed by an allowed signer, and git "
+        raise UsageError(f"{name} has spec.trust: {what} counts only when signed by an allowed signer, and git "
                          "does not sign here: set commit.gpgsign true, gpg.format ssh and user.signingkey "
                          "(docs/security.md, \"Signing\")")
     if screen.blocked is not None:

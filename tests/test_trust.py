@@ -19,7 +19,7 @@ import pytest
 from conftest import SEED_POLICY, make_seed_repo
 from test_engine import git_identity  # noqa: F401 - the autouse fixture
 from test_operating import rollout
-from rollout.git.history import advance_message, approve_message, policy_digest, verify_message
+from rollout.git.history import advance_message, approve_message, policy_digest, revert_message, verify_message
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
 
@@ -458,3 +458,110 @@ def test_the_markdown_status_a_ci_summary_shows_says_what_did_not_count(fleet):
     forged = fleet.hand_made("mallory", approval(fleet), sign=False)
     markdown = fleet.run("bot", "status", "security-patch", "--format", "markdown").stdout
     assert f"- ignored: {forged[:12]} (approve of wave canary): not signed" in markdown
+
+
+# --- from a review of the rules: what a pusher without a key tried, and what an operator needs
+
+
+def test_renaming_the_policy_to_yml_is_a_change_that_needs_a_signer(fleet):
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0
+    work = fleet.clone("mallory", signing=False)
+    text = (work / "rollouts/security-patch.yaml").read_text()
+    (work / "rollouts/security-patch.yaml").unlink()
+    (work / ".rollout/mine").write_text(signers_line("mallory@example.com", fleet.public["mallory"]))
+    (work / "rollouts/security-patch.yml").write_text(text.replace(".rollout/allowed_signers", ".rollout/mine")
+                                                      .replace("[alice@example.com]", "[mallory@example.com]"))
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "tidy", "--no-gpg-sign")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    renamed = git(work, "rev-parse", "HEAD").strip()
+    fleet.sign_as("mallory")
+    refused = fleet.run("mallory", "approve", "security-patch", "--wave", "1")
+    assert refused.returncode == 2 and "halted by spec.trust" in refused.stderr
+    state = fleet.status(now=NOW + HOUR)
+    assert state["status"] == "halted" and [b["commit"] for b in state["trust"]["blocked"]] == [renamed]
+
+
+def test_a_signed_change_of_the_policy_does_not_adopt_a_key_added_unsigned_before_it(fleet):
+    work = fleet.clone("mallory", signing=False)
+    with (work / SIGNERS).open("a") as out:
+        out.write(signers_line("mallory@example.com", fleet.public["mallory"]))
+    git(work, "commit", "-qam", "my key", "--no-gpg-sign")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    added = git(work, "rev-parse", "HEAD").strip()
+    alice = fleet.clone("alice")  # a routine, signed change of another trust file
+    policy = alice / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("maxWaveSize: 50", "maxWaveSize: 40"))
+    git(alice, "commit", "-qam", "smaller waves")
+    git(alice, "push", "-q", "origin", "HEAD:main")
+    fleet.sign_as("mallory")
+    held = fleet.run("mallory", "advance", "security-patch")
+    assert "halted by spec.trust" in held.stdout + held.stderr
+    forced = fleet.run("mallory", "advance", "security-patch", "--wave", "1", "--force")
+    assert forced.returncode == 2 and "halted by spec.trust" in forced.stderr  # --force passes no trust block
+    state = fleet.status()
+    assert [b["commit"] for b in state["trust"]["blocked"]] == [added] and state["waves"][0]["status"] == "pending"
+
+
+def test_a_pin_by_hand_dressed_as_a_revert_still_halts(fleet):
+    work = fleet.clone("mallory", signing=False)
+    files = []
+    for path in sorted((work / "argocd/apps").glob("staging-*-platform.yaml"))[:1]:
+        path.write_text(path.read_text().replace("v1.4.1", "v1.4.2"))
+        files.append((path.name.removesuffix("-platform.yaml"), str(path.relative_to(work))))
+    policy = (work / "rollouts/security-patch.yaml").read_text()
+    message = revert_message("security-patch", "v0.0.1", 2, "region-eu-west", files, "cleanup", policy_digest(policy))
+    git(work, "commit", "-qa", "--no-gpg-sign", "-F", "-", input=message)
+    git(work, "push", "-q", "origin", "HEAD:main")
+    dressed = git(work, "rev-parse", "HEAD").strip()
+    state = fleet.status()
+    assert state["status"] == "halted" and [(b["commit"], b["action"]) for b in state["trust"]["blocked"]] == [
+        (dressed, "pin")]
+
+
+def test_a_new_cluster_whose_file_a_signer_made_at_the_revision_halts_nothing(fleet):
+    alice = fleet.clone("alice")
+    source = next((alice / "argocd/apps").glob("staging-*-platform.yaml"))
+    (alice / "argocd/apps/staging-eu-north-platform.yaml").write_text(
+        source.read_text().replace(source.name.removesuffix("-platform.yaml"), "staging-eu-north")
+        .replace("v1.4.1", "v1.4.2"))
+    inventory = alice / "fleet/clusters.yaml"
+    inventory.write_text(inventory.read_text() + "  - name: staging-eu-north\n    server: https://staging-eu-north.k8s"
+                         ".example.com:6443\n    labels:\n      environment: \"staging\"\n      region: \"eu-west\"\n")
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "a new staging cluster, born at the revision")
+    git(alice, "push", "-q", "origin", "HEAD:main")
+    state = fleet.status()
+    assert state["trust"]["blocked"] == [], state["trust"]
+
+
+def test_a_signed_policy_change_merged_by_an_unsigned_merge_counts(fleet):
+    alice = fleet.clone("alice")
+    git(alice, "checkout", "-q", "-b", "smaller-waves")
+    policy = alice / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("maxWaveSize: 50", "maxWaveSize: 40"))
+    git(alice, "commit", "-qam", "smaller waves")  # signed by alice
+    git(alice, "push", "-q", "origin", "smaller-waves")
+    work = fleet.clone("mallory", signing=False)  # the forge (or anyone) merges it, unsigned
+    git(work, "fetch", "-q", "origin", "smaller-waves")
+    git(work, "merge", "-q", "--no-ff", "--no-gpg-sign", "-m", "Merge pull request #1", "FETCH_HEAD")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    assert fleet.status()["trust"]["blocked"] == []
+    # an unsigned change merged the same way does not
+    git(work, "checkout", "-q", "-b", "mine")
+    with (work / SIGNERS).open("a") as out:
+        out.write(signers_line("mallory@example.com", fleet.public["mallory"]))
+    git(work, "commit", "-qam", "my key", "--no-gpg-sign")
+    git(work, "checkout", "-q", "main")
+    git(work, "merge", "-q", "--no-ff", "--no-gpg-sign", "-m", "Merge pull request #2", "mine")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    merge = git(work, "rev-parse", "HEAD").strip()
+    assert [b["commit"] for b in fleet.status()["trust"]["blocked"]] == [merge]
+
+
+def test_a_shallow_clone_under_trust_is_refused_not_read_blind(fleet):
+    shallow = fleet.tmp / "shallow"
+    git(fleet.tmp, "clone", "-q", "--depth", "1", f"file://{fleet.remote}", str(shallow))
+    result = rollout(shallow, "status", "security-patch", now=NOW)
+    assert result.returncode == 2 and "shallow" in result.stderr and "fetch-depth: 0" in result.stderr
+    assert "Traceback" not in result.stderr
