@@ -127,6 +127,12 @@ def test_real_process_exit_codes_and_no_traceback(seed_repo):
         ("{preset: flux-gitrepository, files: 'k/{cluster}.yaml', ref: version}", "spec.pin[0].ref", "'version' is not allowed"),
         ("{preset: argocd-application, files: 'k/{cluster}.yaml', path: x}", "spec.pin[0].path", "unknown field"),
         ("{files: 'k/{cluster}.yaml'}", "spec.pin[0]", "required field 'preset' is missing"),
+        ("{preset: kubernetes-image, files: 'k/{cluster}.yaml'}", "spec.pin[0]",
+         "set exactly one of container (its name) or image (its repository)"),
+        ("{preset: kubernetes-image, files: 'k/{cluster}.yaml', image: 'nginx:1.25'}", "spec.pin[0].image",
+         "'nginx:1.25' has a tag: give the repository alone (nginx)"),
+        ("{preset: kubernetes-image, files: 'k/{cluster}.yaml', container: app, kind: Service}", "spec.pin[0].kind",
+         "'Service' is not allowed: use 'Deployment'"),
     ],
 )
 def test_preset_option_errors_name_the_option_even_when_alone(tmp_path, pin, field, message):

@@ -38,6 +38,15 @@ def test_plan_table_shows_waves_parallelism_and_pins(seed_repo):
         assert text in out
 
 
+def test_plan_table_shows_field_paths_as_written(tmp_path):
+    # `[name=app]` is text, not rich markup: the pins' title once showed `images.newTag`.
+    policy = SEED_POLICY.replace("    - preset: argocd-application\n",
+                                 "    - preset: yaml-field\n      field: spec.items[name=app].tag\n")
+    result = make_seed_repo(tmp_path / "r", policy=policy).cli("plan", "security-patch")
+    assert result.exit_code == 0, result.output
+    assert "pins (spec.items[name=app].tag)" in result.stdout
+
+
 def test_plan_mermaid_and_dot_draw_the_dag(seed_repo):
     mermaid = seed_repo.cli("plan", "security-patch", "--format", "mermaid").stdout
     assert mermaid.startswith("flowchart LR")
@@ -95,7 +104,7 @@ def test_schema_validates_policies(seed_repo):
                if "preset" in s.get("properties", {})}
     assert presets == {"argocd-application", "argocd-application-image", "argocd-applicationset-list",
                        "flux-gitrepository", "flux-ocirepository", "flux-helmrelease", "flux-kustomization-var",
-                       "kustomize-image", "kustomize-image-digest", "fleet-gitrepo", "yaml-field"}
+                       "kustomize-image", "kustomize-image-digest", "kubernetes-image", "fleet-gitrepo", "yaml-field"}
 
 
 def test_repo_is_found_from_git_top_level_or_a_policy_path(seed_repo, tmp_path):

@@ -149,6 +149,23 @@ CASES = [
          "images[0].newTag"),
     Case(TRANSFORMER, {"preset": "kustomize-image", "image": "my-app"}, "MYNEWTAG-2", "images[1].newTag"),
     Case(HELLO, {"preset": "kustomize-image", "image": "hello-world"}, "1.18.0", "images[0].newTag"),
+    # kubernetes-image (tests/test_pin_kubernetes_image.py has every fixture's outcome, and the real
+    # gitops-environment-promotion Deployments through the CLI)
+    Case("fixtures:kubernetes-image/deployment-tag-pinned.yaml", {"preset": "kubernetes-image", "container": "nginx"},
+         "1.16.1", "spec.template.spec.containers[0].image"),
+    Case("fixtures:kubernetes-image/cronjob-untagged-image-tag-added-pinned.yaml",
+         {"preset": "kubernetes-image", "container": "hello"}, "1.36",
+         "spec.jobTemplate.spec.template.spec.containers[0].image"),
+    Case("fixtures:kubernetes-image/rollout-canary-by-image-pinned.yaml",
+         {"preset": "kubernetes-image", "image": "argoproj/rollouts-demo"}, "yellow",
+         "spec.template.spec.containers[0].image"),
+    Case("fixtures:kubernetes-image/job-sidecar-init-container-pinned.yaml",
+         {"preset": "kubernetes-image", "container": "logshipper"}, "3.20", "spec.template.spec.initContainers[0].image"),
+    Case("fixtures:kubernetes-image/pod-flow-style-init-container-pinned.yaml",
+         {"preset": "kubernetes-image", "container": "install"}, "1.36", "spec.initContainers[0].image"),
+    Case("fixtures:kubernetes-image/ingress-nginx-controller-digest-pinned.yaml",
+         {"preset": "kubernetes-image", "container": "controller", "part": "digest"}, DIGEST,
+         "spec.template.spec.containers[0].image"),
     # kustomize-image-digest
     Case(TRANSFORMER, {"preset": "kustomize-image-digest", "image": "docker"}, DIGEST, "images[3].digest"),
     Case(ARGOCD_BASE, {"preset": "kustomize-image-digest", "image": "quay.io/argoproj/argocd"}, DIGEST,

@@ -288,3 +288,38 @@ def test_a_source_path_rule_that_checks_nothing_is_a_warning(tmp_path):
     assert re.match(r"rollouts/security-patch.yaml:\d+: spec.identity.sourcePath: warning: identity.sourcePath checks "
                     r"nothing for 6 cluster\(s\) \(dev-eu-west, dev-us-east, prod-eu-west, \.\.\.\): no source of "
                     r"theirs is followed", line), line
+
+
+def test_kubernetes_image_pins_are_followed_through_the_cluster_folder(tmp_path):
+    """A Deployment's image tag pinned in each environment's own folder (the layout of
+    kostis-codefresh/gitops-environment-promotion): the pin carries no source, so the
+    folder identity.sourcePath names is followed; an environment that pulls in another's
+    version.yml is refused on the line that does it."""
+    clusters = {"qa": {"environment": "qa"}, "prod-eu": {"environment": "prod"}}
+    repo = make_seed_repo(tmp_path / "promotion", clusters={})
+    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
+    repo.write("rollouts/simple-env-app.yaml", """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: simple-env-app}
+spec:
+  revision: "4.0"
+  inventory: [{fleet: fleet/clusters.yaml}]
+  pin: [{preset: kubernetes-image, files: "envs/{cluster}/version.yml", container: webserver-simple}]
+  waves: [{name: qa, selector: {matchLabels: {environment: qa}}}, {name: prod}]
+  identity: {sourcePath: "envs/{cluster}"}
+""")
+    for name in clusters:
+        repo.write(f"envs/{name}/version.yml", "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+                   "  name: simple-deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+                   "      - name: webserver-simple\n        image: docker.io/kostiscodefresh/simple-env-app:1.0\n")
+        repo.write(f"envs/{name}/kustomization.yml", "resources:\n- version.yml\n")
+    assert errors(repo, "simple-env-app") == []
+    result = repo.cli("validate", "simple-env-app", "--format", "json")
+    followed = json.loads(result.stdout)["sources"]["followed"]
+    assert [(s["cluster"], s["kind"], s["path"], s["files"]) for s in followed] == [
+        ("prod-eu", "sourcePath", "envs/prod-eu", 2), ("qa", "sourcePath", "envs/qa", 2)]
+    repo.write("envs/prod-eu/kustomization.yml", "resources:\n- version.yml\n- ../qa/version.yml\n")
+    assert errors(repo, "simple-env-app") == [
+        "envs/prod-eu/kustomization.yml:3: resources[1]: cluster prod-eu: ../qa/version.yml brings in envs/qa/version.yml "
+        "from envs/qa, cluster qa's folder: refusing to pin cluster prod-eu with another cluster's configuration"]

@@ -224,6 +224,14 @@ def parse(text: str, path: str = "") -> Located:
 def find_document(located: Located, pin: PinBase, cluster: str, labels: dict[str, str]) -> int:
     """Index of the one document the pin edits for this cluster; raises PinError."""
     chosen = [i for i, doc in enumerate(located.documents) if pin.matches(doc, cluster, labels)]
+    if len(chosen) != 1:
+        explained = pin.explain_choice(located.documents, chosen, cluster, labels)
+        if explained is not None:
+            message, index, at = explained
+            line = None
+            if index is not None:
+                line = (located.line(tuple(at), index) if at else None) or located.nodes[index].start_mark.line + 1
+            raise PinError(message, line)
     if not chosen:
         named = f" named {render(pin.name, cluster, labels)}" if pin.name else ""
         raise PinError(f"no {pin.describe_kind()} document{named} in this file")

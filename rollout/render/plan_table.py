@@ -10,6 +10,7 @@ _MAX_PIN_ROWS = 100
 
 def render(plan, warnings=(), console=None, wide: bool = False) -> None:
     """`wide`: every cluster name, and the table never cut to the terminal."""
+    from rich.markup import escape
     from rich.table import Table
 
     from rollout.render.console import console as make_console
@@ -51,7 +52,8 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
         rows = [(c.name, plan.wave_of[c.name], t) for c in plan.targets for t in plan.pins[c.name]]
         fields = {t.field for _, _, t in rows}
         one_field = len(fields) == 1
-        title = f"pins ({next(iter(fields))})" if one_field else "pins"
+        # A field path is text, not rich markup: `images[name=app]` must not read as a style.
+        title = f"pins ({escape(next(iter(fields)))})" if one_field else "pins"
         pins = Table(title=title, title_justify="left")
         pins.add_column("cluster", no_wrap=True)
         pins.add_column("wave", justify="right")
@@ -59,7 +61,7 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
         if not one_field:
             pins.add_column("field", overflow="fold")
         for name, wave, target in sorted(rows, key=lambda r: (r[1], r[0])):
-            pins.add_row(name, str(wave), target.file, *([] if one_field else [target.field]))
+            pins.add_row(name, str(wave), escape(target.file), *([] if one_field else [escape(target.field)]))
         console.print(pins)
     else:
         console.print(f"pins: {sum(len(t) for t in plan.pins.values())} files (list them with --format json)")

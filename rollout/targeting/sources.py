@@ -11,8 +11,9 @@ that knows it (registered by preset name):
 * `fleet-gitrepo`: `spec.repo` and each of `spec.paths` (rancher/fleet,
   pkg/apis/fleet.cattle.io/v1alpha1/gitrepo_types.go).
 
-Other presets (a HelmRelease, an image tag) carry no source: with `identity.sourcePath`
-the cluster's folder stands in for it.
+Other presets (a HelmRelease; an image tag in a kustomization, `kustomize-image`, or in a
+pod template, `kubernetes-image`) carry no source: with `identity.sourcePath` the
+cluster's folder stands in for it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from waves.pins.flux_gitrepository import FluxGitRepositoryPin
 from waves.pins.flux_helmrelease import FluxHelmReleasePin
 from waves.pins.flux_kustomization_var import FluxKustomizationVarPin
 from waves.pins.flux_ocirepository import FluxOCIRepositoryPin
+from waves.pins.kubernetes_image import KubernetesImagePin
 from waves.pins.kustomize_image import KustomizeImagePin
 from waves.pins.kustomize_image_digest import KustomizeImageDigestPin
 from waves.pins.yaml_field import YamlFieldPin
@@ -34,6 +35,7 @@ _PRESET_MODELS: tuple[type[PinBase], ...] = (
     FluxKustomizationVarPin,
     KustomizeImagePin,
     KustomizeImageDigestPin,
+    KubernetesImagePin,
     FleetGitRepoPin,
     YamlFieldPin,
 )

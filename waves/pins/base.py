@@ -102,6 +102,14 @@ class PinBase(BaseModel):
         metadata = doc.get("metadata")
         return isinstance(metadata, dict) and metadata.get("name") == render(self.name, cluster, labels)
 
+    def explain_choice(self, documents: list, chosen: list[int], cluster: str,
+                       labels: dict[str, str]) -> tuple[str, int | None, list | None] | None:
+        """Why no document of the file, or several (`chosen`: the indices that match), is
+        the one to edit, when the preset can say more than a count: (message, the index
+        of the document and the path in it that the message points at, for its line).
+        None: the editor's own words."""
+        return None
+
     def locate(self, doc: dict, cluster: str) -> list[str | int]:
         """Resolve `steps` against the document: list entries chosen by key=value become
         indices. The last key may be absent (the editor adds it); anything else missing
