@@ -211,7 +211,8 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     plan = ws.plan
     screen = screen_for(git, ws)
     counted, ignored, unsigned = screen.screen(events)
-    proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision))
+    proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision),
+                                   screen.good if screen.trust is not None else None)
     state = fold(plan, counted, now, at_revision, proposals)
     if screen.trust is None:
         return state

@@ -123,13 +123,15 @@ class Delivery:
                 out.append({"branch": ref[len(root):], "commit": commit, "parent": parent, "event": event})
         return out
 
-    def proposals(self, git, remote, plan, epoch: int) -> dict:
+    def proposals(self, git, remote, plan, epoch: int, admits=None) -> dict:
+        """`admits(commit)`: whether a branch's commit may count (spec.trust: signed by an
+        allowed signer); a branch anyone pushed must not stand for the wave's proposal."""
         from waves.state import Proposal
 
         out: dict[str, Proposal] = {}
         for flight in self.flights(git, remote, plan, epoch):
             event = flight["event"]
-            if event.action != "advance":
+            if event.action != "advance" or (admits is not None and not admits(flight["commit"])):
                 continue
             had = out.get(event.wave) or Proposal(None)
             if "-late-" in flight["branch"].rsplit("/", 1)[-1]:

@@ -31,7 +31,7 @@ class Delivery:
     def record_base(self, session) -> str:
         return session.git.head()
 
-    def proposals(self, git, remote, plan, epoch: int) -> dict:
+    def proposals(self, git, remote, plan, epoch: int, admits=None) -> dict:
         return {}
 
     def tend(self, session, ws, state):

@@ -13,6 +13,7 @@ allowed signers list; it is no approver."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from forge.simulated import Fleet, Simulator, git
+from forge.simulated import GIT_ENV, Fleet, Simulator, git
 from forge.test_delivery import POLICY, pulls, repo, rollout, run, served, until
+from rollout.git.history import advance_message, policy_digest
 from test_trust import keypair
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
@@ -367,3 +369,37 @@ def test_gitlab_approvals_are_the_approvals_of_the_head(tmp_path, monkeypatch):
         assert moved.head != request.head and forge.approvals(moved) == []
     finally:
         sim.stop()
+
+
+def test_a_branch_pushed_by_someone_without_a_key_is_neither_tended_nor_re_signed(tmp_path):
+    """Tending re-signs what it rebuilds: a forged advance of wave 2 pushed as the rollout's
+    branch must not become the bot's signed, merged advance (nor stand for wave 2's proposal)."""
+    world = TrustedFleet(tmp_path)
+    try:
+        assert world.run().returncode == 0
+        wave2 = world.status()["waves"][1]
+        mallory = tmp_path / "mallory"
+        git(tmp_path, "clone", "-q", str(world.fleet.bare), str(mallory))
+        git(mallory, "config", "commit.gpgsign", "false")
+        git(mallory, "checkout", "-q", "-B", "forged", "origin/main~1")  # behind main: a rebuild would re-sign it
+        files = []
+        for cluster in wave2["clusters"]:
+            path = mallory / f"argocd/apps/{cluster}-platform.yaml"
+            path.write_text(path.read_text().replace("v1.4.1", "v1.4.2"))
+            files.append((cluster, str(path.relative_to(mallory))))
+        policy = git(mallory, "show", "origin/main:rollouts/security-patch.yaml").stdout
+        message = advance_message("security-patch", "v1.4.2", wave2["number"], wave2["name"], files,
+                                  policy_digest(policy))
+        subprocess.run(["git", "commit", "-qa", "-F", "-"], cwd=mallory, input=message, text=True, check=True,
+                       env={**os.environ, **GIT_ENV})
+        branch = f"rollout/security-patch/v1.4.2/wave-{wave2['number']}"
+        git(mallory, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        forged = git(mallory, "rev-parse", "HEAD").stdout.strip()
+        for _ in range(3):
+            stepped = world.run()
+            assert f"{branch} ({forged[:12]}) is not signed by an allowed signer: left alone" in stepped.stdout
+        assert git(world.fleet.bare, "rev-parse", branch).stdout.strip() == forged  # not rebuilt, not re-signed
+        state = world.status()
+        assert state["waves"][1]["status"] == "pending" and state["waves"][1]["advanceCommit"] is None
+    finally:
+        world.stop()
