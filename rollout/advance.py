@@ -146,7 +146,8 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
             change.diff = _diff({f: before.get(f, originals[f]) for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
-                              forced=forced, note=message, forced_window=past_window, epoch=state.epoch)
+                              forced=forced, note=message, forced_window=past_window, epoch=state.epoch,
+                              unchanged=[f for _, f in pinned if f not in changes])
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:

@@ -121,5 +121,6 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
     else:
         tip = session.git.commit_empty_on(tip, msg)
-    outcome.changes.append(WaveChange(number, wave.name, "revert", [c for c, _ in restored], sorted(texts), commit=tip))
+    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in restored)),
+                                      sorted(texts), commit=tip))
     return tip
