@@ -9,7 +9,7 @@ from pathlib import Path
 from waves.decide import ADVANCE as START, WAIT, decide, of
 from waves.holds import Hold
 from waves.problems import Problem
-from waves.state import ADVANCE, OUT, RolloutState, blockers
+from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers
 from rollout.controls import hold_of
 from rollout.errors import InvalidInput, Refused
 from rollout.git.history import advance_message, history_refs, policy_digest
@@ -62,6 +62,10 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
     if wave is not None:
         target = wave_ref(plan, wave)
         ws_state = state.wave(target.number)
+        if ws_state.status == EMPTY:
+            outcome.notes.append(f"wave {target.number} {target.name} is empty (no cluster matches its selector): "
+                                 "nothing to advance; it passes once the waves it waits for have")
+            return []
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
                           "a new revision starts a new rollout")
