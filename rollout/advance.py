@@ -9,7 +9,7 @@ from pathlib import Path
 from waves.decide import ADVANCE as START, WAIT, decide, of
 from waves.holds import Hold
 from waves.problems import Problem
-from waves.state import ADVANCE, OUT, RolloutState, blockers
+from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers
 from rollout.controls import hold_of
 from rollout.errors import InvalidInput, Refused
 from rollout.git.history import advance_message, history_refs, policy_digest
@@ -62,6 +62,10 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
     if wave is not None:
         target = wave_ref(plan, wave)
         ws_state = state.wave(target.number)
+        if ws_state.status == EMPTY:
+            outcome.notes.append(f"wave {target.number} {target.name} is empty (no cluster matches its selector): "
+                                 "nothing to advance; it passes once the waves it waits for have")
+            return []
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
                           "a new revision starts a new rollout")
@@ -146,7 +150,8 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
             change.diff = _diff({f: before.get(f, originals[f]) for f in changes}, changes)
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
-                              forced=forced, note=message, forced_window=past_window, epoch=state.epoch)
+                              forced=forced, note=message, forced_window=past_window, epoch=state.epoch,
+                              unchanged=[f for _, f in pinned if f not in changes])
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from waves.state import OUT
+from waves.state import EMPTY, OUT
 from rollout.errors import Refused
 from rollout.git.history import approve_message, policy_digest
 from rollout.outcome import Outcome, WaveChange
@@ -34,6 +34,10 @@ def approve(repo: Path, policy_ref: str, wave: str, by: str | None = None, push:
         ws_state = state.wave(target.number)
         outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)
         base = session.git.head()
+        if ws_state.status == EMPTY:
+            outcome.notes.append(f"wave {target.number} {target.name} is empty (no cluster matches its selector): "
+                                 "nothing went out to approve; what waits for it goes on without an approval")
+            return outcome, base, base
         if target.approval != "required":
             outcome.notes.append(f"wave {target.number} {target.name} does not require approval: nothing to do")
             return outcome, base, base

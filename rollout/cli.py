@@ -186,9 +186,9 @@ def validate(
     if ws.errors:
         _fail(ws.problems)
     _print_warnings(ws.warnings, also_in_output=False)
-    from rollout.render.words import count
+    from rollout.render.words import count, waves_counted
 
-    print(f"{ws.loaded.path}: valid: {count(len(ws.plan.targets), 'cluster')} in {count(len(ws.plan.waves), 'wave')}")
+    print(f"{ws.loaded.path}: valid: {count(len(ws.plan.targets), 'cluster')} in {waves_counted(ws.plan)}")
 
 
 @command
@@ -384,7 +384,7 @@ def gate(
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
     recorded = None
-    if record and verdict.state == "passed":
+    if record and verdict.state == "passed" and not ws.plan.wave(number).empty:  # an empty wave has no advance
         judged = Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
                          tuple(verdict.evidence()))
         outcome = _engine_errors(lambda: record_passes(root, policy, {verdict.name: judged}, push))

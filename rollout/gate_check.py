@@ -65,6 +65,8 @@ def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> 
     seen = set()
     for number in numbers:
         wave = ws.plan.wave(number)
+        if wave.empty:  # nothing of it is ever judged
+            continue
         for spec in wave.gates:
             name, config = gate_of(spec)
             if (name, config, reach and number) in seen:
@@ -76,6 +78,9 @@ def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> 
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
+    if wave.empty:
+        return WaveVerdict(number, wave.name, "passed", "the wave is empty (no cluster matches its selector): "
+                           "nothing to judge")
     if ws_state.status in ("pending", "proposed", "reverted"):
         return WaveVerdict(number, wave.name, "failed" if ws_state.status == "reverted" else "pending",
                            f"wave is {ws_state.status}")

@@ -122,7 +122,8 @@ def _message(error: dict, scalar) -> str:
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
-        return "unknown field"
+        allowed = allowed_keys(error["loc"][:-1])
+        return "unknown field" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
     if kind == "missing":
         return "required field is missing"
     if kind in ("string_type",) and scalar is not None and scalar.plain and not isinstance(given, (dict, list)):
@@ -146,6 +147,84 @@ def _message(error: dict, scalar) -> str:
         if message.startswith(prefix):
             message = message[len(prefix):]
     return message
+
+
+def allowed_keys(loc: tuple) -> list[str]:
+    """The keys the policy's model at pydantic's `loc` accepts, in the order the model
+    declares them (by their YAML names); [] when the walk finds no single model there.
+    The walk follows fields, list items, mapping values and the members of unions: a
+    union's member by its tag (`argocd-application` in `spec.pin.0.argocd-application`,
+    `argocd` in `spec.gates.0.argocd.argocd`)."""
+    from pydantic import BaseModel
+
+    from waves.policy import RolloutPolicy
+
+    found = [RolloutPolicy]
+    for part in loc:
+        found = [child for tp in found for child in _step(tp, part)]
+    models = {t for tp in found for t, _ in _members(tp) if isinstance(t, type) and issubclass(t, BaseModel)}
+    if len(models) != 1:
+        return []
+    (model,) = models
+    fields = model.model_fields.items()  # its tag first (`preset: ...`), then in the model's order
+    return [field.alias or name for name, field in sorted(fields, key=lambda item: len(_literal(item[1])) != 1)]
+
+
+def _members(tp) -> list[tuple[object, frozenset[str]]]:
+    """(type, its tags) for each member of `tp`: Annotated unwrapped, unions opened, a
+    member's tags those of `Tag(...)` or of a `discriminator` field's Literal."""
+    import types
+    import typing
+
+    from pydantic import Tag
+    from pydantic.fields import FieldInfo
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        inner, *meta = typing.get_args(tp)
+        tags = frozenset(m.tag for m in meta if isinstance(m, Tag))
+        fields = [m.discriminator for m in meta if isinstance(m, FieldInfo) and isinstance(m.discriminator, str)]
+        out = []
+        for member, own in _members(inner):
+            named = {v for f in fields for v in _literal(getattr(member, "model_fields", {}).get(f))}
+            out.append((member, own | tags | frozenset(named)))
+        return out
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(tp) for m in _members(arg)]
+    return [(tp, frozenset())]
+
+
+def _literal(field) -> tuple:
+    import typing
+
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return ()
+    return typing.get_args(field.annotation)
+
+
+def _step(tp, part) -> list:
+    """The types one step of a pydantic loc leads to from `tp`."""
+    import typing
+
+    from pydantic import BaseModel
+
+    members = _members(tp)
+    if isinstance(part, str) and len(members) > 1:
+        tagged = [t for t, tags in members if part in tags]
+        if tagged:
+            return tagged
+    out = []
+    for t, _ in members:
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(part, str):
+            out += [f.annotation for name, f in t.model_fields.items() if part in (name, f.alias)]
+        elif origin in (list, set, frozenset) and isinstance(part, int) and args:
+            out.append(args[0])
+        elif origin is tuple and isinstance(part, int) and args:
+            out.append(args[0] if len(args) == 2 and args[1] is Ellipsis else args[min(part, len(args) - 1)])
+        elif origin is dict and isinstance(part, str) and len(args) == 2:
+            out.append(args[1])
+    return out
 
 
 _EXPECTED = {"string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",

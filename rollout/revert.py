@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from waves.problems import Problem
-from waves.state import ADVANCE, fold
+from waves.state import ADVANCE, EMPTY, fold
 from rollout.errors import InvalidInput
 from rollout.git.history import policy_digest, revert_message
 from rollout.manifests.edit import PinError, pin_text
@@ -52,6 +52,9 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
         return tip
     if ws_state.status == "pending":
         outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
+        return tip
+    if ws_state.status == EMPTY:
+        outcome.notes.append(f"wave {number} {wave.name} is empty (no cluster matches its selector): nothing to revert")
         return tip
     # Each cluster goes back to what its files held just before the commit that pinned it;
     # where that was the revision already (an earlier epoch had pinned it: a retry, a wave
@@ -121,5 +124,6 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
     else:
         tip = session.git.commit_empty_on(tip, msg)
-    outcome.changes.append(WaveChange(number, wave.name, "revert", [c for c, _ in restored], sorted(texts), commit=tip))
+    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in restored)),
+                                      sorted(texts), commit=tip))
     return tip

@@ -90,7 +90,7 @@ def _step(session, stepper, kube, now, result) -> Step:
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
-    preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted")], now)
+    preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted", "empty")], now)
     tending = session.delivery.tend(session, ws, state)  # pull requests: merge the ready, halt on the closed
     result.merged, result.notes = tending.merged, result.notes + tending.notes
     if tending.halts:
@@ -137,7 +137,7 @@ def _judge(stepper, kube, now, result) -> Step:
     changes = [c for outcome in outcomes for c in outcome.changes]
     result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in changes if c.action == VERIFY]
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
-                        "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
+                        "files": c.files, "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
                        for c in changes if c.action != VERIFY]
     # a pause, a reverted wave, waves waiting for their change window
     last = outcomes[-1].decided if outcomes else decided
@@ -218,13 +218,18 @@ def _warning(item: dict) -> str:
             f"(within maxFailures): {item['reason']}")
 
 
+def _counted(item: dict) -> str:
+    """`1 cluster, 2 files`: what an advance pins, as `rollout advance` says it."""
+    return f"{count(len(item['clusters']), 'cluster')}, {count(len(item.get('files', ())), 'file')}"
+
+
 def summary_markdown(result: Step) -> str:
     lines = [f"### rollout `{result.policy}` → `{result.revision}`: **{result.status}**", ""]
     for item in result.merged:
         lines.append(f"- merged [{item['ref'].split()[-1]}]({item['url']}) ({item['action']} of wave {item['wave']} "
                      f"{item['name']}) `{(item['commit'] or '')[:12]}`")
     for item in result.advanced:
-        lines.append(f"- advanced wave {item['wave']} {item['name']} ({count(len(item['clusters']), 'cluster')}) "
+        lines.append(f"- advanced wave {item['wave']} {item['name']} ({_counted(item)}) "
                      f"`{(item['commit'] or '')[:12]}`")
     for item in result.verified:
         lines.append(f"- wave {item['wave']} {item['name']} passed its gates `{(item['commit'] or '')[:12]}`")
@@ -255,7 +260,7 @@ def status_picture(repo: Path, policy_ref: str) -> str:
 def lines(result: Step) -> list[str]:
     """What a step did, as log lines; the last one is the rollout's status."""
     out = [f"{'proposed' if i.get('pullRequest') else 'advanced'} wave {i['wave']} {i['name']}: "
-           f"{count(len(i['clusters']), 'cluster')} {(i['commit'] or '')[:12]}"
+           f"{_counted(i)} {(i['commit'] or '')[:12]}"
            + (f" in {i['pullRequest']['ref']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
            for i in result.advanced]
     out = [f"merged {i['ref']} ({i['action']} of wave {i['wave']} {i['name']}): "

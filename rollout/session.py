@@ -247,9 +247,27 @@ def publish(session: Session, attempt, urgent: bool = False, record: bool = Fals
 
 
 def wave_ref(plan, ref: str):
-    try:
-        return plan.wave(int(ref) if ref.isdigit() else ref)
-    except KeyError:
-        known = ", ".join(f"{w.number} {w.name}" for w in plan.waves)
-        raise UsageError(f"--wave {ref}: no such wave (waves: {known})") from None
+    """`--wave`: a wave's number (its place in the plan) or its name (`canary`,
+    `region-eu-west`, `production/2`). A name made of digits that is also another wave's
+    number is refused as ambiguous; a policy wave split into parts names its parts."""
+    ref = ref.strip()
+    named = next((w for w in plan.waves if w.name == ref), None)
+    numbered = next((w for w in plan.waves if ref.isdigit() and w.number == int(ref)), None)
+    if named is not None and numbered is not None and named is not numbered:
+        raise UsageError(f"--wave {ref}: ambiguous: wave {numbered.number} is {numbered.name}, and wave "
+                         f"{named.number} is named {ref}")
+    if named or numbered:
+        return named or numbered
+    parts = [w for w in plan.waves if _policy_wave(w) == ref]
+    if parts:
+        raise UsageError(f"--wave {ref}: wave {ref} is planned as {len(parts)} waves: "
+                         + ", ".join(f"{w.number} {w.name}" for w in parts) + "; name one")
+    known = ", ".join(f"{w.number} {w.name}" + (" (empty)" if w.empty else "") for w in plan.waves)
+    raise UsageError(f"--wave {ref}: no such wave (waves: {known})")
 
+
+def _policy_wave(wave) -> str:
+    """The name of the policy wave a planned wave is part of (`production/2` -> production,
+    `region-eu-west` -> region)."""
+    name = wave.name.rsplit("/", 1)[0] if wave.batch is not None else wave.name
+    return name[: -len(wave.group) - 1] if wave.group is not None else name

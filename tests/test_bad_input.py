@@ -153,7 +153,69 @@ def test_gate_errors(tmp_path):
     assert result.exit_code == 2
     got = [(m["line"], m["field"], m["message"]) for m in map(LINE.match, result.stderr.splitlines())]
     assert got == [
-        ("28", "spec.gates[0].argocd.app", "unknown field"),
+        ("28", "spec.gates[0].argocd.app", "unknown field; allowed here: context, namespace, application, settle"),
         ("29", "spec.gates[1].prometheus", "give max, min or both"),
         ("30", "spec.gates[2]", "a gate is a mapping with one key: argocd, flux, prometheus"),
     ]
+
+
+UNKNOWN = [
+    # (where, old, new, (line, field, the keys allowed there))
+    ("top level", "kind: RolloutPolicy", "kind: RolloutPolicy\nstatus: {}", (3, "status", "apiVersion, kind, metadata, spec")),
+    ("metadata", "metadata: {name: security-patch}", "metadata: {name: security-patch, owner: me}",
+     (3, "metadata.owner", "name, labels, annotations")),
+    ("spec", "  onFailure: revert", "  onFailure: revert\n  colour: blue",
+     (27, "spec.colour", "revision, inventory, targets, pin, waves, constraints, onFailure, gates, progressDeadline, "
+                         "maxFailures, identity, sourceRepos, windows, notify, delivery, trust")),
+    ("a pin", "      files: argocd/apps/{cluster}-platform.yaml",
+     "      files: argocd/apps/{cluster}-platform.yaml\n      part: x",
+     (11, "spec.pin[0].part", "preset, files, name, repoURL, ref, chart, index, match")),
+    ("an inventory source", "    - fleet: fleet/clusters.yaml", "    - fleet: fleet/clusters.yaml\n      format: yaml",
+     (8, "spec.inventory[0].format", "fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters")),
+    ("a wave", "      bake: 30m", "      bake: 30m\n      pause: 1h",
+     (15, "spec.waves[0].pause", "name, selector, groupBy, after, maxClusters, bake, gates, approval, windows")),
+    ("a selector", "{matchLabels: {environment: dev}}", "{matchLabel: {environment: dev}}",
+     (13, "spec.waves[0].selector.matchLabel", "matchLabels, matchExpressions")),
+    ("a selector expression", "{matchLabels: {environment: dev}}",
+     "{matchExpressions: [{key: environment, operator: In, value: [dev]}]}",
+     (13, "spec.waves[0].selector.matchExpressions[0].value", "key, operator, values")),
+    ("constraints", "    maxWaveSize: 50", "    maxWaveSize: 50\n    minWaveSize: 1",
+     (26, "spec.constraints.minWaveSize", "isolateBy, maxWaveSize")),
+    ("onFailure", "  onFailure: revert", "  onFailure: {action: revert, when: always}",
+     (26, "spec.onFailure.when", "action, scope")),
+    ("a gate", "  onFailure: revert", "  onFailure: revert\n  gates:\n    - prometheus: {url: 'http://p:9090', query: up, "
+                                      "max: 1, step: 5}",
+     (28, "spec.gates[0].prometheus.step", "url, query, max, min")),
+    ("a window", "  onFailure: revert", "  onFailure: revert\n  windows:\n    - {kind: deny, schedule: '0 0 * * *', "
+                                        "duration: 1h, zone: UTC}",
+     (28, "spec.windows[0].zone", "kind, schedule, duration, timeZone")),
+    ("a notify sink", "  onFailure: revert", "  onFailure: revert\n  notify:\n    - slack: {webhookURL: "
+                                             "'https://hooks.slack.com/x', channel: ops}",
+     (28, "spec.notify[0].slack.channel", "webhookURL, urlFrom")),
+    ("delivery", "  onFailure: revert", "  onFailure: revert\n  delivery: {mode: pull-request, squash: true}",
+     (27, "spec.delivery.squash", "mode, provider, autoMerge, mergeMethod, labels, reviewers, draft, revert, "
+                                  "revertLabels, tokenFrom")),
+]
+
+
+@pytest.mark.parametrize("where, old, new, expected", UNKNOWN, ids=[c[0] for c in UNKNOWN])
+def test_an_unknown_field_names_the_fields_allowed_where_it_stands(tmp_path, where, old, new, expected):
+    """Issue 24: `unknown field` alone sends the user to the docs; the line says what
+    the policy accepts at that place."""
+    result = make_seed_repo(tmp_path, policy=broken(SEED_POLICY, old, new)).cli("validate", "security-patch")
+    assert result.exit_code == 2, result.output
+    line, field, allowed = expected
+    (match,) = [m for m in map(LINE.match, result.stderr.splitlines()) if m and m["field"] == field]
+    assert int(match["line"]) == line, match.group(0)
+    assert match["message"] == f"unknown field; allowed here: {allowed}", match.group(0)
+
+
+def test_an_unknown_preset_option_names_that_presets_options(tmp_path):
+    policy = broken(SEED_POLICY, "    - preset: argocd-application\n      files: argocd/apps/{cluster}-platform.yaml",
+                    "    - preset: yaml-field\n      files: argocd/apps/{cluster}-platform.yaml\n"
+                    "      field: spec.source.targetRevision\n      part: tag")
+    result = make_seed_repo(tmp_path, policy=policy).cli("validate", "security-patch")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.endswith("rollouts/security-patch.yaml:12: spec.pin[0].part: unknown field; "
+                         "allowed here: preset, files, name, field, kind"), line

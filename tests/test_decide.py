@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
 from waves.planner import Plan, Wave
-from waves.state import OUT, Event, RolloutState, WaveState, fold
+from waves.state import EMPTY, OUT, Event, RolloutState, WaveState, fold
 
 
 @dataclass
@@ -42,7 +42,7 @@ def plans(draw) -> Plan:
     waves = []
     for number in range(1, count + 1):
         after = sorted(draw(st.sets(st.integers(1, number - 1), max_size=3))) if number > 1 else []
-        size = draw(st.integers(1, 3))
+        size = draw(st.sampled_from([0, 1, 1, 2, 3]))  # 0: a wave that claims no cluster (issue 24)
         waves.append(Wave(number, f"w{number}", number - 1, None, None, [f"c{number}-{i}" for i in range(size)],
                           after=after, bake_seconds=draw(st.sampled_from([0, 60, 600])),
                           gates=draw(st.sampled_from([(), ({"argocd": {}},)])),
@@ -60,7 +60,7 @@ def situations(draw):
     plan = draw(plans())
     waves = []
     for wave in plan.waves:
-        status = draw(st.sampled_from(STATUSES))
+        status = EMPTY if wave.empty else draw(st.sampled_from(STATUSES))  # as the fold has it
         out = status in OUT or status == "reverted"
         waves.append(WaveState(
             wave.number, wave.name, status,
@@ -84,6 +84,15 @@ def situations(draw):
     return plan, state, verdicts, hold, on_failure, scope
 
 
+def cleared(plan, state, number, passed) -> bool:
+    """What waits for wave `number` may go: it passed (approved where required), or it is
+    empty and everything it waits for cleared."""
+    wave = plan.wave(number)
+    if wave.empty:
+        return all(cleared(plan, state, dep, passed) for dep in wave.after)
+    return number in passed and (wave.approval != "required" or bool(state.wave(number).approved_by))
+
+
 def bound(state, verdicts):
     return {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
             and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
@@ -95,6 +104,8 @@ def test_the_decision_keeps_every_rule(situation):
     plan, state, verdicts, hold, on_failure, scope = situation
     actions = decide(plan, state, verdicts, hold, on_failure, scope)
     mine = bound(state, verdicts)
+    # an empty wave is never acted on: it pins nothing and has nothing to judge
+    assert not {a.wave for a in actions if a.kind != WAIT} & {w.number for w in plan.waves if w.empty}
     failed = {n for n, v in mine.items() if v.state == "failed"}
     blind_halts = {n for n, v in mine.items() if v.state == "unknown" and v.halt}
 
@@ -140,10 +151,14 @@ def test_the_decision_keeps_every_rule(situation):
         assert ws.status == "pending" and action.wave not in hold.shut
         assert action.clusters == tuple(wave.clusters)
         for dep in wave.after:
-            assert dep in passed
-            assert plan.wave(dep).approval != "required" or state.wave(dep).approved_by
+            assert cleared(plan, state, dep, passed)
     # what may go and is held by its window waits, saying so
     assert {a.wave for a in of(actions, WAIT) if "window" in a.reason} <= hold.shut
+    # and what may go does: an empty wave holds back nothing that waits for it
+    may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
+              and all(cleared(plan, state, dep, passed) for dep in w.after)}
+    assert {a.wave for a in starts if not a.late} | {a.wave for a in of(actions, WAIT) if "window" in a.reason} \
+        == may_go
     assert [a.wave for a in starts] == sorted(a.wave for a in starts)
 
 
@@ -318,10 +333,19 @@ class Rollouts(RuleBasedStateMachine):
         if not hasattr(self, "plan"):
             return
         state = self.state()
+        passed = {w.number for w in state.waves if w.status == "passed" or w.verify_commit is not None}
         for wave in self.plan.waves:
             if state.wave(wave.number).status in OUT:
-                for dep in wave.after:
-                    assert state.wave(dep).status == "passed" or state.wave(dep).verify_commit is not None
+                for dep in wave.after:  # approved then or since (approval is not taken back)
+                    assert cleared(self.plan, state, dep, passed)
+
+    @invariant()
+    def an_empty_wave_is_empty_and_never_recorded(self):
+        if not hasattr(self, "plan"):
+            return
+        empty = {w.name for w in self.plan.waves if w.empty}
+        assert all(self.state().wave(name).status == EMPTY for name in empty)
+        assert not [e for e in self.events if e.wave in empty]
 
 
 TestRollouts = Rollouts.TestCase

@@ -151,8 +151,14 @@ def test_version_help_and_completion_flags(tmp_path):
 def test_one_cluster_is_singular(tmp_path):
     repo = make_seed_repo(tmp_path / "r", clusters={"dev-eu-west": {"environment": "dev", "region": "eu-west"}})
     result = rollout(repo.root, "validate", "security-patch")
-    assert result.returncode == 0 and result.stdout.strip().endswith("valid: 1 cluster in 1 wave"), result.stdout
+    # region and production claim nobody: they keep their numbers, empty (issue 24)
+    assert result.returncode == 0 and result.stdout.strip().endswith("valid: 1 cluster in 3 waves (2 empty)"), \
+        result.stdout
     assert rollout(repo.root, "inventory").stdout.startswith("1 cluster\n")
+    policy = repo.root / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().split("    - name: region\n")[0] + "  onFailure: revert\n")
+    result = rollout(repo.root, "validate", "security-patch")
+    assert result.returncode == 0 and result.stdout.strip().endswith("valid: 1 cluster in 1 wave"), result.stdout
 
 
 @pytest.mark.parametrize("args, flag", [

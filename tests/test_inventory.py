@@ -170,7 +170,7 @@ def test_fleet_file_shape_errors(tmp_path):
     repo.write("fleet.yaml", "apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n  - name: Bad_Name\n  - {name: b, zone: x}\n  - server: x\n")
     _, problems = clusters_of(repo, ("fleet", "fleet.yaml"))
     assert problems == [
-        "fleet.yaml:5: clusters[1].zone: unknown field",
+        "fleet.yaml:5: clusters[1].zone: unknown field; allowed here: name, server, labels",
         "fleet.yaml:6: clusters[2].name: required text field 'name' is missing",
         "fleet.yaml:4: clusters[0].name: 'Bad_Name' is not a cluster name (lower-case letters, digits, '-', '.')",
     ]

@@ -161,6 +161,17 @@ def test_a_pin_that_finds_no_field_is_an_error_not_a_skip(rel, spec, message):
         pin_text((corpus() / rel).read_text(), pin(spec), "c1", {}, "v2")
 
 
+def test_a_chart_ref_helmrelease_is_refused_at_its_chart_ref_line():
+    """The flux example's cert-manager HelmRelease takes its chart from an OCIRepository
+    (spec.chartRef): the refusal points at that line, not at the document's first."""
+    text = (corpus() / "flux2-kustomize-helm-example/infrastructure/controllers/cert-manager.yaml").read_text()
+    with pytest.raises(PinError, match="uses spec.chartRef") as caught:
+        pin_text(text, pin({"preset": "flux-helmrelease"}), "c1", {}, "v2")
+    lines = text.splitlines()
+    release = max(i for i, line in enumerate(lines) if line.startswith("kind: HelmRelease"))
+    assert caught.value.line == 1 + next(i for i in range(release, len(lines)) if lines[i] == "  chartRef:")
+
+
 def test_argocd_application_single_and_multi_source():
     single = ("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source:\n"
               "    repoURL: https://github.com/org/platform.git\n    targetRevision: v1.4.1  # current\n")

@@ -97,3 +97,39 @@ def test_once_fixed_validate_passes(tmp_path):
     repo.write("clusters/prod-a/kustomization.yaml", "images:\n  - name: ghcr.io/example/app\n    newTag: v1.4.1\n")
     result = repo.run("validate", "images")
     assert result.returncode == 0, result.stderr
+
+
+HELMRELEASE = """\
+# the platform chart, from an OCIRepository (Flux 2.3+)
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: platform
+  namespace: flux-system
+spec:
+  interval: 10m
+  chartRef:
+    kind: OCIRepository
+    name: platform
+  values:
+    replicas: 2
+"""
+
+
+def test_a_refused_pin_is_located_at_the_line_that_refuses_it(tmp_path):
+    """Issue 24: a HelmRelease with spec.chartRef (no version to pin) is refused at the
+    `chartRef:` line, not at the document's first; a field path that meets a scalar where
+    it needs a mapping, at that scalar's key."""
+    repo = Repo(tmp_path / "r")
+    repo.write("fleet/clusters.yaml", fleet_yaml({"dev-a": {"environment": "dev"}}))
+    repo.write("flux/dev-a/platform.yaml", HELMRELEASE)
+    repo.write("flux/dev-a/values.yaml", "image: ghcr.io/example/app:v1\nreplicas: 2\n")
+    repo.write("rollouts/helm.yaml", POLICY.replace("metadata: {name: images}", "metadata: {name: helm}").replace(
+        POLICY[POLICY.index("  pin:"):POLICY.index("  waves:")],
+        "  pin:\n    - preset: flux-helmrelease\n      files: flux/{cluster}/platform.yaml\n"
+        "    - preset: yaml-field\n      files: flux/{cluster}/values.yaml\n      field: image.tag\n"))
+    result = repo.run("validate", "helm")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("flux/dev-a/platform.yaml:9: ") and "uses spec.chartRef" in line for line in lines), lines
+    assert any(line.startswith("flux/dev-a/values.yaml:1: ") and "image is not a mapping" in line for line in lines), lines

@@ -102,8 +102,9 @@ def test_group_by_and_batches_combine_and_groups_run_in_parallel():
     plan = make_plan(policy([{"name": "first", "selector": {"matchLabels": {"region": "none"}}},
                              {"name": "p", "groupBy": "region", "maxClusters": 2}]), fleet)
     assert [(w.number, w.name, w.after) for w in plan.waves] == [
-        (1, "p-eu/1", []), (2, "p-eu/2", [1]), (3, "p-us/1", []), (4, "p-us/2", [3]),
+        (1, "first", []), (2, "p-eu/1", [1]), (3, "p-eu/2", [2]), (4, "p-us/1", [1]), (5, "p-us/2", [4]),
     ]
+    assert plan.wave("first").empty
     assert [p.message for p in plan.warnings] == ["wave first claims no cluster"]
 
 
@@ -121,13 +122,29 @@ def test_after_may_name_one_part_of_a_grouped_wave():
     assert plan.wave("production").after == [plan.wave("region-eu-west").number]
 
 
-def test_waiting_for_an_empty_wave_means_waiting_for_what_it_waited_for():
+def test_an_empty_wave_keeps_its_number_and_is_waited_for_like_any_other():
+    """Issue 24: a wave that claims nobody is planned, empty, at its place: the waves after
+    it keep their numbers (`--wave 3` is `rest` whether or not a qa cluster exists)."""
     waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}},
              {"name": "nobody", "selector": {"matchLabels": {"environment": "qa"}}},
              {"name": "rest"}]
     plan = make_plan(policy(waves), SEED)
-    assert [(w.name, w.after) for w in plan.waves] == [("dev", []), ("rest", [1])]
+    assert [(w.number, w.name, w.clusters, w.after) for w in plan.waves] == [
+        (1, "dev", ["dev-eu-west", "dev-us-east"], []), (2, "nobody", [], [1]),
+        (3, "rest", ["prod-eu-west", "prod-us-east", "staging-eu-west", "staging-us-east"], [2])]
+    assert [w.empty for w in plan.waves] == [False, True, False]
     assert [p.message for p in plan.warnings] == ["wave nobody claims no cluster"]
+    qa = make_plan(policy(waves), SEED + clusters({"qa-1": {"environment": "qa"}}))
+    assert [(w.number, w.name, w.after) for w in qa.waves] == [(w.number, w.name, w.after) for w in plan.waves]
+
+
+def test_an_empty_grouped_or_batched_wave_is_one_empty_wave_under_its_own_name():
+    waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}},
+             {"name": "qa", "selector": {"matchLabels": {"environment": "qa"}}, "groupBy": "region", "maxClusters": 1},
+             {"name": "rest", "after": ["qa"]}]
+    plan = make_plan(policy(waves), SEED)
+    assert [(w.number, w.name, w.group, w.batch, w.after) for w in plan.waves] == [
+        (1, "dev", None, None, []), (2, "qa", None, None, [1]), (3, "rest", None, None, [2])]
 
 
 def test_unclaimed_in_scope_cluster_is_an_error_naming_it():

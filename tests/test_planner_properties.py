@@ -83,7 +83,10 @@ def test_every_cluster_in_exactly_one_wave_order_respects_after_and_inventory_or
     assert [w.number for w in plan.waves] == list(range(1, len(plan.waves) + 1))
     for wave in plan.waves:
         assert all(dep < wave.number for dep in wave.after), "numbering respects after"
-        assert wave.clusters, "no empty wave is planned"
+        if not wave.clusters:  # a policy wave that claims nobody: one empty wave, under its own name
+            assert wave.name == pol.spec.waves[wave.spec_index].name
+            assert [w.spec_index for w in plan.waves].count(wave.spec_index) == 1
+    assert {w.spec_index for w in plan.waves} == set(range(len(pol.spec.waves))), "every policy wave is planned"
 
     # A wave waits (transitively) for every part of every wave it names in `after`.
     reach = {w.number: set(w.after) for w in plan.waves}
@@ -116,3 +119,30 @@ def test_batches_never_exceed_max_clusters_and_keep_name_order(fleet, max_cluste
     limit = max_clusters if isinstance(max_clusters, int) else max(1, -(-len(fleet) * int(max_clusters[:-1]) // 100))
     assert all(len(w.clusters) <= limit for w in plan.waves)
     assert [c for w in plan.waves for c in w.clusters] == sorted(fleet)
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets, wave_specs, st.data())
+def test_a_policy_waves_number_does_not_depend_on_whether_an_earlier_wave_is_empty(fleet, specs, data):
+    """Issue 24: `--wave N` means the same wave whether or not an earlier wave finds any
+    cluster. A wave `special` is put among the generated ones; its clusters (labels no
+    other generated selector names, and claimed before the catch-all `rest`) join or
+    leave the fleet: every planned wave keeps its number, name and `after`, and `special`
+    is the one planned wave of its place, with clusters or empty."""
+    at = data.draw(st.integers(0, len(specs)), label="special's place")
+    after = data.draw(st.sampled_from([None, "first", "all-before"]), label="special's after")
+    specs = [dict(s) for s in specs]
+    for spec in specs[:at]:  # a selector-less wave before it would claim its clusters too
+        if spec["selector"] is None:
+            spec["selector"] = {"matchLabels": {"environment": "dev"}}
+    specs.insert(at, {"selector": {"matchLabels": {"tier": "special"}}, "groupBy": None, "maxClusters": None,
+                      "after": after})
+    pol = build_policy(specs)
+    special = {f"special{i}": {"environment": "special", "region": "special", "tier": "special"}
+               for i in range(data.draw(st.integers(1, 3), label="special clusters"))}
+    without = make_plan(pol, inventory(fleet))
+    with_special = make_plan(pol, inventory({**fleet, **special}))
+    name = f"w{at}"
+    assert without.wave(name).empty and with_special.wave(name).clusters == sorted(special)
+    assert [(w.number, w.name, w.after) for w in without.waves] == \
+        [(w.number, w.name, w.after) for w in with_special.waves]

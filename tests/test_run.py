@@ -291,3 +291,34 @@ def test_on_failure_scope_rollout_reverts_every_wave_that_is_out_newest_first(tm
         assert {c: (work / f"argocd/apps/{c}-platform.yaml").read_text() for c in original} == original
     finally:
         sim.stop()
+
+
+def test_an_empty_wave_keeps_its_number_and_the_run_goes_past_it(tmp_path):
+    """Issue 24: a wave no cluster matches (qa) is wave 2 in every commit and status; the
+    run never advances, judges or records it, its bake, gates and approval do not hold
+    anything, and region waits for it, which means for canary."""
+    qa = ("    - name: qa\n      selector: {matchLabels: {environment: qa}}\n      bake: 1h\n      approval: required\n"
+          "    - name: region")
+
+    def with_qa(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text).replace("    - name: region", qa, 1)
+        return text.replace("after: [canary]", "after: [qa]")
+
+    remote, work = published(tmp_path, "fleet-config", with_qa)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        result = run(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("rollout security-patch -> v1.4.2: complete")
+        done = [s.split(": ")[1] for s in subjects(remote)]
+        assert [s for s in done if "->" in s] == [
+            "wave 1 canary -> v1.4.2", "wave 3 region-eu-west -> v1.4.2", "wave 4 region-us-east -> v1.4.2",
+            "wave 5 production/1 -> v1.4.2", "wave 6 production/2 -> v1.4.2"]
+        assert not [s for s in done if " qa" in s]
+        status = subprocess.run([*ROLLOUT, "status", "security-patch", "--format", "json"], cwd=work,
+                                capture_output=True, text=True)
+        waves = __import__("json").loads(status.stdout)["waves"]
+        assert [(w["number"], w["name"], w["status"]) for w in waves][:3] == [
+            (1, "canary", "passed"), (2, "qa", "empty"), (3, "region-eu-west", "passed")]
+    finally:
+        sim.stop()

@@ -24,7 +24,9 @@ The rules, each a property test (tests/test_decide.py):
 - nothing advances while a wave fails or halts in this step, while the revision has a
   reverted wave, or while the rollout is paused; a wave advances only when every wave it
   waits for has passed (a pass recorded in this very step counts) and is approved where
-  approval is required, and, for its first start, inside its change window.
+  approval is required, and, for its first start, inside its change window;
+- an empty wave (it claims no cluster) is never advanced, judged, reverted or halted: it
+  passes once every wave it waits for has, and what waits for it goes on.
 """
 
 from __future__ import annotations

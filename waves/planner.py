@@ -3,9 +3,12 @@ in what order, after what.
 
 Rules (docs/policy.md): each in-scope cluster belongs to the first wave, in file order,
 whose selector matches it (no selector: every cluster not yet claimed). `groupBy` makes
-one wave per label value, `maxClusters` splits a wave into sequential batches. Waves are
-numbered 1..N in a topological order whose ties break by file order, then group value,
-then batch index; clusters inside a wave are sorted by name.
+one wave per label value, `maxClusters` splits a wave into sequential batches. A wave
+that claims no cluster is planned all the same, empty, under its own name: it keeps its
+place, so that no wave's number depends on whether an earlier one is empty (it passes
+once what it waits for has: waves/state.py). Waves are numbered 1..N in a topological
+order whose ties break by file order, then group value, then batch index; clusters
+inside a wave are sorted by name.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ class Wave:
     gates: tuple = ()
     approval: str | None = None
     windows: tuple = ()  # change windows, time zones filled in (waves/windows.py)
+
+    @property
+    def empty(self) -> bool:
+        """A policy wave that claims no cluster: planned, numbered, never advanced."""
+        return not self.clusters
 
 
 @dataclass
@@ -120,7 +128,8 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
             warnings.append(
                 Problem(f"wave {wave.name} claims no cluster", ("spec", "waves", index), severity="warning")
             )
-        parts_of[wave.name] = _expand(index, wave, members[index], errors)
+        # an empty wave is one part, empty, under its own name: it keeps its number
+        parts_of[wave.name] = _expand(index, wave, members[index], errors) or [_Part(index, wave.name, None, None, [])]
 
     _link(spec.waves, parts_of, errors)
     if errors:
@@ -211,8 +220,8 @@ def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors:
     """Turn each wave's `after` (default: the previous wave) into dependencies between parts.
 
     A reference may name a policy wave (meaning all its parts) or one part
-    (`region-eu-west`, `production/2`). A wave that claims nobody has no parts: waiting
-    for it means waiting for whatever it waited for."""
+    (`region-eu-west`, `production/2`). A wave that claims nobody is one empty part,
+    which passes once what it waits for has: waiting for it means waiting for that."""
     part_names = {part.name: part for parts in parts_of.values() for part in parts}
     spec_index = {spec.name: i for i, spec in enumerate(specs)}
 
@@ -248,8 +257,7 @@ def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors:
     def targets_of(ref: str) -> set[str]:
         """Part names that waiting for `ref` means waiting for."""
         if ref in spec_index:
-            parts = parts_of[ref]
-            return {p.name for p in parts} if parts else deps_of(ref)
+            return {p.name for p in parts_of[ref]}
         return {ref}
 
     def deps_of(spec_name: str) -> set[str]:

@@ -19,6 +19,9 @@ HALT, LIFT = "halt", "lift"  # a halt record (onFailure: halt, a blind gate past
 FIRST_EPOCH = 1  # a record without `Rollout-Epoch` (written before epochs) is of the first
 # A wave that went out: on the new revision and not reverted.
 OUT = ("baking", "verifying", "passed")
+# A wave that claims no cluster: it pins nothing and has nothing to judge, so it is never
+# advanced; it passes once every wave it waits for has (`passed`, below).
+EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class WaveState:
     # baking (advanced, bake running) -> verifying (bake over, gates not yet
     # recorded as passed) -> passed; or reverted. A wave without gates passes when its bake
     # ends; a gated one when `rollout run` (or `gate --record`) records the gates' pass.
+    # `empty`: the wave claims no cluster (and stays so; its records, if any, count for nothing).
     status: str = "pending"
     advanced_at: int | None = None
     advance_commit: str | None = None
@@ -119,7 +123,7 @@ class RolloutState:
 
     @property
     def overall(self) -> str:
-        statuses = {w.status for w in self.waves}
+        statuses = {w.status for w in self.waves if w.status != EMPTY}  # an empty wave changes nothing
         if "reverted" in statuses:
             return "reverted"
         if self.halts or self.blocked:
@@ -164,6 +168,10 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
     states = []
     for wave in plan.waves:
         state = WaveState(wave.number, wave.name)
+        if wave.empty:
+            state.status = EMPTY
+            states.append(state)
+            continue
         passes: list[Event] = []  # its verify records
         for event in by_wave.get(wave.name, []):
             if event.action == ADVANCE and state.status != "reverted":
@@ -251,18 +259,20 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
         ws = state.wave(wave.number)
         if ws.status != "pending":
             continue
-        if all(_passed(plan, state, dep) for dep in wave.after):
+        if all(passed(plan, state, dep) for dep in wave.after):
             out.append(wave.number)
     return out
 
 
 def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False) -> list[str]:
-    """Why wave `number` may not go yet (empty: it may); with `itself`, why the wave
-    itself has not passed yet."""
-    reasons = []
+    """Why wave `number` may not go yet (none: it may); with `itself`, why the wave
+    itself has not passed yet. An empty wave it waits for holds it by what holds that one."""
+    reasons: list[str] = []
     for dep in [number] if itself else plan.wave(number).after:
         ws, wave = state.wave(dep), plan.wave(dep)
-        if ws.status == "pending":
+        if ws.status == EMPTY:
+            reasons += [r for r in blockers(plan, state, dep) if r not in reasons]
+        elif ws.status == "pending":
             reasons.append(f"wave {dep} {wave.name} has not been advanced")
         elif ws.status == "proposed":
             reasons.append(f"wave {dep} {wave.name} is proposed: {ws.proposal.describe()} is not merged yet")
@@ -278,6 +288,11 @@ def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False)
     return reasons
 
 
-def _passed(plan: Plan, state: RolloutState, number: int) -> bool:
+def passed(plan: Plan, state: RolloutState, number: int) -> bool:
+    """Whether what waits for wave `number` may go: it passed (and is approved where
+    approval is required), or it is empty and every wave it waits for passed so. An empty
+    wave's bake, gates and approval do not apply: nothing of it goes out."""
     ws, wave = state.wave(number), plan.wave(number)
+    if ws.status == EMPTY:
+        return all(passed(plan, state, dep) for dep in wave.after)
     return ws.status == "passed" and (wave.approval != "required" or bool(ws.approved_by))

@@ -24,7 +24,7 @@ import re
 from rollout.delivery import Tending
 from waves.state import FIRST_EPOCH
 from rollout.errors import Refused
-from rollout.git.history import RECORDS, approval_trailers, parse_event
+from rollout.git.history import RECORDS, approval_trailers, listed_files, parse_event
 from rollout.outcome import Outcome, WaveChange
 from rollout.trust import own_principals, screen_for
 from waves.trust import FORGE_IDENTITIES, admits, approver
@@ -200,21 +200,21 @@ class Delivery:
         message = git.run("log", "-1", "--format=%B", change.commit)
         stat = git.run("diff", "--shortstat", base, change.commit, check=False).strip() or "no file changes"
         verb = {"advance": "advances", "revert": "reverts", "approve": "approves"}.get(change.action, change.action)
+        files = listed_files(message)  # cluster -> its files, as the commit lists them
+        clusters = list(dict.fromkeys(change.clusters))
+        counted = count(len(clusters), "cluster")
+        if clusters:
+            counted += ", " + count(len({f for c in clusters for f in files.get(c, [])} | set(change.files)), "file")
         lines = [f"Merging this pull request **{verb}** wave {change.number} **{change.name}** of rollout "
-                 f"`{outcome.policy}` to `{outcome.revision}` ({count(len(change.clusters), 'cluster')}).", ""]
+                 f"`{outcome.policy}` to `{outcome.revision}` ({counted}).", ""]
         if change.action == "revert":
             lines += ["> [!WARNING]", "> A gate failed: this puts the wave back on its previous pins. Merge it now.", ""]
-        if change.clusters:
+        if clusters:
             lines += ["| cluster | files |", "|---|---|"]
-            files = {}
-            for entry in message.splitlines():
-                match = re.match(r"^- (\S+) \((.+)\)$", entry)
-                if match:
-                    files.setdefault(match.group(1), []).append(match.group(2))
-            for cluster in change.clusters[:_LISTED]:
+            for cluster in clusters[:_LISTED]:
                 lines.append(f"| `{cluster}` | {', '.join(f'`{f}`' for f in files.get(cluster, [])) or '—'} |")
-            if len(change.clusters) > _LISTED:
-                lines.append(f"| and {len(change.clusters) - _LISTED} more | |")
+            if len(clusters) > _LISTED:
+                lines.append(f"| and {len(clusters) - _LISTED} more | |")
             lines.append("")
         lines += [f"**Diff:** {stat}, on `{session.upstream.branch}` at `{base[:12]}`.", ""]
         if outcome.ws is not None and outcome.state is not None:

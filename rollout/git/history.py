@@ -8,6 +8,7 @@ import os
 import re
 
 from waves.state import FIRST_EPOCH, Event
+from rollout.render.words import count
 
 RECORDS = "rollout/records"  # the branch records go to under pull-request delivery (docs/delivery.md)
 RECORD_ACTIONS = ("verify", "retry", "halt", "lift")  # what a record (no manifest changed) may say
@@ -21,18 +22,25 @@ def policy_digest(text: str) -> str:
 
 def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                     digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None,
-                    forced_window: bool = False, epoch: int = FIRST_EPOCH) -> str:
+                    forced_window: bool = False, epoch: int = FIRST_EPOCH, unchanged: list[str] | None = None) -> str:
+    """`clusters`: (cluster, file) for each pin written, a cluster once per pin; the body
+    lists each cluster once with its files, and counts clusters and distinct files.
+    `unchanged`: the files that held the revision already (the commit does not change them)."""
     subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
     body = [subject, ""]
     if note:
         body += [note, ""]
-    body.append(f"Pins {revision} for {len(clusters)} cluster{'s' if len(clusters) != 1 else ''}:")
-    body += [f"- {name} ({file})" for name, file in clusters]
+    names, lines, files = pins_listed(clusters)
+    body.append(f"Pins {revision} for {count(len(names), 'cluster')}, {count(len(files), 'file')}:")
+    body += lines
     body.append("")
+    held = [f for f in files if f in set(unchanged or ())]
+    if held:
+        body += [f"Held {revision} already: {', '.join(held)}", ""]
     if forced:
         body += ["Forced past: " + "; ".join(forced), ""]
     trailers = _trailers(policy, revision, number, wave, "advance", epoch)
-    trailers.append(f"Rollout-Clusters: {','.join(name for name, _ in clusters)}")
+    trailers.append(f"Rollout-Clusters: {','.join(names)}")
     if forced:  # `window` when only a change window was forced past (docs/operating.md)
         trailers.append("Rollout-Forced: " + ("window" if forced_window and len(forced) == 1 else
                                               "true, window" if forced_window else "true"))
@@ -43,13 +51,40 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                    reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH) -> str:
     subject = f"rollout({policy}): revert wave {number} {wave} ({revision})"
-    body = [subject, "", f"Reason: {reason}", "", f"Restores the previous pins of {len(clusters)} clusters:"]
-    body += [f"- {name} ({file})" for name, file in clusters]
+    names, lines, files = pins_listed(clusters)
+    body = [subject, "", f"Reason: {reason}", "",
+            f"Restores the previous pins of {count(len(names), 'cluster')}, {count(len(files), 'file')}:"]
+    body += lines
     body.append("")
     trailers = _trailers(policy, revision, number, wave, "revert", epoch)
-    trailers += [f"Rollout-Clusters: {','.join(name for name, _ in clusters)}",
+    trailers += [f"Rollout-Clusters: {','.join(names)}",
                  f"Rollout-Reason: {_one_line(reason)}"] + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + trailers) + "\n"
+
+
+def pins_listed(pins: list[tuple[str, str]]) -> tuple[list[str], list[str], list[str]]:
+    """(clusters, body lines, files) of (cluster, file) pairs: each cluster once, in the
+    order given, with its files together (`- production (a.yaml, b.yaml)`); the files
+    distinct (two clusters may share one, as in an ApplicationSet's list)."""
+    files_of: dict[str, list[str]] = {}
+    for name, file in pins:
+        files = files_of.setdefault(name, [])
+        if file not in files:
+            files.append(file)
+    lines = [f"- {name} ({', '.join(files)})" for name, files in files_of.items()]
+    return list(files_of), lines, list(dict.fromkeys(f for files in files_of.values() for f in files))
+
+
+def listed_files(message: str) -> dict[str, list[str]]:
+    """cluster -> files, as an advance or revert message lists them (pins_listed); an older
+    message that lists a cluster once per file reads the same."""
+    out: dict[str, list[str]] = {}
+    for line in message.splitlines():
+        match = re.match(r"^- (\S+) \((.+)\)$", line)
+        if match:
+            files = out.setdefault(match.group(1), [])
+            files += [f for f in match.group(2).split(", ") if f not in files]
+    return out
 
 
 def approve_message(policy: str, revision: str, number: int, wave: str, by: str, digest: str,
@@ -173,7 +208,8 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
     epoch = fields.get("Rollout-Epoch", str(FIRST_EPOCH))
     if not epoch.isdigit():  # hand-made and malformed: not a record of any epoch
         return None
-    clusters = tuple(c for c in fields.get("Rollout-Clusters", "").split(",") if c)
+    # each cluster once: an older commit lists a cluster once per pin (issue 24)
+    clusters = tuple(dict.fromkeys(c.strip() for c in fields.get("Rollout-Clusters", "").split(",") if c.strip()))
     return Event(
         commit=commit,
         time=time,

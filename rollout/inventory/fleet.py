@@ -16,7 +16,8 @@ from waves.problems import Problem
 from rollout.inventory.entries import Entry, SourceResult
 from rollout.yamlfile import YamlError, load_documents
 
-_CLUSTER_KEYS = {"name", "server", "labels"}
+_CLUSTER_KEYS = ("name", "server", "labels")
+_FLEET_KEYS = ("apiVersion", "kind", "metadata", "clusters")
 
 
 def read(repo: Path, pattern: str) -> SourceResult:
@@ -33,8 +34,8 @@ def read(repo: Path, pattern: str) -> SourceResult:
     if doc.get("kind") != "Fleet" or doc.get("apiVersion") != "rollout/v1alpha1":
         result.problem(pattern, 0, ("kind",), "expected apiVersion rollout/v1alpha1, kind Fleet")
     for key in doc:
-        if key not in ("apiVersion", "kind", "metadata", "clusters"):
-            result.problem(pattern, 0, (key,), "unknown field")
+        if key not in _FLEET_KEYS:
+            result.problem(pattern, 0, (key,), f"unknown field; allowed here: {', '.join(_FLEET_KEYS)}")
     clusters = doc.get("clusters")
     if not isinstance(clusters, list):
         result.problem(pattern, 0, ("clusters",), "must be a list of clusters")
@@ -46,7 +47,7 @@ def read(repo: Path, pattern: str) -> SourceResult:
             continue
         for key in item:
             if key not in _CLUSTER_KEYS:
-                result.problem(pattern, 0, loc + (key,), "unknown field")
+                result.problem(pattern, 0, loc + (key,), f"unknown field; allowed here: {', '.join(_CLUSTER_KEYS)}")
         name, server, labels = item.get("name"), item.get("server"), item.get("labels", {})
         if not isinstance(name, str):
             result.problem(pattern, 0, loc + ("name",), "required text field 'name' is missing")

@@ -17,7 +17,7 @@ def controls(plan, hold, state=None) -> dict:
 
     windows = []
     for wave in plan.waves:
-        if not wave.windows or (state is not None and state.wave(wave.number).status != "pending"):
+        if not wave.windows or wave.empty or (state is not None and state.wave(wave.number).status != "pending"):
             continue
         verdict = hold.window(wave)
         local = verdict.next_open.astimezone(ZoneInfo(verdict.zone)) if verdict.next_open else None

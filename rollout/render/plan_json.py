@@ -26,6 +26,7 @@ def plan_dict(plan, warnings=()) -> dict:
                 "number": w.number,
                 "name": w.name,
                 "clusters": w.clusters,
+                "empty": w.empty,  # claims no cluster: never advanced, passes once what it waits for has
                 "after": w.after,
                 "bakeSeconds": w.bake_seconds,
                 "gates": [g.model_dump(mode="json", exclude_none=True) for g in w.gates],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from waves.durations import format_duration
 from rollout.render.plan_graph import mermaid
-from rollout.render.words import count
+from rollout.render.words import count, waves_counted
 
 _MAX_LISTED = 200  # clusters listed in the per-cluster section
 
@@ -19,18 +19,18 @@ def render(plan, warnings=()) -> str:
     lines = [
         f"### Rollout plan `{plan.policy}` → `{plan.revision}`",
         "",
-        f"{count(len(plan.targets), 'cluster')} in {count(len(plan.waves), 'wave')}.",
+        f"{count(len(plan.targets), 'cluster')} in {waves_counted(plan)}.",
         "",
         "| # | wave | clusters | after | bake | gates |",
         "|---|------|----------|-------|------|-------|",
     ]
     for w in plan.waves:
-        shown = ", ".join(f"`{c}`" for c in w.clusters[:10])
+        shown = ", ".join(f"`{c}`" for c in w.clusters[:10]) or "*empty*: no cluster matches"
         if len(w.clusters) > 10:
             shown += f" and {len(w.clusters) - 10} more"
         after = ", ".join(str(n) for n in w.after) or "—"
-        bake = format_duration(w.bake_seconds) if w.bake_seconds else "—"
-        lines.append(f"| {w.number} | {w.name} | {shown} | {after} | {bake} | {_gates(w)} |")
+        bake = format_duration(w.bake_seconds) if w.bake_seconds and not w.empty else "—"  # none apply to it
+        lines.append(f"| {w.number} | {w.name} | {shown} | {after} | {bake} | {'—' if w.empty else _gates(w)} |")
     lines += ["", "```mermaid", mermaid(plan), "```", ""]
     if warnings:
         lines += ["**Warnings**", ""] + [f"- {p.message}" for p in warnings] + [""]

@@ -14,7 +14,7 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
     from rich.table import Table
 
     from rollout.render.console import console as make_console
-    from rollout.render.words import count
+    from rollout.render.words import count, waves_counted
 
     console = console or make_console(wide)
     names_per_wave = None if wide else _NAMES_PER_WAVE
@@ -26,7 +26,7 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
     table.add_column("bake", justify="right")
     table.add_column("gates")
     for w in plan.waves:
-        names = ", ".join(w.clusters[:names_per_wave])
+        names = ", ".join(w.clusters[:names_per_wave]) if w.clusters else "[yellow]empty[/yellow]: no cluster matches"
         if names_per_wave and len(w.clusters) > names_per_wave:
             names += f" … and {len(w.clusters) - names_per_wave} more"
         gates = ", ".join(next(iter(type(g).model_fields)) for g in w.gates)
@@ -37,13 +37,13 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
             w.name,
             f"[dim]{len(w.clusters)}[/dim] {names}",
             ", ".join(map(str, w.after)) or "—",
-            format_duration(w.bake_seconds) if w.bake_seconds else "—",
-            gates or "—",
+            format_duration(w.bake_seconds) if w.bake_seconds and not w.empty else "—",  # an empty wave: none apply
+            gates if gates and not w.empty else "—",
         )
     console.print(table)
 
     parallel = _parallel_groups(plan)
-    summary = f"{count(len(plan.targets), 'cluster')} in {count(len(plan.waves), 'wave')}"
+    summary = f"{count(len(plan.targets), 'cluster')} in {waves_counted(plan)}"
     if parallel:
         summary += "; may run in parallel: " + "; ".join(", ".join(map(str, g)) for g in parallel)
     console.print(summary)
@@ -70,8 +70,9 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
 
 
 def _parallel_groups(plan) -> list[list[int]]:
-    """Waves with the same dependencies, which may go out at the same time."""
+    """Waves with the same dependencies, which may go out at the same time (an empty one
+    goes out never)."""
     groups: dict[tuple, list[int]] = {}
-    for w in plan.waves:
+    for w in (w for w in plan.waves if w.clusters):
         groups.setdefault(tuple(w.after), []).append(w.number)
     return [g for g in groups.values() if len(g) > 1]

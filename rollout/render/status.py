@@ -13,7 +13,7 @@ from waves.durations import format_duration
 from waves.state import FIRST_EPOCH
 from rollout.render.trust import trust_lines
 
-COLOURS = {"pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
+COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
 
 
@@ -38,7 +38,9 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
     for w in state.waves:
         verdict = verdicts.get(w.number)
         why = verdict.reason if verdict is not None else ""
-        if w.shown == "halted":
+        if w.status == "empty":
+            why = "no cluster matches: passes once what it waits for has"
+        elif w.shown == "halted":
             why = f"halted ({w.halt_commit[:12]}): {w.halt_reason}"
         elif w.status == "passed":
             why = f"gates passed: recorded {w.verify_commit[:12]}" if w.verify_commit else "bake over (no gates)"
@@ -146,7 +148,7 @@ def render(plan, state, fmt: str, hold=None) -> None:
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
-                    else "no gates" if not plan.wave(w.number).gates else "—")
+                    else "—" if w.status == "empty" else "no gates" if not plan.wave(w.number).gates else "—")
         shown_status = wave_status(w)
         table.add_row(str(w.number), w.name, f"[{COLOURS.get(shown_status, 'white')}]{shown_status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")

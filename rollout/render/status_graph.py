@@ -12,6 +12,7 @@ from rollout.render.words import count
 # status -> Mermaid style (fill, stroke, text colour); colour-blind-safe pairs of fill
 # and a darker stroke, with the status also written in each box.
 STYLES: dict[str, str] = {
+    "empty": "fill:#ffffff,stroke:#8c959f,color:#57606a,stroke-dasharray:4 3",
     "pending": "fill:#f6f8fa,stroke:#8c959f,color:#24292f",
     "proposed": "fill:#f6f8fa,stroke:#0969da,color:#24292f,stroke-dasharray:6 3",
     "baking": "fill:#fff8c5,stroke:#bf8700,color:#24292f",

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from rollout.render.status_graph import mermaid
 from rollout.render.trust import trust_lines
-from rollout.render.words import count
+from rollout.render.words import count, waves_counted
 
 _LISTED = 10  # clusters named per cell
 
@@ -22,7 +22,7 @@ def render(plan, state) -> str:
     lines = [
         f"### Rollout `{state.policy}` → `{state.revision}`: **{state.overall}**",
         "",
-        f"{count(clusters, 'cluster')} in {count(len(plan.waves), 'wave')}.",
+        f"{count(clusters, 'cluster')} in {waves_counted(plan)}.",
         "",
         "| # | wave | status | clusters | advanced | bake left | not at revision |",
         "|---|------|--------|----------|----------|-----------|-----------------|",

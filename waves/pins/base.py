@@ -139,30 +139,30 @@ def resolve(doc: object, steps: list[Step]) -> list[str | int]:
         if isinstance(step, tuple):
             key, value = step
             if not isinstance(node, list):
-                raise PinTargetError(f"{where} is not a list")
+                raise PinTargetError(f"{where} is not a list", list(path))
             found = [i for i, item in enumerate(node) if isinstance(item, dict) and str(item.get(key)) == value]
             if not found:
-                raise PinTargetError(f"{where} has no entry with {key}: {value}")
+                raise PinTargetError(f"{where} has no entry with {key}: {value}", list(path))
             if len(found) > 1:
-                raise PinTargetError(f"{where} has {len(found)} entries with {key}: {value}")
+                raise PinTargetError(f"{where} has {len(found)} entries with {key}: {value}", list(path))
             path.append(found[0])
             node = node[found[0]]
         elif isinstance(step, int):
             if not isinstance(node, list) or step >= len(node):
-                raise PinTargetError(f"{where} has no item [{step}]")
+                raise PinTargetError(f"{where} has no item [{step}]", list(path))
             path.append(step)
             node = node[step]
         else:
             if not isinstance(node, dict):
-                raise PinTargetError(f"{where} is not a mapping")
+                raise PinTargetError(f"{where} is not a mapping", list(path))
             path.append(step)
             if step not in node:
                 if last:
                     return path  # absent leaf: the editor adds the key
-                raise PinTargetError(f"{format_steps(path)} is missing")
+                raise PinTargetError(f"{format_steps(path)} is missing", path[:-1])
             node = node[step]
     if isinstance(node, (dict, list)):
-        raise PinTargetError(f"{format_steps(path)} is not a single value")
+        raise PinTargetError(f"{format_steps(path)} is not a single value", list(path))
     return path
 
 

@@ -19,5 +19,6 @@ class FluxHelmReleasePin(PinBase):
     def steps(self, doc: dict, cluster: str) -> list:
         spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
         if "chartRef" in spec and "chart" not in spec:
-            raise PinTargetError("uses spec.chartRef, which has no version: pin the OCIRepository or HelmChart it names")
+            raise PinTargetError("uses spec.chartRef, which has no version: pin the OCIRepository or HelmChart it names",
+                                 ["spec", "chartRef"])
         return ["spec", "chart", "spec", "version"]

@@ -33,7 +33,8 @@ class KustomizeImagePin(PinBase):
     def steps(self, doc: dict, cluster: str) -> list:
         images = doc.get("images")
         if not isinstance(images, list):
-            raise PinTargetError(f"no images list (add an entry with name: {self.image})")
+            raise PinTargetError(f"no images list (add an entry with name: {self.image})",
+                                 ["images"] if "images" in doc else None)
         found = [i for i, entry in enumerate(images) if isinstance(entry, dict) and str(entry.get("name")) == self.image]
         if len(found) == 1 and self.field == "newTag" and images[found[0]].get("digest") is not None:
             raise PinTargetError(

@@ -29,7 +29,8 @@ class KustomizeImageDigestPin(PinBase):
 
     def steps(self, doc: dict, cluster: str) -> list:
         if not isinstance(doc.get("images"), list):
-            raise PinTargetError(f"no images list (add an entry with name: {self.image})")
+            raise PinTargetError(f"no images list (add an entry with name: {self.image})",
+                                 ["images"] if "images" in doc else None)
         return ["images", ("name", self.image), "digest"]
 
     def check_revision(self, revision: str) -> None:
