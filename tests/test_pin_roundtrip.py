@@ -137,6 +137,8 @@ VALUES = st.one_of(
 @given(manifests(), VALUES)
 @example(("\ufefftag: old\n", "tag", "edit"), "new")  # the reported corruption: "\ufefftag:newd"
 @example(("\ufeffimages:\n- name: x\n  newTag: v2.12.0\n", "images[name=x].newTag", "edit"), "v2.13.0")
+@example(("kind: Thing\nmetadata: {name: app}\nspec:\n  image: {other: 1, tag: v1.2.3}\n  last: end\n", "spec.image.tag",
+          "edit"), "0?")  # written plain in a flow mapping, PyYAML could not read `{tag: 0?}` back
 def test_any_value_in_any_style_is_written_exactly_or_refused(case, value):
     text, field, expect = case
     spec = {"files": "x.yaml", "preset": "yaml-field", "field": field}

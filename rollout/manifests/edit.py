@@ -289,7 +289,7 @@ def _reads_as_text(node) -> bool:
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 
 
-_FLOW_INDICATORS = set(",[]{}")
+_FLOW_INDICATORS = set(",[]{}?:#")  # `?` and `:` too: PyYAML (what many readers use) refuses `{tag: 0?}`
 
 
 @functools.lru_cache(maxsize=256)
