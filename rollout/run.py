@@ -91,7 +91,7 @@ def _step(session, stepper, kube, now, result) -> Step:
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
     preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted", "empty")], now)
-    tending = session.delivery.tend(session, ws, state)  # pull requests: merge the ready, halt on the closed
+    tending = session.delivery.tend(session, ws, state, snap.hold)  # pull requests: merge the ready, halt on the closed
     result.merged, result.notes = tending.merged, result.notes + tending.notes
     if tending.halts:
         result.status, result.exit_code = "halted", 1

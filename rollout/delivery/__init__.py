@@ -23,7 +23,7 @@ A delivery offers:
     proposals(git, remote, plan, epoch) -> {wave name: Proposal}
         the waves whose advance waits in a pull request, of the rollout's epoch (from the
         fetched branches; no network).
-    tend(session, ws, state) -> Tending
+    tend(session, ws, state, hold) -> Tending
         `rollout run`'s first move: merge what is ready, rebuild what the branch left
         behind, halt on what a person closed.
 """

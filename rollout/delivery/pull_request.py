@@ -245,7 +245,7 @@ class Delivery:
         raise Refused(f"{RECORDS} kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
 
     # --- tending (rollout run) ----------------------------------------------------------
-    def tend(self, session, ws, state) -> Tending:
+    def tend(self, session, ws, state, hold=None) -> Tending:
         """Merge, rebuild or halt on each of the rollout's pull requests still in flight:
         one list call, plus one call per pull request that needs a look. Every request is
         looked at before anything is merged or rebuilt: one reason to halt stops them all."""
@@ -281,6 +281,10 @@ class Delivery:
                                      f"({request.branch}): close it; merging it would pin that revision again")
         head, target = git.head(), session.upstream.branch
         looked, reverts = [], []
+        if hold is not None and hold.paused:  # merging an advance is its wave's start: a pause holds it
+            held = [f for f in flights if f["event"].action == "advance"]
+            tending.notes += [f"{f['branch']} waits: {hold.pause_note()}" for f in held]
+            flights = [f for f in flights if f not in held]
         for flight in flights:
             event, branch = flight["event"], flight["branch"]
             wave = plan.wave(event.wave) if _has_wave(plan, event.wave) else None

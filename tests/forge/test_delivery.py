@@ -522,3 +522,23 @@ def test_a_pull_request_of_a_superseded_revision_is_pointed_out(tmp_path):
         assert not repo(sim).get_pull(old.number).merged
     finally:
         sim.stop()
+
+
+def test_a_pause_holds_a_proposed_wave_whose_pull_request_is_ready(tmp_path):
+    """A pause holds every start: the pull request of a wave proposed before the pause is
+    not merged while it stands (merging it is the wave's start), and is after `resume`."""
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect")
+    try:
+        assert "proposed wave 1 canary" in run(fleet, sim).stdout
+        paused = rollout(fleet, sim, "pause", "security-patch", "--reason", "incident 42", "--by", "alice")
+        assert paused.returncode == 0, paused.stdout + paused.stderr
+        before = fleet.main()
+        held = run(fleet, sim)
+        assert held.returncode == 0, held.stdout + held.stderr
+        assert fleet.main() == before and "paused" in held.stdout
+        assert [r.merged for r in pulls(sim)] == [False]
+        assert rollout(fleet, sim, "resume", "security-patch").returncode == 0
+        assert "merged" in run(fleet, sim).stdout and fleet.main() != before
+    finally:
+        sim.stop()
