@@ -20,9 +20,9 @@ A delivery offers:
     publish(session, attempt, urgent=False, record=False) -> Outcome
         run `attempt() -> (outcome, base, tip)` until its commits land. `urgent`: a revert.
         `record`: an empty-commit record rather than a change of the manifests.
-    proposals(git, remote, plan, epoch) -> {wave name: Proposal}
+    proposals(git, remote, plan, epoch, admits) -> {wave name: Proposal}
         the waves whose advance waits in a pull request, of the rollout's epoch (from the
-        fetched branches; no network).
+        fetched branches; no network); `admits(commit)`: whether a branch may count (spec.trust).
     tend(session, ws, state, hold) -> Tending
         `rollout run`'s first move: merge what is ready, rebuild what the branch left
         behind, halt on what a person closed.
