@@ -289,7 +289,7 @@ def _reads_as_text(node) -> bool:
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 
 
-_FLOW_INDICATORS = set(",[]{}?:#")  # `?` and `:` too: PyYAML (what many readers use) refuses `{tag: 0?}`
+_FLOW_INDICATORS = set(",[]{}?")  # `?` too: PyYAML (what many readers use) refuses `{tag: 0?}` and `[0?]`
 
 
 @functools.lru_cache(maxsize=256)
