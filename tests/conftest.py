@@ -35,6 +35,12 @@ def examples(n: int) -> int:
     return max(10, n * settings.default.max_examples // 100)
 
 
+def racers(n: int) -> int:
+    """How many runners a race test starts, n as written for a run by hand, scaled like
+    `examples`: torture runs small in CI (n/2, never below 2) and big under "deep" (up to 4n)."""
+    return max(2, min(4 * n, n * settings.default.max_examples // 100))
+
+
 def _worker(config) -> str | None:
     """The xdist worker's id (gw0, gw1, ...) in a worker; None in the controller or a plain run."""
     return getattr(config, "workerinput", {}).get("workerid")

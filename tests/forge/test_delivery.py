@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLLOUT
+from conftest import ROLLOUT, racers
 from forge.simulated import GIT_ENV, Fleet, Simulator, git
 
 github = pytest.importorskip("github")
@@ -141,15 +141,15 @@ def test_closing_a_pull_request_halts_the_rollout(tmp_path):
 
 
 def race(tmp: Path, fleet: Fleet, sim: Simulator, branches) -> list[str]:
-    """Four clones step at once, round after round, until one says complete; after every
-    round the forge holds at most one request per branch (`branches()`: every request's
-    head branch). Returns those branches."""
+    """`racers(4)` clones (4 by hand, 2 in CI) step at once, round after round, until one
+    says complete; after every round the forge holds at most one request per branch
+    (`branches()`: every request's head branch). Returns those branches."""
     clones = []
-    for n in range(4):
+    for n in range(racers(4)):
         clones.append(tmp / f"runner-{n}")
         git(tmp, "clone", "-q", str(fleet.bare), str(clones[-1]))
     deadline = time.monotonic() + 240
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(len(clones)) as pool:
         while time.monotonic() < deadline:
             results = list(pool.map(lambda c: run(fleet, sim, cwd=c), clones))
             assert not any("internal error" in r.stderr or "Traceback" in r.stderr for r in results), results
@@ -161,7 +161,7 @@ def race(tmp: Path, fleet: Fleet, sim: Simulator, branches) -> list[str]:
     raise AssertionError("the racing runners did not complete the rollout in 240 s")
 
 
-def test_four_racing_runners_open_one_pull_request_per_wave(tmp_path):
+def test_racing_runners_open_one_pull_request_per_wave(tmp_path):
     fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
     sim = Simulator(fleet, "github", "--protect")
     try:

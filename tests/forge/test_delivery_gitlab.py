@@ -97,7 +97,7 @@ def test_a_merge_that_would_land_the_proposed_commit_itself_is_refused_before_an
         sim.stop()
 
 
-def test_four_racing_runners_open_one_merge_request_per_wave(tmp_path):
+def test_racing_runners_open_one_merge_request_per_wave(tmp_path):
     """GitLab answers a second merge request for an open source branch with 409: the
     runner that loses takes the open one."""
     fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
