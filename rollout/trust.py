@@ -6,14 +6,14 @@ waves/trust.py to decide which count.
 record was made, one process per version of that file, not one per record. GNUPGHOME is
 an empty folder of ours: no key of the runner's own keyring vouches for anything.
 
-Where a record was made:
-- on the followed branch's first-parent line: the allowed signers in force at its parent,
-  as the chain of signed changes to the policy and the allowed signers left them
-  (waves/trust.walk);
-- anywhere else (the records branch, a pull request's commits merged in): the allowed
-  signers in force at the followed branch's tip. The records branch is not protected and
-  its own copy of the file is as old as the branch: a signer removed since counts there no
-  more, earlier records included (the step judges the gates again and records afresh).
+Where a record was made, against the trust files in force as the chain of signed changes
+to them left them (waves/trust.walk):
+- on the followed branch's first-parent line: at its parent;
+- a pull request's commit merged in: where its merge landed;
+- anywhere else (the records branch): at the followed branch's tip. The records branch is
+  not protected and its own copy of the files is as old as the branch: a signer removed
+  since counts there no more, earlier records included (the step judges the gates again
+  and records afresh).
 """
 
 from __future__ import annotations
@@ -49,11 +49,18 @@ def verify(git, commits: list[str], signers: str | None, keys: str | None = None
     todo = [c for c in dict.fromkeys(commits) if c not in known]
     if todo:
         fresh = _verify(git, todo, _content(git, signers), _content(git, keys))
-        known.update({c: v for c, v in fresh.items() if v[0] in ("G", "U", "N", "B") and (v[2] or "").startswith(
-            "SHA256:") or v[0] == "N"})
+        known.update({c: v for c, v in fresh.items() if _lasting(v)})
         cache.save()
         known = {**known, **fresh}
     return {c: Signature(c, *known[c], signers_from=since) for c in commits if c in known}
+
+
+def _lasting(result: list) -> bool:
+    """Whether a verification result holds for good: unsigned, or an ssh signature (its key
+    a SHA256 fingerprint) that verified, did not, or was by an unknown key. Not an OpenPGP one
+    (expiry is judged at the clock), nor "cannot check" (maybe this machine's lack of gpg)."""
+    status, _, key = result
+    return status == "N" or (status in ("G", "U", "B") and (key or "").startswith("SHA256:"))
 
 
 def _content(git, blob: str | None) -> bytes | None:
@@ -317,8 +324,7 @@ def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
         vouched = screen.verify([side], state).get(side, Signature(side, "N"))
         return vouched if vouched.good else signature
 
-    after = walk(changes, lambda blob: trusts.get(blob) if blob in trusts else trust_of(
-        texts.get(blob or "", "") or _text(git, blob)), verdict)
+    after = walk(changes, trusts.get, verdict)  # every policy blob of the chain is a version read above
     screen.changes = [(position.get(c.commit, -1), state) for c, state in zip(changes, after)]
     screen.at_tip = after[-1] if after else None
     screen.trust = after[-1].trust if after else trust_now
@@ -357,12 +363,6 @@ def _side_change(git, merge: str, paths: list[str]) -> str | None:
     return out or None
 
 
-def _text(git, blob: str | None) -> str:
-    if not blob or blob.startswith("link:"):
-        return ""
-    return git.read_blob(blob).decode(errors="replace")
-
-
 def _changes_of(git, paths: list[str]) -> list[tuple[str, dict[str, str | None]]]:
     """(commit, {path: blob or None}) of each first-parent commit of HEAD that changed
     any of `paths`, oldest first (one `git log`; a merge counts as the change it brings)."""
@@ -384,21 +384,7 @@ def _changes_of(git, paths: list[str]) -> list[tuple[str, dict[str, str | None]]
 
 
 def _texts(git, blobs: list[str]) -> dict[str, str]:
-    if not blobs:
-        return {}
-    request = "".join(f"{b}\n" for b in dict.fromkeys(blobs)).encode()
-    out = subprocess.run(["git", "cat-file", "--batch"], cwd=git.root, input=request, capture_output=True,
-                         check=True).stdout
-    texts, pos = {}, 0
-    for blob in dict.fromkeys(blobs):
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) == 3:
-            size = int(header[2])
-            texts[blob] = out[pos:pos + size].decode(errors="replace")
-            pos += size + 1
-    return texts
+    return {blob: data.decode(errors="replace") for blob, data in git.read_blobs(blobs).items() if data is not None}
 
 
 def counted(git, ws, events) -> list:

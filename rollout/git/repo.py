@@ -102,21 +102,28 @@ class Git:
 
     def read_files(self, commit: str, paths: list[str]) -> dict[str, bytes | None]:
         """Contents of `paths` at `commit` (None where absent), through one `cat-file --batch`."""
-        if not paths:
+        found = self.read_blobs([f"{commit}:{path}" for path in paths])
+        return {path: found[f"{commit}:{path}"] for path in paths}
+
+    def read_blobs(self, names: list[str]) -> dict[str, bytes | None]:
+        """Contents of blobs named any way git reads (`<blob id>`, `<commit>:<path>`), None
+        where absent or not a blob, through one `cat-file --batch`."""
+        names = list(dict.fromkeys(names))
+        if not names:
             return {}
-        request = "".join(f"{commit}:{path}\n" for path in paths).encode()
+        request = "".join(f"{name}\n" for name in names).encode()
         out = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input=request, capture_output=True, check=True).stdout
         contents: dict[str, bytes | None] = {}
         pos = 0
-        for path in paths:
+        for name in names:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
             pos = end + 1
             if len(header) == 2 and header[1] == b"missing":
-                contents[path] = None
+                contents[name] = None
                 continue
             size = int(header[2])
-            contents[path] = out[pos : pos + size] if header[1] == b"blob" else None
+            contents[name] = out[pos : pos + size] if header[1] == b"blob" else None
             pos += size + 1
         return contents
 
