@@ -379,15 +379,20 @@ def test_a_waiting_step_costs_two_api_calls_however_many_runs_wait(tmp_path):
         sim.stop()
 
 
+def canary_needs_approval(fleet: Fleet) -> None:
+    """The example policy's canary marked `approval: required`, pushed."""
+    policy = fleet.work / POLICY
+    policy.write_text(policy.read_text().replace("      bake: 1s\n", "      bake: 1s\n      approval: required\n", 1))
+    git(fleet.work, "commit", "-qam", "canary needs approval")
+    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+
+
 def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_path):
     """`approve` on a protected main is a pull request (branch ...-approve) that the next
     step merges; a cluster that joins a wave already out (added through a person's pull
     request) is pinned through a late-join pull request of its own."""
     fleet = fleet_with(tmp_path, "mode: pull-request\nmergeMethod: squash")
-    policy = fleet.work / POLICY
-    policy.write_text(policy.read_text().replace("      bake: 1s\n", "      bake: 1s\n      approval: required\n", 1))
-    git(fleet.work, "commit", "-qam", "canary needs approval")
-    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    canary_needs_approval(fleet)
     sim = Simulator(fleet, "github", "--protect")
     try:
         until(fleet, sim, "waits for `rollout approve --wave 1`")

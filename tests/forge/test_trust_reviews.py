@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from forge.simulated import GIT_ENV, Fleet, Simulator, git
-from forge.test_delivery import POLICY, pulls, repo, rollout, run, served, until
+from forge.test_delivery import POLICY, canary_needs_approval, fleet_with, pulls, repo, rollout, run, served, until
 from rollout.git.history import advance_message, policy_digest
 from test_trust import keypair
 
@@ -239,13 +239,8 @@ def test_an_approvers_signed_approval_request_needs_no_review(tmp_path):
 def test_without_trust_an_approval_request_merges_as_before(tmp_path):
     """No spec.trust: the approval request is merged without a look at its reviews, its
     merge commit says what it merges, as it always did."""
-    from forge.test_delivery import fleet_with
-
     fleet = fleet_with(tmp_path, "mode: pull-request")
-    policy = fleet.work / POLICY
-    policy.write_text(policy.read_text().replace("      bake: 1s\n", "      bake: 1s\n      approval: required\n", 1))
-    git(fleet.work, "commit", "-qam", "canary needs approval")
-    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    canary_needs_approval(fleet)
     sim = Simulator(fleet, "github", "--protect")
     try:
         until(fleet, sim, WAITS_FOR_APPROVE)
