@@ -121,24 +121,25 @@ def app_of_apps(source: Path, root: Path) -> None:
             swap(app, {IN_CLUSTER: f"server: https://{cluster}.example.com:6443"}))
 
 
-def copy(folder: str) -> Callable[[Path, Path], None]:
-    return lambda source, root: shutil.copytree(source / folder, root)
-
-
 @dataclass
 class SetUp:
     build: Callable[[Path, Path], None]
     prepared: str = r"(?!)"  # what a prepare block may change in an upstream file's lines
+    folder: str | None = None  # the corpus repository copied whole
+
+
+def copy(folder: str, prepared: str = r"(?!)") -> SetUp:
+    return SetUp(lambda source, root: shutil.copytree(source / folder, root), prepared, folder)
 
 
 SETUPS = {
     "application-per-cluster": SetUp(application_per_cluster),
     "applicationset-list": SetUp(applicationset_list, prepared=r"targetRevision"),
     "app-of-apps": SetUp(app_of_apps),
-    "flux-kustomization-per-cluster": SetUp(copy("flux2-kustomize-helm-example")),
-    "kustomize-overlays": SetUp(copy("kargo-simple")),
-    "helm-values": SetUp(copy("argocd-example-apps"), prepared=r"(image|tag):"),
-    "plain-manifests": SetUp(copy("gitops-environment-promotion")),
+    "flux-kustomization-per-cluster": copy("flux2-kustomize-helm-example"),
+    "kustomize-overlays": copy("kargo-simple"),
+    "helm-values": copy("argocd-example-apps", prepared=r"(image|tag):"),
+    "plain-manifests": copy("gitops-environment-promotion"),
 }
 
 
@@ -231,6 +232,10 @@ def test_recipe(name, tmp_path, cli):
     assert reverted.exit_code == 0, reverted.output
     assert snapshot(root) == before
     assert git(root, "status", "--porcelain") == ""
+    if SETUPS[name].folder:  # and so each corpus file the user did not prepare is as upstream wrote it
+        upstream = snapshot(corpus() / SETUPS[name].folder)
+        assert {p: before[p] for p in upstream if p not in recipe.prepare} == \
+               {p: b for p, b in upstream.items() if p not in recipe.prepare}
 
 
 def test_app_of_apps_roots_are_refused_as_pins(tmp_path, cli):
