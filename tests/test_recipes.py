@@ -94,11 +94,18 @@ SELF_MANAGED = "upstream/argoproj/argo-cd/test/e2e/testdata/self-managed-app/res
 IN_CLUSTER = "server: https://kubernetes.default.svc"
 
 
+def spoke(app: str, cluster: str) -> str:
+    """The upstream Application as the hub holds it for one spoke: a name of its own (the
+    hub's Applications share a namespace), the spoke's server as its destination."""
+    return swap(app, {"name: test-self-managed-apps": f"name: {cluster}-self-managed-apps",
+                      IN_CLUSTER: f"server: https://{cluster}.example.com:6443"})
+
+
 def application_per_cluster(source: Path, root: Path) -> None:
     app = (source / SELF_MANAGED).read_text()
     (root / "apps").mkdir(parents=True)
     for cluster in ("staging-1", "prod-1", "prod-2"):
-        (root / f"apps/{cluster}.yaml").write_text(swap(app, {IN_CLUSTER: f"server: https://{cluster}.example.com:6443"}))
+        (root / f"apps/{cluster}.yaml").write_text(spoke(app, cluster))
 
 
 def applicationset_list(source: Path, root: Path) -> None:
@@ -117,8 +124,7 @@ def app_of_apps(source: Path, root: Path) -> None:
             "path: self-managed-app": f"path: clusters/{cluster}/apps",
             "namespace: argocd-e2e": "namespace: argocd"}))
         (root / f"clusters/{cluster}/apps").mkdir(parents=True)
-        (root / f"clusters/{cluster}/apps/argo-cd.yaml").write_text(
-            swap(app, {IN_CLUSTER: f"server: https://{cluster}.example.com:6443"}))
+        (root / f"clusters/{cluster}/apps/argo-cd.yaml").write_text(spoke(app, cluster))
 
 
 @dataclass
