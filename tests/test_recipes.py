@@ -257,6 +257,42 @@ def test_app_of_apps_roots_are_refused_as_pins(tmp_path, cli):
         "refusing to pin the wrong cluster" for c in ("production", "staging")]
 
 
+def test_a_mesh_compares_no_server_and_refuses_a_destination_named_in_cluster(tmp_path, cli):
+    """What the page says of an Argo CD per cluster: upstream's in-cluster Application, as
+    each cluster holds it, with an inventory without servers; `name: in-cluster` refused."""
+    recipe, root = build("application-per-cluster", tmp_path)
+    app = (corpus() / SELF_MANAGED).read_text()
+    for cluster in ("staging-1", "prod-1", "prod-2"):
+        (root / f"apps/{cluster}.yaml").write_text(app)
+    (root / "fleet.yaml").write_text("apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n"
+                                     "  - {name: staging-1, labels: {environment: staging}}\n"
+                                     "  - {name: prod-1, labels: {environment: production}}\n"
+                                     "  - {name: prod-2, labels: {environment: production}}\n")
+    policy = root / "rollouts" / f"{recipe.policy}.yaml"
+    policy.write_text(swap(policy.read_text(), {"argocdClusterSecrets: argocd/clusters.yaml": "fleet: fleet.yaml"}))
+    validated = cli(root, "validate", recipe.policy)
+    assert validated.exit_code == 0, validated.output
+    (root / "apps/prod-2.yaml").write_text(swap(app, {IN_CLUSTER: "name: in-cluster"}))
+    refused = cli(root, "validate", recipe.policy)
+    assert refused.exit_code == 2
+    assert refused.output.splitlines() == [
+        "apps/prod-2.yaml:14: spec.destination.name: Application for cluster prod-2 deploys to cluster name "
+        "'in-cluster': refusing to pin the wrong cluster"]
+
+
+def test_an_overlay_two_clusters_share_is_refused_as_the_page_says(tmp_path, cli):
+    recipe, root = build("kustomize-overlays", tmp_path)
+    (root / "fleet.yaml").write_text("apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n"
+                                     "  - {name: prod-eu, labels: {environment: prod}}\n"
+                                     "  - {name: prod-us, labels: {environment: prod}}\n")
+    policy = root / "rollouts" / f"{recipe.policy}.yaml"
+    policy.write_text(swap(policy.read_text(), {"env/{cluster}/": "env/{labels.environment}/"}))
+    refused = cli(root, "validate", recipe.policy)
+    assert refused.exit_code == 2
+    assert "env/prod/kustomization.yaml:11: clusters prod-eu, prod-us all pin this file: each cluster needs its own" \
+        in refused.output.splitlines()
+
+
 def test_every_recipe_on_the_page_is_run_and_complete():
     assert set(RECIPES) == set(SETUPS)
     for recipe in RECIPES.values():
