@@ -35,6 +35,7 @@ _EXTERNAL = {
 class ArgoCDApplicationSetListPin(PinBase):
     GROUP: ClassVar[str] = "argoproj.io"
     KIND: ClassVar[str] = "ApplicationSet"
+    PER_CLUSTER: ClassVar[bool] = True  # each cluster's own element
 
     preset: Literal["argocd-applicationset-list"]
     clusterKey: str = Field(default="cluster", description="Element key whose value is the cluster name.")
