@@ -106,6 +106,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
             result.problems += _fleet_target(target.file, located, pin, cluster)
 
     result.problems += _shared_fields(plan, result.targets)
+    result.problems += _judged_twice(policy, plan, result.targets, by_name)
     if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
@@ -185,6 +186,52 @@ def _fleet_target(file: str, located: Located, pin, cluster) -> list[Problem]:
         return []
     return [Problem(f"cluster {cluster.name}: {why}", (f"targetCustomizations[{path[1]}]",), file,
                     line=located.line(("targetCustomizations", path[1]), index))]
+
+
+def _judged_twice(policy, plan, targets: list[Target], by_name: dict) -> list[Problem]:
+    """An argocd gate finds each cluster's Application by name, in its namespace, on its
+    context. Two clusters whose Applications are one object there (a file copied and not
+    renamed, an `application` without {cluster}) would be judged by one status: a later
+    wave's cluster could pass on the Application an earlier wave moved. Refused."""
+    pinned: dict[str, tuple[str | None, str, int | None]] = {}  # cluster -> (name, file, line)
+    for t in targets:
+        pin = policy.spec.pin[t.pin_index]
+        if t.cluster in pinned or t.located is None or t.current is None \
+                or pin.preset not in ("argocd-application", "argocd-application-image"):
+            continue
+        index = find_document(t.located, pin, t.cluster, by_name[t.cluster].labels)
+        metadata = t.located.documents[index].get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        pinned[t.cluster] = (name, t.file, t.located.line(("metadata", "name"), index))
+    wanted = {t.cluster for t in targets}
+    judged: dict[tuple, dict[str, tuple]] = {}
+    for wave in plan.waves:
+        for gate in wave.gates:
+            config = getattr(gate, "argocd", None)
+            if config is None:
+                continue
+            for cluster in (c for c in wave.clusters if c in wanted):
+                labels = by_name[cluster].labels
+                try:
+                    context = render(config.context, cluster, labels) if config.context else None
+                    name = render(config.application, cluster, labels) if config.application else None
+                except MissingLabel:
+                    continue  # the gate's own check names it
+                where = (POLICY, None) if name is not None else pinned.get(cluster, (None, POLICY, None))[1:]
+                name = name if name is not None else pinned.get(cluster, (None,))[0]
+                if name is not None:
+                    judged.setdefault((context, config.namespace, name), {})[cluster] = where
+    problems = []
+    for (context, namespace, name), clusters in judged.items():
+        if len(clusters) < 2:
+            continue
+        file, line = list(clusters.values())[-1]
+        problems.append(Problem(
+            f"clusters {', '.join(sorted(clusters))} would be judged by one Application, {namespace}/{name} on "
+            f"context {context or '(current)'}: the argocd gate could pass a cluster on another's status; give "
+            "each cluster's Application its own name (or the gate an `application` template with {cluster})",
+            ("metadata.name",) if file != POLICY else ("spec", "gates"), file, line=line))
+    return problems
 
 
 def _shared_fields(plan, targets: list[Target]) -> list[Problem]:

@@ -419,7 +419,10 @@ def _units(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, list[P
             pin = policy.spec.pin[target.pin_index]
             if pin.PER_CLUSTER:
                 continue
-            doc = render(pin.name, name, by_name[name].labels) if pin.name else None
+            try:
+                doc = render(pin.name, name, by_name[name].labels) if pin.name else None
+            except MissingLabel:
+                continue  # the file check names the missing label
             groups.setdefault((target.pin_index, target.file, doc, target.field), []).append(name)
     return {key: names for key, names in groups.items() if len(names) > 1}
 

@@ -167,8 +167,7 @@ def _may_add(pin: PinBase, doc: dict, field_path: list, missing: list, field: st
     for step in field_path[:len(field_path) - len(missing)]:
         parent = parent[step]
     where = format_steps(field_path[:len(field_path) - len(missing)]) or "the document"
-    raise PinError(f"{where} has no key {missing[0]}{near(parent, str(missing[0]))}: a missing key is added only "
-                   "where the pin says `create: true`", line, field)
+    raise PinError(f"{where} has no key {missing[0]}{near(parent, str(missing[0]))}: {pin.absent_hint()}", line, field)
 
 
 _AFTER_BLOCK = re.compile(r"[ \t]*(?:#[^\r\n]*)?(?:\r?\n|$)")

@@ -80,6 +80,16 @@ class ArgoCDApplicationSetListPin(PinBase):
         self._check_read(spec, templates)
         return element_path + self.field.split(".")
 
+    def creates(self) -> str | None:
+        # An element without the key breaks the template for it (`missingkey=error`), or
+        # renders `<no value>`: adding it to one element while the others lack it would
+        # break the clusters of later waves, and a revert would break this one again.
+        return None
+
+    def absent_hint(self) -> str:
+        return (f"every element the template is rendered for must hold {self.field} before a rollout writes it: "
+                "add it, with the revision each cluster runs now, to every element first")
+
     def _not_found(self, cluster: str, external: list, yaml_lists: list) -> str:
         message = f"no list generator element with {self.clusterKey}: {cluster}"
         if yaml_lists:

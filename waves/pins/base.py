@@ -83,6 +83,10 @@ class PinBase(BaseModel):
         there). Presets with a fixed, upstream-defined field may add its leaf."""
         return "leaf"
 
+    def absent_hint(self) -> str:
+        """What to do when the field is absent and `creates()` is None."""
+        return "a missing key is added only where the pin says `create: true`"
+
     def steps(self, doc: dict, cluster: str) -> list[Step]:
         """The path to the pinned field in a matching document, before resolution."""
         raise NotImplementedError
