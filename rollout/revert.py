@@ -10,7 +10,7 @@ from waves.problems import Problem
 from waves.state import ADVANCE, EMPTY, fold
 from rollout.errors import InvalidInput
 from rollout.git.history import policy_digest, revert_message
-from rollout.manifests.edit import PinError, pin_text
+from rollout.manifests.edit import PinError, pin_text, read_pin
 from rollout.outcome import Outcome, WaveChange
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
@@ -80,6 +80,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             before_texts[(parent, file)] = content
     texts: dict[str, str] = {}
     restored = []
+    fields_done: set[tuple[str, str]] = set()
     for cluster, parents in sorted(parents_of.items()):
         if cluster not in plan.pins:
             outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
@@ -88,7 +89,10 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             pin = policy.spec.pin[target.pin_index]
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
             try:
-                current = pin_text(now_text, pin, cluster, labels[cluster], plan.revision, target.file)
+                current = read_pin(now_text, pin, cluster, labels[cluster], target.file)
+                if (target.file, current.field) in fields_done:  # a field clusters share: restored once, for all
+                    restored.append((cluster, target.file))
+                    continue
                 if current.old != plan.revision:
                     outcome.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
                                          f"{plan.revision}: left alone")
@@ -98,7 +102,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                     old = before_texts.get((parent, target.file))
                     if old is None:
                         break
-                    previous = pin_text(old.decode(), pin, cluster, labels[cluster], plan.revision, target.file)
+                    previous = read_pin(old.decode(), pin, cluster, labels[cluster], target.file)
                     if previous.old != plan.revision:
                         break
                 if previous is None:
@@ -116,6 +120,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             if result.text != now_text:
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
+            fields_done.add((target.file, current.field))
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
                          advance or ws_state.advance_commit, epoch=state.epoch)

@@ -6,7 +6,8 @@
   war story: a US Application file pointing at an EU cluster);
 * the policy's `identity` block: each cluster's `cluster-identity` literals agree with
   its labels;
-* no two clusters pin the same file (except an ApplicationSet list, one element each);
+* clusters that pin one field together are in one wave (a file may serve several
+  clusters, each with its own field: a Fleet bundle's targets, an ApplicationSet list);
 * targeting safety: each cluster's source, followed through the repository, deploys
   that cluster's own configuration (rollout/targeting/).
 
@@ -16,9 +17,12 @@
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from waves import fleet_targets
+from waves.pins.base import PinTargetError
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
 from rollout.yamlfile import bulk
@@ -99,8 +103,10 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
                 continue
             if pin.preset in ("argocd-application", "argocd-application-image"):  # both pin an Application
                 result.problems += _destination(target.file, located, pin, cluster)
+            result.problems += _fleet_target(target.file, located, pin, cluster)
 
-    result.problems += _shared_files(policy, plan, wanted, result.targets)
+    result.problems += _shared_fields(plan, result.targets)
+    result.problems += _judged_twice(policy, plan, result.targets, by_name)
     if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
@@ -123,8 +129,6 @@ def _targeting(repo: Path, policy, plan, wanted, result: Inspection, inventory) 
 
 def _revision_checks(policy) -> list[Problem]:
     """A pin refuses a revision its field cannot hold (a digest pin needs a digest)."""
-    from waves.pins.base import PinTargetError
-
     problems = []
     for index, pin in enumerate(policy.spec.pin):
         try:
@@ -161,18 +165,98 @@ def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
     return problems
 
 
-def _shared_files(policy, plan, wanted: list[str], targets: list[Target] = ()) -> list[Problem]:
-    lines = {(t.pin_index, t.file): t.current.line for t in targets if t.current is not None}
-    owners: dict[tuple[int, str], list[str]] = {}
-    for name in wanted:
-        for target in plan.pins[name]:
-            if policy.spec.pin[target.pin_index].preset != "argocd-applicationset-list":
-                owners.setdefault((target.pin_index, target.file), []).append(name)
-    return [
-        Problem(f"clusters {', '.join(names)} all pin this file: each cluster needs its own", (), file,
-                line=lines.get((index, file), 1))
-        for (index, file), names in sorted(owners.items()) if len(names) > 1
-    ]
+def _fleet_target(file: str, located: Located, pin, cluster) -> list[Problem]:
+    """A value in a Fleet bundle's target (`targetCustomizations[name=prod]...`) must be
+    in the target Fleet gives this cluster (waves/fleet_targets.py): else the advance
+    would move other clusters, or none, and call this one pinned."""
+    index = find_document(located, pin, cluster.name, cluster.labels)
+    doc = located.documents[index]
+    if not isinstance(doc, dict) or not isinstance(doc.get("targetCustomizations"), list):
+        return []
+    if posixpath.basename(file) not in ("fleet.yaml", "fleet.yml") and "kind" in doc:
+        return []  # a Kubernetes object that happens to have the key, not a Fleet bundle
+    try:
+        path = pin.locate(doc, cluster.name, cluster.labels)
+    except PinTargetError:
+        return []  # reported by the edit already
+    if len(path) < 2 or path[0] != "targetCustomizations" or not isinstance(path[1], int):
+        return []
+    why = fleet_targets.check(doc, path[1], path[2:], cluster.name, cluster.labels)
+    if why is None:
+        return []
+    return [Problem(f"cluster {cluster.name}: {why}", (f"targetCustomizations[{path[1]}]",), file,
+                    line=located.line(("targetCustomizations", path[1]), index))]
+
+
+def _judged_twice(policy, plan, targets: list[Target], by_name: dict) -> list[Problem]:
+    """An argocd gate finds each cluster's Application by name, in its namespace, on its
+    context. Two clusters whose Applications are one object there (a file copied and not
+    renamed, an `application` without {cluster}) would be judged by one status: a later
+    wave's cluster could pass on the Application an earlier wave moved. Refused."""
+    pinned: dict[str, tuple[str | None, str, int | None]] = {}  # cluster -> (name, file, line)
+    for t in targets:
+        pin = policy.spec.pin[t.pin_index]
+        if t.cluster in pinned or t.located is None or t.current is None \
+                or pin.preset not in ("argocd-application", "argocd-application-image"):
+            continue
+        index = find_document(t.located, pin, t.cluster, by_name[t.cluster].labels)
+        metadata = t.located.documents[index].get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        pinned[t.cluster] = (name, t.file, t.located.line(("metadata", "name"), index))
+    wanted = {t.cluster for t in targets}
+    judged: dict[tuple, dict[str, tuple]] = {}
+    for wave in plan.waves:
+        for gate in wave.gates:
+            config = getattr(gate, "argocd", None)
+            if config is None:
+                continue
+            for cluster in (c for c in wave.clusters if c in wanted):
+                labels = by_name[cluster].labels
+                try:
+                    context = render(config.context, cluster, labels) if config.context else None
+                    name = render(config.application, cluster, labels) if config.application else None
+                except MissingLabel:
+                    continue  # the gate's own check names it
+                where = (POLICY, None) if name is not None else pinned.get(cluster, (None, POLICY, None))[1:]
+                name = name if name is not None else pinned.get(cluster, (None,))[0]
+                if name is not None:
+                    judged.setdefault((context, config.namespace, name), {})[cluster] = where
+    problems = []
+    for (context, namespace, name), clusters in judged.items():
+        if len(clusters) < 2:
+            continue
+        file, line = list(clusters.values())[-1]
+        problems.append(Problem(
+            f"clusters {', '.join(sorted(clusters))} would be judged by one Application, {namespace}/{name} on "
+            f"context {context or '(current)'}: the argocd gate could pass a cluster on another's status; give "
+            "each cluster's Application its own name (or the gate an `application` template with {cluster})",
+            ("metadata.name",) if file != POLICY else ("spec", "gates"), file, line=line))
+    return problems
+
+
+def _shared_fields(plan, targets: list[Target]) -> list[Problem]:
+    """Clusters may share a file, each pinning its own field; several may share one field
+    (a Fleet bundle's `prod` target) only within one wave, since writing it moves them
+    all. The field is known here as the editor resolved it in the file as it is (its line
+    and path), so two spellings of one field are caught too; the planner refuses what
+    the policy alone shows, and keeps each shared field's clusters in one batch."""
+    owners: dict[tuple[str, int, str], list[str]] = {}
+    for t in targets:
+        if t.current is not None:
+            names = owners.setdefault((t.file, t.current.line, t.current.field), [])
+            if t.cluster not in names:
+                names.append(t.cluster)
+    problems = []
+    for (file, line, pinned), names in sorted(owners.items()):
+        numbers = sorted({plan.wave_of[n] for n in names})
+        if len(numbers) > 1:
+            where = "; ".join(f"wave {plan.wave(n).name}: {', '.join(x for x in names if plan.wave_of[x] == n)}"
+                              for n in numbers)
+            problems.append(Problem(
+                f"clusters {', '.join(names)} all pin {pinned} here, which moves them all at once, but they are in "
+                f"different waves ({where}): give each cluster its own field, or put them in one wave", (pinned,),
+                file, line=line))
+    return problems
 
 
 def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> list[Problem]:

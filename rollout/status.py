@@ -12,7 +12,7 @@ from rollout.errors import InvalidInput
 from rollout.git import checkout
 from rollout.git.history import followed_remote, history_refs, read_events
 from rollout.git.repo import Git
-from rollout.manifests.edit import PinError, parse, pin_text
+from rollout.manifests.edit import PinError, parse, read_pin
 from rollout.session import clock, fold_events
 from rollout.workspace import UsageError, Workspace, load_workspace
 from rollout.yamlfile import bulk
@@ -62,8 +62,8 @@ def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:
                 ok = False
                 continue
             try:
-                result = pin_text(entry[0], policy.spec.pin[target.pin_index], cluster, labels[cluster],
-                                  plan.revision, target.file, located=entry[1])
+                result = read_pin(entry[0], policy.spec.pin[target.pin_index], cluster, labels[cluster],
+                                  target.file, located=entry[1])
                 ok = ok and result.old == plan.revision
             except PinError:
                 ok = False

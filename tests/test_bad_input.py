@@ -218,4 +218,4 @@ def test_an_unknown_preset_option_names_that_presets_options(tmp_path):
     assert result.exit_code == 2
     (line,) = result.stderr.splitlines()
     assert line.endswith("rollouts/security-patch.yaml:12: spec.pin[0].part: unknown field; "
-                         "allowed here: preset, files, name, field, kind"), line
+                         "allowed here: preset, files, name, field, kind, create"), line

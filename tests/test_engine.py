@@ -398,3 +398,31 @@ def test_approval_required_holds_the_next_wave_until_approve(tmp_path):
     assert [w["name"] for w in json.loads(moved.stdout)["waves"]] == ["region-eu-west", "region-us-east"]
     status = json.loads(rollout(a, "status", "security-patch", "--format", "json", now=later).stdout)
     assert status["waves"][0]["approvedBy"] == "alice@example.com"
+
+
+def test_two_clusters_judged_by_one_application_are_refused(tmp_path):
+    """A copied Application file not renamed: on the hub it is one object, which an argocd
+    gate would judge for both clusters (a later wave passing on an earlier wave's status)."""
+    from conftest import SEED_POLICY
+
+    policy = SEED_POLICY.replace("  onFailure: revert\n", "  onFailure: revert\n  gates:\n"
+                                 "    - argocd: {context: hub, namespace: argocd}\n")
+    repo = make_seed_repo(tmp_path / "r", policy=policy)
+    ok = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert ok.returncode == 0, ok.stderr
+    repo.write("argocd/apps/prod-us-east-platform.yaml",
+               application_yaml("prod-us-east").replace("name: prod-us-east-platform", "name: prod-eu-west-platform"))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert bad.returncode == 2, bad.stdout
+    assert "clusters prod-eu-west, prod-us-east would be judged by one Application, argocd/prod-eu-west-platform " \
+           "on context hub" in bad.stderr
+    assert "argocd/apps/prod-us-east-platform.yaml:5: metadata.name:" in bad.stderr
+    # Per-cluster Argo CD instances (the gate's context a template): one name each is fine.
+    per_cluster = policy.replace("{context: hub, namespace: argocd}", "{context: \"{cluster}\", namespace: argocd}")
+    repo.write("rollouts/security-patch.yaml", per_cluster)
+    assert rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root)).returncode == 0
+    # An application name without {cluster} names one object for every cluster.
+    repo.write("argocd/apps/prod-us-east-platform.yaml", application_yaml("prod-us-east"))
+    repo.write("rollouts/security-patch.yaml", policy.replace("namespace: argocd}", "namespace: argocd, application: platform}"))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert bad.returncode == 2 and "would be judged by one Application, argocd/platform" in bad.stderr

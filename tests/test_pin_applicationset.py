@@ -92,11 +92,18 @@ def test_upstream_matrix_list_values_key_is_pinned():
                     raw=result.old_raw).text == text
 
 
-def test_an_absent_key_the_template_reads_is_added_and_removed_on_revert():
-    text = appset("    - list:\n        elements:\n          - cluster: dev\n", "'{{targetRevision}}'")
-    result = pin_text(text, pin(), "dev", {}, "v2")
-    assert "          - cluster: dev\n            targetRevision: v2\n" in result.text
-    assert pin_text(result.text, pin(), "dev", {}, None).text == text
+def test_an_absent_key_the_template_reads_is_refused_not_added():
+    """Added to one element, the key the template reads would still be missing from the
+    others (an ApplicationSet error with missingkey=error, `<no value>` without), and a
+    revert would take it away again: every element must hold it first."""
+    text = appset("    - list:\n        elements:\n          - cluster: dev\n          - cluster: prod\n",
+                  "'{{targetRevision}}'")
+    with pytest.raises(PinError) as err:
+        pin_text(text, pin(), "dev", {}, "v2")
+    assert "has no key targetRevision" in err.value.message
+    assert "add it, with the revision each cluster runs now, to every element first" in err.value.message
+    # A revert reads the element as it was: absent, nothing to write.
+    assert pin_text(text, pin(), "dev", {}, None).text == text
 
 
 @pytest.mark.parametrize("rel, generator, source", [
@@ -139,7 +146,10 @@ def test_generator_template_override_counts_as_a_reader():
     assert result.field == "spec.generators[1].list.elements[0].url"
     override = text.replace("path: '{{.cluster}}-override'", "path: '{{.cluster}}-{{ .flavour }}'")
     flavour = pin(field="flavour")
-    added = pin_text(override, flavour, "engineering-dev", {}, "blue")
-    assert added.field == "spec.generators[0].list.elements[0].flavour"
+    with pytest.raises(PinError, match="has no key flavour"):  # read by the override, but no element has it
+        pin_text(override, flavour, "engineering-dev", {}, "blue")
+    given = override.replace("cluster: engineering-dev\n", "cluster: engineering-dev\n          flavour: red\n", 1)
+    assert given != override
+    assert pin_text(given, flavour, "engineering-dev", {}, "blue").field == "spec.generators[0].list.elements[0].flavour"
     with pytest.raises(PinError, match="never reads the element's flavour"):
         pin_text(override, flavour, "engineering-prod", {}, "blue")  # the second list's template does not

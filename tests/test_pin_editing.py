@@ -27,8 +27,10 @@ def pin(spec: dict):
 CORPUS_PINS = {
     "argocd-example-apps/helm-guestbook/values-production.yaml": ({"preset": "yaml-field", "field": "service.type"}, "NodePort"),
     "argocd-example-apps/kustomize-guestbook/kustomization.yaml": ({"preset": "yaml-field", "field": "namePrefix"}, "canary-"),
-    "fleet-examples/multi-cluster/helm/fleet.yaml": ({"preset": "yaml-field", "field": "targetCustomizations[name=prod].helm.version"}, "0.0.2"),
-    "fleet-examples/multi-cluster/helm-external/fleet.yaml": ({"preset": "yaml-field", "field": "targetCustomizations[name=dev].helm.version"}, "0.0.2"),
+    # Fleet ignores a per-target helm.version for local and tarball charts (fleet#1923): a
+    # per-target value takes effect, added by create: true where the target has none.
+    "fleet-examples/multi-cluster/helm/fleet.yaml": ({"preset": "yaml-field", "field": "targetCustomizations[name=prod].helm.values.image", "create": True}, "192.168.64.129:5000/my-custom-app:v2"),
+    "fleet-examples/multi-cluster/helm-external/fleet.yaml": ({"preset": "yaml-field", "field": "targetCustomizations[name=prod].helm.values.serviceType"}, "ClusterIP"),
     "fleet-examples/multi-cluster/kustomize/fleet.yaml": ({"preset": "yaml-field", "field": "targetCustomizations[name=test].kustomize.dir"}, "overlays/test-v2"),
     "flux2-kustomize-helm-example/apps/base/podinfo/release.yaml": ({"preset": "flux-helmrelease"}, "6.7.1"),
     "flux2-kustomize-helm-example/apps/base/podinfo/repository.yaml": ({"preset": "yaml-field", "kind": "HelmRepository", "field": "spec.url"}, "https://charts.example.com/podinfo"),

@@ -105,6 +105,14 @@ def manifests(draw):
     return text, field, expect
 
 
+def _absent(documents: list, field: str) -> bool:
+    doc = next((d for d in documents if d.get("kind") == "Thing"), documents[0])
+    *path, last = parse_field_path(field)
+    for step in path:
+        doc = doc[step] if not isinstance(step, tuple) else next(i for i in doc if i.get(step[0]) == step[1])
+    return last >= len(doc) if isinstance(last, int) else last not in doc
+
+
 def read(text: str) -> list:
     """An independent reader: pure-Python PyYAML, every scalar as text."""
     return [d for d in yaml.load_all(text, Loader=yaml.BaseLoader) if d is not None]
@@ -134,17 +142,20 @@ VALUES = st.one_of(
 
 
 @settings(max_examples=examples(400), deadline=None)
-@given(manifests(), VALUES)
-@example(("\ufefftag: old\n", "tag", "edit"), "new")  # the reported corruption: "\ufefftag:newd"
-@example(("\ufeffimages:\n- name: x\n  newTag: v2.12.0\n", "images[name=x].newTag", "edit"), "v2.13.0")
+@given(manifests(), VALUES, st.booleans())
+@example(("\ufefftag: old\n", "tag", "edit"), "new", False)  # the reported corruption: "\ufefftag:newd"
+@example(("\ufeffimages:\n- name: x\n  newTag: v2.12.0\n", "images[name=x].newTag", "edit"), "v2.13.0", False)
 @example(("kind: Thing\nmetadata: {name: app}\nspec:\n  image: {other: 1, tag: v1.2.3}\n  last: end\n", "spec.image.tag",
-          "edit"), "0?")  # written plain in a flow mapping, PyYAML could not read `{tag: 0?}` back
-def test_any_value_in_any_style_is_written_exactly_or_refused(case, value):
+          "edit"), "0?", False)  # written plain in a flow mapping, PyYAML could not read `{tag: 0?}` back
+@example(("kind: Thing\nspec:\n  image:\n    other: 1\n  last: end\n", "spec.image.tag", "edit"), "v2", False)
+def test_any_value_in_any_style_is_written_exactly_or_refused(case, value, create):
     text, field, expect = case
-    spec = {"files": "x.yaml", "preset": "yaml-field", "field": field}
+    spec = {"files": "x.yaml", "preset": "yaml-field", "field": field, "create": create}
     if "kind: Thing" in text:
         spec["kind"] = "Thing"
     pin = PIN.validate_python(spec)
+    if not create and _absent(read(text), field):
+        expect = "create: true"  # no silent creation: a missing key is refused without it
     try:
         result = pin_text(text, pin, "c1", {}, value, "x.yaml")
     except PinError as err:

@@ -170,8 +170,10 @@ MUTATIONS = [
              lambda r: (sub(r, "rollouts/security-patch.yaml", "    - fleet: fleet/clusters.yaml",
                             "    - kustomizeClusters: clusters/*/kustomization.yaml\n    - fleet: fleet/clusters.yaml"),
                         sub(r, EU_OVERLAY, "  region: eu-west", "  region: us-east")), new=False),
+    # One Application for two clusters: one field moving both, which production's
+    # maxClusters: 1 cannot keep in one batch (in one batch, the destination check refuses it).
     Mutation("two-clusters-one-pinned-file", F, "prod-eu-west",
-             ("argocd/apps/prod-us-east-platform.yaml", "prod-eu-west, prod-us-east"),
+             ("rollouts/security-patch.yaml", "clusters prod-eu-west, prod-us-east pin one field"),
              _app_label_pins, new=False),
 ]
 

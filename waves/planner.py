@@ -33,6 +33,15 @@ class PinTarget:
     pin_index: int
 
 
+@dataclass(frozen=True)
+class SharedPin:
+    """One pinned field that several clusters of a wave share: written once, for all."""
+
+    file: str
+    field: str
+    clusters: tuple[str, ...]
+
+
 @dataclass
 class Wave:
     number: int
@@ -46,6 +55,7 @@ class Wave:
     gates: tuple = ()
     approval: str | None = None
     windows: tuple = ()  # change windows, time zones filled in (waves/windows.py)
+    shared: tuple[SharedPin, ...] = ()  # fields several of its clusters pin together
 
     @property
     def empty(self) -> bool:
@@ -122,6 +132,10 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
         if name in names[:index]:
             errors.append(Problem(f"wave name {name!r} is used twice", ("spec", "waves", index, "name")))
 
+    pins = _pins(policy, targets, errors)
+    units = _units(policy, targets, pins)
+    unit_of = {name: key for key, names in units.items() for name in names}
+
     parts_of: dict[str, list[_Part]] = {}
     for index, wave in enumerate(spec.waves):
         if not members[index]:
@@ -129,7 +143,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
                 Problem(f"wave {wave.name} claims no cluster", ("spec", "waves", index), severity="warning")
             )
         # an empty wave is one part, empty, under its own name: it keeps its number
-        parts_of[wave.name] = _expand(index, wave, members[index], errors) or [_Part(index, wave.name, None, None, [])]
+        parts_of[wave.name] = _expand(index, wave, members[index], errors, unit_of) or [_Part(index, wave.name, None, None, [])]
 
     _link(spec.waves, parts_of, errors)
     if errors:
@@ -159,10 +173,10 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
         )
 
     _check_constraints(policy, order, errors)
-    pins = _pins(policy, targets, errors)
+    wave_of = {name: wave.number for wave in waves for name in wave.clusters}
+    _shared(units, wave_of, waves, errors)
     if errors:
         raise ProblemError(errors + warnings)
-    wave_of = {name: wave.number for wave in waves for name in wave.clusters}
     return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings)
 
 
@@ -179,7 +193,8 @@ def _labels(cluster: Cluster) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(cluster.labels.items())) or "none"
 
 
-def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Problem]) -> list[_Part]:
+def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Problem],
+            unit_of: dict[str, tuple] | None = None) -> list[_Part]:
     """groupBy then maxClusters: one part per (group, batch)."""
     groups: dict[str | None, list[Cluster]] = {}
     if wave.groupBy is None:
@@ -204,7 +219,7 @@ def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Pr
     for value, members in groups.items():
         base = wave.name if value is None else f"{wave.name}-{value}"
         size = len(members) if wave.maxClusters is None else resolve_count(wave.maxClusters, len(members))
-        batches = [members[i : i + size] for i in range(0, len(members), size)]
+        batches = _batches(members, size, unit_of or {}, wave, index, errors)
         if len(batches) == 1:
             parts.append(_Part(index, base, value, None, batches[0]))
             continue
@@ -214,6 +229,30 @@ def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Pr
                 part.deps.add(parts[-1].name)  # batches of one wave go one after another
             parts.append(part)
     return parts
+
+
+def _batches(members: list[Cluster], size: int, unit_of: dict[str, tuple], wave: WaveSpec, index: int,
+             errors: list[Problem]) -> list[list[Cluster]]:
+    """Batches of at most `size` clusters, in order; clusters that pin one field together
+    stay in one batch (a batch cannot move half of a shared field)."""
+    if not unit_of:
+        return [members[i : i + size] for i in range(0, len(members), size)]
+    groups: dict[object, list[Cluster]] = {}
+    for cluster in members:
+        groups.setdefault(unit_of.get(cluster.name, cluster.name), []).append(cluster)
+    batches: list[list[Cluster]] = []
+    current: list[Cluster] = []
+    for group in groups.values():
+        if len(group) > size:
+            errors.append(Problem(
+                f"wave {wave.name}: clusters {', '.join(c.name for c in group)} pin one field, which moves them all "
+                f"at once, more than maxClusters allows ({size}): raise maxClusters, or give each cluster its own field",
+                ("spec", "waves", index, "maxClusters")))
+        if current and len(current) + len(group) > size:
+            batches.append(current)
+            current = []
+        current = current + group
+    return batches + ([current] if current else [])
 
 
 def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors: list[Problem]) -> None:
@@ -347,19 +386,61 @@ def _check_constraints(policy: RolloutPolicy, order: list[_Part], errors: list[P
 def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:
     pins: dict[str, list[PinTarget]] = {}
     fields = [pin.field_path() for pin in policy.spec.pin]
+    templated = ["{" in f for f in fields]
     for cluster in targets:
         out = []
         for index, pin in enumerate(policy.spec.pin):
             try:
                 path = render(pin.files, cluster.name, cluster.labels)
+                pinned = pin.field_for(cluster.name, cluster.labels) if templated[index] else fields[index]
             except MissingLabel as missing:
+                template, key = (pin.files, "files") if "{labels." + missing.key + "}" in pin.files else (fields[index], "field")
                 errors.append(
                     Problem(
-                        f"cluster {cluster.name} has no label {missing.key!r}, which the template {pin.files!r} uses",
-                        ("spec", "pin", index, "files"),
+                        f"cluster {cluster.name} has no label {missing.key!r}, which the template {template!r} uses",
+                        ("spec", "pin", index, key),
                     )
                 )
                 continue
-            out.append(PinTarget(pin.preset, path, fields[index], index))
+            out.append(PinTarget(pin.preset, path, pinned, index))
         pins[cluster.name] = out
     return pins
+
+
+def _units(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, list[PinTarget]]) -> dict[tuple, list[str]]:
+    """Clusters that pin one field together (a Fleet bundle's `prod` target for prod-1 and
+    prod-2): the same file, document and field, as far as the policy alone can tell.
+    Only groups of two or more; the file check finds the rest (two spellings of one
+    field) once the files are read (rollout/safety.py)."""
+    by_name = {c.name: c for c in targets}
+    groups: dict[tuple, list[str]] = {}
+    for name, targets_of in pins.items():
+        for target in targets_of:
+            pin = policy.spec.pin[target.pin_index]
+            if pin.PER_CLUSTER:
+                continue
+            try:
+                doc = render(pin.name, name, by_name[name].labels) if pin.name else None
+            except MissingLabel:
+                continue  # the file check names the missing label
+            groups.setdefault((target.pin_index, target.file, doc, target.field), []).append(name)
+    return {key: names for key, names in groups.items() if len(names) > 1}
+
+
+def _shared(units: dict[tuple, list[str]], wave_of: dict[str, int], waves: list[Wave],
+            errors: list[Problem]) -> None:
+    """A shared field moves all its clusters at once: they must be in one wave (then in
+    one isolation group too, as every wave is), which shows them as one unit."""
+    for (index, file, _doc, pinned), names in units.items():
+        numbers = sorted({wave_of[n] for n in names if n in wave_of})
+        if len(numbers) == 1:
+            wave = waves[numbers[0] - 1]
+            wave.shared = wave.shared + (SharedPin(file, pinned, tuple(names)),)
+            continue
+        if len(numbers) > 1:
+            where = "; ".join(f"wave {waves[n - 1].name}: {', '.join(x for x in names if wave_of.get(x) == n)}"
+                              for n in numbers)
+            errors.append(Problem(
+                f"clusters {', '.join(names)} pin one field ({file}: {pinned}), which moves them all at once, but "
+                f"the plan puts them in different waves ({where}): put them in one wave, or give each cluster its "
+                "own field", ("spec", "pin", index)))

@@ -19,8 +19,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from waves.pins.base import PinBase, PinTargetError, format_steps
-from waves.templates import render
+from waves.pins.base import PinBase, PinTargetError, format_steps, near
+from waves.templates import MissingLabel, render
 from rollout.manifests.document import BOM, parse_manifest
 from rollout.yamlfile import Located, YamlError
 
@@ -65,35 +65,36 @@ def pin_text(
     # Marks index the text after a leading byte-order mark (document.py); it is kept.
     bom = BOM if text.startswith(BOM) else ""
     body = text[len(bom):]
-    index = find_document(located, pin, cluster, labels)
-    doc, root = located.documents[index], located.nodes[index]
-    try:
-        field_path = pin.locate(doc, cluster)
-    except PinTargetError as err:
-        line = located.line(tuple(err.at), index) if err.at else None
-        raise PinError(str(err), line or root.start_mark.line + 1, pin.field_path()) from None
+    index, field_path, chain = _find(located, pin, cluster, labels)
     field = format_steps(field_path)
-
-    chain = _walk(root, field_path)
     parent, node = chain[-2], chain[-1]
     newline = "\r\n" if "\r\n" in body else "\n"
-    if node is None:  # the key is absent: add one line
+    if node is None:  # absent: add its key (and, with create: true, the mappings on the way)
         if value is None:
             return PinResult(text, None, None, field, parent.start_mark.line + 1)
+        missing = field_path[len(chain) - 2:]
+        _may_add(pin, located.documents[index], field_path, missing, field, parent.start_mark.line + 1)
         _refuse_shared(chain, field)
         value = _written(pin, None, value, field, parent.start_mark.line + 1)
-        new_body, line = _insert(body, parent, str(field_path[-1]), value, newline, field)
+        new_body, line = _insert(body, parent, [str(k) for k in missing], value, newline, field)
         _verify(new_body, located, index, field_path, value, field, line, path)
         return PinResult(bom + new_body, None, None, field, line)
     line = node.start_mark.line + 1
     start, end = _token_start(body, node), node.end_mark.index
     old_raw = body[start:end]
     _refuse_shared(chain, field)
-    from yaml.nodes import ScalarNode
+    from yaml.nodes import MappingNode, ScalarNode
 
     if value is None and (not isinstance(node, ScalarNode) or _written(pin, node.value, None, field, line) is None):
-        new_body = _remove(body, parent, node, field)
-        _verify(new_body, located, index, field_path, _REMOVED, field, line, path)
+        # Undo an add: the key, and with create: true every mapping left holding nothing
+        # else (the add made it: it refuses to fill an empty `{}`, and a block mapping
+        # cannot be empty).
+        depth = len(chain) - 1
+        while pin.creates() == "tail" and depth > 1 and len(chain[depth - 1].value) == 1 \
+                and isinstance(field_path[depth - 2], str) and isinstance(chain[depth - 2], MappingNode):
+            depth -= 1
+        new_body = _remove(body, chain[depth - 1], chain[depth], format_steps(field_path[:depth]))
+        _verify(new_body, located, index, field_path[:depth], _REMOVED, field, line, path)
         return PinResult(bom + new_body, _read(pin, node.value, field, line), old_raw, field, line)
     if not isinstance(node, ScalarNode):
         raise PinError(f"{field} is not a single value", line, field)
@@ -114,6 +115,59 @@ def pin_text(
     if not _replaced_in_place(body, end, old_raw, full, replacement, value, flow):
         _verify(new_body, located, index, field_path, value, field, line, path)
     return PinResult(bom + new_body, old, old_raw, field, line)
+
+
+def read_pin(text: str, pin: PinBase, cluster: str, labels: dict[str, str], path: str = "",
+             located: Located | None = None) -> PinResult:
+    """What the field `pin` names for `cluster` holds now, writing nothing: `old` None when
+    it is absent (also where the preset would refuse to add it: a revert reads the text
+    before an advance, whatever that advance was allowed to do). Raises PinError."""
+    if located is None:
+        located = parse(text, path)
+    index, field_path, chain = _find(located, pin, cluster, labels)
+    field, node = format_steps(field_path), chain[-1]
+    if node is None:
+        return PinResult(text, None, None, field, chain[-2].start_mark.line + 1)
+    from yaml.nodes import ScalarNode
+
+    line = node.start_mark.line + 1
+    if not isinstance(node, ScalarNode):
+        raise PinError(f"{field} is not a single value", line, field)
+    body = text[len(BOM):] if text.startswith(BOM) else text
+    return PinResult(text, _read(pin, node.value, field, line), body[_token_start(body, node):node.end_mark.index],
+                     field, line)
+
+
+def _find(located: Located, pin: PinBase, cluster: str, labels: dict[str, str]) -> tuple[int, list, list]:
+    """The document, the resolved path and the nodes along it (the last None when the
+    field is absent)."""
+    index = find_document(located, pin, cluster, labels)
+    doc, root = located.documents[index], located.nodes[index]
+    try:
+        field_path = pin.locate(doc, cluster, labels)
+    except PinTargetError as err:
+        line = located.line(tuple(err.at), index) if err.at else None
+        raise PinError(str(err), line or root.start_mark.line + 1, _field_name(pin, cluster, labels)) from None
+    return index, field_path, _walk(root, field_path)
+
+
+def _field_name(pin: PinBase, cluster: str, labels: dict[str, str]) -> str:
+    try:
+        return pin.field_for(cluster, labels)
+    except MissingLabel:
+        return pin.field_path()
+
+
+def _may_add(pin: PinBase, doc: dict, field_path: list, missing: list, field: str, line: int) -> None:
+    """No silent creation: a key the document lacks is added only where the preset knows
+    the field may be absent, or the policy says `create: true`."""
+    if pin.creates() is not None:
+        return
+    parent = doc
+    for step in field_path[:len(field_path) - len(missing)]:
+        parent = parent[step]
+    where = format_steps(field_path[:len(field_path) - len(missing)]) or "the document"
+    raise PinError(f"{where} has no key {missing[0]}{near(parent, str(missing[0]))}: {pin.absent_hint()}", line, field)
 
 
 _AFTER_BLOCK = re.compile(r"[ \t]*(?:#[^\r\n]*)?(?:\r?\n|$)")
@@ -187,7 +241,7 @@ def _with(data, path: list, value):
     if not rest and value is _REMOVED:
         del copy[step]
     else:
-        copy[step] = value if not rest else _with(data[step], rest, value)
+        copy[step] = value if not rest else _with(data[step] if step in copy or isinstance(data, list) else {}, rest, value)
     return copy
 
 
@@ -338,37 +392,59 @@ def _double_quoted(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _insert(text: str, mapping, key: str, value: str, newline: str, field: str) -> tuple[str, int]:
-    """Add `key: value` to a mapping: first in a flow mapping, as its own line (at the
-    mapping's indentation, before its first key) in a block mapping."""
+def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field: str) -> tuple[str, int]:
+    """Add `key: value` to a mapping (`keys`: more than one with create: true, each a
+    mapping holding the next): first in a flow mapping, as its own lines (at the mapping's
+    indentation, before its first key) in a block mapping. Returns the text and the line
+    of the value."""
     from yaml.nodes import MappingNode
 
     if not isinstance(mapping, MappingNode):
         raise PinError(f"cannot add {field}: its parent is not a mapping")
     rendered = _render(value, None, field, mapping.start_mark.line + 1, bool(mapping.flow_style))
     if mapping.flow_style:
+        if len(keys) > 1 and not mapping.value:
+            raise PinError(f"cannot add {field} into an empty {{}}: a revert could not tell it from one it made; "
+                           "add the first key by hand", mapping.start_mark.line + 1, field)
         brace = mapping.start_mark.index
         separator = ", " if mapping.value else ""
-        return text[: brace + 1] + f"{key}: {rendered}{separator}" + text[brace + 1 :], mapping.start_mark.line + 1
+        entry = "".join(f"{k}: {{" for k in keys[:-1]) + f"{keys[-1]}: {rendered}" + "}" * (len(keys) - 1)
+        return text[: brace + 1] + entry + separator + text[brace + 1 :], mapping.start_mark.line + 1
     if not mapping.value:
         raise PinError(f"cannot add {field}: its mapping is empty")
     first_key = mapping.value[0][0]
     column = first_key.start_mark.column
+    step = _indent_step(mapping, column)
+    lines = [" " * (column + i * step) + f"{k}:" for i, k in enumerate(keys[:-1])]
+    lines.append(" " * (column + (len(keys) - 1) * step) + f"{keys[-1]}: {rendered}")
+    entry = newline.join(lines)
     line_start = text.rfind("\n", 0, first_key.start_mark.index) + 1
-    entry = " " * column + f"{key}: {rendered}"
     if text[line_start : first_key.start_mark.index].strip() == "":
-        return text[:line_start] + entry + newline + text[line_start:], first_key.start_mark.line + 1
+        return text[:line_start] + entry + newline + text[line_start:], first_key.start_mark.line + len(keys)
     # The first key shares its line with a "- " list marker: add after that line.
     first_value = mapping.value[0][1]
     if first_value.start_mark.line != first_key.start_mark.line or first_value.end_mark.line != first_key.start_mark.line:
         raise PinError(f"cannot add {field} here without reformatting: add the key by hand once")
     match = re.compile(r"\r?\n").search(text, first_value.end_mark.index)
     at = match.start() if match else len(text)
-    return text[:at] + newline + entry + text[at:], first_key.start_mark.line + 2
+    return text[:at] + newline + entry + text[at:], first_key.start_mark.line + 1 + len(keys)
+
+
+def _indent_step(mapping, column: int) -> int:
+    """How far this file indents a mapping inside a mapping: from the first nested block
+    mapping found under this one, else 2."""
+    from yaml.nodes import MappingNode
+
+    for key, value in mapping.value:
+        if isinstance(value, MappingNode) and not value.flow_style and value.value:
+            inner = value.value[0][0].start_mark.column - key.start_mark.column
+            if inner > 0:
+                return inner
+    return 2
 
 
 def _remove(text: str, mapping, node, field: str) -> str:
-    """Undo `_insert`: drop the `key: value` entry (its whole line in a block mapping)."""
+    """Undo `_insert`: drop the `key: value` entry (its whole lines in a block mapping)."""
     from yaml.nodes import MappingNode
 
     if not isinstance(mapping, MappingNode):
@@ -378,9 +454,21 @@ def _remove(text: str, mapping, node, field: str) -> str:
         end = node.end_mark.index
         rest = re.compile(r"\s*,\s*").match(text, end)
         return text[: key_node.start_mark.index] + text[rest.end() if rest else end :]
+    last = _last_end(node)
     line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-    line_end = text.find("\n", node.end_mark.index)
+    line_end = text.find("\n", last)
     line_end = len(text) if line_end < 0 else line_end + 1
-    if text[line_start : key_node.start_mark.index].strip() or "#" in text[node.end_mark.index : line_end]:
+    after = node.end_mark.index if last == node.end_mark.index else key_node.end_mark.index  # a comment anywhere in it
+    if text[line_start : key_node.start_mark.index].strip() or "#" in text[after : line_end]:
         raise PinError(f"cannot remove {field} without touching other text: remove it by hand", key_node.start_mark.line + 1)
     return text[:line_start] + text[line_end:]
+
+
+def _last_end(node) -> int:
+    """Where a node's own text ends: a block collection's end mark is where the next
+    token starts (often the next line), so its last scalar's end is taken."""
+    from yaml.nodes import MappingNode, SequenceNode
+
+    while not getattr(node, "flow_style", False) and isinstance(node, (MappingNode, SequenceNode)) and node.value:
+        node = node.value[-1][1] if isinstance(node, MappingNode) else node.value[-1]
+    return node.end_mark.index

@@ -86,7 +86,7 @@ def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str 
         try:
             at_pin: dict = {"sources": pinned_source_indexes(pin, doc)}
             if pin.preset == "argocd-application-image":
-                steps, path = pin.source_steps(doc), pin.locate(doc, target.cluster)
+                steps, path = pin.source_steps(doc), pin.locate(doc, target.cluster, ctx.labels[target.cluster])
                 value = doc
                 for step in path:
                     value = value[step]

@@ -32,6 +32,8 @@ def plan_dict(plan, warnings=()) -> dict:
                 "gates": [g.model_dump(mode="json", exclude_none=True) for g in w.gates],
                 "approval": w.approval,
                 "windows": [x.model_dump(mode="json") for x in w.windows],  # time zones filled in
+                # fields several of its clusters pin together: written once, moving all of them
+                "shared": [{"file": s.file, "field": s.field, "clusters": list(s.clusters)} for s in w.shared],
             }
             for w in plan.waves
         ],

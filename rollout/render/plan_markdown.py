@@ -32,6 +32,11 @@ def render(plan, warnings=()) -> str:
         bake = format_duration(w.bake_seconds) if w.bake_seconds and not w.empty else "—"  # none apply to it
         lines.append(f"| {w.number} | {w.name} | {shown} | {after} | {bake} | {'—' if w.empty else _gates(w)} |")
     lines += ["", "```mermaid", mermaid(plan), "```", ""]
+    shared = [(w, s) for w in plan.waves for s in w.shared]
+    if shared:
+        lines += ["**Pinned together** (one field moves all its clusters at once)", ""]
+        lines += [f"- wave {w.number} ({w.name}): {', '.join(f'`{c}`' for c in s.clusters)}: `{s.file}` `{s.field}`"
+                  for w, s in shared] + [""]
     if warnings:
         lines += ["**Warnings**", ""] + [f"- {p.message}" for p in warnings] + [""]
     lines += ["<details><summary>Where each cluster is pinned</summary>", "", "| cluster | wave | file | field |",

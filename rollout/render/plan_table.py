@@ -65,6 +65,10 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
         console.print(pins)
     else:
         console.print(f"pins: {sum(len(t) for t in plan.pins.values())} files (list them with --format json)")
+    for w in plan.waves:
+        for shared in w.shared:  # one unit: writing the field moves every one of them
+            console.print(f"wave {w.number} ({escape(w.name)}): {escape(', '.join(shared.clusters))} pin one field "
+                          f"together, {escape(shared.file)} {escape(shared.field)}: they move as one", highlight=False)
     for problem in warnings:
         console.print(f"[yellow]warning:[/yellow] {problem.message}", highlight=False)
 

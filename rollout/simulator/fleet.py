@@ -73,7 +73,7 @@ def learn(repo: Path, commit: str, now: float) -> Learned:
                     if isinstance(located, YamlError):
                         raise PinError(located.message, located.line)
                     doc = located.documents[find_document(located, pin, cluster.name, cluster.labels)]
-                    value = _get(doc, pin.locate(doc, cluster.name))
+                    value = _get(doc, pin.locate(doc, cluster.name, cluster.labels))
                 except (PinError, ValueError, KeyError, IndexError, TypeError) as err:
                     learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
                     continue

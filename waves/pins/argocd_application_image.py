@@ -41,6 +41,8 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
     )
     helmParameter: str | None = Field(default=None, description="helm.parameters: the parameter's name (image.tag).")
     valuesPath: str | None = Field(default=None, description="helm.valuesObject: the path to the value (image.tag).")
+    create: bool = Field(default=False, description="valuesPath: add the value, with every missing mapping on its "
+                         "path, where it is missing. Without it a missing key is refused (it is most likely a typo).")
 
     @field_validator("valuesPath")
     @classmethod
@@ -55,7 +57,15 @@ class ArgoCDApplicationImagePin(SourceSelector, PinBase):
         if len(given) != 1:
             raise ValueError("set exactly one of image (kustomize images), helmParameter or valuesPath "
                              f"(helm valuesObject){', not ' + ' and '.join(given) if given else ''}")
+        if self.create and self.valuesPath is None:
+            raise ValueError("create applies to valuesPath only: kustomize images and helm parameters entries "
+                             "are not created")
         return self
+
+    def creates(self) -> str | None:
+        if self.valuesPath is None:
+            return "leaf"
+        return "tail" if self.create else None
 
     @property
     def part(self) -> str | None:

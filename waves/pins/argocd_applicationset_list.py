@@ -35,6 +35,7 @@ _EXTERNAL = {
 class ArgoCDApplicationSetListPin(PinBase):
     GROUP: ClassVar[str] = "argoproj.io"
     KIND: ClassVar[str] = "ApplicationSet"
+    PER_CLUSTER: ClassVar[bool] = True  # each cluster's own element
 
     preset: Literal["argocd-applicationset-list"]
     clusterKey: str = Field(default="cluster", description="Element key whose value is the cluster name.")
@@ -78,6 +79,16 @@ class ArgoCDApplicationSetListPin(PinBase):
         element_path, templates = found[0]
         self._check_read(spec, templates)
         return element_path + self.field.split(".")
+
+    def creates(self) -> str | None:
+        # An element without the key breaks the template for it (`missingkey=error`), or
+        # renders `<no value>`: adding it to one element while the others lack it would
+        # break the clusters of later waves, and a revert would break this one again.
+        return None
+
+    def absent_hint(self) -> str:
+        return (f"every element the template is rendered for must hold {self.field} before a rollout writes it: "
+                "add it, with the revision each cluster runs now, to every element first")
 
     def _not_found(self, cluster: str, external: list, yaml_lists: list) -> str:
         message = f"no list generator element with {self.clusterKey}: {cluster}"

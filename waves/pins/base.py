@@ -8,6 +8,8 @@ where its field is. Editing the bytes is the shell's job (rollout/manifests/).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -44,6 +46,9 @@ class PinBase(BaseModel):
     # The documents a preset edits: API group (apiVersion before the '/') and kind.
     GROUP: ClassVar[str] = ""
     KIND: ClassVar[str] = ""
+    # True where the field is chosen by the cluster's name inside the document (a list
+    # generator's element): clusters pinning one file then never share a field.
+    PER_CLUSTER: ClassVar[bool] = False
 
     @field_validator("files", "name")
     @classmethod
@@ -64,6 +69,23 @@ class PinBase(BaseModel):
     def field_path(self) -> str:
         """The pinned field, for people reading a plan."""
         raise NotImplementedError
+
+    def field_for(self, cluster: str, labels: Mapping[str, str]) -> str:
+        """The pinned field for one cluster (a templated field filled in). Raises
+        MissingLabel when the template names a label the cluster lacks."""
+        return self.field_path()
+
+    def creates(self) -> str | None:
+        """What the editor may add when the document lacks it: "leaf" (the field's own
+        key, which upstream lets be absent: a HelmRelease without `version`), "tail"
+        (every missing key of the path, mappings included: `create: true`), or None
+        (nothing: a missing key is most likely a typo, refused with the keys that are
+        there). Presets with a fixed, upstream-defined field may add its leaf."""
+        return "leaf"
+
+    def absent_hint(self) -> str:
+        """What to do when the field is absent and `creates()` is None."""
+        return "a missing key is added only where the pin says `create: true`"
 
     def steps(self, doc: dict, cluster: str) -> list[Step]:
         """The path to the pinned field in a matching document, before resolution."""
@@ -110,11 +132,12 @@ class PinBase(BaseModel):
         None: the editor's own words."""
         return None
 
-    def locate(self, doc: dict, cluster: str) -> list[str | int]:
+    def locate(self, doc: dict, cluster: str, labels: Mapping[str, str] | None = None) -> list[str | int]:
         """Resolve `steps` against the document: list entries chosen by key=value become
-        indices. The last key may be absent (the editor adds it); anything else missing
-        raises PinTargetError naming what."""
-        return resolve(doc, self.steps(doc, cluster))
+        indices. The last key may be absent, and with `creates() == "tail"` every key
+        after the last one there (the editor decides whether it may add them); anything
+        else missing raises PinTargetError naming what, and the keys that are there."""
+        return resolve(doc, self.steps(doc, cluster), tail=self.creates() == "tail")
 
 
 def refuse_overridden(mapping: object, at: list, field: str, winners: tuple[str, ...], why: str) -> None:
@@ -130,7 +153,9 @@ def refuse_overridden(mapping: object, at: list, field: str, winners: tuple[str,
             f"pinning {field} would change nothing; pin {present[0]} instead, or remove it", at + [present[0]])
 
 
-def resolve(doc: object, steps: list[Step]) -> list[str | int]:
+def resolve(doc: object, steps: list[Step], tail: bool = False) -> list[str | int]:
+    """`tail`: a missing key ends the walk, and the rest of `steps` (keys only) is the
+    part to be added; otherwise only the last key may be missing."""
     path: list[str | int] = []
     node = doc
     for position, step in enumerate(steps):
@@ -158,12 +183,31 @@ def resolve(doc: object, steps: list[Step]) -> list[str | int]:
             path.append(step)
             if step not in node:
                 if last:
-                    return path  # absent leaf: the editor adds the key
-                raise PinTargetError(f"{format_steps(path)} is missing", path[:-1])
+                    return path  # absent leaf: the editor adds the key, where it may
+                if tail:
+                    rest = steps[position + 1:]
+                    if any(not isinstance(s, str) for s in rest):
+                        raise PinTargetError(f"{format_steps(path)} is missing, and a list entry cannot be created: "
+                                             "add it by hand once", path[:-1])
+                    return path + rest
+                raise PinTargetError(f"{format_steps(path)} is missing{near(node, step)}", path[:-1])
             node = node[step]
     if isinstance(node, (dict, list)):
         raise PinTargetError(f"{format_steps(path)} is not a single value", list(path))
     return path
+
+
+def near(mapping: dict, key: str) -> str:
+    """" (did you mean `version`?)" when the mapping has keys close to `key`; else the
+    keys it has (a few), so a typo is fixed from the message alone."""
+    keys = [str(k) for k in mapping]
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    if close:
+        return " (did you mean " + " or ".join(f"`{k}`" for k in close) + "?)"
+    if not keys:
+        return ""
+    shown = ", ".join(f"`{k}`" for k in keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+    return f" (its keys: {shown})"
 
 
 def format_steps(path: list) -> str:

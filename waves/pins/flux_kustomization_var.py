@@ -16,6 +16,8 @@ class FluxKustomizationVarPin(PinBase):
 
     preset: Literal["flux-kustomization-var"]
     var: str = Field(description="The substitute variable that holds the revision, e.g. APP_VERSION.")
+    create: bool = Field(default=False, description="Add the variable (and postBuild.substitute) where it is "
+                         "missing. Without it a missing variable is refused (it is most likely a typo).")
 
     @field_validator("var")
     @classmethod
@@ -27,6 +29,9 @@ class FluxKustomizationVarPin(PinBase):
 
     def field_path(self) -> str:
         return f"spec.postBuild.substitute.{self.var}"
+
+    def creates(self) -> str | None:
+        return "tail" if self.create else None
 
     def steps(self, doc: dict, cluster: str) -> list:
         return ["spec", "postBuild", "substitute", self.var]

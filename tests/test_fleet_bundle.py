@@ -1,0 +1,229 @@
+"""A Rancher Fleet bundle rolled out in waves (issue 24): rancher/fleet-examples'
+`multi-cluster/helm/fleet.yaml` (read from ../shared/corpus, copied into a temporary
+repo) keeps every target in one file; one policy rolls a per-target value out dev ->
+test -> prod with a templated field, `targetCustomizations[name={labels.env}]`, adding
+the value to the right target only (`create: true`: the targets set other values),
+prod-1 and prod-2 sharing the prod target as one unit, and reverting byte for byte.
+
+Fleet ignores a per-target `helm.version` for local and tarball charts (fleet#1923), so
+the recipe pins a value (`helm.values.image`, which the chart's values.yaml defines).
+docs/policy.md, "Rancher Fleet bundles", is this recipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT, TEST_GIT_IDENTITY
+from upstream import corpus
+from waves import fleet_targets
+
+BUNDLE = "multi-cluster/helm/fleet.yaml"
+IMAGE = "192.168.64.129:5000/my-custom-app:v2"  # the chart's values.yaml has image: ...:v1
+
+POLICY = f"""\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: guestbook}}
+spec:
+  revision: "{IMAGE}"
+  inventory:
+    - fleet: clusters.yaml
+  pin:
+    - preset: yaml-field
+      files: {BUNDLE}
+      field: "targetCustomizations[name={{labels.env}}].helm.values.image"
+      create: true
+  waves:
+    - name: dev
+      selector: {{matchLabels: {{env: dev}}}}
+    - name: test
+      selector: {{matchLabels: {{env: test}}}}
+    - name: prod
+"""
+
+CLUSTERS = {"dev-1": "dev", "test-1": "test", "prod-1": "prod", "prod-2": "prod"}
+
+
+def inventory(clusters: dict[str, str]) -> str:
+    return "apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n" + "".join(
+        f"  - name: {n}\n    server: https://{n}.example.com:6443\n    labels: {{env: {env}}}\n"
+        for n, env in clusters.items())
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def rollout(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "ROLLOUT_NOW"}
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+                          env={**env, **TEST_GIT_IDENTITY, "COLUMNS": "200"})
+
+
+def ok(cwd: Path, *args: str) -> str:
+    result = rollout(cwd, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def make_repo(root: Path, policy: str = POLICY, clusters: dict[str, str] = CLUSTERS, bundle: str | None = None) -> Path:
+    (root / "multi-cluster/helm").mkdir(parents=True)
+    if bundle is None:
+        shutil.copy(corpus() / "fleet-examples" / BUNDLE, root / BUNDLE)
+    else:
+        (root / BUNDLE).write_text(bundle)
+    (root / "rollouts").mkdir()
+    (root / "rollouts/guestbook.yaml").write_text(policy)
+    (root / "clusters.yaml").write_text(inventory(clusters))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "fleet")
+    return root
+
+
+def diff_lines(root: Path, rev: str) -> tuple[list[str], list[str]]:
+    out = git(root, "diff", "-U0", f"{rev}^", rev, "--", BUNDLE).splitlines()
+    added = [line[1:] for line in out if line.startswith("+") and not line.startswith("+++")]
+    removed = [line[1:] for line in out if line.startswith("-") and not line.startswith("---")]
+    return added, removed
+
+
+def trailers(root: Path) -> dict[str, str]:
+    message = git(root, "log", "-1", "--format=%B")
+    return dict(line.split(": ", 1) for line in message.strip().split("\n\n")[-1].splitlines())
+
+
+def target_of(text: str, line_number: int) -> str:
+    """The `- name:` of the target a line of the bundle is in."""
+    for line in reversed(text.splitlines()[:line_number]):
+        if line.startswith("- name: "):
+            return line[len("- name: "):]
+    raise AssertionError(f"line {line_number} is in no target")
+
+
+def test_the_bundle_goes_out_target_by_target_and_comes_back_byte_for_byte(tmp_path):
+    root = make_repo(tmp_path / "fleet")
+    original = (root / BUNDLE).read_bytes()
+    assert "valid" in ok(root, "validate", "guestbook")
+
+    plan = json.loads(ok(root, "plan", "guestbook", "--format", "json"))
+    assert [(w["name"], w["clusters"]) for w in plan["waves"]] == [
+        ("dev", ["dev-1"]), ("test", ["test-1"]), ("prod", ["prod-1", "prod-2"])]
+    fields = {t["name"]: t["pins"][0]["field"] for t in plan["targets"]}
+    assert fields["prod-1"] == fields["prod-2"] == "targetCustomizations[name=prod].helm.values.image"
+    assert plan["waves"][2]["shared"] == [{"file": BUNDLE, "field": fields["prod-1"], "clusters": ["prod-1", "prod-2"]}]
+    assert [w["shared"] for w in plan["waves"][:2]] == [[], []]
+    assert "prod-1, prod-2 pin one field together" in ok(root, "plan", "guestbook")
+
+    for wave, env, clusters in (("dev", "dev", "dev-1"), ("test", "test", "test-1"), ("prod", "prod", "prod-1,prod-2")):
+        out = ok(root, "advance", "guestbook", "--wave", wave, "--no-push", "--force")
+        added, removed = diff_lines(root, "HEAD")
+        assert removed == [] and added == [f"      image: {IMAGE}"], (added, removed)
+        text = (root / BUNDLE).read_text()
+        line = text.splitlines().index(f"      image: {IMAGE}", sum(
+            1 for _ in text.split(f"- name: {env}\n")[0].splitlines())) + 1
+        assert target_of(text, line) == env  # the right target, and only it
+        assert trailers(root)["Rollout-Clusters"] == clusters  # each cluster once, the shared target once
+        assert out.startswith(f"advanced wave ") and ", 1 file " in out, out
+    assert (root / BUNDLE).read_text().count(f"image: {IMAGE}") == 3
+
+    for wave in ("prod", "test", "dev"):
+        ok(root, "revert", "guestbook", "--wave", wave, "--reason", "a test", "--no-push")
+        assert diff_lines(root, "HEAD")[0] == []  # a revert only removes
+    assert trailers(root)["Rollout-Clusters"] == "dev-1"
+    assert (root / BUNDLE).read_bytes() == original
+
+
+def test_a_batch_cannot_split_a_shared_target(tmp_path):
+    root = make_repo(tmp_path / "fleet", policy=POLICY.replace("    - name: prod\n", "    - name: prod\n      maxClusters: 1\n"))
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "wave prod: clusters prod-1, prod-2 pin one field" in result.stderr and "maxClusters" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_clusters_in_different_waves_sharing_a_target_are_refused(tmp_path):
+    """prod-2 is labelled late and goes in wave `late`, prod-1 in `prod`: one target, two waves."""
+    policy = POLICY.replace("    - name: prod\n", "    - name: prod\n"
+                            "      selector: {matchExpressions: [{key: late, operator: DoesNotExist}]}\n"
+                            "    - name: late\n")
+    root = make_repo(tmp_path / "fleet", policy=policy)
+    (root / "clusters.yaml").write_text(inventory(CLUSTERS).replace("labels: {env: prod}\n", "labels: {env: prod}\n", 1)
+                                        .replace("prod-2.example.com:6443\n    labels: {env: prod}",
+                                                 "prod-2.example.com:6443\n    labels: {env: prod, late: \"yes\"}"))
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "late")
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = next(line for line in result.stderr.splitlines() if "pin one field" in line)
+    assert "wave prod: prod-1" in line and "wave late: prod-2" in line, line
+    before = git(root, "rev-parse", "HEAD")
+    assert rollout(root, "advance", "guestbook", "--wave", "prod", "--no-push").returncode == 2
+    assert git(root, "rev-parse", "HEAD") == before  # nothing written
+
+
+def test_a_target_fleet_would_not_give_the_cluster_is_refused(tmp_path):
+    """The inventory says env=prod, the bundle's prod target selects env: production:
+    Fleet gives prod-1 no customization, so writing the prod target would not reach it."""
+    text = (corpus() / "fleet-examples" / BUNDLE).read_text()
+    bundle = text.replace("      env: prod\n", "      env: production\n")
+    root = make_repo(tmp_path / "fleet", bundle=bundle)
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2
+    assert f"{BUNDLE}:19: targetCustomizations[2]: cluster prod-1:" in result.stderr  # the `- name: prod` entry
+    assert "target 'prod' does not select cluster prod-1 (clusterSelector: env=production; the cluster's labels: " \
+        "env=prod)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_typo_in_the_last_key_is_refused_with_the_keys_that_are_there(tmp_path):
+    # (with create: true the missing tail is created: that is what it is for)
+    root = make_repo(tmp_path / "fleet", policy=POLICY.replace("helm.values.image", "helm.valus.image")
+                     .replace("      create: true\n", ""))
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2
+    assert "helm.valus is missing (did you mean `values`?)" in result.stderr
+    root = make_repo(tmp_path / "fleet2", policy=POLICY.replace("      create: true\n", "")
+                     .replace("helm.values.image", "helm.values.replica"))
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2, result.stdout
+    assert "has no key replica (did you mean `replicas`?)" in result.stderr and "create: true" in result.stderr
+
+
+# Fleet's own rules (rancher/fleet internal/cmd/controller/target/matcher/clustermatcher.go,
+# bundlematch.go), on targets written the way fleet.yaml files write them.
+def _targets(*targets: dict, mode: str | None = None) -> dict:
+    doc = {"namespace": "x", "targetCustomizations": list(targets)}
+    if mode:
+        doc["targetCustomizationMode"] = mode
+    return doc
+
+
+DEV = {"name": "dev", "clusterSelector": {"matchLabels": {"env": "dev"}}, "helm": {"values": {"a": 1}}}
+ALL = {"name": "all", "clusterSelector": {}, "helm": {"values": {"image": "x"}}}
+NAMED = {"name": "one", "clusterName": "c1"}
+GROUP = {"name": "group", "clusterGroup": "prod-eu"}
+
+
+@pytest.mark.parametrize("doc, index, cluster, labels, expected", [
+    (_targets(DEV), 0, "c1", {"env": "dev"}, None),
+    (_targets(DEV), 0, "c1", {"env": "test"}, "does not select cluster c1"),
+    (_targets(NAMED, DEV), 1, "c1", {"env": "dev"}, "Fleet gives cluster c1 target 'one', the first"),
+    (_targets(NAMED, DEV), 1, "c2", {"env": "dev"}, None),
+    (_targets(NAMED), 0, "rancher-id", {fleet_targets.DISPLAY_NAME: "c1"}, None),  # the display name label
+    (_targets({"name": "none"}), 0, "c1", {}, "does not select"),  # no criteria: matches nothing
+    (_targets(GROUP, DEV), 1, "c1", {"env": "dev"}, "selects by clusterGroup"),  # cannot tell: refused
+    (_targets(DEV, GROUP), 0, "c1", {"env": "dev"}, None),  # decided before the group
+    (_targets(DEV, ALL, mode="allMatches"), 0, "c1", {"env": "dev"}, None),  # `all` does not set helm.values.a
+    (_targets(DEV, {**ALL, "helm": {"values": {"a": 2}}}, mode="allMatches"), 0, "c1", {"env": "dev"},
+     "also selects cluster c1 and sets the same value after"),
+    (_targets(DEV, mode="someday"), 0, "c1", {"env": "dev"}, "targetCustomizationMode 'someday'"),
+])
+def test_fleet_target_rules(doc, index, cluster, labels, expected):
+    why = fleet_targets.check(doc, index, ["helm", "values", "a"], cluster, labels)
+    assert (why is None) if expected is None else (why is not None and expected in why), why
