@@ -146,6 +146,7 @@ SETUPS = {
     "kustomize-overlays": copy("kargo-simple"),
     "helm-values": copy("argocd-example-apps", prepared=r"(image|tag):"),
     "plain-manifests": copy("gitops-environment-promotion"),
+    "fleet-bundles": copy("fleet-examples"),
 }
 
 
@@ -280,17 +281,29 @@ def test_a_mesh_compares_no_server_and_refuses_a_destination_named_in_cluster(tm
         "'in-cluster': refusing to pin the wrong cluster"]
 
 
-def test_an_overlay_two_clusters_share_is_refused_as_the_page_says(tmp_path, cli):
+def test_an_overlay_two_clusters_share_is_one_unit_in_one_wave_and_refused_across_waves(tmp_path, cli):
     recipe, root = build("kustomize-overlays", tmp_path)
-    (root / "fleet.yaml").write_text("apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n"
-                                     "  - {name: prod-eu, labels: {environment: prod}}\n"
-                                     "  - {name: prod-us, labels: {environment: prod}}\n")
+    fleet = ("apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n"
+             "  - {name: prod-eu, labels: {environment: prod}}\n"
+             "  - {name: prod-us, labels: {environment: prod}}\n")
+    (root / "fleet.yaml").write_text(fleet)
     policy = root / "rollouts" / f"{recipe.policy}.yaml"
     policy.write_text(swap(policy.read_text(), {"env/{cluster}/": "env/{labels.environment}/"}))
+    planned = cli(root, "plan", recipe.policy, "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    (prod,) = [w for w in json.loads(planned.stdout)["waves"] if w["clusters"]]
+    assert prod["shared"] == [{"file": "env/prod/kustomization.yaml", "field": "images[name=ghcr.io/akuity/guestbook].newTag",
+                               "clusters": ["prod-eu", "prod-us"]}]
+    (root / "fleet.yaml").write_text(fleet.replace("prod-us, labels: {environment: prod}",
+                                                   "prod-us, labels: {environment: prod, late: \"yes\"}"))
+    policy.write_text(policy.read_text() + "    - name: late\n")
+    policy.write_text(swap(policy.read_text(), {"    - name: prod\n": "    - name: prod\n"
+                           "      selector: {matchExpressions: [{key: late, operator: DoesNotExist}]}\n"}))
     refused = cli(root, "validate", recipe.policy)
-    assert refused.exit_code == 2
-    assert "env/prod/kustomization.yaml:11: clusters prod-eu, prod-us all pin this file: each cluster needs its own" \
-        in refused.output.splitlines()
+    assert refused.exit_code == 2, refused.output
+    assert "clusters prod-eu, prod-us pin one field (env/prod/kustomization.yaml: " \
+           "images[name=ghcr.io/akuity/guestbook].newTag), which moves them all at once, but the plan puts them in " \
+           "different waves (wave prod: prod-eu; wave late: prod-us)" in refused.output
 
 
 def test_every_recipe_on_the_page_is_run_and_complete():
@@ -298,7 +311,7 @@ def test_every_recipe_on_the_page_is_run_and_complete():
     for recipe in RECIPES.values():
         assert recipe.policy and recipe.advances, recipe.name
     headings = re.findall(r"^## (.+)$", DOC.read_text(), re.M)
-    assert len(headings) == len(RECIPES) + 1  # and Rancher Fleet bundles, a stub for now (issue 24)
+    assert len(headings) == len(RECIPES)
 
 
 def test_the_marker_reader_refuses_what_it_cannot_read():
