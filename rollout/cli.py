@@ -347,16 +347,23 @@ def run(
     timeout: Annotated[str, typer.Option("--timeout", help="With --wait: give up after this long.")] = "6h",
     interval: Annotated[str, typer.Option("--interval", help="With --wait: time between steps.")] = "30s",
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    report: Annotated[Optional[str], typer.Option("--report", help="Write the rollout as one self-contained HTML "
+                                                  "page to this file after each step (a CI artifact).")] = None,
 ) -> None:
     """One safe step of the rollout, for CI: judge the gates, revert or halt on failure,
     advance what became ready, push. Exit 0 advanced/waiting/complete, 1 failed."""
+    from pathlib import Path
+
     from rollout.run import run as run_steps
-    from rollout.workspace import repo_root
+    from rollout.workspace import UsageError, repo_root
 
     limit, every = _duration("--timeout", timeout), _duration("--interval", interval)
+    page = Path(report) if report else None
+    if page is not None and (page.is_dir() or not page.parent.is_dir()):  # before anything is written
+        raise UsageError(f"--report {report}: " + ("is a folder" if page.is_dir() else "its folder does not exist"))
     root = repo_root(repo, policy)
     code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value,
-                                            _mode(delivery)))
+                                            _mode(delivery), page))
     raise typer.Exit(code)
 
 

@@ -108,7 +108,7 @@ def _request(page: Page, sha: str | None) -> str:
 
 # --- the wave DAG ---------------------------------------------------------------------
 
-NODE_W, NODE_H, GAP_X, GAP_Y = 190, 48, 56, 18
+NODE_W, NODE_H, GAP_X, GAP_Y = 200, 48, 48, 18
 
 
 def layers(plan) -> dict[int, int]:
@@ -155,7 +155,7 @@ def dag_svg(plan, statuses: dict[int, str]) -> str:
         x, y = at[wave.number]
         status = statuses[wave.number]
         style = _style(status)
-        name = wave.name if len(wave.name) <= 22 else wave.name[:21] + "…"
+        name = wave.name if len(wave.name) <= 24 else wave.name[:23] + "…"
         dash = f' stroke-dasharray="{_e(style["stroke-dasharray"].replace(" ", ","))}"' if "stroke-dasharray" in style else ""
         heavy = ' stroke-width="3"' if "stroke-width" in style else ""
         nodes.append(
