@@ -111,6 +111,28 @@ def test_the_document_has_headings_tables_and_every_wave_and_cluster(tmp_path):
     assert len(badges) >= len(plan.waves) and all("s-" in b["class"] for b in badges)
 
 
+def test_pauses_windows_and_earlier_rollouts_are_shown(tmp_path):
+    from waves.holds import Hold
+    from waves.pause import Pause
+    from rollout.report import plan_page
+
+    windows = ("  onFailure: revert\n  windows:\n    - kind: allow\n      schedule: \"0 9 * * 1-4\"\n"
+               "      duration: 6h\n      timeZone: Europe/Berlin\n")
+    plan = seed_plan(tmp_path, SEED_POLICY.replace("  onFailure: revert\n", windows))
+    earlier = [Event("7" * 40, T0 - 86400, ADVANCE, POLICY, "v1.4.1", "canary", ("dev-us-east",)),
+               Event("8" * 40, T0 - 86000, REVERT, POLICY, "v1.4.1", "canary", reason="crashloop")]
+    state = fold(plan, earlier, T0)
+    hold = Hold(T0, [Pause(POLICY, "bob <b>", T0 - 60, "freeze <b>", "9" * 40)])
+    page = render(Page(plan, state, T0, hold=hold))
+    assert "<strong>Paused</strong>: paused security-patch by bob &lt;b&gt;" in page and "freeze &lt;b&gt;" in page
+    assert "Earlier rollouts of this policy" in page and "<code>v1.4.1</code>" in page and ">reverted</td>" in page
+    assert page.count("change window") >= len(plan.waves)  # each pending wave says where its window is
+    assert "Europe/Berlin" in page
+    shown = render(plan_page(SimpleNamespace(plan=plan, warnings=[]), now=T0))
+    assert "Rollout plan <code>security-patch</code>" in shown and "Europe/Berlin" in shown
+    assert "Timeline" not in shown and "Earlier rollouts" not in shown
+
+
 def test_a_verdict_of_this_run_shows_as_the_run_table_shows_it(tmp_path):
     from rollout.gate_check import WaveVerdict
 

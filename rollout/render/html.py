@@ -241,7 +241,8 @@ def timeline_rows(page: Page, statuses: dict[int, str]) -> str:
         end, how = _end(page, ws)
         if ws.advanced_at and wave.bake_seconds:
             baked = ws.advanced_at + wave.bake_seconds
-            bake = (f"{_took(wave.bake_seconds)}, over {_when(baked)}" if baked <= page.now
+            bake = (f"{_took(wave.bake_seconds)}, cut short by the revert" if end and how == "reverted" and end < baked
+                    else f"{_took(wave.bake_seconds)}, over {_when(baked)}" if baked <= page.now
                     else f"{_took(wave.bake_seconds)}, {_took(ws.bake_remaining)} left")
         else:
             bake = _took(wave.bake_seconds) if wave.bake_seconds and not wave.empty else "—"
@@ -350,8 +351,11 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
                      f"{_request(page, ws.advance_commit)}</li>")
         baked = ws.advanced_at + wave.bake_seconds
         if wave.bake_seconds:
-            story.append(f"<li>bake over {_when(baked)} ({_took(wave.bake_seconds)})</li>" if baked <= page.now
-                         else f"<li>baking: {_took(ws.bake_remaining)} left, until {_when(baked)}</li>")
+            if ws.reverted_at and ws.reverted_at < baked:
+                story.append(f"<li>bake of {_took(wave.bake_seconds)} cut short by the revert</li>")
+            else:
+                story.append(f"<li>bake over {_when(baked)} ({_took(wave.bake_seconds)})</li>" if baked <= page.now
+                             else f"<li>baking: {_took(ws.bake_remaining)} left, until {_when(baked)}</li>")
     if ws.approved_by:
         story.append(f"<li>approved by {_e(ws.approved_by)}</li>")
     if ws.verify_commit:
@@ -375,13 +379,14 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     if halt_lines:
         parts.append(f'<h4>Halt evidence</h4><pre class="evidence">{_e(chr(10).join(halt_lines))}</pre>')
     if wave.clusters:
+        judged = page.kind == "status" and bool(wave.gates or checks)  # a column for what the gates said
         rows = []
         for cluster, (kind, words) in zip(wave.clusters, pins):
             files = ", ".join(t.file for t in page.plan.pins.get(cluster, ()))
-            gates = f"<td>{_e(checks.get(cluster, ''))}</td>" if page.kind == "status" else ""
+            gates = f"<td>{_e(checks.get(cluster, ''))}</td>" if judged else ""
             rows.append(f'<tr><th scope="row">{_e(cluster)}</th><td class="pin {kind}">{_e(words)}</td>'
                         f'<td>{_e(files)}</td>{gates}</tr>')
-        gates = '<th scope="col">gates</th>' if page.kind == "status" else ""
+        gates = '<th scope="col">gates</th>' if judged else ""
         parts.append(f'<div class="scroll"><table class="clusters"><caption>Clusters of wave {wave.number} '
                      f'{_e(wave.name)}</caption><thead><tr><th scope="col">cluster</th><th scope="col">pin</th>'
                      f'<th scope="col">files</th>{gates}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
@@ -417,6 +422,8 @@ th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertic
 thead th{background:var(--soft);font-weight:600}
 tbody th{font-weight:500;overflow-wrap:anywhere}
 td{overflow-wrap:anywhere}
+table.times{min-width:600px}
+table.times th,table.times td{overflow-wrap:normal}
 .badge{display:inline-block;border:1px solid;border-radius:10px;padding:0 8px;font-size:.85em;font-weight:600;
   white-space:nowrap;color:#24292f}
 .counts{display:flex;flex-wrap:wrap;gap:6px 14px;list-style:none;padding:0;margin:.5em 0}
