@@ -165,6 +165,21 @@ def test_the_demo_rollout_in_the_browser_has_every_wave_cluster_and_the_revert_r
         == "solid"  # the stylesheet applied
 
 
+def test_what_a_screen_reader_gets_headings_links_tables_and_the_filter(pages, browser):
+    """Chromium's accessibility tree of the demo's page: the statuses in words, not colour."""
+    browser.open(pages["demo"], width=1280)
+    named: dict[str, list] = {}
+    for node in browser.call("Accessibility.getFullAXTree", session=True)["nodes"]:
+        if not node.get("ignored"):
+            named.setdefault(node.get("role", {}).get("value"), []).append(node.get("name", {}).get("value"))
+    assert named["heading"][:2] == ["Rollout security-patch → v1.4.2: reverted", "Waves"]
+    assert "5 production/2 reverted 1 cluster · 0 at v1.4.2" in named["heading"]  # each wave's, status in words
+    assert "wave 5 production/2: reverted, 1 cluster" in named["link"]  # its box in the DAG
+    assert {"dev-us-east", "prod-us-east"} <= set(named["rowheader"]) and "cluster" in named["columnheader"]
+    assert "Clusters of wave 5 production/2" in named["table"]
+    assert named["searchbox"] == ["Filter clusters and waves"]
+
+
 def test_the_network_log_sees_a_request_when_a_page_makes_one(pages, browser):
     """The check above can fail: a page that loads an image from elsewhere shows in the log."""
     browser.open(pages["leaky"], width=800)

@@ -167,7 +167,8 @@ def dag_svg(plan, statuses: dict[int, str]) -> str:
             f'<text x="{x + 10}" y="{y + 38}">{GLYPHS.get(status, "·")} {_e(status)} · '
             f'{count(len(wave.clusters), "cluster")}</text></a>')
     label = f"The {count(len(plan.waves), 'wave')} and what each waits for, coloured and labelled by status"
-    return (f'<svg class="dag" role="img" aria-label="{_e(label)}" width="{width}" height="{height}" '
+    # a group, not an image: its boxes are links a keyboard and a screen reader reach
+    return (f'<svg class="dag" role="group" aria-label="{_e(label)}" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
             f'<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" '
             f'orient="auto"><path d="M0 0L8 4L0 8z" fill="#57606a"/></marker></defs>'
