@@ -156,6 +156,8 @@ def test_the_demo_rollout_in_the_browser_has_every_wave_cluster_and_the_revert_r
     text = dom(browser, "return document.body.innerText")
     assert REASON in text  # the alert at the top and wave 5's timeline
     assert dom(browser, "return document.querySelector('#wave-5 .pin').textContent") == "reverted to its previous pin"
+    assert dom(browser, "return document.querySelector('#wave-5 .pin').nextElementSibling.nextElementSibling"
+                        ".textContent") == "failed: " + REASON.split("; prod-us-east: ")[1]  # its gates, from the reason
     assert dom(browser, "return document.querySelectorAll('svg.dag a').length") == 5  # every wave drawn
     # nothing but the page itself was requested; the CSP let its style and script run and blocked nothing
     assert browser.requests == [pages["demo"].resolve().as_uri()]

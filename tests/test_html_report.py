@@ -200,7 +200,7 @@ def dags(draw):
     return SimpleNamespace(waves=waves)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(40))
 @given(dags())
 def test_each_wave_is_drawn_after_what_it_waits_for_with_one_arrow_per_dependency(plan):
     layer = layers(plan)

@@ -307,16 +307,22 @@ def pin_state(page: Page, wave, ws, cluster: str) -> tuple[str, str]:
     return "ok", f"at {revision}"
 
 
-def _checks(page: Page, number: int, record_lines: list[str]) -> dict[str, str]:
-    """Per cluster, what the gates said: this run's checks, else the record's evidence lines."""
-    verdict = page.verdicts.get(number)
+def _checks(page: Page, wave, record_lines: list[str], reason: str) -> dict[str, str]:
+    """Per cluster, what the gates said: this run's checks, else the record's evidence lines,
+    and the failed cluster a revert's reason names (`...; <cluster>: <gate>: <why>`)."""
+    verdict = page.verdicts.get(wave.number)
     if verdict is not None and verdict.checks:
         out: dict[str, str] = {}
         for check in verdict.checks:
             out[check.cluster] = (out[check.cluster] + "; " if check.cluster in out else "") + \
                 f"{check.gate}: {check.state}: {check.reason}"
         return out
-    return _per_cluster(record_lines)
+    out = _per_cluster(record_lines)
+    for part in reason.split("; ")[1:]:
+        cluster, _, said = part.partition(": ")
+        if cluster in wave.clusters and said:
+            out.setdefault(cluster, f"failed: {said}")
+    return out
 
 
 def _gate_names(wave) -> list[str]:
@@ -328,7 +334,8 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     status = row["status"]
     verify, halt, revert = (page.records.get(c or "") for c in (ws.verify_commit, ws.halt_commit, ws.revert_commit))
     evidence, halt_lines = _evidence(verify), _evidence(halt)
-    checks = _checks(page, wave.number, evidence + halt_lines)
+    reason = _reason(revert)
+    checks = _checks(page, wave, evidence + halt_lines, reason)
     pins = [pin_state(page, wave, ws, c) for c in wave.clusters]
     at = sum(1 for kind, _ in pins if kind == "ok")
     counts = count(len(wave.clusters), "cluster") + (f" · {at} at {page.plan.revision}" if ws.advance_commit else "")
@@ -365,7 +372,6 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     if ws.halt_commit:
         story.append(f"<li><strong>halted</strong> {_commit(page, ws.halt_commit)}: {_e(ws.halt_reason or '')}</li>")
     if ws.revert_commit:
-        reason = _reason(revert)
         story.append(f"<li><strong>reverted</strong> {_when(ws.reverted_at)}"
                      f"{', ' + _took(ws.reverted_at - ws.advanced_at) + ' after the advance' if ws.advanced_at else ''}"
                      f" {_commit(page, ws.revert_commit)}{_request(page, ws.revert_commit)}"
