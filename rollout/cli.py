@@ -64,6 +64,7 @@ class PlanFormat(str, Enum):
     markdown = "markdown"
     mermaid = "mermaid"
     dot = "dot"
+    html = "html"
 
 
 class CheckFormat(str, Enum):
@@ -83,6 +84,7 @@ class StatusFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     mermaid = "mermaid"
+    html = "html"
 
 
 def command(func):
@@ -137,8 +139,13 @@ def plan(
         for line in lines(ws.plan, Hold(clock())):
             print(line)
         return
-    _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown))
-    if format is PlanFormat.json:
+    _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown, PlanFormat.html))
+    if format is PlanFormat.html:
+        from rollout.render.html import render as render_html
+        from rollout.report import plan_page
+
+        sys.stdout.write(render_html(plan_page(ws)))
+    elif format is PlanFormat.json:
         from rollout.render.plan_json import render as render_json
 
         print(render_json(ws.plan, ws.warnings, pretty=sys.stdout.isatty()))
@@ -340,16 +347,23 @@ def run(
     timeout: Annotated[str, typer.Option("--timeout", help="With --wait: give up after this long.")] = "6h",
     interval: Annotated[str, typer.Option("--interval", help="With --wait: time between steps.")] = "30s",
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    report: Annotated[Optional[str], typer.Option("--report", help="Write the rollout as one self-contained HTML "
+                                                  "page to this file after each step (a CI artifact).")] = None,
 ) -> None:
     """One safe step of the rollout, for CI: judge the gates, revert or halt on failure,
     advance what became ready, push. Exit 0 advanced/waiting/complete, 1 failed."""
+    from pathlib import Path
+
     from rollout.run import run as run_steps
-    from rollout.workspace import repo_root
+    from rollout.workspace import UsageError, repo_root
 
     limit, every = _duration("--timeout", timeout), _duration("--interval", interval)
+    page = Path(report) if report else None
+    if page is not None and (page.is_dir() or not page.parent.is_dir()):  # before anything is written
+        raise UsageError(f"--report {report}: " + ("is a folder" if page.is_dir() else "its folder does not exist"))
     root = repo_root(repo, policy)
     code = _engine_errors(lambda: run_steps(root, policy, kubeconfig, push, wait, limit, every, format.value,
-                                            _mode(delivery)))
+                                            _mode(delivery), page))
     raise typer.Exit(code)
 
 
@@ -555,7 +569,7 @@ def audit(
 def status(
     policy: PolicyArgument,
     repo: RepoOption = None,
-    format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status.")] = StatusFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status; html: one self-contained page.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
     from rollout.status import status as run
@@ -563,22 +577,22 @@ def status(
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
+    if format is StatusFormat.html:  # one self-contained page (rollout/render/html.py)
+        from rollout.render.html import render as render_html
+        from rollout.report import status_page
+
+        sys.stdout.write(render_html(_engine_errors(lambda: status_page(root, policy))))
+        return
     ws, state = _engine_errors(lambda: run(root, policy))
     render(ws.plan, state, format.value, _hold(root, ws))
 
 
 def _hold(root, ws):
     """The pause and the clock, for showing change windows and who paused."""
-    from rollout.controls import Hold, hold_of
+    from rollout.controls import hold_at
     from rollout.session import clock
-    from rollout.git.history import followed_remote, history_refs
-    from rollout.git.repo import Git, GitError
 
-    try:
-        git = Git(root)
-        return hold_of(git, ws.plan.policy, clock(), history_refs(git, followed_remote(git)), ws)
-    except GitError:  # not a git repository: no pause to read
-        return Hold(clock())
+    return hold_at(root, ws, clock())
 
 
 @command

@@ -8,6 +8,8 @@ import re
 
 from waves.holds import Hold
 from waves.pause import ALL, Pause, PauseEvent, fold_pauses
+from rollout.git.history import followed_remote, history_refs
+from rollout.git.repo import Git, GitError
 from rollout.trust import screen_for
 
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
@@ -54,3 +56,13 @@ def hold_of(git, policy: str, now: int, ref: str | list[str] = "HEAD", ws=None) 
         return Hold(now, fold_pauses(events, policy))
     counted, ignored, _ = screen_for(git, ws).screen(events)
     return Hold(now, fold_pauses(counted, policy), [i for i in ignored if i.action in ("resume", "undo")])
+
+
+def hold_at(root, ws, now: int) -> Hold:
+    """The pauses and the clock for a read-only look (status, the report page): no pause
+    to read outside a git repository."""
+    try:
+        git = Git(root)
+        return hold_of(git, ws.plan.policy, now, history_refs(git, followed_remote(git)), ws)
+    except GitError:
+        return Hold(now)

@@ -257,6 +257,21 @@ def status_picture(repo: Path, policy_ref: str) -> str:
     return "\n" + render(ws.plan, state) + "\n"
 
 
+def write_report(repo: Path, policy_ref: str, path: Path, result: Step) -> list[str]:
+    """The report page after a step, with the step's verdicts, replacing the last one whole
+    (rollout/report.py). The step is done and published: a page that cannot be written is a
+    warning, never the step's failure."""
+    from rollout.git.repo import GitError
+    from rollout.render.html import render
+    from rollout.report import status_page, write
+
+    try:
+        write(path, render(status_page(repo, policy_ref, result.verdicts)))
+    except (OSError, GitError) as err:
+        return [f"warning: --report {path}: not written: {err}"]
+    return []
+
+
 def lines(result: Step) -> list[str]:
     """What a step did, as log lines; the last one is the rollout's status."""
     out = [f"{'proposed' if i.get('pullRequest') else 'advanced'} wave {i['wave']} {i['name']}: "
@@ -278,9 +293,10 @@ def lines(result: Step) -> list[str]:
 
 
 def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, wait: bool, timeout: float,
-        interval: float, fmt: str, delivery: str | None = None) -> int:
+        interval: float, fmt: str, delivery: str | None = None, report: Path | None = None) -> int:
     """Step once, or with `wait` until complete, failed or `timeout`: a live table in a
-    terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`."""
+    terminal, log lines elsewhere (CI), one JSON object per step with `fmt == "json"`.
+    `report`: the page of `rollout status --format html` written there after each step."""
     from rollout.notify.hook import after_step
     from rollout.observers.kube import Kube
     from rollout.render.status import live_view
@@ -313,6 +329,9 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
             if summary:
                 with open(summary, "a") as handle:
                     handle.write(summary_markdown(result) + status_picture(repo, policy_ref))
+            if report is not None:
+                for warning in write_report(repo, policy_ref, report, result):
+                    print(warning, file=sys.stderr, flush=True)
             if not wait or _final(result) or time.monotonic() > deadline:
                 break
             time.sleep(interval)

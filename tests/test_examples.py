@@ -243,7 +243,8 @@ def test_ci_example_pushes_with_its_token_and_writes_it_nowhere(name, tmp_path):
     git(work, "push", "-q", "origin", "main")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "rollout").write_text('#!/bin/sh\n[ "$*" = "run -- security-patch" ] || { echo "rollout $*" >&2; exit 9; }\n'
+    (bin_dir / "rollout").write_text('#!/bin/sh\n[ "$*" = "run --report rollout-report.html -- security-patch" ] || '
+                                     '{ echo "rollout $*" >&2; exit 9; }\n'
                                      'git commit -q --allow-empty -m "rollout: advance" && git push -q\n')
     (bin_dir / "rollout").chmod(0o755)
     kubeconfig = tmp_path / "kubeconfig"

@@ -98,9 +98,19 @@ def test_degraded_production_cluster_is_reverted_and_later_runs_do_nothing(tmp_p
         before = len(subjects(remote))
         body = git(remote, "log", "-1", "--format=%B", "main")
         assert "Rollout-Reason: gate failed: 1 of 1 clusters failed (maxFailures 0); prod-us-east: argocd:" in body
-        again = run(work, sim.kubeconfig, "--format", "json")
+        page = tmp_path / "report" / "rollout.html"
+        page.parent.mkdir()
+        again = run(work, sim.kubeconfig, "--format", "json", "--report", str(page))
         assert again.returncode == 1 and '"status": "reverted"' in again.stdout
         assert len(subjects(remote)) == before  # nothing new
+        # --report: the page after the step, written whole (tests/test_html_browser.py loads one in chromium)
+        text = page.read_text()
+        assert [p.name for p in page.parent.iterdir()] == ["rollout.html"]
+        assert text.startswith("<!DOCTYPE html>") and text.count('<details class="wave"') == 5
+        assert 'id="wave-5" data-status="reverted"' in text and "prod-us-east: argocd: prod-us-east-platform: " \
+            "health Degraded at v1.4.2" in text
+        assert all(f'<th scope="row">{c}</th>' in text for c in ("dev-us-east", "dev-eu-west", "staging-us-east",
+                                                                 "staging-eu-west", "prod-eu-west", "prod-us-east"))
     finally:
         sim.stop()
 

@@ -15,6 +15,7 @@ A forge module offers:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -117,6 +118,7 @@ class Forge(Protocol):
 
 FORGES = {"github": "rollout.delivery.github", "gitlab": "rollout.delivery.gitlab"}
 # What locates a forge and its token (a connection is reused while none of them changes).
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 VARIABLES = ("GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "CI_API_V4_URL", "CI_PROJECT_PATH", "GITLAB_TOKEN")
 
 
@@ -139,6 +141,41 @@ def parse_remote(url: str) -> tuple[str | None, str | None, str | None]:
         port = f":{parts.port}" if parts.port and parts.scheme in ("http", "https") else ""
         root = f"{parts.scheme}://{host}{port}" if parts.scheme in ("http", "https") else f"https://{host}"
     return root, host, path.strip("/").removesuffix(".git")
+
+
+@dataclass(frozen=True)
+class WebLinks:
+    """The web pages of a repository on its forge (the report page links commits and pull
+    requests): https only, from the remote URL, never its credentials (parse_remote drops them)."""
+
+    forge: str  # github | gitlab
+    base: str  # https://host[:port]/owner/name
+
+    def commit(self, sha: str) -> str | None:
+        if not _SHA.fullmatch(sha or ""):
+            return None
+        return f"{self.base}/commit/{sha}" if self.forge == "github" else f"{self.base}/-/commit/{sha}"
+
+    def request(self, number: int) -> str:
+        return f"{self.base}/pull/{number}" if self.forge == "github" else f"{self.base}/-/merge_requests/{number}"
+
+    def branch(self, name: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.base}/tree/{quote(name)}" if self.forge == "github" else f"{self.base}/-/tree/{quote(name)}"
+
+
+def web_links(remote_url: str, provider: str | None = None) -> WebLinks | None:
+    """Where a remote's commits are on the web, when it is on a forge we know: `provider`
+    (spec.delivery.provider), else the host's name (github, gitlab). None for a local path,
+    an unknown host or a plain-http remote."""
+    from urllib.parse import quote
+
+    root, host, path = parse_remote(remote_url or "")
+    if root is None or not root.startswith("https://") or not path:
+        return None
+    forge = provider or next((name for name in FORGES if name in host), None)
+    return WebLinks(forge, f"{root}/{quote(path)}") if forge in FORGES else None
 
 
 def token_from(variable: str, forge: str, requests: str, repository: str) -> str:
