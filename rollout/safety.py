@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves import fleet_targets
-from waves.pins.base import PinTargetError
+from waves.pins.base import PinTargetError, format_steps
 from waves.problems import POLICY, Problem
 from waves.templates import MissingLabel, render
 from rollout.yamlfile import bulk
@@ -103,6 +103,8 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
                 continue
             if pin.preset in ("argocd-application", "argocd-application-image"):  # both pin an Application
                 result.problems += _destination(target.file, located, pin, cluster)
+            elif pin.preset == "argocd-applicationset-list":
+                result.problems += _element_destination(target.file, located, pin, cluster)
             result.problems += _fleet_target(target.file, located, pin, cluster)
 
     result.problems += _shared_fields(plan, result.targets)
@@ -162,6 +164,28 @@ def _destination(file: str, located: Located, pin, cluster) -> list[Problem]:
         problems.append(Problem(
             f"Application for cluster {cluster.name} deploys to cluster name {name!r}: refusing to pin the wrong cluster",
             ("spec.destination.name",), file, line=located.line(loc + ("name",), index)))
+    return problems
+
+
+def _element_destination(file: str, located: Located, pin, cluster) -> list[Problem]:
+    """The Application an ApplicationSet makes from this cluster's element must deploy to
+    this cluster, as an Application file must (`_destination`)."""
+    index = find_document(located, pin, cluster.name, cluster.labels)
+    try:
+        destination = pin.destination(located.documents[index], cluster.name)
+    except (PinTargetError, KeyError, IndexError, TypeError):
+        return []  # the edit reports why the element cannot be pinned
+    problems = []
+    server, name = destination.get("server"), destination.get("name")
+    if server is not None and cluster.server is not None and server[0] != cluster.server:
+        problems.append(Problem(
+            f"the ApplicationSet's Application for cluster {cluster.name} deploys to {server[0]}, but the inventory "
+            f"gives {cluster.server} for {cluster.name}: refusing to pin the wrong cluster",
+            (format_steps(server[1]),), file, line=located.line(tuple(server[1]), index)))
+    if name is not None and name[0] != cluster.name:
+        problems.append(Problem(
+            f"the ApplicationSet's Application for cluster {cluster.name} deploys to cluster name {name[0]!r}: "
+            "refusing to pin the wrong cluster", (format_steps(name[1]),), file, line=located.line(tuple(name[1]), index)))
     return problems
 
 

@@ -153,3 +153,58 @@ def test_generator_template_override_counts_as_a_reader():
     assert pin_text(given, flavour, "engineering-dev", {}, "blue").field == "spec.generators[0].list.elements[0].flavour"
     with pytest.raises(PinError, match="never reads the element's flavour"):
         pin_text(override, flavour, "engineering-prod", {}, "blue")  # the second list's template does not
+
+
+def _list_example() -> str:
+    """argoproj/argo-cd applicationset/examples/list-generator/list-example.yaml, as the
+    recipe prepares it: the template reads each element's targetRevision."""
+    text = (corpus() / "upstream/argoproj/argo-cd/applicationset/examples/list-generator/list-example.yaml").read_text()
+    text = text.replace("targetRevision: HEAD", "targetRevision: '{{.targetRevision}}'")
+    return text.replace("url: https://kubernetes.default.svc\n",
+                        "url: https://kubernetes.default.svc\n        targetRevision: HEAD\n")
+
+
+@pytest.mark.parametrize("template, element, expected", [
+    ("server: '{{.url}}'", "url: https://prod.example.com", {"server": "https://prod.example.com"}),
+    ("server: 'https://{{.cluster}}.example.com'", "url: x", {"server": "https://engineering-prod.example.com"}),
+    ("server: https://fixed.example.com", "url: x", {"server": "https://fixed.example.com"}),  # every element: one server
+    ("server: '{{.other}}'", "url: x", {}),  # another generator's parameter: cannot be told here
+    ("name: '{{.cluster}}'", "url: x", {"name": "engineering-prod"}),
+])
+def test_the_destination_of_an_elements_application_is_read_from_the_template(template, element, expected):
+    text = _list_example().replace("server: '{{.url}}'", template)
+    text = text.replace("- cluster: engineering-prod\n        url: https://kubernetes.default.svc",
+                        f"- cluster: engineering-prod\n        {element}")
+    from rollout.yamlfile import Located
+
+    doc = Located.parse("x", text).documents[0]
+    got = pin(field="targetRevision").destination(doc, "engineering-prod")
+    assert {k: v[0] for k, v in got.items()} == expected
+    assert all(v[1][-3:-1] == ["spec", "destination"] for v in got.values())
+
+
+def test_an_element_whose_application_deploys_elsewhere_is_refused(tmp_path):
+    """The inventory says engineering-prod is https://prod.example.com; its element's url
+    (the template's destination.server) is the in-cluster server: refused at that line."""
+    from conftest import Repo
+
+    repo = Repo(tmp_path / "r")
+    repo.write("appset.yaml", _list_example())
+    repo.write("fleet.yaml", "apiVersion: rollout/v1alpha1\nkind: Fleet\nclusters:\n"
+               "  - {name: engineering-dev, server: 'https://kubernetes.default.svc', labels: {env: dev}}\n"
+               "  - {name: engineering-prod, server: 'https://prod.example.com', labels: {env: prod}}\n")
+    repo.write("rollouts/guestbook.yaml", "apiVersion: rollout/v1alpha1\nkind: RolloutPolicy\n"
+               "metadata: {name: guestbook}\nspec:\n  revision: v2\n  inventory:\n    - fleet: fleet.yaml\n"
+               "  pin:\n    - preset: argocd-applicationset-list\n      files: appset.yaml\n  waves:\n"
+               "    - name: dev\n      selector: {matchLabels: {env: dev}}\n    - name: prod\n")
+    result = repo.cli("validate", "guestbook")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.endswith("appset.yaml:27: spec.template.spec.destination.server: the "
+                         "ApplicationSet's Application for cluster engineering-prod deploys to "
+                         "https://kubernetes.default.svc, but the inventory gives https://prod.example.com for "
+                         "engineering-prod: refusing to pin the wrong cluster"), line
+    fixed = _list_example().replace("- cluster: engineering-prod\n        url: https://kubernetes.default.svc",
+                                    "- cluster: engineering-prod\n        url: https://prod.example.com")
+    repo.write("appset.yaml", fixed)
+    assert repo.cli("validate", "guestbook").exit_code == 0

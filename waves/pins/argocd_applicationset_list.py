@@ -80,6 +80,43 @@ class ArgoCDApplicationSetListPin(PinBase):
         self._check_read(spec, templates)
         return element_path + self.field.split(".")
 
+    def destination(self, doc: dict, cluster: str) -> dict[str, tuple[str, list]]:
+        """Where the template sends this cluster's Application: {"server" | "name": (value,
+        path of the template field)}, for each the template fills in from this element's
+        own keys (or writes literally); a field that reads anything else (another
+        generator's parameters, a function) is left out: it cannot be told here."""
+        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        go = str(spec.get("goTemplate")).lower() == "true"
+        element_path = self.steps(doc, cluster)[:-len(self.field.split("."))]
+        element = doc
+        for step in element_path:
+            element = element[step]
+        generator_path = element_path[:-3]  # .../list.elements[e] -> the generator
+        overrides = []
+        node, path = doc, []
+        for step in generator_path:  # the `template` of each combiner on the way, then the list's own
+            node, path = node[step], path + [step]
+            if isinstance(node, dict):
+                for key in ("matrix", "merge"):
+                    if isinstance(node.get(key), dict) and isinstance(node[key].get("template"), dict):
+                        overrides.append((node[key]["template"], path + [key, "template"]))
+        listgen = node.get("list") if isinstance(node, dict) else None
+        if isinstance(listgen, dict) and isinstance(listgen.get("template"), dict):
+            overrides.append((listgen["template"], generator_path + ["list", "template"]))
+        out: dict[str, tuple[str, list]] = {}
+        for template, at in [(spec.get("template"), ["spec", "template"]), *overrides]:  # later ones override
+            dest = ((template or {}).get("spec") or {}).get("destination") if isinstance(template, dict) else None
+            if not isinstance(dest, dict):
+                continue
+            for key in ("server", "name"):
+                if isinstance(dest.get(key), str):
+                    value = _render(dest[key], element, go)
+                    if value is None:
+                        out.pop(key, None)
+                    else:
+                        out[key] = (value, at + ["spec", "destination", key])
+        return out
+
     def creates(self) -> str | None:
         # An element without the key breaks the template for it (`missingkey=error`), or
         # renders `<no value>`: adding it to one element while the others lack it would
@@ -137,6 +174,32 @@ def _generators(generators, path: list, templates: list) -> Iterator[tuple[list,
             if isinstance(inner, dict):
                 yield from _generators(inner.get("generators"), path + [g, combiner, "generators"],
                                        templates + [inner.get("template")])
+
+
+_TAG = re.compile(r"\{\{(-?)\s*([^{}]*?)\s*(-?)\}\}")
+
+
+def _render(text: str, element: dict, go: bool) -> str | None:
+    """A template field filled in from the element's keys (`{{url}}`, `{{ .url }}`,
+    `{{.values.url}}`); None when it reads anything else."""
+    def value(match: re.Match) -> str:
+        name = match.group(2)
+        if go:
+            if not name.startswith(".") or not re.fullmatch(r"\.[\w-]+(\.[\w-]+)*", name):
+                raise LookupError(name)
+            name = name[1:]
+        node = element
+        for part in name.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise LookupError(name)
+            node = node[part]
+        if isinstance(node, (dict, list)) or node is None:
+            raise LookupError(name)
+        return str(node)
+    try:
+        return _TAG.sub(value, text)
+    except LookupError:
+        return None
 
 
 def _fast_reference(field: str) -> re.Pattern:
