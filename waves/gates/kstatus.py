@@ -605,68 +605,40 @@ def resolve_kind(text: str) -> Kind:
 
 # --- revisionFrom: a field path whose value must hold the pin ---------------------------------
 
-_STEP = re.compile(r"\.?([A-Za-z0-9_$-]+)|\[(\*|-?[0-9]+|[A-Za-z0-9_.-]+=[^\]]*)\]")
-
 
 @dataclass(frozen=True)
 class FieldPath:
-    """`spec.template.spec.containers[0].image`, `...containers[name=web].image`,
-    `...containers[*].image` (every one), `metadata.labels["app.kubernetes.io/version"]`
-    (a key with dots, quoted)."""
+    """A field path in the syntax the pins use (waves/pins/yaml_field.py):
+    `spec.template.spec.containers[0].image`, `spec.template.spec.containers[name=web].image`."""
 
     text: str
     steps: tuple = ()
 
     def values(self, obj: object) -> list[object]:
-        """Every value the path reaches (several with `[*]` or a `[key=value]` that matches
-        several entries); [] when it reaches nothing."""
+        """Every value the path reaches (a `[key=value]` step may choose several entries: each
+        counts); [] when it reaches nothing."""
         nodes = [obj]
-        for kind, arg in self.steps:
+        for step in self.steps:
             following = []
             for node in nodes:
-                if kind == "key" and isinstance(node, dict) and arg in node:
-                    following.append(node[arg])
-                elif kind == "index" and isinstance(node, list) and -len(node) <= arg < len(node):
-                    following.append(node[arg])
-                elif kind == "all" and isinstance(node, list):
-                    following += node
-                elif kind == "match" and isinstance(node, list):
-                    key, value = arg
+                if isinstance(step, str) and isinstance(node, dict) and step in node:
+                    following.append(node[step])
+                elif isinstance(step, int) and isinstance(node, list) and step < len(node):
+                    following.append(node[step])
+                elif isinstance(step, tuple) and isinstance(node, list):
+                    key, value = step
                     following += [n for n in node if isinstance(n, dict) and str(n.get(key)) == value]
             nodes = following
         return nodes
 
 
 def parse_field_path(text: str) -> FieldPath:
-    r"""Parse a field path; ValueError naming what is wrong. Steps: `name`, `.name`,
-    `[N]`, `[*]`, `[key=value]`, `["key.with.dots"]`."""
+    """Parse a field path; ValueError naming what is wrong."""
+    from waves.pins.yaml_field import parse_field_path as steps
+
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("a field path such as spec.template.spec.containers[0].image")
-    steps, pos = [], 0
-    quoted = re.compile(r"\[\"([^\"]+)\"\]|\['([^']+)'\]")
-    while pos < len(text):
-        match = quoted.match(text, pos)
-        if match:
-            steps.append(("key", match.group(1) or match.group(2)))
-            pos = match.end()
-            continue
-        match = _STEP.match(text, pos)
-        if not match or (match.group(1) and pos > 0 and not text.startswith(".", pos) and text[pos - 1] != "]"):
-            raise ValueError(f"field path {text!r}: cannot read it from {text[pos:]!r} (steps: name, [N], [*], "
-                             "[key=value], [\"key.with.dots\"])")
-        if match.group(1):
-            steps.append(("key", match.group(1)))
-        else:
-            arg = match.group(2)
-            if arg == "*":
-                steps.append(("all", None))
-            elif re.fullmatch(r"-?[0-9]+", arg):
-                steps.append(("index", int(arg)))
-            else:
-                key, _, value = arg.partition("=")
-                steps.append(("match", (key, value)))
-        pos = match.end()
-    return FieldPath(text, tuple(steps))
+        raise ValueError("a field path such as spec.template.spec.containers[name=web].image")
+    return FieldPath(text, tuple(steps(text)))
 
 
 def holds(value: object, pin: str) -> bool:
