@@ -158,6 +158,12 @@ class Kube:
             return None, f"cannot reach {where}: {type(err).__name__}"
         return {item["metadata"]["name"]: item for item in listed.get("items", [])}, ""
 
+    def connect(self, contexts) -> None:
+        """Build the clients of these contexts now, in order: a set-up error surfaces here,
+        not from inside a thread pool."""
+        for context in dict.fromkeys(contexts):
+            self._client(context)
+
     def list_kind(self, context: str | None, kind, namespace: str, selector: str | None = None
                   ) -> tuple[list[dict] | None, str]:
         """The objects of a `waves.gates.kstatus.Kind` (built-in or custom; cluster-scoped

@@ -742,7 +742,7 @@ def gate_problems(spec) -> list[Problem]:
     which they were before the advance too: it must share its wave with a gate that
     compares the pin (argocd, flux). `spec` is a PolicySpec; one problem per such gate."""
     problems = []
-    places = [(("spec", "gates"), spec.gates, any(_is_wave_default(w) for w in spec.waves))]
+    places = [(("spec", "gates"), spec.gates, any(w.gates is None for w in spec.waves))]  # used by a wave?
     places += [(("spec", "waves", i, "gates"), w.gates, True) for i, w in enumerate(spec.waves) if w.gates is not None]
     for loc, gates, used in places:
         if not used:
@@ -759,10 +759,6 @@ def gate_problems(spec) -> list[Problem]:
                     "spec.template.spec.containers[0].image), or add an argocd or flux gate to the same gates",
                     (*loc, index, "kstatus")))
     return problems
-
-
-def _is_wave_default(wave) -> bool:
-    return wave.gates is None
 
 
 @dataclass
@@ -808,6 +804,9 @@ def judge(objects: list[dict], revision: str, revision_from: str | None, now: fl
             since = [t for t in (parse_time(o.result.since), advanced_at) if t is not None]
             age = now - max(since) if since else None
             words = f"Failed ({o.result.reason}): {o.result.message}"
+            detail = o.result.conditions[0].message if o.result.conditions else ""
+            if detail and detail != o.result.message:  # the object's own words (a Deployment's condition)
+                words += f": {detail}"
             if age is not None and age < settle:
                 pending.append(f"{o.name}: {words}, for {age:.0f}s (settling)")
             else:
