@@ -427,7 +427,7 @@ def health(
 ) -> None:
     """Each object judged as the gates judge it, in kstatus's words (Current, InProgress,
     Failed, Terminating, Unknown), with reason, message and evidence: exit 0 all Current,
-    1 any Failed, 3 otherwise."""
+    1 any Failed, 3 otherwise (no object, an unreachable cluster)."""
     from rollout import health as run
     from rollout.errors import InvalidInput
     from rollout.render.health import render
@@ -440,10 +440,13 @@ def health(
     if live and kind is None:
         raise UsageError("--kind: which kind of live objects to judge (Deployment, sts, pods, ...)")
     try:
-        objects = (run.read_files(filename) if filename
-                   else run.live(kubeconfig, context, kind, namespace, selector))
+        objects, why = (run.read_files(filename), "") if filename else \
+            run.live(kubeconfig, context, kind, namespace, selector)
     except InvalidInput as err:
         _fail(err.problems)
+    if objects is None:  # the cluster cannot be reached: nothing judged
+        print(f"rollout: {why}", file=sys.stderr)
+        raise typer.Exit(3)
     now = clock()
     entries = [run.judge(obj, now, revision) for obj in objects]
     render(entries, output.value)

@@ -183,10 +183,10 @@ def _argocd_evidence(app: dict) -> list[str]:
 
 
 def live(kubeconfig: str | None, context: str | None, kind_name: str, namespace: str | None,
-         selector: str | None) -> list[dict]:
-    """The objects of a kind on a cluster, as the gates list them. Set-up errors (a
-    kubeconfig or context that is not there, a selector or kind that is not one) are
-    UsageError; an API that cannot be reached too (one line, exit 2)."""
+         selector: str | None) -> tuple[list[dict] | None, str]:
+    """The objects of a kind on a cluster, as the gates list them; (None, why) when its API
+    cannot be reached. Set-up errors (a kubeconfig or context that is not there, a
+    selector or kind that is not one, refused credentials) are UsageError: exit 2."""
     from rollout.observers import SetupError
     from rollout.observers.kube import Kube
     from rollout.workspace import UsageError
@@ -203,9 +203,9 @@ def live(kubeconfig: str | None, context: str | None, kind_name: str, namespace:
     if namespace is None:
         namespace = _context_namespace(kube, context)
     items, why = kube.list_kind(context, kind, namespace, selector)
-    if items is None:
-        raise SetupError(why)
-    return items
+    if items is None and kube.refused(context):
+        raise SetupError(f"{why}: fix the kubeconfig's user or RBAC")
+    return items, why
 
 
 def _context_namespace(kube, context: str | None) -> str:
@@ -220,7 +220,8 @@ def _context_namespace(kube, context: str | None) -> str:
 
 
 def exit_code(entries: list[Entry]) -> int:
-    """0 every object Current, 1 any Failed, 3 anything else (as `rollout gate`)."""
+    """0 every object Current, 1 any Failed, 3 anything else, nothing at all included (as
+    `rollout gate`: an empty selection never passes)."""
     if any(e.status == kstatus.FAILED for e in entries):
         return 1
-    return 0 if all(e.status == kstatus.CURRENT for e in entries) else 3
+    return 0 if entries and all(e.status == kstatus.CURRENT for e in entries) else 3
