@@ -101,3 +101,19 @@ def test_flux_objects_go_through_the_flux_gate_as_its_fixtures_say():
         header = load_gate_fixture(path)[0]
         [entry] = json.loads(health("-f", str(path), "--revision", header["pin"], "-o", "json").stdout)
         assert (entry["status"], entry["reason"]) == (wanted[header["expect"]], "FluxGate"), path.name
+
+
+def test_live_objects_of_a_cluster_that_cannot_be_reached_or_is_not_in_the_kubeconfig(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig.json"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "down",
+        "clusters": [{"name": "down", "cluster": {"server": "http://127.0.0.1:9"}}],  # discard: nothing listens
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "u", "namespace": "shop"}}]}))
+    down = health("--kubeconfig", str(kubeconfig), "--kind", "deploy", "-o", "json")
+    assert down.exit_code == 3 and down.stdout == ""
+    assert down.stderr.strip() == "rollout: cannot reach the current context: MaxRetryError", down.stderr
+    missing = health("--kubeconfig", str(kubeconfig), "--context", "up", "--kind", "deploy")
+    assert missing.exit_code == 2 and "rollout health: context 'up' is not in the kubeconfig" in missing.stderr
+    unknown = health("--kubeconfig", str(kubeconfig), "--kind", "Deploymnet")
+    assert unknown.exit_code == 2 and "unknown kind 'Deploymnet'" in unknown.stderr

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import examples
+
 from rollout.yamlfile import load_documents
 from waves.gates import kstatus
 from waves.gates.kstatus import compute, holds, parse_field_path, resolve_kind
@@ -159,7 +161,7 @@ def objects(draw):
     return obj
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(200))
 @given(objects(), st.floats(0, 2e9))
 def test_compute_never_raises_and_says_one_of_kstatus_s_words(obj, now):
     result = compute(obj, now)
@@ -171,7 +173,7 @@ def test_compute_never_raises_and_says_one_of_kstatus_s_words(obj, now):
         assert [c.type for c in result.conditions] == ["Stalled"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(100))
 @given(objects())
 def test_deletion_comes_first_and_an_unobserved_generation_next(obj):
     terminating = {**obj, "metadata": {**obj["metadata"], "deletionTimestamp": "2025-01-01T00:00:00Z"}}
@@ -182,7 +184,7 @@ def test_deletion_comes_first_and_an_unobserved_generation_next(obj):
     assert result.status == "InProgress" and result.reason == "LatestGenerationNotObserved"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(100))
 @given(objects(), st.sampled_from(["Reconciling", "Stalled"]))
 def test_the_standard_conditions_decide_before_any_kind_s_rule(obj, kind):
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
