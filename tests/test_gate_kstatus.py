@@ -265,3 +265,31 @@ def test_set_up_errors_exit_2_before_any_commit_and_an_empty_selection_halts_at_
         assert health.returncode == 3 and health.stdout.strip() == "no objects"
     finally:
         sim.stop()
+
+
+def test_validate_refuses_a_health_only_kstatus_gate_at_its_line(tmp_path):
+    """Without revisionFrom the gate shows only health, which the old revision had too:
+    refused unless an argocd or flux gate shares its gates (spec.gates, or a wave's own)."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import app
+
+    shutil.copytree(EXAMPLES / "fleet-config", tmp_path / "fleet")
+    policy = tmp_path / "fleet/rollouts/security-patch.yaml"
+    original = policy.read_text()
+    health_only = "    - kstatus: {context: \"{cluster}\", namespace: shop, selector: app=web}\n"
+
+    def validate(text: str):
+        policy.write_text(text)
+        return CliRunner().invoke(app, ["validate", "security-patch", "--repo", str(tmp_path / "fleet")])
+
+    alone = validate(original.replace("    - argocd: {context: hub, namespace: argocd}\n", health_only))
+    line = original.splitlines().index("    - argocd: {context: hub, namespace: argocd}") + 1
+    assert alone.exit_code == 2, alone.stdout
+    assert alone.stderr.startswith(f"{policy}:{line}: spec.gates[0].kstatus: a kstatus gate without revisionFrom "
+                                   "could pass on the old revision"), alone.stderr
+    beside = validate(original.replace("    - argocd: {context: hub, namespace: argocd}\n",
+                                       "    - argocd: {context: hub, namespace: argocd}\n" + health_only))
+    assert beside.exit_code == 0, beside.stderr
+    own = validate(original.replace("      bake: 30m\n", "      bake: 30m\n      gates:\n  " + health_only, 1))
+    assert own.exit_code == 2 and "spec.waves[0].gates[0].kstatus: a kstatus gate without revisionFrom" in own.stderr
