@@ -119,6 +119,19 @@ def test_field_readers_follow_apimachinery_types():
     assert compute({**base, "metadata": {"deletionTimestamp": None}}, NOW).status == "Unknown"
 
 
+def test_pods_read_as_go_reads_them():
+    """A creation time that is not RFC 3339 is metav1.Time's zero (long ago: Failed); a
+    container status whose name is not text is Go's failed type assertion (Unknown)."""
+    _, pod = load(FIXTURES / "pod-inprogress-being-scheduled.yaml")
+    created = parse_time(pod["metadata"]["creationTimestamp"])
+    dated = {**pod, "metadata": {**pod["metadata"], "creationTimestamp": "2019-06-04"}}
+    assert compute(pod, created).status == "InProgress" and compute(dated, created).status == "Failed"
+    running = {"apiVersion": "v1", "kind": "Pod", "status": {"phase": "Running"}}
+    assert compute({**running, "status": {"phase": "Running", "containerStatuses": [{"name": 7}]}}, NOW).status == "Unknown"
+    assert compute({**running, "status": {"phase": "Running", "containerStatuses": [{"name": "a"}]}}, NOW).reason == \
+        "PodRunningNotReady"
+
+
 def test_the_ready_condition_decides_only_kinds_without_a_rule():
     ready_false = {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Nope"}]}}
     assert compute({"apiVersion": "example.com/v1", "kind": "Widget", **ready_false}, NOW).status == "InProgress"

@@ -379,7 +379,7 @@ def _pod(obj: dict, now: float) -> Result:
     if phase == "Pending":
         scheduled = _with_status(conditions, "PodScheduled", "False")
         if scheduled is not None and scheduled.reason == "Unschedulable":
-            created = parse_time(get_str(obj, ".metadata.creationTimestamp", ""))  # unreadable: the zero time
+            created = _rfc3339(get_str(obj, ".metadata.creationTimestamp", ""))  # unreadable: the zero time
             if created is not None and now - SCHEDULE_WINDOW < created:
                 return _in_progress("PodNotScheduled", "Pod has not been scheduled", scheduled.since)
             return _failed("PodUnschedulable", "Pod could not be scheduled", scheduled.since)
@@ -387,6 +387,14 @@ def _pod(obj: dict, now: float) -> Result:
     if phase == "":
         return _in_progress("PodNotObserved", "Pod phase not available")
     raise _ComputeError(f"unknown phase {phase}")
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339(text: str) -> float | None:
+    """metav1.Time's reading: RFC 3339 or nothing (Python's fromisoformat takes more)."""
+    return parse_time(text) if _RFC3339.fullmatch(text) else None
 
 
 def _crash_looping(obj: dict) -> list[str]:
@@ -398,28 +406,24 @@ def _crash_looping(obj: dict) -> list[str]:
         raise _ComputeError(f".status.containerStatuses accessor error: {statuses!r} is of the type "
                             f"{_go_type(statuses)}, expected []interface {{}}")
     names = []
-    for item in statuses:
+    for item in statuses:  # each type assertion where Go makes it: a wrong type there is an error
         if not isinstance(item, dict):
-            raise _ComputeError("status.containerStatuses: an entry is not an object")
+            _bad("an entry")
         if "name" not in item:
             continue
-        name = item["name"]
+        name = item["name"] if isinstance(item["name"], str) else _bad("name")
         if "state" not in item:
             continue
-        waiting = (item["state"] if isinstance(item["state"], dict) else _bad("state")).get("waiting", _ABSENT)
-        if waiting is _ABSENT:
+        state = item["state"] if isinstance(item["state"], dict) else _bad("state")
+        if "waiting" not in state:
             continue
-        reason = (waiting if isinstance(waiting, dict) else _bad("state.waiting")).get("reason", _ABSENT)
-        if reason is _ABSENT:
+        waiting = state["waiting"] if isinstance(state["waiting"], dict) else _bad("state.waiting")
+        if "reason" not in waiting:
             continue
-        if not isinstance(reason, str) or not isinstance(name, str):
-            _bad("name or state.waiting.reason")
+        reason = waiting["reason"] if isinstance(waiting["reason"], str) else _bad("state.waiting.reason")
         if reason == "CrashLoopBackOff":
             names.append(name)
     return names
-
-
-_ABSENT = object()
 
 
 def _bad(what: str):
