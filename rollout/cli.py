@@ -414,6 +414,59 @@ def gate(
     raise typer.Exit({"passed": 0, "failed": 1}.get(verdict.state, 3))
 
 
+class HealthOutput(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@command
+def health(
+    filename: Annotated[Optional[list[str]], typer.Option("--filename", "-f", help="A file of objects (YAML or JSON, "
+                                                          "several documents, kind List), a folder of them, or - "
+                                                          "for stdin (repeatable).")] = None,
+    output: Annotated[HealthOutput, typer.Option("--output", "-o", help="table, or json: a list, one entry per "
+                                                 "object.")] = HealthOutput.table,
+    revision: Annotated[Optional[str], typer.Option("--revision", help="Judge Argo CD Applications and Flux objects at "
+                                                    "this pin (default: the revision each targets).")] = None,
+    context: Annotated[Optional[str], typer.Option("--context", help="Live objects: the kubeconfig context (default: "
+                                                   "the current one).")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Live objects: Deployment, sts, pods, ... or "
+                                                "PLURAL.VERSION.GROUP.")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Live objects: the namespace "
+                                                     "(default: the context's).")] = None,
+    selector: Annotated[Optional[str], typer.Option("--selector", "-l", help="Live objects: a label selector, "
+                                                    "e.g. 'app=web'.")] = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config "
+                                                      "(in-cluster works too).")] = None,
+) -> None:
+    """Each object judged as the gates judge it, in kstatus's words (Current, InProgress,
+    Failed, Terminating, Unknown), with reason, message and evidence: exit 0 all Current,
+    1 any Failed, 3 otherwise (no object, an unreachable cluster)."""
+    from rollout import health as run
+    from rollout.errors import InvalidInput
+    from rollout.render.health import render
+    from rollout.session import clock
+    from rollout.workspace import UsageError
+
+    live = kind is not None or context is not None or namespace is not None or selector is not None
+    if bool(filename) == live:
+        raise UsageError("give -f FILE..., or --kind K [--context C] [-n NS] [-l SELECTOR] for live objects")
+    if live and kind is None:
+        raise UsageError("--kind: which kind of live objects to judge (Deployment, sts, pods, ...)")
+    try:
+        objects, why = (run.read_files(filename), "") if filename else \
+            run.live(kubeconfig, context, kind, namespace, selector)
+    except InvalidInput as err:
+        _fail(err.problems)
+    if objects is None:  # the cluster cannot be reached: nothing judged
+        print(f"rollout: {why}", file=sys.stderr)
+        raise typer.Exit(3)
+    now = clock()
+    entries = [run.judge(obj, now, revision) for obj in objects]
+    render(entries, output.value)
+    raise typer.Exit(run.exit_code(entries))
+
+
 @command
 def approve(
     policy: PolicyArgument,

@@ -51,6 +51,12 @@ class WaveVerdict:
         return lines or ["no gates: the bake elapsed"]
 
 
+def _unseen(check: Check) -> bool:
+    """Refused credentials (access lost), or a place that holds nothing to judge (state
+    `unknown`: the kstatus gate's empty selection, Current with no evidence)."""
+    return check.refused or check.state == "unknown"
+
+
 def context(ws, kube, now: float, wave=None, advanced_at: int | None = None, advance_commit: str | None = None
             ) -> Context:
     return Context(ws, kube, now, {c.name: c.labels for c in ws.plan.targets}, wave,
@@ -92,11 +98,11 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
         name, config = gate_of(spec)
         module = observer(name)
         gate_checks = module.observe(ctx, config, list(wave.clusters))
-        refused = [c for c in gate_checks if c.refused]
-        if refused:  # access lost after the wave went out: the tool cannot see, it does not judge
+        refused = [c for c in gate_checks if _unseen(c)]
+        if refused:  # access lost after the wave went out, or nothing to judge: the tool cannot see, it does not judge
             blind.append(f"{name}: {refused[0].reason}")
             unseen += refused
-            checks += [c for c in gate_checks if not c.refused]
+            checks += [c for c in gate_checks if not _unseen(c)]
         elif gate_checks and not any(c.observed for c in gate_checks) and \
                 not module.probe(ctx, config, list(wave.clusters), [c for c in ctx.labels if c not in wave.clusters]):
             blind.append(f"{name}: {gate_checks[0].reason}")

@@ -91,14 +91,16 @@ def read_text(path: Path) -> str:
     return text
 
 
-def load_documents(path: Path, text: str | None = None) -> list[object]:
-    """Every non-empty document in the file, fast. Raises YamlError with a line."""
+def load_documents(path: Path, text: str | None = None, datetimes: bool = True) -> list[object]:
+    """Every non-empty document in the file, fast. Raises YamlError with a line.
+    `datetimes=False`: timestamps stay text, as Kubernetes objects hold them (yaml-rs
+    otherwise reads even a quoted "2025-01-01T00:00:00Z" as a datetime)."""
     import yaml_rs
 
     if text is None:
         text = read_text(path)
     try:
-        loaded = yaml_rs.loads(text)
+        loaded = yaml_rs.loads(text, parse_datetime=datetimes)
     except Exception as err:  # yaml-rs raises its own YAMLDecodeError
         # Let the position-reporting parser say where; fall back on yaml-rs's words.
         located = Located.parse(path, text)

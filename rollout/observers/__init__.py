@@ -9,7 +9,9 @@ Every observer module offers:
         written. With `reach` (the wave is about to be advanced), also ask each place the
         evidence will come from once: credentials refused there are a set-up error too.
     observe(ctx, config, clusters) -> list[Check]
-        one Check per cluster; `observed=False` when the observer could not reach the
+        one Check per cluster; state `unknown` when what it reached holds nothing to judge
+        (the kstatus gate's empty selection: blind as for that cluster, never failed);
+        `observed=False` when the observer could not reach the
         place that holds the evidence (an observer outage is never a cluster failure);
         `refused=True` as well when that place refused our credentials: access lost after
         the wave went out is a blind gate (halted at progressDeadline), not exit 2 for ever.
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from rollout.workspace import UsageError
 
 OBSERVERS = {"argocd": "rollout.observers.argocd", "flux": "rollout.observers.flux",
-             "prometheus": "rollout.observers.prometheus"}
+             "prometheus": "rollout.observers.prometheus", "kstatus": "rollout.observers.kstatus"}
 
 
 class SetupError(UsageError):
@@ -38,7 +40,7 @@ class SetupError(UsageError):
 class Check:
     cluster: str
     gate: str
-    state: str  # passed | pending | failed
+    state: str  # passed | pending | failed | unknown (seen, but nothing to judge: never passed, never failed)
     reason: str
     observed: bool = True  # False: the observer could not reach the evidence
     refused: bool = False  # not observed because our credentials were refused (access lost)

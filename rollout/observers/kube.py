@@ -158,6 +158,60 @@ class Kube:
             return None, f"cannot reach {where}: {type(err).__name__}"
         return {item["metadata"]["name"]: item for item in listed.get("items", [])}, ""
 
+    def connect(self, contexts) -> None:
+        """Build the clients of these contexts now, in order: a set-up error surfaces here,
+        not from inside a thread pool."""
+        for context in dict.fromkeys(contexts):
+            self._client(context)
+
+    def list_kind(self, context: str | None, kind, namespace: str, selector: str | None = None
+                  ) -> tuple[list[dict] | None, str]:
+        """The objects of a `waves.gates.kstatus.Kind` (built-in or custom; cluster-scoped
+        kinds ignore the namespace), each with its apiVersion and kind (a list of built-in
+        objects omits them per item); or (None, why) when the API cannot be reached. Refused
+        credentials and "no such kind there" (404: observed, nothing found) as `list`."""
+        key = (context, kind.group, kind.version, namespace, kind.plural, selector or "")
+        if key not in self._listed:
+            self._listed[key] = self._list_kind(context, kind, namespace, selector)
+        return self._listed[key]
+
+    def _list_kind(self, context, kind, namespace, selector) -> tuple[list[dict] | None, str]:
+        import json
+
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        api = self._client(context)
+        where = f"the {context or 'current'} context"
+        options = {"label_selector": selector} if selector else {}
+        try:
+            if kind.group:  # every group's objects are under /apis/<group>/<version>: the generic client serves them
+                listed = (api.list_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural,
+                                                            _request_timeout=TIMEOUT, **options) if kind.namespaced
+                          else api.list_cluster_custom_object(kind.group, kind.version, kind.plural,
+                                                              _request_timeout=TIMEOUT, **options))
+            else:  # the core group is under /api/v1: its typed client, raw JSON
+                method = getattr(client.CoreV1Api(api.api_client), f"list_namespaced_{_snake(kind.kind)}")
+                listed = json.loads(method(namespace, _request_timeout=TIMEOUT, _preload_content=False, **options).data)
+        except ApiException as err:
+            if err.status in (401, 403):
+                self._refused.add(context)
+                return None, (f"{where}: the API server refused our credentials to list {kind.plural} in "
+                              f"{namespace} (HTTP {err.status} {err.reason})")
+            if err.status == 404:
+                return [], ""
+            if err.status == 400:  # a selector the API server cannot parse: the operator's
+                raise SetupError(f"{where}: listing {kind.plural}: HTTP 400: {_message(err)}") from None
+            return None, f"cannot read {where}: HTTP {err.status} {err.reason}"
+        except Exception as err:  # noqa: BLE001 - any failure to connect: the observer cannot see
+            return None, f"cannot reach {where}: {type(err).__name__}"
+        list_kind = str(listed.get("kind") or "")
+        items = [item for item in listed.get("items") or [] if isinstance(item, dict)]
+        for item in items:
+            item.setdefault("apiVersion", listed.get("apiVersion") or kind.api_version)
+            item.setdefault("kind", kind.kind or list_kind.removesuffix("List"))
+        return items, ""
+
     def list_many(self, keys: list[tuple[str | None, str]], group: str, version: str, plural: str
                   ) -> dict[tuple[str | None, str], tuple[dict | None, str]]:
         """One LIST per (context, namespace), in parallel (bounded)."""
@@ -178,3 +232,19 @@ class Kube:
         probes = list(dict.fromkeys(contexts))[:limit]
         return any(items is not None for items, _ in
                    self.list_many([(c, namespace) for c in probes], group, version, plural).values())
+
+
+def _snake(name: str | None) -> str:
+    """`PersistentVolumeClaim` -> `persistent_volume_claim` (the typed client's method names)."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name or "").lower()
+
+
+def _message(err) -> str:
+    import json
+
+    try:
+        return str(json.loads(err.body).get("message") or err.reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(err.reason)

@@ -6,6 +6,8 @@ deploys each of them, with the revision pinned there now.
   argocd-applicationset-list   the Application the list generator makes for the cluster
   flux-helmrelease             the pinned HelmRelease, on the cluster's own context
   flux-kustomization-var       the pinned Kustomization, on the cluster's own context
+  kubernetes-image             also the pinned Deployment, StatefulSet or DaemonSet itself,
+                               on the cluster's own context, rolling out the pinned image
   any other preset             the Application an `argocd` gate's `application` template
                                names, when the repo holds it (it reads the pinned file:
                                it compares commits); else a Flux Kustomization `apps` in
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from rollout.manifests.document import parse_manifest
 from rollout.manifests.edit import PinError, find_document
-from rollout.simulator.status import SimObject
+from rollout.simulator.status import WORKLOADS, SimObject
 from rollout.yamlfile import YamlError, read_text
 
 Key = tuple[str, str, str, str, str]  # context, group, plural, namespace, name
@@ -82,6 +84,9 @@ def learn(repo: Path, commit: str, now: float) -> Learned:
                     obj = _reading_application(templates, applications or {}, cluster.name, cluster.labels, str(value),
                                                commit, now) or obj
                 learned.objects[key_of(obj)] = obj
+                if pin.preset == "kubernetes-image" and doc.get("kind") in WORKLOADS:
+                    served = _workload(doc, cluster.name, str(value), tuple(pin.locate(doc, cluster.name)), commit, now)
+                    learned.objects[key_of(served)] = served
     return learned
 
 
@@ -128,6 +133,17 @@ def _reading_application(templates, applications, cluster: str, labels: dict, va
                              name, value, commit, now, spec=doc.get("spec") or {},
                              labels={k: str(v) for k, v in (metadata.get("labels") or {}).items()}, pins_revision=False)
     return None
+
+
+def _workload(doc: dict, cluster: str, image: str, path: tuple, commit: str, now: float) -> SimObject:
+    """The workload a `kubernetes-image` pin edits, on the cluster's own context, as the
+    GitOps controller applies it (its status: rollout/simulator/status.py `workload`)."""
+    metadata = doc.get("metadata") or {}
+    group, _, version = str(doc.get("apiVersion")).rpartition("/")
+    return SimObject(cluster, cluster, group, version, doc["kind"], doc["kind"].lower() + "s",
+                     metadata.get("namespace") or "default", metadata.get("name", "workload"), image, commit, now,
+                     spec=doc.get("spec") or {}, labels={k: str(v) for k, v in (metadata.get("labels") or {}).items()},
+                     image_path=path)
 
 
 def _get(doc, path):

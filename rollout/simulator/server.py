@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rollout.simulator.fleet import Key, learn, merge
-from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase
+from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase, workload
 
 
 TOKEN = "rollout-simulator"  # the bearer token the kubeconfig carries and the API requires
@@ -117,15 +117,20 @@ class Simulator:
 
     def render(self, obj: SimObject, now: float) -> dict:
         faults = [f for f in self.faults if f.cluster == obj.cluster]
-        status = (argo_status(obj, now, self.timing, faults, self.started) if obj.kind == "Application"
-                  else flux_status(obj, now, self.timing, faults))
+        spec, generation = obj.spec, obj.generation
+        if obj.image_path is not None:
+            spec, generation, status = workload(obj, now, self.timing, faults)
+        elif obj.kind == "Application":
+            status = argo_status(obj, now, self.timing, faults, self.started)
+        else:
+            status = flux_status(obj, now, self.timing, faults)
         return {
             "apiVersion": obj.api_version,
             "kind": obj.kind,
             "metadata": {"name": obj.name, "namespace": obj.namespace, "labels": obj.labels,
-                         "generation": obj.generation, "resourceVersion": str(self._rv(obj, now)),
+                         "generation": generation, "resourceVersion": str(self._rv(obj, now)),
                          "uid": f"sim-{obj.context}-{obj.namespace}-{obj.name}"},
-            "spec": obj.spec,
+            "spec": spec,
             "status": status,
         }
 

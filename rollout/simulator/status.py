@@ -69,6 +69,9 @@ class SimObject:
     # True: the pin is this Application's targetRevision. False: the pin lives in files its
     # source reads (a kustomize image tag, say): it compares commits, its targetRevision stays.
     pins_revision: bool = True
+    # A workload (Deployment, StatefulSet, DaemonSet) pinned by `kubernetes-image`: the path
+    # to the pinned image in its document; `desired` is the whole image reference.
+    image_path: tuple | None = None
 
     @property
     def api_version(self) -> str:
@@ -222,7 +225,7 @@ def flux_status(obj: SimObject, now: float, timing: Timing, faults: list[Fault])
                                 f"{obj.name}@{old}" if helm else f"Applied revision: {old}", generation - 1)]
     elif where in ("syncing", "synced") and not (fault and fault.kind == "sync-failed" and where == "synced"):
         observed, attempted, applied = generation - 1, new, old if where == "syncing" else new
-        message = (f"Running 'upgrade' action with timeout of 5m0s" if helm else f"Reconciliation in progress: {new}")
+        message = ("Running 'upgrade' action with timeout of 5m0s" if helm else f"Reconciliation in progress: {new}")
         conditions = [condition("Reconciling", "True", "Progressing", message),
                       condition("Ready", "Unknown", "Progressing", message)]
     elif fault and helm:
@@ -261,3 +264,68 @@ def flux_status(obj: SimObject, now: float, timing: Timing, faults: list[Fault])
     else:
         status["lastAppliedRevision"] = applied
     return status
+
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def workload(obj: SimObject, now: float, timing: Timing, faults: list[Fault]) -> tuple[dict, int, dict]:
+    """(spec, metadata.generation, status) of a workload whose image the repo pins, as the
+    GitOps controller applies it and the workload controllers roll it out:
+
+      stale     the old image, the old generation: Current at the old revision
+      syncing   the new image applied (generation + 1), not yet observed
+      synced    observed; one new pod up, the old ones still serving: InProgress
+      healthy   every replica updated and available: Current
+      degraded  (fault) a Deployment's new ReplicaSet times out: ProgressDeadlineExceeded
+                (Failed); a StatefulSet or DaemonSet stays rolling (InProgress)
+      sync-failed  (fault) the apply fails: the old image stays
+    """
+    where = phase(obj, now, timing)
+    fault = next((f for f in faults if f.kind in ("degraded", "sync-failed") and f.applies(obj.desired)), None)
+    applied = where != "stale" and not (fault and fault.kind == "sync-failed")
+    image = obj.desired if applied or obj.previous is None else obj.previous
+    generation = obj.generation if applied else max(1, obj.generation - 1)
+    spec = _set(obj.spec, obj.image_path[1:], image) if obj.image_path and obj.image_path[0] == "spec" else obj.spec
+    replicas = spec.get("replicas", 1) if isinstance(spec.get("replicas", 1), int) else 1
+    rolling = applied and (where == "synced" or (fault is not None and fault.kind == "degraded"))
+    observed = generation - 1 if where == "syncing" and applied else generation
+    done = _time(obj.changed_at + 2 * timing.sync * _jitter(obj, timing))
+    revision = f"{obj.name}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+    if obj.kind == "Deployment":
+        status = {"observedGeneration": observed, "replicas": replicas + 1 if rolling else replicas,
+                  "updatedReplicas": 1 if rolling else replicas, "readyReplicas": replicas,
+                  "availableReplicas": replicas}
+        progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                       "message": f'ReplicaSet "{revision}" has successfully progressed.', "lastTransitionTime": done}
+        if rolling and fault is not None:
+            progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                           "message": f'ReplicaSet "{revision}" has timed out progressing.', "lastTransitionTime": done}
+        elif rolling:
+            progressing.update(reason="ReplicaSetUpdated", message=f'ReplicaSet "{revision}" is progressing.')
+        status["conditions"] = [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                                 "message": "Deployment has minimum availability.", "lastTransitionTime": done},
+                                progressing]
+    elif obj.kind == "StatefulSet":
+        old = f"{obj.name}-{hashlib.sha256((obj.previous or image).encode()).hexdigest()[:10]}"
+        status = {"observedGeneration": observed, "replicas": replicas,
+                  "readyReplicas": replicas - 1 if rolling else replicas,
+                  "currentReplicas": replicas - 1 if rolling else replicas, "updatedReplicas": 1 if rolling else replicas,
+                  "currentRevision": old if rolling else revision, "updateRevision": revision}
+    else:  # DaemonSet: one pod a node, three nodes
+        status = {"observedGeneration": observed, "desiredNumberScheduled": 3, "currentNumberScheduled": 3,
+                  "updatedNumberScheduled": 1 if rolling else 3, "numberAvailable": 2 if rolling else 3,
+                  "numberReady": 2 if rolling else 3}
+    return spec, generation, status
+
+
+def _set(node: dict, path: tuple, value):
+    """A copy of `node` with `path` set to `value` (the parts on the way copied)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, list):
+        copy = list(node)
+        copy[head] = _set(node[head], rest, value)
+        return copy
+    return {**node, head: _set(node[head], rest, value)}

@@ -1,5 +1,5 @@
 """Health gates a wave must pass: one module per gate, each a pydantic model keyed by the
-gate's registered name (`- argocd: {...}`, `- flux: {...}`, `- prometheus: {...}`)."""
+gate's registered name (`- argocd: {...}`, `- flux: {...}`, `- prometheus: {...}`, `- kstatus: {...}`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pydantic import Discriminator, Tag
 
 from waves.gates.argocd import ArgoCDGate
 from waves.gates.flux import FluxGate
+from waves.gates.kstatus import KStatusGate
 from waves.gates.prometheus import PrometheusGate
 
-GATES = {"argocd": ArgoCDGate, "flux": FluxGate, "prometheus": PrometheusGate}
+GATES = {"argocd": ArgoCDGate, "flux": FluxGate, "prometheus": PrometheusGate, "kstatus": KStatusGate}
 
 
 def _gate_name(value: object) -> str | None:
