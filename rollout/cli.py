@@ -94,8 +94,10 @@ def command(func):
 
     @functools.wraps(func)
     def run(*args, **kwargs):
+        from rollout.inventory.hub import connect
         from rollout.workspace import UsageError
 
+        connect(functools.partial(_hub, kwargs.get("kubeconfig")))  # live inventory sources list through it
         try:
             return func(*args, **kwargs)
         except UsageError as err:
@@ -103,6 +105,19 @@ def command(func):
             raise typer.Exit(EXIT_INVALID) from None
 
     return app.command()(run)
+
+
+def _hub(kubeconfig: Optional[str]):
+    """The lister of live inventory sources: the kubeconfig the gates use (docs/inventory.md)."""
+    from rollout.inventory.hub import KubeLister
+    from rollout.observers.kube import Kube
+
+    return KubeLister(Kube(kubeconfig))
+
+
+KubeconfigOption = Annotated[Optional[str], typer.Option(
+    "--kubeconfig", help="Where live inventory sources (and gates) are read. Default: $KUBECONFIG or ~/.kube/config "
+    "(in-cluster works too).")]
 
 
 def _fail(problems) -> None:
@@ -124,6 +139,7 @@ def plan(
     policy: PolicyArgument,
     repo: RepoOption = None,
     format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.table,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Show which clusters get the change in which wave, in what order, after what."""
     ws = _workspace(policy, repo)
@@ -172,6 +188,7 @@ def validate(
     policy: PolicyArgument,
     repo: RepoOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f", help="text, or json of the problems.")] = CheckFormat.text,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Run every check on a policy, its inventory and the pinned files; exit 0 when
     valid, 2 when not."""
@@ -214,6 +231,7 @@ def inventory(
         Optional[str], typer.Option("--selector", "-l", help="Label selector, e.g. 'env=prod,region in (eu-west)'.")
     ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """List the fleet's clusters, their labels and which source each came from."""
     from rollout.inventory_command import run_inventory
@@ -299,6 +317,7 @@ def advance(
                                                         "window is shut (recorded in the commit).")] = False,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
     delivery: DeliveryOption = None,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Pin the revision into a wave's manifests: one commit per wave, pushed (or proposed
     as a pull request under pull-request delivery)."""
@@ -686,6 +705,9 @@ def simulate(
     sign_merges: Annotated[Optional[str], typer.Option("--sign-merges", help="An ssh private key file: the forge signs "
                                                        "the commits it makes (merges, squashes, rebases) with it, as "
                                                        "GitHub signs with its own key (--scm).")] = None,
+    hub: Annotated[Optional[str], typer.Option("--hub", help="A Fleet file: its clusters served on context hub as "
+                                               "ClusterProfiles, ManagedClusters, Cluster API and Fleet Clusters and "
+                                               "Argo CD cluster Secrets (live inventory sources; CLUSTER:down faults).")] = None,
 ) -> None:
     """Serve a simulated fleet (Argo CD and Flux objects over the Kubernetes API) that
     follows the repo's pinned revisions; prints `ready URL KUBECONFIG` when serving (with
@@ -721,6 +743,15 @@ def simulate(
     if problem := options_problem(scm, protect, required_check or [], repo, sign_merges):
         raise UsageError(problem)
     sim = Simulator(source, timing, [f for _, f in located], poll=every, branch=branch)
+    if hub is None and any(f.kind == "down" for _, f in located):
+        raise UsageError("a CLUSTER:down fault acts on the hub's inventory objects: give --hub")
+    if hub is not None:
+        from rollout.simulator.hub import Hub
+
+        try:
+            sim.hub = Hub.from_file(hub, [f for _, f in located])
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--hub {hub}: {err}") from None
     try:
         sim.refresh()
     except SimulatorError as err:

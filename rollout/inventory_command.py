@@ -12,7 +12,7 @@ from rollout.inventory import READERS, load_inventory
 from rollout.workspace import UsageError, repo_root
 
 
-def _sources(repo: Path, given: list[str], policy: str | None) -> list[tuple[str, str]]:
+def _sources(repo: Path, given: list[str], policy: str | None) -> list[tuple[str, object]]:
     sources = []
     for item in given:
         kind, sep, path = item.partition("=")
@@ -38,8 +38,9 @@ def _sources(repo: Path, given: list[str], policy: str | None) -> list[tuple[str
                     print(problem_line(problem), file=sys.stderr)
                 raise typer.Exit(2)
             for source in loaded.policy.spec.inventory:
-                if (source.kind, source.path) not in sources:
-                    sources.append((source.kind, source.path))
+                spec = source.path if source.path is not None else source.hub  # a file glob, or a LIST on a hub
+                if (source.kind, spec) not in sources:
+                    sources.append((source.kind, spec))
     if not sources:
         raise UsageError(f"no inventory source: no policy under {repo / 'rollouts'}; pass --source KIND=PATH")
     return sources
@@ -56,7 +57,8 @@ def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, se
     except ValueError as err:
         raise UsageError(f"--selector: {err}") from None
     clusters, problems = load_inventory(repo, _sources(repo, given, policy))
-    problems = [replace(p, source=str(repo / p.source)) for p in problems]
+    problems = [p if p.extra.get("live") or p.extra.get("hub") is not None else replace(p, source=str(repo / p.source))
+                for p in problems]
     if any(p.is_error for p in problems):
         from rollout.render.problems import problem_line
 
@@ -67,7 +69,8 @@ def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, se
         clusters = [c for c in clusters if chosen.matches(c.labels)]
     if fmt == "json":
         print(json.dumps(
-            [{"name": c.name, "server": c.server, "labels": dict(sorted(c.labels.items())), "sources": list(c.sources)}
+            [{"name": c.name, "server": c.server, "labels": dict(sorted(c.labels.items())), "sources": list(c.sources),
+              **({"unavailable": c.down} if c.down else {})}
              for c in clusters],
             indent=2,
         ))
@@ -82,5 +85,6 @@ def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, se
         table.add_column(column)
     for c in clusters:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items()))
-        table.add_row(c.name, c.server or "—", labels, ", ".join(c.sources))
+        name = c.name if not c.down else f"{c.name} (down: {c.down})"  # availability: docs/inventory.md
+        table.add_row(name, c.server or "—", labels, ", ".join(c.sources))
     console(wide=fmt == "wide").print(table)

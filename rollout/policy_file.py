@@ -115,7 +115,7 @@ def _union_tags() -> frozenset[str]:
     from waves.gates import GATES
     from waves.pins import PRESETS
 
-    return frozenset(PRESETS) | frozenset(GATES)
+    return frozenset(PRESETS) | frozenset(GATES) | {"inventory-file", "inventory-hub"}
 
 
 def _message(error: dict, scalar) -> str:

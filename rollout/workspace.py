@@ -63,6 +63,12 @@ class Workspace:
     plan: object | None = None  # waves.planner.Plan
     problems: list[Problem] = field(default_factory=list)
     inspection: object | None = None  # rollout.safety.Inspection, when files were checked
+    listed: list = field(default_factory=list)  # live sources' rollout.inventory.hub.Listed (docs/inventory.md)
+
+    @property
+    def hub_down(self) -> list[Problem]:
+        """The live sources that could not be read (the hub unreachable, refusing, lacking the kind)."""
+        return [p for p in self.problems if p.extra.get("hub") is not None]
 
     @property
     def errors(self) -> list[Problem]:
@@ -73,17 +79,20 @@ class Workspace:
         return [p for p in self.problems if not p.is_error]
 
 
-def load_workspace(repo: Path, policy_ref: str, check_files: bool = False) -> Workspace:
+def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, hub=None) -> Workspace:
     """Read and check everything; problems are collected, never raised. `check_files`
     adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
-    `advance` need them, `plan` does not."""
+    `advance` need them, `plan` does not. `hub`: where live inventory sources are listed
+    (default: rollout.inventory.hub.connect's). A policy with a live source
+    (`InventorySource.live`) depends on what the hub lists now, not only on files: what
+    is loaded from it must never be cached across loads."""
     from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile
-        return _load_workspace(repo, policy_ref, check_files)
+        return _load_workspace(repo, policy_ref, check_files, hub)
 
 
-def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace:
+def _load_workspace(repo: Path, policy_ref: str, check_files: bool, hub=None) -> Workspace:
     from waves.planner import make_plan
 
     from rollout.inventory import load_inventory
@@ -113,8 +122,8 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
         ws.problems += [loaded.locate(replace(p, source=str(path)) if p.source == "" else p)
                         for p in _trust_problems(repo, policy.spec)]
 
-    sources = [(source.kind, source.path) for source in policy.spec.inventory]
-    ws.clusters, inventory_problems = load_inventory(repo, sources)
+    sources = [(source.kind, source.path if source.path is not None else source.hub) for source in policy.spec.inventory]
+    ws.clusters, inventory_problems = load_inventory(repo, sources, hub, ws.listed)
     for problem in inventory_problems:
         ws.problems.append(_source_problem(repo, loaded, policy, problem) or _in_repo(repo, problem))
     if any(p.is_error for p in inventory_problems):
@@ -198,8 +207,14 @@ def _source_problem(repo: Path, loaded: LoadedPolicy, policy, problem: Problem) 
 
     if problem.line is not None:
         return None
+    if problem.extra.get("hub") is not None:  # a live source that could not be listed: at its place in the policy
+        index = problem.extra["source"]
+        return loaded.locate(replace(problem, loc=("spec", "inventory", index, policy.spec.inventory[index].kind),
+                                     source=str(loaded.path)))
+    if problem.extra.get("live"):  # an object on the hub: named by the problem itself
+        return problem
     for index, source in enumerate(policy.spec.inventory):
-        if source.path == problem.source and not (repo / source.path).is_file():
+        if source.path is not None and source.path == problem.source and not (repo / source.path).is_file():
             located = replace(problem, message=f"{source.path}: {problem.message}" if source.path not in problem.message
                               else problem.message, loc=("spec", "inventory", index, source.kind), source=str(loaded.path))
             return loaded.locate(located)

@@ -171,7 +171,7 @@ UNKNOWN = [
      "      files: argocd/apps/{cluster}-platform.yaml\n      part: x",
      (11, "spec.pin[0].part", "preset, files, name, repoURL, ref, chart, index, match")),
     ("an inventory source", "    - fleet: fleet/clusters.yaml", "    - fleet: fleet/clusters.yaml\n      format: yaml",
-     (8, "spec.inventory[0].format", "fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters")),
+     (8, "spec.inventory[0].format", "fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters, clusterProfiles, managedClusters, fleetClusters")),
     ("a wave", "      bake: 30m", "      bake: 30m\n      pause: 1h",
      (15, "spec.waves[0].pause", "name, selector, groupBy, after, maxClusters, bake, gates, approval, windows")),
     ("a selector", "{matchLabels: {environment: dev}}", "{matchLabel: {environment: dev}}",

@@ -10,4 +10,7 @@ class Cluster:
     name: str
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     server: str | None = None
-    sources: tuple[str, ...] = ()  # inventory files that named this cluster
+    sources: tuple[str, ...] = ()  # inventory files (or hub sources: `hub:clusterProfiles@hub/ns`) that named it
+    # Why it is unavailable, by its source's own condition (waves/availability.py); None: up.
+    # It decides only what a wave pins, never what it judges (waves/state.py).
+    down: str | None = None

@@ -7,13 +7,15 @@ Field names are the YAML keys, so validation errors point at what the user wrote
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    Discriminator,
     ConfigDict,
     Field,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -81,35 +83,99 @@ class Metadata(Strict):
         return name
 
 
+class HubSource(Strict):
+    """A live inventory source: one paginated LIST on a hub, through the kubeconfig the gates
+    use (docs/inventory.md)."""
+
+    context: str | None = Field(default=None, description="kubeconfig context of the hub (default: the current one).")
+    namespace: str | None = Field(default=None, description="Namespace the objects live in.")
+    selector: LabelSelector | None = Field(
+        default=None, description="Label selector sent to the API server with the LIST (metadata.labels only).")
+
+    NAMESPACED: ClassVar[bool] = True  # the kind's scope; a cluster-scoped kind takes no namespace
+
+    @model_validator(mode="after")
+    def _scope(self) -> "HubSource":
+        if self.NAMESPACED and not (self.namespace or "").strip():
+            raise ValueError("namespace is required: the namespace the hub keeps these objects in")
+        if not self.NAMESPACED and self.namespace is not None:
+            raise ValueError("these objects are cluster-scoped: no namespace")
+        return self
+
+    def label_selector(self) -> str | None:
+        """The selector as the API server's `labelSelector` parameter (None: every object)."""
+        return str(self.selector) if self.selector is not None and self.selector.requirements() else None
+
+
+class ClusterScopedSource(HubSource):
+    NAMESPACED: ClassVar[bool] = False
+
+
+class FleetClusterSource(HubSource):
+    agentCheckinInterval: Duration = Field(
+        default=15 * 60, description="Fleet's agentCheckinInterval: an agent not seen for three of them is offline "
+        "(Fleet's own cluster monitor rule).")
+
+
+def _file_or_hub(value: object) -> str:
+    return "inventory-file" if isinstance(value, str) else "inventory-hub"
+
+
+# a glob of files in the repo, or a LIST on a hub; the tags keep pydantic's errors to the one
+# the user meant (rollout/policy_file.py drops them from the located path)
+FileOrHub = Annotated[Annotated[str, Tag("inventory-file")] | Annotated[HubSource, Tag("inventory-hub")],
+                      Discriminator(_file_or_hub)]
+
+
 class InventorySource(Strict):
-    """Exactly one of the fields: where clusters and their labels come from."""
+    """Exactly one of the fields: where clusters and their labels come from. A path or
+    glob names files in the repo; a mapping ({context, namespace, selector}) a LIST on a hub."""
 
     fleet: str | None = Field(default=None, description="A Fleet file (kind Fleet, clusters: [...]).")
-    argocdClusterSecrets: str | None = Field(default=None, description="Glob of Argo CD cluster Secret manifests.")
-    clusterAPI: str | None = Field(default=None, description="Glob of Cluster API Cluster manifests.")
+    argocdClusterSecrets: FileOrHub | None = Field(
+        default=None, description="Glob of Argo CD cluster Secret manifests, or {context, namespace} on a hub.")
+    clusterAPI: FileOrHub | None = Field(
+        default=None, description="Glob of Cluster API Cluster manifests, or {context, namespace} on a hub.")
     kustomizeClusters: str | None = Field(
         default=None, description="Glob of clusters/<name>/kustomization.yaml files."
     )
+    clusterProfiles: HubSource | None = Field(
+        default=None, description="ClusterProfiles (multicluster.x-k8s.io/v1alpha1) on a hub: {context, namespace}.")
+    managedClusters: ClusterScopedSource | None = Field(
+        default=None, description="Open Cluster Management ManagedClusters (cluster-scoped) on a hub: {context}.")
+    fleetClusters: FleetClusterSource | None = Field(
+        default=None, description="Rancher Fleet Clusters (fleet.cattle.io/v1alpha1) on a hub: {context, namespace}.")
 
     @model_validator(mode="after")
     def _one(self) -> "InventorySource":
-        given = [k for k, v in self.model_dump().items() if v is not None]
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "each inventory source names exactly one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters"
-            )
+            raise ValueError(f"each inventory source names exactly one of {', '.join(type(self).model_fields)}")
         path = getattr(self, given[0])
-        if not path.strip() or path.startswith("/") or ".." in path.split("/"):
+        if isinstance(path, str) and (not path.strip() or path.startswith("/") or ".." in path.split("/")):
             raise ValueError(f"{path!r} must be a path inside the repository")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k, v in self.model_dump().items() if v is not None)
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
 
     @property
-    def path(self) -> str:
-        return getattr(self, self.kind)
+    def live(self) -> bool:
+        """Read from a hub, not from a file: nothing in the repo (no blob) says what it
+        will list, so whatever depends on it (a plan) must not be cached across LISTs."""
+        return isinstance(getattr(self, self.kind), HubSource)
+
+    @property
+    def path(self) -> str | None:
+        """The path or glob of a file source; None for a live one."""
+        value = getattr(self, self.kind)
+        return value if isinstance(value, str) else None
+
+    @property
+    def hub(self) -> HubSource | None:
+        value = getattr(self, self.kind)
+        return value if isinstance(value, HubSource) else None
 
 
 class Constraints(Strict):

@@ -1,5 +1,5 @@
-"""The fleet inventory: clusters and their labels, read from one or more sources in the
-repo and merged by cluster name.
+"""The fleet inventory: clusters and their labels, read from one or more sources (files in
+the repo, or LISTs on a hub: rollout/inventory/hub.py) and merged by cluster name.
 
 Two sources that give one cluster different values for one label (or different servers)
 is an error naming both files: conflicting identity is how the wrong cluster gets the
@@ -14,7 +14,9 @@ from pathlib import Path
 from waves.inventory import Cluster
 from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
-from rollout.inventory import argocd_secrets, cluster_api, fleet, kustomize_clusters
+from rollout.inventory import (argocd_secrets, cluster_api, cluster_profiles, fleet, kustomize_clusters,
+                               managed_clusters, rancher_fleet)
+from rollout.inventory import hub as hubs
 from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
 from rollout.inventory.entries import Entry, kind_of
 from rollout.targeting.urls import server_key
@@ -28,17 +30,47 @@ READERS = {
 }
 
 
-def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Cluster], list[Problem]]:
-    """`sources` are (kind, path or glob) pairs; returns clusters sorted by name and every
-    problem found, each located at its file and line."""
+LIVE_READERS = {
+    "clusterProfiles": cluster_profiles.read_live,
+    "managedClusters": managed_clusters.read_live,
+    "clusterAPI": cluster_api.read_live,
+    "argocdClusterSecrets": argocd_secrets.read_live,
+    "fleetClusters": lambda listed, spec: rancher_fleet.read_live(listed, spec.agentCheckinInterval),
+}
+
+
+def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
+                   listed: list | None = None) -> tuple[list[Cluster], list[Problem]]:
+    """`sources` are (kind, path or glob) pairs, or (kind, waves.policy.HubSource) for a
+    live source, listed through `hub` (a rollout.observers.kube.Kube; default: the one
+    rollout.inventory.hub.connect set). Returns clusters sorted by name and every problem
+    found, each located at its file and line; a hub that cannot be read is one problem
+    (extra: `hub`, the source's index) naming the context and the source. `listed` gets
+    each live source's rollout.inventory.hub.Listed, its digest filled in."""
     problems: list[Problem] = []
     entries: list[Entry] = []
     kinds: list[tuple[str, Entry]] = []
-    for kind, pattern in sources:
-        result = READERS[kind](repo, pattern)
+    lists = []
+    for index, (kind, spec) in enumerate(sources):
+        if isinstance(spec, str):
+            result = READERS[kind](repo, spec)
+        else:
+            hub = hub if hub is not None else hubs.client()
+            got = hubs.fetch(hub, kind, spec)
+            lists.append(got)
+            if got.error:
+                problems.append(Problem(got.error, (), "", extra={"hub": got, "source": index}))
+                continue
+            result = LIVE_READERS[kind](got, spec) if kind == "fleetClusters" else LIVE_READERS[kind](got)
+            got.entries, got.count = result.entries, len(got.items)
         problems += result.problems
         entries += result.entries
         kinds += [(kind, entry) for entry in result.entries]
+    for got in lists:
+        got.digest = hubs.digest([[e.name, e.server, sorted(e.labels.items()), e.down] for e in got.entries])
+        got.entries = []
+    if listed is not None:
+        listed += lists
 
     parsed = _LocatedFiles(repo)
     suspicious: list[tuple[Entry, str]] = []
@@ -54,12 +86,13 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
         labels = {k: v for k, v in entry.labels.items() if isinstance(v, str) and isinstance(k, str)}
         known = clusters.get(entry.name)
         if known is None:
-            clusters[entry.name] = Cluster(entry.name, labels, entry.server, (entry.file,))
+            clusters[entry.name] = Cluster(entry.name, labels, entry.server, (entry.file,), entry.down)
             origin[entry.name] = entry
             continue
         first = origin[entry.name]
         if first.file == entry.file:
-            problems.append(_at(entry, entry.loc, f"cluster {entry.name} is listed twice in this file"))
+            problems.append(_at(entry, entry.loc, f"cluster {entry.name} is listed twice in this "
+                                                  + ("source" if entry.live else "file")))
             continue
         if kind_of[id(first)] == kind_of[id(entry)] == ARGOCD_SECRETS:
             continue  # one Argo CD cluster name in two Secrets: duplicates() says so; nothing to merge
@@ -70,21 +103,29 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
                     _at(
                         entry,
                         entry.labels_loc + (key,),
-                        f"cluster {entry.name}: label {key}={value} here but {key}={merged[key]} in {first.file}",
+                        f"cluster {entry.name}: label {key}={value} here but {key}={merged[key]} in {_named(first)}",
                     )
                 )
             merged[key] = value
         server = known.server
         if entry.server and server and server_key(entry.server) != server_key(server):
             problems.append(
-                _at(entry, entry.loc, f"cluster {entry.name}: server {entry.server} here but {server} in {first.file}")
+                _at(entry, entry.loc, f"cluster {entry.name}: server {entry.server} here but {server} in {_named(first)}")
             )
-        clusters[entry.name] = Cluster(entry.name, merged, server or entry.server, known.sources + (entry.file,))
+        down = "; ".join(d for d in (known.down, entry.down) if d) or None  # down by any source is down
+        clusters[entry.name] = Cluster(entry.name, merged, server or entry.server, known.sources + (entry.file,), down)
     return sorted(clusters.values(), key=lambda c: c.name), [parsed.locate(p) for p in problems]
 
 
 def _at(entry: Entry, loc: tuple, message: str) -> Problem:
+    if entry.live:
+        return Problem(message, loc, entry.what, extra={"live": True})
     return Problem(message, loc, entry.file, extra={"doc": entry.doc})
+
+
+def _named(entry: Entry) -> str:
+    """Where an entry came from, in a message about another: its file or its hub object."""
+    return entry.what if entry.live else entry.file
 
 
 def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
@@ -104,7 +145,7 @@ def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
         problem = label_key_problem(key) or label_value_problem(value)
         if problem:
             problems.append(_at(entry, loc, f"label {key}: {problem}"))
-        elif yaml11_only_nontext(value):
+        elif not entry.live and yaml11_only_nontext(value):  # a hub's JSON labels are text as typed
             suspicious.append((entry, key))
     return problems
 
@@ -185,11 +226,14 @@ class _LocatedFiles:
         return self.cache[file]
 
     def line_of(self, entry: Entry, loc: tuple) -> int | None:
+        if entry.live:
+            return None
         located = self.get(entry.file)
         return located.line(loc, entry.doc) if located else None
 
     def locate(self, problem: Problem) -> Problem:
-        if problem.line is None and problem.source and (self.repo / problem.source).is_file():
+        if problem.line is None and problem.source and not problem.extra.get("live") \
+                and not problem.extra.get("hub") and (self.repo / problem.source).is_file():
             located = self.get(problem.source)
             line = located.line(problem.loc, problem.extra.get("doc", 0)) if located is not None else None
             # Nothing better (an empty or unreadable file, a wrong kind of document): line 1.

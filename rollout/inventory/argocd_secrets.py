@@ -1,8 +1,11 @@
-"""`argocdClusterSecrets: GLOB`: Argo CD cluster Secrets kept in the repo.
+"""`argocdClusterSecrets`: Argo CD cluster Secrets, a glob of manifests in the repo, or
+`{context, namespace, selector}`: the Secrets in Argo CD's namespace on its cluster (the
+LIST asks for `argocd.argoproj.io/secret-type=cluster` besides the selector).
 
 A Secret is a cluster when labelled `argocd.argoproj.io/secret-type: cluster`; its name
 and server come from `stringData` or base64 `data`; its labels from metadata.labels.
-The `config` field holds credentials: it is never decoded, kept or printed.
+The `config` field holds credentials: it is never decoded, kept or printed. Argo CD
+keeps no availability for a cluster: a live one is always available.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from rollout.inventory.entries import Entry, SourceResult, kind_of, mapping
 from rollout.inventory.files import documents_in
+from rollout.inventory.live import describe
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 
@@ -21,22 +25,46 @@ def read(repo: Path, pattern: str) -> SourceResult:
     result = SourceResult()
     for file, doc_index, doc in documents_in(repo, pattern, result, secret=True):
         try:
-            _read_secret(file, doc_index, doc, result)
+            found = _read_secret(file, doc_index, doc, result)
         except Exception as err:  # noqa: BLE001 - a bug here must not quote the Secret's values
             result.problem(file, doc_index, (), f"cannot read this Secret ({type(err).__name__}; values not shown)")
+            continue
+        if found is not None:
+            name, server, labels = found
+            result.entries.append(Entry(name, file, doc_index, (), labels, ("metadata", "labels"), server))
     return result
 
 
-def _read_secret(file: str, doc_index: int, doc: dict, result: SourceResult) -> None:
+def read_live(listed) -> SourceResult:
+    """The Secrets the hub listed; a problem names the Secret, never a value of it."""
+    result = SourceResult()
+    for obj in listed.items:
+        where = describe(listed, obj)
+        try:
+            found = _read_secret(where, 0, obj, result)
+        except Exception as err:  # noqa: BLE001 - a bug here must not quote the Secret's values
+            result.problem(where, 0, (), f"cannot read this Secret ({type(err).__name__}; values not shown)")
+            continue
+        if found is not None:
+            name, server, labels = found
+            result.entries.append(Entry(name, listed.origin, 0, (), labels, ("metadata", "labels"), server,
+                                        live=True, what=where))
+    for problem in result.problems:
+        problem.extra["live"] = True
+    return result
+
+
+def _read_secret(file: str, doc_index: int, doc: dict, result: SourceResult) -> tuple[str, str | None, dict] | None:
+    """(name, server, labels) of a cluster Secret; None for other Secrets and documents."""
     if doc.get("kind") != "Secret":
-        return
+        return None
     labels = mapping(doc.get("metadata")).get("labels") or {}
     if not isinstance(labels, dict):
         result.problem(file, doc_index, ("metadata", "labels"), f"expected a mapping, got {kind_of(labels)}")
-        return
+        return None
     labels = dict(labels)
     if labels.get(SECRET_TYPE_LABEL) != "cluster":
-        return  # repository and other Argo CD secrets
+        return None  # repository and other Argo CD secrets
     labels.pop(SECRET_TYPE_LABEL)
     fields = {}
     for key in ("name", "server"):
@@ -44,8 +72,9 @@ def _read_secret(file: str, doc_index: int, doc: dict, result: SourceResult) -> 
         fields[key] = value
         if where is None and key == "name":
             result.problem(file, doc_index, ("stringData",), "cluster Secret has no name in stringData or data")
-    if fields["name"] is not None:
-        result.entries.append(Entry(fields["name"], file, doc_index, (), labels, ("metadata", "labels"), fields["server"]))
+    if fields["name"] is None:
+        return None
+    return fields["name"], fields["server"], labels
 
 
 def _field(doc: dict, key: str, file: str, doc_index: int, result: SourceResult):

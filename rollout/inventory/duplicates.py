@@ -17,6 +17,8 @@ def duplicates(entries: list[tuple[str, Entry]], line_of) -> list[Problem]:
     the line of `loc` in the entry's document, when known."""
 
     def where(entry: Entry, loc: tuple) -> str:
+        if entry.live:
+            return entry.what
         line = line_of(entry, loc)
         return f"{entry.file}:{line}" if line else entry.file
 
@@ -43,8 +45,13 @@ def duplicates(entries: list[tuple[str, Entry]], line_of) -> list[Problem]:
 
 
 def _server_loc(kind: str, entry: Entry) -> tuple:
+    if entry.live:
+        return {"clusterProfiles": ("status", "accessProviders"), "managedClusters": ("spec", "managedClusterClientConfigs"),
+                "clusterAPI": ("spec", "controlPlaneEndpoint")}.get(kind, ("data", "server"))
     return ("stringData", "server") if kind == ARGOCD_SECRETS else entry.loc + ("server",)
 
 
 def _at(entry: Entry, loc: tuple, message: str) -> Problem:
+    if entry.live:
+        return Problem(message, loc, entry.what, extra={"live": True})
     return Problem(message, loc, entry.file, extra={"doc": entry.doc})

@@ -1,4 +1,5 @@
-"""What every inventory source yields: a cluster as one file describes it."""
+"""What every inventory source yields: a cluster as one file (or one object on a hub)
+describes it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ class Entry:
     labels: dict = field(default_factory=dict)  # raw, checked later
     labels_loc: Loc = ()
     server: str | None = None
+    down: str | None = None  # why the cluster is unavailable, by its source's condition (live sources)
+    live: bool = False  # listed from a hub: `file` is the source's origin (hub.Listed.origin)
+    what: str = ""  # a live entry's object and source: `ClusterProfile fleet-system/prod-eu-1 in clusterProfiles (...)`
 
 
 def kind_of(value: object) -> str:

@@ -131,6 +131,10 @@ class Kube:
         self._clients[context] = client.CustomObjectsApi(api)
         return self._clients[context]
 
+    def api_client(self, context: str | None):
+        """The context's kubernetes.client.ApiClient (rollout/inventory/hub.py lists with it)."""
+        return self._client(context).api_client
+
     def list(self, context: str | None, group: str, version: str, namespace: str, plural: str
              ) -> tuple[dict[str, dict] | None, str]:
         """name -> object; or (None, why) when the API cannot be reached."""

@@ -2,7 +2,8 @@
 `CLUSTER:sync-failed@REVISION`, `CLUSTER:comparison-error@REVISION` (Argo CD cannot
 generate the manifests of that revision), `CLUSTER:errors=0.2@REVISION`,
 `CLUSTER:idle@REVISION` (no traffic: an error ratio is 0/0, NaN),
-`CLUSTER:unreachable` (optionally `@30s-90s`: a window after start)."""
+`CLUSTER:unreachable` (optionally `@30s-90s`: a window after start), `CLUSTER:down`
+(optionally `@30s-90s`: the hub's inventory objects show the cluster unavailable, `--hub`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from waves.durations import parse_duration
 from rollout.simulator.status import Fault
 
-_SPEC = re.compile(r"(?P<cluster>[a-z0-9][-a-z0-9.]*):(?P<kind>degraded|sync-failed|comparison-error|idle|unreachable"
+_SPEC = re.compile(r"(?P<cluster>[a-z0-9][-a-z0-9.]*):(?P<kind>degraded|sync-failed|comparison-error|idle|unreachable|down"
                    r"|errors=(?P<rate>[0-9.]+))"
                    r"(?:@(?P<at>\S+))?")
 
@@ -21,21 +22,22 @@ def parse_fault(spec: str) -> Fault:
     if not match:
         raise ValueError(f"--fault {spec!r}: use CLUSTER:degraded@REV, CLUSTER:sync-failed@REV, "
                          "CLUSTER:comparison-error@REV, CLUSTER:errors=0.2@REV, CLUSTER:idle@REV "
-                         "or CLUSTER:unreachable[@30s-90s]")
+                         "CLUSTER:unreachable[@30s-90s] or CLUSTER:down[@30s-90s]")
     kind, at = match["kind"], match["at"]
     if kind.startswith("errors="):
         rate = float(match["rate"])
         if not 0 <= rate <= 1:
             raise ValueError(f"--fault {spec!r}: the error rate is a fraction from 0 to 1")
         return Fault(match["cluster"], "errors", at, error_rate=rate)
-    if kind == "unreachable":
+    if kind in ("unreachable", "down"):
         window = None
         if at:
             start, sep, end = at.partition("-")
             if not sep:
-                raise ValueError(f"--fault {spec!r}: an unreachable window is START-END, e.g. 30s-90s")
+                raise ValueError(f"--fault {spec!r}: {'an' if kind == 'unreachable' else 'a'} {kind} window is "
+                                 "START-END, e.g. 30s-90s")
             window = (float(parse_duration(start)), float(parse_duration(end)))
-        return Fault(match["cluster"], "unreachable", None, window=window)
+        return Fault(match["cluster"], kind, None, window=window)
     if not at:
         raise ValueError(f"--fault {spec!r}: say at which revision, e.g. {match['cluster']}:{kind}@v1.4.2")
     return Fault(match["cluster"], kind, at)

@@ -45,7 +45,8 @@ def key_of(obj: SimObject) -> Key:
     return (obj.context, obj.group, obj.plural, obj.namespace, obj.name)
 
 
-def learn(repo: Path, commit: str, now: float) -> Learned:
+def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
+    """`hub`: where a policy's live inventory sources are listed (the simulator's own hub)."""
     from rollout.render.problems import problem_line
     from rollout.workspace import load_workspace
 
@@ -53,7 +54,7 @@ def learn(repo: Path, commit: str, now: float) -> Learned:
     parsed: dict[str, object] = {}
     applications: dict[str, dict] | None = None  # name -> Application document, read when needed
     for path in sorted((repo / "rollouts").glob("*.y*ml")):
-        ws = load_workspace(repo, str(path))
+        ws = load_workspace(repo, str(path), hub=hub)
         if ws.plan is None:
             learned.problems += [problem_line(p) for p in ws.errors]
             continue

@@ -42,6 +42,7 @@ class Simulator:
     commit: str | None = None
     problems: list[str] = field(default_factory=list)
     forge: tuple | None = None  # (scm, ForgeStore): `--scm` serves that forge's REST subset beside the fleet
+    hub: object | None = None  # rollout.simulator.hub.Hub: `--hub` serves the live inventory sources' objects
     _checkout: Path | None = None
     _phases: dict = field(default_factory=dict)
     _metrics: object | None = None
@@ -65,7 +66,9 @@ class Simulator:
         head = _git(["rev-parse", "HEAD"], self.source, cwd=self._checkout).strip()
         if head == self.commit:
             return False
-        learned = learn(self._checkout, head, time.time())
+        from rollout.simulator.hub import Lister
+
+        learned = learn(self._checkout, head, time.time(), hub=Lister(self.hub))
         self.objects, self.version = merge(self.objects, learned.objects, time.time(), self.version)
         self.clusters, self.problems, self.commit = learned.clusters, learned.problems, head
         return True
@@ -238,22 +241,40 @@ def make_app(sim: Simulator):
         await guard(request)
         namespace = request.match_info.get("namespace")
         selector = request.query.get("labelSelector")
+        group, plural = request.match_info.get("group", ""), request.match_info["plural"]
+        served = None
+        if sim.hub is not None and context_of(request) == "hub":  # the live inventory sources' objects
+            served = sim.hub.items(group, request.match_info["version"], plural, namespace, time.time())
+        from rollout.simulator.hub import page, serves
+
+        if served is None and (not group or serves(group, plural)):  # no --hub: those kinds are not installed
+            return json_response(_status(404, "NotFound", "the server could not find the requested resource"), 404)
         try:
-            chosen = [o for o in objects_for(request, namespace) if _matches(o.labels, selector)]
+            if served is not None:
+                chosen = [o for o in served if _matches(o["metadata"].get("labels") or {}, selector)]
+            else:
+                chosen = [o for o in objects_for(request, namespace) if _matches(o.labels, selector)]
         except ValueError as err:
             return json_response(_status(400, "BadRequest", f"unable to parse requirement: {err}"), 400)
-        if request.query.get("watch") in ("true", "1"):
+        if request.query.get("watch") in ("true", "1") and served is None:
             return await watch(request, namespace, selector)
         now = time.time()
         kind = f"{request.match_info['plural']}"
-        items = [sim.render(o, now) for o in sorted(chosen, key=lambda o: (o.namespace, o.name))]
-        first = chosen[0] if chosen else None
-        return json_response({
-            "apiVersion": f"{request.match_info['group']}/{request.match_info['version']}",
-            "kind": (first.kind if first else kind.rstrip("s").capitalize()) + "List",
-            "metadata": {"resourceVersion": str(sim.version)},
+        if served is not None:
+            items, first_kind = chosen, (chosen[0]["kind"] if chosen else kind.rstrip("s").capitalize())
+        else:
+            items = [sim.render(o, now) for o in sorted(chosen, key=lambda o: (o.namespace, o.name))]
+            first_kind = chosen[0].kind if chosen else kind.rstrip("s").capitalize()
+        try:
+            items, meta = page(items, request.query.get("limit"), request.query.get("continue"), sim.version)
+        except ValueError as err:
+            return json_response(_status(400, "BadRequest", str(err)), 400)
+        return web.Response(text=json.dumps({
+            "apiVersion": f"{group}/{request.match_info['version']}" if group else request.match_info["version"],
+            "kind": first_kind + "List",
+            "metadata": meta,
             "items": items,
-        })
+        }, separators=(",", ":")), content_type="application/json")
 
     async def get_object(request):
         await guard(request)
@@ -298,6 +319,14 @@ def make_app(sim: Simulator):
         await response.write_eof()
         return response
 
+    async def hub_knob(request):
+        """The simulator's test knob, not Kubernetes': {"down": {cluster: reason}, "absent": [cluster]}."""
+        if sim.hub is None:
+            return json_response(_status(404, "NotFound", "no --hub"), 404)
+        body = await request.json()
+        sim.hub.set(body.get("down"), body.get("absent"))
+        return json_response({"down": sim.hub.down, "absent": sorted(sim.hub.absent)})
+
     async def metrics(request):
         return web.Response(body=sim.metrics(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -312,6 +341,8 @@ def make_app(sim: Simulator):
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/{{plural}}", list_objects)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}", list_objects)
     app.router.add_get(f"/{prefix}/apis/{{group}}/{{version}}/namespaces/{{namespace}}/{{plural}}/{{name}}", get_object)
+    app.router.add_get(f"/{prefix}/api/{{version}}/namespaces/{{namespace}}/{{plural}}", list_objects)  # core: Secrets
+    app.router.add_post("/_sim/hub", hub_knob)
     if sim.forge is not None:  # before the catch-all: the first matching route answers
         from rollout.simulator.forge import load, prefix as forge_prefix
 

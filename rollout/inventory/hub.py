@@ -1,0 +1,199 @@
+"""Live inventory sources: one paginated LIST per source on a hub (`limit`/`continue`), the
+source's `selector` sent to the API server, through the kubeconfig and contexts the gates
+use (rollout/observers/kube.py: `--kubeconfig`, $KUBECONFIG, in-cluster).
+
+What can go wrong is said, never guessed around: the hub unreachable, our credentials
+refused (401/403), the kind not served (404: the CRD is not installed) each come back as
+one line naming the context and the source (`Listed.error`), and the caller decides what
+that means (before a rollout starts: exit 2, nothing written; during one: judge and revert
+from the records, advance nothing: docs/inventory.md).
+
+The hub client is injected (`connect`), not imported here: the CLI owns the kubeconfig flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+PAGE = 500  # objects per LIST page: kubectl's default chunk size
+TIMEOUT = 30  # seconds for one page
+ARGOCD_SECRET_TYPE = "argocd.argoproj.io/secret-type=cluster"
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str  # "" for the core group
+    versions: tuple[str, ...]  # tried in order: a 404 for one means the hub does not serve it
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    def api(self, version: str) -> str:
+        return f"{self.group}/{version}" if self.group else version
+
+
+KINDS = {
+    "clusterProfiles": Kind("multicluster.x-k8s.io", ("v1alpha1",), "clusterprofiles", "ClusterProfile"),
+    "managedClusters": Kind("cluster.open-cluster-management.io", ("v1",), "managedclusters", "ManagedCluster",
+                            namespaced=False),
+    # v1beta2 (Cluster API 1.11+) first; a hub of an older release serves v1beta1 only
+    "clusterAPI": Kind("cluster.x-k8s.io", ("v1beta2", "v1beta1"), "clusters", "Cluster"),
+    "fleetClusters": Kind("fleet.cattle.io", ("v1alpha1",), "clusters", "Cluster"),
+    "argocdClusterSecrets": Kind("", ("v1",), "secrets", "Secret"),
+}
+
+
+@dataclass
+class Listed:
+    """What one live source's LIST gave: the objects, or why there are none."""
+
+    source: str  # the policy's key: clusterProfiles, managedClusters, ...
+    context: str | None
+    namespace: str | None
+    selector: str | None
+    items: list[dict] | None = None
+    error: str | None = None  # one line: the hub could not be read (see `refused`, `missing`)
+    refused: bool = False  # 401/403
+    missing: bool = False  # 404: the kind is not served (CRD not installed)
+    version: str | None = None  # the API version that answered
+    pages: int = 0
+    digest: str | None = None  # of what the entries read from it say (inventory/__init__.py)
+    count: int = 0
+    entries: list = field(default_factory=list)  # the entries read from it, for the digest
+
+    @property
+    def label(self) -> str:
+        """`clusterProfiles (context hub, namespace fleet-system)`: how messages and records name it."""
+        where = [f"context {self.context or '(current)'}"]
+        if self.namespace:
+            where.append(f"namespace {self.namespace}")
+        if self.selector:
+            where.append(f"selector {self.selector}")
+        return f"{self.source} ({', '.join(where)})"
+
+    @property
+    def origin(self) -> str:
+        """What a cluster's `sources` lists for this source: `hub:clusterProfiles@hub/fleet-system`."""
+        return f"hub:{self.source}@{self.context or '(current)'}" + (f"/{self.namespace}" if self.namespace else "")
+
+
+class KubeLister:
+    """Pages of a LIST through the kubeconfig the gates use (a rollout.observers.kube.Kube)."""
+
+    def __init__(self, kube, page_size: int = PAGE):
+        self.kube, self.page_size = kube, page_size
+
+    def check_context(self, context: str | None, who: str) -> None:
+        self.kube.check_context(context, who)  # not in the kubeconfig: SetupError, exit 2
+
+    def page(self, kind: Kind, version: str, context: str | None, namespace: str | None, selector: str | None,
+             token: str | None) -> dict:
+        """One page (raises the client's ApiException for an error answer)."""
+        from kubernetes import client
+
+        api = self.kube.api_client(context)
+        options = {"limit": self.page_size, "_request_timeout": TIMEOUT, "_preload_content": False}
+        if selector:
+            options["label_selector"] = selector
+        if token:
+            options["_continue"] = token
+        if not kind.group:  # core: the Secrets
+            response = client.CoreV1Api(api).list_namespaced_secret(namespace, **options)
+        elif kind.namespaced:
+            response = client.CustomObjectsApi(api).list_namespaced_custom_object(
+                kind.group, version, namespace, kind.plural, **options)
+        else:
+            response = client.CustomObjectsApi(api).list_cluster_custom_object(kind.group, version, kind.plural,
+                                                                               **options)
+        data = json.loads(response.data)
+        if not isinstance(data, dict):
+            raise ValueError("not a list")
+        return data
+
+
+_factory = None  # () -> a lister (KubeLister); set by the CLI from --kubeconfig
+
+
+def connect(factory) -> None:
+    """Where live sources are listed: `factory()` gives a lister (rollout/cli.py: a
+    KubeLister on --kubeconfig, $KUBECONFIG or ~/.kube/config)."""
+    global _factory
+    _factory = factory
+
+
+def client():
+    if _factory is None:
+        raise LookupError("no hub client: rollout.inventory.hub.connect() was not called")
+    return _factory()
+
+
+def fetch(lister, source: str, spec) -> Listed:
+    """One live source, every page of it. `spec` is its waves.policy.HubSource."""
+    kind = KINDS[source]
+    selector = spec.label_selector()
+    sent = ",".join(s for s in ((ARGOCD_SECRET_TYPE if source == "argocdClusterSecrets" else None), selector) if s)
+    listed = Listed(source, spec.context, spec.namespace if kind.namespaced else None, selector)
+    lister.check_context(spec.context, f"inventory {source}")
+    for version in kind.versions:
+        _list(lister, kind, version, listed, sent or None)
+        if not listed.missing:
+            break
+        if version != kind.versions[-1]:
+            listed.missing, listed.error = False, None
+    return listed
+
+
+def _list(lister, kind: Kind, version: str, listed: Listed, selector: str | None, again: bool = True) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    where = f"{listed.label}: {kind.plural}.{kind.api(version)}"
+    items: list[dict] = []
+    token = None
+    listed.pages = 0
+    try:
+        while True:
+            page = lister.page(kind, version, listed.context, listed.namespace, selector, token)
+            listed.pages += 1
+            items += [item for item in page.get("items") or [] if isinstance(item, dict)]
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                break
+    except ApiException as err:
+        if err.status == 410 and again:  # the continue token expired mid-way: list again from the start, once
+            return _list(lister, kind, version, listed, selector, again=False)
+        listed.refused = err.status in (401, 403)
+        listed.missing = err.status == 404
+        listed.error = (f"{where}: the API server refused our credentials (HTTP {err.status} {err.reason}): "
+                        "fix the kubeconfig's user or RBAC" if listed.refused else
+                        f"{where}: the API server does not serve it (HTTP 404): is the CRD installed?" if listed.missing
+                        else f"{where}: HTTP {err.status} {err.reason}" + _message(err))
+        return
+    except ValueError:  # not JSON: whatever answered is no API server
+        listed.error = f"{where}: the answer is not a Kubernetes list"
+        return
+    except Exception as err:  # noqa: BLE001 - any failure to connect: the hub cannot be read
+        listed.error = f"{where}: cannot reach the hub ({type(err).__name__})"
+        return
+    for item in items:
+        item.setdefault("apiVersion", kind.api(version))
+        item.setdefault("kind", kind.kind)
+    listed.items, listed.version = items, version
+
+
+def _message(err) -> str:
+    """The Status message of an error answer (a 400 for a selector the API server refuses);
+    never the body of a Secret (an error answer carries none)."""
+    try:
+        message = json.loads(err.body).get("message")
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return f": {' '.join(str(message).split())[:200]}" if message else ""
+
+
+def digest(rows: list) -> str:
+    """sha256 of what the tool read from a source (name, server, labels, availability of
+    each cluster, sorted): two advances whose digests agree were planned from the same hub."""
+    text = json.dumps(sorted(rows), separators=(",", ":"), sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]

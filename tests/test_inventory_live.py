@@ -1,0 +1,260 @@
+"""Live inventory sources (docs/inventory.md): upstream objects read field for field (the
+fixtures in tests/fixtures/inventory), one paginated LIST each through the real kubernetes
+client against the simulator's hub, and a hub that cannot be read is exit 2 before
+anything is written, naming the context and the source."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, strategies as st
+
+from conftest import ROLLOUT
+from waves import availability
+from waves.gates.verdict import parse_time
+from waves.policy import InventorySource
+from rollout.inventory import LIVE_READERS, load_inventory
+from rollout.inventory.hub import KubeLister, Listed, fetch
+
+pytest.importorskip("kubernetes")
+from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "inventory"
+SOURCES = ("clusterProfiles", "managedClusters", "clusterAPI", "fleetClusters", "argocdClusterSecrets")
+HUB_NAMESPACES = {"clusterProfiles": "fleet-system", "clusterAPI": "clusters", "fleetClusters": "fleet-default",
+                  "argocdClusterSecrets": "argocd"}
+FIXTURE_TOKEN = "fixture-bearer-token-do-not-print"
+
+
+def header(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"# (\w+): (.*)", line)
+        if not match:
+            break
+        out.setdefault(match.group(1), match.group(2).strip())
+    return out
+
+
+def read_one(source: str, obj: dict, now: float | None = None):
+    listed = Listed(source, "hub", obj.get("metadata", {}).get("namespace"), None, items=[obj])
+    if source == "fleetClusters":
+        from rollout.inventory import rancher_fleet
+
+        return rancher_fleet.read_live(listed, 15 * 60, now)
+    return LIVE_READERS[source](listed)
+
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FIXTURE_FILES])
+def test_each_upstream_object_reads_as_its_header_says(path):
+    fields = header(path)
+    assert fields.get("upstream"), "each fixture names the upstream repo and path its shape follows"
+    assert path.stem.endswith(("-up", "-down")) and fields["expect"].split(":")[0] == path.stem.rsplit("-", 1)[1]
+    result = read_one(path.parent.name, yaml.safe_load(path.read_text()), parse_time(fields.get("now")))
+    assert result.problems == []
+    (entry,) = result.entries
+    assert entry.name == fields["name"]
+    assert entry.server == (None if fields["server"] == "-" else fields["server"])
+    assert entry.labels == json.loads(fields["labels"])
+    if fields["expect"] == "up":
+        assert entry.down is None
+    else:
+        assert entry.down is not None and fields["expect"].split(": ", 1)[1] in entry.down, entry.down
+    assert FIXTURE_TOKEN not in repr(entry) + repr(result.problems)
+
+
+def test_fleet_s_api_server_url_names_the_manager_and_is_never_a_cluster_s_server():
+    """status.apiServerURL is the URL each agent uses to reach Fleet's manager: taking it
+    would give every cluster one server, the hub's."""
+    objs = [yaml.safe_load(p.read_text()) for p in sorted((FIXTURES / "fleetClusters").glob("*.yaml"))]
+    assert len({o["status"]["apiServerURL"] for o in objs}) == 1
+    listed = Listed("fleetClusters", "hub", "fleet-default", None, items=objs)
+    clusters, problems = load_inventory(Path("."), [("fleetClusters", _hub_spec("fleetClusters"))],
+                                        hub=_Fixed(listed))
+    assert problems == [] and [c.server for c in clusters] == [None, None, None]
+
+
+conditions = st.lists(st.fixed_dictionaries({
+    "type": st.sampled_from(["ControlPlaneHealthy", "Joined", "ManagedClusterConditionAvailable", "Ready"]),
+    "status": st.sampled_from(["True", "False", "Unknown", "", "true"])}), max_size=4)
+
+
+@given(conditions)
+def test_a_cluster_is_up_only_when_its_own_condition_says_exactly_true(found):
+    """Nothing guessed: False, Unknown, absent, or a status not spelled True is down."""
+    def says(kind):
+        first = next((c for c in found if c["type"] == kind), None)
+        return first is not None and first["status"] == "True"
+
+    status = {"conditions": found}
+    assert (availability.cluster_profile({"status": status}) is None) == says("ControlPlaneHealthy")
+    assert (availability.managed_cluster({"status": status}) is None) == says("ManagedClusterConditionAvailable")
+    capi = {"apiVersion": "cluster.x-k8s.io/v1beta1", "status": {**status, "phase": "Provisioned"}}
+    assert (availability.cluster_api(capi) is None) == says("Ready")
+    assert availability.cluster_api({**capi, "status": {**status, "phase": "Provisioning"}}) is not None
+
+
+@given(st.floats(min_value=0, max_value=10 * 3600), st.floats(min_value=60, max_value=3600))
+def test_a_fleet_agent_is_offline_after_three_check_in_intervals(ago, interval):
+    now = 1_754_827_200.0
+    seen = {"status": {"agent": {"lastSeen": _rfc3339(now - ago)}}}
+    assert (availability.fleet_cluster(seen, now, interval) is None) == (int(ago) <= 3 * interval)
+
+
+def _rfc3339(when: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(when), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Fixed:
+    """A lister that answers with what a test listed (for the pure merge rules)."""
+
+    def __init__(self, listed: Listed):
+        self.listed = listed
+
+    def check_context(self, context, who):
+        return None
+
+    def page(self, kind, version, context, namespace, selector, token):
+        return {"items": self.listed.items, "metadata": {}}
+
+
+def _hub_spec(source: str, context: str = "hub", **extra):
+    namespace = HUB_NAMESPACES.get(source)
+    return InventorySource(**{source: {"context": context, **({"namespace": namespace} if namespace else {}),
+                                       **extra}}).hub
+
+
+# --- through the real client, over HTTP, against the simulator's hub ---------------------
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The example fleet, its inventory served by the simulator's hub (--hub)."""
+    tmp = tmp_path_factory.mktemp("hub")
+    remote, work = published(tmp, "fleet-config", lambda text: text.replace(
+        "    - fleet: fleet/clusters.yaml   # or argocdClusterSecrets / clusterAPI / kustomizeClusters",
+        "    - clusterProfiles: {context: hub, namespace: fleet-system}"))
+    fleet = tmp / "hub-fleet.yaml"
+    fleet.write_text((work / "fleet/clusters.yaml").read_text())
+    sim = Running(remote, tmp / "kubeconfig", "--hub", str(fleet))
+    yield sim, remote, work, tmp
+    sim.stop()
+
+
+def lister(sim, page_size: int = 500) -> KubeLister:
+    from rollout.observers.kube import Kube
+
+    return KubeLister(Kube(str(sim.kubeconfig)), page_size)
+
+
+def test_every_live_source_lists_the_hub_s_clusters_page_by_page(hub):
+    sim, _, work, _ = hub
+    fleet = {c["name"]: c for c in yaml.safe_load((work / "fleet/clusters.yaml").read_text())["clusters"]}
+    for source in SOURCES:
+        got = fetch(lister(sim, page_size=4), source, _hub_spec(source))
+        assert got.error is None, got.error
+        assert got.pages == 2, source  # 6 clusters, 4 a page: `continue` followed to the end
+        clusters, problems = load_inventory(work, [(source, _hub_spec(source))], hub=lister(sim, page_size=4))
+        assert problems == [], source
+        assert {c.name for c in clusters} == set(fleet), source
+        for cluster in clusters:
+            assert cluster.labels.items() >= {k: str(v) for k, v in fleet[cluster.name]["labels"].items()}.items()
+            assert cluster.down is None and cluster.sources == (got.origin,)
+            if source != "fleetClusters":  # Fleet's apiServerURL is the manager's
+                assert cluster.server == fleet[cluster.name]["server"], source
+    capi = fetch(lister(sim), "clusterAPI", _hub_spec("clusterAPI"))
+    assert capi.version == "v1beta2" and capi.items[0]["apiVersion"] == "cluster.x-k8s.io/v1beta2"
+
+
+def test_the_selector_goes_to_the_api_server_and_a_down_cluster_says_why(hub):
+    sim, _, work, _ = hub
+    spec = _hub_spec("managedClusters", selector={"matchLabels": {"environment": "production"}})
+    assert spec.label_selector() == "environment=production"
+    _knob(sim, {"down": {"prod-us-east": "network partition"}})
+    try:
+        clusters, problems = load_inventory(work, [("managedClusters", spec)], hub=lister(sim))
+    finally:
+        _knob(sim, {"down": {}})
+    assert problems == [] and [c.name for c in clusters] == ["prod-eu-west", "prod-us-east"]
+    assert clusters[0].down is None
+    assert clusters[1].down.startswith("ManagedClusterConditionAvailable is Unknown (ManagedClusterLeaseUpdateStopped")
+
+
+def test_a_live_source_and_a_file_that_disagree_are_refused_naming_both(hub):
+    sim, _, work, tmp = hub
+    repo = tmp / "conflict"
+    repo.mkdir(exist_ok=True)
+    text = (work / "fleet/clusters.yaml").read_text().replace("region: us-east", "region: us-west", 1)
+    (repo / "fleet.yaml").write_text(text)
+    _, problems = load_inventory(repo, [("fleet", "fleet.yaml"), ("clusterAPI", _hub_spec("clusterAPI"))],
+                                 hub=lister(sim))
+    messages = [p.message for p in problems]
+    assert len(messages) == 1 and "label region=us-east here but region=us-west in fleet.yaml" in messages[0]
+    assert problems[0].source.startswith("Cluster clusters/dev-us-east in clusterAPI (context hub, namespace clusters)")
+
+
+def _knob(sim, body: dict) -> None:
+    import urllib.request
+
+    url = sim.ready.split()[1] + "/_sim/hub"
+    urllib.request.urlopen(urllib.request.Request(url, json.dumps(body).encode(), method="POST")).read()
+
+
+def _cli(work: Path, *args: str, kubeconfig: Path) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([*ROLLOUT, *args, "--kubeconfig", str(kubeconfig)], cwd=work, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **GIT_ENV})
+
+
+def _kubeconfig(sim, tmp: Path, name: str, edit) -> Path:
+    config = json.loads(sim.kubeconfig.read_text())
+    edit(config)
+    path = tmp / name
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_before_a_rollout_a_hub_that_cannot_be_read_is_exit_2_naming_context_and_source(hub):
+    sim, remote, work, tmp = hub
+    good = _cli(work, "plan", "security-patch", "-f", "json", kubeconfig=sim.kubeconfig)
+    assert good.returncode == 0, good.stderr
+    assert len(json.loads(good.stdout)["waves"]) == 5
+
+    def token(config):
+        config["users"][0]["user"]["token"] = "expired"
+
+    def dead(config):
+        next(c for c in config["clusters"] if c["name"] == "hub")["cluster"]["server"] = "http://127.0.0.1:9/hub"
+
+    def crd_missing(config):  # a context whose API server does not serve ClusterProfiles (no CRD): 404
+        next(c for c in config["contexts"] if c["name"] == "hub")["context"]["cluster"] = "dev-eu-west"
+
+    cases = [(token, "the API server refused our credentials (HTTP 401 Unauthorized)"),
+             (dead, "cannot reach the hub"),
+             (crd_missing, "the API server does not serve it (HTTP 404): is the CRD installed?")]
+    before = git(remote, "rev-parse", "main")
+    for edit, words in cases:
+        kubeconfig = _kubeconfig(sim, tmp, f"{edit.__name__}.json", edit)
+        commands = [("plan", "security-patch"), ("validate", "security-patch"), ("advance", "security-patch")]
+        for args in commands if edit is token else commands[:1]:
+            result = _cli(work, *args, kubeconfig=kubeconfig)
+            assert result.returncode == 2, (args, result.stdout, result.stderr)
+            (line,) = result.stderr.strip().splitlines()
+            assert line.startswith("rollouts/security-patch.yaml:9: spec.inventory[0].clusterProfiles: "
+                                   "clusterProfiles (context hub, namespace fleet-system): "), line
+            assert words in line and "Traceback" not in result.stderr
+    assert git(remote, "rev-parse", "main") == before and git(work, "status", "--porcelain") == ""
+    missing = _kubeconfig(sim, tmp, "renamed.json", lambda c: c["contexts"][0].update(name="other"))
+    result = _cli(work, "plan", "security-patch", kubeconfig=missing)
+    assert result.returncode == 2 and "inventory clusterProfiles: context 'hub' is not in the kubeconfig" in result.stderr
