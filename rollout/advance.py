@@ -9,7 +9,7 @@ from pathlib import Path
 from waves.decide import ADVANCE as START, WAIT, decide, of
 from waves.holds import Hold
 from waves.problems import Problem
-from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers
+from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers, down_list, held_back, pinnable
 from rollout.controls import hold_of
 from rollout.errors import InvalidInput, Refused
 from rollout.git.history import advance_message, history_refs, policy_digest
@@ -74,17 +74,30 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                                  f"{ws_state.proposal.describe()} waits to be merged")
             return []
         if ws_state.status in OUT:
-            if ws_state.late:
-                return [(target.number, ws_state.late, True, [], False)]
+            joining, waiting = pinnable(plan, target, ws_state.late)
+            if joining:
+                return [(target.number, joining, True, [], False)]
+            if waiting:
+                outcome.notes.append(f"wave {target.number} {target.name}: late joins wait for unavailable clusters: "
+                                     f"{down_list(waiting)}")
+                return []
             outcome.notes.append(f"wave {target.number} {target.name} is already advanced ({ws_state.status}): nothing to do")
             return []
         reasons = blockers(plan, state, target.number) + [f"spec.trust holds it: {b.line()}" for b in state.blocked]
         window = hold.window(target)
         if not window.open:
             reasons.append(window.describe())
+        held = held_back(plan, target)
+        if held:
+            reasons.append(held)
         if reasons and not force:
             raise Refused(f"wave {target.number} {target.name} must wait: " + "; ".join(reasons) + " (--force to override)")
-        return [(target.number, list(target.clusters), False, reasons, not window.open)]
+        # forced past unavailability: every cluster, as `include` would; else what spec.unavailable pins
+        pinned, left_out = (list(target.clusters), {}) if held else pinnable(plan, target)
+        if left_out:
+            outcome.notes.append(f"wave {target.number} {target.name}: left out, unavailable (each joins late once "
+                                 f"back): {down_list(left_out)}")
+        return [(target.number, pinned, False, reasons, not window.open)]
 
     # every wave that may go: what `rollout run` would start, without judging any gate
     decided = decide(plan, state, {}, hold)

@@ -81,6 +81,17 @@ def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> 
             observer(name).preflight(context(ws, kube, now, wave), config, list(wave.clusters), reach=reach)
 
 
+def judged(ws, ws_state, wave, ctx) -> list[str]:
+    """The clusters a wave's gate judges: what its advances pinned (its advance records),
+    whatever the inventory says now: a change that breaks a cluster must fail the wave, not
+    make the cluster unavailable or gone. A cluster not pinned (left out, unavailable, or
+    joined since) is judged once its late join pins it. A recorded cluster whose labels
+    are known nowhere any more cannot be judged (its gate's templates need them)."""
+    if not ws_state.pinned:
+        return list(wave.clusters)
+    return [c for c in ws_state.pinned if c in ctx.labels]
+
+
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
@@ -91,20 +102,21 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
         return WaveVerdict(number, wave.name, "failed" if ws_state.status == "reverted" else "pending",
                            f"wave is {ws_state.status}")
     ctx = context(ws, kube, now, wave, ws_state.advanced_at, ws_state.advance_commit)
+    members = judged(ws, ws_state, wave, ctx)
     checks: list[Check] = []  # from gates that see at least part of the wave
     unseen: list[Check] = []  # from gates that reached nothing
     blind: list[str] = []
     for spec in wave.gates:
         name, config = gate_of(spec)
         module = observer(name)
-        gate_checks = module.observe(ctx, config, list(wave.clusters))
+        gate_checks = module.observe(ctx, config, members)
         refused = [c for c in gate_checks if _unseen(c)]
         if refused:  # access lost after the wave went out, or nothing to judge: the tool cannot see, it does not judge
             blind.append(f"{name}: {refused[0].reason}")
             unseen += refused
             checks += [c for c in gate_checks if not _unseen(c)]
         elif gate_checks and not any(c.observed for c in gate_checks) and \
-                not module.probe(ctx, config, list(wave.clusters), [c for c in ctx.labels if c not in wave.clusters]):
+                not module.probe(ctx, config, members, [c for c in ctx.labels if c not in members]):
             blind.append(f"{name}: {gate_checks[0].reason}")
             unseen += gate_checks
         else:
@@ -117,11 +129,11 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
                 check.state = "failed"
                 check.reason = f"not passed within progressDeadline {format_duration(deadline)}: {check.reason}"
     failed_clusters = sorted({c.cluster for c in checks if c.state == "failed"})
-    allowed = resolve_count(policy.spec.maxFailures, len(wave.clusters))
+    allowed = resolve_count(policy.spec.maxFailures, len(members))
     if len(failed_clusters) > allowed:
         first = next(c for c in checks if c.state == "failed")
         return WaveVerdict(number, wave.name, "failed",
-                           f"{len(failed_clusters)} of {len(wave.clusters)} clusters failed "
+                           f"{len(failed_clusters)} of {len(members)} clusters failed "
                            f"(maxFailures {allowed}); {first.cluster}: {first.gate}: {first.reason}", checks)
     if blind:
         why = "; ".join(blind)

@@ -48,7 +48,23 @@ def plans(draw) -> Plan:
                           gates=draw(st.sampled_from([(), ({"argocd": {}},)])),
                           approval=draw(st.sampled_from([None, None, "required"]))))
     wave_of = {c: w.number for w in waves for c in w.clusters}
-    return Plan("p", "v2", [], waves, {c: [] for c in wave_of}, wave_of)
+    # availability (a live source's condition): some clusters down, and what the policy does with them
+    down = {c: "ControlPlaneHealthy is False" for c in draw(st.sets(st.sampled_from(sorted(wave_of) or ["none"])))
+            if c in wave_of}
+    return Plan("p", "v2", [], waves, {c: [] for c in wave_of}, wave_of, down=down,
+                unavailable=draw(st.sampled_from(["skip", "skip", "wait", "include"])))
+
+
+def availability_holds(plan, wave) -> bool:
+    """Whether spec.unavailable holds a wave's first advance back: `wait` while any of its
+    clusters is down, `skip` while all are; `include` never."""
+    down = [c for c in wave.clusters if c in plan.down]
+    return bool(down) and (plan.unavailable == "wait" or (plan.unavailable == "skip" and len(down) == len(wave.clusters)))
+
+
+def pins_of(plan, clusters) -> list[str]:
+    """What an advance pins of `clusters`: the available ones, unless the policy includes all."""
+    return list(clusters) if plan.unavailable == "include" else [c for c in clusters if c not in plan.down]
 
 
 STATUSES = ("pending", "proposed", "baking", "verifying", "passed", "reverted")
@@ -68,7 +84,7 @@ def situations(draw):
             verify_commit=f"ver{wave.number}" if status == "passed" and draw(st.booleans()) else None,
             bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
             approved_by="alice" if draw(st.booleans()) else None,
-            late=draw(st.sampled_from([[], [f"late{wave.number}"]])) if status in OUT else [],
+            late=draw(st.sampled_from([[], [f"late{wave.number}"], list(wave.clusters)])) if status in OUT else [],
             halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None))
     state = RolloutState(plan.policy, plan.revision, waves)
     verdicts = {}
@@ -145,20 +161,25 @@ def test_the_decision_keeps_every_rule(situation):
     passed = {w.number for w in state.waves if w.status == "passed"} | verified
     for action in starts:
         ws, wave = state.wave(action.wave), plan.wave(action.wave)
+        # availability decides what is pinned: never a cluster that is down, unless the policy includes it
         if action.late:
-            assert ws.status in OUT and list(action.clusters) == ws.late
+            assert ws.status in OUT and list(action.clusters) == pins_of(plan, ws.late) != []
             continue
-        assert ws.status == "pending" and action.wave not in hold.shut
-        assert action.clusters == tuple(wave.clusters)
+        assert ws.status == "pending" and action.wave not in hold.shut and not availability_holds(plan, wave)
+        assert list(action.clusters) == pins_of(plan, wave.clusters) != []
         for dep in wave.after:
             assert cleared(plan, state, dep, passed)
-    # what may go and is held by its window waits, saying so
+    joining = {w.number for w in state.waves if w.status in OUT and pins_of(plan, w.late)}
+    assert {a.wave for a in starts if a.late} == joining  # a late cluster joins once it is available
+    # what may go and is held by its window, or by its clusters' availability, waits, saying so
     assert {a.wave for a in of(actions, WAIT) if "window" in a.reason} <= hold.shut
+    held = {a.wave for a in of(actions, WAIT) if "unavailable" in a.reason}
+    assert all(availability_holds(plan, plan.wave(n)) for n in held)
     # and what may go does: an empty wave holds back nothing that waits for it
     may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
               and all(cleared(plan, state, dep, passed) for dep in w.after)}
     assert {a.wave for a in starts if not a.late} | {a.wave for a in of(actions, WAIT) if "window" in a.reason} \
-        == may_go
+        | held == may_go
     assert [a.wave for a in starts] == sorted(a.wave for a in starts)
 
 
@@ -230,6 +251,17 @@ class Rollouts(RuleBasedStateMachine):
     def pause(self, paused):
         self.paused = paused
 
+    @rule(changed=st.sets(st.integers(0, 20), max_size=3))
+    def availability(self, changed):
+        """Clusters go down or come back, as the hub's sources say between steps."""
+        names = sorted(self.plan.wave_of)
+        down = dict(self.plan.down)
+        for index in changed:
+            if names:
+                name = names[index % len(names)]
+                down.pop(name) if name in down else down.update({name: "down (test)"})
+        self.plan = replace(self.plan, down=down)
+
     @rule(wave=st.integers(1, 6))
     def approve(self, wave):
         state = self.state()
@@ -285,6 +317,8 @@ class Rollouts(RuleBasedStateMachine):
         for action in actions:
             wave = self.plan.wave(action.wave) if action.wave else None
             if action.kind == ADVANCE:
+                # availability decides only what is pinned: a cluster down now is not, unless included
+                assert self.plan.unavailable == "include" or not set(action.clusters) & set(self.plan.down)
                 for cluster in action.clusters:
                     if self.files[cluster] != self.plan.revision:
                         self.prior[cluster][self.plan.revision] = self.files[cluster]
@@ -321,6 +355,18 @@ class Rollouts(RuleBasedStateMachine):
             assert all(self.files[c] == self.plan.revision for c in self.plan.wave_of)
 
     @invariant()
+    def a_cluster_once_pinned_stays_in_its_wave_s_gate(self):
+        """Whatever availability says later: the gate judges what the advances pinned."""
+        if not hasattr(self, "plan"):
+            return
+        state = self.state()
+        for ws in state.waves:
+            if ws.status in OUT:
+                pinned = {c for e in self.events if e.action == "advance" and e.wave == ws.name
+                          and e.epoch == state.epoch and e.revision == self.plan.revision for c in e.clusters}
+                assert set(ws.pinned) == pinned
+
+    @invariant()
     def a_reverted_wave_holds_no_cluster_on_the_revision(self):
         if not hasattr(self, "plan"):
             return
@@ -350,3 +396,39 @@ class Rollouts(RuleBasedStateMachine):
 
 TestRollouts = Rollouts.TestCase
 TestRollouts.settings = settings(stateful_step_count=40, deadline=None)
+
+
+def test_an_unavailable_cluster_is_left_out_joins_once_back_and_nothing_completes_without_it():
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"]), Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {}, {"a": 1, "b": 1, "c": 2}, down={"b": "ManagedClusterConditionAvailable is "
+                                                                              "Unknown (lease stopped)"})
+    (start,) = decide(plan, fold(plan, [], T0), {}, FakeHold())
+    assert (start.kind, start.clusters) == (ADVANCE, ("a",))
+    assert start.reason == "ready; left out, unavailable (each joins late once back): b (ManagedClusterCondition" \
+                           "Available is Unknown (lease stopped))"
+    events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a",))]
+    state = fold(plan, events, T0)
+    assert state.wave(1).status == "passed" and state.wave(1).pinned == ["a"] and state.wave(1).late == ["b"]
+    assert [(a.kind, a.wave, a.clusters) for a in decide(plan, state, {}, FakeHold())] == [(ADVANCE, 2, ("c",))]
+    events.append(Event("adv2", T0, "advance", "p", "v2", "rest", ("c",)))
+    assert fold(plan, events, T0).overall == "in-progress"  # every wave passed, but b lacks the revision
+    back = replace(plan, down={})
+    (join,) = decide(back, fold(back, events, T0), {}, FakeHold())
+    assert (join.kind, join.wave, join.clusters, join.late) == (ADVANCE, 1, ("b",), True)
+    events.append(Event("adv3", T0, "advance", "p", "v2", "canary", ("b",)))
+    assert fold(back, events, T0).overall == "complete"
+    assert fold(plan, events, T0).wave(1).pinned == ["a", "b"]  # down again later: still judged
+
+
+def test_a_wave_whose_clusters_are_all_down_waits_and_so_does_every_wave_after_it():
+    waves = [Wave(1, "canary", 0, None, None, ["a"]), Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {}, {"a": 1, "c": 2}, down={"a": "no ControlPlaneHealthy condition"})
+    actions = decide(plan, fold(plan, [], T0), {}, FakeHold())
+    assert [(a.kind, a.wave, a.reason) for a in actions] == [
+        (WAIT, 1, "waiting: every cluster of the wave is unavailable: a (no ControlPlaneHealthy condition)")]
+    two = replace(plan, waves=[replace(waves[0], clusters=["a", "b"]), waves[1]], wave_of={"a": 1, "b": 1, "c": 2})
+    waiting = replace(two, unavailable="wait")
+    assert [(a.kind, a.wave) for a in decide(waiting, fold(waiting, [], T0), {}, FakeHold())] == [(WAIT, 1)]
+    including = replace(two, unavailable="include")
+    assert [(a.kind, a.clusters) for a in decide(including, fold(including, [], T0), {}, FakeHold())] == [
+        (ADVANCE, ("a", "b"))]

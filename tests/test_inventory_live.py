@@ -258,3 +258,23 @@ def test_before_a_rollout_a_hub_that_cannot_be_read_is_exit_2_naming_context_and
     missing = _kubeconfig(sim, tmp, "renamed.json", lambda c: c["contexts"][0].update(name="other"))
     result = _cli(work, "plan", "security-patch", kubeconfig=missing)
     assert result.returncode == 2 and "inventory clusterProfiles: context 'hub' is not in the kubeconfig" in result.stderr
+
+
+def test_the_plan_marks_unavailable_clusters_per_wave_and_keeps_them_in_their_waves(hub):
+    sim, _, work, _ = hub
+    _knob(sim, {"down": {"prod-us-east": "maintenance", "dev-eu-west": "maintenance"}})
+    try:
+        plan = _cli(work, "plan", "security-patch", "-f", "json", kubeconfig=sim.kubeconfig)
+        table = _cli(work, "plan", "security-patch", kubeconfig=sim.kubeconfig)
+    finally:
+        _knob(sim, {"down": {}})
+    waves = {w["name"]: w for w in json.loads(plan.stdout)["waves"]}
+    assert waves["canary"]["clusters"] == ["dev-eu-west", "dev-us-east"]  # availability never moves a cluster
+    assert waves["canary"]["unavailable"] == [
+        {"cluster": "dev-eu-west", "reason": "ControlPlaneHealthy is False (Unhealthy: maintenance)"}]
+    assert [u["cluster"] for u in waves["production/2"]["unavailable"]] == ["prod-us-east"]
+    assert all(w["unavailable"] == [] for name, w in waves.items() if name not in ("canary", "production/2"))
+    assert "dev-eu-west (down)" in table.stdout
+    assert "unavailable: 2 clusters (spec.unavailable: skip: left out of their waves' advances, each pinned once " \
+           "back): dev-eu-west (ControlPlaneHealthy is False (Unhealthy: maintenance)); prod-us-east" in \
+           " ".join(table.stdout.split())

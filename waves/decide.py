@@ -26,14 +26,18 @@ The rules, each a property test (tests/test_decide.py):
   waits for has passed (a pass recorded in this very step counts) and is approved where
   approval is required, and, for its first start, inside its change window;
 - an empty wave (it claims no cluster) is never advanced, judged, reverted or halted: it
-  passes once every wave it waits for has, and what waits for it goes on.
+  passes once every wave it waits for has, and what waits for it goes on;
+- availability (a live source's condition) decides only what an advance pins
+  (`pinnable`): `skip` leaves the unavailable clusters out (each pinned as a late join
+  once back), `wait` holds the wave while any is unavailable, `include` pins them; a wave
+  whose clusters are all unavailable waits, and so does every wave after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from waves.state import OUT, RolloutState, ready
+from waves.state import OUT, RolloutState, down_list, held_back, pinnable, ready
 
 REVERT, HALT, VERIFY, ADVANCE, WAIT = "revert", "halt", "verify", "advance", "wait"
 JUDGED = ("baking", "verifying")  # out and not passed: the waves whose gates a step judges
@@ -110,14 +114,24 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
     if hold.paused:
         return actions + [Action(WAIT, None, reason=hold.pause_note())]
 
-    starts = [Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(w.late), late=True)
-              for w in state.waves if w.status in OUT and w.late]
+    starts = []
+    for w in state.waves:
+        if w.status in OUT and w.late:
+            joining, _ = pinnable(plan, plan.wave(w.number), w.late)  # one still unavailable joins once back
+            if joining:
+                starts.append(Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(joining), late=True))
     after = _with_passes(state, passed_now)
     for number in ready(plan, after):
         wave = plan.wave(number)
         window = hold.window(wave)
-        if window.open:
-            starts.append(Action(ADVANCE, number, wave.name, None, "ready", tuple(wave.clusters)))
+        held = held_back(plan, wave)
+        if held:
+            actions.append(Action(WAIT, number, wave.name, None, held))
+        elif window.open:
+            pinned, left_out = pinnable(plan, wave)
+            reason = "ready" + (f"; left out, unavailable (each joins late once back): {down_list(left_out)}"
+                                if left_out else "")
+            starts.append(Action(ADVANCE, number, wave.name, None, reason, tuple(pinned)))
         else:
             actions.append(Action(WAIT, number, wave.name, None, f"waiting for window: {window.describe()}"))
     return actions + sorted(starts, key=lambda a: a.wave)

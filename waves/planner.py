@@ -73,6 +73,11 @@ class Plan:
     pins: dict[str, list[PinTarget]]  # cluster name -> where its revision is written
     wave_of: dict[str, int]  # cluster name -> wave number
     warnings: list[Problem] = field(default_factory=list)
+    # Availability (waves/availability.py) decides only what a wave pins, never what it is
+    # made of: the unavailable clusters stay in their waves; spec.unavailable says what a
+    # wave's advance does with them (waves/state.py: pinnable).
+    down: dict[str, str] = field(default_factory=dict)  # cluster name -> why it is unavailable
+    unavailable: str = "skip"  # spec.unavailable: skip | wait | include
 
     def wave(self, ref: int | str) -> Wave:
         for wave in self.waves:
@@ -179,7 +184,8 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
     _shared(units, wave_of, waves, errors)
     if errors:
         raise ProblemError(errors + warnings)
-    return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings)
+    down = {c.name: c.down for c in targets if c.down}
+    return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings, down, spec.unavailable)
 
 
 def _windows(spec, part: _Part, errors: list[Problem]) -> tuple:

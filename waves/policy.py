@@ -347,6 +347,10 @@ class PolicySpec(Strict):
                                    description="How commits reach the followed branch: push, or pull requests (docs/delivery.md).")
     trust: TrustSpec | None = Field(default=None, description="Who may move the rollout: records that release "
                                     "something count only when signed by an allowed signer (docs/security.md).")
+    unavailable: Literal["skip", "wait", "include"] = Field(
+        default="skip", description="A cluster its live source says is down when its wave is advanced: skip (pin the "
+        "others; it joins late once back), wait (hold the wave), include (pin it anyway). A wave whose clusters are "
+        "all down waits. Decides only what is pinned, never what is judged (docs/inventory.md).")
 
     @field_validator("revision")
     @classmethod

@@ -94,7 +94,8 @@ class WaveState:
     bake_remaining: int = 0
     approved_by: str | None = None
     clusters_behind: list[str] = field(default_factory=list)  # in the wave but not at the revision
-    late: list[str] = field(default_factory=list)  # joined the inventory after the wave went out
+    late: list[str] = field(default_factory=list)  # in the wave, not pinned by its advances (joined later, or was down)
+    pinned: list[str] = field(default_factory=list)  # what its advances pinned: its gate's clusters, whatever comes later
     late_proposed: list[str] = field(default_factory=list)  # late, their join waiting in a pull request
     proposal: Proposal | None = None  # proposed: the pull request that carries the advance
     halt_commit: str | None = None  # a halt record of its advance, not lifted: nothing starts
@@ -130,7 +131,7 @@ class RolloutState:
             return "halted"
         if "failed" in statuses:
             return "failed"
-        if statuses == {"passed"}:
+        if statuses == {"passed"} and not any(w.late for w in self.waves):  # a cluster left out is not done
             return "complete"
         if statuses == {"pending"}:
             return "not-started"
@@ -195,6 +196,9 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         if state.advance_commit is None:  # never advanced: no record of it counts
             state.halt_commit = state.halt_reason = None
         else:  # the first pass recorded once the bake was over (one made during it never counts)
+            # what its advances pinned, in the order they pinned it: its gate's clusters
+            state.pinned = list(dict.fromkeys(c for e in by_wave.get(wave.name, []) if e.action == ADVANCE
+                                              for c in e.clusters))
             done = next((e for e in passes if e.at >= state.advanced_at + wave.bake_seconds), None)
             if done is not None:
                 state.verified_at, state.verify_commit = done.at, done.commit
@@ -249,6 +253,47 @@ def _judged(record: Event, wave_events: list[Event]) -> bool:
     whatever order a records branch sorts it in); a record naming none is an older one's
     and counts as it always did."""
     return record.advance is None or any(e.action == ADVANCE and e.commit == record.advance for e in wave_events)
+
+
+def pinnable(plan: Plan, wave, clusters: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """What an advance of `wave` pins now of `clusters` (default: all of the wave's), and
+    the clusters it holds back (name -> why), by spec.unavailable (`plan.unavailable`):
+    `include` pins every cluster; `skip` and `wait` hold back the unavailable ones, and
+    the clusters that pin one field with one of them (writing it would move that one too).
+    Availability decides only this, never what a wave is made of or what its gate judges."""
+    clusters = list(wave.clusters if clusters is None else clusters)
+    if plan.unavailable == "include" or not plan.down:
+        return clusters, {}
+    held = {c: plan.down[c] for c in clusters if c in plan.down}
+    if not held:
+        return clusters, {}
+    for shared in getattr(wave, "shared", ()):
+        down = [c for c in shared.clusters if c in plan.down]
+        if down:
+            for c in shared.clusters:
+                if c in clusters and c not in held:
+                    held[c] = f"pins {shared.file} {shared.field} with {', '.join(down)}, unavailable"
+    return [c for c in clusters if c not in held], held
+
+
+def held_back(plan: Plan, wave) -> str | None:
+    """Why a wave's first advance waits for clusters to come back (None: it may go): under
+    `wait`, any of them unavailable; under `skip`, all of them. Such a wave waits, and so
+    does every wave after it: it is never skipped."""
+    pin, held = pinnable(plan, wave)
+    if not held:
+        return None
+    if plan.unavailable == "wait":
+        return f"waiting for unavailable clusters (spec.unavailable: wait): {down_list(held)}"
+    if not pin:
+        return f"waiting: every cluster of the wave is unavailable: {down_list(held)}"
+    return None
+
+
+def down_list(held: dict[str, str], limit: int = 5) -> str:
+    """`a (why); b (why) and 3 more`."""
+    items = [f"{name} ({why})" for name, why in held.items()]
+    return "; ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def ready(plan: Plan, state: RolloutState) -> list[int]:

@@ -34,6 +34,8 @@ def plan_dict(plan, warnings=()) -> dict:
                 "windows": [x.model_dump(mode="json") for x in w.windows],  # time zones filled in
                 # fields several of its clusters pin together: written once, moving all of them
                 "shared": [{"file": s.file, "field": s.field, "clusters": list(s.clusters)} for s in w.shared],
+                # down by their live source's condition: what spec.unavailable does with them (docs/inventory.md)
+                "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in w.clusters if c in plan.down],
             }
             for w in plan.waves
         ],

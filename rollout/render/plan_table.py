@@ -25,8 +25,10 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
     table.add_column("after", justify="right")
     table.add_column("bake", justify="right")
     table.add_column("gates")
+    down = getattr(plan, "down", {})
     for w in plan.waves:
-        names = ", ".join(w.clusters[:names_per_wave]) if w.clusters else "[yellow]empty[/yellow]: no cluster matches"
+        shown = [escape(c) + (" [red](down)[/red]" if c in down else "") for c in w.clusters]
+        names = ", ".join(shown[:names_per_wave]) if w.clusters else "[yellow]empty[/yellow]: no cluster matches"
         if names_per_wave and len(w.clusters) > names_per_wave:
             names += f" … and {len(w.clusters) - names_per_wave} more"
         gates = ", ".join(next(iter(type(g).model_fields)) for g in w.gates)
@@ -47,6 +49,13 @@ def render(plan, warnings=(), console=None, wide: bool = False) -> None:
     if parallel:
         summary += "; may run in parallel: " + "; ".join(", ".join(map(str, g)) for g in parallel)
     console.print(summary)
+    if down:
+        from waves.state import down_list
+
+        what = {"skip": "left out of their waves' advances, each pinned once back",
+                "wait": "their waves wait until they are back", "include": "pinned anyway"}[plan.unavailable]
+        console.print(f"[red]unavailable[/red]: {count(len(down), 'cluster')} (spec.unavailable: {plan.unavailable}: "
+                      f"{what}): {escape(down_list(down))}", highlight=False)
 
     if wide or len(plan.targets) <= _MAX_PIN_ROWS:
         rows = [(c.name, plan.wave_of[c.name], t) for c in plan.targets for t in plan.pins[c.name]]

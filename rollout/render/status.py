@@ -48,6 +48,11 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
             why = f"{format_duration(w.bake_remaining)} of bake left"
         elif not why and w.status == "verifying":
             why = "bake over; gates not yet recorded as passed"
+        waiting = [c for c in w.late if c in getattr(plan, "down", {})]
+        if waiting:  # left out of its advance, unavailable: pinned as a late join once back
+            from waves.state import down_list
+
+            why = "; ".join(x for x in (why, f"unavailable, not pinned yet: {down_list({c: plan.down[c] for c in waiting}, 3)}") if x)
         rows.append({"number": w.number, "name": w.name, "status": wave_status(w, verdict),
                      "gates": verdict.state if verdict is not None else ("passed" if w.verify_commit else ""),
                      "why": why,
@@ -105,6 +110,8 @@ def state_dict(plan, state) -> dict:
                 "clusters": plan.wave(w.number).clusters,
                 "clustersNotAtRevision": w.clusters_behind,
                 "late": w.late,
+                "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in plan.wave(w.number).clusters
+                                if c in getattr(plan, "down", {})],
             }
             for w in state.waves
         ],
