@@ -13,6 +13,7 @@ from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers, down_list, 
 from rollout.controls import hold_of
 from rollout.errors import InvalidInput, Refused
 from rollout.git.history import advance_message, history_refs, policy_digest
+from rollout.inventory import record
 from rollout.manifests.edit import PinError, pin_text
 from rollout.outcome import Outcome, WaveChange
 from rollout.trust import require_signing
@@ -32,6 +33,8 @@ def advance(repo: Path, policy_ref: str, wave: str | None = None, dry_run: bool 
 
     def attempt():
         ws = load(session, policy_ref)
+        if ws.degraded:  # the rollout started, and the inventory cannot be read: nothing is pinned blind
+            raise Refused(f"nothing advanced: the inventory cannot be read: {ws.degraded}")
         state = state_of(session, ws, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         chosen = _choose(ws, state, wave, force, outcome, hold_of(session.git, ws.plan.policy, clock(now),
@@ -130,6 +133,7 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
     digest = policy_digest(ws.loaded.text)
     inspected = {(t.cluster, t.pin_index): t for t in ws.inspection.targets}
     labels = {c.name: c.labels for c in plan.targets}
+    by_name = {c.name: c for c in plan.targets}
     texts: dict[str, str] = {}  # file -> text after the edits so far
     originals = {t.file: t.text for t in ws.inspection.targets}
     modes = session.git.modes(base) if not dry_run else {}
@@ -164,7 +168,8 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
             continue
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
                               forced=forced, note=message, forced_window=past_window, epoch=state.epoch,
-                              unchanged=[f for _, f in pinned if f not in changes])
+                              unchanged=[f for _, f in pinned if f not in changes],
+                              inventory=record.lines(ws.listed, [by_name[c] for c in clusters if c in by_name]))
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:

@@ -83,6 +83,9 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
 def _step(session, stepper, kube, now, result) -> Step:
     snap = stepper.snapshot()
     ws, state = snap.ws, snap.state
+    if ws.degraded:  # a live inventory source cannot be read: the waves out judged from their records
+        result.notes.append(f"the inventory cannot be read ({ws.degraded}): the waves that are out are judged and "
+                            "reverted from their advance records; nothing advances until it answers")
     if state.verified:  # spec.trust: the records that did not count, one line each
         result.notes += trust_lines(state, blocked=False) + [f"ignored: {i.line()}" for i in snap.hold.ignored]
     judged = [w for w in state.waves if w.status in JUDGED]

@@ -24,6 +24,7 @@ from rollout.git import checkout
 from rollout.git.history import history_refs, read_events
 from rollout.git.repo import Git, Upstream
 from rollout.outcome import Outcome
+from rollout.recorded import degrade
 from rollout.trust import pinned_now, screen_for, unreleased
 from rollout.workspace import UsageError, Workspace, load_workspace
 
@@ -188,7 +189,12 @@ def sync(session: Session) -> None:
 
 
 def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
+    """The policy, its inventory and plan. A live inventory source that cannot be read once
+    the rollout has started: the waves out, from their advance records (rollout/recorded.py:
+    judged and reverted, nothing advances); before it started, exit 2."""
     ws = load_workspace(session.repo, policy_ref, check_files=check_files)
+    if ws.hub_down and all(p.extra.get("hub") is not None for p in ws.errors):
+        ws = degrade(session.git, session.remote, ws, check_files) or ws
     if ws.errors:
         raise InvalidInput(ws.problems)
     session.use(ws)

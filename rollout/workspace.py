@@ -64,6 +64,7 @@ class Workspace:
     problems: list[Problem] = field(default_factory=list)
     inspection: object | None = None  # rollout.safety.Inspection, when files were checked
     listed: list = field(default_factory=list)  # live sources' rollout.inventory.hub.Listed (docs/inventory.md)
+    degraded: str | None = None  # the inventory could not be read: the plan holds the waves out, from records
 
     @property
     def hub_down(self) -> list[Problem]:

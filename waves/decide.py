@@ -27,6 +27,9 @@ The rules, each a property test (tests/test_decide.py):
   approval is required, and, for its first start, inside its change window;
 - an empty wave (it claims no cluster) is never advanced, judged, reverted or halted: it
   passes once every wave it waits for has, and what waits for it goes on;
+- a partial plan (the waves out, from their advance records, while the inventory
+  cannot be read: waves/recorded.py) judges, reverts, halts and records passes, and
+  advances nothing;
 - availability (a live source's condition) decides only what an advance pins
   (`pinnable`): `skip` leaves the unavailable clusters out (each pinned as a late join
   once back), `wait` holds the wave while any is unavailable, `include` pins them; a wave
@@ -113,6 +116,9 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
                                                     "nothing new starts for this revision")]
     if hold.paused:
         return actions + [Action(WAIT, None, reason=hold.pause_note())]
+    if getattr(plan, "partial", None):
+        return actions + [Action(WAIT, None, reason=f"nothing advances while the inventory cannot be read: "
+                                                    f"{plan.partial}")]
 
     starts = []
     for w in state.waves:

@@ -78,6 +78,9 @@ class Plan:
     # wave's advance does with them (waves/state.py: pinnable).
     down: dict[str, str] = field(default_factory=dict)  # cluster name -> why it is unavailable
     unavailable: str = "skip"  # spec.unavailable: skip | wait | include
+    # Set when the plan was made from advance records alone (waves/recorded.py): why the
+    # inventory could not be read. Such a plan holds only the waves that went out.
+    partial: str | None = None
 
     def wave(self, ref: int | str) -> Wave:
         for wave in self.waves:
@@ -389,6 +392,12 @@ def _check_constraints(policy: RolloutPolicy, order: list[_Part], errors: list[P
                         ("spec", "waves", index),
                     )
                 )
+
+
+def pins_of(policy: RolloutPolicy, targets: list[Cluster]) -> dict[str, list[PinTarget]]:
+    """Where each cluster's revision is written (a cluster whose labels a template needs
+    and lacks gets the pins it can: the planner refuses such a cluster up front)."""
+    return _pins(policy, targets, [])
 
 
 def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:

@@ -56,6 +56,7 @@ class Event:
     epoch: int = FIRST_EPOCH
     lifts: str | None = None  # a lift: the halt record it lifts
     clock: int | None = None  # made under a pinned clock (ROLLOUT_NOW, rehearsals): that clock
+    number: int | None = None  # the wave's number in the plan it was made with (`Rollout-Wave`)
 
     @property
     def at(self) -> int:
@@ -121,6 +122,7 @@ class RolloutState:
     ignored: list = field(default_factory=list)
     unsigned: list = field(default_factory=list)
     blocked: list = field(default_factory=list)
+    partial: str | None = None  # folded on a plan of the waves out only (waves/recorded.py): why
 
     @property
     def overall(self) -> str:
@@ -131,7 +133,7 @@ class RolloutState:
             return "halted"
         if "failed" in statuses:
             return "failed"
-        if statuses == {"passed"} and not any(w.late for w in self.waves):  # a cluster left out is not done
+        if statuses == {"passed"} and not any(w.late for w in self.waves) and not self.partial:  # nor one unseen
             return "complete"
         if statuses == {"pending"}:
             return "not-started"
@@ -218,7 +220,8 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         states.append(state)
-    return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy))
+    return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
+                        partial=getattr(plan, "partial", None))
 
 
 def epoch_of(events: list[Event], policy: str, revision: str) -> int:

@@ -22,10 +22,12 @@ def policy_digest(text: str) -> str:
 
 def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                     digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None,
-                    forced_window: bool = False, epoch: int = FIRST_EPOCH, unchanged: list[str] | None = None) -> str:
+                    forced_window: bool = False, epoch: int = FIRST_EPOCH, unchanged: list[str] | None = None,
+                    inventory: tuple[list[str], str] | None = None) -> str:
     """`clusters`: (cluster, file) for each pin written, a cluster once per pin; the body
     lists each cluster once with its files, and counts clusters and distinct files.
-    `unchanged`: the files that held the revision already (the commit does not change them)."""
+    `unchanged`: the files that held the revision already (the commit does not change them).
+    `inventory`: (body lines, digest) of a policy with live sources (rollout/inventory/record.py)."""
     subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
     body = [subject, ""]
     if note:
@@ -39,8 +41,12 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
         body += [f"Held {revision} already: {', '.join(held)}", ""]
     if forced:
         body += ["Forced past: " + "; ".join(forced), ""]
+    if inventory is not None:
+        body += inventory[0] + [""]
     trailers = _trailers(policy, revision, number, wave, "advance", epoch)
     trailers.append(f"Rollout-Clusters: {','.join(names)}")
+    if inventory is not None:
+        trailers.append(f"Rollout-Inventory-Digest: {inventory[1]}")
     if forced:  # `window` when only a change window was forced past (docs/operating.md)
         trailers.append("Rollout-Forced: " + ("window" if forced_window and len(forced) == 1 else
                                               "true, window" if forced_window else "true"))
@@ -225,6 +231,7 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         by=fields.get("Rollout-Approved-By") or fields.get("Rollout-Retried-By") or fields.get("Rollout-Lifted-By"),
         lifts=fields.get("Rollout-Lifts"),
         clock=int(fields["Rollout-Clock-Override"]) if fields.get("Rollout-Clock-Override", "").isdigit() else None,
+        number=int(fields["Rollout-Wave"]) if fields.get("Rollout-Wave", "").isdigit() else None,
     )
 
 

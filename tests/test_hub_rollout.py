@@ -1,0 +1,142 @@
+"""A whole rollout planned from a live inventory (the simulator's hub, ClusterProfiles over
+the real kubernetes client), through `rollout run`: a cluster down at its wave's advance is
+left out and joins late once back; one pinned and then down stays in its gate; a wave
+whose clusters are all down waits and holds what comes after it; each advance records its
+sources and a digest of what the hub listed; with the hub gone, `run` judges and reverts
+the waves that are out from their records and advances nothing, saying why."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLLOUT
+
+pytest.importorskip("kubernetes")
+from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
+
+POLICY = "rollouts/security-patch.yaml"
+
+
+def _policy(text: str) -> str:
+    text = re.sub(r"bake: \S+", "bake: 1s", text)
+    text = text.replace("    - fleet: fleet/clusters.yaml   # or argocdClusterSecrets / clusterAPI / kustomizeClusters",
+                        "    - clusterProfiles: {context: fleet-hub, namespace: fleet-system}")
+    return text.replace("argocd: {context: hub, namespace: argocd}", "argocd: {context: hub, namespace: argocd, settle: 1s}")
+
+
+def _kubeconfigs(sim, tmp: Path) -> tuple[Path, Path]:
+    """The simulator's kubeconfig with a context `fleet-hub` for the inventory (the same
+    API server as Argo CD's `hub`), and a copy where that one server is gone."""
+    config = json.loads(sim.kubeconfig.read_text())
+    config["contexts"].append({"name": "fleet-hub", "context": {"cluster": "hub", "user": "simulator"}})
+    up = tmp / "up.json"
+    up.write_text(json.dumps(config))
+    config["clusters"].append({"name": "gone", "cluster": {"server": "http://127.0.0.1:9/hub"}})
+    config["contexts"][-1]["context"]["cluster"] = "gone"
+    down = tmp / "hub-gone.json"
+    down.write_text(json.dumps(config))
+    return up, down
+
+
+def run(work: Path, kubeconfig: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(kubeconfig)], cwd=work,
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **GIT_ENV})
+
+
+def until(step, done, tries: int = 25) -> str:
+    """Run steps until `done(stdout)`; the last step's stdout."""
+    for _ in range(tries):
+        result = step()
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        if done(result.stdout):
+            return result.stdout
+    raise AssertionError(f"never: {result.stdout}")
+
+
+def knob(sim, down: dict[str, str]) -> None:
+    url = sim.ready.split()[1] + "/_sim/hub"
+    urllib.request.urlopen(urllib.request.Request(url, json.dumps({"down": down}).encode(), method="POST")).read()
+
+
+def subjects(remote: Path) -> list[str]:
+    return [s for s in git(remote, "log", "--format=%s", "--reverse", "main").splitlines() if s.startswith("rollout(")]
+
+
+def message(remote: Path, subject: str) -> str:
+    """The message of the latest commit with this subject."""
+    sha = next(line.split(" ", 1)[0] for line in git(remote, "log", "--format=%H %s", "main").splitlines()
+               if line.split(" ", 1)[1] == subject)
+    return git(remote, "log", "-1", "--format=%B", sha)
+
+
+def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tmp_path):
+    remote, work = published(tmp_path, "fleet-config", _policy)
+    fleet = tmp_path / "hub-fleet.yaml"
+    fleet.write_text((work / "fleet/clusters.yaml").read_text())
+    sim = Running(remote, tmp_path / "kubeconfig", "--hub", str(fleet), "--fault", "prod-us-east:degraded@v1.4.2")
+    try:
+        up, gone = _kubeconfigs(sim, tmp_path)
+        before = run(work, gone)  # not started: the hub that cannot be read is exit 2, nothing written
+        assert before.returncode == 2 and "spec.inventory[0].clusterProfiles: clusterProfiles (context fleet-hub, " \
+            "namespace fleet-system)" in before.stderr and "cannot reach the hub" in before.stderr
+        assert subjects(remote) == []
+
+        # dev-us-east is down when canary goes: left out, its wave goes with dev-eu-west
+        knob(sim, {"dev-us-east": "maintenance"})
+        first = run(work, up)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "advanced wave 1 canary: 1 cluster, 1 file" in first.stdout
+        canary = message(remote, "rollout(security-patch): wave 1 canary -> v1.4.2")
+        assert "Rollout-Clusters: dev-eu-west\n" in canary
+        assert re.search(r"^- hub:clusterProfiles@fleet-hub/fleet-system: 6 listed, sha256:[0-9a-f]{16}$", canary, re.M)
+        assert re.search(r"^Rollout-Inventory-Digest: sha256:[0-9a-f]{16}$", canary, re.M)
+        recorded = re.search(r"^  @ dev-eu-west (\{.*\})$", canary, re.M)
+        assert json.loads(recorded.group(1))["labels"]["region"] == "eu-west"
+
+        # pinned, then down: it stays in its wave's gate (the pass names it); still down: no late join.
+        # staging-eu-west down: its wave (it alone) waits, never skipped; production waits for it
+        knob(sim, {"dev-us-east": "maintenance", "dev-eu-west": "lease expired", "staging-eu-west": "maintenance"})
+        until(lambda: run(work, up), lambda out: "wave 1 canary passed its gates" in out)
+        verify = message(remote, "rollout(security-patch): wave 1 canary passed its gates (v1.4.2)")
+        assert "argocd: 1 of 1 clusters passed" in verify and "dev-eu-west: passed" in verify
+        assert not any("late join" in s for s in subjects(remote))
+        assert "rollout(security-patch): wave 3 region-us-east -> v1.4.2" in subjects(remote)
+        status = json.loads(subprocess.run([*ROLLOUT, "status", "security-patch", "-f", "json", "--repo", str(work)],
+                                           capture_output=True, text=True, env={**os.environ, "KUBECONFIG": str(up)}
+                                           ).stdout)
+        waves = {w["name"]: w for w in status["waves"]}
+        assert waves["region-eu-west"]["status"] == "pending" and waves["production/1"]["status"] == "pending"
+        assert waves["region-eu-west"]["unavailable"][0]["cluster"] == "staging-eu-west"
+        assert waves["canary"]["late"] == ["dev-us-east"] and status["status"] == "in-progress"
+        held = run(work, up)
+        assert "wave 2 region-eu-west: waiting: every cluster of the wave is unavailable: staging-eu-west" in held.stdout
+
+        # back: the late join and the held wave go; production follows
+        knob(sim, {})
+        until(lambda: run(work, up), lambda out: "production/2" in " ".join(subjects(remote)))
+        done = subjects(remote)
+        assert "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)" in done
+        late = message(remote, "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)")
+        assert "Rollout-Clusters: dev-us-east\n" in late
+        assert done.index("rollout(security-patch): wave 2 region-eu-west -> v1.4.2") < \
+            done.index("rollout(security-patch): wave 4 production/1 -> v1.4.2")
+
+        # the hub is gone; production/2 (prod-us-east, degraded) is judged from its records and reverted
+        gone_run = until(lambda: run(work, gone), lambda out: "reverted wave 5 production/2" in out)
+        assert "the inventory cannot be read (" in gone_run and "nothing advances until it answers" in gone_run
+        assert subjects(remote)[-1] == "rollout(security-patch): revert wave 5 production/2 (v1.4.2)"
+        assert "prod-us-east" in message(remote, subjects(remote)[-1])
+        after = run(work, gone)
+        assert after.returncode == 1 and subjects(remote)[-1].startswith("rollout(security-patch): revert")
+        advance = subprocess.run([*ROLLOUT, "advance", "security-patch", "--kubeconfig", str(gone)], cwd=work,
+                                 capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+        assert advance.returncode == 1 and "nothing advanced: the inventory cannot be read" in advance.stderr
+    finally:
+        sim.stop()

@@ -1,0 +1,68 @@
+"""The plan of a rollout's waves that went out, from their advance records alone: what a
+step judges and reverts while a live inventory source (the hub) cannot be read
+(docs/inventory.md). Pure: the shell reads the events and the clusters the records name.
+
+Each wave that has an advance in the rollout's epoch is planned with the clusters its
+advances pinned, under the number and name they were made with, and the gates, bake and
+approval of the `spec.waves` entry it is a part of (by name: `region-eu-west` of a
+`groupBy` wave, `production/2` of a batched one). Nothing else is planned: no wave can
+start from it, and it is `partial`, so nothing reads "complete" from it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from waves.inventory import Cluster
+from waves.planner import Plan, Wave, pins_of
+from waves.policy import RolloutPolicy
+from waves.problems import Problem
+from waves.state import ADVANCE, Event, epoch_of
+
+
+def spec_index(policy: RolloutPolicy, name: str) -> int | None:
+    """The `spec.waves` entry a planned wave's name comes from; None when no entry, or
+    more than one, could have made it."""
+    base = re.sub(r"/\d+$", "", name)
+    batched = base != name
+    found = []
+    for index, spec in enumerate(policy.spec.waves):
+        if batched and spec.maxClusters is None:
+            continue
+        if base == spec.name and spec.groupBy is None:
+            found.append(index)
+        elif spec.groupBy is not None and base.startswith(spec.name + "-") and len(base) > len(spec.name) + 1:
+            found.append(index)
+    return found[0] if len(found) == 1 else None
+
+
+def recorded_plan(policy: RolloutPolicy, events: list[Event], clusters: dict[str, Cluster], why: str) -> Plan:
+    """`events`: the policy's, oldest first; `clusters`: what is known of each pinned
+    cluster (its labels: read from files still, or recorded with the advance). `why`:
+    what cannot be read (the plan's `partial`)."""
+    name, revision = policy.metadata.name, policy.spec.revision
+    epoch = epoch_of(events, name, revision)
+    pinned: dict[str, list[str]] = {}
+    numbers: dict[str, int] = {}
+    for event in events:
+        if event.policy == name and event.revision == revision and event.epoch == epoch and event.action == ADVANCE:
+            members = pinned.setdefault(event.wave, [])
+            members += [c for c in event.clusters if c not in members]
+            if event.number is not None:
+                numbers.setdefault(event.wave, event.number)
+    waves, untold = [], []
+    for order, (wave_name, members) in enumerate(pinned.items(), start=1):
+        index = spec_index(policy, wave_name)
+        if index is None:  # its gates and bake cannot be told: not judged (never passed by default)
+            untold.append(Problem(f"wave {wave_name}: no single spec.waves entry makes it: not judged while the "
+                                  "inventory cannot be read", ("spec", "waves"), severity="warning"))
+            continue
+        spec = policy.spec.waves[index]
+        waves.append(Wave(
+            number=numbers.get(wave_name, order), name=wave_name, spec_index=index, group=None, batch=None,
+            clusters=sorted(members), bake_seconds=spec.bake,
+            gates=spec.gates if spec.gates is not None else policy.spec.gates, approval=spec.approval))
+    targets = [clusters[c] for c in sorted({c for w in waves for c in w.clusters if c in clusters})]
+    wave_of = {c: w.number for w in waves for c in w.clusters}
+    return Plan(name, revision, targets, waves, pins_of(policy, targets), wave_of, untold, {},
+                policy.spec.unavailable, partial=why)
