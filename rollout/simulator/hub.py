@@ -32,6 +32,13 @@ def secret_token(cluster: str) -> str:
     return f"sim-bearer-{cluster}-do-not-print"
 
 
+def secret_data(name: str, server: str | None) -> dict[str, str]:
+    """A served Argo CD cluster Secret's `data` (base64, as a LIST returns it)."""
+    config = json.dumps({"bearerToken": secret_token(name), "tlsClientConfig": {"insecure": False}})
+    data = {"name": name, "server": server or f"https://{name}.simulator.invalid", "config": config}
+    return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+
+
 @dataclass
 class Hub:
     clusters: dict[str, tuple[dict[str, str], str | None]] = field(default_factory=dict)  # name -> (labels, server)
@@ -165,11 +172,9 @@ class Hub:
 
     def _secret(self, name: str, version: str, now: float) -> dict:
         labels, server = self.clusters[name]
-        config = json.dumps({"bearerToken": secret_token(name), "tlsClientConfig": {"insecure": False}})
-        data = {"name": name, "server": server or f"https://{name}.simulator.invalid", "config": config}
         return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                 "metadata": self._meta(name, "argocd", {"argocd.argoproj.io/secret-type": "cluster", **labels}),
-                "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+                "data": secret_data(name, server)}
 
 
 def _kind(group: str, plural: str) -> str | None:

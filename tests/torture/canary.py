@@ -149,10 +149,10 @@ READ_KUBECONFIG = [c for c in COMMANDS if c[1]]
 
 
 def sweep(repo: Path, kubeconfig: Path, summary: Path, source: str, debug: tuple[bool, ...] = (False, True),
-          commands=COMMANDS) -> list[Leak]:
-    """Every command x format (x ROLLOUT_DEBUG) on `repo`; where the canary showed up.
-    ROLLOUT_DEBUG=1 prints what the plain run prints and the traceback: `debug=(True,)`
-    covers both."""
+          commands=COMMANDS, forms: tuple[str, ...] = CANARY_FORMS) -> list[Leak]:
+    """Every command x format (x ROLLOUT_DEBUG) on `repo`; where the canary (any of `forms`)
+    showed up. ROLLOUT_DEBUG=1 prints what the plain run prints and the traceback:
+    `debug=(True,)` covers both."""
     leaks = []
     saved = {k: os.environ.get(k) for k in ("ROLLOUT_DEBUG", "KUBECONFIG", "GITHUB_STEP_SUMMARY", *GIT_ENV)}
     os.environ["KUBECONFIG"] = str(kubeconfig)
@@ -168,7 +168,7 @@ def sweep(repo: Path, kubeconfig: Path, summary: Path, source: str, debug: tuple
                 full = (*args, "--kubeconfig", str(kubeconfig)) if wants_kubeconfig else args
                 code, out, err = run_cli(repo, full)
                 for name, text in (("stdout", out), ("stderr", err)):
-                    if any(form in text for form in CANARY_FORMS):
+                    if any(form in text for form in forms):
                         leaks.append(Leak(source, name + (" (ROLLOUT_DEBUG=1)" if debugging else ""), " ".join(args)))
     finally:
         for key, value in saved.items():
@@ -176,10 +176,10 @@ def sweep(repo: Path, kubeconfig: Path, summary: Path, source: str, debug: tuple
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    if summary.exists() and any(form in summary.read_text() for form in CANARY_FORMS):
+    if summary.exists() and any(form in summary.read_text() for form in forms):
         leaks.append(Leak(source, "step summary", "run"))
     messages = git(repo, "log", "--all", "--format=%B")
-    if any(form in messages for form in CANARY_FORMS):
+    if any(form in messages for form in forms):
         leaks.append(Leak(source, "commit message", "advance/revert/approve/run"))
     return leaks
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from torture.canary import (COMMANDS, COMPACT, KUBECONFIG_CASES, READ_KUBECONFIG, SECRET_CASES, fleet_with_secrets,
-                            kubeconfig_with, sweep)
+from torture.canary import (CANARY_FORMS, COMMANDS, COMPACT, KUBECONFIG_CASES, POLICY, READ_KUBECONFIG, SECRET_CASES,
+                            fleet_with_secrets, kubeconfig_with, sweep)
 from torture.fleet import git
 
 SECRET_BATCHES = [SECRET_CASES[i:i + 6] for i in range(0, len(SECRET_CASES), 6)]
@@ -102,3 +102,32 @@ def test_a_bug_is_reported_by_type_and_place_never_by_its_message():
     assert CANARY not in text and CANARY not in line
     assert "return float(value)" in text and "builtins.ValueError" in text and "builtins.RuntimeError" in text
     assert line.startswith("rollout: internal error: RuntimeError at ") and "test_canary.py:" in line
+
+
+def test_the_bearer_tokens_of_a_live_argo_cd_source_never_leave_the_process(tmp_path):
+    """Issue 19: `argocdClusterSecrets: {context, namespace}` lists Secrets whose config
+    holds bearer tokens (the simulator's hub serves one per cluster): neither the token
+    nor the config as served reaches an output or a commit message, reading or writing."""
+    from conftest import SEED_CLUSTERS, make_seed_repo
+    from rollout.simulator.hub import secret_data, secret_token
+    from test_simulator import Running
+
+    policy = POLICY.replace("argocdClusterSecrets: secrets/*.yaml", "argocdClusterSecrets: {context: hub, namespace: argocd}")
+    source = tmp_path / "source"
+    make_seed_repo(source, policy=policy)
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet-config, its inventory on the hub")
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(tmp_path / "remote.git"))
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "runner"))
+    sim = Running(tmp_path / "remote.git", tmp_path / "kubeconfig", "--hub", str(source / "fleet/clusters.yaml"))
+    try:
+        forms = CANARY_FORMS + tuple(secret_token(c) for c in SEED_CLUSTERS) + tuple(
+            secret_data(c, None)["config"][:24] for c in SEED_CLUSTERS)
+        commands = [c for c in COMPACT if c[0][0] in ("plan", "validate", "inventory", "status", "run", "advance")]
+        leaks = sweep(tmp_path / "runner", sim.kubeconfig, tmp_path / "summary.md", "live Secrets", debug=(True,),
+                      commands=commands, forms=forms)
+    finally:
+        sim.stop()
+    assert leaks == []
+    assert "wave 1 canary" in git(tmp_path / "runner", "log", "--format=%s"), "the writing commands did write"
