@@ -278,3 +278,36 @@ def test_the_plan_marks_unavailable_clusters_per_wave_and_keeps_them_in_their_wa
     assert "unavailable: 2 clusters (spec.unavailable: skip: left out of their waves' advances, each pinned once " \
            "back): dev-eu-west (ControlPlaneHealthy is False (Unhealthy: maintenance)); prod-us-east" in \
            " ".join(table.stdout.split())
+
+
+def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_otherwise():
+    """The next page is fetched while one is parsed, on a token read off the raw bytes; a
+    label named `continue` can mislead that read: the parsed token decides, and the list
+    is whole, in order, once."""
+    names = [f"c{i}" for i in range(7)]
+
+    class Pages:
+        def __init__(self):
+            self.asked = []
+
+        def check_context(self, context, who):
+            return None
+
+        def raw(self, kind, version, context, namespace, selector, token):
+            self.asked.append(token)
+            start = int(token[1:]) if token and token.startswith("t") else 0
+            if token and not token.startswith("t"):
+                from kubernetes.client.exceptions import ApiException
+
+                raise ApiException(status=400, reason="Bad Request")  # the misleading guess
+            chunk = names[start:start + 3]
+            items = [{"metadata": {"name": n, "labels": {"continue": "bogus"} if i == 0 else {},
+                                   "annotations": {"pad": "x" * 1500}}} for i, n in enumerate(chunk)]
+            meta = {"continue": f"t{start + 3}"} if start + 3 < len(names) else {}
+            return json.dumps({"apiVersion": "v1", "items": items, "kind": "List", "metadata": meta}).encode()
+
+    pages = Pages()
+    got = fetch(pages, "clusterProfiles", _hub_spec("clusterProfiles"))
+    assert got.error is None and [i["metadata"]["name"] for i in got.items] == names and got.pages == 3
+    assert [t for t in pages.asked if t is None or t.startswith("t")] == [None, "t3", "t6"]
+    assert "bogus" in pages.asked  # the guess was made, and dropped

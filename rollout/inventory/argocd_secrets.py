@@ -14,9 +14,8 @@ import base64
 import binascii
 from pathlib import Path
 
-from rollout.inventory.entries import Entry, SourceResult, kind_of, mapping
+from rollout.inventory.entries import Entry, SourceResult, describe, kind_of, mapping
 from rollout.inventory.files import documents_in
-from rollout.inventory.live import describe
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 
@@ -48,7 +47,7 @@ def read_live(listed) -> SourceResult:
         if found is not None:
             name, server, labels = found
             result.entries.append(Entry(name, listed.origin, 0, (), labels, ("metadata", "labels"), server,
-                                        live=True, what=where))
+                                        live=True, ref=(listed, obj)))
     for problem in result.problems:
         problem.extra["live"] = True
     return result

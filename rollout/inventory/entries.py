@@ -19,7 +19,19 @@ class Entry:
     server: str | None = None
     down: str | None = None  # why the cluster is unavailable, by its source's condition (live sources)
     live: bool = False  # listed from a hub: `file` is the source's origin (hub.Listed.origin)
-    what: str = ""  # a live entry's object and source: `ClusterProfile fleet-system/prod-eu-1 in clusterProfiles (...)`
+    ref: tuple | None = None  # a live entry's (Listed, object): named only when a problem needs it
+
+    @property
+    def what(self) -> str:
+        """A live entry's object and source: `ClusterProfile fleet-system/prod-eu-1 in clusterProfiles (...)`."""
+        return describe(*self.ref) if self.ref else self.file
+
+
+def describe(listed, obj: dict) -> str:
+    """`ClusterProfile fleet-system/prod-eu-1 in clusterProfiles (context hub, namespace fleet-system)`."""
+    metadata = mapping(obj.get("metadata"))
+    name = f"{metadata['namespace']}/{metadata.get('name')}" if metadata.get("namespace") else str(metadata.get("name"))
+    return f"{obj.get('kind') or 'object'} {name} in {listed.label}"
 
 
 def kind_of(value: object) -> str:

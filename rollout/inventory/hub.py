@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 PAGE = 500  # objects per LIST page: kubectl's default chunk size
@@ -91,6 +92,11 @@ class KubeLister:
     def page(self, kind: Kind, version: str, context: str | None, namespace: str | None, selector: str | None,
              token: str | None) -> dict:
         """One page (raises the client's ApiException for an error answer)."""
+        return parse(self.raw(kind, version, context, namespace, selector, token))
+
+    def raw(self, kind: Kind, version: str, context: str | None, namespace: str | None, selector: str | None,
+            token: str | None) -> bytes:
+        """One page as the API server sent it (the next is fetched while this one is parsed)."""
         from kubernetes import client
 
         api = self.kube.api_client(context)
@@ -107,10 +113,28 @@ class KubeLister:
         else:
             response = client.CustomObjectsApi(api).list_cluster_custom_object(kind.group, version, kind.plural,
                                                                                **options)
-        data = json.loads(response.data)
-        if not isinstance(data, dict):
-            raise ValueError("not a list")
-        return data
+        return response.data
+
+
+def parse(raw: bytes) -> dict:
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("not a list")
+    return data
+
+
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([^"\\]*)"')
+
+
+def _guess_continue(raw: bytes) -> str | None:
+    """The list's continue token as it likely reads in the raw page: in ListMeta, before the
+    items (typed lists) or after them (custom objects' keys sorted). A guess, only to fetch
+    the next page while this one is parsed: the parsed token decides."""
+    for part in (raw[:2048], raw[-2048:]):
+        found = _CONTINUE.findall(part)
+        if len(found) == 1:
+            return found[0].decode()
+    return None
 
 
 _factory = None  # () -> a lister (KubeLister); set by the CLI from --kubeconfig
@@ -150,16 +174,11 @@ def _list(lister, kind: Kind, version: str, listed: Listed, selector: str | None
 
     where = f"{listed.label}: {kind.plural}.{kind.api(version)}"
     items: list[dict] = []
-    token = None
     listed.pages = 0
     try:
-        while True:
-            page = lister.page(kind, version, listed.context, listed.namespace, selector, token)
+        for page in _pages(lister, kind, version, listed, selector):
             listed.pages += 1
             items += [item for item in page.get("items") or [] if isinstance(item, dict)]
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                break
     except ApiException as err:
         if err.status == 410 and again:  # the continue token expired mid-way: list again from the start, once
             return _list(lister, kind, version, listed, selector, again=False)
@@ -180,6 +199,39 @@ def _list(lister, kind: Kind, version: str, listed: Listed, selector: str | None
         item.setdefault("apiVersion", kind.api(version))
         item.setdefault("kind", kind.kind)
     listed.items, listed.version = items, version
+
+
+def _pages(lister, kind: Kind, version: str, listed: Listed, selector: str | None):
+    """Every page, in order, following `continue`. With a lister that gives raw pages, the
+    next page is asked for (on one worker thread) while this one is parsed, when its token
+    can be read off the raw bytes; a guess the parsed page contradicts is dropped."""
+    args = (kind, version, listed.context, listed.namespace, selector)
+    if not hasattr(lister, "raw"):
+        token = None
+        while True:
+            page = lister.page(*args, token)
+            yield page
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(lister.raw, *args, None)
+        while True:
+            raw = pending.result()
+            guess = _guess_continue(raw)
+            ahead = pool.submit(lister.raw, *args, guess) if guess else None
+            page = parse(raw)
+            token = (page.get("metadata") or {}).get("continue")
+            yield page
+            if not token:
+                return
+            if token != guess:
+                if ahead is not None:
+                    ahead.exception()  # the wrong guess's answer, whatever it is, is dropped
+                ahead = pool.submit(lister.raw, *args, token)
+            pending = ahead
 
 
 def _message(err) -> str:

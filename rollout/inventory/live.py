@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
-from rollout.inventory.entries import Entry, SourceResult, kind_of, mapping
+from rollout.inventory.entries import Entry, SourceResult, describe, kind_of, mapping
 from rollout.targeting.urls import server_key
 
 
@@ -21,7 +21,6 @@ def entry(listed, obj: dict, result: SourceResult, down: str | None, server: str
     """The entry of one listed object (None, with a problem, when it has no name)."""
     metadata = mapping(obj.get("metadata"))
     name = name if name is not None else metadata.get("name")
-    what = describe(listed, obj)
     if not isinstance(name, str) or not name:
         result.problems.append(problem(listed, obj, ("metadata", "name"), "has no name"))
         return None
@@ -32,14 +31,8 @@ def entry(listed, obj: dict, result: SourceResult, down: str | None, server: str
     labels = dict(labels)
     for key, value in (extra_labels or {}).items():
         labels.setdefault(key, value)
-    return Entry(name, listed.origin, 0, (), labels, ("metadata", "labels"), server, down=down, live=True, what=what)
-
-
-def describe(listed, obj: dict) -> str:
-    """`ClusterProfile fleet-system/prod-eu-1 in clusterProfiles (context hub, namespace fleet-system)`."""
-    metadata = mapping(obj.get("metadata"))
-    name = f"{metadata['namespace']}/{metadata.get('name')}" if metadata.get("namespace") else str(metadata.get("name"))
-    return f"{obj.get('kind') or 'object'} {name} in {listed.label}"
+    return Entry(name, listed.origin, 0, (), labels, ("metadata", "labels"), server, down=down, live=True,
+                 ref=(listed, obj))
 
 
 def problem(listed, obj: dict, loc: tuple, message: str) -> Problem:
@@ -62,6 +55,6 @@ def one_server(urls: list[object]) -> str | None:
     """The API server when every address given names one server (compared normalised);
     none given, or two different ones (a proxy and the cluster itself): None."""
     given = [u for u in urls if isinstance(u, str) and u.strip()]
-    if not given or len({server_key(u) for u in given}) != 1:
+    if len(given) > 1 and len({server_key(u) for u in given}) != 1:
         return None
-    return given[0]
+    return given[0] if given else None

@@ -1,0 +1,128 @@
+"""`rollout plan` of N clusters listed live from a hub (ClusterProfiles, the simulator's
+`--hub`, over HTTP through the real kubernetes client, paginated) against the same fleet
+from a Fleet file: subprocess wall time, interpreter start included, runs interleaved.
+Target (issue 19, docs/performance.md): live <= 1.5x file at 10,000 clusters.
+
+    .venv/bin/python benchmarks/bench_hub.py                  # 10,000 clusters, 11 runs each
+    .venv/bin/python benchmarks/bench_hub.py --sizes 1000,10000 --runs 7
+
+The simulator serves the hub on this machine, so its work (rendering and encoding the
+pages) shares the cores with the client's: a hub elsewhere would only be faster. The
+in-process split of one live load (the LIST, then the rest) is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATA, ROLLOUT, wait_quiet
+from make_fleet import POLICY, is_current, make
+
+LIVE = POLICY.replace("inventory: [{fleet: fleet/clusters.yaml}]",
+                      "inventory: [{clusterProfiles: {context: hub, namespace: fleet-system}}]")
+
+
+def repos(n: int) -> tuple[Path, Path]:
+    """(the fleet from a file, the same fleet's policy reading the hub), generated when missing."""
+    file_repo, hub_repo = DATA / f"fleet-{n}", DATA / f"hub-{n}"
+    if not is_current(file_repo, n):
+        shutil.rmtree(file_repo, ignore_errors=True)
+        make(n, file_repo)
+    if not (hub_repo / ".made-by").is_file() or (hub_repo / ".made-by").read_text() != (file_repo / ".made-by").read_text():
+        shutil.rmtree(hub_repo, ignore_errors=True)
+        shutil.copytree(file_repo, hub_repo)
+        (hub_repo / "rollouts/big.yaml").write_text(LIVE)
+        env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+               "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "hub fleet"]):
+            subprocess.run(["git", *args], cwd=hub_repo, check=True, env=env)
+    return file_repo, hub_repo
+
+
+def serve(hub_repo: Path, out: Path) -> tuple[subprocess.Popen, Path]:
+    kubeconfig = out / "kubeconfig"
+    proc = subprocess.Popen([*ROLLOUT, "simulate", "--repo", str(hub_repo), "--hub", str(hub_repo / "fleet/clusters.yaml"),
+                             "--kubeconfig-out", str(kubeconfig), "--poll", "3600s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ready = proc.stdout.readline()
+    if not ready.startswith("ready"):
+        proc.kill()
+        sys.exit(f"the simulator did not start: {ready!r}")
+    return proc, kubeconfig
+
+
+def once(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def split(hub_repo: Path, kubeconfig: Path) -> dict:
+    """One live load in a fresh interpreter: the LIST (pages fetched and parsed) and the rest."""
+    code = f"""
+import json, time
+from pathlib import Path
+t0 = time.perf_counter()
+from rollout.inventory.hub import KubeLister, fetch
+from rollout.observers.kube import Kube
+from rollout.policy_file import load_policy
+from rollout.yamlfile import bulk
+imports = time.perf_counter() - t0
+policy = load_policy(Path({str(hub_repo / 'rollouts/big.yaml')!r})).policy
+with bulk():
+    s = time.perf_counter()
+    got = fetch(KubeLister(Kube({str(kubeconfig)!r})), "clusterProfiles", policy.spec.inventory[0].hub)
+    listed = time.perf_counter() - s
+print(json.dumps({{"imports": imports, "list": listed, "pages": got.pages, "objects": len(got.items)}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr)
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--runs", type=int, default=11)
+    args = parser.parse_args()
+    for n in [int(s) for s in args.sizes.split(",")]:
+        file_repo, hub_repo = repos(n)
+        work = DATA / f"hub-{n}-sim"
+        work.mkdir(exist_ok=True)
+        proc, kubeconfig = serve(hub_repo, work)
+        try:
+            print(f"{n} clusters: {wait_quiet()}")
+            file_cmd = [*ROLLOUT, "plan", "big", "--repo", str(file_repo), "--format", "json"]
+            live_cmd = [*ROLLOUT, "plan", "big", "--repo", str(hub_repo), "--format", "json", "--kubeconfig", str(kubeconfig)]
+            once(live_cmd)  # warm the simulator's page cache and the OS's file cache, as a second run would
+            files, lives, ratios = [], [], []
+            for _ in range(args.runs):  # interleaved: the machine's noise hits both alike
+                files.append(once(file_cmd))
+                lives.append(once(live_cmd))
+                ratios.append(lives[-1] / files[-1])
+            inner = split(hub_repo, kubeconfig)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        f, live = statistics.median(files), statistics.median(lives)
+        print(f"  plan from the Fleet file: median {f:.3f} s (min {min(files):.3f}, n={len(files)})")
+        print(f"  plan from the hub:        median {live:.3f} s (min {min(lives):.3f}, n={len(lives)})")
+        print(f"  ratio of medians {live / f:.2f}x; median of per-pair ratios {statistics.median(ratios):.2f}x "
+              f"(max {max(ratios):.2f}x); target <= 1.5x")
+        print(f"  one live LIST in-process: {inner['list']:.3f} s for {inner['objects']} objects in {inner['pages']} "
+              f"pages (imports {inner['imports']:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()
