@@ -341,6 +341,7 @@ def revert(
     push: PushOption = None,
     delivery: DeliveryOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Re-pin a wave's clusters to what they had before its advance commit."""
     from rollout.revert import revert as run
@@ -642,6 +643,7 @@ def status(
     policy: PolicyArgument,
     repo: RepoOption = None,
     format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status; html: one self-contained page.")] = StatusFormat.table,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
     from rollout.status import status as run

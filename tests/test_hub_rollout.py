@@ -138,5 +138,12 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         advance = subprocess.run([*ROLLOUT, "advance", "security-patch", "--kubeconfig", str(gone)], cwd=work,
                                  capture_output=True, text=True, env={**os.environ, **GIT_ENV})
         assert advance.returncode == 1 and "nothing advanced: the inventory cannot be read" in advance.stderr
+        # a person's revert needs no hub either: the wave's clusters and labels are in its records
+        revert = subprocess.run([*ROLLOUT, "revert", "security-patch", "--wave", "production/1", "--reason", "hub away",
+                                 "--kubeconfig", str(gone)], cwd=work, capture_output=True, text=True,
+                                env={**os.environ, **GIT_ENV})
+        assert revert.returncode == 0, revert.stdout + revert.stderr
+        assert subjects(remote)[-1] == "rollout(security-patch): revert wave 4 production/1 (v1.4.2)"
+        assert "targetRevision: v1.4.2" not in (work / "argocd/apps/prod-eu-west-platform.yaml").read_text()
     finally:
         sim.stop()

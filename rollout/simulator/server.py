@@ -250,8 +250,8 @@ def make_app(sim: Simulator):
         if served is None and (not group or serves(group, plural)):  # no --hub: those kinds are not installed
             return json_response(_status(404, "NotFound", "the server could not find the requested resource"), 404)
         try:
-            if served is not None:
-                chosen = [o for o in served if _matches(o["metadata"].get("labels") or {}, selector)]
+            if served is not None:  # every page of a LIST filters the same list: only when asked to
+                chosen = [o for o in served if _matches(o["metadata"].get("labels") or {}, selector)] if selector else served
             else:
                 chosen = [o for o in objects_for(request, namespace) if _matches(o.labels, selector)]
         except ValueError as err:
