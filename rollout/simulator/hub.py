@@ -75,6 +75,17 @@ class Hub:
     def _faulted(self, now: float) -> set[str]:
         return {f.cluster for f in self.faults if f.applies(None, now - self.started)}
 
+    def encoded(self, served: list, selector, limit, token, body: bytes | None = None) -> bytes | None:
+        """A page's JSON, kept while the list it was cut from is the one served (`body`: keep it)."""
+        pages = self._cache.setdefault("pages", {})
+        if pages.get("of") is not served:
+            pages.clear()
+            pages["of"] = served
+        key = (selector, limit, token)
+        if body is not None:
+            pages[key] = body
+        return pages.get(key)
+
     def set(self, down: dict[str, str] | None = None, absent: list[str] | None = None) -> None:
         """The test knob: which clusters are down (name -> reason) and which not listed."""
         if down is not None:
