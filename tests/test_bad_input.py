@@ -39,6 +39,10 @@ CASES = [
     ("onFailure word", "onFailure: revert", "onFailure: rollback", (26, "spec.onFailure", "'rollback' is not allowed")),
     ("onFailure scope", "onFailure: revert", "onFailure: {action: revert, scope: fleet}",
      (26, "spec.onFailure.scope", "'fleet' is not allowed: use 'wave' or 'rollout'")),
+    ("unavailable word", "  onFailure: revert", "  onFailure: revert\n  unavailable: ignore",
+     (27, "spec.unavailable", "'ignore' is not allowed: use 'skip', 'wait' or 'include'")),
+    ("hub source scope", "fleet: fleet/clusters.yaml", "managedClusters: {context: hub, namespace: ocm}",
+     (7, "spec.inventory[0].managedClusters", "these objects are cluster-scoped: no namespace")),
 ]
 
 
@@ -166,7 +170,7 @@ UNKNOWN = [
      (3, "metadata.owner", "name, labels, annotations")),
     ("spec", "  onFailure: revert", "  onFailure: revert\n  colour: blue",
      (27, "spec.colour", "revision, inventory, targets, pin, waves, constraints, onFailure, gates, progressDeadline, "
-                         "maxFailures, identity, sourceRepos, windows, notify, delivery, trust")),
+                         "maxFailures, identity, sourceRepos, windows, notify, delivery, trust, unavailable")),
     ("a pin", "      files: argocd/apps/{cluster}-platform.yaml",
      "      files: argocd/apps/{cluster}-platform.yaml\n      part: x",
      (11, "spec.pin[0].part", "preset, files, name, repoURL, ref, chart, index, match")),
