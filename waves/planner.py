@@ -188,7 +188,8 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
     if errors:
         raise ProblemError(errors + warnings)
     down = {c.name: c.down for c in targets if c.down}
-    return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings, down, spec.unavailable)
+    return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings, down=down,
+                unavailable=spec.unavailable)
 
 
 def _windows(spec, part: _Part, errors: list[Problem]) -> tuple:

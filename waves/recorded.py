@@ -64,5 +64,5 @@ def recorded_plan(policy: RolloutPolicy, events: list[Event], clusters: dict[str
             gates=spec.gates if spec.gates is not None else policy.spec.gates, approval=spec.approval))
     targets = [clusters[c] for c in sorted({c for w in waves for c in w.clusters if c in clusters})]
     wave_of = {c: w.number for w in waves for c in w.clusters}
-    return Plan(name, revision, targets, waves, pins_of(policy, targets), wave_of, untold, {},
-                policy.spec.unavailable, partial=why)
+    return Plan(name, revision, targets, waves, pins_of(policy, targets), wave_of, untold,
+                unavailable=policy.spec.unavailable, partial=why)
