@@ -432,3 +432,14 @@ def test_a_wave_whose_clusters_are_all_down_waits_and_so_does_every_wave_after_i
     including = replace(two, unavailable="include")
     assert [(a.kind, a.clusters) for a in decide(including, fold(including, [], T0), {}, FakeHold())] == [
         (ADVANCE, ("a", "b"))]
+
+
+def test_clusters_that_pin_one_field_with_an_unavailable_one_wait_with_it():
+    """Writing a shared field moves every cluster that pins it: one down holds the others."""
+    from waves.planner import SharedPin
+
+    wave = Wave(1, "prod", 0, None, None, ["a", "b", "c"], shared=(SharedPin("fleet.yaml", "x", ("a", "b")),))
+    plan = Plan("p", "v2", [], [wave], {}, {"a": 1, "b": 1, "c": 1}, down={"a": "agent offline"})
+    (start,) = decide(plan, fold(plan, [], T0), {}, FakeHold())
+    assert start.clusters == ("c",)
+    assert start.reason.endswith("a (agent offline); b (pins fleet.yaml x with a, unavailable)")
