@@ -120,6 +120,8 @@ def test_the_bundle_goes_out_target_by_target_and_comes_back_byte_for_byte(tmp_p
     assert plan["waves"][2]["shared"] == [{"file": BUNDLE, "field": fields["prod-1"], "clusters": ["prod-1", "prod-2"]}]
     assert [w["shared"] for w in plan["waves"][:2]] == [[], []]
     assert "prod-1, prod-2 pin one field together" in ok(root, "plan", "guestbook")
+    assert "<dt>pinned together</dt><dd>prod-1, prod-2: one field, <code>multi-cluster/helm/fleet.yaml</code>" \
+        in ok(root, "status", "guestbook", "--format", "html")
 
     for wave, env, clusters in (("dev", "dev", "dev-1"), ("test", "test", "test-1"), ("prod", "prod", "prod-1,prod-2")):
         out = ok(root, "advance", "guestbook", "--wave", wave, "--no-push", "--force")
