@@ -638,6 +638,7 @@ def status(
         return
     ws, state = _engine_errors(lambda: run(root, policy))
     render(ws.plan, state, format.value, _hold(root, ws))
+    _print_warnings(ws.warnings, also_in_output=False)  # on stderr, as plan's: a late join splitting a shared field
 
 
 def _hold(root, ws):

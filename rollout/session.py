@@ -187,8 +187,8 @@ def sync(session: Session) -> None:
         raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
 
 
-def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
-    ws = load_workspace(session.repo, policy_ref, check_files=check_files)
+def load(session: Session, policy_ref: str, check_files: bool = True, strict: bool = True) -> Workspace:
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files, strict=strict)
     if ws.errors:
         raise InvalidInput(ws.problems)
     session.use(ws)

@@ -19,7 +19,7 @@ from rollout.yamlfile import bulk
 
 
 def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspace, RolloutState]:
-    ws = load_workspace(repo, policy_ref)
+    ws = load_workspace(repo, policy_ref, strict=False)
     if ws.errors:
         raise InvalidInput(ws.problems)
     git = Git(repo)

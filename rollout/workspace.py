@@ -73,17 +73,19 @@ class Workspace:
         return [p for p in self.problems if not p.is_error]
 
 
-def load_workspace(repo: Path, policy_ref: str, check_files: bool = False) -> Workspace:
+def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, strict: bool = True) -> Workspace:
     """Read and check everything; problems are collected, never raised. `check_files`
     adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
-    `advance` need them, `plan` does not."""
+    `advance` need them, `plan` does not. `strict` False: clusters sharing a field that
+    the plan cannot keep in one wave (`Plan.conflicts`) are warnings, not errors, for
+    what must work whatever the inventory became (`status`, `revert`)."""
     from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile
-        return _load_workspace(repo, policy_ref, check_files)
+        return _load_workspace(repo, policy_ref, check_files, strict)
 
 
-def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace:
+def _load_workspace(repo: Path, policy_ref: str, check_files: bool, strict: bool = True) -> Workspace:
     from waves.planner import make_plan
 
     from rollout.inventory import load_inventory
@@ -126,6 +128,9 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool) -> Workspace
     except ProblemError as err:
         planning = err.problems
     ws.problems += [_policy_problem(loaded, p) for p in planning]
+    if ws.plan is not None and ws.plan.conflicts:
+        ws.problems += [_policy_problem(loaded, p if strict else replace(p, severity="warning"))
+                        for p in ws.plan.conflicts]
     if ws.plan is not None:
         ws.problems += [_policy_problem(loaded, p) for p in check_pin_files(repo, ws.plan)]
         if check_files and not any(p.is_error for p in ws.problems):

@@ -152,6 +152,8 @@ class Git:
         stream += f"from {base}\n".encode()
         modes = modes or {}
         for path, content in changes.items():
+            if path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
+                raise ValueError(f"not a plain path in the repository: {path!r}")  # a bug upstream of here
             stream += f"M {modes.get(path, '100644')} inline {_quote_path(path)}\ndata {len(content)}\n".encode()
             stream += content + b"\n"
         stream += b"\n"
