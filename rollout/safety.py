@@ -320,14 +320,14 @@ def _shared_fields(plan, targets: list[Target]) -> list[Problem]:
     all. The field is known here as the editor resolved it in the file as it is (its line
     and path), so two spellings of one field are caught too; the planner refuses what
     the policy alone shows, and keeps each shared field's clusters in one batch."""
-    owners: dict[tuple[str, int, str], list[str]] = {}
+    owners: dict[tuple[str, int, str], dict[str, None]] = {}  # insertion-ordered sets
     for t in targets:
         if t.current is not None:
-            names = owners.setdefault((t.file, t.current.line, t.current.field), [])
-            if t.cluster not in names:
-                names.append(t.cluster)
+            owners.setdefault((t.file, t.current.document, t.current.field), {})[t.cluster] = None
     problems = []
-    for (file, line, pinned), names in sorted(owners.items()):
+    lines = {(t.file, t.current.document, t.current.field): t.current.line for t in targets if t.current is not None}
+    for (file, document, pinned), owned in sorted(owners.items()):
+        names, line = list(owned), lines[(file, document, pinned)]
         numbers = sorted({plan.wave_of[n] for n in names})
         if len(numbers) > 1:
             where = "; ".join(f"wave {plan.wave(n).name}: {', '.join(x for x in names if plan.wave_of[x] == n)}"

@@ -154,7 +154,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
     _link(spec.waves, parts_of, errors)
     errors += gate_problems(spec)
     if errors:
-        raise ProblemError(errors + warnings)
+        raise ProblemError(conflicts + errors + warnings)
 
     parts = [part for wave in spec.waves for part in parts_of[wave.name]]
     order = _number(parts)
@@ -183,7 +183,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
     wave_of = {name: wave.number for wave in waves for name in wave.clusters}
     _shared(units, wave_of, waves, conflicts)
     if errors:
-        raise ProblemError(errors + warnings)
+        raise ProblemError(conflicts + errors + warnings)  # no plan at all: the conflicts are errors too
     return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings, conflicts)
 
 

@@ -307,7 +307,8 @@ def find_document(located: Located, pin: PinBase, cluster: str, labels: dict[str
             raise PinError(message, line)
     if not chosen:
         named = f" named {render(pin.name, cluster, labels)}" if pin.name else ""
-        raise PinError(f"no {pin.describe_kind()} document{named} in this file")
+        kind = pin.describe_kind()
+        raise PinError(f"no {kind}{'' if kind == 'document' else ' document'}{named} in this file")
     if len(chosen) > 1:
         raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one",
                        located.nodes[chosen[1]].start_mark.line + 1)
