@@ -2,7 +2,9 @@
 named by outcome, each a `kubectl get gitrepo,bundle,bundledeployment -o yaml` List shaped
 as rancher/fleet's types, controllers and tests write them; Fleet's own state rule; the
 configuration and `validate`'s refusals; the simulator's Fleet objects over their
-timeline. End to end: tests/test_example_rancher_fleet.py."""
+timeline; end to end, examples/rancher-fleet rolled out through `rollout run` against
+the simulator with the real kubernetes client and a bare remote, a degraded cluster
+reverted, set-up errors exit 2 before any commit."""
 
 from __future__ import annotations
 
@@ -153,7 +155,7 @@ GITREPO = {"metadata": {"name": "app", "generation": 1},
            "spec": {"revision": "v1"}, "status": {"observedGeneration": 1, "commit": "new", "conditions": []}}
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(100))
 @given(st.lists(_bd, max_size=3))
 def test_a_pass_is_every_deployment_of_the_commit_applied_ready_unmodified_and_monitored(deployments):
     verdict = judge(GITREPO, deployments, "v1", now=1e9, settle=0)
@@ -188,6 +190,70 @@ def test_fleet_s_deployment_state(applied, deployed, ready, staged, modified, ex
           "status": {"appliedDeploymentID": applied, "ready": ready, "nonModified": not modified,
                      "conditions": conditions}}
     assert deployment_state(bd) == expected
+
+
+# --- the simulator's Fleet, judged over its timeline ----------------------------------------------
+
+GITREPO_DOC = {"metadata": {"name": "guestbook-prod-1", "namespace": "fleet-default"},
+               "spec": {"repo": "https://github.com/example-org/rancher-fleet", "revision": "v1.4.1",
+                        "paths": ["guestbook"], "targets": [{"clusterName": "prod-1"}]}}
+
+
+def simulated(follows: str, value: str, previous: str, faults=()):
+    """The simulator's GitRepo, Bundle and BundleDeployment for prod-1 after `previous`
+    became `value` at t=100 (the repo's commit `new`, before it `old`); a function of the
+    time giving (gitrepo, bundles, deployments) as the API serves them."""
+    from rollout.simulator.rancher import objects, render
+    from rollout.simulator.status import Timing
+
+    timing = Timing(10.0, 10.0, 0.5)
+    served = objects(GITREPO_DOC, "prod-1", "prod-1", value, follows, "new", 100.0)
+    for obj in served:
+        obj.previous = previous if follows == "revision" or obj.kind == "BundleDeployment" else "old"
+        obj.previous_commit = {"revision": None, "branch": "old"}[follows]
+        if follows == "revision":
+            from rollout.simulator.rancher import resolved
+
+            obj.previous_commit = resolved(GITREPO_DOC["spec"]["repo"], previous)
+        obj.generation = 2
+
+    def at(now: float):
+        shown = {}
+        for obj in served:
+            spec, generation, status, labels = render(obj, now, timing, list(faults), False)
+            shown[obj.kind] = {"metadata": {"name": obj.name, "namespace": obj.namespace, "generation": generation,
+                                            "labels": labels}, "spec": spec, "status": status}
+        return shown["GitRepo"], [shown["Bundle"]], [shown["BundleDeployment"]]
+    return at
+
+
+@pytest.mark.parametrize("follows", ["revision", "branch"])
+def test_the_simulated_fleet_never_passes_before_the_agent_deployed_the_pin(follows):
+    value = "v1.4.2" if follows == "revision" else "ghcr.io/example-org/guestbook:v1.4.2"
+    at = simulated(follows, value, "v1.4.1" if follows == "revision" else "ghcr.io/example-org/guestbook:v1.4.1")
+    at_pin = AtPin(field="revision") if follows == "revision" else AtPin(field=None, commits=frozenset({"new"}))
+    states = []
+    for now in range(100, 160, 2):
+        gitrepo, bundles, deployments = at(float(now))
+        states.append(judge(gitrepo, deployments, value, float(now), 5.0, at_pin, bundles).state)
+    first = states.index("passed")
+    assert set(states[:first]) == {"pending"} and set(states[first:]) == {"passed"}
+    assert 100 + 2 * first >= 100 + 30  # 2 x sync + health (10 s each), jitter at least 1
+
+
+def test_the_simulated_degraded_fault_fails_once_settled_and_sync_failed_is_err_applied():
+    from rollout.simulator.status import Fault
+
+    for kind, words in (("degraded", "NotReady: deployment.apps"), ("sync-failed", "ErrApplied: failed to upgrade")):
+        at = simulated("revision", "v1.4.2", "v1.4.1", [Fault("prod-1", kind, "v1.4.2")])
+        states = {}
+        for now in range(100, 200, 2):
+            gitrepo, bundles, deployments = at(float(now))
+            verdict = judge(gitrepo, deployments, "v1.4.2", float(now), 5.0, AtPin(), bundles)
+            states.setdefault(verdict.state, (now, verdict.reason))
+        assert "passed" not in states and "failed" in states, (kind, states)
+        assert words in states["failed"][1]
+        assert states["pending"][0] < states["failed"][0]
 
 
 # --- its configuration --------------------------------------------------------------------------
@@ -226,3 +292,59 @@ def test_validate_refuses_a_fleet_gate_that_cannot_know_its_gitrepo(tmp_path):
         result.stderr
     policy.write_text(original.replace(argocd, "    - fleet: {context: hub, gitRepo: platform}\n"))
     assert CliRunner().invoke(app, ["validate", "security-patch", "--repo", str(tmp_path / "fleet")]).exit_code == 0
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+pytest.importorskip("kubernetes")
+from test_run import subjects  # noqa: E402
+from test_simulator import GIT_ENV, Running, git, published  # noqa: E402
+
+
+def run_guestbook(work, kubeconfig, *args: str):
+    import os
+    import subprocess
+
+    from conftest import ROLLOUT
+
+    return subprocess.run([*ROLLOUT, "run", "guestbook", "--kubeconfig", str(kubeconfig), *args], cwd=work,
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **GIT_ENV})
+
+
+def test_examples_rancher_fleet_rolls_out_wave_by_wave_and_a_degraded_cluster_is_reverted(tmp_path):
+    import json
+
+    def quick(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 0s", text)
+        return text.replace("namespace: fleet-default}", "namespace: fleet-default, settle: 1s}")
+
+    remote, work = published(tmp_path, "rancher-fleet", quick)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "prod-2:degraded@v1.4.2")
+    try:
+        config = json.loads(sim.kubeconfig.read_text())
+        missing = tmp_path / "missing.json"
+        missing.write_text(json.dumps({**config, "contexts": [c for c in config["contexts"]
+                                                              if c["name"] != "fleet-manager"]}))
+        refused = run_guestbook(work, missing)
+        assert refused.returncode == 2 and "gate fleet: context 'fleet-manager' is not in the kubeconfig" in \
+            refused.stderr, refused.stdout + refused.stderr
+        assert subjects(remote) == [] and "Traceback" not in refused.stderr
+
+        result = run_guestbook(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
+        assert result.returncode == 1, result.stdout + result.stderr
+        done = [s.split(": ", 1)[1] for s in subjects(remote)]
+        assert [s for s in done if "passed its gates" in s] == [
+            f"wave {n} passed its gates (v1.4.2)" for n in ("1 dev", "2 staging", "3 production/1")]
+        assert done[-1] == "revert wave 4 production/2 (v1.4.2)"
+        record = git(remote, "log", "-1", "--format=%B", "--grep=wave 1 dev passed", "main")
+        assert "fleet: 1 of 1 clusters passed" in record
+        assert re.search(r"dev-1: passed: GitRepo guestbook-dev-1 at [0-9a-f]{12}: 1 BundleDeployment Ready \(v1.4.2\)",
+                         record), record
+        body = git(remote, "log", "-1", "--format=%B", "main")
+        assert "prod-2: fleet: BundleDeployment guestbook-prod-2-guestbook: NotReady: deployment.apps " \
+               "guestbook-prod-2-guestbook/guestbook-prod-2-guestbook error] ReplicaSet" in body, body
+        git(work, "pull", "-q")
+        assert "revision: v1.4.2" in (work / "gitrepos/prod-1.yaml").read_text()
+        assert "revision: v1.4.1" in (work / "gitrepos/prod-2.yaml").read_text()  # reverted
+    finally:
+        sim.stop()
