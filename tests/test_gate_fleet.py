@@ -342,7 +342,7 @@ def test_examples_rancher_fleet_rolls_out_wave_by_wave_and_a_degraded_cluster_is
                          record), record
         body = git(remote, "log", "-1", "--format=%B", "main")
         assert "prod-2: fleet: BundleDeployment guestbook-prod-2-guestbook: NotReady: deployment.apps " \
-               "guestbook-prod-2-guestbook/guestbook-prod-2-guestbook error] ReplicaSet" in body, body
+               'guestbook/guestbook error] ReplicaSet "guestbook-7c9d8f6b5" has timed out progressing.' in body, body
         git(work, "pull", "-q")
         assert "revision: v1.4.2" in (work / "gitrepos/prod-1.yaml").read_text()
         assert "revision: v1.4.1" in (work / "gitrepos/prod-2.yaml").read_text()  # reverted

@@ -76,7 +76,8 @@ def objects(gitrepo_doc: dict, cluster: str, fleet_cluster: str, value: str, fol
     else:
         shared = ""  # one GitRepo for many clusters: it follows the branch, commit by commit
         desired = commit = repo_commit
-    info = {"gitrepo": name, "workspace": workspace, "bundle": bundle, "follows": follows, "url": url}
+    app = (str(paths[0]).strip("/").rsplit("/", 1)[-1] if paths else "") or name  # its Deployment and namespace
+    info = {"gitrepo": name, "workspace": workspace, "bundle": bundle, "follows": follows, "url": url, "app": app}
     repo_labels = {"fleet.cattle.io/repo-name": name}
     bd_labels = {**repo_labels, "fleet.cattle.io/bundle-name": bundle, "fleet.cattle.io/bundle-namespace": workspace,
                  "fleet.cattle.io/managed": "true", "fleet.cattle.io/cluster-namespace": workspace,
@@ -176,15 +177,17 @@ def _deployment(obj: SimObject, now: float, timing: Timing, where: str, faults: 
     elif where == "synced" or (where == "healthy" and fault is not None):
         ready = False
         error = where == "healthy"  # degraded: the new ReplicaSet timed out
-        summary = {"state": "error", "error": True, "message": [f'ReplicaSet "{bundle}-7c9d8f6b5" has timed out '
+        app = obj.fleet["app"]
+        summary = {"state": "error", "error": True, "message": [f'ReplicaSet "{app}-7c9d8f6b5" has timed out '
                                                                 "progressing."]} if error else \
             {"state": "in-progress", "transitioning": True,
              "message": ["Deployment does not have minimum availability."]}
         entry = {"uid": hashlib.sha1(f"{obj.namespace}/{bundle}".encode()).hexdigest(), "kind": "Deployment",
-                 "apiVersion": "apps/v1", "namespace": bundle, "name": bundle, "summary": summary}
+                 "apiVersion": "apps/v1", "namespace": app, "name": app, "summary": summary}
         status["nonReadyStatus"] = [entry]
+    app = obj.fleet["app"]
     spec = {"deploymentID": deployment_id, "stagedDeploymentID": deployment_id,
-            "options": {"defaultNamespace": bundle}, "stagedOptions": {"defaultNamespace": bundle}}
+            "options": {"defaultNamespace": app}, "stagedOptions": {"defaultNamespace": app}}
     if status.get("nonReadyStatus"):
         error = status["nonReadyStatus"][0]["summary"].get("error")
         conditions.append(_condition("Ready", "False", healthy_at if error else applied_at, reason="Error",
@@ -192,7 +195,7 @@ def _deployment(obj: SimObject, now: float, timing: Timing, where: str, faults: 
     else:
         conditions.append(_condition("Ready", "True" if ready else "False", obj.changed_at))
     conditions.append(_condition("Monitored", "True", obj.changed_at))
-    status.update({"appliedDeploymentID": applied, "release": f"{bundle}/{obj.name}:{obj.generation}",
+    status.update({"appliedDeploymentID": applied, "release": f"{app}/{obj.name}:{obj.generation}",
                    "ready": ready and applied == deployment_id, "nonModified": True,
                    "display": {"deployed": "Yes", "monitored": "Yes"}, "conditions": conditions})
     return spec, obj.generation, status, {**obj.labels, "fleet.cattle.io/commit": commit}
