@@ -328,7 +328,12 @@ def test_examples_rancher_fleet_rolls_out_wave_by_wave_and_a_degraded_cluster_is
         refused = run_guestbook(work, missing)
         assert refused.returncode == 2 and "gate fleet: context 'fleet-manager' is not in the kubeconfig" in \
             refused.stderr, refused.stdout + refused.stderr
-        assert subjects(remote) == [] and "Traceback" not in refused.stderr
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(json.dumps({**config, "users": [{"name": "simulator", "user": {"token": "expired"}}]}))
+        denied = run_guestbook(work, wrong)
+        assert denied.returncode == 2, denied.stdout + denied.stderr
+        assert "gate fleet: the fleet-manager context: the API server refused our credentials" in denied.stderr
+        assert subjects(remote) == [] and "Traceback" not in refused.stderr + denied.stderr
 
         result = run_guestbook(work, sim.kubeconfig, "--wait", "--interval", "1s", "--timeout", "2m")
         assert result.returncode == 1, result.stdout + result.stderr

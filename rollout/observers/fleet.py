@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from rollout.observers import Check, Context
+from rollout.observers import Check, Context, SetupError
 from rollout.observers.kube import MAX_PARALLEL
 from waves.gates.fleet import BUNDLE_NAMESPACE_LABEL, GROUP, REPO_LABEL, VERSION
 from waves.gates.kstatus import Kind
@@ -80,8 +80,18 @@ def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
     places = sorted({(w.context, w.namespace) for w in wheres}, key=str)
     for context in dict.fromkeys(c for c, _ in places):
         ctx.kube.check_context(context, WHO)
-    for context, namespace in places if reach else ():
+    if not reach:
+        return
+    for context, namespace in places:
         ctx.kube.check_access(context, GROUP, VERSION, namespace, "gitrepos", WHO)
+    # BundleDeployments live in the clusters' own namespaces: a role bound in the workspace
+    # alone reads the GitRepos but not them. One GitRepo's, per place, before the wave goes.
+    for (context, namespace), gitrepo in {(w.context, w.namespace): w.gitrepo for w in wheres if w.gitrepo}.items():
+        items, why = ctx.kube.list_kind(context, DEPLOYMENTS, "", f"{REPO_LABEL}={gitrepo},"
+                                        f"{BUNDLE_NAMESPACE_LABEL}={namespace}")
+        if items is None and ctx.kube.refused(context):
+            raise SetupError(f"{WHO}: {why}: fix the kubeconfig's user or RBAC (BundleDeployments are in the "
+                             "clusters' namespaces, cluster-<workspace>-<cluster>-<hash>)")
 
 
 def probe(ctx: Context, config, clusters, others) -> bool:
