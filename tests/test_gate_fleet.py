@@ -81,6 +81,16 @@ def test_the_reasons_say_what_fleet_says():
     assert reason("no-bundledeployment-for-the-cluster-unknown").startswith(
         "no BundleDeployment of GitRepo guestbook-prod-1 for cluster prod-1")
     assert reason("gitrepo-revision-ready-passed") == "GitRepo guestbook-prod-1 at 3f1c0e9a8b7d: 1 BundleDeployment Ready (v1.4.2)"
+    assert reason("gitrepo-branch-commit-before-advance-pending") == (
+        "GitRepo guestbook is at commit 9b8a7c6d5e4f, not yet the 192.168.64.129:5000/my-custom-app:v2 advance or later")
+    assert reason("bundledeployment-previous-commit-ready-pending") == (
+        "BundleDeployment guestbook-prod-1-deploy is of commit 9b8a7c6d5e4f, not yet 3f1c0e9a8b7d")
+    header, doc = load(next(p for p in FLEET if p.stem == "gitrepo-branch-commit-after-advance-passed"))
+    gitrepo, bundles, deployments, at_pin = parts(doc, header)
+    later = AtPin(field=None, commits=frozenset({"c0ffee1234567890abcdef1234567890abcdef12", gitrepo["status"]["commit"]}))
+    bundles[0]["metadata"]["labels"]["fleet.cattle.io/commit"] = "9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
+    assert judge(gitrepo, deployments, header["pin"], header["now"], 30.0, later, bundles).reason == (
+        "Bundle guestbook-multi-cluster-helm is of commit 9b8a7c6d5e4f, not yet the advance or later")
 
 
 def test_fleet_s_own_strings_for_resources_as_its_integration_test_expects_them():

@@ -261,15 +261,16 @@ def _bundle_behind(bundle: dict, expected) -> str:
     name = f"Bundle {metadata.get('name', '?')}"
     commit = labels_of(bundle).get(COMMIT_LABEL)
     if commit not in expected:
-        return f"{name} is of commit {_short(commit)}, not yet of {_short(_one(expected))}"
+        return f"{name} is of commit {_short(commit)}, not yet {_wanted(expected)}"
     generation, observed = metadata.get("generation"), status.get("observedGeneration")
     if generation is not None and observed != generation:
         return f"{name}: Fleet has not processed it yet (generation {generation}, observed {observed})"
     return ""
 
 
-def _one(expected) -> str | None:
-    return next(iter(expected)) if len(expected) == 1 else None
+def _wanted(expected) -> str:
+    """The commit a Bundle or BundleDeployment must carry, in words."""
+    return _short(next(iter(expected))) if len(expected) == 1 else "the advance or later"
 
 
 def _judge_deployment(bd: dict, expected, now: float, settle: float, advanced_at: float | None
@@ -281,9 +282,7 @@ def _judge_deployment(bd: dict, expected, now: float, settle: float, advanced_at
         return "pending", f"{name} is being deleted"
     commit = labels_of(bd).get(COMMIT_LABEL)
     if commit not in expected:
-        shown = _one(expected)
-        return "pending", f"{name} is of commit {_short(commit)}, not yet" + (f" {_short(shown)}" if shown else
-                                                                              " the advance or later")
+        return "pending", f"{name} is of commit {_short(commit)}, not yet {_wanted(expected)}"
     conds = conditions(status)
     state = deployment_state(bd)
     if state == ERR_APPLIED:
