@@ -122,11 +122,17 @@ def _list_all(ctx: Context, wheres: list[Where]) -> tuple[dict, dict, dict]:
 
 
 def observe(ctx: Context, config, clusters) -> list[Check]:
-    from waves.gates.fleet import AtPin, deployments_for, judge, labels_of
+    from waves.gates.fleet import AtPin, deployments_by_cluster, judge, labels_of
 
     where = _where(ctx, config, clusters)
     gitrepos, bundles, deployments = _list_all(ctx, [w for w in where.values() if w is not None])
     advanced_at = ctx.now - ctx.window if ctx.advance_commit else None
+    by_cluster = {key: deployments_by_cluster(items, key[2], key[1]) if items is not None else {}
+                  for key, (items, _) in deployments.items()}
+    of_repo: dict[tuple, list[dict]] = {}
+    for key, (items, _) in bundles.items():
+        for bundle in items or ():
+            of_repo.setdefault((*key, labels_of(bundle).get(REPO_LABEL)), []).append(bundle)
     checks = []
     for cluster in clusters:
         w = where[cluster]
@@ -146,15 +152,15 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
             checks.append(Check(cluster, "fleet", "unknown", "no GitRepo to judge: the pin is no fleet-gitrepo pin "
                                 "and the gate names no gitRepo"))
             continue
-        (repos, _), (bundle_items, _), *deployed = listed
-        gitrepo = repos.get(w.gitrepo)
+        gitrepo = listed[0][0].get(w.gitrepo)
         if gitrepo is None:
             checks.append(Check(cluster, "fleet", "unknown", f"no GitRepo {w.gitrepo} in {w.namespace} on the Fleet "
                                 "manager: nothing to judge"))
             continue
         at_pin = AtPin(field=w.field) if w.field else AtPin(field=None, commits=ctx.commits_since_advance())
-        mine = [b for b in bundle_items if labels_of(b).get(REPO_LABEL) == w.gitrepo]
-        verdict = judge(gitrepo, deployments_for(deployed[0][0], w.gitrepo, w.namespace, w.cluster),
-                        ctx.ws.plan.revision, ctx.now, config.settle, at_pin, mine, advanced_at, w.cluster)
+        mine = of_repo.get((w.context, w.namespace, w.gitrepo), [])
+        deployed = by_cluster[(w.context, w.namespace, w.gitrepo)].get(w.cluster, [])
+        verdict = judge(gitrepo, deployed, ctx.ws.plan.revision, ctx.now, config.settle, at_pin, mine, advanced_at,
+                        w.cluster)
         checks.append(Check(cluster, "fleet", verdict.state, verdict.reason))
     return checks

@@ -172,17 +172,23 @@ def modified_string(entry: dict) -> str:
     return f"{resource_name(entry)} modified {entry.get('patch') or ''}".rstrip()
 
 
-def deployments_for(deployments: list[dict], gitrepo: str, namespace: str, cluster: str) -> list[dict]:
-    """The cluster's BundleDeployments of a GitRepo, found the way Fleet links them
-    (target.go BundleDeploymentLabels; gitrepo_status.go lists them by repo-name and
-    bundle-namespace): the cluster label, and the cluster's workspace being the GitRepo's."""
-    out = []
+def deployments_by_cluster(deployments: list[dict], gitrepo: str, namespace: str) -> dict[str, list[dict]]:
+    """A GitRepo's BundleDeployments by the cluster they deploy to, found the way Fleet
+    links them (target.go BundleDeploymentLabels; gitrepo_status.go lists them by
+    repo-name and bundle-namespace): the cluster label, and the cluster's workspace being
+    the GitRepo's. One pass: a GitRepo may reach thousands of clusters."""
+    out: dict[str, list[dict]] = {}
     for bd in deployments:
         labels = labels_of(bd)
         if (labels.get(REPO_LABEL) == gitrepo and labels.get(BUNDLE_NAMESPACE_LABEL) == namespace
-                and labels.get(CLUSTER_LABEL) == cluster and labels.get(CLUSTER_NAMESPACE_LABEL, namespace) == namespace):
-            out.append(bd)
+                and CLUSTER_LABEL in labels and labels.get(CLUSTER_NAMESPACE_LABEL, namespace) == namespace):
+            out.setdefault(labels[CLUSTER_LABEL], []).append(bd)
     return out
+
+
+def deployments_for(deployments: list[dict], gitrepo: str, namespace: str, cluster: str) -> list[dict]:
+    """The cluster's BundleDeployments of a GitRepo (deployments_by_cluster)."""
+    return deployments_by_cluster(deployments, gitrepo, namespace).get(cluster, [])
 
 
 # --- the verdict --------------------------------------------------------------------------------
