@@ -277,6 +277,11 @@ class Delivery(str, Enum):
     pull_request = "pull-request"
 
 
+class DemoExample(str, Enum):
+    fleet_config = "fleet-config"
+    rancher_fleet = "rancher-fleet"
+
+
 DeliveryOption = Annotated[
     Optional[Delivery],
     typer.Option("--delivery", help="Override the policy's spec.delivery.mode: push, or pull-request (docs/delivery.md)."),
@@ -655,14 +660,18 @@ def demo(
     where: Annotated[Optional[str], typer.Option("--dir", help="Create the demo repo in this folder (default: a new temp dir).")] = None,
     delivery: Annotated[Delivery, typer.Option("--delivery", help="push, or pull-request: main is protected and "
                                                "each wave is a pull request on a simulated GitHub.")] = Delivery.push,
+    example: Annotated[DemoExample, typer.Option("--example", help="fleet-config (Argo CD Applications on a hub) or "
+                                                 "rancher-fleet (Rancher Fleet GitRepos, judged on the Fleet "
+                                                 "manager).")] = DemoExample.fleet_config,
 ) -> None:
-    """Roll out examples/fleet-config against the fleet simulator, wave by wave (under a
-    minute; no cluster, no network)."""
+    """Roll out an example fleet (examples/fleet-config, or --example rancher-fleet) against
+    the fleet simulator, wave by wave (under a minute; no cluster, no network)."""
     from pathlib import Path
 
     from rollout.demo import run
 
-    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None, delivery=delivery.value))
+    raise typer.Exit(run(fault=not no_fault, where=Path(where) if where else None, delivery=delivery.value,
+                         example=example.value))
 
 
 @command
