@@ -110,6 +110,7 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
     result.problems += _shared_fields(plan, result.targets)
     result.problems += _judged_twice(policy, plan, result.targets, by_name)
     result.problems += _fleet_reach(policy, plan, result.targets, by_name, inventory)
+    result.problems += _gitrepo_reach(policy, plan, result.targets, by_name, inventory)
     if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
@@ -258,6 +259,51 @@ def _fleet_reach(policy, plan, targets: list[Target], by_name: dict, inventory: 
                 else "give those clusters a target of their own, or put them in this wave"
             problems.append(Problem(f"writing {field} for {', '.join(sorted(names))} {what}: {hint}", (field,), file,
                                     line=_line_of(doc, path, targets, file)))
+    return problems
+
+
+def _gitrepo_reach(policy, plan, targets: list[Target], by_name: dict, inventory: list | None) -> list[Problem]:
+    """A Fleet GitRepo pinned for a cluster (`fleet-gitrepo`) deploys to the clusters its
+    `spec.targets` select: the cluster it is pinned for must be one, and every other one
+    must be pinned with it in its wave (waves/fleet_targets.gitrepo_reaches over the
+    whole inventory). A GitRepo file copied for another cluster and not re-targeted would
+    otherwise move the wrong cluster while the rollout called this one pinned."""
+    clusters = inventory if inventory is not None else plan.targets
+    pinned: dict[tuple[str, int], tuple[dict, int | None, list[str]]] = {}
+    for t in targets:
+        if t.located is None or t.current is None or policy.spec.pin[t.pin_index].preset != "fleet-gitrepo":
+            continue
+        index = find_document(t.located, policy.spec.pin[t.pin_index], t.cluster, by_name[t.cluster].labels)
+        entry = pinned.setdefault((t.file, index), (t.located.documents[index], t.located.line(("spec",), index), []))
+        if t.cluster not in entry[2]:
+            entry[2].append(t.cluster)
+    problems = []
+    for (file, index), (doc, line, names) in sorted(pinned.items()):
+        name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+        what = f"GitRepo {name}" if name else "the GitRepo"
+        waves = {plan.wave_of[n] for n in names}
+        for cluster in names:
+            verdict = fleet_targets.gitrepo_reaches(doc, cluster, by_name[cluster].labels)
+            if verdict is not True:
+                labels = fleet_targets.labels_text(by_name[cluster].labels)
+                why = f"{what} {verdict}" if isinstance(verdict, str) else \
+                    f"the spec.targets of {what} do not select cluster {cluster} (its labels: {labels})"
+                problems.append(Problem(f"cluster {cluster}: {why}: the revision would not reach it",
+                                        ("spec.targets",), file, line=line))
+        extra = []
+        for cluster in clusters:
+            if cluster.name in names:
+                continue
+            verdict = fleet_targets.gitrepo_reaches(doc, cluster.name, cluster.labels)
+            if verdict is True and not (plan.wave_of.get(cluster.name) in waves
+                                        and any(x.file == file for x in plan.pins.get(cluster.name, ()))):
+                wave = plan.wave_of.get(cluster.name)
+                extra.append(f"{cluster.name} ({'out of scope' if wave is None else 'wave ' + plan.wave(wave).name})")
+        if extra:
+            problems.append(Problem(
+                f"{what}, pinned for {', '.join(names)}, also deploys to {', '.join(extra[:5])}"
+                f"{' and more' if len(extra) > 5 else ''}, which {'is' if len(extra) == 1 else 'are'} not pinned with "
+                "it: its spec.targets must select only the clusters that pin it", ("spec.targets",), file, line=line))
     return problems
 
 

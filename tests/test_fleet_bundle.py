@@ -300,3 +300,43 @@ def test_a_late_join_that_splits_a_shared_target_blocks_advances_not_status_or_r
     for wave in ("prod", "test", "dev"):
         ok(root, "revert", "guestbook", "--wave", wave, "--reason", "a test", "--no-push")
     assert (root / BUNDLE).read_bytes() == original
+
+
+GITREPO = {"apiVersion": "fleet.cattle.io/v1alpha1", "kind": "GitRepo",
+           "metadata": {"name": "guestbook-prod-2", "namespace": "fleet-default"},
+           "spec": {"repo": "https://github.com/example-org/rancher-fleet", "revision": "v1", "paths": ["guestbook"]}}
+
+
+@pytest.mark.parametrize("targets, namespace, cluster, labels, expected", [
+    ([{"clusterName": "prod-2"}], "fleet-default", "prod-2", {}, True),
+    ([{"clusterName": "prod-2"}], "fleet-default", "prod-1", {}, False),
+    ([{"clusterSelector": {"matchLabels": {"env": "prod"}}}], "fleet-default", "prod-1", {"env": "prod"}, True),
+    ([{"clusterSelector": {"matchLabels": {"env": "prod"}}}, {"clusterName": "prod-1", "doNotDeploy": True}],
+     "fleet-default", "prod-1", {"env": "prod"}, False),
+    ([{"clusterGroup": "prod"}], "fleet-default", "prod-1", {}, "selects by clusterGroup"),
+    (None, "fleet-default", "prod-1", {}, "default cluster group"),
+    (None, "fleet-local", "local", {}, True),  # Fleet's namespace for the manager's own cluster
+])
+def test_which_clusters_a_gitrepo_deploys_to(targets, namespace, cluster, labels, expected):
+    doc = {**GITREPO, "metadata": {**GITREPO["metadata"], "namespace": namespace},
+           "spec": {**GITREPO["spec"], **({"targets": targets} if targets is not None else {})}}
+    got = fleet_targets.gitrepo_reaches(doc, cluster, labels)
+    assert got == expected if not isinstance(expected, str) else (isinstance(got, str) and expected in got), got
+
+
+def test_a_gitrepo_copied_for_another_cluster_and_not_retargeted_is_refused(tmp_path):
+    """examples/rancher-fleet: prod-2's GitRepo still targets prod-1 (a copy): advancing
+    prod-2 would move prod-1 and call prod-2 pinned."""
+    from pathlib import Path as P
+
+    root = tmp_path / "rancher-fleet"
+    shutil.copytree(P(__file__).parents[1] / "examples" / "rancher-fleet", root)
+    gitrepo = root / "gitrepos" / "prod-2.yaml"
+    gitrepo.write_text(gitrepo.read_text().replace("clusterName: prod-2", "clusterName: prod-1"))
+    result = rollout(root, "validate", "guestbook", "--repo", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert any("gitrepos/prod-2.yaml" in l and "cluster prod-2: the spec.targets of GitRepo guestbook-prod-2 do not "
+               "select cluster prod-2" in l for l in lines), lines
+    assert any("GitRepo guestbook-prod-2, pinned for prod-2, also deploys to prod-1 (wave production/1)" in l
+               for l in lines), lines

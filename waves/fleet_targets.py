@@ -53,7 +53,7 @@ def check(doc: dict, path: list, cluster: str, labels: dict[str, str]) -> str | 
                 return (f"Fleet gives cluster {cluster} target {_name(targets[first], first)}, the first that selects "
                         f"it ({_criteria(targets[first])}), not target {name}: the value would not reach it")
             return (f"target {name} does not select cluster {cluster} ({_criteria(targets[index])}; the cluster's "
-                    f"labels: {_shown(labels)}): the value would not reach it")
+                    f"labels: {labels_text(labels)}): the value would not reach it")
         later = [j for j in applied if j > index and _sets(targets[j], path[2:])]
         where = f"after target {name} (targetCustomizationMode: AllMatches)"
     else:
@@ -81,6 +81,36 @@ def reaches(doc: dict, path: list, cluster: str, labels: dict[str, str]) -> bool
         index = path[1]
         return index in applied and not any(j > index and _sets(targets[j], path[2:]) for j in applied)
     return not any(_sets(targets[j], path) for j in applied)
+
+
+def gitrepo_reaches(gitrepo: dict, cluster: str, labels: dict[str, str]) -> bool | str:
+    """Does Fleet deploy this GitRepo's bundles to the cluster? Its `spec.targets` are
+    matched as a bundle's (any match deploys, a matching `doNotDeploy` keeps it off); a
+    GitRepo without targets goes to the `default` cluster group, which lives on the
+    manager (a string: why it cannot be told), except in `fleet-local`, Fleet's
+    namespace for the manager's own cluster."""
+    spec = gitrepo.get("spec") if isinstance(gitrepo.get("spec"), dict) else {}
+    targets = spec.get("targets")
+    if not targets:
+        namespace = (gitrepo.get("metadata") or {}).get("namespace") if isinstance(gitrepo.get("metadata"), dict) else None
+        if namespace == "fleet-local":
+            return True
+        return "has no targets, so Fleet sends it to the default cluster group, which is kept on the Fleet manager"
+    if not isinstance(targets, list):
+        return "has targets that are not a list"
+    try:
+        if _do_not_deploy(targets, cluster, labels) is not None:
+            return False
+    except Blind as why:
+        return str(why)
+    blind = None
+    for j, target in enumerate(targets):
+        verdict = _matches(target, cluster, labels)
+        if verdict is True:
+            return True
+        if isinstance(verdict, str) and blind is None:
+            blind = f"target {_name(target, j)} {verdict}"
+    return blind if blind is not None else False
 
 
 def is_bundle(doc: object) -> bool:
@@ -196,5 +226,5 @@ def _criteria(target: object) -> str:
     return "; ".join(shown) or "no clusterName or clusterSelector"
 
 
-def _shown(labels: dict[str, str]) -> str:
+def labels_text(labels: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "none"
