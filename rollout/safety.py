@@ -278,6 +278,18 @@ def _gitrepo_reach(policy, plan, targets: list[Target], by_name: dict, inventory
         if t.cluster not in entry[2]:
             entry[2].append(t.cluster)
     problems = []
+    objects: dict[tuple, list[tuple[str, int | None]]] = {}  # GitRepos live on the manager: one per name
+    for (file, index), (doc, line, names) in sorted(pinned.items()):
+        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        if metadata.get("name"):
+            objects.setdefault((metadata.get("namespace") or "fleet-local", metadata["name"]), []).append((file, line))
+    for (namespace, name), places in sorted(objects.items()):
+        if len(places) > 1:
+            file, line = places[-1]
+            problems.append(Problem(
+                f"GitRepo {namespace}/{name} is pinned in {len(places)} files ({', '.join(f for f, _ in places)}): on "
+                "the Fleet manager they are one object, the last applied winning; give each its own name",
+                ("metadata.name",), file, line=line))
     for (file, index), (doc, line, names) in sorted(pinned.items()):
         name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         what = f"GitRepo {name}" if name else "the GitRepo"

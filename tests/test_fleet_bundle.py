@@ -340,3 +340,18 @@ def test_a_gitrepo_copied_for_another_cluster_and_not_retargeted_is_refused(tmp_
                "select cluster prod-2" in l for l in lines), lines
     assert any("GitRepo guestbook-prod-2, pinned for prod-2, also deploys to prod-1 (wave production/1)" in l
                for l in lines), lines
+
+
+def test_two_gitrepo_files_with_one_name_are_refused(tmp_path):
+    """On the Fleet manager a GitRepo is its namespace and name: two files with one name
+    are one object, and one cluster's pin would land on the other's."""
+    from pathlib import Path as P
+
+    root = tmp_path / "rancher-fleet"
+    shutil.copytree(P(__file__).parents[1] / "examples" / "rancher-fleet", root)
+    gitrepo = root / "gitrepos" / "prod-2.yaml"
+    gitrepo.write_text(gitrepo.read_text().replace("name: guestbook-prod-2", "name: guestbook-prod-1"))
+    result = rollout(root, "validate", "guestbook", "--repo", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "GitRepo fleet-default/guestbook-prod-1 is pinned in 2 files (gitrepos/prod-1.yaml, gitrepos/prod-2.yaml)" \
+        in result.stderr
