@@ -1,0 +1,148 @@
+"""The commands CI runs all night, at fleet scale (issue 21), in one run, interleaved:
+
+- the floor: `python -c` reading the same Fleet file with yaml_rs and writing it with
+  json.dumps (what no command that reads the inventory can beat);
+- `rollout plan big --format json`;
+- `rollout status big` (the table people type), warm: the step before it left the cache;
+- `rollout run big` on a step that only waits: the canary wave is out and baking (24h), no
+  gates, so the step judges, decides to wait and writes nothing; warm, as every step but
+  the first after an advance is;
+- `status` and `run` cold: the cache in .git removed before each run (the first step after
+  a clone, or after the policy, the inventory or the tree changed).
+
+Each round runs every command once, in turn, so the machine's drift hits them alike;
+figures are medians over the rounds, ratios of medians. Peak memory is
+`/usr/bin/time -f %M` of one extra run each.
+
+    .venv/bin/python benchmarks/bench_fleet.py                    # 10,000 and 100,000 clusters, 7 rounds
+    .venv/bin/python benchmarks/bench_fleet.py --sizes 10000 --runs 11
+
+The `gate` row (10,000 Argo CD clusters against the simulator) is benchmarks/bench_gates.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_advance import ENV, git  # noqa: E402
+from common import DATA, ROLLOUT, wait_quiet  # noqa: E402
+from make_fleet import VERSION, make  # noqa: E402
+
+BAKE = "      bake: 240h\n"  # the canary bakes for days: every run of this benchmark only waits
+CACHES = ("rollout-plans.pickle", "rollout-facts.json", "rollout-checks.json")
+
+
+def fleet(n: int) -> Path:
+    """DATA/speed-N/work: a clone (a bare remote beside it) of a make_fleet repo whose
+    canary wave bakes, with the canary advanced and pushed."""
+    root = DATA / f"speed-{n}"
+    stamp = root / ".made-by"
+    want = f"bench_fleet {VERSION} {n} {BAKE.strip()}\n"
+    if stamp.is_file() and stamp.read_text() == want:
+        return root / "work"
+    shutil.rmtree(root, ignore_errors=True)
+    start = time.perf_counter()
+    source = make(n, root / "source")
+    policy = source / "rollouts/big.yaml"
+    canary = "      selector: {matchLabels: {environment: dev, region: us-east}}\n"
+    policy.write_text(policy.read_text().replace(canary, canary + BAKE, 1))
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet")
+    git(root, "clone", "-q", "--bare", str(source), str(root / "remote.git"))
+    shutil.rmtree(source)
+    work = root / "work"
+    git(root, "clone", "-q", str(root / "remote.git"), str(work))
+    subprocess.run([*ROLLOUT, "advance", "big", "--wave", "1"], cwd=work, env=ENV, check=True,
+                   stdout=subprocess.DEVNULL)
+    stamp.write_text(want)
+    print(f"  (made {work} in {time.perf_counter() - start:.0f} s)", flush=True)
+    return work
+
+
+def commands(work: Path) -> dict[str, tuple[list[str], bool]]:
+    """name -> (command, whether the cache is dropped before it)."""
+    floor = ("import json, yaml_rs; "
+             "json.dumps(yaml_rs.loads(open('fleet/clusters.yaml', encoding='utf-8').read()))")
+    return {
+        "floor": ([sys.executable, "-c", floor], False),
+        "plan": ([*ROLLOUT, "plan", "big", "--format", "json"], False),
+        "status": ([*ROLLOUT, "status", "big"], False),
+        "run": ([*ROLLOUT, "run", "big"], False),
+        "status cold": ([*ROLLOUT, "status", "big"], True),
+        "run cold": ([*ROLLOUT, "run", "big"], True),
+    }
+
+
+def drop_cache(work: Path) -> None:
+    for name in CACHES:
+        (work / ".git" / name).unlink(missing_ok=True)
+
+
+def once(command: list[str], work: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    if command[-2:] == ["run", "big"] and "waiting" not in done.stdout:
+        sys.exit(f"run did not only wait: {done.stdout.strip()[-300:]}")
+    return took
+
+
+def peak(command: list[str], work: Path) -> int:
+    """Peak RSS in MB (`/usr/bin/time -f %M`)."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=ENV, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=True)
+    return round(int(done.stderr.strip().splitlines()[-1]) / 1024)
+
+
+def measure(n: int, runs: int) -> None:
+    work = fleet(n)
+    cmds = commands(work)
+    for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
+        once(command, work)
+    samples: dict[str, list[float]] = {name: [] for name in cmds}
+    print(f"\n{n:,} clusters ({(work / 'fleet/clusters.yaml').stat().st_size / 1e6:.1f} MB Fleet file), "
+          f"{runs} rounds; before: {wait_quiet()}", flush=True)
+    for _ in range(runs):
+        for name, (command, cold) in cmds.items():
+            if cold:
+                drop_cache(work)
+            samples[name].append(once(command, work))
+    med = {name: statistics.median(s) for name, s in samples.items()}
+    memory = {name: peak(command, work) for name, (command, cold) in cmds.items() if not cold}
+    drop_cache(work)
+    memory["status cold"] = peak(cmds["status cold"][0], work)
+    drop_cache(work)
+    memory["run cold"] = peak(cmds["run cold"][0], work)
+    versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
+              "run cold": "plan"}
+    print(f"  {'command':12s} {'median':>8s} {'min':>7s} {'max':>7s}  {'ratio':>12s}  peak")
+    for name, s in samples.items():
+        ratio = f"{med[name] / med[versus[name]]:.2f}x {versus[name]}" if versus[name] else ""
+        print(f"  {name:12s} {med[name]:7.3f}s {min(s):6.3f}s {max(s):6.3f}s  {ratio:>12s}  {memory[name]} MB")
+    print(f"  after: {wait_quiet(max_wait=0)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, rollout from {os.path.dirname(os.path.dirname(ROLLOUT[0]))}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        measure(n, args.runs)
+
+
+if __name__ == "__main__":
+    main()
