@@ -373,13 +373,10 @@ def gate(
     from rollout.gate_check import evaluate, preflight
     from rollout.step import record_passes
     from rollout.observers.kube import Kube
-    from rollout.workspace import load_workspace, repo_root
+    from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
-    ws_plain, state = _engine_errors(lambda: fold_status(root, policy))
-    ws = load_workspace(root, policy, check_files=True)
-    if ws.errors:
-        _fail(ws.problems)
+    ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
     number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)

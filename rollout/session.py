@@ -188,7 +188,7 @@ def sync(session: Session) -> None:
 
 
 def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
-    ws = load_workspace(session.repo, policy_ref, check_files=check_files)
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files, reuse=session.git)
     if ws.errors:
         raise InvalidInput(ws.problems)
     session.use(ws)
@@ -221,7 +221,7 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     state.ignored = [i for i in ignored if i.commit in ours]
     state.unsigned = [i for i in unsigned if i.commit in ours]
     state.blocked = [screen.blocked] if screen.blocked else []
-    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws))
+    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws, git))
     return state
 
 
