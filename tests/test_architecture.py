@@ -91,5 +91,5 @@ def test_a_plan_imports_no_networkx_rich_or_kubernetes():
     dependency only."""
     example = ROOT / "examples/fleet-config"
     loaded = loaded_after("from pathlib import Path; from rollout.workspace import load_workspace; "
-                          f"assert load_workspace(Path({str(example)!r}), 'platform-upgrade').plan")
+                          f"assert load_workspace(Path({str(example)!r}), 'security-patch').plan")
     assert not loaded & {"networkx", "rich", "kubernetes"}
