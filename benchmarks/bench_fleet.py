@@ -38,7 +38,7 @@ from common import DATA, ROLLOUT, wait_quiet  # noqa: E402
 from make_fleet import VERSION, make  # noqa: E402
 
 BAKE = "      bake: 240h\n"  # the canary bakes for days: every run of this benchmark only waits
-CACHES = ("rollout-plans.pickle", "rollout-facts.json", "rollout-checks.json")
+CACHES = ("rollout-plans.pickle", "rollout-facts.pickle", "rollout-checks.pickle")
 
 
 def fleet(n: int) -> Path:

@@ -139,9 +139,10 @@ def plan(
         return
     _print_warnings(ws.warnings, also_in_output=format in (PlanFormat.json, PlanFormat.markdown))
     if format is PlanFormat.json:
-        from rollout.render.plan_json import render as render_json
+        from rollout.render.plan_json import write
 
-        print(render_json(ws.plan, ws.warnings, pretty=sys.stdout.isatty()))
+        write(sys.stdout, ws.plan, ws.warnings, pretty=sys.stdout.isatty())
+        print()
     elif format is PlanFormat.markdown:
         from rollout.render.plan_markdown import render as render_markdown
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from rollout.git.cache import CacheFile
+from rollout.git.cache import CacheFile, packed, unpacked
 
 PLANS = "rollout-plans.pickle"
-FACTS = "rollout-facts.json"
+FACTS = "rollout-facts.pickle"
 CHECKS = "rollout-checks.pickle"
 
 
@@ -98,38 +98,12 @@ def keep_plan(git, ws, key: str, inventory_problems: list, planning: list) -> No
 # --- what the pinned files say ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pinned:
-    """What one pin of one cluster finds in its file now."""
+class Pinned(NamedTuple):
+    """What one pin of one cluster finds in its file now (kept as a plain tuple)."""
 
     holds: bool  # the pinned field holds the revision (False: it does not, or the pin finds nothing)
     application: tuple | None = None  # an Application pin: (its name, what "at the pin" means: argocd's judge)
     generated: bool = False  # an ApplicationSet list element: Argo CD generates the cluster's Application
-
-    def as_json(self) -> list:
-        return [self.holds, _app_json(self.application), self.generated]
-
-    @classmethod
-    def from_json(cls, data: list) -> "Pinned":
-        holds, app, generated = data
-        return cls(bool(holds), _app_from_json(app), bool(generated))
-
-
-def _app_json(app: tuple | None):
-    if app is None:
-        return None
-    name, at_pin = app
-    return [name, {**at_pin, "fields": [[list(k), v] for k, v in at_pin["fields"].items()]}
-            if "fields" in at_pin else at_pin]
-
-
-def _app_from_json(data) -> tuple | None:
-    if data is None:
-        return None
-    name, at_pin = data
-    if "fields" in at_pin:
-        at_pin = {**at_pin, "fields": {tuple(k): v for k, v in at_pin["fields"]}}
-    return name, at_pin
 
 
 def pinned_facts(pin, text: str | None, located, cluster: str, labels: dict, revision: str, file: str,
@@ -181,6 +155,15 @@ def pinned(ws, git=None, clusters=None) -> dict[str, list[Pinned]]:
     """cluster -> what each of its pins finds, for `clusters` (default: every cluster the
     plan pins): from the facts kept for the files' blobs (`git`), reading only the files
     not seen before (the ones the workspace inspected are not read again)."""
+    return {c: [Pinned._make(f) for f in facts] for c, facts in _known(ws, git, clusters).items()}
+
+
+def at_revision(ws, git=None) -> dict[str, bool]:
+    """Which clusters' files hold the revision now (every pin of the cluster does)."""
+    return {cluster: all(f[0] for f in facts) for cluster, facts in _known(ws, git, None).items()}
+
+
+def _known(ws, git, clusters) -> dict[str, list[tuple]]:
     wanted = list(ws.plan.pins) if clusters is None else [c for c in clusters if c in ws.plan.pins]
     if ws.pinned is None:
         ws.pinned = {}
@@ -190,37 +173,58 @@ def pinned(ws, git=None, clusters=None) -> dict[str, list[Pinned]]:
     return {c: ws.pinned[c] for c in wanted}
 
 
-def at_revision(ws, git=None) -> dict[str, bool]:
-    """Which clusters' files hold the revision now (every pin of the cluster does)."""
-    return {cluster: all(p.holds for p in facts) for cluster, facts in pinned(ws, git).items()}
+def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
+    """cluster -> its pins' facts as tuples. Kept, per policy file, under the plan's key:
+    `files` {file: (blob, {cluster NUL pin index: facts})} (packed: read only when the
+    listing differs), and `clusters`, every cluster's facts, under `listing`: the index
+    entries of the pinned files' folders, all of the pinned files tracked and unmodified
+    (then no file needs a look at all)."""
+    plan = ws.plan
+    cache = store = listing = None
+    blobs: dict[str, str] = {}
+    if git is not None and ws.plan_key is not None:
+        cache = CacheFile.of(git, FACTS)
+        store = cache.data.get(_name(ws))
+        if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
+            store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None, "clusters": {}}
+        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}))
+        if listing is not None and store["listing"] == listing:
+            return {c: store["clusters"][c] for c in clusters}
+    kept = unpacked(store["files"]) if store is not None else {}
+    out, fresh = _read(ws, clusters, kept, blobs)
+    if cache is not None:
+        for file, facts in fresh.items():
+            if file not in blobs:  # changed in the working tree (no blob yet), or untracked: not kept
+                kept.pop(file, None)
+                continue
+            if kept.get(file, (None,))[0] != blobs[file]:
+                kept[file] = (blobs[file], {})
+            kept[file][1].update(facts)
+        store["files"] = packed(kept) if fresh else store["files"]
+        if listing is not None and len(out) == len(plan.pins):
+            store["listing"], store["clusters"] = listing, out
+        if fresh or listing is not None:
+            cache.save()
+    return out
 
 
-def _facts(ws, git, clusters: list[str]) -> dict[str, list[Pinned]]:
+def _read(ws, clusters: list[str], kept: dict, blobs: dict[str, str]) -> tuple[dict, dict]:
+    """(cluster -> facts, file -> the facts worked out afresh): from `kept` where the file's
+    blob is the one they were worked out from, else from the file itself."""
     from rollout.manifests.document import read_manifest
     from rollout.manifests.edit import PinError, parse
     from rollout.yamlfile import YamlError, bulk
 
     policy, plan, repo = ws.loaded.policy, ws.plan, ws.repo
     labels = {c.name: c.labels for c in plan.targets}
-    files = sorted({t.file for c in clusters for t in plan.pins[c]})
     parsed: dict[str, tuple] = {}  # file -> (text, located or None)
     applied: dict[tuple, object] = {}  # (cluster, pin index) -> the pin applied by the inspection
     inspection = ws.inspection
     if inspection is not None and not getattr(inspection, "stands_in", False):
         parsed = {t.file: (t.text, t.located) for t in inspection.targets}
         applied = {(t.cluster, t.pin_index): t.current for t in inspection.targets}
-    cache = store = None
-    blobs: dict[str, str] = {}
-    if git is not None and ws.plan_key is not None:
-        cache = CacheFile.of(git, FACTS)
-        store = cache.get(_name(ws))
-        if store.get("key") != ws.plan_key:  # another policy, revision, inventory or code: start afresh
-            store.clear()
-            store.update({"key": ws.plan_key, "files": {}})
-        blobs = blob_ids(git, files)
-    kept = store["files"] if store is not None else {}
-    fresh: dict[str, dict[str, list]] = {}
-    out: dict[str, list[Pinned]] = {}
+    fresh: dict[str, dict[str, tuple]] = {}
+    out: dict[str, list[tuple]] = {}
     with bulk():
         for cluster in clusters:
             facts = []
@@ -237,27 +241,19 @@ def _facts(ws, git, clusters: list[str]) -> dict[str, list[Pinned]]:
                             parsed[target.file] = (None, None)
                     text, located = parsed[target.file]
                     done = (cluster, target.pin_index) in applied
-                    seen = pinned_facts(policy.spec.pin[target.pin_index], text, located, cluster, labels[cluster],
-                                        plan.revision, target.file, applied.get((cluster, target.pin_index)),
-                                        pinned=done).as_json()
+                    seen = tuple(pinned_facts(policy.spec.pin[target.pin_index], text, located, cluster,
+                                              labels[cluster], plan.revision, target.file,
+                                              applied.get((cluster, target.pin_index)), pinned=done))
                     fresh.setdefault(target.file, {})[key] = seen
-                facts.append(Pinned.from_json(seen))
+                facts.append(seen)
             out[cluster] = facts
-    if cache is not None and fresh:
-        for file, facts in fresh.items():
-            if file not in blobs:  # changed in the working tree (no blob yet), or untracked: not kept
-                kept.pop(file, None)
-                continue
-            if kept.get(file, [None])[0] != blobs[file]:
-                kept[file] = [blobs[file], {}]
-            kept[file][1].update(facts)
-        cache.save()
-    return out
+    return out, fresh
 
 
-def blob_ids(git, files: list[str]) -> dict[str, str]:
-    """path -> the blob id of the file as it is in the working tree, for the `files` that git
-    tracks and that are not modified there (git's own stat check, `git diff-files`)."""
+def _listing(git, files: list[str]) -> tuple[str | None, dict[str, str]]:
+    """(a digest of the index entries of the files' folders, or None when one of `files` is
+    untracked or modified; path -> blob id of each of `files` that git tracks and that is not
+    modified in the working tree: git's own stat check, `git diff-files`)."""
     folders = sorted({f.rpartition("/")[0] for f in files})
     specs = ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
     out = git.run("ls-files", "-s", "-z", *specs)
@@ -270,7 +266,8 @@ def blob_ids(git, files: list[str]) -> dict[str, str]:
                 found[path] = meta.split()[1]
     for path in git.run("diff-files", "--name-only", "--relative", "-z", *specs).split("\0"):
         found.pop(path, None)
-    return found
+    whole = len(found) == len(wanted)
+    return (hashlib.sha256(out.encode()).hexdigest() if whole else None), found
 
 
 # --- the checks on the files --------------------------------------------------------------

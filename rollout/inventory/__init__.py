@@ -8,6 +8,7 @@ wrong configuration.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def load_inventory(repo: Path, sources: list[tuple[str, str]]) -> tuple[list[Clu
     origin: dict[str, Entry] = {}
     kind_of = {id(entry): kind for kind, entry in kinds}
     for entry in entries:
-        labels = {k: v for k, v in entry.labels.items() if isinstance(v, str) and isinstance(k, str)}
+        labels = entry.labels  # the parsed mapping itself when it is all text (nearly always): no copy
+        if not all(type(k) is str and type(v) is str for k, v in labels.items()):
+            labels = {k: v for k, v in labels.items() if isinstance(v, str) and isinstance(k, str)}
         known = clusters.get(entry.name)
         if known is None:
             clusters[entry.name] = Cluster(entry.name, labels, entry.server, (entry.file,))
@@ -87,11 +90,12 @@ def _at(entry: Entry, loc: tuple, message: str) -> Problem:
     return Problem(message, loc, entry.file, extra={"doc": entry.doc})
 
 
+_CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
 def _check_entry(entry: Entry, suspicious: list) -> list[Problem]:
     problems = []
-    import re
-
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", entry.name) or len(entry.name) > 253:
+    if not _CLUSTER_NAME.fullmatch(entry.name) or len(entry.name) > 253:
         problems.append(
             _at(entry, entry.loc + ("name",) if entry.loc else entry.loc,
                 f"{entry.name!r} is not a cluster name (lower-case letters, digits, '-', '.')")

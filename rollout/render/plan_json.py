@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 
 
-def plan_dict(plan, warnings=()) -> dict:
+def plan_dict(plan, warnings=(), targets: bool = True) -> dict:
     from rollout.render.problems import problem_json
 
     return {
         "policy": plan.policy,
         "revision": plan.revision,
-        "targets": [
-            {
-                "name": c.name,
-                "server": c.server,
-                "labels": dict(sorted(c.labels.items())),
-                "wave": plan.wave_of[c.name],
-                "pins": [{"preset": t.preset, "file": t.file, "field": t.field} for t in plan.pins[c.name]],
-            }
-            for c in plan.targets
-        ],
+        "targets": [_target(plan, c) for c in plan.targets] if targets else [],
         "waves": [
             {
                 "number": w.number,
@@ -39,9 +30,42 @@ def plan_dict(plan, warnings=()) -> dict:
     }
 
 
+def _target(plan, c) -> dict:
+    return {
+        "name": c.name,
+        "server": c.server,
+        "labels": dict(sorted(c.labels.items())),
+        "wave": plan.wave_of[c.name],
+        "pins": [{"preset": t.preset, "file": t.file, "field": t.field} for t in plan.pins[c.name]],
+    }
+
+
 def render(plan, warnings=(), pretty: bool = True) -> str:
     """Indented for people; compact (C encoder, ~10x faster on 10,000 clusters) for pipes."""
+    import io
+
+    out = io.StringIO()
+    write(out, plan, warnings, pretty)
+    return out.getvalue()
+
+
+_CHUNK = 2000  # targets rendered at a time
+
+
+def write(out, plan, warnings=(), pretty: bool = True) -> None:
+    """`render`'s text written to `out`. Compact, the targets are written a few thousand at
+    a time: a 100,000-cluster plan never holds its whole document as dicts and as one
+    string at once (~150 MB less at the peak; the text is the same, byte for byte)."""
     from rollout.yamlfile import bulk
 
     with bulk():
-        return json.dumps(plan_dict(plan, warnings), indent=2 if pretty else None)
+        if pretty:
+            out.write(json.dumps(plan_dict(plan, warnings), indent=2))
+            return
+        head, sep, tail = json.dumps(plan_dict(plan, warnings, targets=False)).partition('"targets": []')
+        out.write(head + '"targets": [')
+        targets = plan.targets
+        for start in range(0, len(targets), _CHUNK):
+            chunk = json.dumps([_target(plan, c) for c in targets[start:start + _CHUNK]])
+            out.write(chunk[1:-1] if start == 0 else ", " + chunk[1:-1])
+        out.write("]" + tail)
