@@ -21,7 +21,8 @@ from test_planner import SEED_WAVES, policy
 def fleet(n: int) -> list[Cluster]:
     envs = ("dev", "staging", "production")
     return [Cluster(f"c{i:05d}", {"environment": envs[i % 3], "region": ("eu-west", "us-east")[i % 2],
-                                  **({"zz": "ü"} if i % 7 == 0 else {})}, f"https://c{i}.example.com")
+                                  **({"zz": "ü"} if i % 7 == 0 else {})},
+                    None if i % 5 == 0 else f"https://c{i}.example.com")
             for i in range(n)]
 
 
@@ -34,6 +35,21 @@ def test_the_compact_plan_written_in_chunks_is_the_whole_document(n):
     plan_json.write(out, plan, warnings, pretty=False)
     assert out.getvalue() == json.dumps(plan_json.plan_dict(plan, warnings))
     assert plan_json.render(plan, warnings, pretty=True) == json.dumps(plan_json.plan_dict(plan, warnings), indent=2)
+
+
+text = st.text(st.characters(codec="utf-8"), max_size=8)
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(text, st.dictionaries(text, text, max_size=3), st.one_of(st.none(), text)),
+                min_size=1, max_size=5, unique_by=lambda t: t[0]))
+def test_a_target_written_out_is_what_json_dumps_writes(clusters):
+    """Quotes, backslashes, control characters, non-ASCII: the written-out target is
+    json.dumps' text of the same dict."""
+    plan = make_plan(policy([{"name": "all"}]), [Cluster(n, labels, server) for n, labels, server in clusters])
+    cache: dict = {}
+    for cluster in plan.targets:
+        assert plan_json._target_json(plan, cluster, cache) == json.dumps(plan_json._target(plan, cluster))
 
 
 labels = st.dictionaries(st.sampled_from(["region", "tier", "zone"]),

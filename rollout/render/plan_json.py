@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii as _text  # json.dumps' own string encoder (C)
 
 
 def plan_dict(plan, warnings=(), targets: bool = True) -> dict:
@@ -64,8 +65,28 @@ def write(out, plan, warnings=(), pretty: bool = True) -> None:
             return
         head, sep, tail = json.dumps(plan_dict(plan, warnings, targets=False)).partition('"targets": []')
         out.write(head + '"targets": [')
-        targets = plan.targets
+        targets, labels = plan.targets, {}
         for start in range(0, len(targets), _CHUNK):
-            chunk = json.dumps([_target(plan, c) for c in targets[start:start + _CHUNK]])
-            out.write(chunk[1:-1] if start == 0 else ", " + chunk[1:-1])
+            out.write(("" if start == 0 else ", ") + ", ".join(_target_json(plan, c, labels)
+                                                              for c in targets[start:start + _CHUNK]))
         out.write("]" + tail)
+
+
+def _target_json(plan, cluster, labels: dict) -> str:
+    """json.dumps(_target(plan, cluster)), written out: ~2x faster on 100,000 clusters. The
+    labels' text is made once per distinct label set (`labels`: a cache); anything but
+    text, None or an int falls back on json.dumps (tests/test_fleet_scale.py: the same)."""
+    key = tuple(cluster.labels.items())
+    text = labels.get(key)
+    if text is None:
+        text = labels[key] = json.dumps(dict(sorted(cluster.labels.items())))
+    pins = []
+    for t in plan.pins[cluster.name]:
+        if type(t.preset) is not str or type(t.file) is not str or type(t.field) is not str:
+            return json.dumps(_target(plan, cluster))
+        pins.append(f'{{"preset": {_text(t.preset)}, "file": {_text(t.file)}, "field": {_text(t.field)}}}')
+    name, server, wave = cluster.name, cluster.server, plan.wave_of[cluster.name]
+    if type(name) is not str or (server is not None and type(server) is not str) or type(wave) is not int:
+        return json.dumps(_target(plan, cluster))
+    return (f'{{"name": {_text(name)}, "server": {"null" if server is None else _text(server)}, "labels": {text}, '
+            f'"wave": {wave}, "pins": [{", ".join(pins)}]}}')
