@@ -11,7 +11,9 @@
   a clone, or after the policy, the inventory or the tree changed).
 
 Each round runs every command once, in turn, so the machine's drift hits them alike;
-figures are medians over the rounds, ratios of medians. Peak memory is
+figures are medians over the rounds, ratios of medians, of the wall time and of the CPU
+time (user + system of the command and the git processes it waited for: what the
+command costs, which other jobs on a shared machine disturb much less). Peak memory is
 `/usr/bin/time -f %M` of one extra run each.
 
     .venv/bin/python benchmarks/bench_fleet.py                    # 10,000 and 100,000 clusters, 7 rounds
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -88,10 +91,16 @@ def drop_cache(work: Path) -> None:
         (work / ".git" / name).unlink(missing_ok=True)
 
 
-def once(command: list[str], work: Path) -> float:
-    start = time.perf_counter()
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def once(command: list[str], work: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run."""
+    start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run(command, cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    took = time.perf_counter() - start
+    took = time.perf_counter() - start, _cpu() - cpu
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     if command[-2:] == ["run", "big"] and "waiting" not in done.stdout:
@@ -111,7 +120,7 @@ def measure(n: int, runs: int) -> None:
     cmds = commands(work)
     for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
         once(command, work)
-    samples: dict[str, list[float]] = {name: [] for name in cmds}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     print(f"\n{n:,} clusters ({(work / 'fleet/clusters.yaml').stat().st_size / 1e6:.1f} MB Fleet file), "
           f"{runs} rounds; before: {wait_quiet()}", flush=True)
     for _ in range(runs):
@@ -119,7 +128,8 @@ def measure(n: int, runs: int) -> None:
             if cold:
                 drop_cache(work)
             samples[name].append(once(command, work))
-    med = {name: statistics.median(s) for name, s in samples.items()}
+    med = {name: statistics.median(w for w, _ in s) for name, s in samples.items()}
+    cpu = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
     memory = {name: peak(command, work) for name, (command, cold) in cmds.items() if not cold}
     drop_cache(work)
     memory["status cold"] = peak(cmds["status cold"][0], work)
@@ -127,11 +137,37 @@ def measure(n: int, runs: int) -> None:
     memory["run cold"] = peak(cmds["run cold"][0], work)
     versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
               "run cold": "plan"}
-    print(f"  {'command':12s} {'median':>8s} {'min':>7s} {'max':>7s}  {'ratio':>12s}  peak")
+    print(f"  {'command':12s} {'wall':>8s} {'min':>7s} {'max':>7s} {'ratio':>12s}  {'CPU':>7s} {'ratio':>12s}  peak")
     for name, s in samples.items():
-        ratio = f"{med[name] / med[versus[name]]:.2f}x {versus[name]}" if versus[name] else ""
-        print(f"  {name:12s} {med[name]:7.3f}s {min(s):6.3f}s {max(s):6.3f}s  {ratio:>12s}  {memory[name]} MB")
+        base = versus[name]
+        ratio = f"{med[name] / med[base]:.2f}x {base}" if base else ""
+        cpu_ratio = f"{cpu[name] / cpu[base]:.2f}x {base}" if base else ""
+        walls = [w for w, _ in s]
+        print(f"  {name:12s} {med[name]:7.3f}s {min(walls):6.3f}s {max(walls):6.3f}s {ratio:>12s}  {cpu[name]:6.3f}s "
+              f"{cpu_ratio:>12s}  {memory[name]} MB")
+    imports(work)
     print(f"  after: {wait_quiet(max_wait=0)}")
+
+
+HEAVY = ("networkx", "pydantic", "kubernetes", "rich")
+
+
+def imports(work: Path) -> None:
+    """`python -X importtime` of each command (one run, warm): the import time by top-level
+    package (self times summed; -X importtime inflates them a little) and which heavy ones load."""
+    for name in ("plan", "status", "run"):
+        command = commands(work)[name][0]
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "rollout", *command[1:]], cwd=work, env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        per: dict[str, int] = {}
+        for line in done.stderr.splitlines():
+            if line.startswith("import time:") and "cumulative" not in line:
+                own, _, module = line[len("import time:"):].split("|")
+                per[module.strip().split(".")[0]] = per.get(module.strip().split(".")[0], 0) + int(own)
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:7]
+        print(f"  imports of {name}: {sum(per.values()) / 1000:.0f} ms: "
+              + ", ".join(f"{m} {us / 1000:.0f}" for m, us in top)
+              + f"; heavy: {', '.join(h for h in HEAVY if h in per) or 'none'}")
 
 
 def main() -> None:

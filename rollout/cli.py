@@ -388,7 +388,8 @@ def gate(
         outcome = _engine_errors(lambda: record_passes(root, policy, {verdict.name: judged}, push))
         recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
-        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2))
+        # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2 if sys.stdout.isatty() else None))
     else:
         for check in verdict.checks:
             print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")

@@ -43,8 +43,13 @@ class Stepper:
         self._snapshot: Snapshot | None = None
 
     def _key(self) -> tuple:
+        """The branch's commit (HEAD: the session checked it out) and the records branch's,
+        in one git process: a waiting step looks at its snapshot ~7 times."""
         git, remote = self.session.git, self.session.remote
-        return git.head(), git.rev(f"refs/remotes/{remote}/{RECORDS}") if remote else None
+        branch, records = f"refs/heads/{self.session.branch}", f"refs/remotes/{remote}/{RECORDS}"
+        out = git.run("for-each-ref", "--format=%(refname) %(objectname)", branch, *([records] if remote else []))
+        found = dict(line.split(" ", 1) for line in out.splitlines())
+        return found.get(branch) or git.head(), found.get(records) if remote else None
 
     def snapshot(self) -> Snapshot:
         key = self._key()
