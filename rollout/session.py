@@ -187,8 +187,10 @@ def sync(session: Session) -> None:
         raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
 
 
-def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
-    ws = load_workspace(session.repo, policy_ref, check_files=check_files, reuse=session.git)
+def load(session: Session, policy_ref: str, check_files: bool = True, reuse: bool = False) -> Workspace:
+    """`reuse`: the plan and the checks' verdict kept for the same inputs (rollout/reuse.py),
+    for a look that writes nothing; what a command writes is decided on files read afresh."""
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files, reuse=session.git if reuse else None)
     if ws.errors:
         raise InvalidInput(ws.problems)
     session.use(ws)

@@ -33,13 +33,15 @@ class Snapshot:
     state: RolloutState
     hold: Hold
     key: tuple  # the branch's and the records branch's commits it was read at
+    reused: bool = False  # the plan and the checks' verdict were kept ones (rollout/reuse.py)
 
 
 class Stepper:
     """One step on one session: `snapshot()` once, `act()` per kind of publication."""
 
-    def __init__(self, session, policy_ref: str, now: int, check_files: bool = True):
+    def __init__(self, session, policy_ref: str, now: int, check_files: bool = True, reuse: bool = True):
         self.session, self.policy_ref, self.now, self.check_files = session, policy_ref, now, check_files
+        self.reuse = reuse
         self._snapshot: Snapshot | None = None
 
     def _key(self) -> tuple:
@@ -51,15 +53,30 @@ class Stepper:
         found = dict(line.split(" ", 1) for line in out.splitlines())
         return found.get(branch) or git.head(), found.get(records) if remote else None
 
-    def snapshot(self) -> Snapshot:
+    def latest(self) -> Snapshot | None:
+        """The snapshot last read, without looking whether it is still current."""
+        return self._snapshot
+
+    def _reusable(self) -> bool:
+        """A step that only looks takes the plan and the checks' verdict kept for the same
+        inputs; not under a delivery that does not chain (pull requests: every step tends,
+        and may merge, the requests in flight)."""
+        delivery = self.session.delivery
+        return self.reuse and (delivery is None or delivery.chains)
+
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """`fresh`: read with nothing kept (what a step writes is decided on that)."""
         key = self._key()
-        if self._snapshot is None or self._snapshot.key != key:
+        snap = self._snapshot
+        if snap is None or snap.key != key or (snap.reused and (fresh or not self._reusable())):
             session = self.session
-            ws = load(session, self.policy_ref, check_files=self.check_files)
+            ws = load(session, self.policy_ref, check_files=self.check_files, reuse=self._reusable() and not fresh)
+            if ws.plan_key is not None and not self._reusable():  # the policy's delivery, known now: pull requests
+                ws = load(session, self.policy_ref, check_files=self.check_files)
             events = events_of(session, ws)
             state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
             hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote), ws)
-            self._snapshot = Snapshot(ws, events, state, hold, key)
+            self._snapshot = Snapshot(ws, events, state, hold, key, reused=ws.plan_key is not None)
         return self._snapshot
 
     def decide(self, verdicts: dict[str, Verdict]) -> list[Action]:
@@ -79,6 +96,9 @@ class Stepper:
         def attempt():
             snap = self.snapshot()
             decided = self.decide(verdicts)
+            if snap.reused and any(a.kind in kinds for a in decided):  # a write: decided again on files read afresh
+                snap = self.snapshot(fresh=True)
+                decided = self.decide(verdicts)
             if any(a.kind in kinds for a in decided if a.kind in (VERIFY, ADVANCE)):
                 require_signing(self.session, snap.ws, "a verify record or an advance")  # it would not count unsigned: exit 2
             outcome = Outcome(snap.ws.plan.policy, snap.ws.plan.revision, ws=snap.ws, state=snap.state,

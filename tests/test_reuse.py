@@ -247,3 +247,29 @@ def test_a_cache_file_of_anything_but_waves_data_is_not_read(repo, tmp_path):
     forget_memory()
     assert CacheFile.of(Git(repo), PLANS).data == {}
     assert not marker.exists()
+
+
+def test_what_a_step_writes_is_decided_on_files_read_afresh(repo):
+    """A step only looks through the cache: the moment its decision writes (here the
+    canary's advance), the plan and the checks are read afresh and decide again. A kept
+    plan that lies (made to say another revision) may mislead a look, never a write."""
+    from rollout.git.cache import CacheFile
+    from rollout.git.repo import Git
+    from rollout.observers.kube import Kube
+    from rollout.reuse import PLANS
+    from rollout.run import step
+    from rollout.workspace import load_workspace
+
+    seen(repo, T0)
+    cache = CacheFile.of(Git(repo), PLANS)
+    entry = cache.data[str((repo / "rollouts/security-patch.yaml").resolve())]
+    entry["plan"].revision = "v9.9.9"
+    cache.save()
+    forget_memory()
+    assert load_workspace(repo, POLICY, reuse=Git(repo)).plan.revision == "v9.9.9"  # the lie is live
+    forget_memory()
+    result = step(repo, POLICY, Kube(None))
+    assert [a["name"] for a in result.advanced] == ["canary"] and result.revision == "v1.4.2"
+    pinned = (repo / "argocd/apps/dev-us-east-platform.yaml").read_text()
+    assert "targetRevision: v1.4.2" in pinned and "v9.9.9" not in pinned
+    assert "v9.9.9" not in git(repo, "log", "-1", "--format=%B")
