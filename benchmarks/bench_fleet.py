@@ -8,7 +8,8 @@
   gates, so the step judges, decides to wait and writes nothing; warm, as every step but
   the first after an advance is;
 - `status` and `run` cold: the cache in .git removed before each run (the first step after
-  a clone, or after the policy, the inventory or the tree changed).
+  a clone, or after the policy, the inventory or the tree changed), each run right before
+  its warm one.
 
 Each round runs every command once, in turn, so the machine's drift hits them alike;
 figures are medians over the rounds, ratios of medians, of the wall time and of the CPU
@@ -76,13 +77,13 @@ def commands(work: Path) -> dict[str, tuple[list[str], bool]]:
     """name -> (command, whether the cache is dropped before it)."""
     floor = ("import json, yaml_rs; "
              "json.dumps(yaml_rs.loads(open('fleet/clusters.yaml', encoding='utf-8').read()))")
-    return {
+    return {  # each warm run after its cold one: what the run before it kept is what it finds
         "floor": ([sys.executable, "-c", floor], False),
         "plan": ([*ROLLOUT, "plan", "big", "--format", "json"], False),
-        "status": ([*ROLLOUT, "status", "big"], False),
-        "run": ([*ROLLOUT, "run", "big"], False),
         "status cold": ([*ROLLOUT, "status", "big"], True),
+        "status": ([*ROLLOUT, "status", "big"], False),
         "run cold": ([*ROLLOUT, "run", "big"], True),
+        "run": ([*ROLLOUT, "run", "big"], False),
     }
 
 
@@ -130,11 +131,11 @@ def measure(n: int, runs: int) -> None:
             samples[name].append(once(command, work))
     med = {name: statistics.median(w for w, _ in s) for name, s in samples.items()}
     cpu = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
-    memory = {name: peak(command, work) for name, (command, cold) in cmds.items() if not cold}
-    drop_cache(work)
-    memory["status cold"] = peak(cmds["status cold"][0], work)
-    drop_cache(work)
-    memory["run cold"] = peak(cmds["run cold"][0], work)
+    memory = {}
+    for name, (command, cold) in cmds.items():  # the same order: each warm one finds what its cold one kept
+        if cold:
+            drop_cache(work)
+        memory[name] = peak(command, work)
     versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
               "run cold": "plan"}
     print(f"  {'command':12s} {'wall':>8s} {'min':>7s} {'max':>7s} {'ratio':>12s}  {'CPU':>7s} {'ratio':>12s}  peak")
@@ -170,11 +171,75 @@ def imports(work: Path) -> None:
               + f"; heavy: {', '.join(h for h in HEAVY if h in per) or 'none'}")
 
 
+# Where a command's time goes: the cumulative time of these functions in one warm run under
+# cProfile (which inflates small calls: shares, not timings), rows by (label, file, function).
+PHASES = {
+    "plan": [("load the policy", "policy_file.py", "load_policy"),
+             ("read the inventory", "inventory/__init__.py", "load_inventory"),
+             ("  of which yaml-rs's parse", "yamlfile.py", "load_documents"),
+             ("plan", "planner.py", "make_plan"),
+             ("pinned files exist", "workspace.py", "check_pin_files"),
+             ("write the JSON", "plan_json.py", "write")],
+    "status": [("the plan (kept)", "workspace.py", "_load_workspace"),
+               ("  of which its key (inventory hashed)", "reuse.py", "plan_key"),
+               ("  of which reading it", "reuse.py", "planned"),
+               ("the events (git log)", "history.py", "read_events"),
+               ("what the pinned files say (kept)", "reuse.py", "at_revision"),
+               ("fold, trust screen", "session.py", "fold_events"),
+               ("pauses (git log)", "controls.py", "hold_of"),
+               ("the table", "render/status.py", "render")],
+    "run": [("open the checkout, fetch", "session.py", "open_synced"),
+            ("the snapshot: plan, checks (kept), events, fold", "step.py", "snapshot"),
+            ("  of which the plan and the checks", "session.py", "load"),
+            ("judge the gates (a bake: no gate)", "gate_check.py", "evaluate"),
+            ("decide, build nothing, publish nothing", "step.py", "carry_out"),
+            ("the rollout after the step", "step.py", "after"),
+            ("the log lines", "run.py", "lines")],
+}
+
+
+def where(work: Path, name: str) -> None:
+    """One warm run of `name` in this interpreter under cProfile: the phases' shares."""
+    import cProfile
+    import contextlib
+    import io
+    import pstats
+
+    command = commands(work)[name][0][1:]
+    os.chdir(work)
+    profile = cProfile.Profile(time.process_time)  # CPU time: a shared machine's waits are not the command's
+    children = _cpu()
+    sys.argv = ["rollout", *command]
+    from rollout.cli import main as cli
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        profile.enable()
+        try:
+            cli()
+        except SystemExit:
+            pass
+        profile.disable()
+    git = _cpu() - children
+    stats = pstats.Stats(profile).stats
+    total = max(ct for (_, _, _, ct, _) in stats.values())  # main(): the whole command but the interpreter's start
+    print(f"  where `rollout {' '.join(command)}` goes (cProfile of CPU time, one warm run: {total:.2f} s in the "
+          f"command, imports inside it included, + {git:.2f} s in git processes):")
+    for label, file, func in PHASES[name]:
+        found = [ct for (path, _, fn), (_, _, _, ct, _) in stats.items() if fn == func and path.endswith(file)]
+        print(f"    {label:50s} {100 * max(found, default=0) / total:5.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--where", metavar="COMMAND", help="plan, status or run: where its time goes (one size)")
     args = parser.parse_args()
+    if args.where:
+        work = fleet(int(args.sizes.split(",")[0]))
+        once(commands(work)[args.where][0], work)  # warm
+        where(work, args.where)
+        return
     print(f"python {sys.version.split()[0]}, rollout from {os.path.dirname(os.path.dirname(ROLLOUT[0]))}")
     for n in (int(s) for s in args.sizes.split(",")):
         measure(n, args.runs)

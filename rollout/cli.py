@@ -557,27 +557,13 @@ def status(
     format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
-    from rollout.status import status as run
+    from rollout.status import status_and_hold as run
     from rollout.render.status import render
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
-    ws, state = _engine_errors(lambda: run(root, policy))
-    render(ws.plan, state, format.value, _hold(root, ws))
-
-
-def _hold(root, ws):
-    """The pause and the clock, for showing change windows and who paused."""
-    from rollout.controls import Hold, hold_of
-    from rollout.session import clock
-    from rollout.git.history import followed_remote, history_refs
-    from rollout.git.repo import Git, GitError
-
-    try:
-        git = Git(root)
-        return hold_of(git, ws.plan.policy, clock(), history_refs(git, followed_remote(git)), ws)
-    except GitError:  # not a git repository: no pause to read
-        return Hold(clock())
+    ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused
+    render(ws.plan, state, format.value, hold)
 
 
 @command

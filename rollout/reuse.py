@@ -160,13 +160,16 @@ def pinned(ws, git=None, clusters=None) -> dict[str, list[Pinned]]:
 
 def at_revision(ws, git=None) -> dict[str, bool]:
     """Which clusters' files hold the revision now (every pin of the cluster does)."""
-    return {cluster: all(f[0] for f in facts) for cluster, facts in _known(ws, git, None).items()}
+    return {cluster: all(f[0] for f in facts) if len(facts) != 1 else facts[0][0]
+            for cluster, facts in _known(ws, git, None).items()}
 
 
 def _known(ws, git, clusters) -> dict[str, list[tuple]]:
-    wanted = list(ws.plan.pins) if clusters is None else [c for c in clusters if c in ws.plan.pins]
     if ws.pinned is None:
-        ws.pinned = {}
+        ws.pinned = _facts(ws, git, list(ws.plan.pins)) if clusters is None else {}
+        if clusters is None:
+            return ws.pinned
+    wanted = list(ws.plan.pins) if clusters is None else [c for c in clusters if c in ws.plan.pins]
     todo = [c for c in wanted if c not in ws.pinned]
     if todo:
         ws.pinned.update(_facts(ws, git, todo))
@@ -187,9 +190,11 @@ def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
         store = cache.data.get(_name(ws))
         if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
             store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None, "clusters": {}}
-        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}))
+        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}),
+                                  store["listing"])
         if listing is not None and store["listing"] == listing:
-            return {c: store["clusters"][c] for c in clusters}
+            kept = store["clusters"]
+            return dict(kept) if len(clusters) == len(kept) else {c: kept[c] for c in clusters}
     kept = unpacked(store["files"]) if store is not None else {}
     out, fresh = _read(ws, clusters, kept, blobs)
     if cache is not None:
@@ -250,13 +255,19 @@ def _read(ws, clusters: list[str], kept: dict, blobs: dict[str, str]) -> tuple[d
     return out, fresh
 
 
-def _listing(git, files: list[str]) -> tuple[str | None, dict[str, str]]:
+def _listing(git, files: list[str], known: str | None = None) -> tuple[str | None, dict[str, str]]:
     """(a digest of the index entries of the files' folders, or None when one of `files` is
     untracked or modified; path -> blob id of each of `files` that git tracks and that is not
-    modified in the working tree: git's own stat check, `git diff-files`)."""
+    modified in the working tree: git's own stat check, `git diff-files`). When the digest is
+    `known` (it was whole then) and nothing in those folders is modified, the entries are the
+    same: no need to look at them one by one (the blobs are not given then)."""
     folders = sorted({f.rpartition("/")[0] for f in files})
     specs = ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
     out = git.run("ls-files", "-s", "-z", *specs)
+    modified = git.run("diff-files", "--name-only", "--relative", "-z", *specs).split("\0")
+    digest = hashlib.sha256(out.encode()).hexdigest()
+    if digest == known and not any(modified):
+        return digest, {}
     wanted = set(files)
     found = {}
     for entry in out.split("\0"):
@@ -264,10 +275,9 @@ def _listing(git, files: list[str]) -> tuple[str | None, dict[str, str]]:
             meta, path = entry.split("\t", 1)
             if path in wanted and meta.endswith(" 0"):  # stage 0: not in a conflicted merge
                 found[path] = meta.split()[1]
-    for path in git.run("diff-files", "--name-only", "--relative", "-z", *specs).split("\0"):
+    for path in modified:
         found.pop(path, None)
-    whole = len(found) == len(wanted)
-    return (hashlib.sha256(out.encode()).hexdigest() if whole else None), found
+    return (digest if len(found) == len(wanted) else None), found
 
 
 # --- the checks on the files --------------------------------------------------------------

@@ -22,6 +22,16 @@ def status(repo: Path, policy_ref: str, now: int | None = None, check_files: boo
     """The workspace and the rollout's state. The plan, and what each pinned file says, are
     taken from the git dir when their inputs did not change (rollout/reuse.py).
     `check_files`: the checks on the pinned files too (`gate`: the evaluation reads them)."""
+    ws, state, _ = status_and_hold(repo, policy_ref, now, check_files, hold=False)
+    return ws, state
+
+
+def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_files: bool = False,
+                    hold: bool = True) -> tuple[Workspace, RolloutState, object]:
+    """`status`, and the pauses and the clock (rollout.controls.Hold) read from the same refs
+    (`rollout status` shows both)."""
+    from rollout.controls import hold_of
+
     git = Git(repo)
     top = git.toplevel()
     ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None)
@@ -32,9 +42,10 @@ def status(repo: Path, policy_ref: str, now: int | None = None, check_files: boo
     _finish_interrupted_move(git)
     now_ = clock(now)
     remote = followed_remote(git)
-    events = read_events(git, history_refs(git, remote), ws.plan.policy, arrivals_for=ws.plan.revision)
-    return ws, fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_,
-                           at_revision(ws, git))
+    refs = history_refs(git, remote)
+    events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
+    state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision(ws, git))
+    return ws, state, hold_of(git, ws.plan.policy, now_, refs, ws) if hold else None
 
 
 def _finish_interrupted_move(git: Git) -> None:

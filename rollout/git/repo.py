@@ -53,8 +53,14 @@ class Git:
 
     # --- where we are -----------------------------------------------------------------
     def toplevel(self) -> Path | None:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.root, capture_output=True, text=True)
-        return Path(out.stdout.strip()) if out.returncode == 0 else None
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=self.root,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            return None
+        top, _, git_dir = out.stdout.strip().partition("\n")
+        if git_dir:
+            self._git_dir = Path(git_dir)  # asked for in the same process: git_dir() needs no other
+        return Path(top)
 
     def branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
