@@ -171,8 +171,9 @@ def imports(work: Path) -> None:
               + f"; heavy: {', '.join(h for h in HEAVY if h in per) or 'none'}")
 
 
-# Where a command's time goes: the cumulative time of these functions in one warm run under
-# cProfile (which inflates small calls: shares, not timings), rows by (label, file, function).
+# Where a command's time goes: the cumulative CPU time of these functions in one warm run under
+# cProfile (which inflates Python-heavy parts ~1.5-2x: read shares, not timings), rows by
+# (label, file, function); an indented row is part of the one above it.
 PHASES = {
     "plan": [("load the policy", "policy_file.py", "load_policy"),
              ("read the inventory", "inventory/__init__.py", "load_inventory"),
@@ -224,9 +225,14 @@ def where(work: Path, name: str) -> None:
     total = max(ct for (_, _, _, ct, _) in stats.values())  # main(): the whole command but the interpreter's start
     print(f"  where `rollout {' '.join(command)}` goes (cProfile of CPU time, one warm run: {total:.2f} s in the "
           f"command, imports inside it included, + {git:.2f} s in git processes):")
+    listed = 0.0
     for label, file, func in PHASES[name]:
-        found = [ct for (path, _, fn), (_, _, _, ct, _) in stats.items() if fn == func and path.endswith(file)]
-        print(f"    {label:50s} {100 * max(found, default=0) / total:5.1f} %")
+        found = max((ct for (path, _, fn), (_, _, _, ct, _) in stats.items() if fn == func and path.endswith(file)),
+                    default=0.0)
+        listed += 0 if label.startswith(" ") else found
+        print(f"    {label:50s} {found * 1000:6.0f} ms {100 * found / total:5.1f} %")
+    rest = total - listed
+    print(f"    {'imports (typer, pydantic, the models, ...), the rest':50s} {rest * 1000:6.0f} ms {100 * rest / total:5.1f} %")
 
 
 def main() -> None:

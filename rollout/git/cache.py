@@ -41,13 +41,16 @@ class CacheFile:
 
     def save(self) -> None:
         """Written aside and renamed in: a reader never sees half a file; a lost race loses entries only."""
+        aside = self.path.with_name(f"{self.path.name}.{os.getpid()}")
         try:
-            aside = self.path.with_name(f"{self.path.name}.{os.getpid()}")
             aside.write_bytes(pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL) if self.binary
                               else json.dumps(self.data).encode())
             os.replace(aside, self.path)
-        except OSError:
-            pass  # a read-only checkout: the work is done again next time
+        except Exception:  # a read-only checkout, a full disk, a value that will not pickle: not kept
+            try:
+                aside.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 class _Unpickler(pickle.Unpickler):
