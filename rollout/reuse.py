@@ -289,10 +289,10 @@ def checks_key(git, ws) -> str | None:
     remote (the URL by which sources mean this repository). None: the tree is not clean."""
     from rollout.targeting import origin_url
 
-    if ws.plan_key is None or git.dirty():
+    if ws.plan_key is None:
         return None
-    tree = git.run("rev-parse", "--verify", "--quiet", "HEAD^{tree}", check=False).strip()
-    if not tree:
+    head, _, tree = git.run("rev-parse", "HEAD", "HEAD^{tree}", check=False).strip().partition("\n")
+    if not tree or (git.clean_at != head and git.dirty()):  # a session that just saw it clean at HEAD: no 2nd look
         return None
     origin = origin_url(ws.repo)
     return hashlib.sha256(f"{ws.plan_key}\0{tree}\0{origin}\0{Path(ws.repo).resolve()}".encode()).hexdigest()

@@ -65,6 +65,7 @@ class Session:
     override: str | None = None  # --delivery
     writing: bool = True
     delivery: object = None  # rollout.delivery: known once the policy is loaded
+    clean: bool = False  # `git status` showed nothing when the session opened
 
     @property
     def remote(self) -> str | None:
@@ -144,7 +145,7 @@ def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: 
         git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
     notes += [f"a real run would refuse: {reason}" for reason in refusals]
-    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
+    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing, clean=not dirty)
 
 
 def open_synced(repo: Path, push: bool | None, delivery: str | None = None) -> Session:
@@ -178,6 +179,7 @@ def sync(session: Session) -> None:
         raise Refused(f"{up.remote}/{up.branch} does not exist: push the branch once first")
     head = git.head()
     if head == remote:
+        git.clean_at = head if session.clean else None  # the checks' cache needs no second `git status`
         return
     if git.is_ancestor(head, remote):
         git.fast_forward(remote)

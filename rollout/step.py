@@ -43,6 +43,7 @@ class Stepper:
         self.session, self.policy_ref, self.now, self.check_files = session, policy_ref, now, check_files
         self.reuse = reuse
         self._snapshot: Snapshot | None = None
+        self._moved = False  # this step's publications moved a branch
 
     def _key(self) -> tuple:
         """The branch's commit (HEAD: the session checked it out) and the records branch's,
@@ -112,7 +113,9 @@ class Stepper:
         # What moved since the snapshot is what this decision built: the snapshot and its
         # decision stay right for the step's other kinds (the records this step published
         # still release the advances it decided), so they are not read again.
-        self._snapshot.key = self._key()
+        key = self._key()
+        self._moved = self._moved or key != self._snapshot.key
+        self._snapshot.key = key
         return outcome
 
     def carry_out(self, verdicts: dict[str, Verdict], decided: list[Action], parts) -> list[Outcome]:
@@ -122,13 +125,17 @@ class Stepper:
         revert as an urgent request, records on the records branch, advances each in its own
         request)."""
         if self.session.delivery.chains:
-            return [self.act(verdicts, tuple(kind for kinds, _ in parts for kind in kinds))]
+            kinds = tuple(kind for kinds, _ in parts for kind in kinds)
+            return [self.act(verdicts, kinds)] if any(a.kind in kinds for a in decided) else []
         return [self.act(verdicts, kinds, **flags) for kinds, flags in parts if any(a.kind in kinds for a in decided)]
 
     def after(self) -> RolloutState:
         """The rollout after the step's commits: the events read again and folded on the
         snapshot's plan (the policy is not loaded again)."""
-        session, ws = self.session, self.snapshot().ws
+        snap = self.snapshot()  # read again if anyone but this step's publications moved the branches
+        if not self._moved:  # this step published nothing: the same events, folded at the same now
+            return snap.state
+        session, ws = self.session, snap.ws
         return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
 
 

@@ -34,6 +34,7 @@ class Upstream:
 class Git:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.clean_at: str | None = None  # a commit HEAD was at when `git status` showed nothing (rollout/session.py)
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None) -> str:
         result = subprocess.run(
