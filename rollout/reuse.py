@@ -160,8 +160,29 @@ def pinned(ws, git=None, clusters=None) -> dict[str, list[Pinned]]:
 
 def at_revision(ws, git=None) -> dict[str, bool]:
     """Which clusters' files hold the revision now (every pin of the cluster does)."""
+    if ws.pinned is None:
+        store, listing, _ = _store(ws, git)
+        if listing is not None and store["listing"] == listing:
+            return dict(store["holds"])  # kept for these very files: not even the facts are unpacked
     return {cluster: all(f[0] for f in facts) if len(facts) != 1 else facts[0][0]
             for cluster, facts in _known(ws, git, None).items()}
+
+
+def _store(ws, git) -> tuple[dict | None, str | None, dict[str, str]]:
+    """(the facts kept for this policy and plan key, the pinned files' listing digest, their
+    blobs): looked at once per workspace."""
+    if git is None or ws.plan_key is None:
+        return None, None, {}
+    found = getattr(ws, "_facts_store", None)
+    if found is None:
+        cache = CacheFile.of(git, FACTS)
+        store = cache.data.get(_name(ws))
+        if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
+            store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None,
+                                             "clusters": packed({}), "holds": {}}
+        files = sorted({t.file for targets in ws.plan.pins.values() for t in targets})
+        found = ws._facts_store = (store, *_listing(git, files, store["listing"]))
+    return found
 
 
 def _known(ws, git, clusters) -> dict[str, list[tuple]]:
@@ -179,22 +200,18 @@ def _known(ws, git, clusters) -> dict[str, list[tuple]]:
 def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
     """cluster -> its pins' facts as tuples. Kept, per policy file, under the plan's key:
     `files` {file: (blob, {cluster NUL pin index: facts})} (packed: read only when the
-    listing differs), and `clusters`, every cluster's facts, under `listing`: the index
-    entries of the pinned files' folders, all of the pinned files tracked and unmodified
-    (then no file needs a look at all)."""
+    listing differs), and `clusters`, every cluster's facts (packed), and `holds`, whether
+    each holds the revision, under `listing`: the index entries of the pinned files'
+    folders, all of the pinned files tracked and unmodified (then no file needs a look)."""
     plan = ws.plan
-    cache = store = listing = None
-    blobs: dict[str, str] = {}
-    if git is not None and ws.plan_key is not None:
-        cache = CacheFile.of(git, FACTS)
-        store = cache.data.get(_name(ws))
-        if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
-            store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None, "clusters": {}}
-        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}),
-                                  store["listing"])
-        if listing is not None and store["listing"] == listing:
-            kept = store["clusters"]
-            return dict(kept) if len(clusters) == len(kept) else {c: kept[c] for c in clusters}
+    store, listing, blobs = _store(ws, git)
+    cache = CacheFile.of(git, FACTS) if store is not None else None
+    if listing is not None and store["listing"] == listing:
+        kept = unpacked(store["clusters"])
+        if all(c in kept for c in clusters):
+            return kept if len(clusters) == len(kept) else {c: kept[c] for c in clusters}
+    if listing is not None and not blobs:  # the quick look gave no blobs: the files' own are needed now
+        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}))
     kept = unpacked(store["files"]) if store is not None else {}
     out, fresh = _read(ws, clusters, kept, blobs)
     if cache is not None:
@@ -207,7 +224,8 @@ def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
             kept[file][1].update(facts)
         store["files"] = packed(kept) if fresh else store["files"]
         if listing is not None and len(out) == len(plan.pins):
-            store["listing"], store["clusters"] = listing, out
+            store["listing"], store["clusters"] = listing, packed(out)
+            store["holds"] = {c: all(f[0] for f in facts) for c, facts in out.items()}
         if fresh or listing is not None:
             cache.save()
     return out
