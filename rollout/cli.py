@@ -146,9 +146,10 @@ def plan(
 
         sys.stdout.write(render_html(plan_page(ws)))
     elif format is PlanFormat.json:
-        from rollout.render.plan_json import render as render_json
+        from rollout.render.plan_json import write
 
-        print(render_json(ws.plan, ws.warnings, pretty=sys.stdout.isatty()))
+        write(sys.stdout, ws.plan, ws.warnings, pretty=sys.stdout.isatty())
+        print()
     elif format is PlanFormat.markdown:
         from rollout.render.plan_markdown import render as render_markdown
 
@@ -392,13 +393,10 @@ def gate(
     from rollout.gate_check import evaluate, preflight
     from rollout.step import record_passes
     from rollout.observers.kube import Kube
-    from rollout.workspace import load_workspace, repo_root
+    from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
-    ws_plain, state = _engine_errors(lambda: fold_status(root, policy))
-    ws = load_workspace(root, policy, check_files=True)
-    if ws.errors:
-        _fail(ws.problems)
+    ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
     number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
@@ -409,7 +407,8 @@ def gate(
         outcome = _engine_errors(lambda: record_passes(root, policy, {verdict.name: judged}, push))
         recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
-        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2))
+        # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2 if sys.stdout.isatty() else None))
     else:
         for check in verdict.checks:
             print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
@@ -630,7 +629,7 @@ def status(
     format: Annotated[StatusFormat, typer.Option("--format", "-f", help="markdown and mermaid: the DAG coloured by status; html: one self-contained page.")] = StatusFormat.table,
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
-    from rollout.status import status as run
+    from rollout.status import status_and_hold as run
     from rollout.render.status import render
     from rollout.workspace import repo_root
 
@@ -641,17 +640,9 @@ def status(
 
         sys.stdout.write(render_html(_engine_errors(lambda: status_page(root, policy))))
         return
-    ws, state = _engine_errors(lambda: run(root, policy))
-    render(ws.plan, state, format.value, _hold(root, ws))
+    ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused
+    render(ws.plan, state, format.value, hold)
     _print_warnings(ws.warnings, also_in_output=False)  # on stderr, as plan's: a late join splitting a shared field
-
-
-def _hold(root, ws):
-    """The pause and the clock, for showing change windows and who paused."""
-    from rollout.controls import hold_at
-    from rollout.session import clock
-
-    return hold_at(root, ws, clock())
 
 
 @command

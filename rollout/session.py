@@ -65,6 +65,7 @@ class Session:
     override: str | None = None  # --delivery
     writing: bool = True
     delivery: object = None  # rollout.delivery: known once the policy is loaded
+    clean: bool = False  # `git status` showed nothing when the session opened
 
     @property
     def remote(self) -> str | None:
@@ -144,7 +145,7 @@ def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: 
         git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
     notes += [f"a real run would refuse: {reason}" for reason in refusals]
-    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
+    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing, clean=not dirty)
 
 
 def open_synced(repo: Path, push: bool | None, delivery: str | None = None) -> Session:
@@ -178,6 +179,7 @@ def sync(session: Session) -> None:
         raise Refused(f"{up.remote}/{up.branch} does not exist: push the branch once first")
     head = git.head()
     if head == remote:
+        git.clean_at = head if session.clean else None  # the checks' cache needs no second `git status`
         return
     if git.is_ancestor(head, remote):
         git.fast_forward(remote)
@@ -187,8 +189,14 @@ def sync(session: Session) -> None:
         raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
 
 
-def load(session: Session, policy_ref: str, check_files: bool = True, strict: bool = True) -> Workspace:
-    ws = load_workspace(session.repo, policy_ref, check_files=check_files, strict=strict)
+def load(session: Session, policy_ref: str, check_files: bool = True, reuse: bool = False,
+         strict: bool = True) -> Workspace:
+    """`reuse`: the plan and the checks' verdict kept for the same inputs (rollout/reuse.py),
+    for a look that writes nothing; what a command writes is decided on files read afresh.
+    `strict` False: shared-field conflicts are warnings (a revert must go whatever the
+    inventory became)."""
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files, reuse=session.git if reuse else None,
+                        strict=strict)
     if ws.errors:
         raise InvalidInput(ws.problems)
     session.use(ws)
@@ -221,7 +229,7 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     state.ignored = [i for i in ignored if i.commit in ours]
     state.unsigned = [i for i in unsigned if i.commit in ours]
     state.blocked = [screen.blocked] if screen.blocked else []
-    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws))
+    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws, git))
     return state
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from waves.dag import find_cycle, lexicographical_topological_sort, transitive_reduction
 from waves.gates import fleet as fleet_gate
 from waves.gates.kstatus import gate_problems
 from waves.inventory import Cluster
@@ -325,38 +326,27 @@ def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors:
 
 def _find_cycle(declared, specs, part_names, parts_of) -> list[str] | None:
     """A cycle among policy waves, as wave names, or None."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(s.name for s in specs)
+    edges = []
     for name, refs in declared.items():
         for ref in refs:
             owner = ref if ref in parts_of else next(
                 (s for s, parts in parts_of.items() if any(p.name == ref for p in parts)), None
             )
             if owner is not None:
-                graph.add_edge(owner, name)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    return [edge[0] for edge in cycle]
+                edges.append((owner, name))
+    return find_cycle([s.name for s in specs], edges)
 
 
 def _number(parts: list[_Part]) -> list[_Part]:
     """Topological order, ties broken by (file order, group value, batch index); the
     `after` each part keeps is the transitive reduction, so `production/2` lists
     `production/1` and not also everything `production/1` waited for."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
     by_name = {p.name: p for p in parts}
-    graph.add_nodes_from(by_name)
-    graph.add_edges_from((dep, p.name) for p in parts for dep in p.deps)
-    order = [by_name[n] for n in nx.lexicographical_topological_sort(graph, key=lambda n: by_name[n].sort_key)]
-    reduced = nx.transitive_reduction(graph)
+    edges = [(dep, p.name) for p in parts for dep in sorted(p.deps)]
+    order = [by_name[n] for n in lexicographical_topological_sort(list(by_name), edges, lambda n: by_name[n].sort_key)]
+    reduced = transitive_reduction(list(by_name), edges)
     for part in parts:
-        part.deps = set(reduced.predecessors(part.name))
+        part.deps = reduced[part.name]
     return order
 
 
