@@ -199,6 +199,51 @@ PHASES = {
 }
 
 
+STATUS_STEPS = """
+import time, sys, io, contextlib
+T = time.process_time
+marks = [("start", T())]
+def mark(name): marks.append((name, T()))
+import rollout.cli; mark("typer, rollout.cli")
+from pathlib import Path
+import rollout.status as st; mark("waves.state, pydantic and the policy models, rollout's modules")
+from rollout.git.repo import Git
+from rollout.workspace import load_workspace, repo_root
+root = repo_root(None, "big"); git = Git(root); git.toplevel()
+ws = load_workspace(root, "big", reuse=git); mark("the kept plan (policy, key, unpickle, pinned files exist)")
+held = st.at_revision(ws, git); mark("what the pinned files say (kept)")
+from rollout.git.history import followed_remote, history_refs, read_events
+from rollout.session import fold_events
+from rollout.delivery import delivery_for
+from rollout.controls import hold_of
+remote = followed_remote(git); refs = history_refs(git, remote)
+events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
+state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, int(time.time()), held)
+hold = hold_of(git, ws.plan.policy, int(time.time()), refs, ws); mark("events, fold, the trust screen, pauses")
+from rollout.render.status import render
+with contextlib.redirect_stdout(io.StringIO()):
+    render(ws.plan, state, "table", hold)
+mark("the table (rich)")
+print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks[1:], marks)))
+"""
+
+
+def status_steps(work: Path, runs: int = 5) -> None:
+    """`status`'s steps timed in CPU time in fresh interpreters, warm (medians)."""
+    once(commands(work)["status"][0], work)
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", STATUS_STEPS], cwd=work, env=ENV, capture_output=True, text=True,
+                             check=True).stdout
+        for line in out.splitlines():
+            name, ms = line.split("\t")
+            samples.setdefault(name, []).append(float(ms))
+    print(f"  `rollout status big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
+    for name, values in samples.items():
+        print(f"    {name:62s} {statistics.median(values):6.1f}")
+    print(f"    {'in the process':62s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
+
+
 def where(work: Path, name: str) -> None:
     """One warm run of `name` in this interpreter under cProfile: the phases' shares."""
     import cProfile
@@ -239,8 +284,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--where", metavar="COMMAND", help="plan, status or run: where its time goes (one size)")
+    parser.add_argument("--where", metavar="COMMAND",
+                        help="plan, status or run: where its time goes (one size); status-steps: status timed step by step")
     args = parser.parse_args()
+    if args.where == "status-steps":
+        status_steps(fleet(int(args.sizes.split(",")[0])))
+        return
     if args.where:
         work = fleet(int(args.sizes.split(",")[0]))
         once(commands(work)[args.where][0], work)  # warm

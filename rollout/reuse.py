@@ -6,7 +6,7 @@ pinned files as the run before it. Three things are kept in the git dir
 
 - the plan (`rollout-plans.pickle`): the inventory read and planned, keyed by the policy's
   text, each inventory file's content (the files its globs match now) and the code;
-- what each pinned file says (`rollout-facts.json`): per file, the blob id git gives its
+- what each pinned file says (`rollout-facts.pickle`): per file, the blob id git gives its
   content, and per cluster whether its pin holds the revision and, for an Argo CD
   Application, its name and what "at the pin" means for the gate; keyed by the plan's key
   (a new policy, revision or inventory starts afresh) and, per file, by its blob: after an
