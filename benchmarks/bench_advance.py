@@ -23,6 +23,9 @@ ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@exam
        # 10,000 loose objects would start a background `git gc --auto` that competes with
        # the next measurement for the two cores: off for both sides.
        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.auto", "GIT_CONFIG_VALUE_0": "0"}
+# An installed rollout has its bytecode: a shell that sets PYTHONDONTWRITEBYTECODE would make
+# every timed start compile every module of the checkout (~60 ms) for nothing.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def git(cwd: Path, *args: str) -> None:

@@ -15,6 +15,7 @@ from rollout.errors import InvalidInput, Refused
 from rollout.outcome import Outcome, WaveChange
 from rollout.trust import require_signing
 from rollout.session import clock, open_synced, publish, state_of
+from rollout.workspace import UsageError, load_workspace
 
 MARKERS = ".rollout/pause"
 
@@ -55,7 +56,6 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
 
     from rollout.delivery import delivery_for
     from rollout.git.history import history_refs
-    from rollout.workspace import UsageError, load_workspace
 
     if action == "pause" and not (reason or "").strip():
         raise UsageError("--reason must say why")
@@ -69,6 +69,8 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
         ws = None
         if policy_ref is None:
             name = ALL
+            if action == "resume":
+                _require_signing_for_all(session)
         else:
             ws = load_workspace(session.repo, policy_ref)
             if ws.loaded is None or ws.loaded.policy is None:
@@ -106,3 +108,16 @@ def record(repo: Path, policy_ref: str | None, action: str, by: str | None, reas
         return outcome, base, tip
 
     return publish(session, attempt, record=True)
+
+
+def _require_signing_for_all(session) -> None:
+    """`resume --all` lifts the stop of every policy: under each policy's spec.trust it
+    counts only signed by an allowed signer, so a record that would not count for one of
+    them is refused (exit 2) before anything is written, as `resume POLICY` is. A policy
+    that does not load cannot be judged here; its own commands say why."""
+    folder = session.repo / "rollouts"
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+        ws = load_workspace(session.repo, path.stem)
+        if ws.loaded is not None and ws.loaded.policy is not None and ws.plan is not None \
+                and ws.loaded.policy.spec.trust is not None:
+            require_signing(session, ws, "a resume of every policy")

@@ -26,7 +26,8 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
     session = open_synced(repo, push, delivery)
 
     def attempt():
-        ws = load(session, policy_ref, check_files=False)  # no file checks: a revert must work even if pins broke
+        # no file checks, shared-field conflicts only reported: a revert must work even if pins broke
+        ws = load(session, policy_ref, check_files=False, strict=False)
         events = counted(session.git, ws, events_of(session, ws))  # spec.trust: a forged record moves no revert
         state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
@@ -80,7 +81,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             before_texts[(parent, file)] = content
     texts: dict[str, str] = {}
     restored = []
-    fields_done: set[tuple[str, str]] = set()
+    fields_done: set[tuple[str, int, str]] = set()
     for cluster, parents in sorted(parents_of.items()):
         if cluster not in plan.pins:
             outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
@@ -90,7 +91,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
             try:
                 current = read_pin(now_text, pin, cluster, labels[cluster], target.file)
-                if (target.file, current.field) in fields_done:  # a field clusters share: restored once, for all
+                if (target.file, current.document, current.field) in fields_done:  # shared: restored once, for all
                     restored.append((cluster, target.file))
                     continue
                 if current.old != plan.revision:
@@ -112,15 +113,16 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                     outcome.notes.append(f"cluster {cluster}: {target.file} held {plan.revision} before every "
                                          "advance of it: left alone")
                     continue
+                # absent before: remove what the advance added, from the first key missing then
                 result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
-                                  raw=previous.old_raw)
+                                  raw=previous.old_raw, remove_from=previous.absent)
             except PinError as err:
                 raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
                                             line=err.line)]) from None
             if result.text != now_text:
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
-            fields_done.add((target.file, current.field))
+            fields_done.add((target.file, current.document, current.field))
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
                          advance or ws_state.advance_commit, epoch=state.epoch)

@@ -78,6 +78,9 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
         return _step(session, stepper, kube, now, result)
     finally:
         result.head = session.git.head()
+        latest = stepper.latest()  # what the step's writes were decided on (read afresh for them)
+        if latest is not None:
+            result.policy, result.revision, result.plan = latest.ws.plan.policy, latest.ws.plan.revision, latest.ws.plan
 
 
 def _step(session, stepper, kube, now, result) -> Step:

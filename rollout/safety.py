@@ -109,6 +109,8 @@ def _inspect(repo: Path, policy, plan, clusters, files, inventory=None) -> Inspe
 
     result.problems += _shared_fields(plan, result.targets)
     result.problems += _judged_twice(policy, plan, result.targets, by_name)
+    result.problems += _fleet_reach(policy, plan, result.targets, by_name, inventory)
+    result.problems += _gitrepo_reach(policy, plan, result.targets, by_name, inventory)
     if policy.spec.identity is not None and policy.spec.identity.files:
         result.problems += _identity(repo, policy.spec.identity, [by_name[n] for n in wanted], texts)
     result.problems += _targeting(repo, policy, plan, [by_name[n] for n in wanted], result, inventory)
@@ -189,27 +191,139 @@ def _element_destination(file: str, located: Located, pin, cluster) -> list[Prob
     return problems
 
 
-def _fleet_target(file: str, located: Located, pin, cluster) -> list[Problem]:
-    """A value in a Fleet bundle's target (`targetCustomizations[name=prod]...`) must be
-    in the target Fleet gives this cluster (waves/fleet_targets.py): else the advance
-    would move other clusters, or none, and call this one pinned."""
+def _fleet_path(file: str, located: Located, pin, cluster) -> tuple[int, list] | None:
+    """The document and resolved path of a pin into a Fleet bundle's fleet.yaml; None
+    for any other pin."""
+    if posixpath.basename(file) not in ("fleet.yaml", "fleet.yml"):
+        return None
     index = find_document(located, pin, cluster.name, cluster.labels)
     doc = located.documents[index]
-    if not isinstance(doc, dict) or not isinstance(doc.get("targetCustomizations"), list):
-        return []
-    if posixpath.basename(file) not in ("fleet.yaml", "fleet.yml") and "kind" in doc:
-        return []  # a Kubernetes object that happens to have the key, not a Fleet bundle
+    if "kind" in doc if isinstance(doc, dict) else True:
+        return None  # a Kubernetes object, not a bundle's options
     try:
-        path = pin.locate(doc, cluster.name, cluster.labels)
+        return index, pin.locate(doc, cluster.name, cluster.labels)
     except PinTargetError:
-        return []  # reported by the edit already
-    if len(path) < 2 or path[0] != "targetCustomizations" or not isinstance(path[1], int):
+        return None  # reported by the edit already
+
+
+def _fleet_target(file: str, located: Located, pin, cluster) -> list[Problem]:
+    """A value in a Fleet bundle must take effect on this cluster as Fleet applies the
+    bundle's targets (waves/fleet_targets.py): else the advance would call the cluster
+    pinned while Fleet deploys it something else."""
+    found = _fleet_path(file, located, pin, cluster)
+    if found is None:
         return []
-    why = fleet_targets.check(doc, path[1], path[2:], cluster.name, cluster.labels)
+    index, path = found
+    why = fleet_targets.check(located.documents[index], path, cluster.name, cluster.labels)
     if why is None:
         return []
-    return [Problem(f"cluster {cluster.name}: {why}", (f"targetCustomizations[{path[1]}]",), file,
-                    line=located.line(("targetCustomizations", path[1]), index))]
+    at = ("targetCustomizations", path[1]) if len(path) > 1 and path[0] == "targetCustomizations" else tuple(path[:1])
+    return [Problem(f"cluster {cluster.name}: {why}", (format_steps(list(at)),), file,
+                    line=located.line(at, index) or located.line(("targetCustomizations",), index))]
+
+
+def _fleet_reach(policy, plan, targets: list[Target], by_name: dict, inventory: list | None) -> list[Problem]:
+    """Writing a value of a Fleet bundle moves every cluster it takes effect on: those
+    must be exactly the clusters of one wave that pin it, none out of scope, none of
+    another wave, none the pin does not name (waves/fleet_targets.reaches over the
+    whole inventory)."""
+    clusters = inventory if inventory is not None else plan.targets
+    pinned: dict[tuple, tuple[dict, set[str]]] = {}
+    for t in targets:
+        if t.located is None or t.current is None:
+            continue
+        found = _fleet_path(t.file, t.located, policy.spec.pin[t.pin_index], by_name[t.cluster])
+        if found is not None:
+            key = (t.file, found[0], tuple(found[1]))
+            pinned.setdefault(key, (t.located.documents[found[0]], set()))[1].add(t.cluster)
+    problems = []
+    for (file, index, path), (doc, names) in sorted(pinned.items(), key=lambda kv: kv[0][:2] + (str(kv[0][2]),)):
+        waves = {plan.wave_of[n] for n in names}
+        extra, blind = [], []
+        for cluster in clusters:
+            if cluster.name in names:
+                continue
+            verdict = fleet_targets.reaches(doc, list(path), cluster.name, cluster.labels)
+            if isinstance(verdict, str):
+                blind.append(cluster.name)
+            elif verdict and not (cluster.name in plan.wave_of and plan.wave_of[cluster.name] in waves
+                                  and any(x.file == file for x in plan.pins.get(cluster.name, ()))):
+                wave = plan.wave_of.get(cluster.name)
+                extra.append(f"{cluster.name} ({'out of scope' if wave is None else 'wave ' + plan.wave(wave).name})")
+        field = format_steps(list(path))
+        if extra or blind:
+            what = (f"also moves {', '.join(extra[:5])}{' and more' if len(extra) > 5 else ''}, which "
+                    f"{'is' if len(extra) == 1 else 'are'} not pinned with it" if extra else
+                    f"may also move {', '.join(blind[:5])}: a cluster group decides, which rollout cannot see")
+            hint = "pin the value per target (targetCustomizations[name=...])" if path[0] != "targetCustomizations" \
+                else "give those clusters a target of their own, or put them in this wave"
+            problems.append(Problem(f"writing {field} for {', '.join(sorted(names))} {what}: {hint}", (field,), file,
+                                    line=_line_of(doc, path, targets, file)))
+    return problems
+
+
+def _gitrepo_reach(policy, plan, targets: list[Target], by_name: dict, inventory: list | None) -> list[Problem]:
+    """A Fleet GitRepo pinned for a cluster (`fleet-gitrepo`) deploys to the clusters its
+    `spec.targets` select: the cluster it is pinned for must be one, and every other one
+    must be pinned with it in its wave (waves/fleet_targets.gitrepo_reaches over the
+    whole inventory). A GitRepo file copied for another cluster and not re-targeted would
+    otherwise move the wrong cluster while the rollout called this one pinned."""
+    clusters = inventory if inventory is not None else plan.targets
+    pinned: dict[tuple[str, int], tuple[dict, int | None, list[str]]] = {}
+    for t in targets:
+        if t.located is None or t.current is None or policy.spec.pin[t.pin_index].preset != "fleet-gitrepo":
+            continue
+        index = find_document(t.located, policy.spec.pin[t.pin_index], t.cluster, by_name[t.cluster].labels)
+        entry = pinned.setdefault((t.file, index), (t.located.documents[index], t.located.line(("spec",), index), []))
+        if t.cluster not in entry[2]:
+            entry[2].append(t.cluster)
+    problems = []
+    objects: dict[tuple, list[tuple[str, int | None]]] = {}  # GitRepos live on the manager: one per name
+    for (file, index), (doc, line, names) in sorted(pinned.items()):
+        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        if metadata.get("name"):
+            objects.setdefault((metadata.get("namespace") or "fleet-local", metadata["name"]), []).append((file, line))
+    for (namespace, name), places in sorted(objects.items()):
+        if len(places) > 1:
+            file, line = places[-1]
+            problems.append(Problem(
+                f"GitRepo {namespace}/{name} is pinned in {len(places)} files ({', '.join(f for f, _ in places)}): on "
+                "the Fleet manager they are one object, the last applied winning; give each its own name",
+                ("metadata.name",), file, line=line))
+    for (file, index), (doc, line, names) in sorted(pinned.items()):
+        name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+        what = f"GitRepo {name}" if name else "the GitRepo"
+        waves = {plan.wave_of[n] for n in names}
+        for cluster in names:
+            verdict = fleet_targets.gitrepo_reaches(doc, cluster, by_name[cluster].labels)
+            if verdict is not True:
+                labels = fleet_targets.labels_text(by_name[cluster].labels)
+                why = f"{what} {verdict}" if isinstance(verdict, str) else \
+                    f"the spec.targets of {what} do not select cluster {cluster} (its labels: {labels})"
+                problems.append(Problem(f"cluster {cluster}: {why}: the revision would not reach it",
+                                        ("spec.targets",), file, line=line))
+        extra = []
+        for cluster in clusters:
+            if cluster.name in names:
+                continue
+            verdict = fleet_targets.gitrepo_reaches(doc, cluster.name, cluster.labels)
+            if verdict is True and not (plan.wave_of.get(cluster.name) in waves
+                                        and any(x.file == file for x in plan.pins.get(cluster.name, ()))):
+                wave = plan.wave_of.get(cluster.name)
+                extra.append(f"{cluster.name} ({'out of scope' if wave is None else 'wave ' + plan.wave(wave).name})")
+        if extra:
+            problems.append(Problem(
+                f"{what}, pinned for {', '.join(names)}, also deploys to {', '.join(extra[:5])}"
+                f"{' and more' if len(extra) > 5 else ''}, which {'is' if len(extra) == 1 else 'are'} not pinned with "
+                "it: its spec.targets must select only the clusters that pin it", ("spec.targets",), file, line=line))
+    return problems
+
+
+def _line_of(doc, path, targets, file) -> int | None:
+    for t in targets:
+        if t.file == file and t.current is not None and t.current.field == format_steps(list(path)):
+            return t.current.line
+    return None
 
 
 def _judged_twice(policy, plan, targets: list[Target], by_name: dict) -> list[Problem]:
@@ -264,14 +378,14 @@ def _shared_fields(plan, targets: list[Target]) -> list[Problem]:
     all. The field is known here as the editor resolved it in the file as it is (its line
     and path), so two spellings of one field are caught too; the planner refuses what
     the policy alone shows, and keeps each shared field's clusters in one batch."""
-    owners: dict[tuple[str, int, str], list[str]] = {}
+    owners: dict[tuple[str, int, str], dict[str, None]] = {}  # insertion-ordered sets
     for t in targets:
         if t.current is not None:
-            names = owners.setdefault((t.file, t.current.line, t.current.field), [])
-            if t.cluster not in names:
-                names.append(t.cluster)
+            owners.setdefault((t.file, t.current.document, t.current.field), {})[t.cluster] = None
     problems = []
-    for (file, line, pinned), names in sorted(owners.items()):
+    lines = {(t.file, t.current.document, t.current.field): t.current.line for t in targets if t.current is not None}
+    for (file, document, pinned), owned in sorted(owners.items()):
+        names, line = list(owned), lines[(file, document, pinned)]
         numbers = sorted({plan.wave_of[n] for n in names})
         if len(numbers) > 1:
             where = "; ".join(f"wave {plan.wave(n).name}: {', '.join(x for x in names if plan.wave_of[x] == n)}"

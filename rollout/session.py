@@ -66,6 +66,7 @@ class Session:
     override: str | None = None  # --delivery
     writing: bool = True
     delivery: object = None  # rollout.delivery: known once the policy is loaded
+    clean: bool = False  # `git status` showed nothing when the session opened
 
     @property
     def remote(self) -> str | None:
@@ -145,7 +146,7 @@ def open_session(repo: Path, push: bool | None, writing: bool = True, delivery: 
         git.drop_stale_scratch_refs()
     do_push = bool(upstream) if push is None else push
     notes += [f"a real run would refuse: {reason}" for reason in refusals]
-    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing)
+    return Session(repo, git, branch, upstream, do_push, notes, override=delivery, writing=writing, clean=not dirty)
 
 
 def open_synced(repo: Path, push: bool | None, delivery: str | None = None) -> Session:
@@ -179,6 +180,7 @@ def sync(session: Session) -> None:
         raise Refused(f"{up.remote}/{up.branch} does not exist: push the branch once first")
     head = git.head()
     if head == remote:
+        git.clean_at = head if session.clean else None  # the checks' cache needs no second `git status`
         return
     if git.is_ancestor(head, remote):
         git.fast_forward(remote)
@@ -188,11 +190,17 @@ def sync(session: Session) -> None:
         raise Refused(f"{session.branch} and {up.remote}/{up.branch} have diverged: reconcile them first")
 
 
-def load(session: Session, policy_ref: str, check_files: bool = True) -> Workspace:
-    """The policy, its inventory and plan. A live inventory source that cannot be read once
-    the rollout has started: the waves out, from their advance records (rollout/recorded.py:
-    judged and reverted, nothing advances); before it started, exit 2."""
-    ws = load_workspace(session.repo, policy_ref, check_files=check_files)
+def load(session: Session, policy_ref: str, check_files: bool = True, reuse: bool = False,
+         strict: bool = True) -> Workspace:
+    """The policy, its inventory and plan. `reuse`: the plan and the checks' verdict kept
+    for the same inputs (rollout/reuse.py), for a look that writes nothing; what a command
+    writes is decided on files read afresh (a live inventory is never reused). `strict`
+    False: shared-field conflicts are warnings (a revert must go whatever the inventory
+    became). A live inventory source that cannot be read once the rollout has started:
+    the waves out, from their advance records (rollout/recorded.py: judged and reverted,
+    nothing advances); before it started, exit 2."""
+    ws = load_workspace(session.repo, policy_ref, check_files=check_files, reuse=session.git if reuse else None,
+                        strict=strict)
     if ws.hub_down and all(p.extra.get("hub") is not None for p in ws.errors):
         ws = degrade(session.git, session.remote, ws, check_files) or ws
     if ws.errors:
@@ -227,7 +235,7 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     state.ignored = [i for i in ignored if i.commit in ours]
     state.unsigned = [i for i in unsigned if i.commit in ours]
     state.blocked = [screen.blocked] if screen.blocked else []
-    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws))
+    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws, git))
     return state
 
 

@@ -12,26 +12,41 @@ from rollout.errors import InvalidInput
 from rollout.git import checkout
 from rollout.git.history import followed_remote, history_refs, read_events
 from rollout.git.repo import Git
-from rollout.manifests.edit import PinError, parse, read_pin
+from rollout.reuse import at_revision
 from rollout.session import clock, fold_events
 from rollout.workspace import UsageError, Workspace, load_workspace
-from rollout.yamlfile import bulk
 
 
-def status(repo: Path, policy_ref: str, now: int | None = None) -> tuple[Workspace, RolloutState]:
-    ws = load_workspace(repo, policy_ref)
+def status(repo: Path, policy_ref: str, now: int | None = None, check_files: bool = False
+           ) -> tuple[Workspace, RolloutState]:
+    """The workspace and the rollout's state. The plan, and what each pinned file says, are
+    taken from the git dir when their inputs did not change (rollout/reuse.py).
+    `check_files`: the checks on the pinned files too (`gate`: the evaluation reads them)."""
+    ws, state, _ = status_and_hold(repo, policy_ref, now, check_files, hold=False)
+    return ws, state
+
+
+def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_files: bool = False,
+                    hold: bool = True) -> tuple[Workspace, RolloutState, object]:
+    """`status`, and the pauses and the clock (rollout.controls.Hold) read from the same refs
+    (`rollout status` shows both)."""
+    from rollout.controls import hold_of
+
+    git = Git(repo)
+    top = git.toplevel()
+    ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None,
+                        strict=False)  # a shared-field conflict is said, not a stop
     if ws.errors:
         raise InvalidInput(ws.problems)
-    git = Git(repo)
-    if git.toplevel() is None:
+    if top is None:
         raise UsageError(f"{repo}: not a git repository")
     _finish_interrupted_move(git)
     now_ = clock(now)
     remote = followed_remote(git)
-    events = read_events(git, history_refs(git, remote), ws.plan.policy, arrivals_for=ws.plan.revision)
-    with bulk():
-        at_revision = _at_revision(repo, ws)
-    return ws, fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision)
+    refs = history_refs(git, remote)
+    events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
+    state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision(ws, git))
+    return ws, state, hold_of(git, ws.plan.policy, now_, refs, ws) if hold else None
 
 
 def _finish_interrupted_move(git: Git) -> None:
@@ -40,32 +55,3 @@ def _finish_interrupted_move(git: Git) -> None:
     if checkout.pending(git) is not None and checkout.hold(git, wait=0):
         for note in checkout.resume(git):
             print(f"rollout: {note}", file=sys.stderr)
-
-
-def _at_revision(repo: Path, ws: Workspace) -> dict[str, bool]:
-    """Which clusters' files hold the revision now: parsed once per file."""
-    plan, policy = ws.plan, ws.loaded.policy
-    labels = {c.name: c.labels for c in plan.targets}
-    parsed: dict[str, object] = {}
-    out = {}
-    for cluster, targets in plan.pins.items():
-        ok = True
-        for target in targets:
-            if target.file not in parsed:
-                try:
-                    text = (repo / target.file).read_text()
-                    parsed[target.file] = (text, parse(text, target.file))
-                except (OSError, PinError):
-                    parsed[target.file] = None
-            entry = parsed[target.file]
-            if entry is None:
-                ok = False
-                continue
-            try:
-                result = read_pin(entry[0], policy.spec.pin[target.pin_index], cluster, labels[cluster],
-                                  target.file, located=entry[1])
-                ok = ok and result.old == plan.revision
-            except PinError:
-                ok = False
-        out[cluster] = ok
-    return out

@@ -33,28 +33,51 @@ class Snapshot:
     state: RolloutState
     hold: Hold
     key: tuple  # the branch's and the records branch's commits it was read at
+    reused: bool = False  # the plan and the checks' verdict were kept ones (rollout/reuse.py)
 
 
 class Stepper:
     """One step on one session: `snapshot()` once, `act()` per kind of publication."""
 
-    def __init__(self, session, policy_ref: str, now: int, check_files: bool = True):
+    def __init__(self, session, policy_ref: str, now: int, check_files: bool = True, reuse: bool = True):
         self.session, self.policy_ref, self.now, self.check_files = session, policy_ref, now, check_files
+        self.reuse = reuse
         self._snapshot: Snapshot | None = None
+        self._moved = False  # this step's publications moved a branch
 
     def _key(self) -> tuple:
+        """The branch's commit (HEAD: the session checked it out) and the records branch's,
+        in one git process: a waiting step looks at its snapshot ~7 times."""
         git, remote = self.session.git, self.session.remote
-        return git.head(), git.rev(f"refs/remotes/{remote}/{RECORDS}") if remote else None
+        branch, records = f"refs/heads/{self.session.branch}", f"refs/remotes/{remote}/{RECORDS}"
+        out = git.run("for-each-ref", "--format=%(refname) %(objectname)", branch, *([records] if remote else []))
+        found = dict(line.split(" ", 1) for line in out.splitlines())
+        return found.get(branch) or git.head(), found.get(records) if remote else None
 
-    def snapshot(self) -> Snapshot:
+    def latest(self) -> Snapshot | None:
+        """The snapshot last read, without looking whether it is still current."""
+        return self._snapshot
+
+    def _reusable(self) -> bool:
+        """A step that only looks takes the plan and the checks' verdict kept for the same
+        inputs; not under a delivery that does not chain (pull requests: every step tends,
+        and may merge, the requests in flight)."""
+        delivery = self.session.delivery
+        return self.reuse and (delivery is None or delivery.chains)
+
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """`fresh`: read with nothing kept (what a step writes is decided on that)."""
         key = self._key()
-        if self._snapshot is None or self._snapshot.key != key:
+        snap = self._snapshot
+        if snap is None or snap.key != key or (snap.reused and (fresh or not self._reusable())):
             session = self.session
-            ws = load(session, self.policy_ref, check_files=self.check_files)
+            ws = load(session, self.policy_ref, check_files=self.check_files, reuse=self._reusable() and not fresh)
+            if ws.plan_key is not None and not self._reusable():  # the policy's delivery, known now: pull requests
+                ws = load(session, self.policy_ref, check_files=self.check_files)
             events = events_of(session, ws)
             state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
             hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote), ws)
-            self._snapshot = Snapshot(ws, events, state, hold, key)
+            self._snapshot = Snapshot(ws, events, state, hold, key, reused=ws.plan_key is not None)
         return self._snapshot
 
     def decide(self, verdicts: dict[str, Verdict]) -> list[Action]:
@@ -74,6 +97,9 @@ class Stepper:
         def attempt():
             snap = self.snapshot()
             decided = self.decide(verdicts)
+            if snap.reused and any(a.kind in kinds for a in decided):  # a write: decided again on files read afresh
+                snap = self.snapshot(fresh=True)
+                decided = self.decide(verdicts)
             if any(a.kind in kinds for a in decided if a.kind in (VERIFY, ADVANCE)):
                 require_signing(self.session, snap.ws, "a verify record or an advance")  # it would not count unsigned: exit 2
             outcome = Outcome(snap.ws.plan.policy, snap.ws.plan.revision, ws=snap.ws, state=snap.state,
@@ -87,7 +113,9 @@ class Stepper:
         # What moved since the snapshot is what this decision built: the snapshot and its
         # decision stay right for the step's other kinds (the records this step published
         # still release the advances it decided), so they are not read again.
-        self._snapshot.key = self._key()
+        key = self._key()
+        self._moved = self._moved or key != self._snapshot.key
+        self._snapshot.key = key
         return outcome
 
     def carry_out(self, verdicts: dict[str, Verdict], decided: list[Action], parts) -> list[Outcome]:
@@ -97,13 +125,17 @@ class Stepper:
         revert as an urgent request, records on the records branch, advances each in its own
         request)."""
         if self.session.delivery.chains:
-            return [self.act(verdicts, tuple(kind for kinds, _ in parts for kind in kinds))]
+            kinds = tuple(kind for kinds, _ in parts for kind in kinds)
+            return [self.act(verdicts, kinds)] if any(a.kind in kinds for a in decided) else []
         return [self.act(verdicts, kinds, **flags) for kinds, flags in parts if any(a.kind in kinds for a in decided)]
 
     def after(self) -> RolloutState:
         """The rollout after the step's commits: the events read again and folded on the
         snapshot's plan (the policy is not loaded again)."""
-        session, ws = self.session, self.snapshot().ws
+        snap = self.snapshot()  # read again if anyone but this step's publications moved the branches
+        if not self._moved:  # this step published nothing: the same events, folded at the same now
+            return snap.state
+        session, ws = self.session, snap.ws
         return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
 
 

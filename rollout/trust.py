@@ -19,7 +19,6 @@ to them left them (waves/trust.walk):
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import subprocess
 import tempfile
@@ -27,11 +26,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from waves.state import OUT
+from rollout.git.cache import CacheFile
 from rollout.workspace import UsageError
 from rollout.yamlfile import Located
 from waves.trust import POLICY, Change, Ignored, InForce, Signature, TrustSpec, screen, walk
 
 _FORMAT = "%H%x1f%G?%x1f%GS%x1f%GF%x1e"
+# <git-dir>/rollout-signatures.json: {version of the files: {commit: [status, principal, key]}},
+# and {"policies": {blob: its spec.trust}}
+SIGNATURES = "rollout-signatures.json"
 
 
 def verify(git, commits: list[str], signers: str | None, keys: str | None = None,
@@ -44,7 +47,7 @@ def verify(git, commits: list[str], signers: str | None, keys: str | None = None
     in the git dir; OpenPGP results are not (gpg judges a key's expiry at the clock)."""
     if not commits:
         return {}
-    cache = _Cache.of(git)
+    cache = CacheFile.of(git, SIGNATURES)
     known = cache.get(f"{signers}:{keys}")
     todo = [c for c in dict.fromkeys(commits) if c not in known]
     if todo:
@@ -68,40 +71,6 @@ def _content(git, blob: str | None) -> bytes | None:
     if not blob or blob.startswith("link:"):
         return None
     return git.read_blob(blob)
-
-
-class _Cache:
-    """`<git-dir>/rollout-signatures.json`: {version of the files: {commit: [status, principal, key]}}."""
-
-    _open: dict[str, "_Cache"] = {}
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            self.data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            self.data = {}
-        if not isinstance(self.data, dict):
-            self.data = {}
-
-    @classmethod
-    def of(cls, git) -> "_Cache":
-        path = git.git_dir() / "rollout-signatures.json"
-        if str(path) not in cls._open:
-            cls._open[str(path)] = cls(path)
-        return cls._open[str(path)]
-
-    def get(self, versus: str) -> dict:
-        return self.data.setdefault(versus, {})
-
-    def save(self) -> None:
-        """Written aside and renamed in: a reader never sees half a file; a lost race loses entries only."""
-        try:
-            aside = self.path.with_name(f"{self.path.name}.{os.getpid()}")
-            aside.write_text(json.dumps(self.data))
-            os.replace(aside, self.path)
-        except OSError:
-            pass  # a read-only checkout: verify again next time
 
 
 def _verify(git, commits: list[str], signers: bytes | None, keys: bytes | None) -> dict[str, list]:
@@ -276,7 +245,7 @@ def policy_paths(ws) -> list[str]:
 def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
     """`aliases`: the paths the policy may be read from (the one loaded first)."""
     versions = _changes_of(git, aliases)
-    read = _Cache.of(git).get("policies")  # blob -> its spec.trust (a blob never changes: parsed once)
+    read = CacheFile.of(git, SIGNATURES).get("policies")  # blob -> its spec.trust (a blob never changes: parsed once)
     texts = _texts(git, [b for _, blobs in versions for b in blobs.values()
                          if b and not b.startswith("link:") and b not in read])
     trusts: dict[str | None, TrustSpec | None] = {None: None}
@@ -289,7 +258,7 @@ def _build(git, aliases: list[str], trust_now: TrustSpec | None) -> Screen:
             read[blob] = found.model_dump() if found else None
         trusts[blob] = TrustSpec.model_validate(read[blob]) if blob is not None and read[blob] else None
     if texts:
-        _Cache.of(git).save()
+        CacheFile.of(git, SIGNATURES).save()
     if not any(trusts.values()) and trust_now is None:
         return Screen(git, None)  # never under trust: nothing to verify, nothing to walk
     if git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true":
@@ -392,16 +361,14 @@ def counted(git, ws, events) -> list:
     return screen_for(git, ws).screen(events)[0]
 
 
-def pinned_now(ws) -> dict[str, bool] | None:
-    """Which clusters' files hold the revision, from the files the workspace checked
-    (None when it read none)."""
+def pinned_now(ws, git=None) -> dict[str, bool] | None:
+    """Which clusters' files hold the revision, when the workspace checked the files (None
+    when it read none): from what they say (rollout/reuse.py, kept by blob in `git`)."""
+    from rollout.reuse import at_revision
+
     if ws.inspection is None:
         return None
-    revision, out = ws.plan.revision, {}
-    for target in ws.inspection.targets:
-        holds = target.current is not None and target.current.old == revision
-        out[target.cluster] = out.get(target.cluster, True) and holds
-    return out
+    return at_revision(ws, git)
 
 
 def unreleased(git, ws, state, counted, at_revision: dict[str, bool] | None) -> list[Ignored]:

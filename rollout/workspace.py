@@ -62,7 +62,9 @@ class Workspace:
     clusters: list = field(default_factory=list)
     plan: object | None = None  # waves.planner.Plan
     problems: list[Problem] = field(default_factory=list)
-    inspection: object | None = None  # rollout.safety.Inspection, when files were checked
+    inspection: object | None = None  # rollout.safety.Inspection (or rollout.reuse.StandIn), when files were checked
+    plan_key: str | None = None  # what the plan was made from (rollout/reuse.py), when reusing
+    pinned: dict | None = None  # cluster -> what its pinned files say (rollout/reuse.py), once asked
     listed: list = field(default_factory=list)  # live sources' rollout.inventory.hub.Listed (docs/inventory.md)
     degraded: str | None = None  # the inventory could not be read: the plan holds the waves out, from records
 
@@ -80,24 +82,26 @@ class Workspace:
         return [p for p in self.problems if not p.is_error]
 
 
-def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, hub=None) -> Workspace:
+def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, reuse=None,
+                   strict: bool = True, hub=None) -> Workspace:
     """Read and check everything; problems are collected, never raised. `check_files`
     adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
-    `advance` need them, `plan` does not. `hub`: where live inventory sources are listed
-    (default: rollout.inventory.hub.connect's). A policy with a live source
-    (`InventorySource.live`) depends on what the hub lists now, not only on files: what
-    is loaded from it must never be cached across loads."""
+    `advance` need them, `plan` does not. `reuse` (a rollout.git.repo.Git): the plan and
+    the checks' verdict kept in its git dir for the very same inputs are taken, and what
+    is worked out is kept (rollout/reuse.py); never for a policy with a live inventory
+    source (`InventorySource.live`), which depends on what the hub lists now, not only on
+    files. `strict` False: clusters sharing a field that the plan cannot keep in one wave
+    (`Plan.conflicts`) are warnings, not errors, for what must work whatever the inventory
+    became (`status`, `revert`). `hub`: where live inventory sources are listed (default:
+    rollout.inventory.hub.connect's)."""
     from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile
-        return _load_workspace(repo, policy_ref, check_files, hub)
+        return _load_workspace(repo, policy_ref, check_files, reuse, strict, hub)
 
 
-def _load_workspace(repo: Path, policy_ref: str, check_files: bool, hub=None) -> Workspace:
-    from waves.planner import make_plan
-
-    from rollout.inventory import load_inventory
-
+def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, strict: bool = True,
+                    hub=None) -> Workspace:
     ws = Workspace(repo)
     try:
         path = find_policy(repo, policy_ref)
@@ -124,28 +128,60 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool, hub=None) ->
                         for p in _trust_problems(repo, policy.spec)]
 
     sources = [(source.kind, source.path if source.path is not None else source.hub) for source in policy.spec.inventory]
-    ws.clusters, inventory_problems = load_inventory(repo, sources, hub, ws.listed)
+    if any(source.live for source in policy.spec.inventory):
+        reuse = None  # a live LIST is never reused: the hub may list another fleet now
+    kept = None
+    if reuse is not None:
+        from rollout import reuse as reused
+
+        ws.plan_key = reused.plan_key(repo, loaded, sources)
+        kept = reused.planned(reuse, ws, ws.plan_key)
+    if kept is not None:
+        ws.clusters, inventory_problems, ws.plan, planning = kept
+    else:
+        ws.clusters, inventory_problems, ws.plan, planning = _plan(repo, policy, sources, hub, ws.listed)
     for problem in inventory_problems:
         ws.problems.append(_source_problem(repo, loaded, policy, problem) or _in_repo(repo, problem))
     if any(p.is_error for p in inventory_problems):
         return ws
-
-    try:
-        ws.plan = make_plan(policy, ws.clusters)
-        planning = ws.plan.warnings
-    except ProblemError as err:
-        planning = err.problems
     ws.problems += [_policy_problem(loaded, p) for p in planning]
+    if ws.plan is not None and ws.plan.conflicts:
+        ws.problems += [_policy_problem(loaded, p if strict else replace(p, severity="warning"))
+                        for p in ws.plan.conflicts]
+    if ws.plan is not None and kept is None and reuse is not None and not any(p.is_error for p in planning):
+        reused.keep_plan(reuse, ws, ws.plan_key, inventory_problems, planning)
     if ws.plan is not None:
         ws.problems += [_policy_problem(loaded, p) for p in check_pin_files(repo, ws.plan)]
         if check_files and not any(p.is_error for p in ws.problems):
             from rollout.safety import inspect
 
-            ws.inspection = inspect(repo, policy, ws.plan, inventory=ws.clusters)
+            def inspected():
+                return inspect(repo, policy, ws.plan, inventory=ws.clusters)
+
+            ws.inspection = inspected() if reuse is None else \
+                reused.checked(reuse, ws, inspected, lambda p: located(ws, p))
             ws.problems += [located(ws, p) for p in ws.inspection.problems]
         if any(p.is_error for p in ws.problems):
             ws.plan = None
     return ws
+
+
+def _plan(repo: Path, policy, sources: list[tuple[str, object]], hub=None,
+          listed: list | None = None) -> tuple[list, list[Problem], object, list[Problem]]:
+    """(clusters, inventory problems, the plan or None, planning problems): the inventory
+    read (live sources through `hub`, what each listed appended to `listed`) and planned."""
+    from waves.planner import make_plan
+
+    from rollout.inventory import load_inventory
+
+    clusters, inventory_problems = load_inventory(repo, sources, hub, listed if listed is not None else [])
+    if any(p.is_error for p in inventory_problems):
+        return clusters, inventory_problems, None, []
+    try:
+        plan = make_plan(policy, clusters)
+        return clusters, inventory_problems, plan, plan.warnings
+    except ProblemError as err:
+        return clusters, inventory_problems, None, err.problems
 
 
 def _trust_problems(repo: Path, spec) -> list[Problem]:

@@ -84,3 +84,12 @@ def test_the_import_graph_has_no_cycle():
     graph = nx.DiGraph([(a, b) for a, targets in module_imports().items() for b in targets])
     cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_a_plan_imports_no_networkx_rich_or_kubernetes():
+    """`plan` orders its waves with waves/dag.py: networkx (~0.1 s to import) is a test
+    dependency only."""
+    example = ROOT / "examples/fleet-config"
+    loaded = loaded_after("from pathlib import Path; from rollout.workspace import load_workspace; "
+                          f"assert load_workspace(Path({str(example)!r}), 'security-patch').plan")
+    assert not loaded & {"networkx", "rich", "kubernetes"}

@@ -159,7 +159,7 @@ def test_gate_errors(tmp_path):
     assert got == [
         ("28", "spec.gates[0].argocd.app", "unknown field; allowed here: context, namespace, application, settle"),
         ("29", "spec.gates[1].prometheus", "give max, min or both"),
-        ("30", "spec.gates[2]", "a gate is a mapping with one key: argocd, flux, prometheus, kstatus"),
+        ("30", "spec.gates[2]", "a gate is a mapping with one key: argocd, flux, prometheus, kstatus, fleet"),
     ]
 
 

@@ -216,3 +216,31 @@ def test_late_joins_use_the_recorded_clusters_whether_listed_once_or_twice():
     for recorded in (("production", "production"), ("production",)):
         state = fold(plan, [Event("c1", 0, "advance", "p", "0.2", "production", recorded)], 10)
         assert state.wave(1).late == ["production-2"]
+
+
+def test_two_documents_of_one_file_with_the_same_path_are_both_reverted(tmp_path, monkeypatch):
+    """Two Applications in one file, each pinned (`name:` chooses): the same resolved path
+    in two documents is two fields, and a revert restores both."""
+    for key, value in TEST_GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    root = tmp_path / "fleet"
+    (root / "apps").mkdir(parents=True)
+    (root / "rollouts").mkdir()
+    (root / "fleet.yaml").write_text(fleet("production"))
+    (root / "rollouts/p.yaml").write_text(POLICY.replace(
+        "    - preset: argocd-application\n      files: apps/{cluster}.yaml\n"
+        "    - preset: yaml-field\n      files: clusters/{cluster}/values.yaml\n      field: image.tag\n",
+        "    - preset: argocd-application\n      files: apps/{cluster}.yaml\n      name: frontend-{cluster}\n"
+        "    - preset: argocd-application\n      files: apps/{cluster}.yaml\n      name: backend-{cluster}\n"))
+    text = app("production")
+    two = text.replace("name: production-platform", "name: frontend-production") + "---\n" + \
+        text.replace("name: production-platform", "name: backend-production")
+    (root / "apps/production.yaml").write_text(two)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "fleet")
+    assert rollout(root, "advance", "p", "--no-push").returncode == 0
+    assert (root / "apps/production.yaml").read_text().count('targetRevision: "0.2"') == 2
+    reverted = rollout(root, "revert", "p", "--wave", "1", "--reason", "a test", "--no-push")
+    assert reverted.returncode == 0, reverted.stderr
+    assert (root / "apps/production.yaml").read_text() == two

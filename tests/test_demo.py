@@ -96,3 +96,28 @@ def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
     partial = Path(re.search(r"the partial demo repo is at (\S+) ", err).group(1))
     assert partial.is_relative_to(tmp_path) and (partial / "rollouts" / "security-patch.yaml").is_file()
     assert "Traceback" not in err
+
+
+def test_every_demo_example_is_prepared_at_demo_pace(tmp_path, monkeypatch):
+    """`--example`: each example's copy gets 4s bakes, its gate a 2s settle and a 2-minute
+    deadline (the demo's pace); the repo is published to a bare remote. The rancher-fleet
+    demo itself plays the rollout test_gate_fleet runs end to end."""
+    import yaml
+
+    from rollout.demo import DEMO_IDENTITY, EXAMPLES, prepare
+
+    for key, value in DEMO_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    for name, example in EXAMPLES.items():
+        remote, work = prepare(tmp_path / name, example)
+        policy = yaml.safe_load((work / "rollouts" / f"{example.policy}.yaml").read_text())["spec"]
+        assert {w["bake"] for w in policy["waves"] if "bake" in w} == {"4s"}, name
+        assert [next(iter(g.values()))["settle"] for g in policy["gates"]] == ["2s"], name
+        assert policy["progressDeadline"] == "2m" and remote.name == f"{name}.git"
+        assert any(c["name"] == example.faulty for c in yaml.safe_load(
+            next(work.glob("**/clusters.yaml")).read_text())["clusters"]), name
+
+
+def test_an_unknown_demo_example_is_refused_with_the_choices():
+    result = subprocess.run([*ROLLOUT, "demo", "--example", "nope"], capture_output=True, text=True, env=DEMO_ENV)
+    assert result.returncode == 2 and "fleet-config" in result.stderr and "rancher-fleet" in result.stderr

@@ -26,7 +26,8 @@ from rollout.cli import app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CI = EXAMPLES / "ci"
-POLICIES = {"fleet-config": "security-patch", "argocd-hub": "platform-upgrade", "flux-mesh": "podinfo"}
+POLICIES = {"fleet-config": "security-patch", "argocd-hub": "platform-upgrade", "flux-mesh": "podinfo",
+            "rancher-fleet": "guestbook"}
 
 
 def cli(*args: str):

@@ -120,6 +120,8 @@ def test_the_bundle_goes_out_target_by_target_and_comes_back_byte_for_byte(tmp_p
     assert plan["waves"][2]["shared"] == [{"file": BUNDLE, "field": fields["prod-1"], "clusters": ["prod-1", "prod-2"]}]
     assert [w["shared"] for w in plan["waves"][:2]] == [[], []]
     assert "prod-1, prod-2 pin one field together" in ok(root, "plan", "guestbook")
+    assert "<dt>pinned together</dt><dd>prod-1, prod-2: one field, <code>multi-cluster/helm/fleet.yaml</code>" \
+        in ok(root, "status", "guestbook", "--format", "html")
 
     for wave, env, clusters in (("dev", "dev", "dev-1"), ("test", "test", "test-1"), ("prod", "prod", "prod-1,prod-2")):
         out = ok(root, "advance", "guestbook", "--wave", wave, "--no-push", "--force")
@@ -196,9 +198,10 @@ def test_a_typo_in_the_last_key_is_refused_with_the_keys_that_are_there(tmp_path
 
 
 # Fleet's own rules (rancher/fleet internal/cmd/controller/target/matcher/clustermatcher.go,
-# bundlematch.go), on targets written the way fleet.yaml files write them.
-def _targets(*targets: dict, mode: str | None = None) -> dict:
-    doc = {"namespace": "x", "targetCustomizations": list(targets)}
+# bundlematch.go; target/builder.go for doNotDeploy), on targets written the way fleet.yaml
+# files write them.
+def _targets(*targets: dict, mode: str | None = None, **bundle) -> dict:
+    doc = {"namespace": "x", **bundle, "targetCustomizations": list(targets)}
     if mode:
         doc["targetCustomizationMode"] = mode
     return doc
@@ -208,22 +211,147 @@ DEV = {"name": "dev", "clusterSelector": {"matchLabels": {"env": "dev"}}, "helm"
 ALL = {"name": "all", "clusterSelector": {}, "helm": {"values": {"image": "x"}}}
 NAMED = {"name": "one", "clusterName": "c1"}
 GROUP = {"name": "group", "clusterGroup": "prod-eu"}
+OFF = {"name": "off", "clusterSelector": {"matchLabels": {"env": "dev"}}, "doNotDeploy": True}
 
 
-@pytest.mark.parametrize("doc, index, cluster, labels, expected", [
-    (_targets(DEV), 0, "c1", {"env": "dev"}, None),
-    (_targets(DEV), 0, "c1", {"env": "test"}, "does not select cluster c1"),
-    (_targets(NAMED, DEV), 1, "c1", {"env": "dev"}, "Fleet gives cluster c1 target 'one', the first"),
-    (_targets(NAMED, DEV), 1, "c2", {"env": "dev"}, None),
-    (_targets(NAMED), 0, "rancher-id", {fleet_targets.DISPLAY_NAME: "c1"}, None),  # the display name label
-    (_targets({"name": "none"}), 0, "c1", {}, "does not select"),  # no criteria: matches nothing
-    (_targets(GROUP, DEV), 1, "c1", {"env": "dev"}, "selects by clusterGroup"),  # cannot tell: refused
-    (_targets(DEV, GROUP), 0, "c1", {"env": "dev"}, None),  # decided before the group
-    (_targets(DEV, ALL, mode="allMatches"), 0, "c1", {"env": "dev"}, None),  # `all` does not set helm.values.a
-    (_targets(DEV, {**ALL, "helm": {"values": {"a": 2}}}, mode="allMatches"), 0, "c1", {"env": "dev"},
+def at(index: int, *rest) -> list:
+    return ["targetCustomizations", index, *(rest or ("helm", "values", "a"))]
+
+
+@pytest.mark.parametrize("doc, path, cluster, labels, expected", [
+    (_targets(DEV), at(0), "c1", {"env": "dev"}, None),
+    (_targets(DEV), at(0), "c1", {"env": "test"}, "does not select cluster c1"),
+    (_targets(NAMED, DEV), at(1), "c1", {"env": "dev"}, "Fleet gives cluster c1 target 'one', the first"),
+    (_targets(NAMED, DEV), at(1), "c2", {"env": "dev"}, None),
+    (_targets(NAMED), at(0), "rancher-id", {fleet_targets.DISPLAY_NAME: "c1"}, None),  # the display name label
+    (_targets({"name": "none"}), at(0), "c1", {}, "does not select"),  # no criteria: matches nothing
+    (_targets(GROUP, DEV), at(1), "c1", {"env": "dev"}, "selects by clusterGroup"),  # cannot tell: refused
+    (_targets(DEV, GROUP), at(0), "c1", {"env": "dev"}, None),  # decided before the group
+    (_targets(DEV, mode="FirstMatch"), at(0), "c1", {"env": "dev"}, None),  # Fleet's spelling of the default
+    (_targets(DEV, ALL, mode="AllMatches"), at(0), "c1", {"env": "dev"}, None),  # `all` does not set helm.values.a
+    (_targets(DEV, {**ALL, "helm": {"values": {"a": 2}}}, mode="AllMatches"), at(0), "c1", {"env": "dev"},
      "also selects cluster c1 and sets the same value after"),
-    (_targets(DEV, mode="someday"), 0, "c1", {"env": "dev"}, "targetCustomizationMode 'someday'"),
+    (_targets(DEV, mode="allMatches"), at(0), "c1", {"env": "dev"}, "targetCustomizationMode 'allMatches'"),
+    (_targets(DEV, OFF), at(0), "c1", {"env": "dev"}, "target 'off' has doNotDeploy: true"),  # any match keeps it off
+    (_targets(DEV, helm={"values": {"a": 0}}), ["helm", "values", "a"], "c1", {"env": "dev"},
+     "target 'dev' also selects cluster c1 and sets the same value in the bundle"),  # overridden by the target
+    (_targets(DEV, helm={"values": {"a": 0}}), ["helm", "values", "a"], "c2", {"env": "prod"}, None),
+    (_targets(DEV), at(0, "helm", "version"), "c1", {"env": "dev"}, "Fleet ignores helm.version"),  # fleet#1923
+    (_targets(DEV, helm={"chart": "podinfo", "repo": "https://stefanprodan.github.io/podinfo"}),
+     at(0, "helm", "version"), "c1", {"env": "dev"}, None),
+    (_targets(DEV, helm={"chart": "oci://ghcr.io/stefanprodan/charts/podinfo"}), ["helm", "version"], "c1",
+     {"env": "dev"}, None),
 ])
-def test_fleet_target_rules(doc, index, cluster, labels, expected):
-    why = fleet_targets.check(doc, index, ["helm", "values", "a"], cluster, labels)
+def test_fleet_target_rules(doc, path, cluster, labels, expected):
+    why = fleet_targets.check(doc, path, cluster, labels)
     assert (why is None) if expected is None else (why is not None and expected in why), why
+
+
+@pytest.mark.parametrize("doc, path, cluster, labels, expected", [
+    (_targets(DEV), at(0), "c1", {"env": "dev"}, True),
+    (_targets(DEV), at(0), "c2", {"env": "prod"}, False),
+    (_targets(ALL, DEV), at(0, "helm", "values", "image"), "c1", {"env": "dev"}, True),  # first match: all
+    (_targets(DEV, ALL, mode="AllMatches"), at(1, "helm", "values", "image"), "c1", {"env": "dev"}, True),
+    (_targets(DEV, OFF), at(0), "c1", {"env": "dev"}, False),
+    (_targets(DEV), ["helm", "values", "b"], "anyone", {}, True),  # the bundle's value: every cluster it deploys to
+    (_targets(DEV), ["helm", "values", "a"], "c1", {"env": "dev"}, False),  # overridden by its target
+    (_targets(GROUP, DEV), at(1), "c1", {"env": "dev"}, "selects by clusterGroup"),
+])
+def test_which_clusters_a_value_reaches(doc, path, cluster, labels, expected):
+    got = fleet_targets.reaches(doc, path, cluster, labels)
+    assert got == expected if not isinstance(expected, str) else (isinstance(got, str) and expected in got), got
+
+
+def test_a_target_that_also_moves_a_cluster_out_of_scope_or_of_another_wave_is_refused(tmp_path):
+    """prod-3 (team=data) is outside spec.targets, yet Fleet gives it the prod target:
+    writing the target would move it too, unannounced."""
+    clusters = {**CLUSTERS, "prod-3": "prod"}
+    policy = POLICY.replace("  pin:\n", "  targets: {matchExpressions: [{key: team, operator: DoesNotExist}]}\n  pin:\n")
+    root = make_repo(tmp_path / "fleet", policy=policy, clusters=clusters)
+    (root / "clusters.yaml").write_text(inventory(clusters).replace("prod-3.example.com:6443\n    labels: {env: prod}",
+                                                                    "prod-3.example.com:6443\n    labels: {env: prod, team: data}"))
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "prod-3")
+    result = rollout(root, "validate", "guestbook")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "writing targetCustomizations[2].helm.values.image for prod-1, prod-2 also moves prod-3 (out of scope)" \
+        in result.stderr, result.stderr
+
+
+def test_a_late_join_that_splits_a_shared_target_blocks_advances_not_status_or_revert(tmp_path):
+    """prod-1's target is out; prod-2 joins later, in another wave, on the same target. A
+    revert must still go (it is how the wave comes back), and status must still read."""
+    policy = POLICY.replace("    - name: prod\n", "    - name: prod\n"
+                            "      selector: {matchExpressions: [{key: late, operator: DoesNotExist}]}\n"
+                            "    - name: late\n")
+    first = {n: env for n, env in CLUSTERS.items() if n != "prod-2"}
+    root = make_repo(tmp_path / "fleet", policy=policy, clusters=first)
+    original = (root / BUNDLE).read_bytes()
+    for wave in ("dev", "test", "prod"):
+        ok(root, "advance", "guestbook", "--wave", wave, "--no-push", "--force")
+    (root / "clusters.yaml").write_text(inventory(CLUSTERS).replace(
+        "prod-2.example.com:6443\n    labels: {env: prod}", "prod-2.example.com:6443\n    labels: {env: prod, late: \"yes\"}"))
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "prod-2 joins, late")
+
+    refused = rollout(root, "validate", "guestbook")
+    assert refused.returncode == 2 and "clusters prod-1, prod-2 pin one field" in refused.stderr
+    status = rollout(root, "status", "guestbook", "--format", "json")
+    assert status.returncode in (0, 1), status.stderr
+    assert "pin one field" in status.stderr  # said, as a warning
+    for wave in ("prod", "test", "dev"):
+        ok(root, "revert", "guestbook", "--wave", wave, "--reason", "a test", "--no-push")
+    assert (root / BUNDLE).read_bytes() == original
+
+
+GITREPO = {"apiVersion": "fleet.cattle.io/v1alpha1", "kind": "GitRepo",
+           "metadata": {"name": "guestbook-prod-2", "namespace": "fleet-default"},
+           "spec": {"repo": "https://github.com/example-org/rancher-fleet", "revision": "v1", "paths": ["guestbook"]}}
+
+
+@pytest.mark.parametrize("targets, namespace, cluster, labels, expected", [
+    ([{"clusterName": "prod-2"}], "fleet-default", "prod-2", {}, True),
+    ([{"clusterName": "prod-2"}], "fleet-default", "prod-1", {}, False),
+    ([{"clusterSelector": {"matchLabels": {"env": "prod"}}}], "fleet-default", "prod-1", {"env": "prod"}, True),
+    ([{"clusterSelector": {"matchLabels": {"env": "prod"}}}, {"clusterName": "prod-1", "doNotDeploy": True}],
+     "fleet-default", "prod-1", {"env": "prod"}, False),
+    ([{"clusterGroup": "prod"}], "fleet-default", "prod-1", {}, "selects by clusterGroup"),
+    (None, "fleet-default", "prod-1", {}, "default cluster group"),
+    (None, "fleet-local", "local", {}, True),  # Fleet's namespace for the manager's own cluster
+])
+def test_which_clusters_a_gitrepo_deploys_to(targets, namespace, cluster, labels, expected):
+    doc = {**GITREPO, "metadata": {**GITREPO["metadata"], "namespace": namespace},
+           "spec": {**GITREPO["spec"], **({"targets": targets} if targets is not None else {})}}
+    got = fleet_targets.gitrepo_reaches(doc, cluster, labels)
+    assert got == expected if not isinstance(expected, str) else (isinstance(got, str) and expected in got), got
+
+
+def test_a_gitrepo_copied_for_another_cluster_and_not_retargeted_is_refused(tmp_path):
+    """examples/rancher-fleet: prod-2's GitRepo still targets prod-1 (a copy): advancing
+    prod-2 would move prod-1 and call prod-2 pinned."""
+    from pathlib import Path as P
+
+    root = tmp_path / "rancher-fleet"
+    shutil.copytree(P(__file__).parents[1] / "examples" / "rancher-fleet", root)
+    gitrepo = root / "gitrepos" / "prod-2.yaml"
+    gitrepo.write_text(gitrepo.read_text().replace("clusterName: prod-2", "clusterName: prod-1"))
+    result = rollout(root, "validate", "guestbook", "--repo", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert any("gitrepos/prod-2.yaml" in l and "cluster prod-2: the spec.targets of GitRepo guestbook-prod-2 do not "
+               "select cluster prod-2" in l for l in lines), lines
+    assert any("GitRepo guestbook-prod-2, pinned for prod-2, also deploys to prod-1 (wave production/1)" in l
+               for l in lines), lines
+
+
+def test_two_gitrepo_files_with_one_name_are_refused(tmp_path):
+    """On the Fleet manager a GitRepo is its namespace and name: two files with one name
+    are one object, and one cluster's pin would land on the other's."""
+    from pathlib import Path as P
+
+    root = tmp_path / "rancher-fleet"
+    shutil.copytree(P(__file__).parents[1] / "examples" / "rancher-fleet", root)
+    gitrepo = root / "gitrepos" / "prod-2.yaml"
+    gitrepo.write_text(gitrepo.read_text().replace("name: guestbook-prod-2", "name: guestbook-prod-1"))
+    result = rollout(root, "validate", "guestbook", "--repo", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "GitRepo fleet-default/guestbook-prod-1 is pinned in 2 files (gitrepos/prod-1.yaml, gitrepos/prod-2.yaml)" \
+        in result.stderr

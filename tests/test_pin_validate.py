@@ -3,6 +3,8 @@ advance: nothing is written, exit code 2, one line per problem naming file and l
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import Repo, fleet_yaml
 
 CLUSTERS = {"dev-a": {"environment": "dev"}, "dev-b": {"environment": "dev"}, "prod-a": {"environment": "prod"}}
@@ -133,3 +135,15 @@ def test_a_refused_pin_is_located_at_the_line_that_refuses_it(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith("flux/dev-a/platform.yaml:9: ") and "uses spec.chartRef" in line for line in lines), lines
     assert any(line.startswith("flux/dev-a/values.yaml:1: ") and "image is not a mapping" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("files", ["./values.yaml", "clusters//{cluster}/values.yaml", "clusters/./{cluster}.yaml",
+                                   "clusters/{cluster}/"])
+def test_a_pin_path_git_would_store_as_written_is_refused(files):
+    """git keeps `./values.yaml` as a tree entry named `.`: the commit would say it moved
+    the cluster while values.yaml stayed as it was."""
+    from pydantic import TypeAdapter, ValidationError
+    from waves.pins import PinSpec
+
+    with pytest.raises(ValidationError, match="must be a plain path inside the repository"):
+        TypeAdapter(PinSpec).validate_python({"preset": "yaml-field", "field": "a", "files": files})

@@ -187,15 +187,18 @@ spec:
 """
 
 FLEET_GITREPO = """\
-# As rancher/fleet e2e/assets/multi-cluster-examples/helm.yaml: a GitRepo and its paths.
+# As rancher/fleet e2e/assets/multi-cluster-examples/helm.yaml: a GitRepo and its paths,
+# one per cluster (its own name, targeting its cluster).
 kind: GitRepo
 apiVersion: fleet.cattle.io/v1alpha1
-metadata: {{name: platform}}
+metadata: {{name: platform-{name}, namespace: fleet-default}}
 spec:
   repo: https://github.com/example-org/fleet-config
   revision: "1.0.0"
   paths:
   - clusters/{path}
+  targets:
+  - clusterName: {name}
 """
 
 
@@ -222,7 +225,7 @@ spec:
   identity: {{sourcePath: "clusters/{{cluster}}"}}
 """)
     for name in clusters:
-        repo.write(f"deploy/{name}.yaml", template.format(path=name))
+        repo.write(f"deploy/{name}.yaml", template.format(path=name, name=name))
         repo.write(f"clusters/{name}/kustomization.yaml", "resources: [ns.yaml]\n")
         repo.write(f"clusters/{name}/ns.yaml", "kind: Namespace\n")
     assert errors(repo, "platform") == []
@@ -230,7 +233,7 @@ spec:
     assert [(s["cluster"], s["kind"], s["path"]) for s in followed] == [
         ("eu-1", kind, f"{'./' if kind == 'Kustomization' else ''}clusters/eu-1"),
         ("us-1", kind, f"{'./' if kind == 'Kustomization' else ''}clusters/us-1")]
-    repo.write("deploy/eu-1.yaml", template.format(path="us-1"))
+    repo.write("deploy/eu-1.yaml", template.format(path="us-1", name="eu-1"))
     [line] = errors(repo, "platform")
     assert re.match(rf"deploy/eu-1.yaml:\d+: {re.escape(field)}: {kind} for cluster eu-1 deploys \S*clusters/us-1, "
                     r"the folder of cluster us-1, but identity.sourcePath says clusters/eu-1", line), line

@@ -565,3 +565,19 @@ def test_a_shallow_clone_under_trust_is_refused_not_read_blind(fleet):
     result = rollout(shallow, "status", "security-patch", now=NOW)
     assert result.returncode == 2 and "shallow" in result.stderr and "fetch-depth: 0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_resume_all_that_would_not_count_under_a_policys_trust_is_refused(fleet):
+    """An emergency stop of every policy is lifted by `resume --all`: under this policy's
+    trust that record counts only signed, so an unsigned one is refused before it is
+    written, not written to count for nothing."""
+    paused = fleet.run("mallory", "pause", "--all", "--reason", "incident", signing=False)
+    assert paused.returncode == 0, paused.stderr
+    before = git(fleet.remote, "rev-parse", "main")
+    refused = fleet.run("mallory", "resume", "--all", signing=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "security-patch has spec.trust: a resume of every policy counts only when signed" in refused.stderr
+    assert "Traceback" not in refused.stderr and git(fleet.remote, "rev-parse", "main") == before
+    resumed = fleet.run("alice", "resume", "--all")
+    assert resumed.returncode == 0, resumed.stderr
+    assert fleet.run("bot", "advance", "security-patch").returncode == 0

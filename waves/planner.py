@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from waves.dag import find_cycle, lexicographical_topological_sort, transitive_reduction
+from waves.gates import fleet as fleet_gate
 from waves.gates.kstatus import gate_problems
 from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
@@ -81,6 +83,10 @@ class Plan:
     # Set when the plan was made from advance records alone (waves/recorded.py): why the
     # inventory could not be read. Such a plan holds only the waves that went out.
     partial: str | None = None
+    # Clusters that pin one field but that the plan cannot keep in one wave and batch:
+    # errors for what writes (validate, advance, plan), reported by what only reads or
+    # reverts (status, revert), which must work when an inventory change made them.
+    conflicts: list[Problem] = field(default_factory=list)
 
     def wave(self, ref: int | str) -> Wave:
         for wave in self.waves:
@@ -143,7 +149,8 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
 
     pins = _pins(policy, targets, errors)
     units = _units(policy, targets, pins)
-    unit_of = {name: key for key, names in units.items() for name in names}
+    unit_of = _joined(units)
+    conflicts: list[Problem] = []  # shared fields the plan cannot keep together (below)
 
     parts_of: dict[str, list[_Part]] = {}
     for index, wave in enumerate(spec.waves):
@@ -152,12 +159,12 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
                 Problem(f"wave {wave.name} claims no cluster", ("spec", "waves", index), severity="warning")
             )
         # an empty wave is one part, empty, under its own name: it keeps its number
-        parts_of[wave.name] = _expand(index, wave, members[index], errors, unit_of) or [_Part(index, wave.name, None, None, [])]
+        parts_of[wave.name] = _expand(index, wave, members[index], errors, unit_of, conflicts) or [_Part(index, wave.name, None, None, [])]
 
     _link(spec.waves, parts_of, errors)
-    errors += gate_problems(spec)
+    errors += gate_problems(spec) + fleet_gate.gate_problems(spec)
     if errors:
-        raise ProblemError(errors + warnings)
+        raise ProblemError(conflicts + errors + warnings)
 
     parts = [part for wave in spec.waves for part in parts_of[wave.name]]
     order = _number(parts)
@@ -184,12 +191,12 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
 
     _check_constraints(policy, order, errors)
     wave_of = {name: wave.number for wave in waves for name in wave.clusters}
-    _shared(units, wave_of, waves, errors)
+    _shared(units, wave_of, waves, conflicts)
     if errors:
-        raise ProblemError(errors + warnings)
+        raise ProblemError(conflicts + errors + warnings)  # no plan at all: the conflicts are errors too
     down = {c.name: c.down for c in targets if c.down}
     return Plan(policy.metadata.name, spec.revision, targets, waves, pins, wave_of, warnings, down=down,
-                unavailable=spec.unavailable)
+                unavailable=spec.unavailable, conflicts=conflicts)
 
 
 def _windows(spec, part: _Part, errors: list[Problem]) -> tuple:
@@ -206,7 +213,7 @@ def _labels(cluster: Cluster) -> str:
 
 
 def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Problem],
-            unit_of: dict[str, tuple] | None = None) -> list[_Part]:
+            unit_of: dict[str, object] | None = None, conflicts: list[Problem] | None = None) -> list[_Part]:
     """groupBy then maxClusters: one part per (group, batch)."""
     groups: dict[str | None, list[Cluster]] = {}
     if wave.groupBy is None:
@@ -231,7 +238,7 @@ def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Pr
     for value, members in groups.items():
         base = wave.name if value is None else f"{wave.name}-{value}"
         size = len(members) if wave.maxClusters is None else resolve_count(wave.maxClusters, len(members))
-        batches = _batches(members, size, unit_of or {}, wave, index, errors)
+        batches = _batches(members, size, unit_of or {}, wave, index, conflicts if conflicts is not None else errors)
         if len(batches) == 1:
             parts.append(_Part(index, base, value, None, batches[0]))
             continue
@@ -263,7 +270,7 @@ def _batches(members: list[Cluster], size: int, unit_of: dict[str, tuple], wave:
         if current and len(current) + len(group) > size:
             batches.append(current)
             current = []
-        current = current + group
+        current.extend(group)
     return batches + ([current] if current else [])
 
 
@@ -329,38 +336,27 @@ def _link(specs: tuple[WaveSpec, ...], parts_of: dict[str, list[_Part]], errors:
 
 def _find_cycle(declared, specs, part_names, parts_of) -> list[str] | None:
     """A cycle among policy waves, as wave names, or None."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(s.name for s in specs)
+    edges = []
     for name, refs in declared.items():
         for ref in refs:
             owner = ref if ref in parts_of else next(
                 (s for s, parts in parts_of.items() if any(p.name == ref for p in parts)), None
             )
             if owner is not None:
-                graph.add_edge(owner, name)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    return [edge[0] for edge in cycle]
+                edges.append((owner, name))
+    return find_cycle([s.name for s in specs], edges)
 
 
 def _number(parts: list[_Part]) -> list[_Part]:
     """Topological order, ties broken by (file order, group value, batch index); the
     `after` each part keeps is the transitive reduction, so `production/2` lists
     `production/1` and not also everything `production/1` waited for."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
     by_name = {p.name: p for p in parts}
-    graph.add_nodes_from(by_name)
-    graph.add_edges_from((dep, p.name) for p in parts for dep in p.deps)
-    order = [by_name[n] for n in nx.lexicographical_topological_sort(graph, key=lambda n: by_name[n].sort_key)]
-    reduced = nx.transitive_reduction(graph)
+    edges = [(dep, p.name) for p in parts for dep in sorted(p.deps)]
+    order = [by_name[n] for n in lexicographical_topological_sort(list(by_name), edges, lambda n: by_name[n].sort_key)]
+    reduced = transitive_reduction(list(by_name), edges)
     for part in parts:
-        part.deps = set(reduced.predecessors(part.name))
+        part.deps = reduced[part.name]
     return order
 
 
@@ -445,15 +441,35 @@ def _units(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, list[P
     return {key: names for key, names in groups.items() if len(names) > 1}
 
 
+def _joined(units: dict[tuple, list[str]]) -> dict[str, str]:
+    """cluster -> the unit it moves with: units that share a cluster are one (union-find),
+    so a cluster pinning two shared fields keeps both groups together."""
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for names in units.values():
+        first = root(names[0])
+        for name in names[1:]:
+            other = root(name)
+            if other != first:
+                parent[other] = first
+    return {name: root(name) for name in parent}
+
+
 def _shared(units: dict[tuple, list[str]], wave_of: dict[str, int], waves: list[Wave],
             errors: list[Problem]) -> None:
     """A shared field moves all its clusters at once: they must be in one wave (then in
     one isolation group too, as every wave is), which shows them as one unit."""
+    shared: dict[int, list[SharedPin]] = {}
     for (index, file, _doc, pinned), names in units.items():
         numbers = sorted({wave_of[n] for n in names if n in wave_of})
         if len(numbers) == 1:
-            wave = waves[numbers[0] - 1]
-            wave.shared = wave.shared + (SharedPin(file, pinned, tuple(names)),)
+            shared.setdefault(numbers[0], []).append(SharedPin(file, pinned, tuple(names)))
             continue
         if len(numbers) > 1:
             where = "; ".join(f"wave {waves[n - 1].name}: {', '.join(x for x in names if wave_of.get(x) == n)}"
@@ -462,3 +478,5 @@ def _shared(units: dict[tuple, list[str]], wave_of: dict[str, int], waves: list[
                 f"clusters {', '.join(names)} pin one field ({file}: {pinned}), which moves them all at once, but "
                 f"the plan puts them in different waves ({where}): put them in one wave, or give each cluster its "
                 "own field", ("spec", "pin", index)))
+    for number, pins in shared.items():
+        waves[number - 1].shared = tuple(pins)

@@ -119,7 +119,8 @@ class LabelSelector(BaseModel):
         for key, value in self.matchLabels.items():
             if labels.get(key) != value:
                 return False
-        return all(req.matches(labels) for req in self.matchExpressions)
+        # once per cluster and wave: no generator for the (usual) empty list
+        return not self.matchExpressions or all(req.matches(labels) for req in self.matchExpressions)
 
     def __str__(self) -> str:
         parts = [f"{k}={v}" for k, v in self.matchLabels.items()]

@@ -34,6 +34,7 @@ class Upstream:
 class Git:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.clean_at: str | None = None  # a commit HEAD was at when `git status` showed nothing (rollout/session.py)
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None) -> str:
         result = subprocess.run(
@@ -53,8 +54,14 @@ class Git:
 
     # --- where we are -----------------------------------------------------------------
     def toplevel(self) -> Path | None:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.root, capture_output=True, text=True)
-        return Path(out.stdout.strip()) if out.returncode == 0 else None
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=self.root,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            return None
+        top, _, git_dir = out.stdout.strip().partition("\n")
+        if git_dir:
+            self._git_dir = Path(git_dir)  # asked for in the same process: git_dir() needs no other
+        return Path(top)
 
     def branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
@@ -152,6 +159,8 @@ class Git:
         stream += f"from {base}\n".encode()
         modes = modes or {}
         for path, content in changes.items():
+            if path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
+                raise ValueError(f"not a plain path in the repository: {path!r}")  # a bug upstream of here
             stream += f"M {modes.get(path, '100644')} inline {_quote_path(path)}\ndata {len(content)}\n".encode()
             stream += content + b"\n"
         stream += b"\n"

@@ -41,6 +41,7 @@ def read(repo: Path, pattern: str) -> SourceResult:
         result.problem(pattern, 0, ("clusters",), "must be a list of clusters")
         return result
     for index, item in enumerate(clusters):
+        clusters[index] = None  # the parsed item goes as its entry comes: 100,000 clusters never held twice
         loc = ("clusters", index)
         if not isinstance(item, dict):
             result.problem(pattern, 0, loc, "a cluster is a mapping with name, server, labels")

@@ -15,6 +15,7 @@ parsed again and must read as the old data with only the pinned field changed.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class PinResult:
     old_raw: str | None  # the scalar exactly as written (quotes included): what a revert restores
     field: str  # the resolved path, e.g. spec.sources[1].targetRevision
     line: int  # where the value is (1-based)
+    document: int = 0  # which document of the file
+    absent: int | None = None  # where `old` is None: the index in the path of its first missing key
 
 
 def pin_text(
@@ -53,11 +56,14 @@ def pin_text(
     path: str = "",
     raw: str | None = None,
     located: Located | None = None,
+    remove_from: int | None = None,
 ) -> PinResult:
-    """Write `value` into the field `pin` names for `cluster`; `None` removes the key (a
-    revert of an advance that had to add it). `raw`, when given, is the scalar exactly as
-    it was once written (a revert restores quotes too). `located`: `text` already parsed
-    (by `parse`). Raises PinError; never returns a text that reads as anything but the
+    """Write `value` into the field `pin` names for `cluster`; `None` removes it (a revert
+    of an advance that had to add it): the key, or with `remove_from` (the `absent` of the
+    text before that advance) the entry of the first key that was missing then, with the
+    mappings the advance made under it. `raw`, when given, is the scalar exactly as it was
+    once written (a revert restores quotes too). `located`: `text` already parsed (by
+    `parse`). Raises PinError; never returns a text that reads as anything but the
     intended change (checked in place for a single-line value, else parsed again and
     compared)."""
     if located is None:
@@ -70,15 +76,16 @@ def pin_text(
     parent, node = chain[-2], chain[-1]
     newline = "\r\n" if "\r\n" in body else "\n"
     if node is None:  # absent: add its key (and, with create: true, the mappings on the way)
+        absent = len(chain) - 2
         if value is None:
-            return PinResult(text, None, None, field, parent.start_mark.line + 1)
-        missing = field_path[len(chain) - 2:]
+            return PinResult(text, None, None, field, parent.start_mark.line + 1, index, absent)
+        missing = field_path[absent:]
         _may_add(pin, located.documents[index], field_path, missing, field, parent.start_mark.line + 1)
         _refuse_shared(chain, field)
         value = _written(pin, None, value, field, parent.start_mark.line + 1)
-        new_body, line = _insert(body, parent, [str(k) for k in missing], value, newline, field)
+        new_body, line = _insert(body, parent, [str(k) for k in missing], value, newline, field, located.nodes[index])
         _verify(new_body, located, index, field_path, value, field, line, path)
-        return PinResult(bom + new_body, None, None, field, line)
+        return PinResult(bom + new_body, None, None, field, line, index, absent)
     line = node.start_mark.line + 1
     start, end = _token_start(body, node), node.end_mark.index
     old_raw = body[start:end]
@@ -86,16 +93,18 @@ def pin_text(
     from yaml.nodes import MappingNode, ScalarNode
 
     if value is None and (not isinstance(node, ScalarNode) or _written(pin, node.value, None, field, line) is None):
-        # Undo an add: the key, and with create: true every mapping left holding nothing
-        # else (the add made it: it refuses to fill an empty `{}`, and a block mapping
-        # cannot be empty).
-        depth = len(chain) - 1
-        while pin.creates() == "tail" and depth > 1 and len(chain[depth - 1].value) == 1 \
-                and isinstance(field_path[depth - 2], str) and isinstance(chain[depth - 2], MappingNode):
-            depth -= 1
-        new_body = _remove(body, chain[depth - 1], chain[depth], format_steps(field_path[:depth]))
-        _verify(new_body, located, index, field_path[:depth], _REMOVED, field, line, path)
-        return PinResult(bom + new_body, _read(pin, node.value, field, line), old_raw, field, line)
+        k = len(field_path) - 1 if remove_from is None else remove_from
+        if not 0 <= k < len(field_path) or not isinstance(field_path[k], str) \
+                or not isinstance(chain[k], MappingNode):
+            raise PinError(f"cannot remove {format_steps(field_path[:k + 1]) or field}: it is not a key", line, field)
+        extra = [format_steps(field_path[:j]) for j in range(k + 1, len(field_path))
+                 if isinstance(chain[j], MappingNode) and len(chain[j].value) != 1]
+        if extra:  # keys added by hand beside what the advance made stay: not a revert's to drop
+            raise PinError(f"cannot remove {format_steps(field_path[:k + 1])}: {extra[0]} holds other keys now; "
+                           "remove what the advance added by hand", line, field)
+        new_body = _remove(body, chain[k], chain[k + 1], format_steps(field_path[:k + 1]))
+        _verify(new_body, located, index, field_path[:k + 1], _REMOVED, field, line, path)
+        return PinResult(bom + new_body, _read(pin, node.value, field, line), old_raw, field, line, index)
     if not isinstance(node, ScalarNode):
         raise PinError(f"{field} is not a single value", line, field)
     tag = getattr(node, "explicit_tag", None)
@@ -105,7 +114,7 @@ def pin_text(
     old = _read(pin, full, field, line)
     value = _written(pin, full, value, field, line)  # from here on: the field's whole new text
     if full == value and _reads_as_text(node) and (raw is None or raw == old_raw):
-        return PinResult(text, old, old_raw, field, line)
+        return PinResult(text, old, old_raw, field, line, index)
     flow = bool(parent.flow_style)
     if raw is not None and _raw_reads_as(raw, value, flow):
         replacement = raw
@@ -114,7 +123,7 @@ def pin_text(
     new_body = body[:start] + replacement + body[end:]
     if not _replaced_in_place(body, end, old_raw, full, replacement, value, flow):
         _verify(new_body, located, index, field_path, value, field, line, path)
-    return PinResult(bom + new_body, old, old_raw, field, line)
+    return PinResult(bom + new_body, old, old_raw, field, line, index)
 
 
 def read_pin(text: str, pin: PinBase, cluster: str, labels: dict[str, str], path: str = "",
@@ -127,7 +136,7 @@ def read_pin(text: str, pin: PinBase, cluster: str, labels: dict[str, str], path
     index, field_path, chain = _find(located, pin, cluster, labels)
     field, node = format_steps(field_path), chain[-1]
     if node is None:
-        return PinResult(text, None, None, field, chain[-2].start_mark.line + 1)
+        return PinResult(text, None, None, field, chain[-2].start_mark.line + 1, index, len(chain) - 2)
     from yaml.nodes import ScalarNode
 
     line = node.start_mark.line + 1
@@ -135,7 +144,7 @@ def read_pin(text: str, pin: PinBase, cluster: str, labels: dict[str, str], path
         raise PinError(f"{field} is not a single value", line, field)
     body = text[len(BOM):] if text.startswith(BOM) else text
     return PinResult(text, _read(pin, node.value, field, line), body[_token_start(body, node):node.end_mark.index],
-                     field, line)
+                     field, line, index)
 
 
 def _find(located: Located, pin: PinBase, cluster: str, labels: dict[str, str]) -> tuple[int, list, list]:
@@ -160,14 +169,24 @@ def _field_name(pin: PinBase, cluster: str, labels: dict[str, str]) -> str:
 
 def _may_add(pin: PinBase, doc: dict, field_path: list, missing: list, field: str, line: int) -> None:
     """No silent creation: a key the document lacks is added only where the preset knows
-    the field may be absent, or the policy says `create: true`."""
-    if pin.creates() is not None:
+    the field may be absent, or the policy says `create: true`, and then not when it is
+    a near miss of a key there (`hlm` beside `helm`: a typo, which Fleet or Helm would
+    ignore while the wave passed)."""
+    creates = pin.creates()
+    if creates == "leaf":
         return
     parent = doc
     for step in field_path[:len(field_path) - len(missing)]:
         parent = parent[step]
     where = format_steps(field_path[:len(field_path) - len(missing)]) or "the document"
-    raise PinError(f"{where} has no key {missing[0]}{near(parent, str(missing[0]))}: {pin.absent_hint()}", line, field)
+    key = str(missing[0])
+    if creates is None:
+        raise PinError(f"{where} has no key {key}{near(parent, key)}: {pin.absent_hint()}", line, field)
+    close = difflib.get_close_matches(key, [str(k) for k in parent], n=1, cutoff=0.8)
+    if close:
+        raise PinError(f"{where} has no key {key} but has `{close[0]}`: create: true adds no key that is a near "
+                       f"miss of one there (a typo would be written and change nothing); if {key} is meant, "
+                       "add it by hand once", line, field)
 
 
 _AFTER_BLOCK = re.compile(r"[ \t]*(?:#[^\r\n]*)?(?:\r?\n|$)")
@@ -288,7 +307,8 @@ def find_document(located: Located, pin: PinBase, cluster: str, labels: dict[str
             raise PinError(message, line)
     if not chosen:
         named = f" named {render(pin.name, cluster, labels)}" if pin.name else ""
-        raise PinError(f"no {pin.describe_kind()} document{named} in this file")
+        kind = pin.describe_kind()
+        raise PinError(f"no {kind}{'' if kind == 'document' else ' document'}{named} in this file")
     if len(chosen) > 1:
         raise PinError(f"{len(chosen)} {pin.describe_kind()} documents in this file: set `name:` on the pin to choose one",
                        located.nodes[chosen[1]].start_mark.line + 1)
@@ -392,7 +412,7 @@ def _double_quoted(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field: str) -> tuple[str, int]:
+def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field: str, root=None) -> tuple[str, int]:
     """Add `key: value` to a mapping (`keys`: more than one with create: true, each a
     mapping holding the next): first in a flow mapping, as its own lines (at the mapping's
     indentation, before its first key) in a block mapping. Returns the text and the line
@@ -403,9 +423,6 @@ def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field
         raise PinError(f"cannot add {field}: its parent is not a mapping")
     rendered = _render(value, None, field, mapping.start_mark.line + 1, bool(mapping.flow_style))
     if mapping.flow_style:
-        if len(keys) > 1 and not mapping.value:
-            raise PinError(f"cannot add {field} into an empty {{}}: a revert could not tell it from one it made; "
-                           "add the first key by hand", mapping.start_mark.line + 1, field)
         brace = mapping.start_mark.index
         separator = ", " if mapping.value else ""
         entry = "".join(f"{k}: {{" for k in keys[:-1]) + f"{keys[-1]}: {rendered}" + "}" * (len(keys) - 1)
@@ -414,7 +431,7 @@ def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field
         raise PinError(f"cannot add {field}: its mapping is empty")
     first_key = mapping.value[0][0]
     column = first_key.start_mark.column
-    step = _indent_step(mapping, column)
+    step = _indent_step(root if root is not None else mapping)
     lines = [" " * (column + i * step) + f"{k}:" for i, k in enumerate(keys[:-1])]
     lines.append(" " * (column + (len(keys) - 1) * step) + f"{keys[-1]}: {rendered}")
     entry = newline.join(lines)
@@ -430,16 +447,23 @@ def _insert(text: str, mapping, keys: list[str], value: str, newline: str, field
     return text[:at] + newline + entry + text[at:], first_key.start_mark.line + 1 + len(keys)
 
 
-def _indent_step(mapping, column: int) -> int:
-    """How far this file indents a mapping inside a mapping: from the first nested block
-    mapping found under this one, else 2."""
-    from yaml.nodes import MappingNode
+def _indent_step(root) -> int:
+    """How far this document indents a block mapping inside a block mapping: the first
+    such pair found, else 2."""
+    from yaml.nodes import MappingNode, SequenceNode
 
-    for key, value in mapping.value:
-        if isinstance(value, MappingNode) and not value.flow_style and value.value:
-            inner = value.value[0][0].start_mark.column - key.start_mark.column
-            if inner > 0:
-                return inner
+    todo = [root]
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, MappingNode) and not node.flow_style:
+            for key, value in node.value:
+                if isinstance(value, MappingNode) and not value.flow_style and value.value:
+                    inner = value.value[0][0].start_mark.column - key.start_mark.column
+                    if inner > 0:
+                        return inner
+                todo.append(value)
+        elif isinstance(node, SequenceNode):
+            todo.extend(node.value)
     return 2
 
 
@@ -452,13 +476,15 @@ def _remove(text: str, mapping, node, field: str) -> str:
     key_node = next(k for k, v in mapping.value if v is node)
     if mapping.flow_style:
         end = node.end_mark.index
-        rest = re.compile(r"\s*,\s*").match(text, end)
+        rest = re.compile(r", ?").match(text, end)  # what _insert wrote after the entry, no more
         return text[: key_node.start_mark.index] + text[rest.end() if rest else end :]
     last = _last_end(node)
     line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     line_end = text.find("\n", last)
     line_end = len(text) if line_end < 0 else line_end + 1
-    after = node.end_mark.index if last == node.end_mark.index else key_node.end_mark.index  # a comment anywhere in it
+    # A comment after a scalar is someone's and stays (refused); lines of a removed block
+    # are all the advance's, whatever was written inside them since
+    after = node.end_mark.index if last == node.end_mark.index else line_end
     if text[line_start : key_node.start_mark.index].strip() or "#" in text[after : line_end]:
         raise PinError(f"cannot remove {field} without touching other text: remove it by hand", key_node.start_mark.line + 1)
     return text[:line_start] + text[line_end:]

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from rollout.workspace import UsageError
 
 OBSERVERS = {"argocd": "rollout.observers.argocd", "flux": "rollout.observers.flux",
-             "prometheus": "rollout.observers.prometheus", "kstatus": "rollout.observers.kstatus"}
+             "prometheus": "rollout.observers.prometheus", "kstatus": "rollout.observers.kstatus",
+             "fleet": "rollout.observers.fleet"}
 
 
 class SetupError(UsageError):

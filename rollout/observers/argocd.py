@@ -65,35 +65,21 @@ def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str 
     - the pinned Application's targetRevision (argocd-application): its pinned sources;
     - a field of the pinned Application's source (argocd-application-image): that field;
     - any other Application (the gate's `application` template, the pin elsewhere in the
-      repo): the commit Argo CD compared must be the wave's advance or a later one."""
-    from rollout.manifests.edit import find_document
-    from waves.pins.argocd_application import pinned_source_indexes
-    from waves.pins.base import PinTargetError
+      repo): the commit Argo CD compared must be the wave's advance or a later one.
+    What each pinned file says comes from rollout/reuse.py: the files are read once, and
+    not at all on a later step when their blobs did not change."""
+    from rollout.git.repo import Git
+    from rollout.reuse import pinned as pinned_facts
 
-    policy, members = ctx.ws.loaded.policy, set(clusters)
     pinned: dict[str, tuple[str | None, dict]] = {}
     generated = set()  # clusters whose Application an ApplicationSet makes, its targetRevision the pin
-    for target in ctx.ws.inspection.targets if ctx.ws.inspection else []:
-        pin = policy.spec.pin[target.pin_index]
-        if target.cluster not in members or target.located is None:
-            continue
-        if pin.preset == "argocd-applicationset-list":
-            generated.add(target.cluster)
-            continue
-        if pin.preset not in ("argocd-application", "argocd-application-image"):
-            continue
-        doc = target.located.documents[find_document(target.located, pin, target.cluster, ctx.labels[target.cluster])]
-        try:
-            at_pin: dict = {"sources": pinned_source_indexes(pin, doc)}
-            if pin.preset == "argocd-application-image":
-                steps, path = pin.source_steps(doc), pin.locate(doc, target.cluster, ctx.labels[target.cluster])
-                value = doc
-                for step in path:
-                    value = value[step]
-                at_pin["fields"] = {tuple(path[len(steps):]): value}
-        except (PinTargetError, KeyError, IndexError, TypeError):
-            at_pin = {}  # validate refuses such a pin; judge with what the status shows
-        pinned[target.cluster] = ((doc.get("metadata") or {}).get("name"), at_pin)
+    git = Git(ctx.ws.repo) if ctx.ws.plan_key is not None else None
+    for cluster, facts in pinned_facts(ctx.ws, git, clusters).items():
+        for fact in facts:
+            if fact.generated:
+                generated.add(cluster)
+            elif fact.application is not None:
+                pinned[cluster] = fact.application
     out = {}
     for cluster in clusters:
         name, at_pin = pinned.get(cluster, (None, {"commits": "since-advance"}))
@@ -106,3 +92,4 @@ def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str 
                 name, at_pin = wanted, {} if cluster in generated else {"commits": "since-advance"}
         out[cluster] = (name, at_pin)
     return out
+

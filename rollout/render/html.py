@@ -343,6 +343,9 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     facts = [f"<dt>after</dt><dd>{after}</dd>",
              f"<dt>bake</dt><dd>{_took(wave.bake_seconds) if wave.bake_seconds else 'none'}</dd>",
              f"<dt>gates</dt><dd>{_e(', '.join(_gate_names(wave)) or 'none: passes when its bake is over')}</dd>"]
+    for shared in wave.shared:  # one field moves these clusters at once (docs/policy.md)
+        facts.append(f"<dt>pinned together</dt><dd>{_e(', '.join(shared.clusters))}: one field, "
+                     f"<code>{_e(shared.file)}</code> <code>{_e(shared.field)}</code></dd>")
     if wave.approval:
         facts.append(f"<dt>approval</dt><dd>{_e(wave.approval)}: "
                      f"{'approved by ' + _e(ws.approved_by) if ws.approved_by else 'not approved yet'}</dd>")

@@ -8,10 +8,15 @@ deploys each of them, with the revision pinned there now.
   flux-kustomization-var       the pinned Kustomization, on the cluster's own context
   kubernetes-image             also the pinned Deployment, StatefulSet or DaemonSet itself,
                                on the cluster's own context, rolling out the pinned image
-  any other preset             the Application an `argocd` gate's `application` template
-                               names, when the repo holds it (it reads the pinned file:
-                               it compares commits); else a Flux Kustomization `apps` in
-                               flux-system on the cluster
+  fleet-gitrepo                Rancher Fleet on the context `fleet-manager`: the pinned
+                               GitRepo, its Bundle, the cluster's BundleDeployment
+                               (rollout/simulator/rancher.py)
+  any other preset             the GitRepo a `fleet` gate's `gitRepo` template names (it
+                               reads the pinned file: it follows the branch), with its
+                               Bundle and BundleDeployments; else the Application an
+                               `argocd` gate's `application` template names, when the repo
+                               holds it (it compares commits); else a Flux Kustomization
+                               `apps` in flux-system on the cluster
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from rollout.manifests.document import parse_manifest
 from rollout.manifests.edit import PinError, find_document
+from rollout.simulator import rancher
 from rollout.simulator.status import WORKLOADS, SimObject
 from rollout.yamlfile import YamlError, read_text
 
@@ -53,6 +59,7 @@ def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
     learned = Learned()
     parsed: dict[str, object] = {}
     applications: dict[str, dict] | None = None  # name -> Application document, read when needed
+    gitrepos: dict[str, dict] | None = None  # name -> Fleet GitRepo document, read when needed
     for path in sorted((repo / "rollouts").glob("*.y*ml")):
         ws = load_workspace(repo, str(path), hub=hub)
         if ws.plan is None:
@@ -62,6 +69,9 @@ def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
         templates = _gate_applications(policy)
         if templates and applications is None:
             applications = _applications(repo)
+        fleet_gates = _fleet_gates(policy)
+        if fleet_gates and gitrepos is None:
+            gitrepos = _documents(repo, "GitRepo")
         for cluster in ws.plan.targets:
             learned.clusters[cluster.name] = cluster.labels
             for target in ws.plan.pins[cluster.name]:
@@ -79,6 +89,19 @@ def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
                     value = _get(doc, pin.locate(doc, cluster.name, cluster.labels))
                 except (PinError, ValueError, KeyError, IndexError, TypeError) as err:
                     learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
+                    continue
+                if pin.preset == "fleet-gitrepo":
+                    for served in rancher.objects(doc, cluster.name, _fleet_cluster(fleet_gates, cluster.name,
+                                                                                   cluster.labels),
+                                                  str(value), "revision", commit, now):
+                        learned.objects[key_of(served)] = served
+                    continue
+                reading = _reading_gitrepo(fleet_gates, gitrepos or {}, target.file, cluster.name, cluster.labels)
+                if reading is not None:  # a Fleet GitRepo reads the pinned file: it follows the branch
+                    for served in rancher.objects(reading, cluster.name, _fleet_cluster(fleet_gates, cluster.name,
+                                                                                       cluster.labels),
+                                                  str(value), "branch", commit, now):
+                        learned.objects[key_of(served)] = served
                     continue
                 obj = _object(pin, doc, cluster.name, str(value), commit, now)
                 if obj.kind == "Kustomization" and obj.name == "apps":  # any other preset
@@ -99,21 +122,64 @@ def _gate_applications(policy) -> list[str]:
 
 def _applications(repo: Path) -> dict[str, dict]:
     """Every Argo CD Application document in the repo, by name (files that mention it)."""
+    return _documents(repo, "Application")
+
+
+def _documents(repo: Path, kind: str) -> dict[str, dict]:
+    """Every document of `kind` in the repo, by name (files that mention it)."""
     found = {}
     for file in repo.rglob("*.y*ml"):
         if ".git" in file.parts:
             continue
         try:
             text = read_text(file)
-            if "kind: Application" not in text:
+            if f"kind: {kind}" not in text:
                 continue
             documents = parse_manifest(text, str(file)).documents
         except (YamlError, OSError):
             continue
         for doc in documents:
-            if isinstance(doc, dict) and doc.get("kind") == "Application":
+            if isinstance(doc, dict) and doc.get("kind") == kind:
                 found[str((doc.get("metadata") or {}).get("name"))] = doc
     return found
+
+
+def _fleet_gates(policy) -> list:
+    """The configurations of the policy's fleet gates."""
+    gates = list(policy.spec.gates) + [g for w in policy.spec.waves for g in (w.gates or ())]
+    return [g.fleet for g in gates if getattr(g, "fleet", None) is not None]
+
+
+def _fleet_cluster(gates: list, cluster: str, labels: dict) -> str:
+    """The cluster's name in Fleet, as the first fleet gate names it."""
+    from waves.templates import MissingLabel, render
+
+    try:
+        return render(gates[0].cluster, cluster, labels) if gates else cluster
+    except MissingLabel:
+        return cluster
+
+
+def _reading_gitrepo(gates: list, gitrepos: dict, file: str, cluster: str, labels: dict) -> dict | None:
+    """The GitRepo a fleet gate's `gitRepo` names for the cluster (the repo's own document,
+    else one that follows this repo's branch from the pinned file's folder)."""
+    from waves.templates import MissingLabel, render
+
+    for gate in gates:
+        if gate.gitRepo is None:
+            continue
+        try:
+            name, namespace = render(gate.gitRepo, cluster, labels), render(gate.namespace, cluster, labels)
+        except MissingLabel:
+            continue
+        doc = gitrepos.get(name)
+        if doc is not None:
+            return doc
+        folder = str(Path(file).parent)
+        return {"metadata": {"name": name, "namespace": namespace},
+                "spec": {"repo": "https://git.example/fleet.git", "branch": "main",
+                         "paths": [] if folder == "." else [folder]}}
+    return None
 
 
 def _reading_application(templates, applications, cluster: str, labels: dict, value: str, commit: str, now: float):

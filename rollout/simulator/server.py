@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rollout.simulator.fleet import Key, learn, merge
+from rollout.simulator.rancher import render as fleet_render
 from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase, workload
 
 
@@ -120,8 +121,11 @@ class Simulator:
 
     def render(self, obj: SimObject, now: float) -> dict:
         faults = [f for f in self.faults if f.cluster == obj.cluster]
-        spec, generation = obj.spec, obj.generation
-        if obj.image_path is not None:
+        spec, generation, labels = obj.spec, obj.generation, obj.labels
+        if obj.fleet is not None:
+            spec, generation, status, labels = fleet_render(obj, now, self.timing, faults,
+                                                            self.unreachable(obj.cluster, now))
+        elif obj.image_path is not None:
             spec, generation, status = workload(obj, now, self.timing, faults)
         elif obj.kind == "Application":
             status = argo_status(obj, now, self.timing, faults, self.started)
@@ -130,7 +134,7 @@ class Simulator:
         return {
             "apiVersion": obj.api_version,
             "kind": obj.kind,
-            "metadata": {"name": obj.name, "namespace": obj.namespace, "labels": obj.labels,
+            "metadata": {"name": obj.name, "namespace": obj.namespace, "labels": labels,
                          "generation": generation, "resourceVersion": str(self._rv(obj, now)),
                          "uid": f"sim-{obj.context}-{obj.namespace}-{obj.name}"},
             "spec": spec,
@@ -213,8 +217,8 @@ def make_app(sim: Simulator):
 
     def context_of(request) -> str | None:
         prefix = request.match_info["prefix"]
-        if prefix == "hub":
-            return "hub"
+        if prefix in ("hub", "fleet-manager"):
+            return prefix
         if prefix.startswith("clusters/"):
             return prefix[len("clusters/"):]
         return None
@@ -230,7 +234,7 @@ def make_app(sim: Simulator):
         """An unreachable cluster drops the connection, as a dead API server would; a
         request without the kubeconfig's token is refused (401), as a real one would."""
         context = context_of(request)
-        if context and context != "hub" and sim.unreachable(context, time.time()):
+        if context and context not in ("hub", "fleet-manager") and sim.unreachable(context, time.time()):
             request.transport.close()
             raise ConnectionResetError(f"cluster {context} is unreachable")
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -344,7 +348,7 @@ def make_app(sim: Simulator):
         return json_response(_status(404, "NotFound", f"the server could not find the requested resource ({request.path})"), 404)
 
     app = web.Application()
-    prefix = r"{prefix:hub|clusters/[a-z0-9][-a-z0-9.]*}"
+    prefix = r"{prefix:hub|fleet-manager|clusters/[a-z0-9][-a-z0-9.]*}"
     app.router.add_get("/version", version)
     app.router.add_get("/metrics", metrics)
     app.router.add_get(f"/{prefix}/version", version)
@@ -362,9 +366,12 @@ def make_app(sim: Simulator):
     return app
 
 
-def kubeconfig(url: str, clusters: list[str]) -> dict:
-    """Context `hub` (namespace argocd) and one context per cluster, named after it."""
-    entries = [("hub", f"{url}/hub", "argocd")] + [(name, f"{url}/clusters/{name}", "flux-system") for name in clusters]
+def kubeconfig(url: str, clusters: list[str], fleet_manager: bool = False) -> dict:
+    """Context `hub` (namespace argocd), `fleet-manager` (namespace fleet-default) when the
+    fleet has Rancher Fleet objects, and one context per cluster, named after it."""
+    entries = [("hub", f"{url}/hub", "argocd")] + ([("fleet-manager", f"{url}/fleet-manager", "fleet-default")]
+                                                   if fleet_manager else [])
+    entries += [(name, f"{url}/clusters/{name}", "flux-system") for name in clusters]
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -400,7 +407,8 @@ async def serve(sim: Simulator, host: str, port: int, kubeconfig_out: Path, on_r
     actual = site._server.sockets[0].getsockname()[1]  # port 0: the OS picked one
     url = f"http://{host}:{actual}"
     kubeconfig_out.parent.mkdir(parents=True, exist_ok=True)
-    kubeconfig_out.write_text(json.dumps(kubeconfig(url, sorted(sim.clusters)), indent=2))
+    fleet_manager = any(o.context == "fleet-manager" for o in sim.objects.values())
+    kubeconfig_out.write_text(json.dumps(kubeconfig(url, sorted(sim.clusters), fleet_manager), indent=2))
     on_ready(url, len(sim.clusters), len(sim.objects))
     try:
         while True:

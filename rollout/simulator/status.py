@@ -72,6 +72,9 @@ class SimObject:
     # A workload (Deployment, StatefulSet, DaemonSet) pinned by `kubernetes-image`: the path
     # to the pinned image in its document; `desired` is the whole image reference.
     image_path: tuple | None = None
+    # A Rancher Fleet object (GitRepo, Bundle, BundleDeployment): what links it to its
+    # GitRepo and bundle (rollout/simulator/rancher.py); `jitter: False` for the shared ones.
+    fleet: dict | None = None
 
     @property
     def api_version(self) -> str:
@@ -79,6 +82,8 @@ class SimObject:
 
 
 def _jitter(obj: SimObject, timing: Timing) -> float:
+    if obj.fleet is not None and obj.fleet.get("jitter") is False:
+        return 1.0
     digest = hashlib.sha256(f"{obj.cluster}/{obj.name}/{obj.desired}".encode()).digest()
     return 1.0 + timing.jitter * digest[0] / 255
 

@@ -1,5 +1,6 @@
 """Health gates a wave must pass: one module per gate, each a pydantic model keyed by the
-gate's registered name (`- argocd: {...}`, `- flux: {...}`, `- prometheus: {...}`, `- kstatus: {...}`)."""
+gate's registered name (`- argocd: {...}`, `- flux: {...}`, `- prometheus: {...}`, `- kstatus: {...}`,
+`- fleet: {...}`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Annotated, Union
 from pydantic import Discriminator, Tag
 
 from waves.gates.argocd import ArgoCDGate
+from waves.gates.fleet import FleetGate
 from waves.gates.flux import FluxGate
 from waves.gates.kstatus import KStatusGate
 from waves.gates.prometheus import PrometheusGate
 
-GATES = {"argocd": ArgoCDGate, "flux": FluxGate, "prometheus": PrometheusGate, "kstatus": KStatusGate}
+GATES = {"argocd": ArgoCDGate, "flux": FluxGate, "prometheus": PrometheusGate, "kstatus": KStatusGate,
+         "fleet": FleetGate}
 
 
 def _gate_name(value: object) -> str | None:

@@ -685,7 +685,7 @@ class KStatusGateConfig(BaseModel):
         "PLURAL.VERSION.GROUP for a custom resource.")
     revisionFrom: str | None = Field(
         default=None, description="Field path whose value must hold the pin in every object, e.g. "
-        "spec.template.spec.containers[0].image; without it, a revision-aware gate (argocd, flux) must "
+        "spec.template.spec.containers[0].image; without it, a revision-aware gate (argocd, flux, fleet) must "
         "share the wave.")
     settle: Duration = Field(
         default=30, description="How long kstatus's Failed must last (since the wave's advance at the earliest) "
@@ -738,13 +738,13 @@ class KStatusGate(BaseModel):
     kstatus: KStatusGateConfig
 
 
-REVISION_AWARE = ("argocd", "flux")  # gates that compare the pin themselves
+REVISION_AWARE = ("argocd", "flux", "fleet")  # gates that compare the pin themselves
 
 
 def gate_problems(spec) -> list[Problem]:
     """A kstatus gate without `revisionFrom` shows only that the objects are healthy,
     which they were before the advance too: it must share its wave with a gate that
-    compares the pin (argocd, flux). `spec` is a PolicySpec; one problem per such gate."""
+    compares the pin (argocd, flux, fleet). `spec` is a PolicySpec; one problem per such gate."""
     problems = []
     places = [(("spec", "gates"), spec.gates, any(w.gates is None for w in spec.waves))]  # used by a wave?
     places += [(("spec", "waves", i, "gates"), w.gates, True) for i, w in enumerate(spec.waves) if w.gates is not None]
@@ -760,7 +760,7 @@ def gate_problems(spec) -> list[Problem]:
                 problems.append(Problem(
                     "a kstatus gate without revisionFrom could pass on the old revision (the objects were healthy "
                     "before the advance too): set revisionFrom to a field that holds the pin (e.g. "
-                    "spec.template.spec.containers[0].image), or add an argocd or flux gate to the same gates",
+                    "spec.template.spec.containers[0].image), or add an argocd, flux or fleet gate to the same gates",
                     (*loc, index, "kstatus")))
     return problems
 

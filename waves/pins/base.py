@@ -64,6 +64,13 @@ class PinBase(BaseModel):
     def _relative(cls, value: str) -> str:
         if value.startswith("/") or ".." in value.split("/"):
             raise ValueError(f"{value!r} must be a path inside the repository")
+        parts = value.split("/")
+        if any(part in ("", ".") for part in parts):
+            # git stores paths as written: `./values.yaml` would commit a tree entry named
+            # `.`, and `a//b` another spelling of one file, escaping the shared-field check
+            plain = "/".join(part for part in parts if part not in ("", "."))
+            raise ValueError(f"{value!r} must be a plain path inside the repository, without ./, // or a trailing "
+                             f"/: {plain!r}")
         return value
 
     def field_path(self) -> str:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Literal
@@ -23,6 +24,11 @@ PathStep = str | int | tuple[str, str]  # mapping key, list index, or list entry
 
 def parse_field_path(path: str) -> list[PathStep]:
     """`items[name=x].tag` -> ["items", ("name", "x"), "tag"]; raises ValueError."""
+    return list(_parsed(path))  # a copy: callers extend it
+
+
+@functools.lru_cache(maxsize=1024)  # one policy's few paths, read for each of thousands of clusters
+def _parsed(path: str) -> tuple[PathStep, ...]:
     steps: list[PathStep] = []
     pos = 0
     while pos < len(path):
@@ -40,7 +46,7 @@ def parse_field_path(path: str) -> list[PathStep]:
         pos = match.end()
     if not steps or not isinstance(steps[-1], str) and not isinstance(steps[-1], int):
         raise ValueError(f"field path {path!r} must end at a scalar field")
-    return steps
+    return tuple(steps)
 
 
 def render_steps(steps: list[PathStep], cluster: str, labels: Mapping[str, str]) -> list[PathStep]:

@@ -1,0 +1,304 @@
+"""The commands CI runs all night, at fleet scale (issue 21), in one run, interleaved:
+
+- the floor: `python -c` reading the same Fleet file with yaml_rs and writing it with
+  json.dumps (what no command that reads the inventory can beat);
+- `rollout plan big --format json`;
+- `rollout status big` (the table people type), warm: the step before it left the cache;
+- `rollout run big` on a step that only waits: the canary wave is out and baking (24h), no
+  gates, so the step judges, decides to wait and writes nothing; warm, as every step but
+  the first after an advance is;
+- `status` and `run` cold: the cache in .git removed before each run (the first step after
+  a clone, or after the policy, the inventory or the tree changed), each run right before
+  its warm one.
+
+Each round runs every command once, in turn, so the machine's drift hits them alike;
+figures are medians over the rounds, ratios of medians, of the wall time and of the CPU
+time (user + system of the command and the git processes it waited for: what the
+command costs, which other jobs on a shared machine disturb much less). Peak memory is
+`/usr/bin/time -f %M` of one extra run each.
+
+    .venv/bin/python benchmarks/bench_fleet.py                    # 10,000 and 100,000 clusters, 7 rounds
+    .venv/bin/python benchmarks/bench_fleet.py --sizes 10000 --runs 11
+
+The `gate` row (10,000 Argo CD clusters against the simulator) is benchmarks/bench_gates.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_advance import ENV, git  # noqa: E402
+from common import DATA, ROLLOUT, wait_quiet  # noqa: E402
+from make_fleet import VERSION, make  # noqa: E402
+
+BAKE = "      bake: 240h\n"  # the canary bakes for days: every run of this benchmark only waits
+CACHES = ("rollout-plans.pickle", "rollout-facts.pickle", "rollout-checks.pickle")
+
+
+def fleet(n: int) -> Path:
+    """DATA/speed-N/work: a clone (a bare remote beside it) of a make_fleet repo whose
+    canary wave bakes, with the canary advanced and pushed."""
+    root = DATA / f"speed-{n}"
+    stamp = root / ".made-by"
+    want = f"bench_fleet {VERSION} {n} {BAKE.strip()}\n"
+    if stamp.is_file() and stamp.read_text() == want:
+        return root / "work"
+    shutil.rmtree(root, ignore_errors=True)
+    start = time.perf_counter()
+    source = make(n, root / "source")
+    policy = source / "rollouts/big.yaml"
+    canary = "      selector: {matchLabels: {environment: dev, region: us-east}}\n"
+    policy.write_text(policy.read_text().replace(canary, canary + BAKE, 1))
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "fleet")
+    git(root, "clone", "-q", "--bare", str(source), str(root / "remote.git"))
+    shutil.rmtree(source)
+    work = root / "work"
+    git(root, "clone", "-q", str(root / "remote.git"), str(work))
+    subprocess.run([*ROLLOUT, "advance", "big", "--wave", "1"], cwd=work, env=ENV, check=True,
+                   stdout=subprocess.DEVNULL)
+    stamp.write_text(want)
+    print(f"  (made {work} in {time.perf_counter() - start:.0f} s)", flush=True)
+    return work
+
+
+def commands(work: Path) -> dict[str, tuple[list[str], bool]]:
+    """name -> (command, whether the cache is dropped before it)."""
+    floor = ("import json, yaml_rs; "
+             "json.dumps(yaml_rs.loads(open('fleet/clusters.yaml', encoding='utf-8').read()))")
+    return {  # each warm run after its cold one: what the run before it kept is what it finds
+        "floor": ([sys.executable, "-c", floor], False),
+        "plan": ([*ROLLOUT, "plan", "big", "--format", "json"], False),
+        "status cold": ([*ROLLOUT, "status", "big"], True),
+        "status": ([*ROLLOUT, "status", "big"], False),
+        "run cold": ([*ROLLOUT, "run", "big"], True),
+        "run": ([*ROLLOUT, "run", "big"], False),
+    }
+
+
+def drop_cache(work: Path) -> None:
+    for name in CACHES:
+        (work / ".git" / name).unlink(missing_ok=True)
+
+
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def once(command: list[str], work: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run."""
+    start, cpu = time.perf_counter(), _cpu()
+    done = subprocess.run(command, cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start, _cpu() - cpu
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    if command[-2:] == ["run", "big"] and "waiting" not in done.stdout:
+        sys.exit(f"run did not only wait: {done.stdout.strip()[-300:]}")
+    return took
+
+
+def peak(command: list[str], work: Path) -> int:
+    """Peak RSS in MB (`/usr/bin/time -f %M`)."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=ENV, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=True)
+    return round(int(done.stderr.strip().splitlines()[-1]) / 1024)
+
+
+def measure(n: int, runs: int) -> None:
+    work = fleet(n)
+    cmds = commands(work)
+    for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
+        once(command, work)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+    print(f"\n{n:,} clusters ({(work / 'fleet/clusters.yaml').stat().st_size / 1e6:.1f} MB Fleet file), "
+          f"{runs} rounds; before: {wait_quiet()}", flush=True)
+    for _ in range(runs):
+        for name, (command, cold) in cmds.items():
+            if cold:
+                drop_cache(work)
+            samples[name].append(once(command, work))
+    med = {name: statistics.median(w for w, _ in s) for name, s in samples.items()}
+    cpu = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
+    memory = {}
+    for name, (command, cold) in cmds.items():  # the same order: each warm one finds what its cold one kept
+        if cold:
+            drop_cache(work)
+        memory[name] = peak(command, work)
+    versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
+              "run cold": "plan"}
+    print(f"  {'command':12s} {'wall':>8s} {'min':>7s} {'max':>7s} {'ratio':>12s}  {'CPU':>7s} {'ratio':>12s}  peak")
+    for name, s in samples.items():
+        base = versus[name]
+        ratio = f"{med[name] / med[base]:.2f}x {base}" if base else ""
+        cpu_ratio = f"{cpu[name] / cpu[base]:.2f}x {base}" if base else ""
+        walls = [w for w, _ in s]
+        print(f"  {name:12s} {med[name]:7.3f}s {min(walls):6.3f}s {max(walls):6.3f}s {ratio:>12s}  {cpu[name]:6.3f}s "
+              f"{cpu_ratio:>12s}  {memory[name]} MB")
+    imports(work)
+    print(f"  after: {wait_quiet(max_wait=0)}")
+
+
+HEAVY = ("networkx", "pydantic", "kubernetes", "rich")
+
+
+def imports(work: Path) -> None:
+    """`python -X importtime` of each command (one run, warm): the import time by top-level
+    package (self times summed; -X importtime inflates them a little) and which heavy ones load."""
+    for name in ("plan", "status", "run"):
+        command = commands(work)[name][0]
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "rollout", *command[1:]], cwd=work, env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        per: dict[str, int] = {}
+        for line in done.stderr.splitlines():
+            if line.startswith("import time:") and "cumulative" not in line:
+                own, _, module = line[len("import time:"):].split("|")
+                per[module.strip().split(".")[0]] = per.get(module.strip().split(".")[0], 0) + int(own)
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:7]
+        print(f"  imports of {name}: {sum(per.values()) / 1000:.0f} ms: "
+              + ", ".join(f"{m} {us / 1000:.0f}" for m, us in top)
+              + f"; heavy: {', '.join(h for h in HEAVY if h in per) or 'none'}")
+
+
+# Where a command's time goes: the cumulative CPU time of these functions in one warm run under
+# cProfile (which inflates Python-heavy parts ~1.5-2x: read shares, not timings), rows by
+# (label, file, function); an indented row is part of the one above it.
+PHASES = {
+    "plan": [("load the policy", "policy_file.py", "load_policy"),
+             ("read the inventory", "inventory/__init__.py", "load_inventory"),
+             ("  of which yaml-rs's parse", "yamlfile.py", "load_documents"),
+             ("plan", "planner.py", "make_plan"),
+             ("pinned files exist", "workspace.py", "check_pin_files"),
+             ("write the JSON", "plan_json.py", "write")],
+    "status": [("the plan (kept)", "workspace.py", "_load_workspace"),
+               ("  of which its key (inventory hashed)", "reuse.py", "plan_key"),
+               ("  of which reading it", "reuse.py", "planned"),
+               ("the events (git log)", "history.py", "read_events"),
+               ("what the pinned files say (kept)", "reuse.py", "at_revision"),
+               ("fold, trust screen", "session.py", "fold_events"),
+               ("pauses (git log)", "controls.py", "hold_of"),
+               ("the table", "render/status.py", "render")],
+    "run": [("open the checkout, fetch", "session.py", "open_synced"),
+            ("the snapshot: plan, checks (kept), events, fold", "step.py", "snapshot"),
+            ("  of which the plan and the checks", "session.py", "load"),
+            ("judge the gates (a bake: no gate)", "gate_check.py", "evaluate"),
+            ("decide, build nothing, publish nothing", "step.py", "carry_out"),
+            ("the rollout after the step", "step.py", "after"),
+            ("the log lines", "run.py", "lines")],
+}
+
+
+STATUS_STEPS = """
+import time, sys, io, contextlib
+T = time.process_time
+marks = [("start", T())]
+def mark(name): marks.append((name, T()))
+import rollout.cli; mark("typer, rollout.cli")
+from pathlib import Path
+import rollout.status as st; mark("waves.state, pydantic and the policy models, rollout's modules")
+from rollout.git.repo import Git
+from rollout.workspace import load_workspace, repo_root
+root = repo_root(None, "big"); git = Git(root); git.toplevel()
+ws = load_workspace(root, "big", reuse=git); mark("the kept plan (policy, key, unpickle, pinned files exist)")
+held = st.at_revision(ws, git); mark("what the pinned files say (kept)")
+from rollout.git.history import followed_remote, history_refs, read_events
+from rollout.session import fold_events
+from rollout.delivery import delivery_for
+from rollout.controls import hold_of
+remote = followed_remote(git); refs = history_refs(git, remote)
+events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
+state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, int(time.time()), held)
+hold = hold_of(git, ws.plan.policy, int(time.time()), refs, ws); mark("events, fold, the trust screen, pauses")
+from rollout.render.status import render
+with contextlib.redirect_stdout(io.StringIO()):
+    render(ws.plan, state, "table", hold)
+mark("the table (rich)")
+print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks[1:], marks)))
+"""
+
+
+def status_steps(work: Path, runs: int = 5) -> None:
+    """`status`'s steps timed in CPU time in fresh interpreters, warm (medians)."""
+    once(commands(work)["status"][0], work)
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", STATUS_STEPS], cwd=work, env=ENV, capture_output=True, text=True,
+                             check=True).stdout
+        for line in out.splitlines():
+            name, ms = line.split("\t")
+            samples.setdefault(name, []).append(float(ms))
+    print(f"  `rollout status big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
+    for name, values in samples.items():
+        print(f"    {name:62s} {statistics.median(values):6.1f}")
+    print(f"    {'in the process':62s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
+
+
+def where(work: Path, name: str) -> None:
+    """One warm run of `name` in this interpreter under cProfile: the phases' shares."""
+    import cProfile
+    import contextlib
+    import io
+    import pstats
+
+    command = commands(work)[name][0][1:]
+    os.chdir(work)
+    profile = cProfile.Profile(time.process_time)  # CPU time: a shared machine's waits are not the command's
+    children = _cpu()
+    sys.argv = ["rollout", *command]
+    from rollout.cli import main as cli
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        profile.enable()
+        try:
+            cli()
+        except SystemExit:
+            pass
+        profile.disable()
+    git = _cpu() - children
+    stats = pstats.Stats(profile).stats
+    total = max(ct for (_, _, _, ct, _) in stats.values())  # main(): the whole command but the interpreter's start
+    print(f"  where `rollout {' '.join(command)}` goes (cProfile of CPU time, one warm run: {total:.2f} s in the "
+          f"command, imports inside it included, + {git:.2f} s in git processes):")
+    listed = 0.0
+    for label, file, func in PHASES[name]:
+        found = max((ct for (path, _, fn), (_, _, _, ct, _) in stats.items() if fn == func and path.endswith(file)),
+                    default=0.0)
+        listed += 0 if label.startswith(" ") else found
+        print(f"    {label:50s} {found * 1000:6.0f} ms {100 * found / total:5.1f} %")
+    rest = total - listed
+    print(f"    {'imports (typer, pydantic, the models, ...), the rest':50s} {rest * 1000:6.0f} ms {100 * rest / total:5.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--where", metavar="COMMAND",
+                        help="plan, status or run: where its time goes (one size); status-steps: status timed step by step")
+    args = parser.parse_args()
+    if args.where == "status-steps":
+        status_steps(fleet(int(args.sizes.split(",")[0])))
+        return
+    if args.where:
+        work = fleet(int(args.sizes.split(",")[0]))
+        once(commands(work)[args.where][0], work)  # warm
+        where(work, args.where)
+        return
+    print(f"python {sys.version.split()[0]}, rollout from {os.path.dirname(os.path.dirname(ROLLOUT[0]))}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        measure(n, args.runs)
+
+
+if __name__ == "__main__":
+    main()

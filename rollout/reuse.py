@@ -1,0 +1,373 @@
+"""Work whose inputs did not change, reused between runs (docs/performance.md, "Reuse").
+
+A step that only waits on a bake, or a `status`, reads the same policy, inventory and
+pinned files as the run before it. Three things are kept in the git dir
+(rollout/git/cache.py), each under a key that names everything it was worked out from:
+
+- the plan (`rollout-plans.pickle`): the inventory read and planned, keyed by the policy's
+  text, each inventory file's content (the files its globs match now) and the code;
+- what each pinned file says (`rollout-facts.pickle`): per file, the blob id git gives its
+  content, and per cluster whether its pin holds the revision and, for an Argo CD
+  Application, its name and what "at the pin" means for the gate; keyed by the plan's key
+  (a new policy, revision or inventory starts afresh) and, per file, by its blob: after an
+  advance only the files it changed are read again;
+- the verdict of the checks on the files (`rollout-checks.pickle`, rollout/safety.py:
+  destinations, identity, shared files, targeting safety): keyed by the plan's key, the
+  commit's tree and the origin remote, and kept only from a clean working tree (the
+  targeting checks read any file a kustomization reaches, so the whole tree stands for
+  them). An advance still parses its files: the cached verdict stands in for the checks
+  only until something needs the parsed files, and the real inspection done then must
+  agree with it.
+
+Gates are never cached: they are judged on every step. Everything here is verified against
+what it stands for on every read; a miss is the work done as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from rollout.git.cache import CacheFile, packed, unpacked
+
+PLANS = "rollout-plans.pickle"
+FACTS = "rollout-facts.pickle"
+CHECKS = "rollout-checks.pickle"
+
+
+@functools.cache
+def code_version() -> str:
+    """The sources of `rollout` and `waves` as installed, by name, size and mtime: any edit
+    of the code is a new version, and nothing worked out by another is reused."""
+    import waves
+
+    digest = hashlib.sha256()
+    for package in (Path(__file__).parent, Path(waves.__file__).parent):
+        for folder, subfolders, files in os.walk(package):
+            subfolders.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    stat = os.stat(os.path.join(folder, name))
+                    digest.update(f"{folder}/{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _name(ws) -> str:
+    return str(Path(ws.loaded.path).resolve())
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+def plan_key(repo: Path, loaded, sources: list[tuple[str, str]]) -> str:
+    """What a plan is worked out from: the code, the policy's text, and for each inventory
+    source the files it matches now and their contents."""
+    from rollout.inventory.files import expand
+
+    digest = hashlib.sha256(f"{code_version()}\0{loaded.path}\0{loaded.text}\0".encode())
+    for kind, pattern in sources:
+        digest.update(f"{kind}\0{pattern}\0".encode())
+        for file in expand(repo, pattern):
+            try:
+                content = (repo / file).read_bytes()
+            except OSError:
+                content = b"\0unreadable"
+            digest.update(f"{file}\0{len(content)}\0".encode() + hashlib.sha1(content).digest())
+    return digest.hexdigest()
+
+
+def planned(git, ws, key: str):
+    """(clusters, inventory problems, plan, planning problems) as the same inputs gave them, or None."""
+    entry = CacheFile.of(git, PLANS).data.get(_name(ws))
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    return entry["clusters"], entry["inventory"], entry["plan"], entry["planning"]
+
+
+def keep_plan(git, ws, key: str, inventory_problems: list, planning: list) -> None:
+    """Keep a plan that was made without errors (one per policy file: the newest)."""
+    cache = CacheFile.of(git, PLANS)
+    cache.data[_name(ws)] = {"key": key, "clusters": ws.clusters, "inventory": inventory_problems,
+                             "plan": ws.plan, "planning": planning}
+    cache.save()
+
+
+# --- what the pinned files say ------------------------------------------------------------
+
+
+class Pinned(NamedTuple):
+    """What one pin of one cluster finds in its file now (kept as a plain tuple)."""
+
+    holds: bool  # the pinned field holds the revision (False: it does not, or the pin finds nothing)
+    application: tuple | None = None  # an Application pin: (its name, what "at the pin" means: argocd's judge)
+    generated: bool = False  # an ApplicationSet list element: Argo CD generates the cluster's Application
+
+
+def pinned_facts(pin, text: str | None, located, cluster: str, labels: dict, revision: str, file: str,
+                 current=None, pinned: bool = False) -> Pinned:
+    """What the pin finds in the parsed file (`located`; None: unreadable or broken).
+    `pinned`: `current` is the pin already applied to this text (rollout/safety.py's)."""
+    from rollout.manifests.edit import PinError, read_pin
+
+    if located is None:
+        return Pinned(False)
+    if not pinned:
+        try:
+            current = read_pin(text, pin, cluster, labels, file, located=located)
+        except PinError:
+            current = None
+    holds = current is not None and current.old == revision
+    if pin.preset == "argocd-applicationset-list":
+        return Pinned(holds, generated=True)
+    return Pinned(holds, pinned_application(pin, located, cluster, labels))
+
+
+def pinned_application(pin, located, cluster: str, labels: dict) -> tuple[str | None, dict] | None:
+    """(the Application's name, what "at the pin" means) for a pin of an Application
+    (argocd-application, argocd-application-image) in its parsed file; None for other pins."""
+    from rollout.manifests.edit import PinError, find_document
+    from waves.pins.argocd_application import pinned_source_indexes
+    from waves.pins.base import PinTargetError
+
+    if pin.preset not in ("argocd-application", "argocd-application-image"):
+        return None
+    try:
+        doc = located.documents[find_document(located, pin, cluster, labels)]
+    except PinError:
+        return None
+    try:
+        at_pin: dict = {"sources": pinned_source_indexes(pin, doc)}
+        if pin.preset == "argocd-application-image":
+            steps, path = pin.source_steps(doc), pin.locate(doc, cluster, labels)
+            value = doc
+            for step in path:
+                value = value[step]
+            at_pin["fields"] = {tuple(path[len(steps):]): value}
+    except (PinTargetError, KeyError, IndexError, TypeError):
+        at_pin = {}  # validate refuses such a pin; judge with what the status shows
+    return (doc.get("metadata") or {}).get("name"), at_pin
+
+
+def pinned(ws, git=None, clusters=None) -> dict[str, list[Pinned]]:
+    """cluster -> what each of its pins finds, for `clusters` (default: every cluster the
+    plan pins): from the facts kept for the files' blobs (`git`), reading only the files
+    not seen before (the ones the workspace inspected are not read again)."""
+    return {c: [Pinned._make(f) for f in facts] for c, facts in _known(ws, git, clusters).items()}
+
+
+def at_revision(ws, git=None) -> dict[str, bool]:
+    """Which clusters' files hold the revision now (every pin of the cluster does)."""
+    if ws.pinned is None:
+        store, listing, _ = _store(ws, git)
+        if listing is not None and store["listing"] == listing:
+            return dict(store["holds"])  # kept for these very files: not even the facts are unpacked
+    return {cluster: all(f[0] for f in facts) if len(facts) != 1 else facts[0][0]
+            for cluster, facts in _known(ws, git, None).items()}
+
+
+def _store(ws, git) -> tuple[dict | None, str | None, dict[str, str]]:
+    """(the facts kept for this policy and plan key, the pinned files' listing digest, their
+    blobs): looked at once per workspace."""
+    if git is None or ws.plan_key is None:
+        return None, None, {}
+    found = getattr(ws, "_facts_store", None)
+    if found is None:
+        cache = CacheFile.of(git, FACTS)
+        store = cache.data.get(_name(ws))
+        if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
+            store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None,
+                                             "clusters": packed({}), "holds": {}}
+        files = sorted({t.file for targets in ws.plan.pins.values() for t in targets})
+        found = ws._facts_store = (store, *_listing(git, files, store["listing"]))
+    return found
+
+
+def _known(ws, git, clusters) -> dict[str, list[tuple]]:
+    if ws.pinned is None:
+        ws.pinned = _facts(ws, git, list(ws.plan.pins)) if clusters is None else {}
+        if clusters is None:
+            return ws.pinned
+    wanted = list(ws.plan.pins) if clusters is None else [c for c in clusters if c in ws.plan.pins]
+    todo = [c for c in wanted if c not in ws.pinned]
+    if todo:
+        ws.pinned.update(_facts(ws, git, todo))
+    return {c: ws.pinned[c] for c in wanted}
+
+
+def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
+    """cluster -> its pins' facts as tuples. Kept, per policy file, under the plan's key:
+    `files` {file: (blob, {cluster NUL pin index: facts})} (packed: read only when the
+    listing differs), and `clusters`, every cluster's facts (packed), and `holds`, whether
+    each holds the revision, under `listing`: the index entries of the pinned files'
+    folders, all of the pinned files tracked and unmodified (then no file needs a look)."""
+    plan = ws.plan
+    store, listing, blobs = _store(ws, git)
+    cache = CacheFile.of(git, FACTS) if store is not None else None
+    if listing is not None and store["listing"] == listing:
+        kept = unpacked(store["clusters"])
+        if all(c in kept for c in clusters):
+            return kept if len(clusters) == len(kept) else {c: kept[c] for c in clusters}
+    if listing is not None and not blobs:  # the quick look gave no blobs: the files' own are needed now
+        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}))
+    kept = unpacked(store["files"]) if store is not None else {}
+    out, fresh = _read(ws, clusters, kept, blobs)
+    if cache is not None:
+        for file, facts in fresh.items():
+            if file not in blobs:  # changed in the working tree (no blob yet), or untracked: not kept
+                kept.pop(file, None)
+                continue
+            if kept.get(file, (None,))[0] != blobs[file]:
+                kept[file] = (blobs[file], {})
+            kept[file][1].update(facts)
+        store["files"] = packed(kept) if fresh else store["files"]
+        if listing is not None and len(out) == len(plan.pins):
+            store["listing"], store["clusters"] = listing, packed(out)
+            store["holds"] = {c: all(f[0] for f in facts) for c, facts in out.items()}
+        if fresh or listing is not None:
+            cache.save()
+    return out
+
+
+def _read(ws, clusters: list[str], kept: dict, blobs: dict[str, str]) -> tuple[dict, dict]:
+    """(cluster -> facts, file -> the facts worked out afresh): from `kept` where the file's
+    blob is the one they were worked out from, else from the file itself."""
+    from rollout.manifests.document import read_manifest
+    from rollout.manifests.edit import PinError, parse
+    from rollout.yamlfile import YamlError, bulk
+
+    policy, plan, repo = ws.loaded.policy, ws.plan, ws.repo
+    labels = {c.name: c.labels for c in plan.targets}
+    parsed: dict[str, tuple] = {}  # file -> (text, located or None)
+    applied: dict[tuple, object] = {}  # (cluster, pin index) -> the pin applied by the inspection
+    inspection = ws.inspection
+    if inspection is not None and not getattr(inspection, "stands_in", False):
+        parsed = {t.file: (t.text, t.located) for t in inspection.targets}
+        applied = {(t.cluster, t.pin_index): t.current for t in inspection.targets}
+    fresh: dict[str, dict[str, tuple]] = {}
+    out: dict[str, list[tuple]] = {}
+    with bulk():
+        for cluster in clusters:
+            facts = []
+            for target in plan.pins[cluster]:
+                key = f"{cluster}\0{target.pin_index}"
+                entry = kept.get(target.file)
+                seen = entry[1].get(key) if entry is not None and entry[0] == blobs.get(target.file) else None
+                if seen is None:
+                    if target.file not in parsed:
+                        try:
+                            text = read_manifest(repo / target.file)
+                            parsed[target.file] = (text, parse(text, target.file))
+                        except (YamlError, PinError):
+                            parsed[target.file] = (None, None)
+                    text, located = parsed[target.file]
+                    done = (cluster, target.pin_index) in applied
+                    seen = tuple(pinned_facts(policy.spec.pin[target.pin_index], text, located, cluster,
+                                              labels[cluster], plan.revision, target.file,
+                                              applied.get((cluster, target.pin_index)), pinned=done))
+                    fresh.setdefault(target.file, {})[key] = seen
+                facts.append(seen)
+            out[cluster] = facts
+    return out, fresh
+
+
+def _listing(git, files: list[str], known: str | None = None) -> tuple[str | None, dict[str, str]]:
+    """(a digest of the index entries of the files' folders, or None when one of `files` is
+    untracked or modified; path -> blob id of each of `files` that git tracks and that is not
+    modified in the working tree: git's own stat check, `git diff-files`). When the digest is
+    `known` (it was whole then) and nothing in those folders is modified, the entries are the
+    same: no need to look at them one by one (the blobs are not given then)."""
+    folders = sorted({f.rpartition("/")[0] for f in files})
+    specs = ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
+    out = git.run("ls-files", "-s", "-z", *specs)
+    modified = git.run("diff-files", "--name-only", "--relative", "-z", *specs).split("\0")
+    digest = hashlib.sha256(out.encode()).hexdigest()
+    if digest == known and not any(modified):
+        return digest, {}
+    wanted = set(files)
+    found = {}
+    for entry in out.split("\0"):
+        if entry:
+            meta, path = entry.split("\t", 1)
+            if path in wanted and meta.endswith(" 0"):  # stage 0: not in a conflicted merge
+                found[path] = meta.split()[1]
+    for path in modified:
+        found.pop(path, None)
+    return (digest if len(found) == len(wanted) else None), found
+
+
+# --- the checks on the files --------------------------------------------------------------
+
+
+def checks_key(git, ws) -> str | None:
+    """What the checks on the files read: the plan's inputs, every file of the commit's tree
+    (with the working tree clean: nothing staged, modified or untracked) and the origin
+    remote (the URL by which sources mean this repository). None: the tree is not clean."""
+    from rollout.targeting import origin_url
+
+    if ws.plan_key is None:
+        return None
+    head, _, tree = git.run("rev-parse", "HEAD", "HEAD^{tree}", check=False).strip().partition("\n")
+    if not tree or (git.clean_at != head and git.dirty()):  # a session that just saw it clean at HEAD: no 2nd look
+        return None
+    origin = origin_url(ws.repo)
+    return hashlib.sha256(f"{ws.plan_key}\0{tree}\0{origin}\0{Path(ws.repo).resolve()}".encode()).hexdigest()
+
+
+class StandIn:
+    """The checks' verdict kept for the same inputs: its problems are those the checks gave
+    them. The parsed files (an advance edits them) are made by a real inspection the first
+    time anything asks for them, and that inspection must agree with the verdict."""
+
+    stands_in = True
+
+    def __init__(self, problems: list, inspect, locate):
+        self.problems = problems
+        self._inspect, self._locate = inspect, locate
+        self._real = None
+
+    @property
+    def real(self):
+        if self._real is None:
+            real = self._inspect()
+            if sorted(map(repr, real.problems)) != sorted(map(repr, self.problems)):
+                from rollout.errors import InvalidInput
+
+                raise InvalidInput([self._locate(p) for p in real.problems] + [_disagree()])
+            self._real = real
+        return self._real
+
+    @property
+    def targets(self) -> list:
+        return self.real.targets
+
+    @property
+    def sources(self) -> list:
+        return self.real.sources
+
+    def by_cluster(self, cluster: str) -> list:
+        return self.real.by_cluster(cluster)
+
+
+def _disagree():
+    from waves.problems import Problem
+
+    return Problem("the checks kept in the git dir (rollout-checks.pickle) disagree with the files: remove it and "
+                   "report this as a bug", (), "")
+
+
+def checked(git, ws, inspect, locate):
+    """The checks on the files (`inspect()`, rollout/safety.py), or their verdict kept for the
+    same inputs (a StandIn); a verdict without errors is kept for the next run."""
+    key = checks_key(git, ws)
+    cache = CacheFile.of(git, CHECKS)
+    entry = cache.data.get(_name(ws))
+    if key is not None and isinstance(entry, dict) and entry.get("key") == key:
+        return StandIn(list(entry["problems"]), inspect, locate)
+    real = inspect()
+    if key is not None and not any(p.is_error for p in real.problems):
+        cache.data[_name(ws)] = {"key": key, "problems": list(real.problems)}
+        cache.save()
+    return real
