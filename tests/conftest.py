@@ -79,6 +79,7 @@ def pytest_configure(config):
 def pytest_sessionfinish(session, exitstatus):
     """The tool's temp folders (demo repos, simulator checkouts and state) must be gone:
     checked once, by the controller (or the plain run), over every worker's folders."""
+    _write_durations(session.config)
     own = getattr(session.config, "rollout_run_dir", None)
     if own is None or _worker(session.config) is not None:
         return
@@ -89,6 +90,87 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     elif exitstatus == 0:  # a failed run keeps its tmp_path folders to look at
         shutil.rmtree(own, ignore_errors=True)
+
+
+# --- the order tests start in (README, "Tests"): the slowest first ------------------------
+#
+# The suite ends when its last long test does. With `--slowest-first` (.ci/run) xdist
+# hands out work one unit at a time, slowest first: a test that took ALONE seconds or more
+# in tests/durations.json is a unit of its own, the faster tests of a module are one unit
+# (so a module-scoped fixture, a simulator served once, is made once). durations.json
+# holds every test of 0.5 s or more from a measured run; `--record-durations
+# tests/durations.json` writes it again (do, after adding a slow test: a test it does not
+# name counts as fast).
+
+DURATIONS = Path(__file__).with_name("durations.json")
+ALONE = 3.0
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slowest-first", action="store_true",
+                     help="under xdist (-n N): hand out the slowest tests first (tests/durations.json)")
+    parser.addoption("--record-durations", metavar="PATH", default=None,
+                     help="write each test's seconds (setup, call and teardown; those of 0.5 s and more) to PATH "
+                          "as JSON, for --slowest-first (tests/durations.json)")
+
+
+def _known_durations() -> dict[str, float]:
+    try:
+        return json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _unit(nodeid: str, known: dict[str, float]) -> str:
+    return nodeid if known.get(nodeid, 0.0) >= ALONE else nodeid.split("::")[0]
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hook, in the controller
+def pytest_xdist_make_scheduler(config, log):
+    if not config.getoption("slowest_first"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    known = _known_durations()
+
+    class SlowestFirst(LoadScopeScheduling):
+        """xdist's loadscope (a unit at a time, to whichever worker is free first), in the
+        order the workers collected: see pytest_collection_modifyitems."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid, known)
+
+    return SlowestFirst(config, log)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Under --slowest-first each worker collects in the same order: units by their
+    seconds, the slowest first (the scheduler hands them out in the order first seen)."""
+    if not (config.getoption("slowest_first") and _worker(config) is not None):
+        return
+    known = _known_durations()
+    units: dict[str, list] = {}
+    for item in items:
+        units.setdefault(_unit(item.nodeid, known), []).append(item)
+
+    def seconds(unit) -> float:
+        return sum(known.get(item.nodeid, 0.0) for item in unit)
+
+    items[:] = [item for unit in sorted(units.values(), key=seconds, reverse=True) for item in unit]
+
+
+_DURATIONS: dict[str, float] = {}
+
+
+def _record_duration(report) -> None:
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+
+
+def _write_durations(config) -> None:
+    path = config.getoption("record_durations")
+    if path and _worker(config) is None:
+        slow = {nodeid: round(seconds, 1) for nodeid, seconds in sorted(_DURATIONS.items()) if seconds >= 0.5}
+        Path(path).write_text(json.dumps(slow, indent=0) + "\n")
 
 
 # --- the conformance suites (tests/upstream.py): which ran, which skipped, said at the end
@@ -113,6 +195,7 @@ _CONFORMANCE: dict[str, dict[str, str]] = {}  # suite -> test id -> outcome (a f
 
 
 def pytest_runtest_logreport(report):
+    _record_duration(report)
     for name, key in report.user_properties:
         if name == "conformance":
             tests = _CONFORMANCE.setdefault(key, {})

@@ -26,6 +26,7 @@ from rollout.simulator.rancher import render as fleet_render
 from rollout.simulator.status import Fault, SimObject, Timing, argo_status, flux_status, phase, workload
 
 
+MIN_POLL = 0.1  # `--poll 0s`: as often as that, not a loop spinning on git
 TOKEN = "rollout-simulator"  # the bearer token the kubeconfig carries and the API requires
 
 
@@ -62,6 +63,8 @@ class Simulator:
                 raise
             self._checkout = checkout
         else:
+            if self._tip_unchanged():
+                return False
             _git(["fetch", "--quiet", "origin", self.branch], self.source, cwd=self._checkout)
             _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], self.source, cwd=self._checkout)
         head = _git(["rev-parse", "HEAD"], self.source, cwd=self._checkout).strip()
@@ -73,6 +76,16 @@ class Simulator:
         self.objects, self.version = merge(self.objects, learned.objects, time.time(), self.version)
         self.clusters, self.problems, self.commit = learned.clusters, learned.problems, head
         return True
+
+    def _tip_unchanged(self) -> bool:
+        """A local repo's branch still at the commit learned: one rev-parse instead of a
+        fetch, a reset and a rev-parse (a poll every 0.1 s stays cheap). Anything else,
+        a URL or a ref git cannot read, is for the fetch to find out and say."""
+        if self.commit is None or not Path(self.source).is_dir():
+            return False
+        tip = subprocess.run(["git", "-C", self.source, "rev-parse", "--verify", "--quiet",
+                              f"refs/heads/{self.branch}^{{commit}}"], capture_output=True, text=True)
+        return tip.returncode == 0 and tip.stdout.strip() == self.commit
 
     def close(self) -> None:
         if self._checkout is not None:
@@ -412,7 +425,7 @@ async def serve(sim: Simulator, host: str, port: int, kubeconfig_out: Path, on_r
     on_ready(url, len(sim.clusters), len(sim.objects))
     try:
         while True:
-            await asyncio.sleep(sim.poll)
+            await asyncio.sleep(max(sim.poll, MIN_POLL))
             try:
                 await asyncio.get_running_loop().run_in_executor(None, sim.refresh)
             except SimulatorError as err:  # keep serving what was learned; say why it is stale
