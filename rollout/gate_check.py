@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from waves.durations import format_duration
-from waves.policy import resolve_count
+from waves.policy import failure_budget
 from rollout.observers import Check, Context, gate_of, observer
 
 EVIDENCE_LINES = 100  # per gate, in a verify record; the rest is counted
@@ -129,7 +129,7 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
                 check.state = "failed"
                 check.reason = f"not passed within progressDeadline {format_duration(deadline)}: {check.reason}"
     failed_clusters = sorted({c.cluster for c in checks if c.state == "failed"})
-    allowed = resolve_count(policy.spec.maxFailures, len(members))
+    allowed = failure_budget(policy.spec.maxFailures, len(members))
     if len(failed_clusters) > allowed:
         first = next(c for c in checks if c.state == "failed")
         return WaveVerdict(number, wave.name, "failed",

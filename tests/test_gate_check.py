@@ -67,6 +67,24 @@ def test_degraded_cluster_fails_the_gate(tmp_path):
         sim.stop()
 
 
+def test_a_failure_budget_never_passes_a_wave_whose_every_cluster_failed(tmp_path):
+    """`maxFailures: 1` is for one flaky cluster among many: a one-cluster canary that failed has failed."""
+    def one_cluster_canary(text: str) -> str:
+        text = text.replace("selector: {matchLabels: {environment: dev}}",
+                            "selector: {matchLabels: {environment: dev, region: eu-west}}", 1)
+        return text.replace("  onFailure: revert", "  maxFailures: 1\n  onFailure: revert", 1)
+
+    remote, work = published(tmp_path, "fleet-config", one_cluster_canary)
+    sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-eu-west:degraded@v1.4.2")
+    try:
+        advance(work, "security-patch", "--wave", "1")
+        code, verdict = wait_for(lambda: (r := gate(work, sim.kubeconfig, "1"))[0] == 1 and r, timeout=30)
+        assert verdict["state"] == "failed"
+        assert verdict["reason"].startswith("1 of 1 clusters failed (maxFailures 0); dev-eu-west: argocd:"), verdict
+    finally:
+        sim.stop()
+
+
 def test_unreachable_cluster_is_pending_then_failed_at_the_deadline(tmp_path):
     remote, work = published(tmp_path, "flux-mesh")
     sim = Running(remote, tmp_path / "kubeconfig", "--fault", "dev-1:unreachable")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from waves.durations import format_duration, parse_duration
-from waves.policy import resolve_count
+from waves.policy import failure_budget, resolve_count
 from waves.templates import MissingLabel, check_template, render
 
 
@@ -32,6 +32,24 @@ def test_duration_format_round_trips(seconds):
                                                 ("100%", 7, 7), ("50%", 0, 0)])
 def test_counts(spec, total, count):
     assert resolve_count(spec, total) == count
+
+
+@pytest.mark.parametrize("spec, total, allowed", [(0, 5, 0), (1, 5, 1), (2, 5, 2), ("10%", 5, 0), ("10%", 10, 1),
+                                                  ("25%", 10, 2), ("50%", 4, 2), (1, 1, 0), (3, 1, 0), ("100%", 1, 0),
+                                                  ("100%", 7, 6), (2, 0, 0), ("10%", 0, 0)])
+def test_failure_budgets(spec, total, allowed):
+    assert failure_budget(spec, total) == allowed
+
+
+@given(st.one_of(st.integers(min_value=0, max_value=10**4), st.integers(min_value=0, max_value=100).map("{}%".format)),
+       st.integers(min_value=0, max_value=10**4))
+def test_a_failure_budget_never_lets_a_whole_wave_fail(spec, total):
+    """A wave passes with at most `budget` failed clusters: never all of them (a one-cluster canary that
+    failed is failed), never more than the count written, a percentage rounded down."""
+    budget = failure_budget(spec, total)
+    assert 0 <= budget < max(total, 1)
+    written = spec if isinstance(spec, int) else total * int(spec[:-1]) / 100
+    assert budget <= written
 
 
 def test_templates():

@@ -63,6 +63,16 @@ def resolve_count(spec: int | str, total: int) -> int:
     return max(1, -(-total * percent // 100)) if total else 0
 
 
+def failure_budget(spec: int | str, total: int) -> int:
+    """How many of a wave's `total` clusters may fail their gates and the wave still pass
+    (`spec.maxFailures`): a count, or a percentage rounded down (`"10%"` of 5 -> 0, not
+    1), and never all of them. A budget is for a few flaky clusters among many: a wave
+    whose every cluster failed has failed, whatever it says (rounding up, or a count as big
+    as the wave, would pass a one-cluster canary that failed)."""
+    allowed = spec if isinstance(spec, int) else total * int(spec.rstrip("%").strip()) // 100
+    return max(0, min(allowed, total - 1))
+
+
 _WAVE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
