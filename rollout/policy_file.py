@@ -179,9 +179,14 @@ def _members(tp) -> list[tuple[object, frozenset[str]]]:
     from pydantic import Tag
     from pydantic.fields import FieldInfo
 
+    from waves.registry import LazyUnion
+
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         inner, *meta = typing.get_args(tp)
+        lazy = [m for m in meta if isinstance(m, LazyUnion)]
+        if lazy:  # the presets' and gates' union, its members imported (an error's path)
+            return _members(lazy[0].eager())
         tags = frozenset(m.tag for m in meta if isinstance(m, Tag))
         fields = [m.discriminator for m in meta if isinstance(m, FieldInfo) and isinstance(m.discriminator, str)]
         out = []
