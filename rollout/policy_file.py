@@ -40,11 +40,21 @@ class LoadedPolicy:
 
     def locate(self, problem: Problem) -> Problem:
         """Give a problem found in this policy its line."""
-        if problem.line is not None or self.located is None:
+        if problem.line is not None:
+            return problem
+        if self.located is None and self.text and self.policy is not None:  # a kept policy (kept()): parsed now
+            self.located = Located.parse(self.path, self.text)
+        if self.located is None:
             return problem
         from dataclasses import replace
 
         return replace(problem, line=self.located.line(problem.loc) or 1)
+
+    @classmethod
+    def kept(cls, path: Path, text: str, policy) -> "LoadedPolicy":
+        """A policy validated before from this very text (rollout/reuse.py): no problems;
+        its positions are parsed only if a problem needs a line."""
+        return cls(path, text, None, policy, [])
 
 
 def load_policy(path: Path) -> LoadedPolicy:

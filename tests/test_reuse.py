@@ -86,6 +86,20 @@ def relabel(repo: Path) -> None:
     (repo / "fleet/clusters.yaml").write_text(fleet_yaml(clusters))
 
 
+def empty_wave(repo: Path) -> None:
+    """A wave that claims no cluster: a valid policy whose plan warns, at the wave's line
+    (a kept policy is parsed for its positions only then)."""
+    path = repo / "rollouts/security-patch.yaml"
+    path.write_text(path.read_text().replace("    - name: production\n", "    - name: nobody\n"
+                                             "      selector: {matchLabels: {environment: nowhere}}\n"
+                                             "    - name: production\n"))
+
+
+def bad_policy_field(repo: Path) -> None:
+    path = repo / "rollouts/security-patch.yaml"
+    path.write_text(path.read_text().replace("  onFailure: revert\n", "  onFailure: revert\n  bogus: 1\n"))
+
+
 def pin_by_hand(repo: Path) -> None:
     (repo / "argocd/apps/staging-us-east-platform.yaml").write_text(application_yaml("staging-us-east", "v1.4.2"))
 
@@ -115,6 +129,8 @@ def advance_wave(repo: Path) -> None:
 CHANGES = {
     "nothing": (None, True),
     "the policy's revision": (bump_revision, True),
+    "the policy, a wave that claims no cluster": (empty_wave, True),
+    "the policy, an unknown field": (bad_policy_field, True),
     "an inventory label": (relabel, True),
     "a pinned file, by hand": (pin_by_hand, True),
     "a pinned file's destination": (wrong_destination, True),
@@ -273,3 +289,29 @@ def test_what_a_step_writes_is_decided_on_files_read_afresh(repo):
     pinned = (repo / "argocd/apps/dev-us-east-platform.yaml").read_text()
     assert "targetRevision: v1.4.2" in pinned and "v9.9.9" not in pinned
     assert "v9.9.9" not in git(repo, "log", "-1", "--format=%B")
+
+
+def test_a_warm_status_takes_the_kept_policy_and_still_says_where_its_warnings_are(repo):
+    """The policy validated from the same text by the same code is kept beside its plan: a
+    warm `status` neither parses it (PyYAML is not even imported) nor validates it; a
+    warning still names its line, the policy parsed for its positions then."""
+    import sys
+
+    code = ("import sys\nfrom rollout.cli import main\nsys.argv = ['rollout', 'status', 'security-patch']\n"
+            "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "print('yaml' in sys.modules, file=sys.stderr)")
+
+    def twice() -> tuple:
+        cold, warm = (subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+                      for _ in range(2))
+        assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+        return [(run.stdout, run.stderr.splitlines()[:-1], run.stderr.splitlines()[-1]) for run in (cold, warm)]
+
+    cold, warm = twice()
+    assert cold[2] == "True" and warm[2] == "False"  # PyYAML: read the policy cold, not warm
+    assert warm[:2] == cold[:2] and "canary" in cold[0]
+    empty_wave(repo)
+    commit(repo)
+    cold, warm = twice()
+    assert cold[1] == warm[1] == ["rollouts/security-patch.yaml:20: spec.waves[2]: warning: wave nobody claims no cluster"]
+    assert warm[0] == cold[0]
