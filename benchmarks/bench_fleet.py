@@ -235,10 +235,9 @@ marks = [("start", T())]
 def mark(name): marks.append((name, T()))
 import typer; mark("typer")
 import rollout.cli, typer.main; mark("rollout.cli")
-import pydantic; mark("pydantic (typer's argument parsing imports it too)")
-command = typer.main.get_command(rollout.cli.only(["plan", "big"]))
+import pydantic, waves.policy; mark("pydantic and the policy's models (pydantic's internals, importlib.metadata)")
+command = typer.main.get_command(rollout.cli.only(["plan", "big"]))  # typer's parsing imports pydantic too
 context = command.make_context("rollout", ["plan", "big", "--format", "json"]); mark("the command built, argv parsed")
-import waves.policy; mark("the policy's models (and pydantic's internals, importlib.metadata)")
 import yaml; mark("PyYAML")
 from rollout.inventory.hub import connect
 from rollout.workspace import repo_root, _plan, check_pin_files
