@@ -90,8 +90,17 @@ def kept_policy(git, path: Path, text: str):
     imports PyYAML, ~8 ms); its lines are found only if a problem needs one."""
     entry = CacheFile.of(git, PLANS).data.get(str(Path(path).resolve()))
     if isinstance(entry, dict) and entry.get("policy_key") == policy_key(path, text):
-        return entry.get("policy")
+        return unpacked(entry.get("policy")).get("policy")
     return None
+
+
+def _packed_policy(policy) -> bytes | None:
+    """Packed apart: a policy that will not pickle, or not unpickle, costs its own reuse
+    only, never the plan's beside it."""
+    try:
+        return packed({"policy": policy})
+    except Exception:  # noqa: BLE001 - not kept: validated again next time
+        return None
 
 
 def planned(git, ws, key: str):
@@ -106,7 +115,7 @@ def keep_plan(git, ws, key: str, inventory_problems: list, planning: list) -> No
     """Keep a plan that was made without errors (one per policy file: the newest)."""
     cache = CacheFile.of(git, PLANS)
     cache.data[_name(ws)] = {"key": key, "clusters": ws.clusters, "inventory": inventory_problems,
-                             "plan": ws.plan, "planning": planning, "policy": ws.loaded.policy,
+                             "plan": ws.plan, "planning": planning, "policy": _packed_policy(ws.loaded.policy),
                              "policy_key": policy_key(ws.loaded.path, ws.loaded.text)}
     cache.save()
 

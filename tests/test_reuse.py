@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import application_yaml, fleet_yaml, SEED_CLUSTERS
+from conftest import SEED_CLUSTERS, SEED_POLICY, application_yaml, fleet_yaml
 
 T0 = 1_800_000_000
 POLICY = "security-patch"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -310,3 +311,45 @@ def test_a_warm_status_takes_the_kept_policy(repo):
     assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
     assert (cold.stderr, warm.stderr) == ("True\n", "False\n")  # PyYAML: read the policy cold, not warm
     assert warm.stdout == cold.stdout and "canary" in cold.stdout
+
+
+RICH_SPEC = """\
+  windows:
+    - {kind: allow, schedule: "0 9 * * 1-4", duration: 6h, timeZone: Europe/Berlin}
+  notify:
+    - slack: {urlFrom: {env: SLACK_WEBHOOK_URL}}
+      events: [failed, reverted]
+      linkTemplate: "https://git.example.com/org/fleet/commit/{commit}"
+    - webhook: {urlFrom: {env: ROLLOUT_HOOK_URL}, headers: {X-Team: platform}}
+  delivery: {mode: pull-request, provider: github, mergeMethod: squash, labels: [rollout]}
+  trust:
+    allowedSigners: .rollout/allowed_signers
+    approvers: [github:alice, carol@example.com]
+    forges: [noreply@github.com]
+  gates:
+    - argocd: {context: hub}
+    - kstatus: {kinds: [Deployment], revisionFrom: "spec.template.spec.containers[0].image"}
+    - prometheus: {url: "http://prometheus:9090", query: "sum(rate(errors[5m]))", max: 0.01}
+  onFailure: {action: halt, scope: rollout}
+  maxFailures: "10%"
+"""
+
+
+@pytest.mark.parametrize("source", ["seed, with every optional part", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*/rollouts/*.yaml"))])
+def test_a_kept_policy_is_the_policy(source, tmp_path):
+    """What keep_plan packs is what kept_policy gives back, equal field for field, for the
+    examples' policies and one with windows, notify, delivery, trust and three gates."""
+    from rollout.git.cache import unpacked
+    from rollout.policy_file import load_policy
+    from rollout.reuse import _packed_policy
+
+    if source.startswith("seed"):
+        path = tmp_path / "security-patch.yaml"
+        path.write_text(SEED_POLICY.replace("  onFailure: revert\n", RICH_SPEC))
+    else:
+        path = ROOT / source
+    loaded = load_policy(path)
+    assert loaded.policy is not None, loaded.problems
+    kept = unpacked(_packed_policy(loaded.policy)).get("policy")
+    assert kept == loaded.policy and kept is not loaded.policy
