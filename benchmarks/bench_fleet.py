@@ -228,20 +228,50 @@ print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks
 """
 
 
-def status_steps(work: Path, runs: int = 5) -> None:
-    """`status`'s steps timed in CPU time in fresh interpreters, warm (medians)."""
-    once(commands(work)["status"][0], work)
+PLAN_STEPS = """
+import time, sys, os
+T = time.process_time
+marks = [("start", T())]
+def mark(name): marks.append((name, T()))
+import typer; mark("typer")
+import rollout.cli, typer.main; mark("rollout.cli")
+import pydantic, waves.policy; mark("pydantic and the policy's models (pydantic's internals, importlib.metadata)")
+command = typer.main.get_command(rollout.cli.only(["plan", "big"]))  # typer's parsing imports pydantic too
+context = command.make_context("rollout", ["plan", "big", "--format", "json"]); mark("the command built, argv parsed")
+import yaml; mark("PyYAML")
+from rollout.inventory.hub import connect
+from rollout.workspace import repo_root, _plan, check_pin_files
+from rollout.render.plan_json import write
+import rollout.yamlfile, waves.planner; mark("rollout's and waves' modules (inventory, planner, yaml-rs)")
+from rollout.policy_file import load_policy
+from rollout.yamlfile import bulk
+with bulk():
+    root = repo_root(None, "big"); policy = load_policy(root / "rollouts/big.yaml").policy; mark("find the repo (git rev-parse), read the policy")
+    from rollout.inventory import load_inventory
+    clusters, problems = load_inventory(root, [("fleet", "fleet/clusters.yaml")]); mark("read the inventory")
+    plan = waves.planner.make_plan(policy, clusters); mark("plan")
+    assert not check_pin_files(root, plan); mark("pinned files exist")
+with open(os.devnull, "w") as null:
+    write(null, plan, pretty=False)
+mark("write the JSON")
+print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks[1:], marks)))
+"""
+
+
+def steps(work: Path, name: str, code: str, runs: int = 5) -> None:
+    """A command's steps timed in CPU time in fresh interpreters, warm (medians)."""
+    once(commands(work)[name][0], work)
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", STATUS_STEPS], cwd=work, env=ENV, capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", code], cwd=work, env=ENV, capture_output=True, text=True,
                              check=True).stdout
         for line in out.splitlines():
-            name, ms = line.split("\t")
-            samples.setdefault(name, []).append(float(ms))
-    print(f"  `rollout status big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
-    for name, values in samples.items():
-        print(f"    {name:62s} {statistics.median(values):6.1f}")
-    print(f"    {'in the process':62s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
+            step, ms = line.split("\t")
+            samples.setdefault(step, []).append(float(ms))
+    print(f"  `rollout {name} big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
+    for step, values in samples.items():
+        print(f"    {step:66s} {statistics.median(values):6.1f}")
+    print(f"    {'in the process':66s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
 
 
 def where(work: Path, name: str) -> None:
@@ -285,10 +315,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--where", metavar="COMMAND",
-                        help="plan, status or run: where its time goes (one size); status-steps: status timed step by step")
+                        help="plan, status or run: where its time goes (one size); status-steps, plan-steps: the command "
+                             "timed step by step")
     args = parser.parse_args()
-    if args.where == "status-steps":
-        status_steps(fleet(int(args.sizes.split(",")[0])))
+    if args.where in ("status-steps", "plan-steps"):
+        name = args.where.split("-")[0]
+        steps(fleet(int(args.sizes.split(",")[0])), name, STATUS_STEPS if name == "status" else PLAN_STEPS)
         return
     if args.where:
         work = fleet(int(args.sizes.split(",")[0]))

@@ -821,11 +821,31 @@ def version() -> None:
     print(__version__)
 
 
+def only(argv: list[str]) -> typer.Typer:
+    """The app holding only the command `argv` names: typer makes a click command of every
+    registered one on each start (~15 ms for all of them) and a run uses one. The group,
+    its callback and the command are the same objects, so the command's parsing, help and
+    errors are too (tests/test_cli.py compares them). Without a known command first (no
+    arguments, an option, a mistyped name) it is the whole app, whose help lists them all
+    and whose `No such command` suggests the nearest."""
+    import copy
+
+    if not argv or argv[0].startswith("-"):
+        return app
+    chosen = [info for info in app.registered_commands
+              if (info.name or typer.main.get_command_name(info.callback.__name__)) == argv[0]]
+    if len(chosen) != 1:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    return one
+
+
 def main() -> None:
     """Console entry point: bad input is exit 2 with one line per problem; a bug is one
     line and exit 1 (ROLLOUT_DEBUG=1 shows the traceback)."""
     try:
-        app()  # click's standalone mode: usage errors exit 2, typer.Exit exits with its code
+        only(sys.argv[1:])()  # click's standalone mode: usage errors exit 2, typer.Exit exits with its code
     except KeyboardInterrupt:
         print("rollout: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -40,11 +40,21 @@ class LoadedPolicy:
 
     def locate(self, problem: Problem) -> Problem:
         """Give a problem found in this policy its line."""
-        if problem.line is not None or self.located is None:
+        if problem.line is not None:
+            return problem
+        if self.located is None and self.text and self.policy is not None:  # a kept policy (kept()): parsed now
+            self.located = Located.parse(self.path, self.text)
+        if self.located is None:
             return problem
         from dataclasses import replace
 
         return replace(problem, line=self.located.line(problem.loc) or 1)
+
+    @classmethod
+    def kept(cls, path: Path, text: str, policy) -> "LoadedPolicy":
+        """A policy validated before from this very text (rollout/reuse.py): no problems;
+        its positions are parsed only if a problem needs a line."""
+        return cls(path, text, None, policy, [])
 
 
 def load_policy(path: Path) -> LoadedPolicy:
@@ -179,9 +189,14 @@ def _members(tp) -> list[tuple[object, frozenset[str]]]:
     from pydantic import Tag
     from pydantic.fields import FieldInfo
 
+    from waves.registry import LazyUnion
+
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         inner, *meta = typing.get_args(tp)
+        lazy = [m for m in meta if isinstance(m, LazyUnion)]
+        if lazy:  # the presets' and gates' union, its members imported (an error's path)
+            return _members(lazy[0].eager())
         tags = frozenset(m.tag for m in meta if isinstance(m, Tag))
         fields = [m.discriminator for m in meta if isinstance(m, FieldInfo) and isinstance(m.discriminator, str)]
         out = []

@@ -79,6 +79,30 @@ def plan_key(repo: Path, loaded, sources: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+def policy_key(path: Path, text: str) -> str:
+    """What a validated policy is worked out from: the code and the file's text."""
+    return hashlib.sha256(f"{code_version()}\0{Path(path).resolve()}\0{text}".encode()).hexdigest()
+
+
+def kept_policy(git, path: Path, text: str):
+    """The policy (waves.policy.RolloutPolicy) validated from this very text by this very
+    code, kept beside its plan, or None: a warm step neither parses nor validates it (nor
+    imports PyYAML, ~8 ms); its lines are found only if a problem needs one."""
+    entry = CacheFile.of(git, PLANS).data.get(str(Path(path).resolve()))
+    if isinstance(entry, dict) and entry.get("policy_key") == policy_key(path, text):
+        return unpacked(entry.get("policy")).get("policy")
+    return None
+
+
+def _packed_policy(policy) -> bytes | None:
+    """Packed apart: a policy that will not pickle, or not unpickle, costs its own reuse
+    only, never the plan's beside it."""
+    try:
+        return packed({"policy": policy})
+    except Exception:  # noqa: BLE001 - not kept: validated again next time
+        return None
+
+
 def planned(git, ws, key: str):
     """(clusters, inventory problems, plan, planning problems) as the same inputs gave them, or None."""
     entry = CacheFile.of(git, PLANS).data.get(_name(ws))
@@ -91,7 +115,8 @@ def keep_plan(git, ws, key: str, inventory_problems: list, planning: list) -> No
     """Keep a plan that was made without errors (one per policy file: the newest)."""
     cache = CacheFile.of(git, PLANS)
     cache.data[_name(ws)] = {"key": key, "clusters": ws.clusters, "inventory": inventory_problems,
-                             "plan": ws.plan, "planning": planning}
+                             "plan": ws.plan, "planning": planning, "policy": _packed_policy(ws.loaded.policy),
+                             "policy_key": policy_key(ws.loaded.path, ws.loaded.text)}
     cache.save()
 
 

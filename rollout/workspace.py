@@ -108,7 +108,7 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, 
     except PolicyNotFound as err:
         ws.problems.append(Problem(f"{err}; the repo root used is {repo.resolve()} ({ROOT_RULE})", (), ""))
         return ws
-    ws.loaded = loaded = load_policy(path)
+    ws.loaded = loaded = (_kept_policy(reuse, path) if reuse is not None else None) or load_policy(path)
     ws.problems += loaded.problems
     if loaded.policy is None:
         return ws
@@ -164,6 +164,19 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, 
         if any(p.is_error for p in ws.problems):
             ws.plan = None
     return ws
+
+
+def _kept_policy(git, path: Path) -> LoadedPolicy | None:
+    """The policy as validated from this same text by this same code before (rollout/reuse.py)."""
+    from rollout import reuse as reused
+    from rollout.yamlfile import YamlError, read_text
+
+    try:
+        text = read_text(path)
+    except (OSError, YamlError):
+        return None  # load_policy says what is wrong
+    policy = reused.kept_policy(git, path, text)
+    return LoadedPolicy.kept(path, text, policy) if policy is not None else None
 
 
 def _plan(repo: Path, policy, sources: list[tuple[str, object]], hub=None,

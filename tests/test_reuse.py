@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import application_yaml, fleet_yaml, SEED_CLUSTERS
+from conftest import SEED_CLUSTERS, SEED_POLICY, application_yaml, fleet_yaml
 
 T0 = 1_800_000_000
 POLICY = "security-patch"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -86,6 +87,20 @@ def relabel(repo: Path) -> None:
     (repo / "fleet/clusters.yaml").write_text(fleet_yaml(clusters))
 
 
+def empty_wave(repo: Path) -> None:
+    """A wave that claims no cluster: a valid policy whose plan warns, at the wave's line
+    (a kept policy is parsed for its positions only then)."""
+    path = repo / "rollouts/security-patch.yaml"
+    path.write_text(path.read_text().replace("    - name: production\n", "    - name: nobody\n"
+                                             "      selector: {matchLabels: {environment: nowhere}}\n"
+                                             "    - name: production\n"))
+
+
+def bad_policy_field(repo: Path) -> None:
+    path = repo / "rollouts/security-patch.yaml"
+    path.write_text(path.read_text().replace("  onFailure: revert\n", "  onFailure: revert\n  bogus: 1\n"))
+
+
 def pin_by_hand(repo: Path) -> None:
     (repo / "argocd/apps/staging-us-east-platform.yaml").write_text(application_yaml("staging-us-east", "v1.4.2"))
 
@@ -115,6 +130,8 @@ def advance_wave(repo: Path) -> None:
 CHANGES = {
     "nothing": (None, True),
     "the policy's revision": (bump_revision, True),
+    "the policy, a wave that claims no cluster": (empty_wave, True),
+    "the policy, an unknown field": (bad_policy_field, True),
     "an inventory label": (relabel, True),
     "a pinned file, by hand": (pin_by_hand, True),
     "a pinned file's destination": (wrong_destination, True),
@@ -175,6 +192,10 @@ def test_the_change_shows_where_it_should(repo):
     assert seen(repo, T0)["at revision"] == ["staging-us-east"]  # uncommitted: its blob is not git's yet
     commit(repo)
     assert seen(repo, T0)["at revision"] == ["staging-us-east"]
+    empty_wave(repo)
+    commit(repo)
+    first, again = seen(repo, T0)["warnings"], seen(repo, T0)["warnings"]  # again: through the kept policy
+    assert first == again and any(":20: spec.waves[2]: warning: wave nobody claims no cluster" in w for w in first), first
 
 
 def test_a_warm_step_reads_no_pinned_file_and_takes_the_checks_verdict(repo):
@@ -273,3 +294,62 @@ def test_what_a_step_writes_is_decided_on_files_read_afresh(repo):
     pinned = (repo / "argocd/apps/dev-us-east-platform.yaml").read_text()
     assert "targetRevision: v1.4.2" in pinned and "v9.9.9" not in pinned
     assert "v9.9.9" not in git(repo, "log", "-1", "--format=%B")
+
+
+def test_a_warm_status_takes_the_kept_policy(repo):
+    """The policy validated from the same text by the same code is kept beside its plan: a
+    warm `status` neither parses it (PyYAML is not even imported) nor validates it, and
+    shows the same. (A kept policy's warnings still name their lines: "the policy, a wave
+    that claims no cluster" above.)"""
+    import sys
+
+    code = ("import sys\nfrom rollout.cli import main\nsys.argv = ['rollout', 'status', 'security-patch']\n"
+            "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "print('yaml' in sys.modules, file=sys.stderr)")
+    cold, warm = (subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+                  for _ in range(2))
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    assert (cold.stderr, warm.stderr) == ("True\n", "False\n")  # PyYAML: read the policy cold, not warm
+    assert warm.stdout == cold.stdout and "canary" in cold.stdout
+
+
+RICH_SPEC = """\
+  windows:
+    - {kind: allow, schedule: "0 9 * * 1-4", duration: 6h, timeZone: Europe/Berlin}
+  notify:
+    - slack: {urlFrom: {env: SLACK_WEBHOOK_URL}}
+      events: [failed, reverted]
+      linkTemplate: "https://git.example.com/org/fleet/commit/{commit}"
+    - webhook: {urlFrom: {env: ROLLOUT_HOOK_URL}, headers: {X-Team: platform}}
+  delivery: {mode: pull-request, provider: github, mergeMethod: squash, labels: [rollout]}
+  trust:
+    allowedSigners: .rollout/allowed_signers
+    approvers: [github:alice, carol@example.com]
+    forges: [noreply@github.com]
+  gates:
+    - argocd: {context: hub}
+    - kstatus: {kinds: [Deployment], revisionFrom: "spec.template.spec.containers[0].image"}
+    - prometheus: {url: "http://prometheus:9090", query: "sum(rate(errors[5m]))", max: 0.01}
+  onFailure: {action: halt, scope: rollout}
+  maxFailures: "10%"
+"""
+
+
+@pytest.mark.parametrize("source", ["seed, with every optional part", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*/rollouts/*.yaml"))])
+def test_a_kept_policy_is_the_policy(source, tmp_path):
+    """What keep_plan packs is what kept_policy gives back, equal field for field, for the
+    examples' policies and one with windows, notify, delivery, trust and three gates."""
+    from rollout.git.cache import unpacked
+    from rollout.policy_file import load_policy
+    from rollout.reuse import _packed_policy
+
+    if source.startswith("seed"):
+        path = tmp_path / "security-patch.yaml"
+        path.write_text(SEED_POLICY.replace("  onFailure: revert\n", RICH_SPEC))
+    else:
+        path = ROOT / source
+    loaded = load_policy(path)
+    assert loaded.policy is not None, loaded.problems
+    kept = unpacked(_packed_policy(loaded.policy)).get("policy")
+    assert kept == loaded.policy and kept is not loaded.policy

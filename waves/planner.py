@@ -17,8 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from waves.dag import find_cycle, lexicographical_topological_sort, transitive_reduction
-from waves.gates import fleet as fleet_gate
-from waves.gates.kstatus import gate_problems
+from waves.gates import gate_problems
 from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
 from waves.problems import Problem, ProblemError
@@ -162,7 +161,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
         parts_of[wave.name] = _expand(index, wave, members[index], errors, unit_of, conflicts) or [_Part(index, wave.name, None, None, [])]
 
     _link(spec.waves, parts_of, errors)
-    errors += gate_problems(spec) + fleet_gate.gate_problems(spec)
+    errors += gate_problems(spec)
     if errors:
         raise ProblemError(conflicts + errors + warnings)
 

@@ -1,49 +1,35 @@
 """Pin presets: where in a manifest the rollout writes its revision.
 
 One module per preset, each a pydantic model whose `preset` literal is its registered
-name; `PinSpec` is the discriminated union the policy uses, so `rollout schema` shows
-each preset's own options.
+name; `PinSpec` is the tagged union the policy uses, so `rollout schema` shows each
+preset's own options. A preset's module is imported when a policy names it
+(waves/registry.py): planning an Argo CD fleet never loads the Flux presets.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
-from pydantic import Field
-
-from waves.pins.argocd_application import ArgoCDApplicationPin
-from waves.pins.argocd_application_image import ArgoCDApplicationImagePin
-from waves.pins.argocd_applicationset_list import ArgoCDApplicationSetListPin
 from waves.pins.base import PinBase
-from waves.pins.fleet_gitrepo import FleetGitRepoPin
-from waves.pins.flux_gitrepository import FluxGitRepositoryPin
-from waves.pins.flux_helmrelease import FluxHelmReleasePin
-from waves.pins.flux_kustomization_var import FluxKustomizationVarPin
-from waves.pins.flux_ocirepository import FluxOCIRepositoryPin
-from waves.pins.kubernetes_image import KubernetesImagePin
-from waves.pins.kustomize_image import KustomizeImagePin
-from waves.pins.kustomize_image_digest import KustomizeImageDigestPin
-from waves.pins.yaml_field import YamlFieldPin
+from waves.registry import LazyUnion, Registry
 
-_PRESET_MODELS: tuple[type[PinBase], ...] = (
-    ArgoCDApplicationPin,
-    ArgoCDApplicationImagePin,
-    ArgoCDApplicationSetListPin,
-    FluxGitRepositoryPin,
-    FluxOCIRepositoryPin,
-    FluxHelmReleasePin,
-    FluxKustomizationVarPin,
-    KustomizeImagePin,
-    KustomizeImageDigestPin,
-    KubernetesImagePin,
-    FleetGitRepoPin,
-    YamlFieldPin,
-)
+# The order is the schema's and the messages' (`presets: ...`); tests/test_registry.py
+# checks each name against its model's `preset` literal and that every preset module is here.
+PRESETS = Registry({
+    "argocd-application": "waves.pins.argocd_application:ArgoCDApplicationPin",
+    "argocd-application-image": "waves.pins.argocd_application_image:ArgoCDApplicationImagePin",
+    "argocd-applicationset-list": "waves.pins.argocd_applicationset_list:ArgoCDApplicationSetListPin",
+    "flux-gitrepository": "waves.pins.flux_gitrepository:FluxGitRepositoryPin",
+    "flux-ocirepository": "waves.pins.flux_ocirepository:FluxOCIRepositoryPin",
+    "flux-helmrelease": "waves.pins.flux_helmrelease:FluxHelmReleasePin",
+    "flux-kustomization-var": "waves.pins.flux_kustomization_var:FluxKustomizationVarPin",
+    "kustomize-image": "waves.pins.kustomize_image:KustomizeImagePin",
+    "kustomize-image-digest": "waves.pins.kustomize_image_digest:KustomizeImageDigestPin",
+    "kubernetes-image": "waves.pins.kubernetes_image:KubernetesImagePin",
+    "fleet-gitrepo": "waves.pins.fleet_gitrepo:FleetGitRepoPin",
+    "yaml-field": "waves.pins.yaml_field:YamlFieldPin",
+})
 
-PRESETS: dict[str, type[PinBase]] = {
-    model.model_fields["preset"].annotation.__args__[0]: model for model in _PRESET_MODELS
-}
-
-PinSpec = Annotated[Union[_PRESET_MODELS], Field(discriminator="preset")]  # type: ignore[valid-type]
+PinSpec = Annotated[PinBase, LazyUnion(PRESETS, "preset")]
 
 __all__ = ["PRESETS", "PinBase", "PinSpec"]
