@@ -223,8 +223,10 @@ def inventory(
         Optional[list[str]],
         typer.Option(
             "--source",
-            help="KIND=PATH, KIND one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters "
-            "(repeatable; default: the sources of the policies under rollouts/).",
+            help="KIND=PATH, KIND one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters; or a live "
+            "source as a policy writes it, KIND={context: C, namespace: N, selector: {...}}, KIND one of "
+            "clusterProfiles, managedClusters, clusterAPI, fleetClusters, argocdClusterSecrets, read through "
+            "--kubeconfig (repeatable; default: the sources of the policies under rollouts/).",
         ),
     ] = None,
     policy: Annotated[Optional[str], typer.Option("--policy", help="Use this policy's inventory sources.")] = None,
