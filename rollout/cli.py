@@ -419,6 +419,7 @@ def gate(
 
     root = repo_root(repo, policy)
     ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
+    _say_unread(state)  # the hub away mid-rollout: the waves out are judged from their advance records
     number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
@@ -661,11 +662,22 @@ def status(
         from rollout.render.html import render as render_html
         from rollout.report import status_page
 
-        sys.stdout.write(render_html(_engine_errors(lambda: status_page(root, policy))))
+        page = _engine_errors(lambda: status_page(root, policy))
+        sys.stdout.write(render_html(page))
+        _say_unread(page.state)
         return
     ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused
     render(ws.plan, state, format.value, hold)
     _print_warnings(ws.warnings, also_in_output=False)  # on stderr, as plan's: a late join splitting a shared field
+    _say_unread(state)
+
+
+def _say_unread(state) -> None:
+    """The hub away mid-rollout: said on stderr too, whatever the output's format."""
+    from rollout.render.status import unread_line
+
+    if state.partial:
+        print(f"rollout: {unread_line(state)}", file=sys.stderr)
 
 
 @command

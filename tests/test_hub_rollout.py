@@ -50,6 +50,11 @@ def run(work: Path, kubeconfig: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180, env={**os.environ, **GIT_ENV})
 
 
+def rollout(work: Path, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROLLOUT, *args, "--kubeconfig", str(kubeconfig)], cwd=work, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, **GIT_ENV})
+
+
 def until(step, done, tries: int = 25) -> str:
     """Run steps until `done(stdout)`; the last step's stdout."""
     for _ in range(tries):
@@ -87,6 +92,9 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert before.returncode == 2 and "spec.inventory[0].clusterProfiles: clusterProfiles (context fleet-hub, " \
             "namespace fleet-system)" in before.stderr and "cannot reach the hub" in before.stderr
         assert subjects(remote) == []
+        looked = rollout(work, gone, "status", "security-patch")  # nor can status say anything: no wave is out
+        assert looked.returncode == 2 and "spec.inventory[0].clusterProfiles: clusterProfiles (context fleet-hub, " \
+            "namespace fleet-system)" in looked.stderr and looked.stdout == ""
 
         # dev-us-east is down when canary goes: left out, its wave goes with dev-eu-west
         knob(sim, {"dev-us-east": "maintenance"})
@@ -133,6 +141,23 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert "the inventory cannot be read (" in gone_run and "nothing advances until it answers" in gone_run
         assert subjects(remote)[-1] == "rollout(security-patch): revert wave 5 production/2 (v1.4.2)"
         assert "prod-us-east" in message(remote, subjects(remote)[-1])
+        # status and gate work from the records too, saying plainly what cannot be shown
+        looked = rollout(work, gone, "status", "security-patch", "-f", "json")
+        assert looked.returncode == 0, looked.stderr
+        said = json.loads(looked.stdout)
+        assert said["inventory"]["read"] is False and "cannot reach the hub" in said["inventory"]["reason"]
+        assert "the waves not advanced yet" in said["inventory"]["notShown"] and said["status"] == "reverted"
+        assert [(w["name"], w["status"]) for w in said["waves"]][-1] == ("production/2", "reverted")
+        assert "rollout: the inventory could not be read (" in looked.stderr and "not shown: " in looked.stderr
+        table = rollout(work, gone, "status", "security-patch")
+        assert "the inventory could not be read (" in table.stdout and "shown are the waves that are out" in table.stdout
+        page = rollout(work, gone, "status", "security-patch", "-f", "html")
+        assert page.returncode == 0 and "<strong>The inventory could not be read</strong> (" in page.stdout
+        judged = rollout(work, gone, "gate", "security-patch", "--wave", "production/1", "-f", "json")
+        assert judged.returncode == 0, judged.stdout + judged.stderr
+        assert json.loads(judged.stdout)["state"] == "passed" and "the inventory could not be read" in judged.stderr
+        unknown = rollout(work, gone, "gate", "security-patch", "--wave", "production/9")
+        assert unknown.returncode == 2 and "not among the waves that are out" in unknown.stderr
         after = run(work, gone)
         assert after.returncode == 1 and subjects(remote)[-1].startswith("rollout(security-patch): revert")
         advance = subprocess.run([*ROLLOUT, "advance", "security-patch", "--kubeconfig", str(gone)], cwd=work,

@@ -543,8 +543,15 @@ CSP = (f"default-src 'none'; style-src {_hash(CSS)}; script-src {_hash(SCRIPT)};
 
 
 def _attention(page: Page) -> str:
-    """What a person must know first: halts, reverts, what spec.trust holds, pauses."""
+    """What a person must know first: the inventory unread, halts, reverts, what spec.trust
+    holds, pauses."""
     state, out = page.state, []
+    if state.partial:
+        from rollout.render.status import unread
+
+        said = unread(state)
+        out.append(f"<p><strong>The inventory could not be read</strong> ({_e(said['reason'])}): shown are "
+                   f"{_e(said['shown'])}; not shown: {_e(', '.join(said['notShown']))}.</p>")
     for ws in state.waves:
         if ws.revert_commit and ws.status == "reverted":
             reason = _reason(page.records.get(ws.revert_commit))
