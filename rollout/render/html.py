@@ -301,6 +301,11 @@ def pin_state(page: Page, wave, ws, cluster: str) -> tuple[str, str]:
         return "todo", "not yet pinned"
     if ws.status == "reverted":
         return "bad", "reverted to its previous pin"
+    join = next((j for j in ws.joins if cluster in j.clusters), None)
+    if join is not None and join.status == "reverted":
+        return "bad", "late join failed its wave's gates: reverted to its previous pin"
+    if join is not None and join.status != "passed":
+        return "warn", f"late join, {join.status}: judged on its own by its wave's gates"
     if ws.status == "proposed":
         return "todo", "proposed: not yet on the branch"
     if cluster in ws.late_proposed:

@@ -48,6 +48,9 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
             why = f"{format_duration(w.bake_remaining)} of bake left"
         elif not why and w.status == "verifying":
             why = "bake over; gates not yet recorded as passed"
+        for join in w.joins:  # each judged on its own (docs/inventory.md, "Late joins")
+            if join.status in ("baking", "verifying", "reverted"):
+                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}") if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -133,6 +136,9 @@ def state_dict(plan, state) -> dict:
                 "clusters": plan.wave(w.number).clusters,
                 "clustersNotAtRevision": w.clusters_behind,
                 "late": w.late,
+                "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
+                               "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
+                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit} for j in w.joins],
                 "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in plan.wave(w.number).clusters
                                 if c in getattr(plan, "down", {})],
             }
