@@ -412,7 +412,7 @@ def gate(
     from waves.decide import Verdict
     from rollout.session import clock, wave_ref
     from rollout.status import status as fold_status
-    from rollout.gate_check import evaluate, preflight
+    from rollout.gate_check import evaluate, evaluate_join, preflight
     from rollout.step import record_passes
     from rollout.observers.kube import Kube
     from rollout.workspace import repo_root
@@ -423,6 +423,8 @@ def gate(
     number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
+    # its late joins out, each judged on its own (docs/inventory.md, "Late joins"); `run` records them
+    joins = [evaluate_join(ws, state, number, j, now, kube) for j in state.wave(number).joins_out]
     recorded = None
     if record and verdict.state == "passed" and not ws.plan.wave(number).empty:  # an empty wave has no advance
         judged = Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
@@ -431,14 +433,17 @@ def gate(
         recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
         # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
-        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2 if sys.stdout.isatty() else None))
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded, "lateJoins": [j.as_dict() for j in joins]},
+                         indent=2 if sys.stdout.isatty() else None))
     else:
-        for check in verdict.checks:
-            print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
-        print(f"wave {verdict.number} {verdict.name}: {verdict.state}: {verdict.reason}")
+        for judged in [verdict, *joins]:
+            for check in judged.checks:
+                print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
+            print(f"wave {judged.number} {judged.name}: {judged.state}: {judged.reason}")
         if recorded:
             print(f"recorded the pass: {recorded[:12]}")
-    raise typer.Exit({"passed": 0, "failed": 1}.get(verdict.state, 3))
+    states = {v.state for v in [verdict, *joins]}
+    raise typer.Exit(1 if "failed" in states else 0 if states == {"passed"} else 3)
 
 
 class HealthOutput(str, Enum):
