@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
 from waves.planner import Plan, Wave
-from waves.state import EMPTY, OUT, Event, JoinState, RolloutState, WaveState, fold, joins_holding
+from waves.state import EMPTY, OUT, Event, JoinState, RolloutState, WaveState, blockers, fold, joins_holding
 
 
 @dataclass
@@ -331,6 +331,7 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     # baking: rest waits for it, saying so
     assert [(a.kind, a.wave, a.reason) for a in decide(plan, state, {}, FakeHold())] == [
         (WAIT, 2, "waiting for the late join of wave 1 canary (b) is baking")]
+    assert blockers(plan, state, 2) == ["the late join of wave 1 canary (b) is baking"]  # `advance --wave rest`
     later = fold(plan, events, T0 + 200)
     failed = decide(plan, later, {}, FakeHold(), joins={"join1": Verdict("failed", "b: Degraded", "join1")})
     assert [(a.kind, a.wave, a.advance, a.clusters, a.late) for a in failed] == [(REVERT, 1, "join1", ("b",), True)]
@@ -341,6 +342,7 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
                     T0 + 220)
     assert reverted.wave(1).status == "passed" and reverted.wave(1).joins[0].status == "reverted"
     assert reverted.overall == "reverted" and reverted.wave(1).late == []  # never joined again
+    assert blockers(plan, reverted, 2) == ["the late join of wave 1 canary (b) was reverted"]
     (stop,) = decide(plan, reverted, {}, FakeHold())
     assert stop.kind == WAIT and stop.reason == "a late join of v2 was reverted: wave 1 canary (b): nothing new " \
                                                 "starts for this revision"

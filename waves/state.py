@@ -387,7 +387,7 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
     return out
 
 
-def joins_holding(plan: Plan, state: RolloutState, number: int) -> list[str]:
+def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool = False) -> list[str]:
     """The late joins out and not judged yet of the waves wave `number` waits for, directly
     or through others: its evidence is not all in until they passed (none: nothing holds it)."""
     seen: set[int] = set()
@@ -402,6 +402,9 @@ def joins_holding(plan: Plan, state: RolloutState, number: int) -> list[str]:
         ws = state.wave(dep)
         for join in ws.joins_out:
             reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(join.clusters)}) is {join.status}")
+        if reverted:  # `blockers`: a reverted one holds as a reverted wave does (decide stops the revision first)
+            reasons += [f"the late join of wave {dep} {ws.name} ({', '.join(j.clusters)}) was reverted"
+                        for j in ws.joins if j.status == "reverted"]
     return sorted(reasons)
 
 
@@ -427,7 +430,7 @@ def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False)
         elif wave.approval == "required" and not ws.approved_by:
             reasons.append(f"wave {dep} {wave.name} needs approval")
     if not itself:
-        reasons += [r for r in joins_holding(plan, state, number) if r not in reasons]
+        reasons += [r for r in joins_holding(plan, state, number, reverted=True) if r not in reasons]
     return reasons
 
 
