@@ -230,6 +230,7 @@ def test_the_decision_keeps_every_rule(situation):
     for number in {a.wave for a in starts if not a.late} | judging:
         out = [j.commit for dep in ancestors(plan, number) for j in state.wave(dep).joins
                if state.wave(dep).status in OUT and j.status in JUDGED and j.commit not in joins_verified]
+        out += [a.wave for a in starts if a.late and a.wave in ancestors(plan, number)]  # pinned in this step
         assert bool(out) == (number in judging)
     # and what may go does: an empty wave holds back nothing that waits for it
     may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
@@ -320,8 +321,12 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
              Wave(2, "rest", 1, None, None, ["c"], after=[1])]
     plan = Plan("p", "v2", [], waves, {}, {"a": 1, "b": 1, "c": 2})
     events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a",)),
-              Event("ver1", T0 + 90, "verify", "p", "v2", "canary", advance="adv1"),
-              Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",))]
+              Event("ver1", T0 + 90, "verify", "p", "v2", "canary", advance="adv1")]
+    # b is back once canary passed: it joins, and rest, ready too, waits for it in the same step
+    assert [(a.kind, a.wave, a.clusters, a.reason) for a in decide(plan, fold(plan, events, T0 + 95), {}, FakeHold())] \
+        == [(WAIT, 2, (), "waiting for the late join of wave 1 canary (b) starting now"),
+            (ADVANCE, 1, ("b",), "late join")]
+    events.append(Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",)))
     state = fold(plan, events, T0 + 120)
     canary = state.wave(1)
     assert canary.status == "passed" and canary.own == ["a"] and canary.pinned == ["a", "b"] and canary.late == []
@@ -520,7 +525,10 @@ class Rollouts(RuleBasedStateMachine):
         joins_failed = {j.commit: j for w in state.waves if not w.halt_commit for j in w.joins_out
                         if j.commit in joined and joined[j.commit].state == "failed" and not stale}
         passed_joins = {a.advance for a in of(actions, VERIFY) if a.late}
-        for action in of(actions, ADVANCE):  # a first start: no late join of a wave before it out, unjudged
+        joining = {a.wave for a in of(actions, ADVANCE) if a.late}
+        for action in of(actions, ADVANCE):  # a first start: no late join of a wave before it out (or now), unjudged
+            if not action.late:
+                assert not joining & ancestors(self.plan, action.wave), (action, joining)
             if not action.late and holding[action.wave]:
                 after = [j for dep in ancestors(self.plan, action.wave) for j in state.wave(dep).joins_out
                          if j.commit not in passed_joins]

@@ -199,11 +199,14 @@ def test_a_late_join_after_its_wave_passed_that_fails_its_gates_is_reverted_alon
         until(lambda: run(work, up), lambda out: "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)"
               in subjects(remote))
         looked = rollout(work, up, "gate", "security-patch", "--wave", "canary", "-f", "json")
-        said = json.loads(looked.stdout)  # canary's own clusters passed; its late join is judged on its own
-        assert said["state"] == "passed" and [c["cluster"] for c in said["checks"]] == ["dev-eu-west"]
+        said = json.loads(looked.stdout)  # canary's own clusters (dev-eu-west re-syncing to the new commit: maybe
+        # pending a moment); its late join is judged on its own
+        assert said["state"] in ("passed", "pending") and [c["cluster"] for c in said["checks"]] == ["dev-eu-west"]
         (join,) = said["lateJoins"]
         assert join["name"] == "canary late join (dev-us-east)" and join["state"] in ("pending", "failed")
-        assert looked.exit_code == {"pending": 3, "failed": 1}[join["state"]]
+        assert [c["cluster"] for c in join["checks"]] == ["dev-us-east"]
+        assert looked.exit_code == (1 if join["state"] == "failed" else 3 if "pending" in (said["state"], join["state"])
+                                    else 0)
         failed = until(lambda: run(work, up), lambda out: "reverted the late join of wave 1 canary" in out)
         assert "(late join: dev-us-east): commit " in failed and "late join (dev-us-east): gate failed: " in failed
         late = message(remote, "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)")

@@ -39,8 +39,8 @@ The rules, each a property test (tests/test_decide.py):
   commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out),
   blind past progressDeadline it halts, passed after its own bake it is recorded; a
   reverted late join stops the revision as a reverted wave does, and a wave that waits,
-  directly or through others, for a wave with a late join out and unjudged does not
-  start until that join passed.
+  directly or through others, for a wave with a late join out and unjudged (or pinned in
+  this very step) does not start until that join passed.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         wave = plan.wave(number)
         window = hold.window(wave)
         held = held_back(plan, wave)
-        judging = joins_holding(plan, after, number)
+        judging = joins_holding(plan, after, number, starting={a.wave: a.clusters for a in starts if a.late})
         if judging:  # the evidence of a wave it waits for is not all in
             actions.append(Action(WAIT, number, wave.name, None, "waiting for " + "; ".join(judging)))
         elif held:

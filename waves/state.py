@@ -387,9 +387,11 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
     return out
 
 
-def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool = False) -> list[str]:
+def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool = False,
+                  starting: dict[int, tuple[str, ...]] | None = None) -> list[str]:
     """The late joins out and not judged yet of the waves wave `number` waits for, directly
-    or through others: its evidence is not all in until they passed (none: nothing holds it)."""
+    or through others: its evidence is not all in until they passed (none: nothing holds it).
+    `starting`: the late joins being pinned in this very step (wave -> clusters) hold it too."""
     seen: set[int] = set()
     todo = list(plan.wave(number).after)
     reasons = []
@@ -402,6 +404,8 @@ def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool =
         ws = state.wave(dep)
         for join in ws.joins_out:
             reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(join.clusters)}) is {join.status}")
+        if starting and dep in starting:
+            reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(starting[dep])}) starting now")
         if reverted:  # `blockers`: a reverted one holds as a reverted wave does (decide stops the revision first)
             reasons += [f"the late join of wave {dep} {ws.name} ({', '.join(j.clusters)}) was reverted"
                         for j in ws.joins if j.status == "reverted"]
