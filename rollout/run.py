@@ -211,7 +211,7 @@ def _final(result: Step) -> bool:
     of the revision is still out unjudged (a parallel wave may fail after its sibling's
     revert: it is judged, and reverted, by the steps that follow)."""
     if result.status == "reverted":
-        return result.state is None or not any(w.status in JUDGED for w in result.state.waves)
+        return result.state is None or not any(w.status in JUDGED or w.joins_out for w in result.state.waves)
     return result.status in ("complete", "failed", "halted")
 
 
