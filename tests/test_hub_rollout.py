@@ -159,6 +159,10 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert "the inventory could not be read (" in table.stdout and "shown are the waves that are out" in table.stdout
         page = rollout(work, gone, "status", "security-patch", "-f", "html")
         assert page.exit_code == 0 and "<strong>The inventory could not be read</strong> (" in page.stdout
+        picture = rollout(work, gone, "status", "security-patch", "-f", "mermaid").stdout.splitlines()
+        assert picture[0].startswith("flowchart") and picture[-1].startswith("%% the inventory could not be read (")
+        markdown = rollout(work, gone, "status", "security-patch", "-f", "markdown").stdout
+        assert "> **the inventory could not be read (" in markdown
         judged = rollout(work, gone, "gate", "security-patch", "--wave", "production/1", "-f", "json")
         assert judged.exit_code == 0, judged.stdout + judged.stderr
         assert json.loads(judged.stdout)["state"] == "passed" and "the inventory could not be read" in judged.stderr
