@@ -348,6 +348,10 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert reverted.wave(1).status == "passed" and reverted.wave(1).joins[0].status == "reverted"
     assert reverted.overall == "reverted" and reverted.wave(1).late == []  # never joined again
     assert blockers(plan, reverted, 2) == ["the late join of wave 1 canary (b) was reverted"]
+    retried = events + [Event("rev1", T0 + 210, "revert", "p", "v2", "canary", ("b",), advance="join1"),
+                        Event("retry", T0 + 300, "retry", "p", "v2", "", epoch=2)]
+    assert fold(plan, retried, T0 + 310).overall == "not-started"  # `rollout retry`: every wave afresh, b in canary
+    assert decide(plan, fold(plan, retried, T0 + 310), {}, FakeHold())[0].clusters == ("a", "b")
     (stop,) = decide(plan, reverted, {}, FakeHold())
     assert stop.kind == WAIT and stop.reason == "a late join of v2 was reverted: wave 1 canary (b): nothing new " \
                                                 "starts for this revision"
