@@ -223,8 +223,10 @@ def inventory(
         Optional[list[str]],
         typer.Option(
             "--source",
-            help="KIND=PATH, KIND one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters "
-            "(repeatable; default: the sources of the policies under rollouts/).",
+            help="KIND=PATH, KIND one of fleet, argocdClusterSecrets, clusterAPI, kustomizeClusters; or a live "
+            "source as a policy writes it, KIND={context: C, namespace: N, selector: {...}}, KIND one of "
+            "clusterProfiles, managedClusters, clusterAPI, fleetClusters, argocdClusterSecrets, read through "
+            "--kubeconfig (repeatable; default: the sources of the policies under rollouts/).",
         ),
     ] = None,
     policy: Annotated[Optional[str], typer.Option("--policy", help="Use this policy's inventory sources.")] = None,
@@ -410,16 +412,19 @@ def gate(
     from waves.decide import Verdict
     from rollout.session import clock, wave_ref
     from rollout.status import status as fold_status
-    from rollout.gate_check import evaluate, preflight
+    from rollout.gate_check import evaluate, evaluate_join, preflight
     from rollout.step import record_passes
     from rollout.observers.kube import Kube
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
     ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
+    _say_unread(state)  # the hub away mid-rollout: the waves out are judged from their advance records
     number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
+    # its late joins out, each judged on its own (docs/inventory.md, "Late joins"); `run` records them
+    joins = [evaluate_join(ws, state, number, j, now, kube) for j in state.wave(number).joins_out]
     recorded = None
     if record and verdict.state == "passed" and not ws.plan.wave(number).empty:  # an empty wave has no advance
         judged = Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
@@ -428,14 +433,17 @@ def gate(
         recorded = outcome.changes[0].commit if outcome.changes else None
     if format is CheckFormat.json:
         # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
-        print(json.dumps({**verdict.as_dict(), "recorded": recorded}, indent=2 if sys.stdout.isatty() else None))
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded, "lateJoins": [j.as_dict() for j in joins]},
+                         indent=2 if sys.stdout.isatty() else None))
     else:
-        for check in verdict.checks:
-            print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
-        print(f"wave {verdict.number} {verdict.name}: {verdict.state}: {verdict.reason}")
+        for judged in [verdict, *joins]:
+            for check in judged.checks:
+                print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
+            print(f"wave {judged.number} {judged.name}: {judged.state}: {judged.reason}")
         if recorded:
             print(f"recorded the pass: {recorded[:12]}")
-    raise typer.Exit({"passed": 0, "failed": 1}.get(verdict.state, 3))
+    states = {v.state for v in [verdict, *joins]}
+    raise typer.Exit(1 if "failed" in states else 0 if states == {"passed"} else 3)
 
 
 class HealthOutput(str, Enum):
@@ -659,11 +667,22 @@ def status(
         from rollout.render.html import render as render_html
         from rollout.report import status_page
 
-        sys.stdout.write(render_html(_engine_errors(lambda: status_page(root, policy))))
+        page = _engine_errors(lambda: status_page(root, policy))
+        sys.stdout.write(render_html(page))
+        _say_unread(page.state)
         return
     ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused
     render(ws.plan, state, format.value, hold)
     _print_warnings(ws.warnings, also_in_output=False)  # on stderr, as plan's: a late join splitting a shared field
+    _say_unread(state)
+
+
+def _say_unread(state) -> None:
+    """The hub away mid-rollout: said on stderr too, whatever the output's format."""
+    from rollout.render.status import unread_line
+
+    if state.partial:
+        print(f"rollout: {unread_line(state)}", file=sys.stderr)
 
 
 @command

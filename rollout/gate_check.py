@@ -82,18 +82,32 @@ def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> 
 
 
 def judged(ws, ws_state, wave, ctx) -> list[str]:
-    """The clusters a wave's gate judges: what its advances pinned (its advance records),
+    """The clusters a wave's gate judges: what its first advance pinned (its advance record),
     whatever the inventory says now: a change that breaks a cluster must fail the wave, not
-    make the cluster unavailable or gone. A cluster not pinned (left out, unavailable, or
-    joined since) is judged once its late join pins it. A recorded cluster whose labels
-    are known nowhere any more cannot be judged (its gate's templates need them)."""
-    if not ws_state.pinned:
+    make the cluster unavailable or gone. A cluster not pinned then (left out, unavailable,
+    or joined since) is judged by its late join's own verdict (`evaluate_join`). A recorded
+    cluster whose labels are known nowhere any more cannot be judged (its gate's templates
+    need them)."""
+    if not ws_state.own:
         return list(wave.clusters)
-    return [c for c in ws_state.pinned if c in ctx.labels]
+    return [c for c in ws_state.own if c in ctx.labels]
+
+
+def evaluate_join(ws, state, number: int, join, now: int, kube) -> WaveVerdict:
+    """A late join judged on its own by its wave's gates: the clusters it pinned, its bake
+    and progressDeadline counted from its commit. No failure budget: maxFailures is its
+    wave's, spent on the wave's own advance; a joiner failing is positive evidence the
+    revision is bad there (a budget of its own size would let `10%` of one cluster pass a
+    failure). docs/inventory.md, "Late joins"."""
+    wave = ws.plan.wave(number)
+    ctx = context(ws, kube, now, wave, join.advanced_at, join.commit)
+    members = [c for c in join.clusters if c in ctx.labels]
+    name = f"{wave.name} late join ({', '.join(join.clusters)})"
+    return _judge(ws, number, name, wave, ctx, members, join.advanced_at, join.bake_remaining, now, budget=0)
 
 
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
-    plan, policy = ws.plan, ws.loaded.policy
+    plan = ws.plan
     wave, ws_state = plan.wave(number), state.wave(number)
     if wave.empty:
         return WaveVerdict(number, wave.name, "passed", "the wave is empty (no cluster matches its selector): "
@@ -103,6 +117,14 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
                            f"wave is {ws_state.status}")
     ctx = context(ws, kube, now, wave, ws_state.advanced_at, ws_state.advance_commit)
     members = judged(ws, ws_state, wave, ctx)
+    return _judge(ws, number, wave.name, wave, ctx, members, ws_state.advanced_at, ws_state.bake_remaining, now)
+
+
+def _judge(ws, number: int, title: str, wave, ctx, members: list[str], advanced_at: int | None, bake_remaining: int,
+           now: int, budget: int | None = None) -> WaveVerdict:
+    """The verdict of `members` (a wave's, or a late join's) by the wave's gates. `budget`:
+    the failures allowed (default: the policy's maxFailures of the members)."""
+    policy = ws.loaded.policy
     checks: list[Check] = []  # from gates that see at least part of the wave
     unseen: list[Check] = []  # from gates that reached nothing
     blind: list[str] = []
@@ -122,32 +144,32 @@ def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
         else:
             checks += gate_checks
     deadline = policy.spec.progressDeadline
-    late = deadline is not None and ws_state.advanced_at is not None and now - ws_state.advanced_at > deadline
+    late = deadline is not None and advanced_at is not None and now - advanced_at > deadline
     if late:
         for check in checks:
             if check.state == "pending":
                 check.state = "failed"
                 check.reason = f"not passed within progressDeadline {format_duration(deadline)}: {check.reason}"
     failed_clusters = sorted({c.cluster for c in checks if c.state == "failed"})
-    allowed = failure_budget(policy.spec.maxFailures, len(members))
+    allowed = failure_budget(policy.spec.maxFailures, len(members)) if budget is None else budget
     if len(failed_clusters) > allowed:
         first = next(c for c in checks if c.state == "failed")
-        return WaveVerdict(number, wave.name, "failed",
+        return WaveVerdict(number, title, "failed",
                            f"{len(failed_clusters)} of {len(members)} clusters failed "
                            f"(maxFailures {allowed}); {first.cluster}: {first.gate}: {first.reason}", checks)
     if blind:
         why = "; ".join(blind)
         if late:
-            return WaveVerdict(number, wave.name, "unknown",
+            return WaveVerdict(number, title, "unknown",
                                f"cannot observe past progressDeadline {format_duration(deadline)} ({why}): "
                                "halted because the gates cannot be seen, not because the change failed", checks + unseen,
                                halt=True)
-        return WaveVerdict(number, wave.name, "unknown", f"cannot observe ({why})", checks + unseen)
+        return WaveVerdict(number, title, "unknown", f"cannot observe ({why})", checks + unseen)
     pending = [c for c in checks if c.state == "pending" and c.cluster not in failed_clusters]
     if pending:
-        return WaveVerdict(number, wave.name, "pending", f"{pending[0].cluster}: {pending[0].gate}: {pending[0].reason}",
+        return WaveVerdict(number, title, "pending", f"{pending[0].cluster}: {pending[0].gate}: {pending[0].reason}",
                            checks)
-    if ws_state.bake_remaining > 0:
-        return WaveVerdict(number, wave.name, "pending", f"baking, {format_duration(ws_state.bake_remaining)} left",
+    if bake_remaining > 0:
+        return WaveVerdict(number, title, "pending", f"baking, {format_duration(bake_remaining)} left",
                            checks)
-    return WaveVerdict(number, wave.name, "passed", "every gate passed and the bake has elapsed", checks)
+    return WaveVerdict(number, title, "passed", "every gate passed and the bake has elapsed", checks)

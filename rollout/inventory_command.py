@@ -4,21 +4,56 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from rollout.inventory import READERS, load_inventory
+from rollout.inventory import LIVE_READERS, READERS, load_inventory
 from rollout.workspace import UsageError, repo_root
 
 
-def _sources(repo: Path, given: list[str], policy: str | None) -> list[tuple[str, object]]:
-    sources = []
-    for item in given:
-        kind, sep, path = item.partition("=")
-        if not sep or kind not in READERS or not path:
-            raise UsageError(f"--source {item!r}: use KIND=PATH with KIND one of {', '.join(READERS)}")
-        sources.append((kind, path))
+FORMS = ("KIND=PATH (KIND one of " + ", ".join(READERS) + ") or KIND={context: C, namespace: N, selector: {...}} "
+         "(KIND one of " + ", ".join(LIVE_READERS) + ")")
+
+
+def source_option(item: str) -> tuple[str, object]:
+    """One `--source`: `KIND=PATH` (a file or glob in the repo), or `KIND={...}`, a live
+    source as the policy writes it (YAML flow: `clusterProfiles={context: hub, namespace:
+    fleet-system}`), checked by the policy's own model: the same forms, the same errors."""
+    from pydantic import ValidationError
+
+    from waves.policy import InventorySource
+    from rollout.policy_file import _data_loc, _message
+
+    kind, sep, value = item.partition("=")
+    if not sep or kind not in READERS and kind not in LIVE_READERS or not value.strip():
+        raise UsageError(f"--source {item!r}: use {FORMS}")
+    spec: object = value
+    if value.lstrip().startswith("{"):
+        import yaml
+
+        try:
+            spec = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UsageError(f"--source {item!r}: not a YAML mapping: {' '.join(str(err).split())}") from None
+    elif kind not in READERS:
+        raise UsageError(f"--source {item!r}: {kind} is listed on a hub: use {kind}={{context: C, namespace: N}}")
+    try:
+        source = InventorySource.model_validate({kind: spec})
+    except ValidationError as err:
+        data = {kind: spec}
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in _data_loc(data, first["loc"]))
+        raise UsageError(f"--source {item!r}: {where}: {_message(first, None)}") from None
+    return kind, source.path if source.path is not None else source.hub
+
+
+def _sources(repo: Path, given: list[str], policy: str | None) -> tuple[list[tuple[str, object]], list]:
+    """The sources, and where each was given (a hub that cannot be read is named there):
+    `--source '...'`, or the policy's file, line and field, as `plan` names it."""
+    sources = [source_option(item) for item in given]
+    where: list = [lambda p, item=item: replace(p, message=f"--source {item!r}: {p.message}") for item in given]
     if policy is not None or not sources:
         from rollout.policy_file import PolicyNotFound, find_policy, load_policy
 
@@ -37,18 +72,18 @@ def _sources(repo: Path, given: list[str], policy: str | None) -> list[tuple[str
                 for problem in loaded.problems:
                     print(problem_line(problem), file=sys.stderr)
                 raise typer.Exit(2)
-            for source in loaded.policy.spec.inventory:
+            for index, source in enumerate(loaded.policy.spec.inventory):
                 spec = source.path if source.path is not None else source.hub  # a file glob, or a LIST on a hub
                 if (source.kind, spec) not in sources:
                     sources.append((source.kind, spec))
+                    where.append(lambda p, loaded=loaded, at=("spec", "inventory", index, source.kind):
+                                 loaded.locate(replace(p, loc=at, source=str(loaded.path))))
     if not sources:
-        raise UsageError(f"no inventory source: no policy under {repo / 'rollouts'}; pass --source KIND=PATH")
-    return sources
+        raise UsageError(f"no inventory source: no policy under {repo / 'rollouts'}; pass --source {FORMS}")
+    return sources, where
 
 
 def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, selector: str | None, fmt: str) -> None:
-    from dataclasses import replace
-
     from waves.selectors import parse_selector
 
     repo = repo_root(repo_opt)
@@ -56,9 +91,10 @@ def run_inventory(repo_opt: str | None, given: list[str], policy: str | None, se
         chosen = parse_selector(selector) if selector else None
     except ValueError as err:
         raise UsageError(f"--selector: {err}") from None
-    clusters, problems = load_inventory(repo, _sources(repo, given, policy))
-    problems = [p if p.extra.get("live") or p.extra.get("hub") is not None else replace(p, source=str(repo / p.source))
-                for p in problems]
+    sources, where = _sources(repo, given, policy)
+    clusters, problems = load_inventory(repo, sources)
+    problems = [where[p.extra["source"]](p) if p.extra.get("hub") is not None else p if p.extra.get("live")
+                else replace(p, source=str(repo / p.source)) for p in problems]
     if any(p.is_error for p in problems):
         from rollout.render.problems import problem_line
 

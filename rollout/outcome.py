@@ -18,6 +18,7 @@ class WaveChange:
     forced: list[str] = field(default_factory=list)
     diff: str = ""
     proposal: dict | None = None  # {"number", "url", "branch", "ref"}: the pull request that carries it
+    advance: str | None = None  # a late join's revert, verify or halt: the late join's commit
 
 
 @dataclass

@@ -44,12 +44,20 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
     return publish(session, attempt, urgent=True)
 
 
-def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None) -> str:
+def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None,
+                only: tuple[str, ...] | None = None) -> str:
+    """`only`: a late join's revert: the clusters its commit (`advance`) pinned go back,
+    nothing else of the wave (docs/inventory.md, "Late joins")."""
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
     events = counted(session.git, ws, events)  # the pins to restore are those of advances that counted
     if ws_state.status == "reverted":
         outcome.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
+        return tip
+    join = ws_state.join(advance) if only is not None else None
+    if only is not None and (join is None or join.status == "reverted"):
+        outcome.notes.append(f"the late join of wave {number} {wave.name} ({', '.join(only)}) is "
+                             + ("already reverted" if join else "not of this rollout") + ": nothing to do")
         return tip
     if ws_state.status == "pending":
         outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
@@ -63,7 +71,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     parents_of: dict[str, list[str]] = {}
     for event in events:
         if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
-                and event.epoch == state.epoch and event.wave == wave.name:
+                and event.epoch == state.epoch and event.wave == wave.name and (only is None or event.commit == advance):
             for cluster in event.clusters:
                 parents_of.setdefault(cluster, [f"{event.commit}^"])
     for event in reversed(events):
@@ -125,12 +133,13 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
             fields_done.add((target.file, current.document, current.field))
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
-                         advance or ws_state.advance_commit, epoch=state.epoch)
+                         advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None)
     modes = session.git.modes(tip)
     if texts:
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
     else:
         tip = session.git.commit_empty_on(tip, msg)
     outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in restored)),
-                                      sorted(texts), commit=tip))
+                                      sorted(texts), commit=tip, late=only is not None,
+                                      advance=advance if only is not None else None))
     return tip

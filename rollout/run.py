@@ -24,7 +24,7 @@ from pathlib import Path
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
 from rollout.render.trust import trust_lines
 from rollout.session import clock, open_synced
-from rollout.gate_check import WaveVerdict, evaluate, preflight
+from rollout.gate_check import WaveVerdict, evaluate, evaluate_join, preflight
 from rollout.render.words import count
 from rollout.step import Stepper
 
@@ -37,6 +37,7 @@ class Step:
     state: object | None = None  # the folded RolloutState after the step
     plan: object | None = None
     verdicts: list[WaveVerdict] = field(default_factory=list)
+    joined: list[WaveVerdict] = field(default_factory=list)  # the late joins' verdicts (each judged on its own)
     advanced: list[dict] = field(default_factory=list)
     merged: list[dict] = field(default_factory=list)  # pull requests this step merged (pull-request delivery)
     verified: list[dict] = field(default_factory=list)
@@ -57,7 +58,7 @@ class Step:
 
     def as_dict(self) -> dict:
         return {"policy": self.policy, "revision": self.revision, "status": self.status, "waves": self.waves(),
-                "gates": [v.as_dict() for v in self.verdicts], "merged": self.merged, "advanced": self.advanced,
+                "gates": [v.as_dict() for v in self.verdicts + self.joined], "merged": self.merged, "advanced": self.advanced,
                 "verified": self.verified, "reverted": self.reverted, "halted": self.halted, "notes": self.notes,
                 "warnings": self.within_budget,
                 "exitCode": self.exit_code}
@@ -91,12 +92,13 @@ def _step(session, stepper, kube, now, result) -> Step:
                             "reverted from their advance records; nothing advances until it answers")
     if state.verified:  # spec.trust: the records that did not count, one line each
         result.notes += trust_lines(state, blocked=False) + [f"ignored: {i.line()}" for i in snap.hold.ignored]
-    judged = [w for w in state.waves if w.status in JUDGED]
+    judged = [w for w in state.waves if w.status in JUDGED or w.joins_out]
     if state.overall == "reverted" and not judged:
         result.status, result.exit_code = "reverted", 1
         result.notes.append(f"rollout of {ws.plan.revision} was reverted: nothing to do until a new revision")
         return result
-    preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted", "empty")], now)
+    preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted", "empty") or w.joins_out],
+              now)
     tending = session.delivery.tend(session, ws, state, snap.hold)  # pull requests: merge the ready, halt on the closed
     result.merged, result.notes = tending.merged, result.notes + tending.notes
     if tending.halts:
@@ -106,7 +108,7 @@ def _step(session, stepper, kube, now, result) -> Step:
         return result
     if tending.merged:
         state = result.state = stepper.snapshot().state  # the merges moved the branch: read again
-        if state.overall == "reverted" and not any(w.status in JUDGED for w in state.waves):
+        if state.overall == "reverted" and not any(w.status in JUDGED or w.joins_out for w in state.waves):
             result.status, result.exit_code = "reverted", 1
             return result
     if tending.reverting:
@@ -120,12 +122,16 @@ def _judge(stepper, kube, now, result) -> Step:
     snap = stepper.snapshot()
     ws, state = snap.ws, snap.state
     judged = {w.number: evaluate(ws, state, w.number, now, kube) for w in state.waves if w.status in JUDGED}
-    result.verdicts = list(judged.values())
+    # each late join out by its own verdict (a halted wave is judged no more: a person decides)
+    joining = {j.commit: evaluate_join(ws, state, w.number, j, now, kube) for w in state.waves if not w.halt_commit
+               for j in w.joins_out}
+    result.verdicts, result.joined = list(judged.values()), list(joining.values())
     verdicts = {v.name: Verdict(v.state, v.reason, state.wave(n).advance_commit, v.halt, tuple(v.evidence()))
                 for n, v in judged.items()}
-    decided = stepper.decide(verdicts)
+    joins = {c: Verdict(v.state, v.reason, c, v.halt, tuple(v.evidence())) for c, v in joining.items()}
+    decided = stepper.decide(verdicts, joins)
     if of(decided, REVERT) or of(decided, HALT):
-        return _stop(stepper, verdicts, decided, judged, result)
+        return _stop(stepper, verdicts, decided, {**judged, **joining}, result, joins)
     if snap.state.halts or snap.state.blocked:  # halted by a record of an earlier step, or by spec.trust: a person decides
         result.status, result.exit_code, result.halt_held = "halted", 1, bool(snap.state.halts)
         result.notes += [a.reason for a in of(decided, WAIT) if a.wave is None]
@@ -134,21 +140,24 @@ def _judge(stepper, kube, now, result) -> Step:
     if starting:  # before anything is written: the waves going out can be judged (refused: exit 2)
         preflight(ws, kube, starting, now, reach=True)
     result.notes += [f"wave {a.wave} {a.name}: {a.reason}: waiting (no advance, no revert)"
-                     for a in of(decided, WAIT) if a.wave in judged and judged[a.wave].state == "unknown"]
+                     for a in of(decided, WAIT) if (a.wave in judged and judged[a.wave].state == "unknown" and not a.late)
+                     or (a.late and a.advance in joining)]
     result.within_budget = within_budget(judged.values())
 
     # the passes recorded and the advances they release (under pull-request delivery the
     # records go to their own branch, and this decision's advances still count them)
-    outcomes = stepper.carry_out(verdicts, decided, [((VERIFY,), {"record": True}), ((ADVANCE,), {})])
+    outcomes = stepper.carry_out(verdicts, decided, [((VERIFY,), {"record": True}), ((ADVANCE,), {})], joins)
     changes = [c for outcome in outcomes for c in outcome.changes]
-    result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit} for c in changes if c.action == VERIFY]
+    result.verified = [{"wave": c.number, "name": c.name, "commit": c.commit, **({"lateJoin": c.clusters} if c.late
+                                                                                 else {})}
+                       for c in changes if c.action == VERIFY]
     result.advanced = [{"wave": c.number, "name": c.name, "commit": c.commit, "clusters": c.clusters,
                         "files": c.files, "lateJoin": c.late, **({"pullRequest": c.proposal} if c.proposal else {})}
                        for c in changes if c.action != VERIFY]
     # a pause, a reverted wave, waves waiting for their change window
     last = outcomes[-1].decided if outcomes else decided
     result.notes += [a.reason if a.wave is None else f"wave {a.wave} {a.name}: {a.reason}"
-                     for a in of(last, WAIT) if a.wave not in judged]
+                     for a in of(last, WAIT) if a.wave not in judged and not a.late]
     result.state = after = stepper.after()
     if after.overall == "complete":
         result.status = "complete"
@@ -165,24 +174,31 @@ def _judge(stepper, kube, now, result) -> Step:
     return result
 
 
-def _stop(stepper, verdicts, decided, judged, result) -> Step:
-    """Every failed wave reverted (or, `onFailure: halt`, halted) and every wave blind past
-    its deadline halted, in this very step: reverts as commits, halts as records that stick."""
-    outcomes = stepper.carry_out(verdicts, decided, [((REVERT,), {"urgent": True}), ((HALT,), {"record": True})])
+def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
+    """Every failed wave (or late join) reverted (or, `onFailure: halt`, halted) and every
+    one blind past its deadline halted, in this very step: reverts as commits, halts as
+    records that stick. `judged`: verdicts by wave number, and by late join commit."""
+    outcomes = stepper.carry_out(verdicts, decided, [((REVERT,), {"urgent": True}), ((HALT,), {"record": True})],
+                                 joins)
     for outcome in outcomes:
         result.notes += outcome.notes
         for change in outcome.changes:
             item = {"wave": change.number, "name": change.name, "commit": change.commit,
-                    "reason": _reason(outcome, change), **({"pullRequest": change.proposal} if change.proposal else {})}
+                    "reason": _reason(outcome, change), **({"pullRequest": change.proposal} if change.proposal else {}),
+                    **({"lateJoin": change.clusters, "advance": change.advance} if change.late else {})}
             (result.reverted if change.action == REVERT else result.halted).append(item)
     proposed = any(item.get("pullRequest") for item in result.reverted)
+
+    def verdict(item):
+        return judged[item["advance"] if item.get("lateJoin") else item["wave"]]
+
     if result.reverted:  # proposed, a revert is not done until merged: the next step merges it
         result.status = "reverting" if proposed else "reverted"
     else:
-        failed = any(judged[item["wave"]].state == "failed" for item in result.halted)
+        failed = any(verdict(item).state == "failed" for item in result.halted)
         result.status = "failed" if failed else "halted"
     result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; onFailure: halt: halted, recorded "
-                     f"{(i['commit'] or '')[:12]}" if judged[i["wave"]].state == "failed" else
+                     f"{(i['commit'] or '')[:12]}" if verdict(i).state == "failed" else
                      f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"
                      for i in result.halted]
     result.exit_code = 1
@@ -195,13 +211,14 @@ def _final(result: Step) -> bool:
     of the revision is still out unjudged (a parallel wave may fail after its sibling's
     revert: it is judged, and reverted, by the steps that follow)."""
     if result.status == "reverted":
-        return result.state is None or not any(w.status in JUDGED for w in result.state.waves)
+        return result.state is None or not any(w.status in JUDGED or w.joins_out for w in result.state.waves)
     return result.status in ("complete", "failed", "halted")
 
 
 def _reason(outcome, change) -> str:
     """Why a revert or halt the step made: its decided action's reason (the failed gate)."""
-    return next(a.reason for a in outcome.decided if a.kind == change.action and a.wave == change.number)
+    return next(a.reason for a in outcome.decided if a.kind == change.action and a.wave == change.number
+                and a.late == change.late and (not a.late or a.advance == change.advance))
 
 
 def within_budget(verdicts) -> list[dict]:
@@ -224,6 +241,11 @@ def _warning(item: dict) -> str:
             f"(within maxFailures): {item['reason']}")
 
 
+def _joined(item: dict) -> str:
+    """` (late join: b, c)` for a record or revert of a late join."""
+    return f" (late join: {', '.join(item['lateJoin'])})" if item.get("lateJoin") else ""
+
+
 def _counted(item: dict) -> str:
     """`1 cluster, 2 files`: what an advance pins, as `rollout advance` says it."""
     return f"{count(len(item['clusters']), 'cluster')}, {count(len(item.get('files', ())), 'file')}"
@@ -238,9 +260,11 @@ def summary_markdown(result: Step) -> str:
         lines.append(f"- advanced wave {item['wave']} {item['name']} ({_counted(item)}) "
                      f"`{(item['commit'] or '')[:12]}`")
     for item in result.verified:
-        lines.append(f"- wave {item['wave']} {item['name']} passed its gates `{(item['commit'] or '')[:12]}`")
+        lines.append(f"- wave {item['wave']} {item['name']}{_joined(item)} passed its gates "
+                     f"`{(item['commit'] or '')[:12]}`")
     for item in result.reverted:
-        lines.append(f"- **reverted** wave {item['wave']} {item['name']} `{(item['commit'] or '')[:12]}`: {item['reason']}")
+        lines.append(f"- **reverted** {'the late join of ' if item.get('lateJoin') else ''}wave {item['wave']} "
+                     f"{item['name']}{_joined(item)} `{(item['commit'] or '')[:12]}`: {item['reason']}")
     for item in result.within_budget:
         lines.append(f"- :warning: wave {item['wave']} {item['name']}: **{item['cluster']}** failed {item['gate']} "
                      f"(within maxFailures): {item['reason']}")
@@ -286,9 +310,10 @@ def lines(result: Step) -> list[str]:
            for i in result.advanced]
     out = [f"merged {i['ref']} ({i['action']} of wave {i['wave']} {i['name']}): "
            f"{(i['commit'] or '')[:12]}" for i in result.merged] + out
-    out = [f"wave {i['wave']} {i['name']} passed its gates: recorded {(i['commit'] or '')[:12]}"
+    out = [f"wave {i['wave']} {i['name']}{_joined(i)} passed its gates: recorded {(i['commit'] or '')[:12]}"
            for i in result.verified] + out
-    out += [f"{'proposed the revert of' if i.get('pullRequest') else 'reverted'} wave {i['wave']} {i['name']}: commit "
+    out += [f"{'proposed the revert of' if i.get('pullRequest') else 'reverted'} "
+            f"{'the late join of ' if i.get('lateJoin') else ''}wave {i['wave']} {i['name']}{_joined(i)}: commit "
             f"{(i['commit'] or '')[:12]}: {i['reason']}"
             + (f" in {i['pullRequest']['ref']} {i['pullRequest']['url']}" if i.get('pullRequest') else "")
             for i in result.reverted]

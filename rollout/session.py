@@ -277,6 +277,9 @@ def wave_ref(plan, ref: str):
         raise UsageError(f"--wave {ref}: wave {ref} is planned as {len(parts)} waves: "
                          + ", ".join(f"{w.number} {w.name}" for w in parts) + "; name one")
     known = ", ".join(f"{w.number} {w.name}" + (" (empty)" if w.empty else "") for w in plan.waves)
+    if getattr(plan, "partial", None):  # the waves out only, from their records: the others cannot be told
+        raise UsageError(f"--wave {ref}: not among the waves that are out ({known}): the inventory cannot be read "
+                         f"({plan.partial}), so only they are known")
     raise UsageError(f"--wave {ref}: no such wave (waves: {known})")
 
 

@@ -12,6 +12,7 @@ from rollout.errors import InvalidInput
 from rollout.git import checkout
 from rollout.git.history import followed_remote, history_refs, read_events
 from rollout.git.repo import Git
+from rollout.recorded import degrade
 from rollout.reuse import at_revision
 from rollout.session import clock, fold_events
 from rollout.workspace import UsageError, Workspace, load_workspace
@@ -36,13 +37,17 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
     top = git.toplevel()
     ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None,
                         strict=False)  # a shared-field conflict is said, not a stop
+    if top is None and not ws.errors:
+        raise UsageError(f"{repo}: not a git repository")
+    remote = followed_remote(git) if top is not None else None
+    if top is not None and ws.hub_down and all(p.extra.get("hub") is not None for p in ws.errors):
+        # the hub away once the rollout started: the waves out, from their advance records
+        # (docs/inventory.md); before it started, the hub's problem stands (exit 2)
+        ws = degrade(git, remote, ws, check_files) or ws
     if ws.errors:
         raise InvalidInput(ws.problems)
-    if top is None:
-        raise UsageError(f"{repo}: not a git repository")
     _finish_interrupted_move(git)
     now_ = clock(now)
-    remote = followed_remote(git)
     refs = history_refs(git, remote)
     events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
     state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision(ws, git))

@@ -80,26 +80,27 @@ class Stepper:
             self._snapshot = Snapshot(ws, events, state, hold, key, reused=ws.plan_key is not None)
         return self._snapshot
 
-    def decide(self, verdicts: dict[str, Verdict]) -> list[Action]:
+    def decide(self, verdicts: dict[str, Verdict], joins: dict[str, Verdict] | None = None) -> list[Action]:
         """The decision on the current snapshot; `verdicts` by wave name (numbers shift when
-        the policy changes), each bound to the advance commit it judged."""
+        the policy changes), each bound to the advance commit it judged; `joins`, the late
+        joins' by their commits."""
         snap = self.snapshot()
         numbered = {w.number: verdicts[w.name] for w in snap.state.waves if w.name in verdicts}
         failure = snap.ws.loaded.policy.spec.onFailure
-        return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope)
+        return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope, joins)
 
     def act(self, verdicts: dict[str, Verdict], kinds: tuple[str, ...], urgent: bool = False,
-            record: bool = False) -> Outcome:
+            record: bool = False, joins: dict[str, Verdict] | None = None) -> Outcome:
         """Build the decided actions of `kinds` as commits and publish them; a lost race
         reads the snapshot again and decides again. The outcome's `decided` is the decision
         its commits carry out."""
 
         def attempt():
             snap = self.snapshot()
-            decided = self.decide(verdicts)
+            decided = self.decide(verdicts, joins)
             if snap.reused and any(a.kind in kinds for a in decided):  # a write: decided again on files read afresh
                 snap = self.snapshot(fresh=True)
-                decided = self.decide(verdicts)
+                decided = self.decide(verdicts, joins)
             if any(a.kind in kinds for a in decided if a.kind in (VERIFY, ADVANCE)):
                 require_signing(self.session, snap.ws, "a verify record or an advance")  # it would not count unsigned: exit 2
             outcome = Outcome(snap.ws.plan.policy, snap.ws.plan.revision, ws=snap.ws, state=snap.state,
@@ -118,7 +119,8 @@ class Stepper:
         self._snapshot.key = key
         return outcome
 
-    def carry_out(self, verdicts: dict[str, Verdict], decided: list[Action], parts) -> list[Outcome]:
+    def carry_out(self, verdicts: dict[str, Verdict], decided: list[Action], parts,
+                  joins: dict[str, Verdict] | None = None) -> list[Outcome]:
         """The decided actions, in `parts` ([(kinds, {"urgent"/"record": True})], in order):
         under a delivery that chains (push) all of them in one chain and one push; under
         one that does not (pull requests), one publication per part that has actions (a
@@ -126,8 +128,9 @@ class Stepper:
         request)."""
         if self.session.delivery.chains:
             kinds = tuple(kind for kinds, _ in parts for kind in kinds)
-            return [self.act(verdicts, kinds)] if any(a.kind in kinds for a in decided) else []
-        return [self.act(verdicts, kinds, **flags) for kinds, flags in parts if any(a.kind in kinds for a in decided)]
+            return [self.act(verdicts, kinds, joins=joins)] if any(a.kind in kinds for a in decided) else []
+        return [self.act(verdicts, kinds, joins=joins, **flags) for kinds, flags in parts
+                if any(a.kind in kinds for a in decided)]
 
     def after(self) -> RolloutState:
         """The rollout after the step's commits: the events read again and folded on the
@@ -145,19 +148,20 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
     ws, state, plan = snap.ws, snap.state, snap.ws.plan
     chains = session.delivery.chains
     tip = base
-    for action in of(actions, REVERT):
+    for action in of(actions, REVERT):  # a late join's: its commit's clusters only
         tip = revert_wave(session, ws, state, snap.events, action.wave, action.reason, tip if chains else base,
-                           outcome, advance=action.advance)
+                           outcome, advance=action.advance, only=action.clusters if action.late else None)
     digest = policy_digest(ws.loaded.text)
-    record = {  # the empty commits that record a verdict: its evidence, and the advance it judged
+    record = {  # the empty commits that record a verdict: its evidence, and the advance (or late join) it judged
         HALT: lambda a: halt_message(plan.policy, plan.revision, a.wave, a.name, a.reason, list(a.evidence), digest,
-                                     a.advance, epoch=state.epoch),
+                                     a.advance, epoch=state.epoch, late=a.clusters if a.late else ()),
         VERIFY: lambda a: verify_message(plan.policy, plan.revision, a.wave, a.name, list(a.evidence), digest,
-                                         advance=a.advance, epoch=state.epoch)}
+                                         advance=a.advance, epoch=state.epoch, late=a.clusters if a.late else ())}
     for action in [a for kind in (HALT, VERIFY) for a in of(actions, kind)]:
         tip = session.git.commit_empty_on(tip, record[action.kind](action))
-        outcome.changes.append(WaveChange(action.wave, action.name, action.kind, list(plan.wave(action.wave).clusters),
-                                          [], commit=tip))
+        clusters = list(action.clusters) if action.late else list(plan.wave(action.wave).clusters)
+        outcome.changes.append(WaveChange(action.wave, action.name, action.kind, clusters, [], commit=tip,
+                                          late=action.late, advance=action.advance if action.late else None))
     starts = [(a.wave, list(a.clusters), a.late, [], False) for a in of(actions, ADVANCE)]
     if starts:
         tip = build_advances(session, ws, state, starts, outcome, tip, None, False)

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
 from waves.planner import Plan, Wave
-from waves.state import EMPTY, OUT, Event, RolloutState, WaveState, fold
+from waves.state import EMPTY, OUT, Event, JoinState, RolloutState, WaveState, blockers, fold, joins_holding
 
 
 @dataclass
@@ -71,8 +71,9 @@ STATUSES = ("pending", "proposed", "baking", "verifying", "passed", "reverted")
 
 
 @st.composite
-def situations(draw):
-    """A plan, a state of it, verdicts (some about other advances) and holds."""
+def situations(draw, with_joins: bool = False):
+    """A plan, a state of it, verdicts (some about other advances) and holds; `with_joins`:
+    late joins in the waves out too, and their verdicts (the last item)."""
     plan = draw(plans())
     waves = []
     for wave in plan.waves:
@@ -85,7 +86,9 @@ def situations(draw):
             bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
             approved_by="alice" if draw(st.booleans()) else None,
             late=draw(st.sampled_from([[], [f"late{wave.number}"], list(wave.clusters)])) if status in OUT else [],
-            halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None))
+            halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None,
+            joins=draw(st.lists(joins_of(wave.number), max_size=2, unique_by=lambda j: j.commit))
+            if status in OUT and with_joins else []))
     state = RolloutState(plan.policy, plan.revision, waves)
     verdicts = {}
     for ws in waves:
@@ -94,10 +97,29 @@ def situations(draw):
             stale = draw(st.booleans()) and ws.advance_commit is not None
             verdicts[ws.number] = Verdict(kind, kind, "older" if stale else ws.advance_commit,
                                           halt=kind == "unknown" and draw(st.booleans()), evidence=(kind,))
+    joined = {}  # a late join's verdict, by its commit; some about another advance (the wave's own)
+    for ws in waves:
+        for join in ws.joins:
+            if draw(st.booleans()):
+                kind = draw(st.sampled_from(["passed", "pending", "failed", "unknown"]))
+                about = draw(st.sampled_from([join.commit, join.commit, ws.advance_commit]))
+                joined[join.commit] = Verdict(kind, kind, about, halt=kind == "unknown" and draw(st.booleans()))
     hold = FakeHold(draw(st.booleans()), frozenset(draw(st.sets(st.sampled_from([w.number for w in plan.waves])))))
     on_failure = draw(st.sampled_from(["revert", "halt"]))
     scope = draw(st.sampled_from(["wave", "rollout"]))
+    if with_joins:
+        return plan, state, verdicts, hold, on_failure, scope, joined
     return plan, state, verdicts, hold, on_failure, scope
+
+
+@st.composite
+def joins_of(draw, number: int) -> JoinState:
+    """A late join of wave `number`, in any state the fold gives one."""
+    status = draw(st.sampled_from(["baking", "verifying", "verifying", "passed", "reverted"]))
+    index = draw(st.integers(0, 3))
+    return JoinState(f"join{number}-{index}", (f"j{number}-{index}",), 10, status,
+                     bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
+                     verify_commit=f"ver-join{number}-{index}" if status == "passed" else None)
 
 
 def cleared(plan, state, number, passed) -> bool:
@@ -114,12 +136,36 @@ def bound(state, verdicts):
             and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
 
 
-@given(situations())
+def judged_joins(state, joined) -> dict:
+    """join commit -> (wave, join, verdict): the late joins a step judges, by a verdict of their own."""
+    return {j.commit: (w, j, joined[j.commit]) for w in state.waves if w.status in OUT and not w.halt_commit
+            for j in w.joins if j.status in JUDGED and j.commit in joined and joined[j.commit].advance == j.commit}
+
+
+def ancestors(plan, number: int) -> set[int]:
+    """Every wave wave `number` waits for, directly or through others."""
+    found, todo = set(), list(plan.wave(number).after)
+    while todo:
+        dep = todo.pop()
+        if dep not in found:
+            found.add(dep)
+            todo += plan.wave(dep).after
+    return found
+
+
+# the existing rules, with late joins in the waves out or without
+any_situation = st.booleans().flatmap(lambda joins: situations(with_joins=joins)).map(
+    lambda s: s if len(s) == 7 else (*s, {}))
+
+
+@given(any_situation)
 @settings(deadline=None)
 def test_the_decision_keeps_every_rule(situation):
-    plan, state, verdicts, hold, on_failure, scope = situation
-    actions = decide(plan, state, verdicts, hold, on_failure, scope)
+    plan, state, verdicts, hold, on_failure, scope, joined = situation
+    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined)
     mine = bound(state, verdicts)
+    theirs = judged_joins(state, joined)
+    joins_stop = {c for c, (_, _, v) in theirs.items() if v.state == "failed" or v.state == "unknown" and v.halt}
     # an empty wave is never acted on: it pins nothing and has nothing to judge
     assert not {a.wave for a in actions if a.kind != WAIT} & {w.number for w in plan.waves if w.empty}
     failed = {n for n, v in mine.items() if v.state == "failed"}
@@ -133,21 +179,23 @@ def test_the_decision_keeps_every_rule(situation):
                      reverse=True)
         assert [a.wave for a in of(actions, REVERT)] == [w.number for w in out]
     elif scope == "wave" or on_failure == "halt":
-        assert {a.wave for a in of(actions, REVERT)} <= failed
-    assert all(a.advance == state.wave(a.wave).advance_commit for a in actions if a.kind in (REVERT, HALT, VERIFY))
+        assert {a.wave for a in of(actions, REVERT) if not a.late} <= failed
+    assert all(a.advance == state.wave(a.wave).advance_commit for a in actions
+               if a.kind in (REVERT, HALT, VERIFY) and not a.late)
+    assert all(state.wave(a.wave).join(a.advance) is not None for a in actions if a.late and a.kind != ADVANCE)
     # a blind gate past its deadline halts; it never reverts
     assert blind_halts <= {a.wave for a in of(actions, HALT)}
-    assert not {a.wave for a in of(actions, REVERT)} & blind_halts
+    assert not {a.wave for a in of(actions, REVERT) if not a.late} & blind_halts
     # only what was judged of the current advance acts
-    assert {a.wave for a in actions if a.kind in (HALT, VERIFY)} <= set(mine)
+    assert {a.wave for a in actions if a.kind in (HALT, VERIFY) and not a.late} <= set(mine)
     # a halted wave is judged no more (an abort, scope rollout, still reverts it: it is out)
     assert not {a.wave for a in actions if a.kind != WAIT and not (a.kind == REVERT and scope == "rollout")} \
         & {w.number for w in state.halts}
-    if failed or blind_halts or state.halts:
+    if failed or blind_halts or state.halts or joins_stop:
         assert not of(actions, ADVANCE) and not of(actions, VERIFY)
         return
     # a pass is recorded once, after the bake
-    verified = {a.wave for a in of(actions, VERIFY)}
+    verified = {a.wave for a in of(actions, VERIFY) if not a.late}
     for number in verified:
         ws = state.wave(number)
         assert mine[number].state == "passed" and ws.verify_commit is None and ws.bake_remaining == 0
@@ -155,9 +203,11 @@ def test_the_decision_keeps_every_rule(situation):
                         and state.wave(n).bake_remaining == 0}
     # nothing starts in a paused or reverted rollout; otherwise only what may go
     starts = of(actions, ADVANCE)
-    if hold.paused or any(w.status == "reverted" for w in state.waves):
+    if hold.paused or any(w.status == "reverted" or any(j.status == "reverted" for j in w.joins)
+                          for w in state.waves):
         assert not starts
         return
+    joins_verified = {a.advance for a in of(actions, VERIFY) if a.late}
     passed = {w.number for w in state.waves if w.status == "passed"} | verified
     for action in starts:
         ws, wave = state.wave(action.wave), plan.wave(action.wave)
@@ -175,12 +225,150 @@ def test_the_decision_keeps_every_rule(situation):
     assert {a.wave for a in of(actions, WAIT) if "window" in a.reason} <= hold.shut
     held = {a.wave for a in of(actions, WAIT) if "unavailable" in a.reason}
     assert all(availability_holds(plan, plan.wave(n)) for n in held)
+    # a wave whose evidence is not all in (a late join of one it waits for out and unjudged) waits
+    judging = {a.wave for a in of(actions, WAIT) if a.reason.startswith("waiting for the late join")}
+    for number in {a.wave for a in starts if not a.late} | judging:
+        out = [j.commit for dep in ancestors(plan, number) for j in state.wave(dep).joins
+               if state.wave(dep).status in OUT and j.status in JUDGED and j.commit not in joins_verified]
+        out += [a.wave for a in starts if a.late and a.wave in ancestors(plan, number)]  # pinned in this step
+        assert bool(out) == (number in judging)
     # and what may go does: an empty wave holds back nothing that waits for it
     may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
               and all(cleared(plan, state, dep, passed) for dep in w.after)}
     assert {a.wave for a in starts if not a.late} | {a.wave for a in of(actions, WAIT) if "window" in a.reason} \
-        | held == may_go
+        | held | judging == may_go
     assert [a.wave for a in starts] == sorted(a.wave for a in starts)
+
+
+@given(situations(with_joins=True))
+@settings(deadline=None)
+def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation):
+    """Failed: its commit alone reverted (halted under `onFailure: halt`; every wave out,
+    whole, under `scope: rollout`); blind past progressDeadline: halted, never reverted;
+    passed after its own bake: recorded once; a verdict about another advance acts on nothing."""
+    plan, state, verdicts, hold, on_failure, scope, joined = situation
+    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined)
+    theirs = judged_joins(state, joined)
+    late = [a for a in actions if a.late and a.kind != ADVANCE]
+    assert {a.advance for a in late} <= set(theirs)  # only a join judged now, about its own commit
+    for action in late:
+        wave, join, _ = theirs[action.advance]
+        assert action.wave == wave.number and action.clusters == join.clusters
+    failed = {c for c, (_, _, v) in theirs.items() if v.state == "failed"}
+    blind = {c for c, (_, _, v) in theirs.items() if v.state == "unknown" and v.halt}
+    mine = bound(state, verdicts)
+    waves_failed = {n for n, v in mine.items() if v.state == "failed"}
+    reverts, halts = of(actions, REVERT), of(actions, HALT)
+    if on_failure == "revert" and scope == "rollout" and (failed or waves_failed):
+        # every wave out, whole: a wave's revert takes its late joins' clusters back too
+        assert not [a for a in reverts if a.late]
+        assert {a.wave for a in reverts} == {w.number for w in state.waves if w.status in OUT}
+    elif on_failure == "revert":
+        assert {a.advance for a in reverts if a.late} == failed  # the late join's commit, nothing more
+    else:
+        assert not reverts and {a.advance for a in halts if a.late} >= failed
+    assert {a.advance for a in halts if a.late} >= blind and not {a.advance for a in reverts if a.late} & blind
+    if failed or blind:  # nothing new starts while a late join fails, as while a wave fails
+        assert not of(actions, ADVANCE) and not of(actions, VERIFY)
+        return
+    if any(v.state == "failed" or v.state == "unknown" and v.halt for v in mine.values()) or state.halts:
+        return
+    assert {a.advance for a in of(actions, VERIFY) if a.late} == {
+        c for c, (_, j, v) in theirs.items() if v.state == "passed" and j.verify_commit is None and j.bake_remaining == 0}
+
+
+@given(plans(), st.data())
+@settings(deadline=None)
+def test_nothing_starts_after_a_wave_whose_late_join_is_not_judged_yet(plan, data):
+    """Every wave passed but one, ready; a late join of some wave out: the ready wave starts
+    only when no wave it waits for, directly or through others, has a late join out and
+    unjudged (a pass recorded in this very step counts), and otherwise says what it waits for."""
+    plan = replace(plan, down={})
+    ready_ones = [w for w in plan.waves if w.after and not w.empty]
+    if not ready_ones:
+        return
+    wave = data.draw(st.sampled_from(ready_ones))
+    others = [w for w in plan.waves if not w.empty and w.number != wave.number]
+    if not others:
+        return
+    with_join = data.draw(st.sampled_from(others))
+    status = data.draw(st.sampled_from(["baking", "verifying", "passed"]))
+    join = JoinState("join", ("late",), 0, status, bake_remaining=30 if status == "baking" else 0,
+                     verify_commit="vj" if status == "passed" else None)
+    waves = [WaveState(w.number, w.name, EMPTY if w.empty else "pending" if w is wave else "passed", 0,
+                       None if w.empty or w is wave else f"adv{w.number}", approved_by="alice",
+                       verify_commit=None if w.empty or w is wave else f"ver{w.number}",
+                       joins=[join] if w is with_join else []) for w in plan.waves]
+    state = RolloutState(plan.policy, plan.revision, waves)
+    verdict = data.draw(st.sampled_from([None, "passed", "pending"]))
+    joined = {"join": Verdict(verdict, verdict, "join")} if verdict else {}
+    actions = decide(plan, state, {}, FakeHold(), joins=joined)
+    passes_now = status == "verifying" and verdict == "passed"
+    holding = with_join.number in ancestors(plan, wave.number) and status != "passed" and not passes_now
+    assert [a.advance for a in of(actions, VERIFY)] == (["join"] if passes_now else [])
+    starts = [a.wave for a in of(actions, ADVANCE)]
+    assert (wave.number in starts) == (not holding)
+    if holding:
+        (wait,) = [a for a in of(actions, WAIT) if a.wave == wave.number]
+        assert wait.reason == f"waiting for the late join of wave {with_join.number} {with_join.name} (late) is {status}"
+
+
+def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
+    """The case of issue 19: b was down when canary went, joined once back after canary
+    passed, and fails canary's gates: its late join is reverted, canary stays passed, and
+    nothing new starts for the revision; its fold says so, and a pass of it releases `rest`."""
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"], bake_seconds=60, gates=({"argocd": {}},)),
+             Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {}, {"a": 1, "b": 1, "c": 2})
+    events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a",)),
+              Event("ver1", T0 + 90, "verify", "p", "v2", "canary", advance="adv1")]
+    # b is back once canary passed: it joins, and rest, ready too, waits for it in the same step
+    assert [(a.kind, a.wave, a.clusters, a.reason) for a in decide(plan, fold(plan, events, T0 + 95), {}, FakeHold())] \
+        == [(WAIT, 2, (), "waiting for the late join of wave 1 canary (b) starting now"),
+            (ADVANCE, 1, ("b",), "late join")]
+    events.append(Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",)))
+    state = fold(plan, events, T0 + 120)
+    canary = state.wave(1)
+    assert canary.status == "passed" and canary.own == ["a"] and canary.pinned == ["a", "b"] and canary.late == []
+    (join,) = canary.joins
+    assert (join.commit, join.clusters, join.status, join.bake_remaining) == ("join1", ("b",), "baking", 40)
+    assert state.overall == "in-progress"
+    # baking: rest waits for it, saying so
+    assert [(a.kind, a.wave, a.reason) for a in decide(plan, state, {}, FakeHold())] == [
+        (WAIT, 2, "waiting for the late join of wave 1 canary (b) is baking")]
+    assert blockers(plan, state, 2) == ["the late join of wave 1 canary (b) is baking"]  # `advance --wave rest`
+    later = fold(plan, events, T0 + 200)
+    failed = decide(plan, later, {}, FakeHold(), joins={"join1": Verdict("failed", "b: Degraded", "join1")})
+    assert [(a.kind, a.wave, a.advance, a.clusters, a.late) for a in failed] == [(REVERT, 1, "join1", ("b",), True)]
+    assert failed[0].reason == "late join (b): gate failed: b: Degraded"
+    # a verdict about the wave's own advance is not the join's
+    assert decide(plan, later, {}, FakeHold(), joins={"join1": Verdict("failed", "x", "adv1")})[0].kind == WAIT
+    reverted = fold(plan, events + [Event("rev1", T0 + 210, "revert", "p", "v2", "canary", ("b",), advance="join1")],
+                    T0 + 220)
+    assert reverted.wave(1).status == "passed" and reverted.wave(1).joins[0].status == "reverted"
+    assert reverted.overall == "reverted" and reverted.wave(1).late == []  # never joined again
+    assert blockers(plan, reverted, 2) == ["the late join of wave 1 canary (b) was reverted"]
+    retried = events + [Event("rev1", T0 + 210, "revert", "p", "v2", "canary", ("b",), advance="join1"),
+                        Event("retry", T0 + 300, "retry", "p", "v2", "", epoch=2)]
+    assert fold(plan, retried, T0 + 310).overall == "not-started"  # `rollout retry`: every wave afresh, b in canary
+    assert decide(plan, fold(plan, retried, T0 + 310), {}, FakeHold())[0].clusters == ("a", "b")
+    (stop,) = decide(plan, reverted, {}, FakeHold())
+    assert stop.kind == WAIT and stop.reason == "a late join of v2 was reverted: wave 1 canary (b): nothing new " \
+                                                "starts for this revision"
+    # or it passes: recorded, naming its commit, and rest goes in the same step
+    passed = decide(plan, later, {}, FakeHold(), joins={"join1": Verdict("passed", "ok", "join1")})
+    assert [(a.kind, a.wave, a.advance, a.late) for a in passed] == [(VERIFY, 1, "join1", True),
+                                                                     (ADVANCE, 2, None, False)]
+    recorded = fold(plan, events + [Event("ver2", T0 + 210, "verify", "p", "v2", "canary", advance="join1")], T0 + 220)
+    assert recorded.wave(1).joins[0].status == "passed" and recorded.wave(1).verify_commit == "ver1"
+    # blind past its deadline: halted, a record naming it; the halt holds the rollout, a lift lifts it
+    blind = decide(plan, later, {}, FakeHold(), joins={"join1": Verdict("unknown", "cannot see", "join1", halt=True)})
+    assert [(a.kind, a.advance, a.late) for a in blind] == [(HALT, "join1", True)]
+    halted = events + [Event("halt1", T0 + 210, "halt", "p", "v2", "canary", advance="join1", reason="cannot see")]
+    assert [w.number for w in fold(plan, halted, T0 + 220).halts] == [1]
+    assert fold(plan, halted, T0 + 220).wave(1).halt_reason == "late join (b): cannot see"
+    lifted = halted + [Event("lift1", T0 + 230, "lift", "p", "v2", "canary", lifts="halt1")]
+    assert fold(plan, lifted, T0 + 240).halts == [] and fold(plan, lifted, T0 + 240).wave(1).joins[0].halt_commit is None
 
 
 def test_two_parallel_waves_failing_are_both_reverted():
@@ -236,13 +424,14 @@ class Rollouts(RuleBasedStateMachine):
         # goes back past it, as the engine's does)
         self.prior: dict[str, dict[str, str]] = {c: {} for c in plan.wave_of}
         self.health = {w.number: "good" for w in plan.waves}
+        self.join_health = {w.number: "good" for w in plan.waves}  # its late joins' clusters
         self.now, self.paused, self.serial = T0, False, 0
 
-    def commit(self, action, wave, clusters=(), by=None, epoch=None) -> None:
+    def commit(self, action, wave, clusters=(), by=None, epoch=None, advance=None) -> None:
         """A rollout commit, of the epoch the shell writes: the fold's (a retry: the next)."""
         self.serial += 1
         self.events.append(Event(f"c{self.serial}", self.now, action, self.plan.policy, self.plan.revision, wave,
-                                 tuple(clusters), by=by, epoch=epoch or self.state().epoch))
+                                 tuple(clusters), by=by, epoch=epoch or self.state().epoch, advance=advance))
 
     def state(self) -> RolloutState:
         return fold(self.plan, self.events, self.now)
@@ -261,6 +450,18 @@ class Rollouts(RuleBasedStateMachine):
                 name = names[index % len(names)]
                 down.pop(name) if name in down else down.update({name: "down (test)"})
         self.plan = replace(self.plan, down=down)
+
+    @rule(index=st.integers(0, 20))
+    def outage(self, index):
+        """A cluster of a wave not out yet goes down: its wave goes without it, and it joins late."""
+        state = self.state()
+        names = sorted(c for w in self.plan.waves if state.wave(w.number).status == "pending" for c in w.clusters)
+        if names:
+            self.plan = replace(self.plan, down={**self.plan.down, names[index % len(names)]: "down (test)"})
+
+    @rule()
+    def recover(self):
+        self.plan = replace(self.plan, down={})
 
     @rule(wave=st.integers(1, 6))
     def approve(self, wave):
@@ -291,12 +492,24 @@ class Rollouts(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([0, 1, 30, 120, 700]),
           health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "bad", "bad", "blind"]), max_size=3),
-          stale=st.sampled_from([False, False, False, True]))
-    def step(self, seconds, health, stale):
-        """Time passes, some waves' health changes, and a step runs."""
+          stale=st.sampled_from([False, False, False, True]),
+          join_health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "good", "bad", "blind"]),
+                                      max_size=2))
+    def step(self, seconds, health, stale, join_health):
+        """Time passes, some waves' (and late joins') health changes, and a step runs."""
         self.now += seconds
         self.health.update({n: h for n, h in health.items() if n in self.health})
+        self.join_health.update({n: h for n, h in join_health.items() if n in self.join_health})
         state = self.state()
+        joined = {}  # each late join out, judged by its wave's gates on its own clusters
+        for ws in state.waves:
+            for join in ws.joins_out:
+                health = self.join_health[ws.number]
+                kind = "failed" if health == "bad" else "unknown" if health == "blind" else \
+                    "passed" if join.bake_remaining == 0 else "pending"
+                joined[join.commit] = Verdict(kind, kind, "earlier" if stale else join.commit,
+                                              halt=health == "blind" and self.now - join.advanced_at > 1200)
+        holding = {w.number: bool(joins_holding(self.plan, state, w.number)) for w in self.plan.waves}
         verdicts = {}
         for ws in state.waves:
             if ws.status not in JUDGED:
@@ -309,11 +522,24 @@ class Rollouts(RuleBasedStateMachine):
             else:
                 kind, halt = ("passed" if ws.bake_remaining == 0 else "pending"), False
             verdicts[ws.number] = Verdict(kind, kind, "earlier" if stale else ws.advance_commit, halt)
-        actions = decide(self.plan, state, verdicts, FakeHold(self.paused), self.on_failure)
+        actions = decide(self.plan, state, verdicts, FakeHold(self.paused), self.on_failure, joins=joined)
         # failed now, judged (a halted wave is judged no more: a person decides)
         failed_now = {n for n, v in verdicts.items() if v.state == "failed" and not stale
                       and not state.wave(n).halt_commit}
+        joins_failed = {j.commit: j for w in state.waves if not w.halt_commit for j in w.joins_out
+                        if j.commit in joined and joined[j.commit].state == "failed" and not stale}
+        passed_joins = {a.advance for a in of(actions, VERIFY) if a.late}
+        joining = {a.wave for a in of(actions, ADVANCE) if a.late}
+        for action in of(actions, ADVANCE):  # a first start: no late join of a wave before it out (or now), unjudged
+            if not action.late:
+                assert not joining & ancestors(self.plan, action.wave), (action, joining)
+            if not action.late and holding[action.wave]:
+                after = [j for dep in ancestors(self.plan, action.wave) for j in state.wave(dep).joins_out
+                         if j.commit not in passed_joins]
+                assert not after, (action, after)
         event(f"waves failed at once: {min(len(failed_now), 2)}")
+        event(f"late joins judged: {min(len(joined), 1)}, failed: {min(len(joins_failed), 1)}, "
+              f"held a start: {any(holding.values())}")
         for action in actions:
             wave = self.plan.wave(action.wave) if action.wave else None
             if action.kind == ADVANCE:
@@ -325,13 +551,18 @@ class Rollouts(RuleBasedStateMachine):
                 for cluster in action.clusters:
                     self.files[cluster] = self.plan.revision
                 self.commit("advance", wave.name, action.clusters)
+            elif action.kind == REVERT and action.late:  # a late join's: what it pinned, nothing more
+                for cluster in action.clusters:
+                    if self.files[cluster] == self.plan.revision:
+                        self.files[cluster] = self.prior[cluster][self.plan.revision]
+                self.commit("revert", wave.name, action.clusters, advance=action.advance)
             elif action.kind == REVERT:
                 for cluster in wave.clusters:
                     if self.files[cluster] == self.plan.revision:
                         self.files[cluster] = self.prior[cluster][self.plan.revision]
                 self.commit("revert", wave.name)
             elif action.kind == VERIFY:
-                self.commit("verify", wave.name)
+                self.commit("verify", wave.name, advance=action.advance if action.late else None)
             elif action.kind == HALT:  # a halt record of the advance it judged
                 self.serial += 1
                 self.events.append(Event(f"c{self.serial}", self.now, "halt", self.plan.policy, self.plan.revision,
@@ -340,9 +571,12 @@ class Rollouts(RuleBasedStateMachine):
         if state.halts:  # a halt sticks: nothing starts until it is lifted or retried
             assert not of(actions, ADVANCE) and not of(actions, VERIFY)
         if self.on_failure == "revert":
-            # no cluster of a wave that failed in this step is left on the revision
+            # no cluster of a wave (or a late join) that failed in this step is left on the revision
             for number in failed_now:
                 assert all(self.files[c] != self.plan.revision for c in self.plan.wave(number).clusters)
+            for join in joins_failed.values():
+                assert all(self.files[c] != self.plan.revision for c in join.clusters)
+                assert self.state().overall == "reverted"
         else:  # halted, and it sticks
             assert {a.wave for a in of(actions, HALT)} >= failed_now
             assert {w.number for w in self.state().halts} >= failed_now
@@ -373,6 +607,10 @@ class Rollouts(RuleBasedStateMachine):
         for ws in self.state().waves:
             if ws.status == "reverted":
                 assert all(self.files[c] != self.plan.revision for c in self.plan.wave(ws.number).clusters)
+            for join in ws.joins:  # nor a reverted late join: and its clusters never join again
+                if join.status == "reverted":
+                    assert all(self.files[c] != self.plan.revision for c in join.clusters)
+                    assert not set(join.clusters) & set(ws.late)
 
     @invariant()
     def no_wave_is_out_before_what_it_waits_for_passed(self):
@@ -396,6 +634,42 @@ class Rollouts(RuleBasedStateMachine):
 
 TestRollouts = Rollouts.TestCase
 TestRollouts.settings = settings(stateful_step_count=40, deadline=None)
+
+
+class LateJoins(Rollouts):
+    """The same rules and invariants, on fleets where half the clusters are down when their
+    waves go and the waves' own gates mostly pass: late joins, judged on their own, are
+    what is explored (failing, blind, passing, holding the waves after them)."""
+
+    @initialize(plan=plans(), on_failure=st.sampled_from(["revert", "halt"]))
+    def start(self, plan, on_failure):
+        super().start(plan, on_failure)
+        self.plan = replace(plan, unavailable="skip", down={c: "down (test)" for i, c in enumerate(sorted(plan.wave_of))
+                                                             if i % 2})
+
+    @rule(seconds=st.sampled_from([1, 30, 120, 700]),
+          health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "good", "good", "bad"]), max_size=1),
+          stale=st.just(False),
+          join_health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "bad", "blind"]), max_size=3))
+    def step(self, seconds, health, stale, join_health):
+        super().step(seconds, health, stale, join_health)
+
+    # steps, outages and recoveries, lifts and approvals only: the rules above, not as rules here
+    def pause(self, paused):
+        pass
+
+    def set_revision(self, revision):
+        pass
+
+    def retry(self):
+        pass
+
+    def availability(self, changed):
+        pass
+
+
+TestLateJoins = LateJoins.TestCase
+TestLateJoins.settings = settings(stateful_step_count=30, max_examples=60, deadline=None)
 
 
 def test_an_unavailable_cluster_is_left_out_joins_once_back_and_nothing_completes_without_it():

@@ -83,3 +83,36 @@ def test_a_late_join_already_proposed_is_not_late_again_and_a_newer_one_is():
     state = fold(PLAN, [advance], T0 + 10, proposals=proposals).wave(wave.number)
     assert (state.status, state.late, state.late_proposed) == ("baking", rest[1:], [rest[0]])
     assert fold(PLAN, [advance], T0 + 10).wave(wave.number).late == rest
+
+
+@given(records_first=st.booleans())
+def test_a_late_join_s_records_name_it_wherever_they_sort_and_its_revert_proposal_is_its_own(records_first):
+    """A late join's pass or halt (from rollout/records, read before or after the branch)
+    and its revert count for the join the record names, never for its wave; under
+    pull-request delivery its revert has a branch of its own, in flight until the join is
+    reverted (not until the wave is: it never is)."""
+    from dataclasses import replace
+
+    from rollout.delivery.pull_request import _in_flight, branch_name
+
+    wave = PLAN.waves[0]
+    first, joiner = wave.clusters[:1], wave.clusters[1:]
+    advance = event("advance", wave.name, T0, "a" * 40, first)
+    passed = replace(event("verify", wave.name, T0 + wave.bake_seconds, "b" * 40), advance="a" * 40)
+    join = event("advance", wave.name, T0 + wave.bake_seconds + 5, "c" * 40, joiner)
+    halt = replace(event("halt", wave.name, T0 + 2 * wave.bake_seconds + 9, "d" * 40), advance="c" * 40,
+                   reason="cannot see")
+    records = [passed, halt]
+    events = records + [advance, join] if records_first else [advance, join] + records
+    state = fold(PLAN, events, T0 + 3 * wave.bake_seconds).wave(wave.number)
+    assert state.status == "passed" and state.verify_commit == "b" * 40 and state.own == list(first)
+    assert [(j.commit, j.clusters, j.halt_commit) for j in state.joins] == [("c" * 40, tuple(joiner), "d" * 40)]
+    assert state.halt_commit == "d" * 40 and state.halt_reason.startswith(f"late join ({', '.join(joiner)}): ")
+    revert = replace(event("revert", wave.name, T0 + 3 * wave.bake_seconds, "e" * 40, joiner), advance="c" * 40)
+    assert _in_flight(revert, fold(PLAN, events, T0 + 3 * wave.bake_seconds))
+    done = fold(PLAN, events + [revert], T0 + 3 * wave.bake_seconds + 1)
+    assert done.wave(wave.number).status == "passed" and done.wave(wave.number).joins[0].status == "reverted"
+    assert not _in_flight(revert, done) and done.overall == "reverted"
+    whole, alone = (branch_name(PLAN.policy, PLAN.revision, wave.number, "revert", joiner, late)
+                    for late in (False, True))
+    assert whole.endswith(f"wave-{wave.number}-revert") and "-revert-late-" in alone and whole != alone

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,8 @@ def hostile_page(root: Path) -> Page:
     events = [Event("a" * 40, T0, ADVANCE, POLICY, plan.revision, canary.name, tuple(canary.clusters)),
               Event("c" * 40, T0 + 30, APPROVE, POLICY, plan.revision, canary.name, by=PAYLOAD),
               Event("b" * 40, T0 + 60, REVERT, POLICY, plan.revision, canary.name, reason=PAYLOAD)]
+    # a cluster the hub says is down, its reason markup (a condition's message is the hub's text)
+    plan = replace(plan, down={plan.wave(2).clusters[0]: f"ControlPlaneHealthy is False: {PAYLOAD}"})
     state = fold(plan, events, T0 + 120)
     records = {"b" * 40: Record("revert", f"Reason: {PAYLOAD}</span></pre><script>document.title=2</script>")}
     return Page(plan, state, T0 + 120, records=records)
@@ -225,3 +228,9 @@ def test_markup_in_names_reasons_and_records_stays_text(pages, browser):
     text = dom(browser, "return document.body.innerText")
     assert f"v1.4.2{PAYLOAD}" in text and f"approved by {PAYLOAD}" in text
     assert f"{PAYLOAD}</span></pre><script>document.title=2</script>" in text  # the revert's reason, as written
+    # the unavailable cluster is marked, its reason as text, as the text table and the JSON say it
+    down = dom(browser, "const th = document.querySelector('#wave-2 tbody th');"
+                        "return [th.textContent, th.nextElementSibling.className, th.nextElementSibling.textContent]")
+    assert down[0].endswith(" (down)") and down[1] == "pin down"
+    assert down[2].startswith(f"unavailable: ControlPlaneHealthy is False: {PAYLOAD}; left out of its wave's advance")
+    assert "1 unavailable (spec.unavailable: skip: " in text

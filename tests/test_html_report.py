@@ -281,3 +281,37 @@ def test_status_and_plan_print_the_page_and_run_refuses_a_report_path_it_cannot_
     assert refused.exit_code == 2
     assert refused.output.strip().splitlines() == [
         f"rollout: --report {seed_repo.root / 'no-such-folder' / 'report.html'}: its folder does not exist"]
+
+
+def test_unavailable_clusters_are_marked_with_their_reason_as_the_table_and_json_mark_them(tmp_path):
+    """The hub's availability on the page: a cluster down before its wave went out is marked
+    `(down)` with the reason and what spec.unavailable does with it; one left out of its
+    advance says it joins late; one pinned and down since stays at the revision, judged."""
+    from dataclasses import replace
+
+    from rollout.render.status import state_dict
+    from rollout.report import plan_page
+
+    plan = seed_plan(tmp_path)
+    canary, later = plan.wave(1), plan.wave(len(plan.waves))
+    left, pinned, pending = canary.clusters[0], canary.clusters[1], later.clusters[0]
+    down = {left: "ManagedClusterConditionAvailable is Unknown <lease>", pinned: "lease expired",
+            pending: "ControlPlaneHealthy is False"}
+    plan = replace(plan, down=down)
+    text = render(plan_page(SimpleNamespace(plan=plan, warnings=[]), now=T0))
+    shown = Tags(text)
+    marked = {c for c in plan.wave_of if f'<th scope="row">{c} <span class="down">(down)</span></th>' in text}
+    assert marked == set(down) and shown.texts["span"].count("(down)") == 3
+    cells = " ".join(shown.texts["td"])
+    assert f"unavailable: {down[left]}; left out of its wave's advance, pinned as a late join once back" in cells
+    assert "<strong>3</strong> unavailable (spec.unavailable: skip: left out of their waves&#x27; advances" in text
+    # a status: canary went out without `left` (it joins late), `pinned` went down after its advance
+    events = [Event("1" * 40, T0, ADVANCE, POLICY, plan.revision, canary.name, tuple(canary.clusters[1:]))]
+    state = fold(plan, events, T0 + 60)
+    page = render(Page(plan, state, T0 + 60))
+    assert f"unavailable: {escape(down[left])}; not pinned yet: joins late once back" in page
+    assert f"at {plan.revision}; unavailable now: lease expired (still judged by its wave&#x27;s gates)" in page
+    assert f"unavailable: {down[pending]}; left out of its wave&#x27;s advance" in page
+    # the same clusters as the JSON lists them
+    listed = {u["cluster"] for w in state_dict(plan, state)["waves"] for u in w["unavailable"]}
+    assert listed == set(down) == {c for c in plan.wave_of if f"{c} <span class=\"down\">(down)</span>" in page}

@@ -50,6 +50,17 @@ def run(work: Path, kubeconfig: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180, env={**os.environ, **GIT_ENV})
 
 
+def rollout(work: Path, kubeconfig: Path, *args: str):
+    """A command that only reads (status, gate), in-process: typer's Result (exit_code,
+    stdout, stderr); the steps that write run as a user runs them (`run`)."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import app
+
+    return CliRunner().invoke(app, [*args, "--repo", str(work), "--kubeconfig", str(kubeconfig)],
+                              env={"COLUMNS": "200"})
+
+
 def until(step, done, tries: int = 25) -> str:
     """Run steps until `done(stdout)`; the last step's stdout."""
     for _ in range(tries):
@@ -87,6 +98,9 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert before.returncode == 2 and "spec.inventory[0].clusterProfiles: clusterProfiles (context fleet-hub, " \
             "namespace fleet-system)" in before.stderr and "cannot reach the hub" in before.stderr
         assert subjects(remote) == []
+        looked = rollout(work, gone, "status", "security-patch")  # nor can status say anything: no wave is out
+        assert looked.exit_code == 2 and "spec.inventory[0].clusterProfiles: clusterProfiles (context fleet-hub, " \
+            "namespace fleet-system)" in looked.stderr and looked.stdout == ""
 
         # dev-us-east is down when canary goes: left out, its wave goes with dev-eu-west
         knob(sim, {"dev-us-east": "maintenance"})
@@ -133,6 +147,27 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert "the inventory cannot be read (" in gone_run and "nothing advances until it answers" in gone_run
         assert subjects(remote)[-1] == "rollout(security-patch): revert wave 5 production/2 (v1.4.2)"
         assert "prod-us-east" in message(remote, subjects(remote)[-1])
+        # status and gate work from the records too, saying plainly what cannot be shown
+        looked = rollout(work, gone, "status", "security-patch", "-f", "json")
+        assert looked.exit_code == 0, looked.stderr
+        said = json.loads(looked.stdout)
+        assert said["inventory"]["read"] is False and "cannot reach the hub" in said["inventory"]["reason"]
+        assert "the waves not advanced yet" in said["inventory"]["notShown"] and said["status"] == "reverted"
+        assert [(w["name"], w["status"]) for w in said["waves"]][-1] == ("production/2", "reverted")
+        assert "rollout: the inventory could not be read (" in looked.stderr and "not shown: " in looked.stderr
+        table = rollout(work, gone, "status", "security-patch")
+        assert "the inventory could not be read (" in table.stdout and "shown are the waves that are out" in table.stdout
+        page = rollout(work, gone, "status", "security-patch", "-f", "html")
+        assert page.exit_code == 0 and "<strong>The inventory could not be read</strong> (" in page.stdout
+        picture = rollout(work, gone, "status", "security-patch", "-f", "mermaid").stdout.splitlines()
+        assert picture[0].startswith("flowchart") and picture[-1].startswith("%% the inventory could not be read (")
+        markdown = rollout(work, gone, "status", "security-patch", "-f", "markdown").stdout
+        assert "> **the inventory could not be read (" in markdown
+        judged = rollout(work, gone, "gate", "security-patch", "--wave", "production/1", "-f", "json")
+        assert judged.exit_code == 0, judged.stdout + judged.stderr
+        assert json.loads(judged.stdout)["state"] == "passed" and "the inventory could not be read" in judged.stderr
+        unknown = rollout(work, gone, "gate", "security-patch", "--wave", "production/9")
+        assert unknown.exit_code == 2 and "not among the waves that are out" in unknown.stderr
         after = run(work, gone)
         assert after.returncode == 1 and subjects(remote)[-1].startswith("rollout(security-patch): revert")
         advance = subprocess.run([*ROLLOUT, "advance", "security-patch", "--kubeconfig", str(gone)], cwd=work,
@@ -145,5 +180,60 @@ def test_a_live_inventory_rollout_with_a_late_join_an_outage_and_the_hub_gone(tm
         assert revert.returncode == 0, revert.stdout + revert.stderr
         assert subjects(remote)[-1] == "rollout(security-patch): revert wave 4 production/1 (v1.4.2)"
         assert "targetRevision: v1.4.2" not in (work / "argocd/apps/prod-eu-west-platform.yaml").read_text()
+    finally:
+        sim.stop()
+
+
+def test_a_late_join_after_its_wave_passed_that_fails_its_gates_is_reverted_alone(tmp_path):
+    """dev-us-east is down (the hub says so) when canary goes; canary passes on dev-eu-west
+    and the region waves go; dev-us-east comes back, joins canary late, and is degraded at
+    the revision: its late join is judged on its own by canary's gates, fails, and its
+    commit alone is reverted. canary stays passed, the waves out stay out, nothing new
+    starts for the revision (production is never advanced)."""
+    remote, work = published(tmp_path, "fleet-config", _policy)
+    fleet = tmp_path / "hub-fleet.yaml"
+    fleet.write_text((work / "fleet/clusters.yaml").read_text())
+    sim = Running(remote, tmp_path / "kubeconfig", "--hub", str(fleet), "--fault", "dev-us-east:degraded@v1.4.2")
+    try:
+        up, _ = _kubeconfigs(sim, tmp_path)
+        knob(sim, {"dev-us-east": "maintenance"})
+        until(lambda: run(work, up), lambda out: "wave 1 canary passed its gates" in out)
+        assert "rollout(security-patch): wave 2 region-eu-west -> v1.4.2" in subjects(remote)
+        knob(sim, {})  # back: it joins canary late, after canary passed
+        until(lambda: run(work, up), lambda out: "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)"
+              in subjects(remote))
+        looked = rollout(work, up, "gate", "security-patch", "--wave", "canary", "-f", "json")
+        said = json.loads(looked.stdout)  # canary's own clusters (dev-eu-west re-syncing to the new commit: maybe
+        # pending a moment); its late join is judged on its own
+        assert said["state"] in ("passed", "pending") and [c["cluster"] for c in said["checks"]] == ["dev-eu-west"]
+        (join,) = said["lateJoins"]
+        assert join["name"] == "canary late join (dev-us-east)" and join["state"] in ("pending", "failed")
+        assert [c["cluster"] for c in join["checks"]] == ["dev-us-east"]
+        assert looked.exit_code == (1 if join["state"] == "failed" else 3 if "pending" in (said["state"], join["state"])
+                                    else 0)
+        failed = until(lambda: run(work, up), lambda out: "reverted the late join of wave 1 canary" in out)
+        assert "(late join: dev-us-east): commit " in failed and "late join (dev-us-east): gate failed: " in failed
+        late = message(remote, "rollout(security-patch): wave 1 canary -> v1.4.2 (late join)")
+        revert = message(remote, "rollout(security-patch): revert the late join of wave 1 canary (v1.4.2)")
+        sha = git(remote, "log", "-1", "--format=%H", "--grep", "(late join)$", "main").strip()
+        assert "Rollout-Clusters: dev-us-east\n" in late and "Rollout-Clusters: dev-us-east\n" in revert
+        assert f"Rollout-Advance: {sha}\n" in revert and "dev-us-east: argocd: " in revert
+        # its commit alone: dev-us-east back on its old pin, canary's dev-eu-west and the region waves still out
+        git(work, "pull", "-q")
+        pins = {c: "targetRevision: v1.4.2" in (work / f"argocd/apps/{c}-platform.yaml").read_text()
+                for c in ("dev-us-east", "dev-eu-west", "staging-eu-west", "staging-us-east", "prod-eu-west")}
+        assert pins == {"dev-us-east": False, "dev-eu-west": True, "staging-eu-west": True, "staging-us-east": True,
+                        "prod-eu-west": False}
+        assert [s for s in subjects(remote) if " revert " in s] == [
+            "rollout(security-patch): revert the late join of wave 1 canary (v1.4.2)"]
+        after = run(work, up)  # nothing new starts for the revision, and it says why
+        assert "a late join of v1.4.2 was reverted: wave 1 canary (dev-us-east): nothing new starts" in after.stdout \
+            or "was reverted: nothing to do until a new revision" in after.stdout, after.stdout
+        assert not any("production" in s for s in subjects(remote))
+        status = json.loads(rollout(work, up, "status", "security-patch", "-f", "json").stdout)
+        canary = status["waves"][0]
+        assert status["status"] == "reverted" and canary["status"] == "passed"
+        assert [(j["clusters"], j["status"], j["commit"]) for j in canary["lateJoins"]] == [
+            (["dev-us-east"], "reverted", sha)]
     finally:
         sim.stop()

@@ -309,3 +309,65 @@ def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_oth
     assert got.error is None and [i["metadata"]["name"] for i in got.items] == names and got.pages == 3
     assert [t for t in pages.asked if t is None or t.startswith("t")] == [None, "t3", "t6"]
     assert "bogus" in pages.asked  # the guess was made, and dropped
+
+
+def _inventory(work: Path, *args: str, kubeconfig: Path):
+    """`rollout inventory` in-process (it only reads): typer's Result."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import app
+
+    return CliRunner().invoke(app, ["inventory", *args, "--repo", str(work), "--kubeconfig", str(kubeconfig)],
+                              env={"COLUMNS": "200"})
+
+
+def test_rollout_inventory_takes_live_sources_as_a_policy_writes_them(hub):
+    """`--source KIND={context, namespace, selector}` beside `KIND=PATH`: listed through
+    --kubeconfig, checked by the policy's own model, a hub that cannot be read exit 2 naming
+    the option, the context and the source (and, from a policy, its line), as plan does."""
+    sim, _, work, tmp = hub
+    profiles = "clusterProfiles={context: hub, namespace: fleet-system}"
+    listed = _inventory(work, "--source", profiles, "-f", "json", kubeconfig=sim.kubeconfig)
+    assert listed.exit_code == 0, listed.stderr
+    clusters = json.loads(listed.stdout)
+    assert len(clusters) == 6 and {tuple(c["sources"]) for c in clusters} == {
+        ("hub:clusterProfiles@hub/fleet-system",)}
+    chosen = _inventory(work, "--source", "fleet=fleet/clusters.yaml", "--source",
+                  "managedClusters={context: hub, selector: {matchLabels: {environment: production}}}", "-f", "json",
+                  kubeconfig=sim.kubeconfig)  # a file and a hub, merged: one cluster named by both
+    assert chosen.exit_code == 0, chosen.stderr
+    both = [c for c in json.loads(chosen.stdout) if len(c["sources"]) == 2]
+    assert sorted(c["name"] for c in both) == ["prod-eu-west", "prod-us-east"]
+    dead = _kubeconfig(sim, tmp, "dead-inventory.json", lambda config: next(
+        c for c in config["clusters"] if c["name"] == "hub")["cluster"].update(server="http://127.0.0.1:9/hub"))
+    down = _inventory(work, "--source", profiles, kubeconfig=dead)
+    (line,) = down.stderr.strip().splitlines()
+    assert down.exit_code == 2 and line.startswith(f"--source {profiles!r}: clusterProfiles (context hub, namespace "
+                                                    "fleet-system): ") and "cannot reach the hub" in line
+    policy = _inventory(work, "--policy", "security-patch", kubeconfig=dead)
+    assert policy.exit_code == 2 and policy.stderr.startswith(
+        f"{work}/rollouts/security-patch.yaml:9: spec.inventory[0].clusterProfiles: clusterProfiles (context hub, ")
+    for option, words in {"clusterProfiles={context: hub}": "clusterProfiles: namespace is required",
+                         "clusterProfiles={context: nowhere, namespace: n}": "context 'nowhere' is not in the kubeconfig"
+                         }.items():
+        result = _inventory(work, "--source", option, kubeconfig=sim.kubeconfig)
+        assert result.exit_code == 2 and words in result.stderr, (option, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option, words", [
+    ("clusterProfiles=fleet/clusters.yaml", "clusterProfiles is listed on a hub: use clusterProfiles={context"),
+    ("managedClusters={context: hub, namespace: x}", "managedClusters: these objects are cluster-scoped"),
+    ("fleetClusters={context: hub, namespace: f, color: red}", "fleetClusters.color: unknown field"),
+    ("clusterAPI={context: hub", "not a YAML mapping"),
+    ("clusterAPI={context: hub, namespace: c, selector: {matchLabels: {a: [1]}}}", "clusterAPI.selector.matchLabels.a"),
+    ("helm=x", "use KIND=PATH (KIND one of fleet,"),
+])
+def test_a_source_option_that_is_no_source_is_one_line_naming_it(option, words):
+    from rollout.inventory_command import source_option
+    from rollout.workspace import UsageError
+
+    with pytest.raises(UsageError) as err:
+        source_option(option)
+    assert str(err.value).startswith(f"--source {option!r}: ") and words in str(err.value)
+    assert "\n" not in str(err.value)

@@ -33,14 +33,21 @@ The rules, each a property test (tests/test_decide.py):
 - availability (a live source's condition) decides only what an advance pins
   (`pinnable`): `skip` leaves the unavailable clusters out (each pinned as a late join
   once back), `wait` holds the wave while any is unavailable, `include` pins them; a wave
-  whose clusters are all unavailable waits, and so does every wave after it.
+  whose clusters are all unavailable waits, and so does every wave after it;
+- a late join (`joins`: verdicts by the join's commit) is judged on its own by its wave's
+  gates, on the clusters it pinned, whether its wave passed already or not: failed, its
+  commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out),
+  blind past progressDeadline it halts, passed after its own bake it is recorded; a
+  reverted late join stops the revision as a reverted wave does, and a wave that waits,
+  directly or through others, for a wave with a late join out and unjudged (or pinned in
+  this very step) does not start until that join passed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from waves.state import OUT, RolloutState, down_list, held_back, pinnable, ready
+from waves.state import OUT, RolloutState, down_list, held_back, joins_holding, pinnable, ready
 
 REVERT, HALT, VERIFY, ADVANCE, WAIT = "revert", "halt", "verify", "advance", "wait"
 JUDGED = ("baking", "verifying")  # out and not passed: the waves whose gates a step judges
@@ -64,16 +71,17 @@ class Action:
     name: str = ""
     advance: str | None = None  # the advance commit it is about (revert, halt, verify; a late join's wave)
     reason: str = ""
-    clusters: tuple[str, ...] = ()  # advance: whom to pin
-    late: bool = False  # advance: clusters that joined after their wave went out
+    clusters: tuple[str, ...] = ()  # advance: whom to pin; a late join's revert, verify, halt: what it pinned
+    late: bool = False  # clusters that joined after their wave went out: their advance, or a record of that join
     evidence: tuple[str, ...] = ()  # verify, halt: the verdict's
 
 
 def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert",
-           scope: str = "wave") -> list[Action]:
+           scope: str = "wave", joins: dict[str, Verdict] | None = None) -> list[Action]:
     actions: list[Action] = []
     bound = {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
              and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
+    joined = bound_joins(state, joins or {})
 
     stops = []
     for wave in state.waves:
@@ -88,6 +96,16 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             kind = HALT if verdict.halt else WAIT
             actions.append(Action(kind, wave.number, wave.name, wave.advance_commit, verdict.reason,
                                   evidence=verdict.evidence))
+    for wave, join, verdict in joined:  # each late join by its own verdict, bound to its commit
+        what = f"late join ({', '.join(join.clusters)})"
+        if verdict.state == "failed":
+            kind = REVERT if on_failure == "revert" else HALT
+            stops.append(Action(kind, wave.number, wave.name, join.commit, f"{what}: gate failed: {verdict.reason}",
+                                join.clusters, late=True, evidence=verdict.evidence))
+        elif verdict.state == "unknown":
+            kind = HALT if verdict.halt else WAIT
+            actions.append(Action(kind, wave.number, wave.name, join.commit, f"{what}: {verdict.reason}",
+                                  join.clusters, late=True, evidence=verdict.evidence))
     if scope == "rollout" and any(a.kind == REVERT for a in stops):
         stops = _revert_everything(state, stops)
     actions[:0] = stops
@@ -108,11 +126,21 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             passed_now.add(wave.number)
             actions.append(Action(VERIFY, wave.number, wave.name, wave.advance_commit, verdict.reason,
                                   evidence=verdict.evidence))
+    for wave, join, verdict in joined:
+        if verdict.state == "passed" and join.verify_commit is None and join.bake_remaining == 0:
+            passed_now.add(join.commit)
+            actions.append(Action(VERIFY, wave.number, wave.name, join.commit, verdict.reason, join.clusters,
+                                  late=True, evidence=verdict.evidence))
 
     reverted = [w for w in state.waves if w.status == "reverted"]
     if reverted:
         names = ", ".join(f"{w.number} {w.name}" for w in reverted)
         return actions + [Action(WAIT, None, reason=f"wave {names} of {plan.revision} was reverted: "
+                                                    "nothing new starts for this revision")]
+    backed = [(w, j) for w in state.waves for j in w.joins if j.status == "reverted"]
+    if backed:  # a late join failed: the revision is bad on a cluster, as a wave's revert says
+        names = "; ".join(f"wave {w.number} {w.name} ({', '.join(j.clusters)})" for w, j in backed)
+        return actions + [Action(WAIT, None, reason=f"a late join of {plan.revision} was reverted: {names}: "
                                                     "nothing new starts for this revision")]
     if hold.paused:
         return actions + [Action(WAIT, None, reason=hold.pause_note())]
@@ -131,7 +159,10 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         wave = plan.wave(number)
         window = hold.window(wave)
         held = held_back(plan, wave)
-        if held:
+        judging = joins_holding(plan, after, number, starting={a.wave: a.clusters for a in starts if a.late})
+        if judging:  # the evidence of a wave it waits for is not all in
+            actions.append(Action(WAIT, number, wave.name, None, "waiting for " + "; ".join(judging)))
+        elif held:
             actions.append(Action(WAIT, number, wave.name, None, held))
         elif window.open:
             pinned, left_out = pinnable(plan, wave)
@@ -143,12 +174,20 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
     return actions + sorted(starts, key=lambda a: a.wave)
 
 
+def bound_joins(state: RolloutState, joins: dict[str, Verdict]) -> list[tuple]:
+    """(wave, join, verdict) of each late join out and unjudged whose verdict is about it
+    (its commit); none of a halted wave (a person decides) or a reverted one."""
+    return [(w, j, joins[j.commit]) for w in state.waves if w.status in OUT and not w.halt_commit
+            for j in w.joins if j.status in JUDGED and j.commit in joins and joins[j.commit].advance == j.commit]
+
+
 def _revert_everything(state: RolloutState, failed: list[Action]) -> list[Action]:
-    """`scope: rollout`: every wave that is out, newest first, each naming its own advance."""
+    """`scope: rollout`: every wave that is out, newest first, each naming its own advance
+    (its revert restores its late joins' clusters too)."""
     why = "; ".join(f"wave {a.wave} {a.name}: {a.reason}" for a in failed)
     out = sorted((w for w in state.waves if w.status in OUT),
                  key=lambda w: (w.advanced_at or 0, w.number), reverse=True)
-    own = {a.wave: a for a in failed}
+    own = {a.wave: a for a in failed if not a.late}
     return [own.get(w.number) or Action(REVERT, w.number, w.name, w.advance_commit,
                                         f"onFailure scope rollout: {why}") for w in out]
 
@@ -157,9 +196,15 @@ def of(actions: list[Action], kind: str) -> list[Action]:
     return [a for a in actions if a.kind == kind]
 
 
-def _with_passes(state: RolloutState, numbers: set[int]) -> RolloutState:
-    """The state once this step's verify records are in: those waves passed."""
-    if not numbers:
+def _with_passes(state: RolloutState, passed: set) -> RolloutState:
+    """The state once this step's verify records are in: those waves (numbers) and late
+    joins (commits) passed."""
+    if not passed:
         return state
-    return replace(state, waves=[replace(w, status="passed", bake_remaining=0) if w.number in numbers else w
-                                 for w in state.waves])
+
+    def joins(w):
+        return [replace(j, status="passed", bake_remaining=0) if j.commit in passed else j for j in w.joins]
+
+    return replace(state, waves=[replace(w, status="passed" if w.number in passed else w.status,
+                                         bake_remaining=0 if w.number in passed else w.bake_remaining,
+                                         joins=joins(w)) for w in state.waves])

@@ -77,6 +77,26 @@ class Epoch:
 
 
 @dataclass
+class JoinState:
+    """A late join: clusters pinned into a wave that was out already (left out of its advance
+    while unavailable, or new in the inventory), judged on its own by its wave's gates, on
+    the clusters it pinned, its bake and progressDeadline counted from its own commit: a
+    failure reverts what it pinned, not the clusters that passed before it (docs/inventory.md)."""
+
+    commit: str  # the late join's advance commit: its records name it (`Rollout-Advance`)
+    clusters: tuple[str, ...]
+    advanced_at: int
+    status: str = "baking"  # baking | verifying | passed | reverted
+    bake_remaining: int = 0
+    verify_commit: str | None = None
+    verified_at: int | None = None
+    revert_commit: str | None = None
+    reverted_at: int | None = None
+    halt_commit: str | None = None  # a halt record naming it, not lifted
+    halt_reason: str | None = None
+
+
+@dataclass
 class WaveState:
     number: int
     name: str
@@ -99,8 +119,18 @@ class WaveState:
     pinned: list[str] = field(default_factory=list)  # what its advances pinned: its gate's clusters, whatever comes later
     late_proposed: list[str] = field(default_factory=list)  # late, their join waiting in a pull request
     proposal: Proposal | None = None  # proposed: the pull request that carries the advance
-    halt_commit: str | None = None  # a halt record of its advance, not lifted: nothing starts
+    halt_commit: str | None = None  # a halt record of its advance (or of a late join of it), not lifted: nothing starts
     halt_reason: str | None = None
+    joins: list[JoinState] = field(default_factory=list)  # its late joins, oldest first
+    own: list[str] = field(default_factory=list)  # what its first advance pinned: its own gate's clusters
+
+    def join(self, commit: str | None) -> JoinState | None:
+        return next((j for j in self.joins if j.commit == commit), None) if commit else None
+
+    @property
+    def joins_out(self) -> list[JoinState]:
+        """Its late joins out and not judged yet (baking, verifying): what waits for the wave waits for them."""
+        return [j for j in self.joins if j.status in ("baking", "verifying")] if self.status in OUT else []
 
     @property
     def shown(self) -> str:
@@ -127,13 +157,13 @@ class RolloutState:
     @property
     def overall(self) -> str:
         statuses = {w.status for w in self.waves if w.status != EMPTY}  # an empty wave changes nothing
-        if "reverted" in statuses:
-            return "reverted"
+        if "reverted" in statuses or any(j.status == "reverted" for w in self.waves for j in w.joins):
+            return "reverted"  # a late join reverted: the revision failed on a cluster, as a wave's revert says
         if self.halts or self.blocked:
             return "halted"
         if "failed" in statuses:
             return "failed"
-        if statuses == {"passed"} and not any(w.late for w in self.waves) and not self.partial:  # nor one unseen
+        if statuses == {"passed"} and not any(w.late or w.joins_out for w in self.waves) and not self.partial:
             return "complete"
         if statuses == {"pending"}:
             return "not-started"
@@ -176,20 +206,42 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             states.append(state)
             continue
         passes: list[Event] = []  # its verify records
+        joined: dict[str, list[Event]] = {}  # a late join's commit -> its verify records
+        # Every advance of the wave after its first is a late join, judged on its own: its
+        # records name its commit. Known before the loop: a records branch may sort a record
+        # before the advance it names.
+        advances = [e for e in by_wave.get(wave.name, []) if e.action == ADVANCE]
+        first = advances[0].commit if advances else None
+        joins = {e.commit for e in advances[1:]}
+        state.joins = [JoinState(e.commit, tuple(e.clusters), e.time) for e in advances[1:]]
         for event in by_wave.get(wave.name, []):
+            join = state.join(event.advance) if event.advance in joins else None
             if event.action == ADVANCE and state.status != "reverted":
                 if state.advance_commit is None:
                     state.advanced_at, state.advance_commit = event.time, event.commit
+                    state.own = list(event.clusters)
                 state.status = "baking"
+            elif event.action == REVERT and event.advance in joins:  # a late join's, only its clusters
+                if join is not None and join.status != "reverted":
+                    join.status, join.reverted_at, join.revert_commit = "reverted", event.time, event.commit
             elif event.action == REVERT:
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
-            elif event.action == HALT and _judged(event, by_wave[wave.name]):
+            elif event.action == HALT and event.advance in joins:
+                if join is not None:
+                    join.halt_commit, join.halt_reason = event.commit, event.reason
+            elif event.action == HALT and _judged(event, first):
                 state.halt_commit, state.halt_reason = event.commit, event.reason
             elif event.action == LIFT and event.lifts == state.halt_commit:
                 state.halt_commit = state.halt_reason = None
-            elif event.action == VERIFY and _judged(event, by_wave[wave.name]):
+            elif event.action == LIFT and any(j.halt_commit == event.lifts for j in state.joins):
+                for j in state.joins:
+                    if j.halt_commit == event.lifts:
+                        j.halt_commit = j.halt_reason = None
+            elif event.action == VERIFY and event.advance in joins:
+                joined.setdefault(event.advance, []).append(event)
+            elif event.action == VERIFY and _judged(event, first):
                 # Counts whatever its place in the list: a record is only written of an advanced
                 # wave, but read from another branch (rollout/records) with a clock of its own it
                 # may sort before the advance a forge committed in the same second (or on a clock
@@ -204,6 +256,12 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             done = next((e for e in passes if e.at >= state.advanced_at + wave.bake_seconds), None)
             if done is not None:
                 state.verified_at, state.verify_commit = done.at, done.commit
+            for join in state.joins:
+                _fold_join(join, wave, joined.get(join.commit, []), now, state.status == "reverted")
+            halted = next((j for j in state.joins if j.halt_commit and j.status != "reverted"), None)
+            if state.halt_commit is None and halted is not None:  # a late join's halt holds the rollout as a wave's
+                state.halt_commit = halted.halt_commit
+                state.halt_reason = f"late join ({', '.join(halted.clusters)}): {halted.halt_reason}"
         if state.status == "baking":
             recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
             waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()
@@ -222,6 +280,23 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
                         partial=getattr(plan, "partial", None))
+
+
+def _fold_join(join: JoinState, wave, passes: list[Event], now: int, wave_reverted: bool) -> None:
+    """A late join's status at `now`: reverted (by a record naming it, or with its wave: a
+    wave's revert restores every cluster its advances pinned), passed (a pass recorded once
+    its own bake was over), else baking or verifying from its own commit."""
+    if join.status == "reverted":
+        return
+    if wave_reverted:
+        join.status = "reverted"
+        return
+    done = next((e for e in passes if e.at >= join.advanced_at + wave.bake_seconds), None)
+    if done is not None:
+        join.status, join.verified_at, join.verify_commit, join.bake_remaining = "passed", done.at, done.commit, 0
+        return
+    join.bake_remaining = max(0, wave.bake_seconds - (now - join.advanced_at))
+    join.status = "baking" if join.bake_remaining else "verifying" if wave.gates else "passed"
 
 
 def epoch_of(events: list[Event], policy: str, revision: str) -> int:
@@ -251,11 +326,11 @@ def epochs(events: list[Event], policy: str) -> list[Epoch]:
     return sorted(found.values(), key=lambda e: e.number)
 
 
-def _judged(record: Event, wave_events: list[Event]) -> bool:
-    """A verify or halt record counts for the advance it names (any advance of its wave's rollout,
-    whatever order a records branch sorts it in); a record naming none is an older one's
-    and counts as it always did."""
-    return record.advance is None or any(e.action == ADVANCE and e.commit == record.advance for e in wave_events)
+def _judged(record: Event, first: str | None) -> bool:
+    """A verify or halt record counts for the wave when it names the wave's first advance
+    (whatever order a records branch sorts it in; one naming a late join is that join's);
+    a record naming none is an older one's and counts as it always did."""
+    return record.advance is None or record.advance == first
 
 
 def pinnable(plan: Plan, wave, clusters: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
@@ -312,6 +387,31 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
     return out
 
 
+def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool = False,
+                  starting: dict[int, tuple[str, ...]] | None = None) -> list[str]:
+    """The late joins out and not judged yet of the waves wave `number` waits for, directly
+    or through others: its evidence is not all in until they passed (none: nothing holds it).
+    `starting`: the late joins being pinned in this very step (wave -> clusters) hold it too."""
+    seen: set[int] = set()
+    todo = list(plan.wave(number).after)
+    reasons = []
+    while todo:
+        dep = todo.pop()
+        if dep in seen:
+            continue
+        seen.add(dep)
+        todo += plan.wave(dep).after
+        ws = state.wave(dep)
+        for join in ws.joins_out:
+            reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(join.clusters)}) is {join.status}")
+        if starting and dep in starting:
+            reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(starting[dep])}) starting now")
+        if reverted:  # `blockers`: a reverted one holds as a reverted wave does (decide stops the revision first)
+            reasons += [f"the late join of wave {dep} {ws.name} ({', '.join(j.clusters)}) was reverted"
+                        for j in ws.joins if j.status == "reverted"]
+    return sorted(reasons)
+
+
 def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False) -> list[str]:
     """Why wave `number` may not go yet (none: it may); with `itself`, why the wave
     itself has not passed yet. An empty wave it waits for holds it by what holds that one."""
@@ -333,6 +433,8 @@ def blockers(plan: Plan, state: RolloutState, number: int, itself: bool = False)
                            "(rollout run, or rollout gate --record)")
         elif wave.approval == "required" and not ws.approved_by:
             reasons.append(f"wave {dep} {wave.name} needs approval")
+    if not itself:
+        reasons += [r for r in joins_holding(plan, state, number, reverted=True) if r not in reasons]
     return reasons
 
 

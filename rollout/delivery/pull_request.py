@@ -3,7 +3,7 @@
 Each change (an advance, a late join, a revert, an approval) is the same commit as under
 push delivery, built on the branch's tip and pushed as its own branch
 
-    rollout/<policy>/<revision>/[epoch-<e>/]wave-<n>[-late-<digest>|-revert|-approve]
+    rollout/<policy>/<revision>/[epoch-<e>/]wave-<n>[-late-<digest>|-revert|-revert-late-<digest>|-approve]
 
 with one pull request (`epoch-<e>/` from the second epoch of a revision on: an earlier
 epoch's branches never lock a later one's). The branch name is the lock: pushing it is never forced while it
@@ -65,8 +65,9 @@ def epoch_of_branch(branch: str, policy: str, revision: str) -> int | None:
 def branch_name(policy: str, revision: str, number: int, action: str, clusters=(), late: bool = False,
                 epoch: int = FIRST_EPOCH) -> str:
     name = f"{prefix(policy, revision, epoch)}wave-{number}"
-    if action == "advance" and late:
-        return name + "-late-" + hashlib.sha256(",".join(sorted(clusters)).encode()).hexdigest()[:8]
+    if action in ("advance", "revert") and late:  # a late join, or its revert: one branch each, by its clusters
+        digest = hashlib.sha256(",".join(sorted(clusters)).encode()).hexdigest()[:8]
+        return name + ("-late-" if action == "advance" else "-revert-late-") + digest
     return name if action == "advance" else f"{name}-{action}"
 
 
@@ -458,8 +459,9 @@ def _in_flight(event, state) -> bool:
     if event.action == "advance":
         return wave.status in ("pending", "proposed") or any(c in wave.late or c in wave.late_proposed
                                                              for c in event.clusters)
-    if event.action == "revert":
-        return wave.status != "reverted"
+    if event.action == "revert":  # a late join's revert (it names the join): done once the join is reverted
+        join = wave.join(event.advance)
+        return wave.status != "reverted" and (join is None or join.status != "reverted")
     if event.action == "approve":
         return not wave.approved_by
     return False

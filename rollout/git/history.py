@@ -55,8 +55,10 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 
 
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
-                   reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH) -> str:
-    subject = f"rollout({policy}): revert wave {number} {wave} ({revision})"
+                   reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH,
+                   late: bool = False) -> str:
+    """`late`: the revert of a late join (`advance`, its commit): its clusters only."""
+    subject = f"rollout({policy}): revert " + ("the late join of " if late else "") + f"wave {number} {wave} ({revision})"
     names, lines, files = pins_listed(clusters)
     body = [subject, "", f"Reason: {reason}", "",
             f"Restores the previous pins of {count(len(names), 'cluster')}, {count(len(files), 'file')}:"]
@@ -102,22 +104,25 @@ def approve_message(policy: str, revision: str, number: int, wave: str, by: str,
 
 
 def verify_message(policy: str, revision: str, number: int, wave: str, evidence: list[str], digest: str,
-                   advance: str | None = None, epoch: int = FIRST_EPOCH) -> str:
+                   advance: str | None = None, epoch: int = FIRST_EPOCH, late: tuple[str, ...] = ()) -> str:
     """The record that a wave's gates passed (and its bake elapsed): an empty commit whose
     body is the evidence, so `rollout status` needs no network to say `passed`. It names
-    the advance commit the gates judged: it counts for that advance only."""
-    subject = f"rollout({policy}): wave {number} {wave} passed its gates ({revision})"
-    body = [subject, "", f"Gates of wave {number} {wave} passed at {revision}:"] + [f"- {line}" for line in evidence]
+    the advance commit the gates judged: it counts for that advance only (`late`: the
+    clusters of the late join it names, judged on their own)."""
+    what = f"wave {number} {wave}" + (f" late join ({', '.join(late)})" if late else "")
+    subject = f"rollout({policy}): {what} passed its gates ({revision})"
+    body = [subject, "", f"Gates of {what} passed at {revision}:"] + [f"- {line}" for line in evidence]
     trailers = _trailers(policy, revision, number, wave, "verify", epoch) + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + [""] + trailers) + "\n"
 
 
 def halt_message(policy: str, revision: str, number: int, wave: str, reason: str, evidence: list[str], digest: str,
-                 advance: str | None, epoch: int = FIRST_EPOCH) -> str:
+                 advance: str | None, epoch: int = FIRST_EPOCH, late: tuple[str, ...] = ()) -> str:
     """The record that a wave halted the rollout (`onFailure: halt`, or a gate blind past
     `progressDeadline`): nothing starts until a person lifts it or retries. The verdict is
-    its evidence; it names the advance it judged."""
-    subject = f"rollout({policy}): halt at wave {number} {wave} ({revision})"
+    its evidence; it names the advance it judged (`late`: a late join's clusters)."""
+    subject = f"rollout({policy}): halt at wave {number} {wave}" + (f" late join ({', '.join(late)})" if late else "") \
+        + f" ({revision})"
     body = [subject, "", f"Reason: {reason}", "", "Evidence:"] + [f"- {line}" for line in evidence] + [
         "", f"Lift it with `rollout resume {policy} --halt --reason ...`, or `rollout revert`, or `rollout retry`."]
     trailers = _trailers(policy, revision, number, wave, "halt", epoch) + [f"Rollout-Reason: {_one_line(reason)}"]

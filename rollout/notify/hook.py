@@ -33,8 +33,9 @@ def step_events(result) -> list[Event]:
             continue
         events.append(Event("advanced", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             tuple(item["clusters"]), "late join" if item.get("lateJoin") else ""))
-    for item in result.verified:
-        clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+    for item in result.verified:  # a late join's: its clusters only
+        clusters = tuple(item["lateJoin"]) if item.get("lateJoin") else tuple(plan.wave(item["wave"]).clusters) \
+            if plan else ()
         events.append(Event("passed", policy, revision, item["commit"] or "", item["wave"], item["name"], clusters))
         failed = [w for w in result.within_budget if w["wave"] == item["wave"]]
         if failed:
@@ -45,7 +46,8 @@ def step_events(result) -> list[Event]:
     for item in result.reverted:
         if item.get("pullRequest"):
             continue
-        clusters = tuple(plan.wave(item["wave"]).clusters) if plan else ()
+        clusters = tuple(item["lateJoin"]) if item.get("lateJoin") else tuple(plan.wave(item["wave"]).clusters) \
+            if plan else ()
         events.append(Event("failed", policy, revision, item["commit"] or "", item["wave"], item["name"],
                             clusters, item["reason"]))
         events.append(Event("reverted", policy, revision, item["commit"] or "", item["wave"], item["name"],

@@ -292,10 +292,20 @@ def _per_cluster(lines: list[str]) -> dict[str, str]:
 def pin_state(page: Page, wave, ws, cluster: str) -> tuple[str, str]:
     """(class, words) of where a cluster's pin is, from the folded state."""
     revision = page.plan.revision
+    down = getattr(page.plan, "down", {}).get(cluster)
+    if down is not None and (page.kind == "plan" or ws.status in ("pending", "proposed") or cluster in ws.late):
+        # availability decides what is pinned (docs/inventory.md): say what becomes of it
+        return "down", f"unavailable: {down}; " + _UNAVAILABLE[getattr(page.plan, "unavailable", "skip")] \
+            if cluster not in ws.late else f"unavailable: {down}; not pinned yet: joins late once back"
     if page.kind == "plan" or ws.status == "pending":
         return "todo", "not yet pinned"
     if ws.status == "reverted":
         return "bad", "reverted to its previous pin"
+    join = next((j for j in ws.joins if cluster in j.clusters), None)
+    if join is not None and join.status == "reverted":
+        return "bad", "late join failed its wave's gates: reverted to its previous pin"
+    if join is not None and join.status != "passed":
+        return "warn", f"late join, {join.status}: judged on its own by its wave's gates"
     if ws.status == "proposed":
         return "todo", "proposed: not yet on the branch"
     if cluster in ws.late_proposed:
@@ -303,8 +313,18 @@ def pin_state(page: Page, wave, ws, cluster: str) -> tuple[str, str]:
     if cluster in ws.late:
         return "warn", "late: joined after the wave went out"
     if cluster in ws.clusters_behind:
-        return "warn", f"not at {revision}"
+        return "warn", f"not at {revision}" + (f"; unavailable: {down}" if down else "")
+    if down is not None:  # pinned, then down: it stays in its wave's gate
+        return "ok", f"at {revision}; unavailable now: {down} (still judged by its wave's gates)"
     return "ok", f"at {revision}"
+
+
+_UNAVAILABLE = {"skip": "left out of its wave's advance, pinned as a late join once back",
+                "wait": "its wave waits until it is back", "include": "pinned anyway"}
+
+
+_UNAVAILABLE_ALL = {"skip": "left out of their waves' advances, each pinned once back",
+                    "wait": "their waves wait until they are back", "include": "pinned anyway"}
 
 
 def _checks(page: Page, wave, record_lines: list[str], reason: str) -> dict[str, str]:
@@ -339,6 +359,9 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     pins = [pin_state(page, wave, ws, c) for c in wave.clusters]
     at = sum(1 for kind, _ in pins if kind == "ok")
     counts = count(len(wave.clusters), "cluster") + (f" · {at} at {page.plan.revision}" if ws.advance_commit else "")
+    unavailable = sum(1 for c in wave.clusters if c in getattr(page.plan, "down", {}))
+    if unavailable:
+        counts += f" · {unavailable} unavailable"
     after = ", ".join(f'<a href="#wave-{n}">wave {n}</a>' for n in wave.after) or "nothing"
     facts = [f"<dt>after</dt><dd>{after}</dd>",
              f"<dt>bake</dt><dd>{_took(wave.bake_seconds) if wave.bake_seconds else 'none'}</dd>",
@@ -388,13 +411,15 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
         parts.append(f'<h4>Gate evidence</h4><pre class="evidence">{_e(chr(10).join(evidence))}</pre>')
     if halt_lines:
         parts.append(f'<h4>Halt evidence</h4><pre class="evidence">{_e(chr(10).join(halt_lines))}</pre>')
+    down = getattr(page.plan, "down", {})
     if wave.clusters:
         judged = page.kind == "status" and bool(wave.gates or checks)  # a column for what the gates said
         rows = []
         for cluster, (kind, words) in zip(wave.clusters, pins):
             files = ", ".join(t.file for t in page.plan.pins.get(cluster, ()))
             gates = f"<td>{_e(checks.get(cluster, ''))}</td>" if judged else ""
-            rows.append(f'<tr><th scope="row">{_e(cluster)}</th><td class="pin {kind}">{_e(words)}</td>'
+            mark = ' <span class="down">(down)</span>' if cluster in down else ""  # as the text table marks it
+            rows.append(f'<tr><th scope="row">{_e(cluster)}{mark}</th><td class="pin {kind}">{_e(words)}</td>'
                         f'<td>{_e(files)}</td>{gates}</tr>')
         gates = '<th scope="col">gates</th>' if judged else ""
         parts.append(f'<div class="scroll"><table class="clusters"><caption>Clusters of wave {wave.number} '
@@ -465,6 +490,8 @@ pre.evidence{background:var(--soft);border:1px solid var(--line);border-radius:6
 .pin.warn::before{content:"! ";color:#9a6700;font-weight:700}
 .pin.bad::before{content:"↩ ";color:#8250df}
 .pin.todo::before{content:"○ ";color:#57606a}
+.pin.down::before{content:"⚠ ";color:#cf222e}
+.down{color:#cf222e;font-weight:600}
 #filter{position:sticky;top:0;background:var(--bg);padding:8px 0;z-index:1;display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center}
 #filter[hidden]{display:none}
 #filter input{font:inherit;padding:4px 8px;width:min(28em,100%);border:1px solid #8c959f;border-radius:6px}
@@ -521,8 +548,15 @@ CSP = (f"default-src 'none'; style-src {_hash(CSS)}; script-src {_hash(SCRIPT)};
 
 
 def _attention(page: Page) -> str:
-    """What a person must know first: halts, reverts, what spec.trust holds, pauses."""
+    """What a person must know first: the inventory unread, halts, reverts, what spec.trust
+    holds, pauses."""
     state, out = page.state, []
+    if state.partial:
+        from rollout.render.status import unread
+
+        said = unread(state)
+        out.append(f"<p><strong>The inventory could not be read</strong> ({_e(said['reason'])}): shown are "
+                   f"{_e(said['shown'])}; not shown: {_e(', '.join(said['notShown']))}.</p>")
     for ws in state.waves:
         if ws.revert_commit and ws.status == "reverted":
             reason = _reason(page.records.get(ws.revert_commit))
@@ -605,6 +639,13 @@ def render(page: Page) -> str:
     if page.kind == "status":
         counts.append(f"<li><strong>{at}</strong> at {_e(plan.revision)}</li>")
     counts += [f"<li>{badge(s)} {n}</li>" for s, n in sorted(tally.items(), key=lambda kv: -kv[1])]
+    down = getattr(plan, "down", {})
+    if down:  # as the text table says it: how many, and what spec.unavailable does with them
+        from waves.state import down_list
+
+        policy = getattr(plan, "unavailable", "skip")
+        counts.append(f'<li class="down" title="{_e(down_list(down))}"><strong>{len(down)}</strong> unavailable '
+                      f'(spec.unavailable: {_e(policy)}: {_e(_UNAVAILABLE_ALL[policy])})</li>')
     heading = (f"<h1>Rollout plan <code>{_e(plan.policy)}</code> → <code>{_e(plan.revision)}</code></h1>"
                if page.kind == "plan" else
                f"<h1>Rollout <code>{_e(plan.policy)}</code> → <code>{_e(plan.revision)}</code>: {badge(overall)}</h1>")

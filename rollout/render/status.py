@@ -48,6 +48,9 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
             why = f"{format_duration(w.bake_remaining)} of bake left"
         elif not why and w.status == "verifying":
             why = "bake over; gates not yet recorded as passed"
+        for join in w.joins:  # each judged on its own (docs/inventory.md, "Late joins")
+            if join.status in ("baking", "verifying", "reverted"):
+                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}") if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -83,8 +86,31 @@ def _epoch_dict(epoch) -> dict:
             "commit": epoch.commit, "reverted": epoch.reverted, "retried": epoch.retried}
 
 
+# What a status folded on the waves out from their records (the hub away) cannot show.
+NOT_SHOWN = ("the waves not advanced yet", "clusters not pinned yet (late joins to come)",
+             "which clusters are unavailable now", "whether the rollout is complete")
+
+
+def unread(state) -> dict | None:
+    """Why the inventory could not be read, what is shown instead and what is not (None:
+    it was read). docs/inventory.md, "When the hub cannot be read"."""
+    if not state.partial:
+        return None
+    return {"read": False, "reason": state.partial,
+            "shown": "the waves that are out, from their advance records", "notShown": list(NOT_SHOWN)}
+
+
+def unread_line(state) -> str | None:
+    said = unread(state)
+    if said is None:
+        return None
+    return (f"the inventory could not be read ({said['reason']}): shown are {said['shown']}; not shown: "
+            + ", ".join(said["notShown"]))
+
+
 def state_dict(plan, state) -> dict:
     return {
+        **({"inventory": unread(state)} if state.partial else {}),
         "policy": state.policy,
         "revision": state.revision,
         "status": state.overall,
@@ -110,6 +136,9 @@ def state_dict(plan, state) -> dict:
                 "clusters": plan.wave(w.number).clusters,
                 "clustersNotAtRevision": w.clusters_behind,
                 "late": w.late,
+                "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
+                               "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
+                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit} for j in w.joins],
                 "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in plan.wave(w.number).clusters
                                 if c in getattr(plan, "down", {})],
             }
@@ -132,11 +161,15 @@ def render(plan, state, fmt: str, hold=None) -> None:
         from rollout.render.status_graph import mermaid
 
         print(mermaid(plan, state))
+        if state.partial:  # a mermaid comment: the picture stays one
+            print(f"%% {unread_line(state)}")
         return
     if fmt == "markdown":
         from rollout.render.status_markdown import render as markdown
 
         print(markdown(plan, state))
+        if state.partial:
+            print(f"\n> **{unread_line(state)}**")
         return
     from rich.table import Table
 
@@ -160,6 +193,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
         table.add_row(str(w.number), w.name, f"[{COLOURS.get(shown_status, 'white')}]{shown_status}[/]", advanced,
                       format_duration(w.bake_remaining) if w.status == "baking" else "—", verified, behind or "—")
     console(wide=fmt == "wide").print(table)
+    if state.partial:
+        print(unread_line(state))
     if state.epoch > FIRST_EPOCH or len(state.epochs) > 1:  # a first rollout of a revision says nothing of epochs
         for line in epoch_lines(state):
             print(line)
