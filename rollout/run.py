@@ -159,10 +159,10 @@ def _judge(stepper, kube, now, result) -> Step:
     result.notes += [a.reason if a.wave is None else f"wave {a.wave} {a.name}: {a.reason}"
                      for a in of(last, WAIT) if a.wave not in judged and not a.late]
     result.state = after = stepper.after()
-    if after.overall == "complete":
-        result.status = "complete"
-    elif any(outcome.proposed for outcome in outcomes):
+    if any(outcome.proposed for outcome in outcomes):  # waiting in a pull request: never complete
         result.status = "proposed"
+    elif after.overall == "complete":
+        result.status = "complete"
     elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
     else:

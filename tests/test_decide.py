@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
 from waves.planner import Plan, Wave
-from waves.state import EMPTY, OUT, Event, JoinState, RolloutState, WaveState, blockers, fold, joins_holding
+from waves.state import EMPTY, OUT, Event, JoinState, Proposal, RolloutState, WaveState, blockers, fold, joins_holding
 
 
 @dataclass
@@ -86,6 +86,8 @@ def situations(draw, with_joins: bool = False):
             bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
             approved_by="alice" if draw(st.booleans()) else None,
             late=draw(st.sampled_from([[], [f"late{wave.number}"], list(wave.clusters)])) if status in OUT else [],
+            # pull-request delivery: a late join waiting in its pull request
+            late_proposed=draw(st.sampled_from([[], [], [f"proposed{wave.number}"]])) if status in OUT else [],
             halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None,
             joins=draw(st.lists(joins_of(wave.number), max_size=2, unique_by=lambda j: j.commit))
             if status in OUT and with_joins else []))
@@ -231,6 +233,8 @@ def test_the_decision_keeps_every_rule(situation):
         out = [j.commit for dep in ancestors(plan, number) for j in state.wave(dep).joins
                if state.wave(dep).status in OUT and j.status in JUDGED and j.commit not in joins_verified]
         out += [a.wave for a in starts if a.late and a.wave in ancestors(plan, number)]  # pinned in this step
+        out += [dep for dep in ancestors(plan, number) if state.wave(dep).status in OUT
+                and state.wave(dep).late_proposed]  # in its pull request
         assert bool(out) == (number in judging)
     # and what may go does: an empty wave holds back nothing that waits for it
     may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
@@ -311,6 +315,60 @@ def test_nothing_starts_after_a_wave_whose_late_join_is_not_judged_yet(plan, dat
     if holding:
         (wait,) = [a for a in of(actions, WAIT) if a.wave == wave.number]
         assert wait.reason == f"waiting for the late join of wave {with_join.number} {with_join.name} (late) is {status}"
+
+
+@given(plans(), st.data())
+@settings(deadline=None)
+def test_nothing_starts_after_a_wave_whose_late_join_waits_in_its_pull_request(plan, data):
+    """Pull-request delivery: a late join proposed and not merged holds what waits for its
+    wave, directly or through others, as one out and unjudged does (`advance` names it too)."""
+    plan = replace(plan, down={})
+    ready_ones = [w for w in plan.waves if w.after and not w.empty]
+    if not ready_ones:
+        return
+    wave = data.draw(st.sampled_from(ready_ones))
+    others = [w for w in plan.waves if not w.empty and w.number != wave.number]
+    if not others:
+        return
+    with_join = data.draw(st.sampled_from(others))
+    waves = [WaveState(w.number, w.name, EMPTY if w.empty else "pending" if w is wave else "passed", 0,
+                       None if w.empty or w is wave else f"adv{w.number}", approved_by="alice",
+                       verify_commit=None if w.empty or w is wave else f"ver{w.number}",
+                       late_proposed=["late"] if w is with_join else []) for w in plan.waves]
+    state = RolloutState(plan.policy, plan.revision, waves)
+    actions = decide(plan, state, {}, FakeHold())
+    holding = with_join.number in ancestors(plan, wave.number)
+    assert (wave.number in [a.wave for a in of(actions, ADVANCE)]) == (not holding)
+    assert not [a for a in of(actions, ADVANCE) if a.late]  # proposed already: not proposed again
+    why = f"the late join of wave {with_join.number} {with_join.name} (late) is proposed: its pull request is not merged yet"
+    assert (why in blockers(plan, state, wave.number)) == holding
+    if holding:
+        (wait,) = [a for a in of(actions, WAIT) if a.wave == wave.number]
+        assert wait.reason == f"waiting for {why}"
+    assert state.overall == "in-progress"  # a cluster of the plan lacks its pin: never complete
+
+
+def test_a_late_join_waiting_in_its_pull_request_is_not_complete():
+    """Every wave passed, b's late join proposed (its pull request open): the fold reads
+    in-progress, and nothing after canary starts until it is merged and passed."""
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"], bake_seconds=60, gates=({"argocd": {}},)),
+             Wave(2, "prod", 1, None, None, ["c"], after=[1], bake_seconds=60, gates=({"argocd": {}},))]
+    plan = Plan("p", "v2", [], waves, {c: [] for c in "abc"}, {"a": 1, "b": 1, "c": 2})
+    events = [Event("A1", T0, "advance", "p", "v2", "canary", ("a",)),
+              Event("V1", T0 + 100, "verify", "p", "v2", "canary", advance="A1")]
+    proposals = {"canary": Proposal(None, late=("b",))}
+    before = fold(plan, events, T0 + 200, proposals=proposals)
+    assert (before.wave(1).late, before.wave(1).late_proposed) == ([], ["b"])
+    assert [(a.kind, a.wave, a.reason) for a in decide(plan, before, {}, FakeHold())] == [
+        (WAIT, 2, "waiting for the late join of wave 1 canary (b) is proposed: its pull request is not merged yet")]
+    done = events + [Event("A2", T0 + 101, "advance", "p", "v2", "prod", ("c",)),
+                     Event("V2", T0 + 200, "verify", "p", "v2", "prod", advance="A2")]
+    assert fold(plan, done, T0 + 300).overall == "in-progress"  # b not pinned: late
+    assert fold(plan, done, T0 + 300, proposals=proposals).overall == "in-progress"  # b's join in its pull request
+    merged = done + [Event("J1", T0 + 400, "advance", "p", "v2", "canary", ("b",))]
+    assert fold(plan, merged, T0 + 410).overall == "in-progress"  # out, not judged yet
+    judged = merged + [Event("VJ", T0 + 470, "verify", "p", "v2", "canary", advance="J1")]
+    assert fold(plan, judged, T0 + 480).overall == "complete"
 
 
 def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
