@@ -197,7 +197,9 @@ def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
     else:
         failed = any(verdict(item).state == "failed" for item in result.halted)
         result.status = "failed" if failed else "halted"
-    result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; onFailure: halt: halted, recorded "
+    # a failure halted under onFailure: revert is a late join its commit alone cannot take back (its reason says so)
+    why = "onFailure: halt: " if stepper.snapshot().ws.loaded.policy.spec.onFailure.action == "halt" else ""
+    result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; {why}halted, recorded "
                      f"{(i['commit'] or '')[:12]}" if verdict(i).state == "failed" else
                      f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"
                      for i in result.halted]

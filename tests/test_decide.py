@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
-from waves.planner import Plan, Wave
+from waves.planner import Plan, SharedPin, Wave
 from waves.state import EMPTY, OUT, Event, JoinState, Proposal, RolloutState, WaveState, blockers, fold, joins_holding
 
 
@@ -244,14 +244,17 @@ def test_the_decision_keeps_every_rule(situation):
     assert [a.wave for a in starts] == sorted(a.wave for a in starts)
 
 
-@given(situations(with_joins=True))
+@given(situations(with_joins=True), st.data())
 @settings(deadline=None)
-def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation):
+def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation, data):
     """Failed: its commit alone reverted (halted under `onFailure: halt`; every wave out,
-    whole, under `scope: rollout`); blind past progressDeadline: halted, never reverted;
+    whole, under `scope: rollout`; halted when its commit changed none of its files: its
+    revert would restore nothing); blind past progressDeadline: halted, never reverted;
     passed after its own bake: recorded once; a verdict about another advance acts on nothing."""
     plan, state, verdicts, hold, on_failure, scope, joined = situation
-    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined)
+    commits = sorted(j.commit for w in state.waves for j in w.joins)
+    unchanged = data.draw(st.sets(st.sampled_from(commits))) if commits else set()
+    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined, unchanged)
     theirs = judged_joins(state, joined)
     late = [a for a in actions if a.late and a.kind != ADVANCE]
     assert {a.advance for a in late} <= set(theirs)  # only a join judged now, about its own commit
@@ -268,7 +271,11 @@ def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation):
         assert not [a for a in reverts if a.late]
         assert {a.wave for a in reverts} == {w.number for w in state.waves if w.status in OUT}
     elif on_failure == "revert":
-        assert {a.advance for a in reverts if a.late} == failed  # the late join's commit, nothing more
+        assert {a.advance for a in reverts if a.late} == failed - unchanged  # the late join's commit, nothing more
+        stuck = [a for a in halts if a.late and a.advance in failed & unchanged]  # a revert restoring nothing: halted
+        assert {a.advance for a in stuck} == failed & unchanged
+        assert all("its commit alone cannot be reverted: it changed none of its clusters' files" in a.reason
+                   for a in stuck)
     else:
         assert not reverts and {a.advance for a in halts if a.late} >= failed
     assert {a.advance for a in halts if a.late} >= blind and not {a.advance for a in reverts if a.late} & blind
@@ -427,6 +434,43 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert fold(plan, halted, T0 + 220).wave(1).halt_reason == "late join (b): cannot see"
     lifted = halted + [Event("lift1", T0 + 230, "lift", "p", "v2", "canary", lifts="halt1")]
     assert fold(plan, lifted, T0 + 240).halts == [] and fold(plan, lifted, T0 + 240).wave(1).joins[0].halt_commit is None
+
+
+def test_a_failed_late_join_whose_revert_would_restore_nothing_halts():
+    """b joins canary on values/dev.yaml image.tag, a field it shares with a, which
+    canary's own advance pinned: b's commit changed nothing there, and restoring the field
+    would move a too. Its failure halts (a person chooses: the wave's revert takes the
+    field back whole), never an empty revert read as `reverted`; so does a join whose commit
+    changed none of its files (the shell reads it from Git). `scope: rollout` reverts the
+    waves whole, as always."""
+    pin = SharedPin("values/dev.yaml", "image.tag", ("a", "b"))
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"], bake_seconds=60, gates=({"argocd": {}},), shared=(pin,)),
+             Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {}, {"a": 1, "b": 1, "c": 2})
+    events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a",)),
+              Event("ver1", T0 + 90, "verify", "p", "v2", "canary", advance="adv1"),
+              Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",))]
+    state = fold(plan, events, T0 + 200)
+    joins = {"join1": Verdict("failed", "b: Degraded", "join1")}
+    (halt,) = decide(plan, state, {}, FakeHold(), joins=joins)
+    assert (halt.kind, halt.wave, halt.advance, halt.clusters, halt.late) == (HALT, 1, "join1", ("b",), True)
+    assert halt.reason == (
+        "late join (b): gate failed: b: Degraded; its commit alone cannot be reverted: its clusters pin "
+        "values/dev.yaml image.tag with a, pinned by another advance of the wave; a person decides: `rollout revert p "
+        "--wave 1 --reason ...` takes the wave back whole (its late joins and shared fields with it), or `rollout "
+        "resume p --halt --reason ...` once the pin is fixed by hand")
+    assert [(a.kind, a.wave, a.advance, a.late) for a in decide(plan, state, {}, FakeHold(), scope="rollout",
+                                                                  joins=joins)] == [(REVERT, 1, "adv1", False)]
+    halted = fold(plan, events + [Event("halt1", T0 + 210, "halt", "p", "v2", "canary", advance="join1",
+                                        reason=halt.reason)], T0 + 220)
+    assert halted.overall == "halted" and halted.wave(1).joins[0].status == "verifying"
+    assert [a.kind for a in decide(plan, halted, {}, FakeHold(), joins=joins)] == [WAIT]  # a person decides
+    # a field of its own: its commit alone goes back; unless that commit changed none of its files
+    alone = replace(plan, waves=[replace(waves[0], shared=()), waves[1]])
+    assert [a.kind for a in decide(alone, state, {}, FakeHold(), joins=joins)] == [REVERT]
+    (stuck,) = decide(alone, state, {}, FakeHold(), joins=joins, unchanged={"join1"})
+    assert stuck.kind == HALT and "cannot be reverted: it changed none of its clusters' files (they held v2 " \
+                                  "already)" in stuck.reason
 
 
 def test_two_parallel_waves_failing_are_both_reverted():

@@ -92,3 +92,29 @@ def test_every_recorded_wave_has_a_number_of_its_own(advances):
     state = fold(plan, events, 5000)
     assert all(state.wave(w.number).name == w.name for w in plan.waves)
     assert bool(plan.warnings) == (len(set(first.values())) < len(first))
+
+
+def test_the_fields_a_wave_s_clusters_share_are_known_from_the_records_too():
+    """With the hub away, a failed late join on a field its wave's own advance pinned must
+    still halt rather than revert nothing (waves/decide.py: inseparable): the recorded
+    plan knows the wave's shared fields, as the planner does."""
+    policy = RolloutPolicy.model_validate(yaml.safe_load("""
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: p}
+spec:
+  revision: v2
+  inventory: [{clusterProfiles: {context: hub, namespace: fleet-system}}]
+  pin: [{preset: yaml-field, files: "values/{labels.env}.yaml", field: image.tag}]
+  waves:
+    - {name: canary, selector: {matchLabels: {env: dev}}, bake: 1m}
+  gates: [{argocd: {context: hub, namespace: argocd}}]
+"""))
+    events = [Event("A1", 1000, "advance", "p", "v2", "canary", ("a",), number=1),
+              Event("J1", 1100, "advance", "p", "v2", "canary", ("b",), number=1)]
+    clusters = {n: Cluster(n, {"env": "dev"}) for n in "ab"}
+    plan = recorded_plan(policy, events, clusters, "hub away")
+    assert [(s.file, s.field, s.clusters) for s in plan.wave(1).shared] == [("values/dev.yaml", "image.tag", ("a", "b"))]
+    state = fold(plan, events, 1200)
+    (halt,) = decide(plan, state, {}, Open(), joins={"J1": Verdict("failed", "b: Degraded", "J1")})
+    assert (halt.kind, halt.advance) == ("halt", "J1") and "values/dev.yaml image.tag with a" in halt.reason

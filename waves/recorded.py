@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from waves.inventory import Cluster
-from waves.planner import Plan, Wave, pins_of
+from waves.planner import Plan, Wave, mark_shared, pins_of
 from waves.policy import RolloutPolicy
 from waves.problems import Problem
 from waves.state import ADVANCE, Event, epoch_of
@@ -69,7 +69,9 @@ def recorded_plan(policy: RolloutPolicy, events: list[Event], clusters: dict[str
             gates=spec.gates if spec.gates is not None else policy.spec.gates, approval=spec.approval))
     targets = [clusters[c] for c in sorted({c for w in waves for c in w.clusters if c in clusters})]
     wave_of = {c: w.number for w in waves for c in w.clusters}
-    return Plan(name, revision, targets, waves, pins_of(policy, targets), wave_of, untold,
+    pins = pins_of(policy, targets)
+    mark_shared(policy, targets, pins, waves)  # the fields a late join's revert cannot split
+    return Plan(name, revision, targets, waves, pins, wave_of, untold,
                 unavailable=policy.spec.unavailable, partial=why)
 
 
