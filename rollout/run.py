@@ -198,7 +198,7 @@ def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
         failed = any(verdict(item).state == "failed" for item in result.halted)
         result.status = "failed" if failed else "halted"
     # a failure halted under onFailure: revert is a late join its commit alone cannot take back (its reason says so)
-    why = "onFailure: halt: " if stepper.snapshot().ws.loaded.policy.spec.onFailure.action == "halt" else ""
+    why = "onFailure: halt: " if stepper.latest().ws.loaded.policy.spec.onFailure.action == "halt" else ""
     result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; {why}halted, recorded "
                      f"{(i['commit'] or '')[:12]}" if verdict(i).state == "failed" else
                      f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"

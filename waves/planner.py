@@ -472,18 +472,18 @@ def _shared(units: dict[tuple, list[str]], wave_of: dict[str, int], waves: list[
     """A shared field moves all its clusters at once: they must be in one wave (then in
     one isolation group too, as every wave is), which shows them as one unit."""
     shared: dict[int, list[SharedPin]] = {}
+    by_number = {w.number: w for w in waves}  # a recorded plan's numbers are not places (waves/recorded.py)
     for (index, file, _doc, pinned), names in units.items():
         numbers = sorted({wave_of[n] for n in names if n in wave_of})
         if len(numbers) == 1:
             shared.setdefault(numbers[0], []).append(SharedPin(file, pinned, tuple(names)))
             continue
         if len(numbers) > 1:
-            where = "; ".join(f"wave {next(w.name for w in waves if w.number == n)}: {', '.join(x for x in names if wave_of.get(x) == n)}"
+            where = "; ".join(f"wave {by_number[n].name}: {', '.join(x for x in names if wave_of.get(x) == n)}"
                               for n in numbers)
             errors.append(Problem(
                 f"clusters {', '.join(names)} pin one field ({file}: {pinned}), which moves them all at once, but "
                 f"the plan puts them in different waves ({where}): put them in one wave, or give each cluster its "
                 "own field", ("spec", "pin", index)))
-    by_number = {w.number: w for w in waves}  # a recorded plan's numbers are not places (waves/recorded.py)
     for number, pins in shared.items():
         by_number[number].shared = tuple(pins)
