@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of, start_held
 from waves.planner import Plan, SharedPin, Wave
 from waves.state import EMPTY, OUT, Event, JoinState, Proposal, RolloutState, WaveState, blockers, fold, joins_holding
 
@@ -349,6 +349,7 @@ def test_nothing_starts_after_a_wave_whose_late_join_waits_in_its_pull_request(p
     assert not [a for a in of(actions, ADVANCE) if a.late]  # proposed already: not proposed again
     why = f"the late join of wave {with_join.number} {with_join.name} (late) is proposed: its pull request is not merged yet"
     assert (why in blockers(plan, state, wave.number)) == holding
+    assert (start_held(plan, state, wave.number) == [why]) == holding  # what holds the merge of its pull request
     if holding:
         (wait,) = [a for a in of(actions, WAIT) if a.wave == wave.number]
         assert wait.reason == f"waiting for {why}"
@@ -391,6 +392,8 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert [(a.kind, a.wave, a.clusters, a.reason) for a in decide(plan, fold(plan, events, T0 + 95), {}, FakeHold())] \
         == [(WAIT, 2, (), "waiting for the late join of wave 1 canary (b) starting now"),
             (ADVANCE, 1, ("b",), "late join")]
+    # under pull-request delivery a request of rest's, opened before b came back, is not merged meanwhile
+    assert start_held(plan, fold(plan, events, T0 + 95), 2) == ["the late join of wave 1 canary (b) starting now"]
     events.append(Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",)))
     state = fold(plan, events, T0 + 120)
     canary = state.wave(1)

@@ -160,12 +160,8 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         return actions + [Action(WAIT, None, reason=f"nothing advances while the inventory cannot be read: "
                                                     f"{plan.partial}")]
 
-    starts = []
-    for w in state.waves:
-        if w.status in OUT and w.late:
-            joining, _ = pinnable(plan, plan.wave(w.number), w.late)  # one still unavailable joins once back
-            if joining:
-                starts.append(Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(joining), late=True))
+    starts = [Action(ADVANCE, n, state.wave(n).name, state.wave(n).advance_commit, "late join", clusters, late=True)
+              for n, clusters in joining_now(plan, state).items()]
     after = _with_passes(state, passed_now)
     for number in ready(plan, after):
         wave = plan.wave(number)
@@ -184,6 +180,26 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         else:
             actions.append(Action(WAIT, number, wave.name, None, f"waiting for window: {window.describe()}"))
     return actions + sorted(starts, key=lambda a: a.wave)
+
+
+def joining_now(plan, state: RolloutState) -> dict[int, tuple[str, ...]]:
+    """The late joins a step pins (wave -> clusters): the late clusters of each wave out
+    that are available (one still unavailable joins once back)."""
+    out = {}
+    for w in state.waves:
+        if w.status in OUT and w.late:
+            joining, _ = pinnable(plan, plan.wave(w.number), w.late)
+            if joining:
+                out[w.number] = tuple(joining)
+    return out
+
+
+def start_held(plan, state: RolloutState, number: int) -> list[str]:
+    """What holds wave `number`'s start for late joins (none: nothing): a late join of a
+    wave it waits for out and unjudged, waiting in its pull request, or to be pinned now.
+    Pull-request delivery asks it before merging the request that carries a first advance:
+    that merge is the wave's start."""
+    return joins_holding(plan, state, number, starting=joining_now(plan, state))
 
 
 def bound_joins(state: RolloutState, joins: dict[str, Verdict]) -> list[tuple]:

@@ -436,6 +436,12 @@ def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_p
         assert "`dev-ap-south`" in late[0].body and "`dev-eu-west`" not in late[0].body
         result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "3m")
         assert result.stdout.strip().endswith("complete"), result.stdout + result.stderr
+        # wave 2's request, open when dev-ap-south joined canary, is merged (wave 2 starts) only once that late
+        # join passed: what waits for a wave waits for its late joins
+        out = result.stdout
+        assert "waits: waiting for the late join of wave 1 canary (dev-ap-south) is " in out, out
+        assert out.index("(advance of wave 2 region-eu-west)") > \
+            out.index("wave 1 canary (late join: dev-ap-south) passed its gates"), out
         git(fleet.work, "pull", "-q", "--ff-only")
         assert "targetRevision: v1.4.2" in (fleet.work / "argocd/apps/dev-ap-south-platform.yaml").read_text()
         heads = [r.head.ref for r in pulls(sim)]
