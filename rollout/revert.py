@@ -90,6 +90,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     texts: dict[str, str] = {}
     restored = []
     fields_done: set[tuple[str, int, str]] = set()
+    held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
         if cluster not in plan.pins:
             outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
@@ -117,9 +118,9 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                 if previous is None:
                     outcome.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
                     continue
-                if previous.old == plan.revision:
-                    outcome.notes.append(f"cluster {cluster}: {target.file} held {plan.revision} before every "
-                                         "advance of it: left alone")
+                if previous.old == plan.revision:  # its advance changed nothing there: said below, unless
+                    # another cluster's restore of the same (shared) field takes it back
+                    held.setdefault((target.file, current.document, current.field), []).append((cluster, target.file))
                     continue
                 # absent before: remove what the advance added, from the first key missing then
                 result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
@@ -131,6 +132,18 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
             fields_done.add((target.file, current.document, current.field))
+    for key, items in held.items():
+        if key in fields_done:
+            restored += items
+            continue
+        outcome.notes += [f"cluster {cluster}: {file} held {plan.revision} already when it was pinned (another "
+                          f"cluster's advance of a field they share, or a person, put it there): nothing to restore, "
+                          f"it stays on {plan.revision}" for cluster, file in items]
+    if only is not None and not texts:  # a late join's revert that restores nothing is never recorded as done
+        outcome.notes.append(f"the late join of wave {number} {wave.name} ({', '.join(only)}): its revert restores "
+                             f"nothing: not committed; a person decides (`rollout revert {plan.policy} --wave "
+                             f"{number}` takes the wave back whole)")
+        return tip
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
                          advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None)

@@ -159,10 +159,10 @@ def _judge(stepper, kube, now, result) -> Step:
     result.notes += [a.reason if a.wave is None else f"wave {a.wave} {a.name}: {a.reason}"
                      for a in of(last, WAIT) if a.wave not in judged and not a.late]
     result.state = after = stepper.after()
-    if after.overall == "complete":
-        result.status = "complete"
-    elif any(outcome.proposed for outcome in outcomes):
+    if any(outcome.proposed for outcome in outcomes):  # waiting in a pull request: never complete
         result.status = "proposed"
+    elif after.overall == "complete":
+        result.status = "complete"
     elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
     else:
@@ -197,7 +197,9 @@ def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
     else:
         failed = any(verdict(item).state == "failed" for item in result.halted)
         result.status = "failed" if failed else "halted"
-    result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; onFailure: halt: halted, recorded "
+    # a failure halted under onFailure: revert is a late join its commit alone cannot take back (its reason says so)
+    why = "onFailure: halt: " if stepper.latest().ws.loaded.policy.spec.onFailure.action == "halt" else ""
+    result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; {why}halted, recorded "
                      f"{(i['commit'] or '')[:12]}" if verdict(i).state == "failed" else
                      f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"
                      for i in result.halted]

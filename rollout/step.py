@@ -87,7 +87,8 @@ class Stepper:
         snap = self.snapshot()
         numbered = {w.number: verdicts[w.name] for w in snap.state.waves if w.name in verdicts}
         failure = snap.ws.loaded.policy.spec.onFailure
-        return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope, joins)
+        unchanged = unchanged_joins(self.session.git, snap.ws.plan, snap.state, joins or {})
+        return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope, joins, unchanged)
 
     def act(self, verdicts: dict[str, Verdict], kinds: tuple[str, ...], urgent: bool = False,
             record: bool = False, joins: dict[str, Verdict] | None = None) -> Outcome:
@@ -140,6 +141,24 @@ class Stepper:
             return snap.state
         session, ws = self.session, snap.ws
         return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
+
+
+def unchanged_joins(git, plan, state: RolloutState, joins: dict[str, Verdict]) -> set[str]:
+    """The failed late joins whose commit changed none of the files their clusters pin (the
+    files held the revision already): reverting such a commit restores nothing, so decide
+    halts it. Read for the failed ones only, one `git diff-tree` each."""
+    out = set()
+    for wave in state.waves:
+        for join in wave.joins:
+            verdict = joins.get(join.commit)
+            if verdict is None or verdict.state != "failed" or verdict.advance != join.commit:
+                continue
+            files = sorted({t.file for c in join.clusters for t in plan.pins.get(c, [])})
+            changed = git.run("diff-tree", "--no-commit-id", "--name-only", "-r", f"{join.commit}^", join.commit,
+                              "--", *files) if files else ""
+            if not changed.strip():
+                out.add(join.commit)
+    return out
 
 
 def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Outcome) -> str:

@@ -10,9 +10,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of
-from waves.planner import Plan, Wave
-from waves.state import EMPTY, OUT, Event, JoinState, RolloutState, WaveState, blockers, fold, joins_holding
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of, start_held
+from waves.planner import Plan, SharedPin, Wave
+from waves.state import EMPTY, OUT, Event, JoinState, Proposal, RolloutState, WaveState, blockers, fold, joins_holding
 
 
 @dataclass
@@ -86,6 +86,8 @@ def situations(draw, with_joins: bool = False):
             bake_remaining=draw(st.sampled_from([0, 30])) if status == "baking" else 0,
             approved_by="alice" if draw(st.booleans()) else None,
             late=draw(st.sampled_from([[], [f"late{wave.number}"], list(wave.clusters)])) if status in OUT else [],
+            # pull-request delivery: a late join waiting in its pull request
+            late_proposed=draw(st.sampled_from([[], [], [f"proposed{wave.number}"]])) if status in OUT else [],
             halt_commit=f"halt{wave.number}" if status in OUT and draw(st.integers(0, 5)) == 0 else None,
             joins=draw(st.lists(joins_of(wave.number), max_size=2, unique_by=lambda j: j.commit))
             if status in OUT and with_joins else []))
@@ -231,6 +233,8 @@ def test_the_decision_keeps_every_rule(situation):
         out = [j.commit for dep in ancestors(plan, number) for j in state.wave(dep).joins
                if state.wave(dep).status in OUT and j.status in JUDGED and j.commit not in joins_verified]
         out += [a.wave for a in starts if a.late and a.wave in ancestors(plan, number)]  # pinned in this step
+        out += [dep for dep in ancestors(plan, number) if state.wave(dep).status in OUT
+                and state.wave(dep).late_proposed]  # in its pull request
         assert bool(out) == (number in judging)
     # and what may go does: an empty wave holds back nothing that waits for it
     may_go = {w.number for w in plan.waves if state.wave(w.number).status == "pending"
@@ -240,14 +244,17 @@ def test_the_decision_keeps_every_rule(situation):
     assert [a.wave for a in starts] == sorted(a.wave for a in starts)
 
 
-@given(situations(with_joins=True))
+@given(situations(with_joins=True), st.data())
 @settings(deadline=None)
-def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation):
+def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation, data):
     """Failed: its commit alone reverted (halted under `onFailure: halt`; every wave out,
-    whole, under `scope: rollout`); blind past progressDeadline: halted, never reverted;
+    whole, under `scope: rollout`; halted when its commit changed none of its files: its
+    revert would restore nothing); blind past progressDeadline: halted, never reverted;
     passed after its own bake: recorded once; a verdict about another advance acts on nothing."""
     plan, state, verdicts, hold, on_failure, scope, joined = situation
-    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined)
+    commits = sorted(j.commit for w in state.waves for j in w.joins)
+    unchanged = data.draw(st.sets(st.sampled_from(commits))) if commits else set()
+    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined, unchanged)
     theirs = judged_joins(state, joined)
     late = [a for a in actions if a.late and a.kind != ADVANCE]
     assert {a.advance for a in late} <= set(theirs)  # only a join judged now, about its own commit
@@ -264,7 +271,11 @@ def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation):
         assert not [a for a in reverts if a.late]
         assert {a.wave for a in reverts} == {w.number for w in state.waves if w.status in OUT}
     elif on_failure == "revert":
-        assert {a.advance for a in reverts if a.late} == failed  # the late join's commit, nothing more
+        assert {a.advance for a in reverts if a.late} == failed - unchanged  # the late join's commit, nothing more
+        stuck = [a for a in halts if a.late and a.advance in failed & unchanged]  # a revert restoring nothing: halted
+        assert {a.advance for a in stuck} == failed & unchanged
+        assert all("its commit alone cannot be reverted: it changed none of its clusters' files" in a.reason
+                   for a in stuck)
     else:
         assert not reverts and {a.advance for a in halts if a.late} >= failed
     assert {a.advance for a in halts if a.late} >= blind and not {a.advance for a in reverts if a.late} & blind
@@ -313,6 +324,61 @@ def test_nothing_starts_after_a_wave_whose_late_join_is_not_judged_yet(plan, dat
         assert wait.reason == f"waiting for the late join of wave {with_join.number} {with_join.name} (late) is {status}"
 
 
+@given(plans(), st.data())
+@settings(deadline=None)
+def test_nothing_starts_after_a_wave_whose_late_join_waits_in_its_pull_request(plan, data):
+    """Pull-request delivery: a late join proposed and not merged holds what waits for its
+    wave, directly or through others, as one out and unjudged does (`advance` names it too)."""
+    plan = replace(plan, down={})
+    ready_ones = [w for w in plan.waves if w.after and not w.empty]
+    if not ready_ones:
+        return
+    wave = data.draw(st.sampled_from(ready_ones))
+    others = [w for w in plan.waves if not w.empty and w.number != wave.number]
+    if not others:
+        return
+    with_join = data.draw(st.sampled_from(others))
+    waves = [WaveState(w.number, w.name, EMPTY if w.empty else "pending" if w is wave else "passed", 0,
+                       None if w.empty or w is wave else f"adv{w.number}", approved_by="alice",
+                       verify_commit=None if w.empty or w is wave else f"ver{w.number}",
+                       late_proposed=["late"] if w is with_join else []) for w in plan.waves]
+    state = RolloutState(plan.policy, plan.revision, waves)
+    actions = decide(plan, state, {}, FakeHold())
+    holding = with_join.number in ancestors(plan, wave.number)
+    assert (wave.number in [a.wave for a in of(actions, ADVANCE)]) == (not holding)
+    assert not [a for a in of(actions, ADVANCE) if a.late]  # proposed already: not proposed again
+    why = f"the late join of wave {with_join.number} {with_join.name} (late) is proposed: its pull request is not merged yet"
+    assert (why in blockers(plan, state, wave.number)) == holding
+    assert (start_held(plan, state, wave.number) == [why]) == holding  # what holds the merge of its pull request
+    if holding:
+        (wait,) = [a for a in of(actions, WAIT) if a.wave == wave.number]
+        assert wait.reason == f"waiting for {why}"
+    assert state.overall == "in-progress"  # a cluster of the plan lacks its pin: never complete
+
+
+def test_a_late_join_waiting_in_its_pull_request_is_not_complete():
+    """Every wave passed, b's late join proposed (its pull request open): the fold reads
+    in-progress, and nothing after canary starts until it is merged and passed."""
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"], bake_seconds=60, gates=({"argocd": {}},)),
+             Wave(2, "prod", 1, None, None, ["c"], after=[1], bake_seconds=60, gates=({"argocd": {}},))]
+    plan = Plan("p", "v2", [], waves, {c: [] for c in "abc"}, {"a": 1, "b": 1, "c": 2})
+    events = [Event("A1", T0, "advance", "p", "v2", "canary", ("a",)),
+              Event("V1", T0 + 100, "verify", "p", "v2", "canary", advance="A1")]
+    proposals = {"canary": Proposal(None, late=("b",))}
+    before = fold(plan, events, T0 + 200, proposals=proposals)
+    assert (before.wave(1).late, before.wave(1).late_proposed) == ([], ["b"])
+    assert [(a.kind, a.wave, a.reason) for a in decide(plan, before, {}, FakeHold())] == [
+        (WAIT, 2, "waiting for the late join of wave 1 canary (b) is proposed: its pull request is not merged yet")]
+    done = events + [Event("A2", T0 + 101, "advance", "p", "v2", "prod", ("c",)),
+                     Event("V2", T0 + 200, "verify", "p", "v2", "prod", advance="A2")]
+    assert fold(plan, done, T0 + 300).overall == "in-progress"  # b not pinned: late
+    assert fold(plan, done, T0 + 300, proposals=proposals).overall == "in-progress"  # b's join in its pull request
+    merged = done + [Event("J1", T0 + 400, "advance", "p", "v2", "canary", ("b",))]
+    assert fold(plan, merged, T0 + 410).overall == "in-progress"  # out, not judged yet
+    judged = merged + [Event("VJ", T0 + 470, "verify", "p", "v2", "canary", advance="J1")]
+    assert fold(plan, judged, T0 + 480).overall == "complete"
+
+
 def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     """The case of issue 19: b was down when canary went, joined once back after canary
     passed, and fails canary's gates: its late join is reverted, canary stays passed, and
@@ -326,6 +392,8 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert [(a.kind, a.wave, a.clusters, a.reason) for a in decide(plan, fold(plan, events, T0 + 95), {}, FakeHold())] \
         == [(WAIT, 2, (), "waiting for the late join of wave 1 canary (b) starting now"),
             (ADVANCE, 1, ("b",), "late join")]
+    # under pull-request delivery a request of rest's, opened before b came back, is not merged meanwhile
+    assert start_held(plan, fold(plan, events, T0 + 95), 2) == ["the late join of wave 1 canary (b) starting now"]
     events.append(Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",)))
     state = fold(plan, events, T0 + 120)
     canary = state.wave(1)
@@ -369,6 +437,43 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert fold(plan, halted, T0 + 220).wave(1).halt_reason == "late join (b): cannot see"
     lifted = halted + [Event("lift1", T0 + 230, "lift", "p", "v2", "canary", lifts="halt1")]
     assert fold(plan, lifted, T0 + 240).halts == [] and fold(plan, lifted, T0 + 240).wave(1).joins[0].halt_commit is None
+
+
+def test_a_failed_late_join_whose_revert_would_restore_nothing_halts():
+    """b joins canary on values/dev.yaml image.tag, a field it shares with a, which
+    canary's own advance pinned: b's commit changed nothing there, and restoring the field
+    would move a too. Its failure halts (a person chooses: the wave's revert takes the
+    field back whole), never an empty revert read as `reverted`; so does a join whose commit
+    changed none of its files (the shell reads it from Git). `scope: rollout` reverts the
+    waves whole, as always."""
+    pin = SharedPin("values/dev.yaml", "image.tag", ("a", "b"))
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"], bake_seconds=60, gates=({"argocd": {}},), shared=(pin,)),
+             Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {}, {"a": 1, "b": 1, "c": 2})
+    events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a",)),
+              Event("ver1", T0 + 90, "verify", "p", "v2", "canary", advance="adv1"),
+              Event("join1", T0 + 100, "advance", "p", "v2", "canary", ("b",))]
+    state = fold(plan, events, T0 + 200)
+    joins = {"join1": Verdict("failed", "b: Degraded", "join1")}
+    (halt,) = decide(plan, state, {}, FakeHold(), joins=joins)
+    assert (halt.kind, halt.wave, halt.advance, halt.clusters, halt.late) == (HALT, 1, "join1", ("b",), True)
+    assert halt.reason == (
+        "late join (b): gate failed: b: Degraded; its commit alone cannot be reverted: its clusters pin "
+        "values/dev.yaml image.tag with a, pinned by another advance of the wave; a person decides: `rollout revert p "
+        "--wave 1 --reason ...` takes the wave back whole (its late joins and shared fields with it), or `rollout "
+        "resume p --halt --reason ...` once the pin is fixed by hand")
+    assert [(a.kind, a.wave, a.advance, a.late) for a in decide(plan, state, {}, FakeHold(), scope="rollout",
+                                                                  joins=joins)] == [(REVERT, 1, "adv1", False)]
+    halted = fold(plan, events + [Event("halt1", T0 + 210, "halt", "p", "v2", "canary", advance="join1",
+                                        reason=halt.reason)], T0 + 220)
+    assert halted.overall == "halted" and halted.wave(1).joins[0].status == "verifying"
+    assert [a.kind for a in decide(plan, halted, {}, FakeHold(), joins=joins)] == [WAIT]  # a person decides
+    # a field of its own: its commit alone goes back; unless that commit changed none of its files
+    alone = replace(plan, waves=[replace(waves[0], shared=()), waves[1]])
+    assert [a.kind for a in decide(alone, state, {}, FakeHold(), joins=joins)] == [REVERT]
+    (stuck,) = decide(alone, state, {}, FakeHold(), joins=joins, unchanged={"join1"})
+    assert stuck.kind == HALT and "cannot be reverted: it changed none of its clusters' files (they held v2 " \
+                                  "already)" in stuck.reason
 
 
 def test_two_parallel_waves_failing_are_both_reverted():

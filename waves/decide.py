@@ -36,7 +36,9 @@ The rules, each a property test (tests/test_decide.py):
   whose clusters are all unavailable waits, and so does every wave after it;
 - a late join (`joins`: verdicts by the join's commit) is judged on its own by its wave's
   gates, on the clusters it pinned, whether its wave passed already or not: failed, its
-  commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out),
+  commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out;
+  halted when its commit cannot be reverted alone: a field it shares with clusters of
+  another advance of the wave, or a commit that changed none of its files),
   blind past progressDeadline it halts, passed after its own bake it is recorded; a
   reverted late join stops the revision as a reverted wave does, and a wave that waits,
   directly or through others, for a wave with a late join out and unjudged (or pinned in
@@ -77,7 +79,10 @@ class Action:
 
 
 def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert",
-           scope: str = "wave", joins: dict[str, Verdict] | None = None) -> list[Action]:
+           scope: str = "wave", joins: dict[str, Verdict] | None = None,
+           unchanged: frozenset[str] | set[str] = frozenset()) -> list[Action]:
+    """`unchanged`: the late joins (commits) that changed none of the files their clusters
+    pin, as the shell read them from Git: reverting such a commit restores nothing."""
     actions: list[Action] = []
     bound = {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
              and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
@@ -100,7 +105,14 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         what = f"late join ({', '.join(join.clusters)})"
         if verdict.state == "failed":
             kind = REVERT if on_failure == "revert" else HALT
-            stops.append(Action(kind, wave.number, wave.name, join.commit, f"{what}: gate failed: {verdict.reason}",
+            reason = f"{what}: gate failed: {verdict.reason}"
+            stuck = inseparable(plan, wave, join, unchanged) if kind == REVERT and scope != "rollout" else None
+            if stuck:  # its commit alone cannot take its clusters back: a person chooses
+                kind, reason = HALT, (f"{reason}; its commit alone cannot be reverted: {stuck}; a person decides: "
+                                      f"`rollout revert {plan.policy} --wave {wave.number} --reason ...` takes the "
+                                      "wave back whole (its late joins and shared fields with it), or `rollout resume "
+                                      f"{plan.policy} --halt --reason ...` once the pin is fixed by hand")
+            stops.append(Action(kind, wave.number, wave.name, join.commit, reason,
                                 join.clusters, late=True, evidence=verdict.evidence))
         elif verdict.state == "unknown":
             kind = HALT if verdict.halt else WAIT
@@ -148,12 +160,8 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         return actions + [Action(WAIT, None, reason=f"nothing advances while the inventory cannot be read: "
                                                     f"{plan.partial}")]
 
-    starts = []
-    for w in state.waves:
-        if w.status in OUT and w.late:
-            joining, _ = pinnable(plan, plan.wave(w.number), w.late)  # one still unavailable joins once back
-            if joining:
-                starts.append(Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(joining), late=True))
+    starts = [Action(ADVANCE, n, state.wave(n).name, state.wave(n).advance_commit, "late join", clusters, late=True)
+              for n, clusters in joining_now(plan, state).items()]
     after = _with_passes(state, passed_now)
     for number in ready(plan, after):
         wave = plan.wave(number)
@@ -174,11 +182,52 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
     return actions + sorted(starts, key=lambda a: a.wave)
 
 
+def joining_now(plan, state: RolloutState) -> dict[int, tuple[str, ...]]:
+    """The late joins a step pins (wave -> clusters): the late clusters of each wave out
+    that are available (one still unavailable joins once back)."""
+    out = {}
+    for w in state.waves:
+        if w.status in OUT and w.late:
+            joining, _ = pinnable(plan, plan.wave(w.number), w.late)
+            if joining:
+                out[w.number] = tuple(joining)
+    return out
+
+
+def start_held(plan, state: RolloutState, number: int) -> list[str]:
+    """What holds wave `number`'s start for late joins (none: nothing): a late join of a
+    wave it waits for out and unjudged, waiting in its pull request, or to be pinned now.
+    Pull-request delivery asks it before merging the request that carries a first advance:
+    that merge is the wave's start."""
+    return joins_holding(plan, state, number, starting=joining_now(plan, state))
+
+
 def bound_joins(state: RolloutState, joins: dict[str, Verdict]) -> list[tuple]:
     """(wave, join, verdict) of each late join out and unjudged whose verdict is about it
     (its commit); none of a halted wave (a person decides) or a reverted one."""
     return [(w, j, joins[j.commit]) for w in state.waves if w.status in OUT and not w.halt_commit
             for j in w.joins if j.status in JUDGED and j.commit in joins and joins[j.commit].advance == j.commit]
+
+
+def inseparable(plan, wave, join, unchanged=frozenset()) -> str | None:
+    """Why a late join's commit cannot be reverted alone (None: it can): a field its
+    clusters pin together with clusters another advance of the wave pinned (`Wave.shared`:
+    the field held the revision already when it joined, so its commit changed nothing
+    there, and restoring it would move those clusters too), or a commit that changed none
+    of its clusters' files (`unchanged`, read from Git by the shell). Its revert would
+    restore nothing: never recorded as reverted while its clusters stay on the revision."""
+    mine = set(join.clusters)
+    others = set(wave.pinned) - mine - {c for j in wave.joins if j.status == "reverted" for c in j.clusters}
+    fields = []
+    for shared in getattr(plan.wave(wave.number), "shared", ()):
+        with_ = [c for c in shared.clusters if c in others]
+        if with_ and mine & set(shared.clusters):
+            fields.append(f"{shared.file} {shared.field} with {', '.join(with_)}")
+    if fields:
+        return "its clusters pin " + "; ".join(fields) + ", pinned by another advance of the wave"
+    if join.commit in unchanged:
+        return f"it changed none of its clusters' files (they held {plan.revision} already)"
+    return None
 
 
 def _revert_everything(state: RolloutState, failed: list[Action]) -> list[Action]:

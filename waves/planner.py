@@ -396,6 +396,13 @@ def pins_of(policy: RolloutPolicy, targets: list[Cluster]) -> dict[str, list[Pin
     return _pins(policy, targets, [])
 
 
+def mark_shared(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, list[PinTarget]],
+                waves: list[Wave]) -> None:
+    """Each wave's `shared` fields, as `plan` sets them, for a plan made otherwise (from
+    the advance records: waves/recorded.py); fields across waves are not this one's to refuse."""
+    _shared(_units(policy, targets, pins), {c: w.number for w in waves for c in w.clusters}, waves, [])
+
+
 def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:
     pins: dict[str, list[PinTarget]] = {}
     fields = [pin.field_path() for pin in policy.spec.pin]
@@ -465,17 +472,18 @@ def _shared(units: dict[tuple, list[str]], wave_of: dict[str, int], waves: list[
     """A shared field moves all its clusters at once: they must be in one wave (then in
     one isolation group too, as every wave is), which shows them as one unit."""
     shared: dict[int, list[SharedPin]] = {}
+    by_number = {w.number: w for w in waves}  # a recorded plan's numbers are not places (waves/recorded.py)
     for (index, file, _doc, pinned), names in units.items():
         numbers = sorted({wave_of[n] for n in names if n in wave_of})
         if len(numbers) == 1:
             shared.setdefault(numbers[0], []).append(SharedPin(file, pinned, tuple(names)))
             continue
         if len(numbers) > 1:
-            where = "; ".join(f"wave {waves[n - 1].name}: {', '.join(x for x in names if wave_of.get(x) == n)}"
+            where = "; ".join(f"wave {by_number[n].name}: {', '.join(x for x in names if wave_of.get(x) == n)}"
                               for n in numbers)
             errors.append(Problem(
                 f"clusters {', '.join(names)} pin one field ({file}: {pinned}), which moves them all at once, but "
                 f"the plan puts them in different waves ({where}): put them in one wave, or give each cluster its "
                 "own field", ("spec", "pin", index)))
     for number, pins in shared.items():
-        waves[number - 1].shared = tuple(pins)
+        by_number[number].shared = tuple(pins)

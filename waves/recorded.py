@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from waves.inventory import Cluster
-from waves.planner import Plan, Wave, pins_of
+from waves.planner import Plan, Wave, mark_shared, pins_of
 from waves.policy import RolloutPolicy
 from waves.problems import Problem
 from waves.state import ADVANCE, Event, epoch_of
@@ -51,18 +51,54 @@ def recorded_plan(policy: RolloutPolicy, events: list[Event], clusters: dict[str
             if event.number is not None:
                 numbers.setdefault(event.wave, event.number)
     waves, untold = [], []
-    for order, (wave_name, members) in enumerate(pinned.items(), start=1):
+    told = {}
+    for wave_name in pinned:
         index = spec_index(policy, wave_name)
         if index is None:  # its gates and bake cannot be told: not judged (never passed by default)
             untold.append(Problem(f"wave {wave_name}: no single spec.waves entry makes it: not judged while the "
                                   "inventory cannot be read", ("spec", "waves"), severity="warning"))
             continue
+        told[wave_name] = index
+    number_of = _numbers(list(told), numbers, untold)
+    for wave_name, index in told.items():
+        members = pinned[wave_name]
         spec = policy.spec.waves[index]
         waves.append(Wave(
-            number=numbers.get(wave_name, order), name=wave_name, spec_index=index, group=None, batch=None,
+            number=number_of[wave_name], name=wave_name, spec_index=index, group=None, batch=None,
             clusters=sorted(members), bake_seconds=spec.bake,
             gates=spec.gates if spec.gates is not None else policy.spec.gates, approval=spec.approval))
     targets = [clusters[c] for c in sorted({c for w in waves for c in w.clusters if c in clusters})]
     wave_of = {c: w.number for w in waves for c in w.clusters}
-    return Plan(name, revision, targets, waves, pins_of(policy, targets), wave_of, untold,
+    pins = pins_of(policy, targets)
+    mark_shared(policy, targets, pins, waves)  # the fields a late join's revert cannot split
+    return Plan(name, revision, targets, waves, pins, wave_of, untold,
                 unavailable=policy.spec.unavailable, partial=why)
+
+
+def _numbers(names: list[str], recorded: dict[str, int], warnings: list[Problem]) -> dict[str, int]:
+    """Each wave's number: the one its first advance recorded (`Rollout-Wave`), which is
+    what a person saw in the plan then. Two waves can have recorded the same number (the
+    plan changed between their advances: a `groupBy` group appeared, shifting the waves
+    after it), and an older record none: those get numbers no recorded wave has, in the
+    order they first went out, and a warning says so. Every number is then one wave's, so
+    no lookup by number (a verdict, `--wave 3`) can take one wave for another."""
+    claims: dict[int, list[str]] = {}
+    for name in names:
+        if recorded.get(name) is not None:
+            claims.setdefault(recorded[name], []).append(name)
+    fresh = max(recorded.values(), default=0)
+    out = {}
+    for name in names:
+        number = recorded.get(name)
+        if number is not None and len(claims[number]) == 1:
+            out[name] = number
+        else:
+            fresh += 1
+            out[name] = fresh
+    for number, sharing in claims.items():
+        if len(sharing) > 1:
+            warnings.append(Problem(
+                f"waves {', '.join(sharing)} were each advanced as wave {number} (the plan changed between their "
+                f"advances): numbered {', '.join(str(out[n]) for n in sharing)} while the inventory cannot be read; "
+                "name them (--wave NAME)", ("spec", "waves"), severity="warning"))
+    return out

@@ -163,7 +163,9 @@ class RolloutState:
             return "halted"
         if "failed" in statuses:
             return "failed"
-        if statuses == {"passed"} and not any(w.late or w.joins_out for w in self.waves) and not self.partial:
+        # a cluster of the plan not pinned yet (late, its join out or waiting in a pull request): not complete
+        if statuses == {"passed"} and not any(w.late or w.late_proposed or w.joins_out for w in self.waves) \
+                and not self.partial:
             return "complete"
         if statuses == {"pending"}:
             return "not-started"
@@ -389,8 +391,9 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
 
 def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool = False,
                   starting: dict[int, tuple[str, ...]] | None = None) -> list[str]:
-    """The late joins out and not judged yet of the waves wave `number` waits for, directly
-    or through others: its evidence is not all in until they passed (none: nothing holds it).
+    """The late joins out and not judged yet (or waiting in their pull request) of the waves
+    wave `number` waits for, directly or through others: its evidence is not all in until
+    they passed (none: nothing holds it).
     `starting`: the late joins being pinned in this very step (wave -> clusters) hold it too."""
     seen: set[int] = set()
     todo = list(plan.wave(number).after)
@@ -404,6 +407,9 @@ def joins_holding(plan: Plan, state: RolloutState, number: int, reverted: bool =
         ws = state.wave(dep)
         for join in ws.joins_out:
             reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(join.clusters)}) is {join.status}")
+        if ws.late_proposed and ws.status in OUT:  # pull-request delivery: its join not merged yet
+            reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(ws.late_proposed)}) is proposed: "
+                           "its pull request is not merged yet")
         if starting and dep in starting:
             reasons.append(f"the late join of wave {dep} {ws.name} ({', '.join(starting[dep])}) starting now")
         if reverted:  # `blockers`: a reverted one holds as a reverted wave does (decide stops the revision first)

@@ -22,6 +22,7 @@ import hashlib
 import re
 
 from rollout.delivery import Tending
+from waves.decide import start_held
 from waves.state import FIRST_EPOCH
 from rollout.errors import Refused
 from rollout.git.history import RECORDS, approval_trailers, listed_files, parse_event
@@ -286,6 +287,12 @@ class Delivery:
             held = [f for f in flights if f["event"].action == "advance"]
             tending.notes += [f"{f['branch']} waits: {hold.pause_note()}" for f in held]
             flights = [f for f in flights if f not in held]
+        # merging a first advance is its wave's start: what waits for a wave waits for its late joins
+        joins = {f["branch"]: start_held(plan, state, plan.wave(f["event"].wave).number) for f in flights
+                 if f["event"].action == "advance" and _has_wave(plan, f["event"].wave)
+                 and state.wave(f["event"].wave).status == "proposed"}
+        tending.notes += [f"{branch} waits: waiting for {'; '.join(why)}" for branch, why in joins.items() if why]
+        flights = [f for f in flights if not joins.get(f["branch"])]
         for flight in flights:
             event, branch = flight["event"], flight["branch"]
             wave = plan.wave(event.wave) if _has_wave(plan, event.wave) else None

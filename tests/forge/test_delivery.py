@@ -99,8 +99,31 @@ def test_a_whole_rollout_goes_through_one_merged_pull_request_per_wave(tmp_path,
         records = git(fleet.bare, "log", "--format=%s", "rollout/records").stdout
         assert records.count("passed its gates") == 5, git(fleet.bare, "log", "--format=%H %ct %P %s", "rollout/records", "main").stdout + result.stdout + result.stderr
         assert "passed its gates" not in git(fleet.bare, "log", "--format=%s", "main").stdout
+        if method == "rebase":  # once: a late join after every wave passed is not complete until it is merged
+            add_dev_ap_south(fleet, sim)
+            step = run(fleet, sim)
+            assert step.returncode == 0 and "proposed wave 1 canary: 1 cluster" in step.stdout, step.stdout + step.stderr
+            assert step.stdout.strip().endswith("rollout security-patch -> v1.4.2: proposed")
+            git(fleet.work, "pull", "-q", "--ff-only")
+            said = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
+            assert said["status"] == "in-progress"
+            done = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m")
+            assert done.stdout.strip().endswith("complete"), done.stdout + done.stderr
     finally:
         sim.stop()
+
+
+def add_dev_ap_south(fleet: Fleet, sim: Simulator) -> None:
+    """A person adds dev-ap-south (canary's environment) to the fleet, through a pull request of their own."""
+    new = {"fleet/clusters.yaml": (fleet.work / "fleet/clusters.yaml").read_text() +
+           "  - name: dev-ap-south\n    server: https://dev-ap-south.k8s.example.com:6443\n"
+           "    labels:\n      environment: dev\n      region: ap-south\n"}
+    for path in ("argocd/apps/dev-eu-west-platform.yaml", "clusters/dev-eu-west/kustomization.yaml"):
+        text = (fleet.work / path).read_text().replace("dev-eu-west", "dev-ap-south").replace("eu-west", "ap-south")
+        new[path.replace("dev-eu-west", "dev-ap-south")] = text.replace("v1.4.2", "v1.4.1")  # a copy of the old template
+    fleet.branch("add-dev-ap-south", new, "add dev-ap-south")
+    added = repo(sim, "alice").create_pull(base="main", head="add-dev-ap-south", title="add dev-ap-south", body="")
+    added.merge(merge_method="merge")
 
 
 def test_without_auto_merge_the_run_waits_and_a_persons_merge_releases_it(tmp_path):
@@ -406,22 +429,19 @@ def test_an_approval_and_a_late_join_each_travel_as_their_own_pull_request(tmp_p
         status = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
         assert status["waves"][0]["approvedBy"] == "alice@example.com"
 
-        # a person adds dev-ap-south to the fleet, through a pull request of their own
-        new = {"fleet/clusters.yaml": (fleet.work / "fleet/clusters.yaml").read_text() +
-               "  - name: dev-ap-south\n    server: https://dev-ap-south.k8s.example.com:6443\n"
-               "    labels:\n      environment: dev\n      region: ap-south\n"}
-        for path in ("argocd/apps/dev-eu-west-platform.yaml", "clusters/dev-eu-west/kustomization.yaml"):
-            text = (fleet.work / path).read_text().replace("dev-eu-west", "dev-ap-south").replace("eu-west", "ap-south")
-            new[path.replace("dev-eu-west", "dev-ap-south")] = text
-        fleet.branch("add-dev-ap-south", new, "add dev-ap-south")
-        added = repo(sim, "alice").create_pull(base="main", head="add-dev-ap-south", title="add dev-ap-south", body="")
-        added.merge(merge_method="merge")
+        add_dev_ap_south(fleet, sim)  # a person's pull request
         until(fleet, sim, "proposed wave 1 canary")
         late = [r for r in pulls(sim) if "-late-" in r.head.ref]
         assert len(late) == 1 and late[0].head.ref.startswith("rollout/security-patch/v1.4.2/wave-1-late-")
         assert "`dev-ap-south`" in late[0].body and "`dev-eu-west`" not in late[0].body
         result = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "3m")
         assert result.stdout.strip().endswith("complete"), result.stdout + result.stderr
+        # wave 2's request, open when dev-ap-south joined canary, is merged (wave 2 starts) only once that late
+        # join passed: what waits for a wave waits for its late joins
+        out = result.stdout
+        assert "waits: waiting for the late join of wave 1 canary (dev-ap-south) is " in out, out
+        assert out.index("(advance of wave 2 region-eu-west)") > \
+            out.index("wave 1 canary (late join: dev-ap-south) passed its gates"), out
         git(fleet.work, "pull", "-q", "--ff-only")
         assert "targetRevision: v1.4.2" in (fleet.work / "argocd/apps/dev-ap-south-platform.yaml").read_text()
         heads = [r.head.ref for r in pulls(sim)]
