@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 pytest.importorskip("kubernetes")
-from test_simulator import Running, published  # noqa: E402
+from test_simulator import EXAMPLES, Running, published  # noqa: E402
 
 from rollout.observers import SetupError  # noqa: E402
 from rollout.observers.kube import Kube  # noqa: E402
@@ -142,3 +142,86 @@ def test_a_kubeconfig_that_does_not_parse_is_located_json_or_yaml(tmp_path):
     path.write_text("contexts:\n  - name: a\n    context: {cluster: a\n")
     with pytest.raises(SetupError, match=rf"{path}:\d+: not a readable kubeconfig"):
         Kube(str(path)).check_context("a", "gate argocd")
+
+
+# --- LISTs sent ahead (`rollout gate` sends its hub's LIST before it reads the repo) ------------
+
+def test_a_list_sent_ahead_is_the_answer_the_evaluation_reads(tmp_path):
+    """Once its answer is in, the API server may go: `list` reads what was sent ahead. A
+    refusal sent ahead is remembered as one too (the gate is blind, not exit 2)."""
+    remote, _ = published(tmp_path, "fleet-config")
+    running = Running(remote, tmp_path / "kubeconfig")
+    config = json.loads(running.kubeconfig.read_text())
+    wrong = _write(tmp_path, _with_users(config, {"old": {"token": "revoked"}}, {"hub": "old"}))
+    try:
+        kube, refused = Kube(str(running.kubeconfig)), Kube(wrong)
+        ahead = kube.prefetch("hub", *APPS)
+        assert kube.prefetch("hub", *APPS) is None  # asked once per evaluation
+        refused.prefetch("hub", *APPS).result(timeout=30)
+        ahead.result(timeout=30)
+    finally:
+        running.stop()
+    items, why = kube.list("hub", *APPS)
+    assert why == "" and sorted(items) == sorted(f"{c}-platform" for c in _clusters()), why
+    assert refused.list("hub", *APPS)[0] is None and refused.refused("hub")
+    kube.forget()  # the next evaluation asks again: nothing answers now
+    assert kube.list("hub", *APPS) == (None, "cannot reach the hub context: MaxRetryError")
+
+
+def _clusters() -> list[str]:
+    return [c["name"] for c in yaml.safe_load((EXAMPLES / "fleet-config/fleet/clusters.yaml").read_text())["clusters"]]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """The example fleet's policy beside a kubeconfig whose hub nothing answers (port 9)."""
+    (tmp_path / "rollouts").mkdir()
+    policy = (EXAMPLES / "fleet-config/rollouts/security-patch.yaml").read_text()
+    (tmp_path / "rollouts/security-patch.yaml").write_text(policy)
+    kubeconfig = {"current-context": "hub", "clusters": [{"name": "hub", "cluster": {"server": "http://127.0.0.1:9"}}],
+                  "users": [{"name": "u", "user": {"token": "t"}}],
+                  "contexts": [{"name": n, "context": {"cluster": "hub", "user": "u"}} for n in ("hub", "other")]}
+    return tmp_path, policy, _write(tmp_path, kubeconfig)
+
+
+@pytest.mark.parametrize("edit, sent", [
+    (lambda p: p, [("hub", *APPS)]),  # spec.gates: every wave's
+    (lambda p: p.replace("{context: hub, namespace: argocd}", "{namespace: argocd}"), [(None, *APPS)]),  # current
+    (lambda p: p.replace("      bake: 1h\n", "      bake: 1h\n      gates: [{argocd: {context: other}}]\n"), []),
+    (lambda p: p.replace("      bake: 1h\n", "      bake: 1h\n      gates: []\n"), []),  # a wave judges nothing
+    (lambda p: p.replace("      bake: 1h\n", "      bake: 1h\n      gates: [{argocd: {context: hub, "
+                         "namespace: argocd}}, {flux: {context: hub, kind: Kustomization, name: apps}}]\n"),
+     [("hub", *APPS)]),  # every wave reads the hub's Applications, one more
+    (lambda p: p.replace("context: hub,", "context: '{labels.region}',"), []),  # per cluster: the plan says
+    (lambda p: p.replace("context: hub,", "context: gone,"), []),  # not in the kubeconfig: preflight says so
+    (lambda p: p.replace("waves:\n", "waves: [\n"), []),  # not YAML
+    (lambda p: p.replace("namespace: argocd}", "namespace: [argocd]}"), []),  # no namespace a LIST can name
+    # the policy is not validated first: a LIST sent, read by nothing (the load refuses the policy)
+    (lambda p: p.replace("revision: v1.4.2", "revision: [v1.4.2]"), [("hub", *APPS)]),
+])
+def test_only_what_every_wave_s_gates_list_is_sent_ahead(repo, edit, sent):
+    from rollout.observers.ahead import prefetch
+
+    root, policy, kubeconfig = repo
+    (root / "rollouts/security-patch.yaml").write_text(edit(policy))
+    kube = Kube(kubeconfig)
+    assert prefetch(root, "security-patch", kube) == sent
+    assert prefetch(root, "no-such-policy", kube) == []
+    for place in sent:
+        assert kube.list(*place)[0] is None  # sent, and nothing answered it
+
+
+@pytest.mark.parametrize("config", [{}, {"context": "hub"}, {"namespace": "gitops"}, {"context": "hub", "namespace": "x",
+                                    "settle": "1m", "application": "{cluster}-platform"}, {"context": "{cluster}"},
+                                    {"context": "hub-{labels.region}", "namespace": "argocd"}])
+def test_what_is_sent_ahead_is_what_the_validated_gate_lists(config):
+    """The Argo CD gate's places read from the policy as written are the LIST the gate,
+    validated, makes for a cluster (its defaults included)."""
+    from waves.gates.argocd import ArgoCDGateConfig
+    from waves.templates import render
+    from rollout.observers import argocd
+
+    validated = ArgoCDGateConfig.model_validate(config)
+    made = (render(validated.context, "c1", {"region": "eu"}) if validated.context else None, "argoproj.io",
+            "v1alpha1", validated.namespace, "applications")
+    assert argocd.places(config) == ([] if "{" in (config.get("context") or "") else [made])

@@ -8,7 +8,8 @@ one line naming the context and the source (`Listed.error`), and the caller deci
 that means (before a rollout starts: exit 2, nothing written; during one: judge and revert
 from the records, advance nothing: docs/inventory.md).
 
-The hub client is injected (`connect`), not imported here: the CLI owns the kubeconfig flag.
+The hub client is injected (`connect`, kept in rollout/hubs.py), not imported here: the CLI owns
+the kubeconfig flag.
 """
 
 from __future__ import annotations
@@ -135,22 +136,6 @@ def _guess_continue(raw: bytes) -> str | None:
         if len(found) == 1:
             return found[0].decode()
     return None
-
-
-_factory = None  # () -> a lister (KubeLister); set by the CLI from --kubeconfig
-
-
-def connect(factory) -> None:
-    """Where live sources are listed: `factory()` gives a lister (rollout/cli.py: a
-    KubeLister on --kubeconfig, $KUBECONFIG or ~/.kube/config)."""
-    global _factory
-    _factory = factory
-
-
-def client():
-    if _factory is None:
-        raise LookupError("no hub client: rollout.inventory.hub.connect() was not called")
-    return _factory()
 
 
 def fetch(lister, source: str, spec) -> Listed:
