@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench_advance import ENV, git
-from common import DATA, ROLLOUT
+from common import DATA, ROLLOUT, wait_quiet
 from make_fleet import make
 
 
@@ -61,6 +61,11 @@ def main(kind: str = "argocd", n: int = 10000) -> None:
         sim.stdout.readline()
         subprocess.run([*ROLLOUT, "advance", "big"], cwd=work, env=ENV, check=True, stdout=subprocess.DEVNULL)
         time.sleep(3 + n / 1000)  # the simulator fetches, learns the new pins, the objects settle
+        print(f"{kind} {n:,}: {wait_quiet()}")
+        if kind == "argocd":  # the API server's share: the simulator's LIST alone, to its first byte and to its end
+            server = server_side(kubeconfig)
+            print(f"{kind}: the simulator's LIST of every Application alone: first byte median {server[0] * 1000:.0f} ms, "
+                  f"whole answer {server[1] * 1000:.0f} ms, {server[2] / 1e6:.1f} MB (n=7)")
         code = f"""
 import time, statistics
 from pathlib import Path
@@ -102,11 +107,36 @@ print(statistics.median(samples), min(samples), v.state, len(v.checks))
             walls.append(time.perf_counter() - start)
         whole, evaluated = statistics.median(walls), float(out[0])
         print(f"{kind}: `rollout gate big --wave 1` (whole command, {n:,} clusters): median {whole:.2f} s "
-              f"(min {min(walls):.2f}, n=7) = {whole / evaluated:.2f}x its evaluate(); "
-              f"cold (no cache): median {statistics.median(cold):.2f} s (n=3)")
+              f"(min {min(walls):.2f}, max {max(walls):.2f}, n=7) = {whole / evaluated:.2f}x its evaluate(); "
+              f"cold (no cache): median {statistics.median(cold):.2f} s (n=3); {wait_quiet(max_wait=0)}")
     finally:
         sim.terminate()
         sim.wait()
+
+
+def server_side(kubeconfig: Path) -> tuple[float, float, int]:
+    """(time to the first byte, to the last, bytes) of the hub's LIST of Applications over a
+    bare HTTP connection: what the API server (the simulator) takes, without our client."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    config = json.loads(kubeconfig.read_text())
+    server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == "hub")
+    token = next(u["user"]["token"] for u in config["users"])
+    url = urlsplit(server)
+    firsts, wholes, size = [], [], 0
+    for _ in range(7):
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        start = time.perf_counter()
+        connection.request("GET", f"{url.path}/apis/argoproj.io/v1alpha1/namespaces/argocd/applications",
+                           headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        firsts.append(time.perf_counter() - start)
+        size = len(response.read())
+        wholes.append(time.perf_counter() - start)
+        connection.close()
+    return statistics.median(firsts), statistics.median(wholes), size
 
 
 if __name__ == "__main__":

@@ -210,11 +210,15 @@ class Kube:
 
         from kubernetes.client.exceptions import ApiException
 
+        from rollout.yamlfile import bulk
+
         api = self._client(context)
         where = f"the {context or 'current'} context"
         try:  # the raw body, decoded once (the client would decode it to text, then parse that)
-            listed = json.loads(api.list_namespaced_custom_object(group, version, namespace, plural,
-                                                                  _request_timeout=TIMEOUT, _preload_content=False).data)
+            raw = api.list_namespaced_custom_object(group, version, namespace, plural, _request_timeout=TIMEOUT,
+                                                    _preload_content=False).data
+            with bulk():  # 10,000 Applications: no collection passes over them while they are built
+                listed = json.loads(raw)
         except ApiException as err:
             if err.status in (401, 403):
                 self._refused.add(context)
