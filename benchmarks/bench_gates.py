@@ -109,9 +109,51 @@ print(statistics.median(samples), min(samples), v.state, len(v.checks))
         print(f"{kind}: `rollout gate big --wave 1` (whole command, {n:,} clusters): median {whole:.2f} s "
               f"(min {min(walls):.2f}, max {max(walls):.2f}, n=7) = {whole / evaluated:.2f}x its evaluate(); "
               f"cold (no cache): median {statistics.median(cold):.2f} s (n=3); {wait_quiet(max_wait=0)}")
+        pairs(kind, n, work, kubeconfig, gate, PAIRS)
     finally:
         sim.terminate()
         sim.wait()
+
+
+PAIRS = 9
+
+
+def pairs(kind: str, n: int, work: Path, kubeconfig: Path, gate: list[str], runs: int) -> None:
+    """evaluate() (in one warm process, as above) and the whole command, one after the
+    other `runs` times: the load other jobs put on this machine changes within a minute, so
+    the ratio that means something is the one of each pair, taken under the same load."""
+    code = f"""
+import sys, time
+from pathlib import Path
+from rollout.status import status
+from rollout.gate_check import evaluate
+from rollout.observers.kube import Kube
+ws, state = status(Path({str(work)!r}), "big", check_files=True)
+kube = Kube({str(kubeconfig)!r})
+for line in sys.stdin:
+    kube.forget()
+    s = time.perf_counter(); evaluate(ws, state, 1, int(time.time()), kube); print(time.perf_counter() - s, flush=True)
+"""
+    evaluator = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        evaluations, walls = [], []
+        for i in range(runs + 1):
+            evaluator.stdin.write("\n")
+            evaluator.stdin.flush()
+            evaluated = float(evaluator.stdout.readline())
+            start = time.perf_counter()
+            subprocess.run(gate, cwd=work, stdout=subprocess.DEVNULL, env=ENV)
+            if i:  # the first pair warms both
+                evaluations.append(evaluated)
+                walls.append(time.perf_counter() - start)
+    finally:
+        evaluator.stdin.close()
+        evaluator.wait()
+    ratios = [w / e for w, e in zip(walls, evaluations)]
+    print(f"{kind}: {runs} pairs, evaluate() then the whole gate: evaluate() median {statistics.median(evaluations) * 1000:.0f} ms "
+          f"({min(evaluations) * 1000:.0f}-{max(evaluations) * 1000:.0f}), gate median {statistics.median(walls):.2f} s "
+          f"({min(walls):.2f}-{max(walls):.2f}); per-pair ratio median {statistics.median(ratios):.2f}x "
+          f"({min(ratios):.2f}-{max(ratios):.2f}); {wait_quiet(max_wait=0)}")
 
 
 def server_side(kubeconfig: Path) -> tuple[float, float, int]:

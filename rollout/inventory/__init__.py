@@ -49,7 +49,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
     rollout.hubs.connect set). Returns clusters sorted by name and every problem
     found, each located at its file and line; a hub that cannot be read is one problem
     (extra: `hub`, the source's index) naming the context and the source. `listed` gets
-    each live source's rollout.inventory.hub.Listed, its digest filled in."""
+    each live source's rollout.inventory.hub.Listed (its digest worked out when asked)."""
     problems: list[Problem] = []
     entries: list[Entry] = []
     kinds: list[tuple[str, Entry]] = []
@@ -70,7 +70,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
         entries += result.entries
         kinds += [(kind, entry) for entry in result.entries]
     for got in lists:
-        got.digest = hubs.digest([[e.name, e.server, sorted(e.labels.items()), e.down] for e in got.entries])
+        got.rows = [(e.name, e.server, e.labels, e.down) for e in got.entries]  # its digest, when a record asks
         got.entries = []
     if listed is not None:
         listed += lists

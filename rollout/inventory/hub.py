@@ -61,9 +61,10 @@ class Listed:
     missing: bool = False  # 404: the kind is not served (CRD not installed)
     version: str | None = None  # the API version that answered
     pages: int = 0
-    digest: str | None = None  # of what the entries read from it say (inventory/__init__.py)
     count: int = 0
-    entries: list = field(default_factory=list)  # the entries read from it, for the digest
+    entries: list = field(default_factory=list)  # the entries read from it (inventory/__init__.py)
+    rows: list = field(default_factory=list)  # (name, server, labels, down) of each entry: what `digest` is of
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -74,6 +75,14 @@ class Listed:
         if self.selector:
             where.append(f"selector {self.selector}")
         return f"{self.source} ({', '.join(where)})"
+
+    @property
+    def digest(self) -> str:
+        """Of what the entries read from it say (`digest` below), worked out when asked: an
+        advance records it, a `plan` never reads it (~25 ms at 10,000 clusters)."""
+        if self._digest is None:
+            self._digest = digest([[name, server, sorted(labels.items()), down] for name, server, labels, down in self.rows])
+        return self._digest
 
     @property
     def origin(self) -> str:
