@@ -147,14 +147,20 @@ class Kube:
         the file's other keys. The loader then behaves as on the whole file (exec plugins,
         auth providers, token files and certificates relative to the kubeconfig's folder)."""
         data = self._data
-        if self._index is None:
-            self._index = {section: _by_name(data.get(section)) for section in ("contexts", "clusters", "users")}
+        sections = ("contexts", "clusters", "users")
+        if self._index is None and self._clients:  # a second context: index the names once (1,000 Flux contexts)
+            self._index = {section: _by_name(data.get(section)) for section in sections}
+
+        def named(section: str, name) -> list:
+            if self._index is not None:
+                return self._index[section].get(name, []) + (self._index[section].get(None, []) if name is not None else [])
+            return [e for e in data.get(section) or [] if _name_of(e) in (name, None)]  # one context: one pass
+
         wanted = context if context is not None else data.get("current-context")
-        contexts = self._index["contexts"]
-        mine = contexts.get(wanted, []) + (contexts.get(None, []) if wanted is not None else [])
+        mine = named("contexts", wanted) if _hashable(wanted) else []
         first = next((c.get("context") for c in mine if isinstance(c, dict) and "name" in c), None)
         first = first if isinstance(first, dict) else {}
-        out = {key: value for key, value in data.items() if key not in self._index}
+        out = {key: value for key, value in data.items() if key not in sections}
         out["contexts"] = mine
         for section, key in (("clusters", "cluster"), ("users", "user")):
             if section not in data:
@@ -163,7 +169,7 @@ class Kube:
             if not isinstance(data[section], list) or name is None or not _hashable(name):
                 out[section] = data[section]  # nothing to cut: the loader says what is wrong
             else:
-                out[section] = self._index[section].get(name, []) + self._index[section].get(None, [])
+                out[section] = named(section, name)
         return out
 
     def api_client(self, context: str | None):
@@ -327,13 +333,18 @@ def _hashable(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+def _name_of(entry) -> object:
+    """An entry's name; None for one with no name (or not a mapping: the loader refuses
+    them, wherever they are), or a name no context can have."""
+    name = entry.get("name") if isinstance(entry, dict) and "name" in entry else None
+    return name if _hashable(name) else None
+
+
 def _by_name(entries) -> dict:
-    """name -> the entries of that name, in order; entries with no name (or not a mapping)
-    under None (the loader refuses them, wherever they are)."""
+    """name -> the entries of that name, in order (`_name_of`)."""
     out: dict = {}
     for entry in entries if isinstance(entries, list) else []:
-        name = entry.get("name") if isinstance(entry, dict) and "name" in entry else None
-        out.setdefault(name if _hashable(name) else None, []).append(entry)
+        out.setdefault(_name_of(entry), []).append(entry)
     return out
 
 
