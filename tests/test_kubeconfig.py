@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import ROLLOUT
+
 pytest.importorskip("kubernetes")
-from test_simulator import EXAMPLES, Running, published  # noqa: E402
+from test_simulator import EXAMPLES, GIT_ENV, Running, git, published  # noqa: E402
 
 from rollout.observers import SetupError  # noqa: E402
 from rollout.observers.kube import Kube  # noqa: E402
@@ -225,3 +230,21 @@ def test_what_is_sent_ahead_is_what_the_validated_gate_lists(config):
     made = (render(validated.context, "c1", {"region": "eu"}) if validated.context else None, "argoproj.io",
             "v1alpha1", validated.namespace, "applications")
     assert argocd.places(config) == ([] if "{" in (config.get("context") or "") else [made])
+
+
+def test_gate_with_a_context_missing_is_exit_2_naming_it_and_writes_nothing(tmp_path):
+    """The LIST sent ahead is skipped for a context the kubeconfig lacks; the preflight
+    then says so, one line, exit 2, and the repo is as it was."""
+    work = tmp_path / "fleet"
+    shutil.copytree(EXAMPLES / "fleet-config", work)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "fleet")
+    kubeconfig = _write(tmp_path, {"current-context": "other", "users": [{"name": "u", "user": {"token": "t"}}],
+                                   "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                                   "contexts": [{"name": "other", "context": {"cluster": "c", "user": "u"}}]})
+    result = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "1", "--kubeconfig", kubeconfig], cwd=work,
+                            capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "context 'hub' is not in the kubeconfig (contexts: other)" in result.stderr
+    assert git(work, "status", "--porcelain") == "" and git(work, "rev-list", "--count", "HEAD").strip() == "1"
