@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench_advance import ENV, git
-from common import DATA, ROLLOUT
+from common import DATA, ROLLOUT, wait_quiet
 from make_fleet import make
 
 
@@ -61,6 +61,11 @@ def main(kind: str = "argocd", n: int = 10000) -> None:
         sim.stdout.readline()
         subprocess.run([*ROLLOUT, "advance", "big"], cwd=work, env=ENV, check=True, stdout=subprocess.DEVNULL)
         time.sleep(3 + n / 1000)  # the simulator fetches, learns the new pins, the objects settle
+        print(f"{kind} {n:,}: {wait_quiet()}")
+        if kind == "argocd":  # the API server's share: the simulator's LIST alone, to its first byte and to its end
+            server = server_side(kubeconfig)
+            print(f"{kind}: the simulator's LIST of every Application alone: first byte median {server[0] * 1000:.0f} ms, "
+                  f"whole answer {server[1] * 1000:.0f} ms, {server[2] / 1e6:.1f} MB (n=7)")
         code = f"""
 import time, statistics
 from pathlib import Path
@@ -102,11 +107,78 @@ print(statistics.median(samples), min(samples), v.state, len(v.checks))
             walls.append(time.perf_counter() - start)
         whole, evaluated = statistics.median(walls), float(out[0])
         print(f"{kind}: `rollout gate big --wave 1` (whole command, {n:,} clusters): median {whole:.2f} s "
-              f"(min {min(walls):.2f}, n=7) = {whole / evaluated:.2f}x its evaluate(); "
-              f"cold (no cache): median {statistics.median(cold):.2f} s (n=3)")
+              f"(min {min(walls):.2f}, max {max(walls):.2f}, n=7) = {whole / evaluated:.2f}x its evaluate(); "
+              f"cold (no cache): median {statistics.median(cold):.2f} s (n=3); {wait_quiet(max_wait=0)}")
+        pairs(kind, n, work, kubeconfig, gate, PAIRS)
     finally:
         sim.terminate()
         sim.wait()
+
+
+PAIRS = 9
+
+
+def pairs(kind: str, n: int, work: Path, kubeconfig: Path, gate: list[str], runs: int) -> None:
+    """evaluate() (in one warm process, as above) and the whole command, one after the
+    other `runs` times: the load other jobs put on this machine changes within a minute, so
+    the ratio that means something is the one of each pair, taken under the same load."""
+    code = f"""
+import sys, time
+from pathlib import Path
+from rollout.status import status
+from rollout.gate_check import evaluate
+from rollout.observers.kube import Kube
+ws, state = status(Path({str(work)!r}), "big", check_files=True)
+kube = Kube({str(kubeconfig)!r})
+for line in sys.stdin:
+    kube.forget()
+    s = time.perf_counter(); evaluate(ws, state, 1, int(time.time()), kube); print(time.perf_counter() - s, flush=True)
+"""
+    evaluator = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        evaluations, walls = [], []
+        for i in range(runs + 1):
+            evaluator.stdin.write("\n")
+            evaluator.stdin.flush()
+            evaluated = float(evaluator.stdout.readline())
+            start = time.perf_counter()
+            subprocess.run(gate, cwd=work, stdout=subprocess.DEVNULL, env=ENV)
+            if i:  # the first pair warms both
+                evaluations.append(evaluated)
+                walls.append(time.perf_counter() - start)
+    finally:
+        evaluator.stdin.close()
+        evaluator.wait()
+    ratios = [w / e for w, e in zip(walls, evaluations)]
+    print(f"{kind}: {runs} pairs, evaluate() then the whole gate: evaluate() median {statistics.median(evaluations) * 1000:.0f} ms "
+          f"({min(evaluations) * 1000:.0f}-{max(evaluations) * 1000:.0f}), gate median {statistics.median(walls):.2f} s "
+          f"({min(walls):.2f}-{max(walls):.2f}); per-pair ratio median {statistics.median(ratios):.2f}x "
+          f"({min(ratios):.2f}-{max(ratios):.2f}); {wait_quiet(max_wait=0)}")
+
+
+def server_side(kubeconfig: Path) -> tuple[float, float, int]:
+    """(time to the first byte, to the last, bytes) of the hub's LIST of Applications over a
+    bare HTTP connection: what the API server (the simulator) takes, without our client."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    config = json.loads(kubeconfig.read_text())
+    server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == "hub")
+    token = next(u["user"]["token"] for u in config["users"])
+    url = urlsplit(server)
+    firsts, wholes, size = [], [], 0
+    for _ in range(7):
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        start = time.perf_counter()
+        connection.request("GET", f"{url.path}/apis/argoproj.io/v1alpha1/namespaces/argocd/applications",
+                           headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        firsts.append(time.perf_counter() - start)
+        size = len(response.read())
+        wholes.append(time.perf_counter() - start)
+        connection.close()
+    return statistics.median(firsts), statistics.median(wholes), size
 
 
 if __name__ == "__main__":

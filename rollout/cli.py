@@ -94,7 +94,7 @@ def command(func):
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        from rollout.inventory.hub import connect
+        from rollout.hubs import connect  # not the inventory package: ~25 ms a command
         from rollout.workspace import UsageError
 
         connect(functools.partial(_hub, kwargs.get("kubeconfig")))  # live inventory sources list through it
@@ -409,18 +409,24 @@ def gate(
     3 pending or unknown (nothing observable)."""
     import json
 
-    from waves.decide import Verdict
-    from rollout.session import clock, wave_ref
-    from rollout.status import status as fold_status
-    from rollout.gate_check import evaluate, evaluate_join, preflight
-    from rollout.step import record_passes
+    from rollout.clock import clock
+    from rollout.observers.ahead import prefetch
     from rollout.observers.kube import Kube
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
+    now, kube = clock(), Kube(kubeconfig)
+    prefetch(root, policy, kube)  # the hub's LISTs sent first: it answers while the repo is read
+
+    from waves.decide import Verdict
+    from rollout.gate_check import evaluate, evaluate_join, preflight
+    from rollout.session import wave_ref
+    from rollout.status import status as fold_status
+    from rollout.step import record_passes
+
     ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
     _say_unread(state)  # the hub away mid-rollout: the waves out are judged from their advance records
-    number, now, kube = wave_ref(ws.plan, wave).number, clock(), Kube(kubeconfig)
+    number = wave_ref(ws.plan, wave).number
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
     # its late joins out, each judged on its own (docs/inventory.md, "Late joins"); `run` records them

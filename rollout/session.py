@@ -13,11 +13,11 @@ working tree and the branch as they were, and a re-run starts over cleanly.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.state import RolloutState, epoch_of, fold
+from rollout.clock import CLOCK_OVERRIDE, clock
 from rollout.delivery import delivery_for
 from rollout.errors import InvalidInput, Refused
 from rollout.git import checkout
@@ -27,17 +27,6 @@ from rollout.outcome import Outcome
 from rollout.recorded import degrade
 from rollout.trust import pinned_now, screen_for, unreleased
 from rollout.workspace import UsageError, Workspace, load_workspace
-
-CLOCK_OVERRIDE = "ROLLOUT_NOW"
-
-
-def clock(now: int | None = None) -> int:
-    """Now, in unix seconds. ROLLOUT_NOW pins it, for rehearsals (the demo, a remote that
-    is a local path) and tests of bake times; a writing run towards any other remote
-    refuses it (`open_session`), and every commit made under it says so (history.py)."""
-    if now is not None:
-        return now
-    return int(os.environ.get(CLOCK_OVERRIDE) or time.time())
 
 
 def _local(url: str) -> bool:

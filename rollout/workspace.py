@@ -93,7 +93,7 @@ def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, reuse
     files. `strict` False: clusters sharing a field that the plan cannot keep in one wave
     (`Plan.conflicts`) are warnings, not errors, for what must work whatever the inventory
     became (`status`, `revert`). `hub`: where live inventory sources are listed (default:
-    rollout.inventory.hub.connect's)."""
+    rollout.hubs.connect's)."""
     from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile

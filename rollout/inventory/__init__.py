@@ -19,6 +19,7 @@ from waves.selectors import label_key_problem, label_value_problem
 from rollout.inventory import (argocd_secrets, cluster_api, cluster_profiles, fleet, kustomize_clusters,
                                managed_clusters, rancher_fleet)
 from rollout.inventory import hub as hubs
+from rollout.hubs import client as connected
 from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
 from rollout.inventory.entries import Entry, kind_of
 from rollout.targeting.urls import server_key
@@ -45,10 +46,10 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
                    listed: list | None = None) -> tuple[list[Cluster], list[Problem]]:
     """`sources` are (kind, path or glob) pairs, or (kind, waves.policy.HubSource) for a
     live source, listed through `hub` (a rollout.observers.kube.Kube; default: the one
-    rollout.inventory.hub.connect set). Returns clusters sorted by name and every problem
+    rollout.hubs.connect set). Returns clusters sorted by name and every problem
     found, each located at its file and line; a hub that cannot be read is one problem
     (extra: `hub`, the source's index) naming the context and the source. `listed` gets
-    each live source's rollout.inventory.hub.Listed, its digest filled in."""
+    each live source's rollout.inventory.hub.Listed (its digest worked out when asked)."""
     problems: list[Problem] = []
     entries: list[Entry] = []
     kinds: list[tuple[str, Entry]] = []
@@ -57,7 +58,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
         if isinstance(spec, str):
             result = READERS[kind](repo, spec)
         else:
-            hub = hub if hub is not None else hubs.client()
+            hub = hub if hub is not None else connected()
             got = hubs.fetch(hub, kind, spec)
             lists.append(got)
             if got.error:
@@ -69,7 +70,7 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
         entries += result.entries
         kinds += [(kind, entry) for entry in result.entries]
     for got in lists:
-        got.digest = hubs.digest([[e.name, e.server, sorted(e.labels.items()), e.down] for e in got.entries])
+        got.rows = [(e.name, e.server, e.labels, e.down) for e in got.entries]  # its digest, when a record asks
         got.entries = []
     if listed is not None:
         listed += lists

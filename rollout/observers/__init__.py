@@ -19,6 +19,10 @@ Every observer module offers:
         when nothing of the wave could be reached: whether the observer reaches other
         clusters of the fleet (then the wave's clusters are unreachable: pending, failed
         at progressDeadline), or nothing at all (the wave is unknown: never judged).
+    places(config: dict) -> list[(context, group, version, namespace, plural)]   (optional)
+        the LISTs `observe` makes for any wave of the gate, known from its configuration
+        as the policy writes it (a fixed context): `rollout gate` sends them before it
+        reads the repo (rollout/observers/ahead.py).
 """
 
 from __future__ import annotations

@@ -26,6 +26,20 @@ def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
             ctx.kube.check_access(context, "argoproj.io", "v1alpha1", config.namespace, "applications", "gate argocd")
 
 
+NAMESPACE = "argocd"  # waves.gates.argocd.ArgoCDGateConfig's default
+
+
+def places(config: dict) -> list[tuple]:
+    """The LISTs this gate makes whatever the wave's clusters are, from its configuration
+    as the policy writes it (not validated: rollout/observers/ahead.py reads it before the
+    models are loaded, and only reads an answer sent ahead for the very LIST the validated
+    gate makes): its one hub's, when the context names no cluster's label."""
+    context, namespace = config.get("context"), config.get("namespace", NAMESPACE)
+    if not (context is None or isinstance(context, str) and "{" not in context) or not isinstance(namespace, str):
+        return []
+    return [(context, "argoproj.io", "v1alpha1", namespace, "applications")]
+
+
 def probe(ctx: Context, config, clusters, others) -> bool:
     """Whether the gate's observer works elsewhere: a context of other clusters, not one of
     the wave's own, answers (a lone hub that is down answers nowhere)."""
