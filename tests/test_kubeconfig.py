@@ -66,10 +66,23 @@ def test_an_exec_plugin_s_token_is_sent(sim, tmp_path):
 
 def test_a_token_file_beside_the_kubeconfig_is_read(sim, tmp_path):
     _, config = sim
-    (tmp_path / "token").write_text(config["users"][0]["user"]["token"])  # the client strips no newline
+    # as `kubectl create token SA > token` writes it: client-go trims the newline, the Python client would send it
+    (tmp_path / "token").write_text(config["users"][0]["user"]["token"] + "\n")
     kube = Kube(_write(tmp_path, _with_users(config, {"filed": {"tokenFile": "token"}}, {"hub": "filed"})))
     items, why = kube.list("hub", *APPS)
     assert items and why == "", why
+    elsewhere = tmp_path / "elsewhere"  # relative to the kubeconfig's folder: not there
+    elsewhere.mkdir()
+    gone = Kube(_write(elsewhere, _with_users(config, {"filed": {"tokenFile": "token"}}, {"hub": "filed"})))
+    with pytest.raises(SetupError, match=r"config.yaml: user filed: tokenFile token: cannot read it \(No such file"):
+        gone.list("hub", *APPS)
+
+
+def test_a_context_that_is_not_a_mapping_is_a_set_up_error_naming_it(sim, tmp_path):
+    _, config = sim
+    broken = {**config, "contexts": [{"name": "hub", "context": "hub"}]}
+    with pytest.raises(SetupError, match=r"config.yaml: context hub: its `context` must be a mapping"):
+        Kube(_write(tmp_path, broken)).list("hub", *APPS)
 
 
 def test_each_context_of_a_big_kubeconfig_gets_its_own_user(sim, tmp_path):

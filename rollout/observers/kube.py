@@ -136,6 +136,9 @@ class Kube:
                 api = client.ApiClient(configuration=configuration)
         except config.ConfigException as err:
             raise SetupError(f"{self._path or 'kubeconfig'}: context {context or '(current)'}: {err}") from None
+        except (AttributeError, TypeError, KeyError) as err:  # an entry of the wrong shape the loader trips on
+            raise SetupError(f"{self._path or 'kubeconfig'}: context {context or '(current)'}: an entry the kubernetes "
+                             f"client cannot read ({type(err).__name__}); compare it with `kubectl config view`") from None
         api.configuration.retries = False
         self._clients[context] = client.CustomObjectsApi(api)
         return self._clients[context]
@@ -159,6 +162,9 @@ class Kube:
         wanted = context if context is not None else data.get("current-context")
         mine = named("contexts", wanted) if _hashable(wanted) else []
         first = next((c.get("context") for c in mine if isinstance(c, dict) and "name" in c), None)
+        if first is not None and not isinstance(first, dict):
+            raise SetupError(f"{self._path}: context {wanted}: its `context` must be a mapping of cluster, user "
+                             f"and namespace, not {type(first).__name__}")
         first = first if isinstance(first, dict) else {}
         out = {key: value for key, value in data.items() if key not in sections}
         out["contexts"] = mine
@@ -170,7 +176,26 @@ class Kube:
                 out[section] = data[section]  # nothing to cut: the loader says what is wrong
             else:
                 out[section] = named(section, name)
+        if "users" in out and isinstance(out["users"], list):
+            out["users"] = [self._token_read(entry) for entry in out["users"]]
         return out
+
+    def _token_read(self, entry):
+        """A user's `tokenFile` read as client-go reads it, surrounding whitespace trimmed:
+        `kubectl create token SA > token` ends the file with a newline, which the Python
+        client would send in the Authorization header (and fail on). The token goes to the
+        loader as `token`, the file read once, as the loader reads it."""
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict) or not isinstance(user.get("tokenFile"), str) or "token" in user:
+            return entry
+        path = os.path.join(self._base, user["tokenFile"])  # relative to the kubeconfig, as the loader does
+        try:
+            with open(path, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise SetupError(f"{self._path}: user {entry.get('name')}: tokenFile {user['tokenFile']}: cannot read it "
+                             f"({getattr(err, 'strerror', None) or type(err).__name__})") from None
+        return {**entry, "user": {key: value for key, value in user.items() if key != "tokenFile"} | {"token": token}}
 
     def api_client(self, context: str | None):
         """The context's kubernetes.client.ApiClient (rollout/inventory/hub.py lists with it)."""
