@@ -1,0 +1,265 @@
+"""Clusters that leave the inventory after their wave went out (docs/inventory.md, "A cluster
+once pinned stays judged"): the wave is judged on what its advance pinned, never `empty`;
+what cannot be judged any more is `unknown` (it waits, and halts past progressDeadline),
+never a pass, never a failure; `rollout revert` still restores what the advance pinned."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROLLOUT, TEST_GIT_IDENTITY
+from test_decide import FakeHold, plans
+from waves.decide import ADVANCE, HALT, VERIFY, WAIT, Verdict, decide, of
+from waves.planner import Plan, Wave
+from waves.state import EMPTY, OUT, Event, fold, ready
+
+T0 = 1_700_000_000
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fleet-config"
+
+
+def _vanish(plan: Plan, gone: set[str]) -> Plan:
+    """The same policy planned once `gone` left the inventory: their waves lose them."""
+    waves = [replace(w, clusters=[c for c in w.clusters if c not in gone]) for w in plan.waves]
+    return replace(plan, waves=waves, wave_of={c: n for c, n in plan.wave_of.items() if c not in gone},
+                   down={c: why for c, why in plan.down.items() if c not in gone})
+
+
+def _waits_on(plan: Plan, number: int) -> set[int]:
+    """The waves wave `number` waits for, directly or through empty ones (an empty wave
+    passes once what it waits for has)."""
+    out, todo = set(), list(plan.wave(number).after)
+    while todo:
+        dep = todo.pop()
+        if dep not in out:
+            out.add(dep)
+            todo += plan.wave(dep).after
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(plan=plans(), data=st.data())
+def test_a_wave_that_went_out_is_never_empty_and_never_passes_unjudged(plan, data):
+    """Whatever leaves the inventory after the waves went out: every wave with an advance
+    record is out on what it pinned (`pinned`, `gone`), never `empty`; while its gates are
+    blind (what gate_check says of a cluster it cannot judge) nothing passes it, and no wave
+    after it advances, directly or through empty waves."""
+    advanced = [w for w in plan.waves if w.clusters and data.draw(st.booleans())]
+    events = [Event(f"adv{w.number}", T0, "advance", "p", "v2", w.name, tuple(w.clusters)) for w in advanced]
+    gone = data.draw(st.sets(st.sampled_from(sorted(plan.wave_of) or ["none"])))
+    now = T0 + data.draw(st.sampled_from([0, 30, 700]))
+    after = _vanish(plan, gone)
+    state = fold(after, events, now)
+    for wave in advanced:
+        ws = state.wave(wave.number)
+        assert ws.status != EMPTY and ws.status in OUT
+        assert ws.pinned == wave.clusters
+        assert ws.gone == [c for c in wave.clusters if c in gone]
+    halt = data.draw(st.booleans())
+    verdicts = {w.number: Verdict("unknown", "cannot observe (test)", w.advance_commit, halt=halt)
+                for w in state.waves if w.status in ("baking", "verifying")}
+    actions = decide(after, state, verdicts, FakeHold())
+    assert not of(actions, VERIFY)
+    unjudged = {w.number for w in advanced if w.gates}  # a wave without gates passes when its bake ends
+    for action in of(actions, ADVANCE):
+        assert action.late or not (_waits_on(after, action.wave) & unjudged)
+    for number in ready(after, state):
+        assert not (_waits_on(after, number) & unjudged)
+    if halt and verdicts:
+        assert {a.wave for a in of(actions, HALT)} == set(verdicts) and not of(actions, ADVANCE)
+
+
+def test_a_canary_whose_clusters_all_left_holds_the_waves_after_it():
+    """The repro: the canary went out, its clusters left the inventory, it was never judged."""
+    waves = [Wave(1, "canary", 0, None, None, [], gates=({"argocd": {}},), bake_seconds=60),
+             Wave(2, "rest", 1, None, None, ["c"], after=[1])]
+    plan = Plan("p", "v2", [], waves, {"c": []}, {"c": 2})
+    assert fold(plan, [], T0).wave(1).status == EMPTY  # never advanced: empty, it holds nothing
+    events = [Event("adv1", T0, "advance", "p", "v2", "canary", ("a", "b"))]
+    state = fold(plan, events, T0 + 120)
+    canary = state.wave(1)
+    assert (canary.status, canary.pinned, canary.gone, canary.late) == ("verifying", ["a", "b"], ["a", "b"], [])
+    assert state.overall == "in-progress" and ready(plan, state) == []
+    blind = Verdict("unknown", "cannot observe", "adv1")
+    assert [(a.kind, a.wave) for a in decide(plan, state, {1: blind}, FakeHold())] == [(WAIT, 1)]
+    halted = decide(plan, state, {1: replace(blind, halt=True)}, FakeHold())
+    assert [(a.kind, a.wave, a.advance) for a in halted] == [(HALT, 1, "adv1")]
+
+
+# --- the CLI, on a real repo with a bare remote ---------------------------------------------
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: hub, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: hub, context: {cluster: hub, user: u}}]
+current-context: hub
+"""
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
+                          env={**os.environ, **TEST_GIT_IDENTITY}).stdout
+
+
+def _rollout(cwd: Path, *args: str, now: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **TEST_GIT_IDENTITY, "COLUMNS": "200"}
+    env.pop("ROLLOUT_NOW", None)
+    if now is not None:
+        env["ROLLOUT_NOW"] = str(now)
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def _ok(cwd: Path, *args: str, now: int | None = None) -> str:
+    result = _rollout(cwd, *args, now=now)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_canary_gone_from_the_inventory_is_out_unknown_halted_and_revertable(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src)
+    env = {**os.environ, **TEST_GIT_IDENTITY}
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        subprocess.run(["git", *args], cwd=src, check=True, env=env)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
+    work = tmp_path / "work"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)  # the gates' context; nothing of the canary is asked of it
+    apps = ["argocd/apps/dev-eu-west-platform.yaml", "argocd/apps/dev-us-east-platform.yaml"]
+    before = {f: (work / f).read_text() for f in apps}
+
+    _ok(work, "advance", "security-patch", "--wave", "1")
+    advance = _git(work, "rev-parse", "HEAD").strip()
+    at = int(_git(work, "log", "-1", "--format=%ct").strip())
+    # a new dev cluster joins canary late (its own advance commit, judged on its own)
+    fleet = work / "fleet" / "clusters.yaml"
+    fleet.write_text(fleet.read_text().replace("clusters:\n", "clusters:\n  - name: dev-ap-south\n    server: "
+                                               "https://dev-ap-south.k8s.example.com:6443\n    labels:\n      "
+                                               "environment: dev\n      region: ap-south\n", 1))
+    (work / "clusters/dev-ap-south").mkdir()
+    for new, old in (("clusters/dev-ap-south/kustomization.yaml", "clusters/dev-us-east/kustomization.yaml"),
+                     ("argocd/apps/dev-ap-south-platform.yaml", "argocd/apps/dev-us-east-platform.yaml")):
+        (work / new).write_text(_git(work, "show", f"{advance}^:{old}").replace("us-east", "ap-south"))
+    apps.append("argocd/apps/dev-ap-south-platform.yaml")
+    before[apps[-1]] = (work / apps[-1]).read_text()
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "dev-ap-south")
+    _git(work, "push", "-q")
+    assert "late join, 1 cluster" in _ok(work, "advance", "security-patch")
+    join = _git(work, "rev-parse", "HEAD").strip()
+    # then every dev cluster leaves the inventory
+    text = re.sub(r"  - name: dev-[a-z-]+\n(?:    .*\n)*", "", fleet.read_text())
+    assert "dev-" not in text
+    fleet.write_text(text)
+    _git(work, "commit", "-qam", "dev clusters decommissioned")
+    _git(work, "push", "-q")
+
+    status = json.loads(_ok(work, "status", "security-patch", "--format", "json"))
+    canary = status["waves"][0]
+    assert status["status"] == "in-progress"
+    assert (canary["status"], canary["advanceCommit"]) == ("baking", advance)
+    assert canary["pinned"] == canary["gone"] == ["dev-eu-west", "dev-us-east", "dev-ap-south"]
+    assert [(j["commit"], j["status"]) for j in canary["lateJoins"]] == [(join, "baking")]
+    assert [w["status"] for w in status["waves"][1:]] == ["pending"] * 4
+    table = _ok(work, "status", "security-patch")
+    assert "gone from the inventory: dev-eu-west, dev-us-east, dev-ap-south" in table
+
+    # inside progressDeadline (20m): unknown, it waits; nothing advances, nothing is written
+    tip = _git(work, "rev-parse", "origin/main").strip()
+    waiting = _rollout(work, "run", "security-patch", "--kubeconfig", str(kubeconfig), "--format", "json",
+                       now=at + 600)
+    step = json.loads(waiting.stdout)
+    assert step["advanced"] == [] and step["verified"] == [], waiting.stdout
+    verdict, joined = step["gates"]
+    assert (verdict["name"], verdict["state"], verdict["halt"]) == ("canary", "unknown", False)
+    assert "dev-eu-west, dev-us-east: cannot be judged" in verdict["reason"]
+    assert "`rollout revert security-patch --wave canary`" in verdict["reason"]
+    assert {c["state"] for c in verdict["checks"]} == {"unknown"}
+    assert (joined["name"], joined["state"]) == ("canary late join (dev-ap-south)", "unknown")
+    assert [(c["cluster"], c["state"]) for c in joined["checks"]] == [("dev-ap-south", "unknown")]
+    _git(work, "fetch", "-q")
+    assert _git(work, "rev-parse", "origin/main").strip() == tip
+
+    # past it (and past the bake): halted, never passed; the regions stay pending
+    halted = _rollout(work, "run", "security-patch", "--kubeconfig", str(kubeconfig), "--format", "json",
+                      now=at + 1900)
+    step = json.loads(halted.stdout)
+    assert halted.returncode == 1 and step["status"] == "halted", halted.stdout
+    assert step["advanced"] == [] and step["verified"] == [] and step["reverted"] == []
+    status = json.loads(_ok(work, "status", "security-patch", "--format", "json", now=at + 1900))
+    assert status["status"] == "halted" and status["waves"][0]["status"] == "halted"
+    assert [w["status"] for w in status["waves"][1:]] == ["pending"] * 4
+
+    # the way out: revert the wave (its files still in Git), then retry afresh
+    _ok(work, "revert", "security-patch", "--wave", "canary", "--reason", "dev clusters decommissioned",
+        now=at + 1900)
+    assert {f: (work / f).read_text() for f in apps} == before
+    assert _git(work, "show", "--stat", "--format=", "HEAD").count("|") == 3  # the late join's file too
+    assert json.loads(_ok(work, "status", "security-patch", "--format", "json", now=at + 1900))["status"] == "reverted"
+    _ok(work, "retry", "security-patch", "--reason", "without the dev clusters", now=at + 1901)
+    fresh = json.loads(_ok(work, "status", "security-patch", "--format", "json", now=at + 1902))
+    assert [w["status"] for w in fresh["waves"]] == ["empty"] + ["pending"] * 4  # a new epoch: nothing went out
+
+
+def test_a_canary_half_gone_is_not_passed_on_the_half_its_gate_still_sees(tmp_path):
+    """The gate path, with the simulator's Argo CD: dev-us-east leaves the inventory after
+    canary went out; dev-eu-west passes its gate, and canary is still unknown (it is not
+    passed on the cluster that is left), halted past progressDeadline, the regions never go."""
+    pytest.importorskip("kubernetes")
+    from test_simulator import GIT_ENV, Running, published
+
+    def fast(text: str) -> str:
+        text = re.sub(r"bake: \S+", "bake: 1s", text)
+        return text.replace("argocd: {context: hub, namespace: argocd}", "argocd: {context: hub, namespace: argocd, "
+                                                                          "settle: 1s}")
+
+    remote, work = published(tmp_path, "fleet-config", fast)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    env = {**os.environ, **GIT_ENV}
+    env.pop("ROLLOUT_NOW", None)
+
+    def run(now: int | None = None) -> dict:
+        result = subprocess.run([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), "--format",
+                                 "json"], cwd=work, capture_output=True, text=True, timeout=120,
+                                env={**env, **({"ROLLOUT_NOW": str(now)} if now else {})})
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    def subjects() -> list[str]:
+        return _git(remote, "log", "--format=%s", "main").splitlines()
+
+    try:
+        assert [a["name"] for a in run()["advanced"]] == ["canary"]
+        fleet = work / "fleet" / "clusters.yaml"
+        fleet.write_text(re.sub(r"  - name: dev-us-east\n(?:    .*\n)*", "", fleet.read_text()))
+        _git(work, "commit", "-qam", "dev-us-east decommissioned")
+        _git(work, "push", "-q")
+        for _ in range(30):  # until the simulator's Argo CD synced dev-eu-west at the pin
+            step = run()
+            (canary,) = [g for g in step["gates"] if g["name"] == "canary"]
+            seen = {c["cluster"]: c["state"] for c in canary["checks"]}
+            if seen.get("dev-eu-west") == "passed":
+                break
+        assert seen == {"dev-eu-west": "passed", "dev-us-east": "unknown"}, canary
+        assert canary["state"] == "unknown" and step["verified"] == [] and step["advanced"] == []
+        assert "dev-us-east: cannot be judged" in canary["reason"]
+        at = int(_git(remote, "log", "-1", "--format=%ct", "--grep", "wave 1 canary -> ", "main").strip())
+        halted = run(now=at + 3600)  # past progressDeadline: halted, not failed, not passed
+        assert halted["status"] == "halted" and halted["reverted"] == [] and halted["advanced"] == []
+        assert subjects()[0] == "rollout(security-patch): halt at wave 1 canary (v1.4.2)"
+        assert not [s for s in subjects() if "region" in s or "passed its gates" in s]
+    finally:
+        sim.stop()
+
