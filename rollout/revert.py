@@ -9,6 +9,7 @@ from pathlib import Path
 from waves.inventory import Cluster
 from waves.planner import pins_of
 from waves.problems import Problem
+from waves.recorded import with_waves_out
 from waves.state import ADVANCE, EMPTY, fold
 from rollout.errors import InvalidInput
 from rollout.git.history import policy_digest, revert_message
@@ -32,6 +33,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
         # no file checks, shared-field conflicts only reported: a revert must work even if pins broke
         ws = load(session, policy_ref, check_files=False, strict=False)
         events = counted(session.git, ws, events_of(session, ws))  # spec.trust: a forged record moves no revert
+        ws.plan = with_waves_out(ws.plan, ws.loaded.policy, events)  # a wave out whose clusters all left: revertable
         state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         if all_waves:

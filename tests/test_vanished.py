@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 from conftest import ROLLOUT, TEST_GIT_IDENTITY
 from test_decide import FakeHold, plans
 from waves.decide import ADVANCE, HALT, VERIFY, WAIT, Verdict, decide, of
-from waves.planner import Plan, Wave
+from waves.inventory import Cluster
+from waves.planner import Plan, Wave, make_plan
+from waves.policy import RolloutPolicy
+from waves.recorded import with_waves_out
 from waves.state import EMPTY, OUT, Event, fold, ready
 
 T0 = 1_700_000_000
@@ -93,6 +96,45 @@ def test_a_canary_whose_clusters_all_left_holds_the_waves_after_it():
     assert [(a.kind, a.wave) for a in decide(plan, state, {1: blind}, FakeHold())] == [(WAIT, 1)]
     halted = decide(plan, state, {1: replace(blind, halt=True)}, FakeHold())
     assert [(a.kind, a.wave, a.advance) for a in halted] == [(HALT, 1, "adv1")]
+
+
+def _policy(waves: list[dict]) -> RolloutPolicy:
+    return RolloutPolicy.model_validate({
+        "apiVersion": "rollout/v1alpha1", "kind": "RolloutPolicy", "metadata": {"name": "p"},
+        "spec": {"revision": "v2", "inventory": [{"fleet": "f.yaml"}], "gates": [{"argocd": {}}],
+                 "pin": [{"preset": "flux-helmrelease", "files": "{cluster}.yaml"}], "waves": waves}})
+
+
+def test_a_group_whose_clusters_all_left_is_planned_back_and_what_waits_for_it_waits():
+    """groupBy makes no wave for a group with no cluster: region-eu went out, its cluster
+    left, and without its records the plan has no region-eu: production (after: region)
+    would wait for region-us alone. Planned back from its records, it holds production."""
+    policy = _policy([{"name": "region", "groupBy": "region", "selector": {"matchLabels": {"env": "staging"}}},
+                      {"name": "production", "after": ["region"]}, {"name": "rest"}])
+    fleet = {"s-eu": {"env": "staging", "region": "eu"}, "s-us": {"env": "staging", "region": "us"},
+             "p": {"env": "prod"}}
+    events = [Event("a1", T0, "advance", "p", "v2", "region-eu", ("s-eu",), number=1),
+              Event("a2", T0, "advance", "p", "v2", "region-us", ("s-us",), number=2),
+              Event("v2", T0 + 10, "verify", "p", "v2", "region-us", advance="a2")]
+    planned = make_plan(policy, [Cluster(n, labels) for n, labels in fleet.items()])
+    assert with_waves_out(planned, policy, events) is planned  # nothing missing: the plan itself
+    del fleet["s-eu"]
+    now = make_plan(policy, [Cluster(n, labels) for n, labels in fleet.items()])
+    assert [w.name for w in now.waves] == ["region-us", "production", "rest"]
+    plan = with_waves_out(now, policy, events)
+    assert [(w.number, w.name, w.clusters, w.after) for w in plan.waves] == [
+        (1, "region-us", ["s-us"], []), (2, "production", ["p"], [1, 4]), (3, "rest", [], [2]),
+        (4, "region-eu", [], [])]
+    assert plan.wave("region-eu").gates == policy.spec.gates
+    state = fold(plan, events, T0 + 20)
+    eu = state.wave("region-eu")
+    assert (eu.status, eu.pinned, eu.gone) == ("verifying", ["s-eu"], ["s-eu"])
+    assert ready(plan, state) == [] and ready(now, fold(now, events, T0 + 20)) == [2]  # the false pass it stops
+    blind = Verdict("unknown", "cannot observe", "a1")
+    assert [(a.kind, a.wave) for a in decide(plan, state, {4: blind}, FakeHold())] == [(WAIT, 4)]
+    # a later epoch (a retry) plans nothing back: its records are the earlier epoch's
+    retried = events + [Event("r", T0 + 30, "retry", "p", "v2", "", epoch=2)]
+    assert with_waves_out(now, policy, retried) is now
 
 
 # --- the CLI, on a real repo with a bare remote ---------------------------------------------
@@ -263,3 +305,36 @@ def test_a_canary_half_gone_is_not_passed_on_the_half_its_gate_still_sees(tmp_pa
     finally:
         sim.stop()
 
+
+def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(tmp_path):
+    """region-eu-west went out (forced past canary), then staging-eu-west left the fleet:
+    the planner makes no region-eu-west any more; status, run and revert still know it."""
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src)
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        _git(src, *args)
+    _git(tmp_path, "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git"))
+    _git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work"))
+    work = tmp_path / "work"
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    app = "argocd/apps/staging-eu-west-platform.yaml"
+    before = (work / app).read_text()
+    _ok(work, "advance", "security-patch", "--wave", "region-eu-west", "--force")
+    at = int(_git(work, "log", "-1", "--format=%ct").strip())
+    fleet = work / "fleet" / "clusters.yaml"
+    fleet.write_text(re.sub(r"  - name: staging-eu-west\n(?:    .*\n)*", "", fleet.read_text()))
+    _git(work, "commit", "-qam", "staging-eu-west decommissioned")
+    _git(work, "push", "-q")
+
+    status = json.loads(_ok(work, "status", "security-patch", "--format", "json", now=at + 60))
+    assert [(w["number"], w["name"], w["status"]) for w in status["waves"]] == [
+        (1, "canary", "pending"), (2, "region-us-east", "pending"), (3, "production/1", "pending"),
+        (4, "production/2", "pending"), (5, "region-eu-west", "baking")]
+    assert status["waves"][-1]["gone"] == ["staging-eu-west"]
+    step = json.loads(_rollout(work, "run", "security-patch", "--kubeconfig", str(tmp_path / "kubeconfig"),
+                               "--format", "json", now=at + 4000).stdout)  # past its bake and deadline
+    (verdict,) = [g for g in step["gates"] if g["name"] == "region-eu-west"]
+    assert verdict["state"] == "unknown" and verdict["halt"] and step["verified"] == []
+    assert step["status"] == "halted" and step["advanced"] == []
+    _ok(work, "revert", "security-patch", "--wave", "region-eu-west", "--reason", "gone", now=at + 4000)
+    assert (work / app).read_text() == before
