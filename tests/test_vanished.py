@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -255,57 +256,6 @@ def test_the_canary_gone_from_the_inventory_is_out_unknown_halted_and_revertable
     assert [w["status"] for w in fresh["waves"]] == ["empty"] + ["pending"] * 4  # a new epoch: nothing went out
 
 
-def test_a_canary_half_gone_is_not_passed_on_the_half_its_gate_still_sees(tmp_path):
-    """The gate path, with the simulator's Argo CD: dev-us-east leaves the inventory after
-    canary went out; dev-eu-west passes its gate, and canary is still unknown (it is not
-    passed on the cluster that is left), halted past progressDeadline, the regions never go."""
-    pytest.importorskip("kubernetes")
-    from test_simulator import GIT_ENV, Running, published
-
-    def fast(text: str) -> str:
-        text = re.sub(r"bake: \S+", "bake: 1s", text)
-        return text.replace("argocd: {context: hub, namespace: argocd}", "argocd: {context: hub, namespace: argocd, "
-                                                                          "settle: 1s}")
-
-    remote, work = published(tmp_path, "fleet-config", fast)
-    sim = Running(remote, tmp_path / "kubeconfig")
-    env = {**os.environ, **GIT_ENV}
-    env.pop("ROLLOUT_NOW", None)
-
-    def run(now: int | None = None) -> dict:
-        result = subprocess.run([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(sim.kubeconfig), "--format",
-                                 "json"], cwd=work, capture_output=True, text=True, timeout=120,
-                                env={**env, **({"ROLLOUT_NOW": str(now)} if now else {})})
-        assert result.returncode in (0, 1), result.stdout + result.stderr
-        return json.loads(result.stdout)
-
-    def subjects() -> list[str]:
-        return _git(remote, "log", "--format=%s", "main").splitlines()
-
-    try:
-        assert [a["name"] for a in run()["advanced"]] == ["canary"]
-        fleet = work / "fleet" / "clusters.yaml"
-        fleet.write_text(re.sub(r"  - name: dev-us-east\n(?:    .*\n)*", "", fleet.read_text()))
-        _git(work, "commit", "-qam", "dev-us-east decommissioned")
-        _git(work, "push", "-q")
-        for _ in range(30):  # until the simulator's Argo CD synced dev-eu-west at the pin
-            step = run()
-            (canary,) = [g for g in step["gates"] if g["name"] == "canary"]
-            seen = {c["cluster"]: c["state"] for c in canary["checks"]}
-            if seen.get("dev-eu-west") == "passed":
-                break
-        assert seen == {"dev-eu-west": "passed", "dev-us-east": "unknown"}, canary
-        assert canary["state"] == "unknown" and step["verified"] == [] and step["advanced"] == []
-        assert "dev-us-east: cannot be judged" in canary["reason"]
-        at = int(_git(remote, "log", "-1", "--format=%ct", "--grep", "wave 1 canary -> ", "main").strip())
-        halted = run(now=at + 3600)  # past progressDeadline: halted, not failed, not passed
-        assert halted["status"] == "halted" and halted["reverted"] == [] and halted["advanced"] == []
-        assert subjects()[0] == "rollout(security-patch): halt at wave 1 canary (v1.4.2)"
-        assert not [s for s in subjects() if "region" in s or "passed its gates" in s]
-    finally:
-        sim.stop()
-
-
 def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(tmp_path):
     """region-eu-west went out (forced past canary), then staging-eu-west left the fleet:
     the planner makes no region-eu-west any more; status, run and revert still know it."""
@@ -338,3 +288,55 @@ def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(t
     assert step["status"] == "halted" and step["advanced"] == []
     _ok(work, "revert", "security-patch", "--wave", "region-eu-west", "--reason", "gone", now=at + 4000)
     assert (work / app).read_text() == before
+
+
+def test_a_live_cluster_deleted_from_the_hub_is_not_dropped_from_its_wave_s_gate(tmp_path):
+    """The gate path, with the simulator's hub (ClusterProfiles) and Argo CD: dev-us-east's
+    object is deleted after canary pinned it; the hub still answers (not the hub-away path,
+    where the records' labels are used). dev-eu-west passes its gate and canary is still
+    unknown (on main it passed on dev-eu-west alone), halted past progressDeadline, never
+    passed, nothing after it advanced."""
+    pytest.importorskip("kubernetes")
+    from test_hub_rollout import _kubeconfigs, _policy
+    from test_simulator import GIT_ENV, Running, published
+
+    remote, work = published(tmp_path, "fleet-config", _policy)
+    fleet = tmp_path / "hub-fleet.yaml"
+    fleet.write_text((work / "fleet/clusters.yaml").read_text())
+    sim = Running(remote, tmp_path / "kubeconfig", "--hub", str(fleet))
+    env = {**os.environ, **GIT_ENV}
+    env.pop("ROLLOUT_NOW", None)
+    try:
+        up, _ = _kubeconfigs(sim, tmp_path)
+
+        def run(now: int | None = None) -> dict:
+            result = subprocess.run([*ROLLOUT, "run", "security-patch", "--kubeconfig", str(up), "--format", "json"],
+                                    cwd=work, capture_output=True, text=True, timeout=120,
+                                    env={**env, **({"ROLLOUT_NOW": str(now)} if now else {})})
+            assert result.returncode in (0, 1), result.stdout + result.stderr
+            return json.loads(result.stdout)
+
+        assert [a["name"] for a in run()["advanced"]] == ["canary"]
+        knob = urllib.request.Request(sim.ready.split()[1] + "/_sim/hub", method="POST",
+                                      data=json.dumps({"down": {}, "absent": ["dev-us-east"]}).encode())
+        urllib.request.urlopen(knob).read()
+        for _ in range(30):  # until the simulator's Argo CD synced dev-eu-west at the pin
+            step = run()
+            (canary,) = [g for g in step["gates"] if g["name"] == "canary"]
+            seen = {c["cluster"]: c["state"] for c in canary["checks"]}
+            if seen.get("dev-eu-west") == "passed":
+                break
+        assert seen == {"dev-eu-west": "passed", "dev-us-east": "unknown"}, canary
+        assert canary["state"] == "unknown" and step["verified"] == [] and step["advanced"] == []
+        assert "dev-us-east: cannot be judged" in canary["reason"]
+        status = json.loads(subprocess.run([*ROLLOUT, "status", "security-patch", "--kubeconfig", str(up), "--format",
+                                            "json"], cwd=work, capture_output=True, text=True, env=env).stdout)
+        assert status["waves"][0]["gone"] == ["dev-us-east"] and status["status"] == "in-progress"
+        at = int(_git(remote, "log", "-1", "--format=%ct", "--grep", "wave 1 canary -> ", "main").strip())
+        halted = run(now=at + 3600)  # past progressDeadline: halted, not failed, not passed
+        assert halted["status"] == "halted" and halted["reverted"] == [] and halted["advanced"] == []
+        subjects = _git(remote, "log", "--format=%s", "main").splitlines()
+        assert subjects[0] == "rollout(security-patch): halt at wave 1 canary (v1.4.2)"
+        assert not [s for s in subjects if "region" in s or "passed its gates" in s]
+    finally:
+        sim.stop()
