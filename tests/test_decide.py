@@ -548,6 +548,10 @@ class Rollouts(RuleBasedStateMachine):
         passed_joins = {a.advance for a in of(actions, VERIFY) if a.late}
         joining = {a.wave for a in of(actions, ADVANCE) if a.late}
         verified_now = {a.wave for a in of(actions, VERIFY) if not a.late}
+        for action in of(actions, ADVANCE):  # nothing is pinned into a wave that cannot be judged, unpassed
+            if action.late:
+                into = state.wave(action.wave)
+                assert not into.gone or into.status == "passed" or action.wave in verified_now, (action, into)
         for action in of(actions, ADVANCE):  # a first start: no late join of a wave before it out (or now), unjudged
             if not action.late:
                 assert not joining & ancestors(self.plan, action.wave), (action, joining)

@@ -138,6 +138,29 @@ def test_a_group_whose_clusters_all_left_is_planned_back_and_what_waits_for_it_w
     assert with_waves_out(now, policy, retried) is now
 
 
+def test_a_batch_renumbered_by_a_departure_does_not_pin_the_next_batch_s_cluster_early():
+    """production, one cluster at a time: p-a went out as production/1 and left the
+    inventory; the planner now makes p-b production/1, which would read as a late join of
+    the batch out and be pinned at once, before anything of production/1 was judged. A wave
+    that cannot be judged takes no late join until it passed."""
+    policy = _policy([{"name": "production", "maxClusters": 1}])
+    events = [Event("a1", T0, "advance", "p", "v2", "production/1", ("p-a",), number=1)]
+    now = with_waves_out(make_plan(policy, [Cluster("p-b"), Cluster("p-c")]), policy, events)
+    state = fold(now, events, T0 + 10)
+    batch = state.wave("production/1")
+    assert (batch.status, batch.late, batch.gone) == ("verifying", ["p-b"], ["p-a"])
+    blind = Verdict("unknown", "cannot observe", "a1")
+    actions = decide(now, state, {1: blind}, FakeHold())
+    assert not of(actions, ADVANCE)
+    assert [(a.kind, a.wave, a.reason) for a in actions] == [
+        (WAIT, 1, "cannot observe"),
+        (WAIT, 1, "late join (p-b) waits: the wave cannot be judged, clusters it pinned left the inventory (p-a)")]
+    # once it passed (before they left), a late join goes as any does
+    passed = fold(now, events + [Event("v1", T0 + 5, "verify", "p", "v2", "production/1", advance="a1")], T0 + 10)
+    assert [(a.kind, a.clusters, a.late) for a in of(decide(now, passed, {}, FakeHold()), ADVANCE)][0] == (
+        ADVANCE, ("p-b",), True)
+
+
 # --- the CLI, on a real repo with a bare remote ---------------------------------------------
 
 KUBECONFIG = """\

@@ -34,6 +34,9 @@ The rules, each a property test (tests/test_decide.py):
   (`pinnable`): `skip` leaves the unavailable clusters out (each pinned as a late join
   once back), `wait` holds the wave while any is unavailable, `include` pins them; a wave
   whose clusters are all unavailable waits, and so does every wave after it;
+- a wave that went out is judged on what it pinned: clusters of it that left the inventory
+  since make its verdict unknown (the shell's), and no late join is pinned into it until it
+  passed;
 - a late join (`joins`: verdicts by the join's commit) is judged on its own by its wave's
   gates, on the clusters it pinned, whether its wave passed already or not: failed, its
   commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out),
@@ -150,7 +153,13 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
 
     starts = []
     for w in state.waves:
-        if w.status in OUT and w.late:
+        if w.status in OUT and w.late and w.gone and w.status != "passed":
+            # clusters it pinned left the inventory: it cannot be judged, so nothing more is pinned
+            # into it (a batch renumbered by the departure would hand it the next batch's cluster)
+            actions.append(Action(WAIT, w.number, w.name, w.advance_commit,
+                                  f"late join ({', '.join(w.late)}) waits: the wave cannot be judged, clusters it "
+                                  f"pinned left the inventory ({', '.join(w.gone)})"))
+        elif w.status in OUT and w.late:
             joining, _ = pinnable(plan, plan.wave(w.number), w.late)  # one still unavailable joins once back
             if joining:
                 starts.append(Action(ADVANCE, w.number, w.name, w.advance_commit, "late join", tuple(joining), late=True))
