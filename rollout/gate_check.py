@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from waves.durations import format_duration
 from waves.policy import failure_budget
+from waves.state import EMPTY
 from rollout.observers import Check, Context, gate_of, observer
 
 EVIDENCE_LINES = 100  # per gate, in a verify record; the rest is counted
@@ -81,16 +82,21 @@ def preflight(ws, kube, numbers: list[int], now: float, reach: bool = False) -> 
             observer(name).preflight(context(ws, kube, now, wave), config, list(wave.clusters), reach=reach)
 
 
-def judged(ws, ws_state, wave, ctx) -> list[str]:
-    """The clusters a wave's gate judges: what its first advance pinned (its advance record),
-    whatever the inventory says now: a change that breaks a cluster must fail the wave, not
-    make the cluster unavailable or gone. A cluster not pinned then (left out, unavailable,
-    or joined since) is judged by its late join's own verdict (`evaluate_join`). A recorded
-    cluster whose labels are known nowhere any more cannot be judged (its gate's templates
-    need them)."""
+def judged(ws, ws_state, wave, ctx) -> tuple[list[str], list[str]]:
+    """(the clusters a wave's gate judges, the ones it cannot): what its first advance pinned
+    (its advance record), whatever the inventory says now: a change that breaks a cluster
+    must fail the wave, not make the cluster unavailable or gone. A cluster not pinned then
+    (left out, unavailable, or joined since) is judged by its late join's own verdict
+    (`evaluate_join`). A pinned cluster the plan knows nowhere any more (gone from the
+    inventory, its labels not recorded: the gates' templates, its pins, need them) cannot be
+    judged: it is not dropped, it makes the verdict unknown (`_judge`)."""
     if not ws_state.own:
-        return list(wave.clusters)
-    return [c for c in ws_state.own if c in ctx.labels]
+        return list(wave.clusters), []
+    return _known(ws_state.own, ctx)
+
+
+def _known(clusters, ctx) -> tuple[list[str], list[str]]:
+    return [c for c in clusters if c in ctx.labels], [c for c in clusters if c not in ctx.labels]
 
 
 def evaluate_join(ws, state, number: int, join, now: int, kube) -> WaveVerdict:
@@ -101,34 +107,48 @@ def evaluate_join(ws, state, number: int, join, now: int, kube) -> WaveVerdict:
     failure). docs/inventory.md, "Late joins"."""
     wave = ws.plan.wave(number)
     ctx = context(ws, kube, now, wave, join.advanced_at, join.commit)
-    members = [c for c in join.clusters if c in ctx.labels]
+    members, gone = _known(join.clusters, ctx)
     name = f"{wave.name} late join ({', '.join(join.clusters)})"
-    return _judge(ws, number, name, wave, ctx, members, join.advanced_at, join.bake_remaining, now, budget=0)
+    return _judge(ws, number, name, wave, ctx, members, join.advanced_at, join.bake_remaining, now, budget=0,
+                  gone=gone)
 
 
 def evaluate(ws, state, number: int, now: int, kube) -> WaveVerdict:
     plan = ws.plan
     wave, ws_state = plan.wave(number), state.wave(number)
-    if wave.empty:
+    if ws_state.status == EMPTY:  # never went out (one that did is judged on what it pinned)
         return WaveVerdict(number, wave.name, "passed", "the wave is empty (no cluster matches its selector): "
                            "nothing to judge")
     if ws_state.status in ("pending", "proposed", "reverted"):
         return WaveVerdict(number, wave.name, "failed" if ws_state.status == "reverted" else "pending",
                            f"wave is {ws_state.status}")
     ctx = context(ws, kube, now, wave, ws_state.advanced_at, ws_state.advance_commit)
-    members = judged(ws, ws_state, wave, ctx)
-    return _judge(ws, number, wave.name, wave, ctx, members, ws_state.advanced_at, ws_state.bake_remaining, now)
+    members, gone = judged(ws, ws_state, wave, ctx)
+    return _judge(ws, number, wave.name, wave, ctx, members, ws_state.advanced_at, ws_state.bake_remaining, now,
+                  gone=gone)
 
 
 def _judge(ws, number: int, title: str, wave, ctx, members: list[str], advanced_at: int | None, bake_remaining: int,
-           now: int, budget: int | None = None) -> WaveVerdict:
+           now: int, budget: int | None = None, gone: list[str] = ()) -> WaveVerdict:
     """The verdict of `members` (a wave's, or a late join's) by the wave's gates. `budget`:
-    the failures allowed (default: the policy's maxFailures of the members)."""
+    the failures allowed (default: the policy's maxFailures of what was pinned). `gone`:
+    pinned clusters that cannot be judged now (left the inventory, their labels known
+    nowhere): the tool cannot see them, so the verdict is unknown (halted past
+    progressDeadline), never passed; never failed by them either: they are not evidence
+    that the change failed. Gates and nothing judged is never a pass either."""
     policy = ws.loaded.policy
     checks: list[Check] = []  # from gates that see at least part of the wave
     unseen: list[Check] = []  # from gates that reached nothing
     blind: list[str] = []
-    for spec in wave.gates:
+    if gone and wave.gates:
+        listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        blind.append(f"pinned, no longer in the inventory: {listed}: cannot be judged; "
+                     f"`rollout revert {ws.plan.policy} --wave {wave.name}` restores what its advances pinned")
+        unseen += [Check(c, gate_of(spec)[0], "unknown", "pinned, no longer in the inventory: cannot be judged",
+                         observed=False) for spec in wave.gates for c in gone]
+    elif not members and wave.gates:  # nothing to look at is no evidence the change works
+        blind.append("no pinned cluster to judge")
+    for spec in wave.gates if members else ():
         name, config = gate_of(spec)
         module = observer(name)
         gate_checks = module.observe(ctx, config, members)
@@ -151,6 +171,7 @@ def _judge(ws, number: int, title: str, wave, ctx, members: list[str], advanced_
                 check.state = "failed"
                 check.reason = f"not passed within progressDeadline {format_duration(deadline)}: {check.reason}"
     failed_clusters = sorted({c.cluster for c in checks if c.state == "failed"})
+    # the budget of what is judged: a cluster that cannot be judged is no evidence either way
     allowed = failure_budget(policy.spec.maxFailures, len(members)) if budget is None else budget
     if len(failed_clusters) > allowed:
         first = next(c for c in checks if c.state == "failed")

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from waves.inventory import Cluster
+from waves.planner import pins_of
 from waves.problems import Problem
+from waves.recorded import with_waves_out
 from waves.state import ADVANCE, EMPTY, fold
 from rollout.errors import InvalidInput
 from rollout.git.history import policy_digest, revert_message
 from rollout.manifests.edit import PinError, pin_text, read_pin
 from rollout.outcome import Outcome, WaveChange
+from rollout.recorded import recorded_clusters
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
 from rollout.workspace import UsageError
@@ -29,6 +33,7 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
         # no file checks, shared-field conflicts only reported: a revert must work even if pins broke
         ws = load(session, policy_ref, check_files=False, strict=False)
         events = counted(session.git, ws, events_of(session, ws))  # spec.trust: a forged record moves no revert
+        ws.plan = with_waves_out(ws.plan, ws.loaded.policy, events)  # a wave out whose clusters all left: revertable
         state = fold(ws.plan, events, clock(now))
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         if all_waves:
@@ -69,11 +74,13 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     # where that was the revision already (an earlier epoch had pinned it: a retry, a wave
     # that passed before), to what they held before that epoch's advance, and so on back.
     parents_of: dict[str, list[str]] = {}
+    pinned_by: dict[str, str] = {}  # cluster -> the advance commit that pinned it
     for event in events:
         if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
                 and event.epoch == state.epoch and event.wave == wave.name and (only is None or event.commit == advance):
             for cluster in event.clusters:
                 parents_of.setdefault(cluster, [f"{event.commit}^"])
+                pinned_by.setdefault(cluster, event.commit)
     for event in reversed(events):
         if event.action == ADVANCE and event.policy == plan.policy and event.revision == plan.revision \
                 and event.epoch < state.epoch:
@@ -81,10 +88,18 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                 if cluster in parents_of:
                     parents_of[cluster].append(f"{event.commit}^")
     labels = {c.name: c.labels for c in plan.targets}
-    current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in plan.pins.get(c, [])}))
+    pins = dict(plan.pins)
+    gone = sorted(c for c in parents_of if c not in pins)
+    if gone:  # pinned, left the inventory since: their files are still in Git, and the revert restores them
+        pins_gone, labels_gone, untold = _gone_pins(session, policy, gone, pinned_by)
+        pins.update(pins_gone)
+        labels.update(labels_gone)
+        outcome.notes += [f"cluster {c} left the inventory: its pin {untold[c]} needs labels known nowhere now: "
+                          "that file is left alone" for c in sorted(untold)]
+    current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in pins.get(c, [])}))
     before_texts: dict[tuple[str, str], bytes | None] = {}
     for parent in {p for parents in parents_of.values() for p in parents}:
-        files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in plan.pins.get(c, [])})
+        files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in pins.get(c, [])})
         for file, content in session.git.read_files(parent, files).items():
             before_texts[(parent, file)] = content
     texts: dict[str, str] = {}
@@ -92,10 +107,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     fields_done: set[tuple[str, int, str]] = set()
     held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
-        if cluster not in plan.pins:
-            outcome.notes.append(f"cluster {cluster} left the inventory: its files are left alone")
-            continue
-        for target in plan.pins[cluster]:
+        for target in pins.get(cluster, []):
             pin = policy.spec.pin[target.pin_index]
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
             try:
@@ -126,6 +138,9 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                 result = pin_text(now_text, pin, cluster, labels[cluster], previous.old, target.file,
                                   raw=previous.old_raw, remove_from=previous.absent)
             except PinError as err:
+                if cluster in gone:  # its labels are not known now: not a reason to keep the others on the revision
+                    outcome.notes.append(f"cluster {cluster} left the inventory: {target.file}: {err.message}: left alone")
+                    continue
                 raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
                                             line=err.line)]) from None
             if result.text != now_text:
@@ -156,3 +171,19 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                                       sorted(texts), commit=tip, late=only is not None,
                                       advance=advance if only is not None else None))
     return tip
+
+
+def _gone_pins(session, policy, gone: list[str], pinned_by: dict[str, str]) -> tuple[dict, dict, dict]:
+    """(pins, labels, cluster -> the pin it cannot tell) of clusters a wave pinned that left
+    the inventory since: their labels as the advance recorded them (a hub's), else none (a
+    file inventory's advance records none; most pin templates name the cluster only)."""
+    recorded = recorded_clusters(session.git, sorted({pinned_by[c] for c in gone}))
+    clusters = [recorded.get(c) or Cluster(c) for c in gone]
+    pins = pins_of(policy, clusters)
+    untold = {}
+    for cluster in clusters:
+        told = {t.pin_index for t in pins[cluster.name]}
+        missing = [i for i in range(len(policy.spec.pin)) if i not in told]
+        if missing:
+            untold[cluster.name] = f"spec.pin[{missing[0]}] ({policy.spec.pin[missing[0]].files})"
+    return pins, {c.name: c.labels for c in clusters}, untold

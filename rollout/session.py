@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from waves.recorded import with_waves_out
 from waves.state import RolloutState, epoch_of, fold
 from rollout.clock import CLOCK_OVERRIDE, clock
 from rollout.delivery import delivery_for
@@ -211,9 +212,11 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
                 at_revision: dict[str, bool] | None = None) -> RolloutState:
     """The rollout's state from its events that count (spec.trust: rollout/trust.py) and
     the delivery's proposals of its epoch."""
-    plan = ws.plan
     screen = screen_for(git, ws)
     counted, ignored, unsigned = screen.screen(events)
+    # a wave out whose every cluster left the inventory since is planned back from its records
+    # (never dropped: what waits for it would go on); the workspace's plan is that one from here on
+    plan = ws.plan = with_waves_out(ws.plan, ws.loaded.policy, counted)
     proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision),
                                    screen.good if screen.trust is not None else None)
     state = fold(plan, counted, now, at_revision, proposals)

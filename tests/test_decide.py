@@ -128,7 +128,7 @@ def cleared(plan, state, number, passed) -> bool:
     """What waits for wave `number` may go: it passed (approved where required), or it is
     empty and everything it waits for cleared."""
     wave = plan.wave(number)
-    if wave.empty:
+    if wave.empty and state.wave(number).status == EMPTY:  # planned empty and never out (one out whose clusters left is judged)
         return all(cleared(plan, state, dep, passed) for dep in wave.after)
     return number in passed and (wave.approval != "required" or bool(state.wave(number).approved_by))
 
@@ -568,6 +568,21 @@ class Rollouts(RuleBasedStateMachine):
     def recover(self):
         self.plan = replace(self.plan, down={})
 
+    @rule(indexes=st.sets(st.integers(0, 20), min_size=1, max_size=3))
+    def leave(self, indexes):
+        """Clusters leave the inventory (a fleet file edited, a hub's object deleted): the
+        plan no longer has them, whatever went out. The shell cannot judge a pinned cluster
+        it no longer knows (rollout/gate_check.py): what the step's verdicts model below."""
+        state = self.state()  # the clusters of the waves out: where leaving can lie about a rollout
+        names = sorted({c for w in self.plan.waves if state.wave(w.number).status in OUT for c in w.clusters}) \
+            or sorted(self.plan.wave_of)
+        gone = {names[i % len(names)] for i in indexes} if names else set()
+        self.plan = replace(self.plan, waves=[replace(w, clusters=[c for c in w.clusters if c not in gone])
+                                              for w in self.plan.waves],
+                            wave_of={c: n for c, n in self.plan.wave_of.items() if c not in gone},
+                            pins={c: p for c, p in self.plan.pins.items() if c not in gone},
+                            down={c: why for c, why in self.plan.down.items() if c not in gone})
+
     @rule(wave=st.integers(1, 6))
     def approve(self, wave):
         state = self.state()
@@ -584,7 +599,8 @@ class Rollouts(RuleBasedStateMachine):
         state = self.state()
         if state.overall in ("reverted", "halted"):
             self.commit("retry", "", epoch=max([state.epoch, *(e.number for e in state.epochs)]) + 1)
-            assert self.state().overall == "not-started"
+            after = self.state()  # (every wave planned empty, its clusters gone: nothing to start; it reads in-progress)
+            assert after.overall == "not-started" or all(w.status == EMPTY for w in after.waves)
 
     @rule()
     def lift(self):
@@ -610,6 +626,7 @@ class Rollouts(RuleBasedStateMachine):
         for ws in state.waves:
             for join in ws.joins_out:
                 health = self.join_health[ws.number]
+                health = _unseen(self.plan.wave(ws.number), join.clusters, self.plan.wave_of, health)
                 kind = "failed" if health == "bad" else "unknown" if health == "blind" else \
                     "passed" if join.bake_remaining == 0 else "pending"
                 joined[join.commit] = Verdict(kind, kind, "earlier" if stale else join.commit,
@@ -619,7 +636,7 @@ class Rollouts(RuleBasedStateMachine):
         for ws in state.waves:
             if ws.status not in JUDGED:
                 continue
-            health = self.health[ws.number]
+            health = _unseen(self.plan.wave(ws.number), ws.own, self.plan.wave_of, self.health[ws.number])
             if health == "bad":
                 kind, halt = "failed", False
             elif health == "blind":
@@ -635,9 +652,21 @@ class Rollouts(RuleBasedStateMachine):
                         if j.commit in joined and joined[j.commit].state == "failed" and not stale}
         passed_joins = {a.advance for a in of(actions, VERIFY) if a.late}
         joining = {a.wave for a in of(actions, ADVANCE) if a.late}
+        verified_now = {a.wave for a in of(actions, VERIFY) if not a.late}
+        for action in of(actions, ADVANCE):  # nothing is pinned into a wave that cannot be judged, unpassed
+            if action.late:
+                into = state.wave(action.wave)
+                assert not into.gone or into.status == "passed" or action.wave in verified_now, (action, into)
         for action in of(actions, ADVANCE):  # a first start: no late join of a wave before it out (or now), unjudged
             if not action.late:
                 assert not joining & ancestors(self.plan, action.wave), (action, joining)
+                # nor a gated wave before it that went out (its records say so, whatever the fold
+                # and the inventory say now) and was not recorded as passed
+                for dep in ancestors(self.plan, action.wave):
+                    ours = {e.action for e in self.events if e.wave == self.plan.wave(dep).name
+                            and e.revision == self.plan.revision and e.epoch == state.epoch and e.advance is None}
+                    if "advance" in ours and self.plan.wave(dep).gates:
+                        assert "verify" in ours or dep in verified_now, (action, dep)
             if not action.late and holding[action.wave]:
                 after = [j for dep in ancestors(self.plan, action.wave) for j in state.wave(dep).joins_out
                          if j.commit not in passed_joins]
@@ -661,8 +690,8 @@ class Rollouts(RuleBasedStateMachine):
                     if self.files[cluster] == self.plan.revision:
                         self.files[cluster] = self.prior[cluster][self.plan.revision]
                 self.commit("revert", wave.name, action.clusters, advance=action.advance)
-            elif action.kind == REVERT:
-                for cluster in wave.clusters:
+            elif action.kind == REVERT:  # what its advances pinned, the clusters gone since included
+                for cluster in dict.fromkeys([*wave.clusters, *state.wave(action.wave).pinned]):
                     if self.files[cluster] == self.plan.revision:
                         self.files[cluster] = self.prior[cluster][self.plan.revision]
                 self.commit("revert", wave.name)
@@ -711,7 +740,8 @@ class Rollouts(RuleBasedStateMachine):
             return
         for ws in self.state().waves:
             if ws.status == "reverted":
-                assert all(self.files[c] != self.plan.revision for c in self.plan.wave(ws.number).clusters)
+                assert all(self.files[c] != self.plan.revision for c in [*self.plan.wave(ws.number).clusters,
+                                                                         *ws.pinned])
             for join in ws.joins:  # nor a reverted late join: and its clusters never join again
                 if join.status == "reverted":
                     assert all(self.files[c] != self.plan.revision for c in join.clusters)
@@ -730,11 +760,33 @@ class Rollouts(RuleBasedStateMachine):
 
     @invariant()
     def an_empty_wave_is_empty_and_never_recorded(self):
+        """Planned empty: `empty` and without a record of this rollout, unless it went out
+        before its clusters left the inventory: then it is out (or reverted) on what it
+        pinned, never empty."""
         if not hasattr(self, "plan"):
             return
-        empty = {w.name for w in self.plan.waves if w.empty}
-        assert all(self.state().wave(name).status == EMPTY for name in empty)
-        assert not [e for e in self.events if e.wave in empty]
+        state = self.state()
+        for wave in self.plan.waves:
+            ours = [e for e in self.events if e.wave == wave.name and e.revision == self.plan.revision
+                    and e.epoch == state.epoch]
+            went = [e for e in ours if e.action == "advance"]
+            if not wave.empty:
+                continue
+            if went:
+                assert state.wave(wave.number).status != EMPTY
+                assert state.wave(wave.number).pinned == list(dict.fromkeys(c for e in went for c in e.clusters))
+            else:
+                assert state.wave(wave.number).status == EMPTY and not ours
+
+
+def _unseen(wave, clusters, planned, health: str) -> str:
+    """The shell's verdict on pinned clusters the inventory no longer lists (gated waves):
+    those cannot be judged, so blind, unless a cluster it still sees fails (positive
+    evidence); none left to see: blind."""
+    if not wave.gates or all(c in planned for c in clusters):
+        return health
+    seen = [c for c in clusters if c in planned]
+    return "bad" if health == "bad" and seen else "blind"
 
 
 TestRollouts = Rollouts.TestCase
@@ -775,6 +827,31 @@ class LateJoins(Rollouts):
 
 TestLateJoins = LateJoins.TestCase
 TestLateJoins.settings = settings(stateful_step_count=30, max_examples=60, deadline=None)
+
+
+class Departures(Rollouts):
+    """The same rules and invariants, where clusters leave the inventory while their waves
+    are out (docs/inventory.md, "Clusters that leave the inventory mid-rollout"): steps and
+    departures only, so that a wave emptied after its advance is what is explored."""
+
+    def pause(self, paused):
+        pass
+
+    def set_revision(self, revision):
+        pass
+
+    def availability(self, changed):
+        pass
+
+    def outage(self, index):
+        pass
+
+    def recover(self):
+        pass
+
+
+TestDepartures = Departures.TestCase
+TestDepartures.settings = settings(stateful_step_count=20, max_examples=60, deadline=None)
 
 
 def test_an_unavailable_cluster_is_left_out_joins_once_back_and_nothing_completes_without_it():

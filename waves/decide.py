@@ -34,6 +34,9 @@ The rules, each a property test (tests/test_decide.py):
   (`pinnable`): `skip` leaves the unavailable clusters out (each pinned as a late join
   once back), `wait` holds the wave while any is unavailable, `include` pins them; a wave
   whose clusters are all unavailable waits, and so does every wave after it;
+- a wave that went out is judged on what it pinned: clusters of it that left the inventory
+  since make its verdict unknown (the shell's), and no late join is pinned into it until it
+  passed;
 - a late join (`joins`: verdicts by the join's commit) is judged on its own by its wave's
   gates, on the clusters it pinned, whether its wave passed already or not: failed, its
   commit alone is reverted (`onFailure: halt`: halted; `scope: rollout`: every wave out;
@@ -160,6 +163,11 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         return actions + [Action(WAIT, None, reason=f"nothing advances while the inventory cannot be read: "
                                                     f"{plan.partial}")]
 
+    for w in state.waves:
+        if w.status in OUT and w.late and w.gone and w.status != "passed":  # joining_now pins nothing into it
+            actions.append(Action(WAIT, w.number, w.name, w.advance_commit,
+                                  f"late join ({', '.join(w.late)}) waits: the wave cannot be judged, clusters it "
+                                  f"pinned left the inventory ({', '.join(w.gone)})"))
     starts = [Action(ADVANCE, n, state.wave(n).name, state.wave(n).advance_commit, "late join", clusters, late=True)
               for n, clusters in joining_now(plan, state).items()]
     after = _with_passes(state, passed_now)
@@ -184,10 +192,13 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
 
 def joining_now(plan, state: RolloutState) -> dict[int, tuple[str, ...]]:
     """The late joins a step pins (wave -> clusters): the late clusters of each wave out
-    that are available (one still unavailable joins once back)."""
+    that are available (one still unavailable joins once back), none into a wave that
+    cannot be judged (clusters it pinned left the inventory) until it passed."""
     out = {}
     for w in state.waves:
-        if w.status in OUT and w.late:
+        if w.status in OUT and w.late and not (w.gone and w.status != "passed"):
+            # a wave whose pinned clusters left the inventory cannot be judged: nothing more is pinned
+            # into it until it passed (a batch renumbered by the departure would hand it the next batch's cluster)
             joining, _ = pinnable(plan, plan.wave(w.number), w.late)
             if joining:
                 out[w.number] = tuple(joining)

@@ -12,6 +12,7 @@ start from it, and it is `partial`, so nothing reads "complete" from it.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from waves.inventory import Cluster
 from waves.planner import Plan, Wave, mark_shared, pins_of
@@ -102,3 +103,44 @@ def _numbers(names: list[str], recorded: dict[str, int], warnings: list[Problem]
                 f"advances): numbered {', '.join(str(out[n]) for n in sharing)} while the inventory cannot be read; "
                 "name them (--wave NAME)", ("spec", "waves"), severity="warning"))
     return out
+
+
+def with_waves_out(plan: Plan, policy: RolloutPolicy, events: list[Event]) -> Plan:
+    """`plan` (made from the inventory now), with each wave that went out in the rollout's
+    epoch and that it no longer has added back: every cluster of a `groupBy` group or of a
+    batch left the inventory since, and the planner makes no such wave any more. Without
+    it, its records would belong to no wave: never judged, and what waits for it would go
+    on (a false pass). Each is planned empty (its clusters are what its advances pinned:
+    waves/state.py judges those), numbered after the plan's waves, with the gates, bake and
+    approval of its `spec.waves` entry, and what waits for that entry waits for it. The
+    plan itself when nothing is missing."""
+    name, revision = policy.metadata.name, policy.spec.revision
+    epoch = epoch_of(events, name, revision)
+    planned = {w.name for w in plan.waves}
+    missing = list(dict.fromkeys(e.wave for e in events if e.action == ADVANCE and e.policy == name
+                                 and e.revision == revision and e.epoch == epoch and e.wave not in planned))
+    if not missing:
+        return plan
+    waves, added, warnings = list(plan.waves), [], list(plan.warnings)
+    number = max((w.number for w in waves), default=0)
+    for wave_name in missing:
+        index = spec_index(policy, wave_name)
+        if index is None:  # its gates cannot be told; the plan's warning says it is not judged
+            warnings.append(Problem(f"wave {wave_name} went out and no single spec.waves entry makes it now: "
+                                    "not judged", ("spec", "waves"), severity="warning"))
+            continue
+        spec = policy.spec.waves[index]
+        number += 1
+        batch = re.search(r"/(\d+)$", wave_name)
+        added.append(Wave(number=number, name=wave_name, spec_index=index, group=None,
+                          batch=int(batch.group(1)) if batch else None, clusters=[], bake_seconds=spec.bake,
+                          gates=spec.gates if spec.gates is not None else policy.spec.gates, approval=spec.approval))
+    specs = policy.spec.waves
+    for i, wave in enumerate(waves):
+        spec = specs[wave.spec_index]  # what it waits for: `after` (entries or parts), else the entry before it
+        after = spec.after if spec.after is not None else [specs[wave.spec_index - 1].name] if wave.spec_index else []
+        waits = [a.number for a in added if specs[a.spec_index].name in after or a.name in after
+                 or (a.spec_index == wave.spec_index and a.batch is not None and (wave.batch or 0) > a.batch)]
+        if waits:
+            waves[i] = replace(wave, after=sorted(set(wave.after) | set(waits)))
+    return replace(plan, waves=waves + added, warnings=warnings)

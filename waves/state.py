@@ -20,7 +20,8 @@ FIRST_EPOCH = 1  # a record without `Rollout-Epoch` (written before epochs) is o
 # A wave that went out: on the new revision and not reverted.
 OUT = ("baking", "verifying", "passed")
 # A wave that claims no cluster: it pins nothing and has nothing to judge, so it is never
-# advanced; it passes once every wave it waits for has (`passed`, below).
+# advanced; it passes once every wave it waits for has (`passed`, below). A wave that went out
+# is never empty, whatever the inventory says since: it is judged on what its advances pinned.
 EMPTY = "empty"
 
 
@@ -123,6 +124,7 @@ class WaveState:
     halt_reason: str | None = None
     joins: list[JoinState] = field(default_factory=list)  # its late joins, oldest first
     own: list[str] = field(default_factory=list)  # what its first advance pinned: its own gate's clusters
+    gone: list[str] = field(default_factory=list)  # pinned, and in no wave of the plan now (left the inventory)
 
     def join(self, commit: str | None) -> JoinState | None:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
@@ -203,7 +205,9 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
     states = []
     for wave in plan.waves:
         state = WaveState(wave.number, wave.name)
-        if wave.empty:
+        if wave.empty and not any(e.action == ADVANCE for e in by_wave.get(wave.name, [])):
+            # claims no cluster and never went out; one that went out and whose clusters left
+            # the inventory since is judged on what it pinned (`gone`), never empty
             state.status = EMPTY
             states.append(state)
             continue
@@ -255,6 +259,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             # what its advances pinned, in the order they pinned it: its gate's clusters
             state.pinned = list(dict.fromkeys(c for e in by_wave.get(wave.name, []) if e.action == ADVANCE
                                               for c in e.clusters))
+            state.gone = [c for c in state.pinned if c not in plan.wave_of]
             done = next((e for e in passes if e.at >= state.advanced_at + wave.bake_seconds), None)
             if done is not None:
                 state.verified_at, state.verify_commit = done.at, done.commit

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 
 from waves.durations import format_duration
-from waves.state import FIRST_EPOCH
+from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
@@ -51,6 +51,9 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
         for join in w.joins:  # each judged on its own (docs/inventory.md, "Late joins")
             if join.status in ("baking", "verifying", "reverted"):
                 why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}") if x)
+        if w.gone and w.status in ("baking", "verifying", "passed"):  # still its gate's: judged, or unknown
+            why = "; ".join(x for x in (why, f"pinned, not in the inventory now: {', '.join(w.gone[:5])}"
+                                        + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -134,6 +137,8 @@ def state_dict(plan, state) -> dict:
                 "approvedBy": w.approved_by,
                 "gated": bool(plan.wave(w.number).gates),
                 "clusters": plan.wave(w.number).clusters,
+                "pinned": w.pinned,  # what its advances pinned: its gate's clusters, whatever the inventory says now
+                "gone": w.gone,  # pinned, and in no wave of the plan now (left the inventory)
                 "clustersNotAtRevision": w.clusters_behind,
                 "late": w.late,
                 "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
@@ -187,6 +192,9 @@ def render(plan, state, fmt: str, hold=None) -> None:
             behind += f" +{len(w.clusters_behind) - shown}"
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
+        if w.gone and w.status in OUT:
+            behind = (behind + "; " if behind else "") + f"gone from the inventory: {', '.join(w.gone[:shown])}" \
+                + (f" +{len(w.gone) - shown}" if shown and len(w.gone) > shown else "")
         verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
                     else "—" if w.status == "empty" else "no gates" if not plan.wave(w.number).gates else "—")
         shown_status = wave_status(w)
