@@ -33,10 +33,10 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
         if state.halts:
             require_signing(session, ws, "the lifting of a halt")
         for wave in state.halts:
-            tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
-                                                                wave.halt_commit, reason, who, digest,
-                                                                epoch=state.epoch))
-            outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
+            for halt in wave.halt_commits:  # the wave's own and its late joins': one lift each
+                tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
+                                                                    halt, reason, who, digest, epoch=state.epoch))
+                outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
         return outcome, base, tip
 
     return publish(session, attempt, record=True)

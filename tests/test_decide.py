@@ -437,6 +437,12 @@ def test_a_late_join_after_its_wave_passed_fails_and_only_it_is_reverted():
     assert fold(plan, halted, T0 + 220).wave(1).halt_reason == "late join (b): cannot see"
     lifted = halted + [Event("lift1", T0 + 230, "lift", "p", "v2", "canary", lifts="halt1")]
     assert fold(plan, lifted, T0 + 240).halts == [] and fold(plan, lifted, T0 + 240).wave(1).joins[0].halt_commit is None
+    # the wave halted too (its own halt record): `resume --halt` lifts both, one record each, or it stays halted
+    both = halted + [Event("halt0", T0 + 215, "halt", "p", "v2", "canary", advance="adv1", reason="cannot see a")]
+    assert fold(plan, both, T0 + 220).wave(1).halt_commits == ["halt0", "halt1"]
+    one = both + [Event("lift0", T0 + 230, "lift", "p", "v2", "canary", lifts="halt0")]
+    assert [w.number for w in fold(plan, one, T0 + 240).halts] == [1]  # the join's halt still holds it
+    assert fold(plan, one + [Event("lift1", T0 + 231, "lift", "p", "v2", "canary", lifts="halt1")], T0 + 240).halts == []
 
 
 def test_a_failed_late_join_whose_revert_would_restore_nothing_halts():
@@ -606,9 +612,10 @@ class Rollouts(RuleBasedStateMachine):
     def lift(self):
         """`rollout resume --halt`: the halted waves are judged afresh."""
         for wave in self.state().halts:
-            self.serial += 1
-            self.events.append(Event(f"c{self.serial}", self.now, "lift", self.plan.policy, self.plan.revision,
-                                     wave.name, epoch=self.state().epoch, lifts=wave.halt_commit))
+            for halt in wave.halt_commits:  # as rollout/halt.py writes them: its own and its late joins'
+                self.serial += 1
+                self.events.append(Event(f"c{self.serial}", self.now, "lift", self.plan.policy, self.plan.revision,
+                                         wave.name, epoch=self.state().epoch, lifts=halt))
         assert not self.state().halts
 
     @rule(seconds=st.sampled_from([0, 1, 30, 120, 700]),

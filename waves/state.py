@@ -130,6 +130,15 @@ class WaveState:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
 
     @property
+    def halt_commits(self) -> list[str]:
+        """Every halt record holding it, not lifted: its own and each of its late joins'
+        (`halt_commit` shows one). `rollout resume --halt` lifts them all: lifting the one
+        shown would leave the next holding the rollout."""
+        out = [self.halt_commit] if self.halt_commit else []
+        return out + [j.halt_commit for j in self.joins
+                      if j.halt_commit and j.status != "reverted" and j.halt_commit not in out]
+
+    @property
     def joins_out(self) -> list[JoinState]:
         """Its late joins out and not judged yet (baking, verifying): what waits for the wave waits for them."""
         return [j for j in self.joins if j.status in ("baking", "verifying")] if self.status in OUT else []
