@@ -39,6 +39,24 @@ def test_a_gate_record_counts_wherever_it_sorts_against_its_advance(skew, verify
     assert (state.status, state.verify_commit, state.advance_commit) == ("passed", "b" * 40, "a" * 40)
 
 
+@given(same_time=st.booleans())
+def test_one_advance_reaching_the_branch_as_two_commits_is_no_late_join(same_time):
+    """GitLab's squash-and-merge: the squash commit and the merge commit carry the same
+    advance record. The second pins nothing new: no late join of the wave's own clusters,
+    one pass. A later advance that pins a cluster the first had not is a join."""
+    wave = PLAN.waves[0]
+    squash = event("advance", wave.name, T0, "a" * 40, wave.clusters)
+    merge = event("advance", wave.name, T0 + (0 if same_time else 1), "m" * 40, wave.clusters)
+    verify = event("verify", wave.name, T0 + wave.bake_seconds + 1, "b" * 40)
+    state = fold(PLAN, [squash, merge, verify], T0 + wave.bake_seconds + 10).wave(wave.number)
+    assert (state.status, state.joins, state.advance_commit) == ("passed", [], "a" * 40)
+    first, *rest = wave.clusters
+    joined = fold(PLAN, [event("advance", wave.name, T0, "a" * 40, [first]),
+                         event("advance", wave.name, T0 + 5, "m" * 40, [first]),
+                         event("advance", wave.name, T0 + 9, "j" * 40, wave.clusters)], T0 + 20).wave(wave.number)
+    assert [(j.commit, j.clusters) for j in joined.joins] == [("j" * 40, tuple(wave.clusters))]
+
+
 @given(early=st.integers(min_value=1, max_value=1800), verify_first=st.booleans())
 def test_a_pass_recorded_during_the_bake_never_counts_and_one_after_it_does(early, verify_first):
     """Issue 18: no verify before the bake ends (a hand-made record, or a runner whose

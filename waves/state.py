@@ -225,7 +225,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         # Every advance of the wave after its first is a late join, judged on its own: its
         # records name its commit. Known before the loop: a records branch may sort a record
         # before the advance it names.
-        advances = [e for e in by_wave.get(wave.name, []) if e.action == ADVANCE]
+        advances = _new_pins([e for e in by_wave.get(wave.name, []) if e.action == ADVANCE])
         first = advances[0].commit if advances else None
         joins = {e.commit for e in advances[1:]}
         state.joins = [JoinState(e.commit, tuple(e.clusters), e.time) for e in advances[1:]]
@@ -400,6 +400,20 @@ def ready(plan: Plan, state: RolloutState) -> list[int]:
             continue
         if all(passed(plan, state, dep) for dep in wave.after):
             out.append(wave.number)
+    return out
+
+
+def _new_pins(advances: list[Event]) -> list[Event]:
+    """A wave's advances that pinned something: the first, then each that pinned a cluster
+    none before it had. One change can reach the branch as two commits carrying the same
+    record (GitLab's squash commit and the merge commit made with its message); the second
+    pins nothing new and is no late join (a late join pins clusters its wave's advances had
+    not, and a cluster is pinned once an epoch: a reverted join stops the revision)."""
+    out, pinned = [], set()
+    for event in advances:
+        if not out or not pinned.issuperset(event.clusters):
+            out.append(event)
+            pinned.update(event.clusters)
     return out
 
 
