@@ -371,6 +371,12 @@ class Delivery:
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         subject, _, rest = message.partition("\n")
         method = self.spec.mergeMethod
+        if method == "rebase" and _changes_nothing(git, flight["commit"]):
+            # A rebase drops a commit that changes no file (a late join or an advance whose files
+            # held the revision already, an approval): the branch would stay where it was and the
+            # change be proposed again on every step. A squash lands it, made at merge time, its
+            # message (the trailers) kept: the record push delivery would have pushed.
+            method = "squash"
         text = rest.strip() + "\n" if method == "squash" else f"Merges {request.ref} from {branch}.\n"
         if approval is not None and (approval[1] is not None or method != "merge"):
             # The merge is the approve record, signed by the forge's key: its message names the
@@ -442,6 +448,12 @@ class Delivery:
         number = ws.plan.wave(event.wave).number if _has_wave(ws.plan, event.wave) else 0
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         return WaveChange(number, event.wave, event.action, list(event.clusters), [], commit=flight["commit"]), outcome
+
+
+def _changes_nothing(git, commit: str) -> bool:
+    """Whether `commit` changes no file (its tree is its parent's)."""
+    trees = git.run("rev-parse", f"{commit}^{{tree}}", f"{commit}^^{{tree}}", check=False).split()
+    return len(trees) == 2 and trees[0] == trees[1]
 
 
 def _has_wave(plan, name: str) -> bool:
