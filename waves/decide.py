@@ -221,8 +221,9 @@ def inseparable(plan, wave, join, unchanged=frozenset()) -> str | None:
     """Why a late join's commit cannot be reverted alone (None: it can): a field its
     clusters pin together with clusters another advance of the wave pinned (`Wave.shared`:
     the field held the revision already when it joined, so its commit changed nothing
-    there, and restoring it would move those clusters too), or a commit that changed none
-    of its clusters' files (`unchanged`, read from Git by the shell). Its revert would
+    there, and restoring it would move those clusters too), or a commit whose revert
+    restores nothing while its clusters stay on the revision (`unchanged`, read from Git by
+    the shell, with its words for why: it changed none of their files). Its revert would
     restore nothing: never recorded as reverted while its clusters stay on the revision."""
     mine = set(join.clusters)
     others = set(wave.pinned) - mine - {c for j in wave.joins if j.status == "reverted" for c in j.clusters}
@@ -234,7 +235,9 @@ def inseparable(plan, wave, join, unchanged=frozenset()) -> str | None:
     if fields:
         return "its clusters pin " + "; ".join(fields) + ", pinned by another advance of the wave"
     if join.commit in unchanged:
-        return f"it changed none of its clusters' files (they held {plan.revision} already)"
+        why = unchanged.get(join.commit) if isinstance(unchanged, dict) else None  # the shell's words, when given
+        return (f"its revert would restore nothing ({why})" if why else
+                f"it changed none of its clusters' files (they held {plan.revision} already)")
     return None
 
 
