@@ -79,7 +79,8 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in found.texts.items()}, msg, modes)
     else:
         tip = session.git.commit_empty_on(tip, msg)
-    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in found.restored)),
+    pairs = found.restored or found.off  # nothing to restore: the clusters it finds off the revision
+    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in pairs)),
                                       sorted(found.texts), commit=tip, late=only is not None,
                                       advance=advance if only is not None else None))
     return tip
@@ -212,4 +213,6 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     if not texts and stays:
         out.stuck = "; ".join(dict.fromkeys(stays)) + f": {'it stays' if len(stays) == 1 else 'they stay'} on " \
                     f"{plan.revision}"
+    elif not texts and not restored and not out.off:  # nothing known of it: "nothing to restore" would be a guess
+        out.stuck = "none of its clusters' pins could be read"
     return out

@@ -118,6 +118,7 @@ def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_on
     # (in this process: it holds the checkout's lock since the step above, as a run would)
     back = CliRunner().invoke(app, ["revert", "p", "--wave", "canary", "--reason", "fixed by hand", "--repo", str(work)])
     assert back.exit_code == 0, back.output
+    assert "reverted wave 1 canary: 1 cluster, 0 files" in back.output, back.output
     assert "wave 1 canary: nothing to restore: no file of it holds v2 any more" in back.output, back.output
     git(work, "pull", "-q")
     message = git(work, "log", "-1", "--format=%B")
