@@ -362,6 +362,8 @@ def revert(
     _print_outcome(outcome, format.value, "reverted")
     outcome.reason = reason
     _notify(root, outcome, policy)
+    if outcome.stuck:  # a revert that restores nothing while its clusters stay on the revision: not done
+        raise typer.Exit(1)
 
 
 @command

@@ -31,6 +31,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # what a pause or a change window kept from starting
     paused: bool = False
+    stuck: list[str] = field(default_factory=list)  # reverts not committed: they restore nothing, a cluster stays on the revision
     ws: object = field(default=None, repr=False)  # what the changes were decided on: the plan
     state: object = field(default=None, repr=False)  # and the state (for a pull request's body)
     decided: list = field(default_factory=list, repr=False)  # the step's actions these changes carry out

@@ -4,6 +4,7 @@ per wave, published as urgent (a pull request of its own, or a push)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.inventory import Cluster
@@ -52,24 +53,90 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
 def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None,
                 only: tuple[str, ...] | None = None) -> str:
     """`only`: a late join's revert: the clusters its commit (`advance`) pinned go back,
-    nothing else of the wave (docs/inventory.md, "Late joins")."""
+    nothing else of the wave (docs/inventory.md, "Late joins"). A revert that restores
+    nothing is committed only when none of its clusters' files holds the revision any more
+    (a true "nothing to restore"); while one does and cannot be taken back, it is never
+    committed nor read as done (`outcome.stuck`: the caller halts or refuses)."""
+    plan = ws.plan
+    wave, ws_state = plan.wave(number), state.wave(number)
+    found = _restore(session, ws, state, events, number, tip, advance, only)
+    outcome.notes += found.notes
+    if found.skip:
+        return tip
+    if found.stuck:  # its clusters stay on the revision: never an empty revert read as `reverted`
+        what = (f"the late join of wave {number} {wave.name} ({', '.join(only)})" if only is not None
+                else f"wave {number} {wave.name}")
+        whole = (f"`rollout revert {plan.policy} --wave {number}` takes the wave back whole" if only is not None
+                 else f"fix the pins by hand, then `rollout revert {plan.policy} --wave {number}` records it")
+        outcome.notes.append(f"{what}: its revert restores nothing: not committed; a person decides ({whole})")
+        outcome.stuck.append(what)
+        return tip
+    what = f"the late join of wave {number} {wave.name}" if only is not None else f"wave {number} {wave.name}"
+    if not found.texts:  # true, and worth recording: the wave (or join) is off the revision, by hand
+        outcome.notes.append(f"{what}: nothing to restore: no file of it holds {plan.revision} any more (a person "
+                             "put the previous pins, or others, back): recorded as reverted")
+    digest = policy_digest(ws.loaded.text)
+    msg = revert_message(plan.policy, plan.revision, number, wave.name, found.restored or found.off, reason, digest,
+                         advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None,
+                         nothing=not found.texts)
+    modes = session.git.modes(tip)
+    if found.texts:
+        tip = session.git.commit_on(tip, {f: t.encode() for f, t in found.texts.items()}, msg, modes)
+    else:
+        tip = session.git.commit_empty_on(tip, msg)
+    pairs = found.restored or found.off  # nothing to restore: the clusters it finds off the revision
+    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in pairs)),
+                                      sorted(found.texts), commit=tip, late=only is not None,
+                                      advance=advance if only is not None else None))
+    return tip
+
+
+def restores_nothing(session, ws, state, events, number, advance: str | None = None,
+                     only: tuple[str, ...] | None = None) -> str | None:
+    """Why reverting wave `number` (or, with `only`, its late join `advance`) at the branch's
+    tip would restore nothing while its clusters stay on the revision (None: it restores
+    something, or nothing needs restoring): what `revert_wave` would refuse, asked before a
+    step decides (waves/decide.py halts it instead)."""
+    found = _restore(session, ws, state, events, number, session.git.head(), advance, only)
+    return found.stuck
+
+
+@dataclass
+class _Restored:
+    texts: dict[str, str] = field(default_factory=dict)  # file -> its restored text
+    restored: list[tuple[str, str]] = field(default_factory=list)  # (cluster, file) back on its previous pin
+    off: list[tuple[str, str]] = field(default_factory=list)  # (cluster, file) off the revision already: left alone
+    notes: list[str] = field(default_factory=list)
+    stuck: str | None = None  # nothing restored and a cluster stays on the revision: why
+    skip: bool = False  # nothing to revert at all (reverted already, never advanced, empty): the note says so
+
+
+def _restore(session, ws, state, events, number, tip, advance, only) -> _Restored:
+    """What the revert would write on `tip`: the restored texts, or why it restores nothing
+    while a cluster stays on the revision (each cluster back on what its files held just
+    before the commit that pinned it)."""
     plan, policy = ws.plan, ws.loaded.policy
     wave, ws_state = plan.wave(number), state.wave(number)
     events = counted(session.git, ws, events)  # the pins to restore are those of advances that counted
+    out = _Restored()
     if ws_state.status == "reverted":
-        outcome.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
-        return tip
+        out.notes.append(f"wave {number} {wave.name} is already reverted: nothing to do")
+        out.skip = True
+        return out
     join = ws_state.join(advance) if only is not None else None
     if only is not None and (join is None or join.status == "reverted"):
-        outcome.notes.append(f"the late join of wave {number} {wave.name} ({', '.join(only)}) is "
-                             + ("already reverted" if join else "not of this rollout") + ": nothing to do")
-        return tip
+        out.notes.append(f"the late join of wave {number} {wave.name} ({', '.join(only)}) is "
+                         + ("already reverted" if join else "not of this rollout") + ": nothing to do")
+        out.skip = True
+        return out
     if ws_state.status == "pending":
-        outcome.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
-        return tip
+        out.notes.append(f"wave {number} {wave.name} was never advanced: nothing to revert")
+        out.skip = True
+        return out
     if ws_state.status == EMPTY:
-        outcome.notes.append(f"wave {number} {wave.name} is empty (no cluster matches its selector): nothing to revert")
-        return tip
+        out.notes.append(f"wave {number} {wave.name} is empty (no cluster matches its selector): nothing to revert")
+        out.skip = True
+        return out
     # Each cluster goes back to what its files held just before the commit that pinned it;
     # where that was the revision already (an earlier epoch had pinned it: a retry, a wave
     # that passed before), to what they held before that epoch's advance, and so on back.
@@ -90,20 +157,21 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     labels = {c.name: c.labels for c in plan.targets}
     pins = dict(plan.pins)
     gone = sorted(c for c in parents_of if c not in pins)
+    stays: list[str] = []  # on the revision, and this revert cannot take it back: why
     if gone:  # pinned, left the inventory since: their files are still in Git, and the revert restores them
         pins_gone, labels_gone, untold = _gone_pins(session, policy, gone, pinned_by)
         pins.update(pins_gone)
         labels.update(labels_gone)
-        outcome.notes += [f"cluster {c} left the inventory: its pin {untold[c]} needs labels known nowhere now: "
-                          "that file is left alone" for c in sorted(untold)]
+        out.notes += [f"cluster {c} left the inventory: its pin {untold[c]} needs labels known nowhere now: "
+                      "that file is left alone" for c in sorted(untold)]
+        stays += [f"{c} left the inventory: its pin {untold[c]} needs labels known nowhere now" for c in sorted(untold)]
     current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in pins.get(c, [])}))
     before_texts: dict[tuple[str, str], bytes | None] = {}
     for parent in {p for parents in parents_of.values() for p in parents}:
         files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in pins.get(c, [])})
         for file, content in session.git.read_files(parent, files).items():
             before_texts[(parent, file)] = content
-    texts: dict[str, str] = {}
-    restored = []
+    texts, restored = out.texts, out.restored
     fields_done: set[tuple[str, int, str]] = set()
     held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
@@ -116,8 +184,9 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                     restored.append((cluster, target.file))
                     continue
                 if current.old != plan.revision:
-                    outcome.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
-                                         f"{plan.revision}: left alone")
+                    out.notes.append(f"cluster {cluster}: {target.file} holds {current.old!r}, not "
+                                     f"{plan.revision}: left alone")
+                    out.off.append((cluster, target.file))
                     continue
                 previous = None
                 for parent in parents:
@@ -128,7 +197,8 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                     if previous.old != plan.revision:
                         break
                 if previous is None:
-                    outcome.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
+                    out.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
+                    stays.append(f"{cluster}: {target.file} did not exist before")
                     continue
                 if previous.old == plan.revision:  # its advance changed nothing there: said below, unless
                     # another cluster's restore of the same (shared) field takes it back
@@ -139,7 +209,8 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
                                   raw=previous.old_raw, remove_from=previous.absent)
             except PinError as err:
                 if cluster in gone:  # its labels are not known now: not a reason to keep the others on the revision
-                    outcome.notes.append(f"cluster {cluster} left the inventory: {target.file}: {err.message}: left alone")
+                    out.notes.append(f"cluster {cluster} left the inventory: {target.file}: {err.message}: left alone")
+                    stays.append(f"{cluster} left the inventory: {target.file}: {err.message}")
                     continue
                 raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
                                             line=err.line)]) from None
@@ -151,26 +222,16 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
         if key in fields_done:
             restored += items
             continue
-        outcome.notes += [f"cluster {cluster}: {file} held {plan.revision} already when it was pinned (another "
-                          f"cluster's advance of a field they share, or a person, put it there): nothing to restore, "
-                          f"it stays on {plan.revision}" for cluster, file in items]
-    if only is not None and not texts:  # a late join's revert that restores nothing is never recorded as done
-        outcome.notes.append(f"the late join of wave {number} {wave.name} ({', '.join(only)}): its revert restores "
-                             f"nothing: not committed; a person decides (`rollout revert {plan.policy} --wave "
-                             f"{number}` takes the wave back whole)")
-        return tip
-    digest = policy_digest(ws.loaded.text)
-    msg = revert_message(plan.policy, plan.revision, number, wave.name, restored, reason, digest,
-                         advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None)
-    modes = session.git.modes(tip)
-    if texts:
-        tip = session.git.commit_on(tip, {f: t.encode() for f, t in texts.items()}, msg, modes)
-    else:
-        tip = session.git.commit_empty_on(tip, msg)
-    outcome.changes.append(WaveChange(number, wave.name, "revert", list(dict.fromkeys(c for c, _ in restored)),
-                                      sorted(texts), commit=tip, late=only is not None,
-                                      advance=advance if only is not None else None))
-    return tip
+        out.notes += [f"cluster {cluster}: {file} held {plan.revision} already when it was pinned (another "
+                      f"cluster's advance of a field they share, or a person, put it there): nothing to restore, "
+                      f"it stays on {plan.revision}" for cluster, file in items]
+        stays += [f"{cluster}: {file} held {plan.revision} already when it was pinned" for cluster, file in items]
+    if not texts and stays:
+        out.stuck = "; ".join(dict.fromkeys(stays)) + f": {'it stays' if len(stays) == 1 else 'they stay'} on " \
+                    f"{plan.revision}"
+    elif not texts and not restored and not out.off:  # nothing known of it: "nothing to restore" would be a guess
+        out.stuck = "none of its clusters' pins could be read"
+    return out
 
 
 def _gone_pins(session, policy, gone: list[str], pinned_by: dict[str, str]) -> tuple[dict, dict, dict]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from waves.decide import ADVANCE, HALT, REVERT, VERIFY, Action, Verdict, decide, of
-from waves.state import Event, RolloutState
+from waves.state import OUT, Event, RolloutState
 from rollout.controls import hold_of
 from rollout.advance import build_advances
 from rollout.outcome import Outcome, WaveChange
-from rollout.revert import revert_wave
+from rollout.revert import restores_nothing, revert_wave
 from rollout.trust import require_signing
 from rollout.session import clock, events_of, fold_events, load, open_synced, publish
 from rollout.git.history import RECORDS, halt_message, history_refs, policy_digest, verify_message
@@ -87,7 +87,8 @@ class Stepper:
         snap = self.snapshot()
         numbered = {w.number: verdicts[w.name] for w in snap.state.waves if w.name in verdicts}
         failure = snap.ws.loaded.policy.spec.onFailure
-        unchanged = unchanged_joins(self.session.git, snap.ws.plan, snap.state, joins or {})
+        unchanged = unrevertable(self.session, snap, numbered, joins or {}, failure.scope) \
+            if failure.action == "revert" else {}
         return decide(snap.ws.plan, snap.state, numbered, snap.hold, failure.action, failure.scope, joins, unchanged)
 
     def act(self, verdicts: dict[str, Verdict], kinds: tuple[str, ...], urgent: bool = False,
@@ -143,21 +144,29 @@ class Stepper:
         return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
 
 
-def unchanged_joins(git, plan, state: RolloutState, joins: dict[str, Verdict]) -> set[str]:
-    """The failed late joins whose commit changed none of the files their clusters pin (the
-    files held the revision already): reverting such a commit restores nothing, so decide
-    halts it. Read for the failed ones only, one `git diff-tree` each."""
-    out = set()
+def unrevertable(session, snap: Snapshot, verdicts: dict[int, Verdict], joins: dict[str, Verdict],
+                 scope: str = "wave") -> dict[str, str]:
+    """The advance commits whose revert would restore nothing while their clusters stay on
+    the revision (rollout/revert.py: what revert_wave refuses to commit), so decide halts
+    them: each failed late join (its commit), each failed wave (its first advance: the
+    whole wave's revert) and, under `scope: rollout` once any failed, every wave out.
+    Read for those only: a few `git cat-file` each. Commit -> why."""
+    ws, state, events = snap.ws, snap.state, snap.events
+    out = {}
+    failed = {n for n, v in verdicts.items() if v.state == "failed" and v.advance == state.wave(n).advance_commit}
     for wave in state.waves:
         for join in wave.joins:
             verdict = joins.get(join.commit)
-            if verdict is None or verdict.state != "failed" or verdict.advance != join.commit:
-                continue
-            files = sorted({t.file for c in join.clusters for t in plan.pins.get(c, [])})
-            changed = git.run("diff-tree", "--no-commit-id", "--name-only", "-r", f"{join.commit}^", join.commit,
-                              "--", *files) if files else ""
-            if not changed.strip():
-                out.add(join.commit)
+            if verdict is not None and verdict.state == "failed" and verdict.advance == join.commit:
+                why = restores_nothing(session, ws, state, events, wave.number, join.commit, join.clusters)
+                if why:
+                    out[join.commit] = why
+    any_failed = bool(failed) or any(v.state == "failed" for v in joins.values())
+    for wave in state.waves:
+        if wave.status in OUT and wave.advance_commit and (wave.number in failed or (scope == "rollout" and any_failed)):
+            why = restores_nothing(session, ws, state, events, wave.number)
+            if why:
+                out[wave.advance_commit] = why
     return out
 
 

@@ -288,6 +288,30 @@ def test_a_late_join_is_judged_on_its_own_and_bound_to_its_commit(situation, dat
         c for c, (_, j, v) in theirs.items() if v.state == "passed" and j.verify_commit is None and j.bake_remaining == 0}
 
 
+@given(any_situation, st.data())
+@settings(deadline=None)
+def test_a_wave_whose_revert_would_restore_nothing_halts_never_an_empty_revert(situation, data):
+    """`unchanged` holding waves' advances (the shell read that their whole revert restores
+    nothing while their clusters stay on the revision): such a wave is halted where it would
+    have been reverted, saying why, whatever the scope; every other stop is as without it."""
+    plan, state, verdicts, hold, on_failure, scope, joined = situation
+    commits = sorted(w.advance_commit for w in state.waves if w.status in OUT)
+    unchanged = {c: "a: f.yaml held v2 already when it was pinned: it stays on v2"
+                 for c in (data.draw(st.sets(st.sampled_from(commits))) if commits else ())}
+    plain = decide(plan, state, verdicts, hold, on_failure, scope, joined)
+    actions = decide(plan, state, verdicts, hold, on_failure, scope, joined, unchanged)
+    assert not [a for a in of(actions, REVERT) if not a.late and a.advance in unchanged]  # never reverted
+    stuck = [a for a in of(plain, REVERT) if not a.late and a.advance in unchanged]
+    for was in stuck:  # halted instead, the same wave and advance, saying why
+        (now,) = [a for a in actions if a.wave == was.wave and a.advance == was.advance and not a.late]
+        assert now.kind == HALT and now.reason.startswith(was.reason) and f"({unchanged[was.advance]})" in now.reason
+    # the rest as without it (scope rollout: a failure halted so still reverts every other wave out)
+    assert [(a.kind, a.wave, a.advance) for a in actions if a.late or a.advance not in unchanged] == \
+        [(a.kind, a.wave, a.advance) for a in plain if a.late or a.advance not in unchanged]
+    if stuck:
+        assert not of(actions, ADVANCE) and not of(actions, VERIFY)
+
+
 @given(plans(), st.data())
 @settings(deadline=None)
 def test_nothing_starts_after_a_wave_whose_late_join_is_not_judged_yet(plan, data):

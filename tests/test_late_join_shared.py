@@ -21,7 +21,7 @@ from waves.decide import HALT, REVERT, Verdict
 from rollout.outcome import Outcome
 from rollout.revert import revert_wave
 from rollout.session import clock, events_of, load, open_synced, publish
-from rollout.step import Stepper, unchanged_joins
+from rollout.step import Stepper, unrevertable
 from waves.state import fold
 
 POLICY = """\
@@ -91,7 +91,8 @@ def test_a_failed_late_join_on_a_shared_field_halts_and_the_wave_s_revert_takes_
     state = stepper.snapshot().state
     assert [(j.commit, j.clusters, j.status) for j in state.wave(1).joins] == [(join, ("dev-east",), "verifying")]
     failed = {join: Verdict("failed", "dev-east: Degraded", join)}
-    assert unchanged_joins(session.git, stepper.snapshot().ws.plan, state, failed) == {join}
+    assert unrevertable(session, stepper.snapshot(), {}, failed) == {
+        join: "dev-east: values/dev.yaml held v2 already when it was pinned: it stays on v2"}
     (halt,) = stepper.decide({}, failed)
     assert (halt.kind, halt.wave, halt.advance, halt.clusters, halt.late) == (HALT, 1, join, ("dev-east",), True)
     assert halt.reason == (

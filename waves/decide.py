@@ -45,7 +45,10 @@ The rules, each a property test (tests/test_decide.py):
   blind past progressDeadline it halts, passed after its own bake it is recorded; a
   reverted late join stops the revision as a reverted wave does, and a wave that waits,
   directly or through others, for a wave with a late join out and unjudged (or pinned in
-  this very step) does not start until that join passed.
+  this very step) does not start until that join passed;
+- a wave's revert that would restore nothing while its clusters stay on the revision
+  (`unchanged`: every file of it held the revision already when pinned) is a halt, never
+  an empty revert read as `reverted` (a person decides), as for a late join.
 """
 
 from __future__ import annotations
@@ -83,9 +86,12 @@ class Action:
 
 def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert",
            scope: str = "wave", joins: dict[str, Verdict] | None = None,
-           unchanged: frozenset[str] | set[str] = frozenset()) -> list[Action]:
-    """`unchanged`: the late joins (commits) that changed none of the files their clusters
-    pin, as the shell read them from Git: reverting such a commit restores nothing."""
+           unchanged: frozenset[str] | set[str] | dict[str, str] = frozenset()) -> list[Action]:
+    """`unchanged`: the advance commits whose revert would restore nothing while their
+    clusters stay on the revision, as the shell read them from Git: a late join's commit
+    (it changed none of the files its clusters pin), or a wave's first advance (the
+    whole wave's revert: every file of it held the revision before it, or cannot be told);
+    a dict gives the shell's words for why, by commit."""
     actions: list[Action] = []
     bound = {w.number: verdicts[w.number] for w in state.waves if w.status in JUDGED and not w.halt_commit
              and w.number in verdicts and verdicts[w.number].advance == w.advance_commit}
@@ -98,8 +104,10 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             continue
         if verdict.state == "failed":
             kind = REVERT if on_failure == "revert" else HALT
-            stops.append(Action(kind, wave.number, wave.name, wave.advance_commit, f"gate failed: {verdict.reason}",
-                                evidence=verdict.evidence))
+            reason = f"gate failed: {verdict.reason}"
+            if kind == REVERT and wave.advance_commit in unchanged:  # its revert would restore nothing
+                kind, reason = HALT, f"{reason}; {_stays(plan, wave, unchanged)}"
+            stops.append(Action(kind, wave.number, wave.name, wave.advance_commit, reason, evidence=verdict.evidence))
         elif verdict.state == "unknown":
             kind = HALT if verdict.halt else WAIT
             actions.append(Action(kind, wave.number, wave.name, wave.advance_commit, verdict.reason,
@@ -121,8 +129,8 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             kind = HALT if verdict.halt else WAIT
             actions.append(Action(kind, wave.number, wave.name, join.commit, f"{what}: {verdict.reason}",
                                   join.clusters, late=True, evidence=verdict.evidence))
-    if scope == "rollout" and any(a.kind == REVERT for a in stops):
-        stops = _revert_everything(state, stops)
+    if scope == "rollout" and on_failure == "revert" and stops:  # a failure (even one halted: restores nothing)
+        stops = _revert_everything(plan, state, stops, unchanged)
     actions[:0] = stops
     if stops or any(a.kind == HALT for a in actions):
         return actions
@@ -224,8 +232,9 @@ def inseparable(plan, wave, join, unchanged=frozenset()) -> str | None:
     """Why a late join's commit cannot be reverted alone (None: it can): a field its
     clusters pin together with clusters another advance of the wave pinned (`Wave.shared`:
     the field held the revision already when it joined, so its commit changed nothing
-    there, and restoring it would move those clusters too), or a commit that changed none
-    of its clusters' files (`unchanged`, read from Git by the shell). Its revert would
+    there, and restoring it would move those clusters too), or a commit whose revert
+    restores nothing while its clusters stay on the revision (`unchanged`, read from Git by
+    the shell, with its words for why: it changed none of their files). Its revert would
     restore nothing: never recorded as reverted while its clusters stay on the revision."""
     mine = set(join.clusters)
     others = set(wave.pinned) - mine - {c for j in wave.joins if j.status == "reverted" for c in j.clusters}
@@ -237,19 +246,34 @@ def inseparable(plan, wave, join, unchanged=frozenset()) -> str | None:
     if fields:
         return "its clusters pin " + "; ".join(fields) + ", pinned by another advance of the wave"
     if join.commit in unchanged:
-        return f"it changed none of its clusters' files (they held {plan.revision} already)"
+        why = unchanged.get(join.commit) if isinstance(unchanged, dict) else None  # the shell's words, when given
+        return (f"its revert would restore nothing ({why})" if why else
+                f"it changed none of its clusters' files (they held {plan.revision} already)")
     return None
 
 
-def _revert_everything(state: RolloutState, failed: list[Action]) -> list[Action]:
+def _revert_everything(plan, state: RolloutState, failed: list[Action], unchanged=frozenset()) -> list[Action]:
     """`scope: rollout`: every wave that is out, newest first, each naming its own advance
-    (its revert restores its late joins' clusters too)."""
+    (its revert restores its late joins' clusters too); halted, one whose revert would
+    restore nothing (`unchanged`)."""
     why = "; ".join(f"wave {a.wave} {a.name}: {a.reason}" for a in failed)
     out = sorted((w for w in state.waves if w.status in OUT),
                  key=lambda w: (w.advanced_at or 0, w.number), reverse=True)
     own = {a.wave: a for a in failed if not a.late}
-    return [own.get(w.number) or Action(REVERT, w.number, w.name, w.advance_commit,
-                                        f"onFailure scope rollout: {why}") for w in out]
+    return [own.get(w.number) or (Action(HALT, w.number, w.name, w.advance_commit, f"onFailure scope rollout: {why}; "
+                                         + _stays(plan, w, unchanged)) if w.advance_commit in unchanged else
+                                  Action(REVERT, w.number, w.name, w.advance_commit, f"onFailure scope rollout: {why}"))
+            for w in out]
+
+
+def _stays(plan, wave, unchanged) -> str:
+    """Why a whole wave's failure halts rather than reverts: its revert restores nothing
+    (`unchanged` a dict: the shell's words for why, by advance commit)."""
+    why = unchanged.get(wave.advance_commit) if isinstance(unchanged, dict) else None
+    return (f"its revert would restore nothing ({why or f'its files held {plan.revision} already when pinned'}); "
+            "a person decides: set the previous pins by hand, then "
+            f"`rollout revert {plan.policy} --wave {wave.number} --reason ...` records the revert, or `rollout resume "
+            f"{plan.policy} --halt --reason ...`")
 
 
 def of(actions: list[Action], kind: str) -> list[Action]:

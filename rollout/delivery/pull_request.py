@@ -307,9 +307,12 @@ class Delivery:
                     f"halts; reopen it to go on, or delete the branch {branch} to have it proposed again")
             elif request.state == "merged":
                 if request.merge_commit and git.is_ancestor(request.merge_commit, head):
+                    why = ("a rebase that dropped its commit, which changes no file? merge it with a squash or a "
+                           "merge commit" if _changes_nothing(git, flight["commit"]) else
+                           "a squash message that dropped them?")
                     tending.halts.append(
                         f"{what}: {request.ref} was merged as {request.merge_commit[:12]} without the "
-                        "rollout's trailers (a squash message that dropped them?): its change is on the branch but "
+                        f"rollout's trailers ({why}): its change is on the branch but "
                         "not recorded; see docs/delivery.md, 'Merged by hand'")
                 else:
                     tending.notes.append(f"{what}: {request.ref} was merged; the next step sees it")
@@ -371,6 +374,13 @@ class Delivery:
         message = git.run("log", "-1", "--format=%B", flight["commit"])
         subject, _, rest = message.partition("\n")
         method = self.spec.mergeMethod
+        squashed = method == "rebase" and _changes_nothing(git, flight["commit"])
+        if squashed:
+            # A rebase drops a commit that changes no file (a late join or an advance whose files
+            # held the revision already, an approval): the branch would stay where it was and the
+            # change be proposed again on every step. A squash lands it, made at merge time, its
+            # message (the trailers) kept: the record push delivery would have pushed.
+            method = "squash"
         text = rest.strip() + "\n" if method == "squash" else f"Merges {request.ref} from {branch}.\n"
         if approval is not None and (approval[1] is not None or method != "merge"):
             # The merge is the approve record, signed by the forge's key: its message names the
@@ -384,7 +394,9 @@ class Delivery:
         try:
             commit = forge.merge(request, method, f"{subject} ({request.tag})", text)
         except NotMergeable as err:
-            tending.notes.append(f"{what}: {request.ref} could not be merged: {err}")
+            tending.notes.append(f"{what}: {request.ref} could not be merged: {err}"
+                                 + (" (it changes no file: a rebase would drop it, so it is squashed)" if squashed
+                                    else ""))
             return False
         tending.merged.append({"wave": wave.number if wave else None, "name": event.wave, "action": event.action,
                                "number": request.number, "url": request.url, "commit": commit, "ref": request.ref})
@@ -442,6 +454,12 @@ class Delivery:
         number = ws.plan.wave(event.wave).number if _has_wave(ws.plan, event.wave) else 0
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         return WaveChange(number, event.wave, event.action, list(event.clusters), [], commit=flight["commit"]), outcome
+
+
+def _changes_nothing(git, commit: str) -> bool:
+    """Whether `commit` changes no file (its tree is its parent's)."""
+    trees = git.run("rev-parse", f"{commit}^{{tree}}", f"{commit}^^{{tree}}", check=False).split()
+    return len(trees) == 2 and trees[0] == trees[1]
 
 
 def _has_wave(plan, name: str) -> bool:

@@ -56,12 +56,15 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                    reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH,
-                   late: bool = False) -> str:
-    """`late`: the revert of a late join (`advance`, its commit): its clusters only."""
+                   late: bool = False, nothing: bool = False) -> str:
+    """`late`: the revert of a late join (`advance`, its commit): its clusters only.
+    `nothing`: it restores nothing, its files off the revision already (`clusters`: them)."""
     subject = f"rollout({policy}): revert " + ("the late join of " if late else "") + f"wave {number} {wave} ({revision})"
     names, lines, files = pins_listed(clusters)
-    body = [subject, "", f"Reason: {reason}", "",
-            f"Restores the previous pins of {count(len(names), 'cluster')}, {count(len(files), 'file')}:"]
+    said = (f"Restores nothing: no file of it holds {revision} any more; {count(len(names), 'cluster')}, "
+            f"{count(len(files), 'file')}, off it already:" if nothing else
+            f"Restores the previous pins of {count(len(names), 'cluster')}, {count(len(files), 'file')}:")
+    body = [subject, "", f"Reason: {reason}", "", said]
     body += lines
     body.append("")
     trailers = _trailers(policy, revision, number, wave, "revert", epoch)

@@ -109,20 +109,35 @@ def test_a_whole_rollout_goes_through_one_merged_pull_request_per_wave(tmp_path,
             assert said["status"] == "in-progress"
             done = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m")
             assert done.stdout.strip().endswith("complete"), done.stdout + done.stderr
+            # a cluster added with its files at the revision already: its late join changes no file. One
+            # pull request lands it (a rebase would drop an empty commit: it is squashed), and it is judged.
+            # (squash and merge land an empty commit as they are: the same steps pass, not repeated here)
+            git(fleet.work, "pull", "-q", "--ff-only")
+            add_dev_ap_south(fleet, sim, "dev-ap-north", "v1.4.2")
+            done = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "40s")
+            assert done.returncode == 0 and done.stdout.strip().endswith("complete"), done.stdout + done.stderr
+            assert "wave 1 canary (late join: dev-ap-north) passed its gates" in done.stdout, done.stdout
+            joins = [r for r in pulls(sim) if r.head.ref.startswith("rollout/security-patch/v1.4.2/wave-1-late-")]
+            assert len(joins) == 2 and all(r.merged for r in joins)  # dev-ap-south's, and one for dev-ap-north
+            said = json.loads(rollout(fleet, sim, "status", "security-patch", "--format", "json").stdout)
+            assert [(j["clusters"], j["status"]) for j in said["waves"][0]["lateJoins"]][-1] == (["dev-ap-north"],
+                                                                                                 "passed")
     finally:
         sim.stop()
 
 
-def add_dev_ap_south(fleet: Fleet, sim: Simulator) -> None:
-    """A person adds dev-ap-south (canary's environment) to the fleet, through a pull request of their own."""
+def add_dev_ap_south(fleet: Fleet, sim: Simulator, name: str = "dev-ap-south", pinned: str = "v1.4.1") -> None:
+    """A person adds dev-ap-south (canary's environment) to the fleet, through a pull request of their own;
+    its files a copy of dev-eu-west's on `pinned` (the old template by default)."""
+    region = name.removeprefix("dev-")
     new = {"fleet/clusters.yaml": (fleet.work / "fleet/clusters.yaml").read_text() +
-           "  - name: dev-ap-south\n    server: https://dev-ap-south.k8s.example.com:6443\n"
-           "    labels:\n      environment: dev\n      region: ap-south\n"}
+           f"  - name: {name}\n    server: https://{name}.k8s.example.com:6443\n"
+           f"    labels:\n      environment: dev\n      region: {region}\n"}
     for path in ("argocd/apps/dev-eu-west-platform.yaml", "clusters/dev-eu-west/kustomization.yaml"):
-        text = (fleet.work / path).read_text().replace("dev-eu-west", "dev-ap-south").replace("eu-west", "ap-south")
-        new[path.replace("dev-eu-west", "dev-ap-south")] = text.replace("v1.4.2", "v1.4.1")  # a copy of the old template
-    fleet.branch("add-dev-ap-south", new, "add dev-ap-south")
-    added = repo(sim, "alice").create_pull(base="main", head="add-dev-ap-south", title="add dev-ap-south", body="")
+        text = (fleet.work / path).read_text().replace("dev-eu-west", name).replace("eu-west", region)
+        new[path.replace("dev-eu-west", name)] = text.replace("v1.4.2", pinned)
+    fleet.branch(f"add-{name}", new, f"add {name}")
+    added = repo(sim, "alice").create_pull(base="main", head=f"add-{name}", title=f"add {name}", body="")
     added.merge(merge_method="merge")
 
 

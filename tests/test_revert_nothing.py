@@ -1,0 +1,128 @@
+"""A whole wave's revert that restores nothing. Its files held the revision before its
+advance (a person pinned it by hand: the advance committed no change), so going back
+"to the pins before the advance" takes no cluster off the revision: `rollout revert`
+commits nothing and exits 1, and `rollout run` halts the failed wave (a person decides),
+never an empty revert read as `reverted`. Once a person has set the previous pin by hand,
+the revert is a true "nothing to restore" and is recorded. Real git, a bare remote, the
+real CLI; the step's decision and records as `rollout run` makes them (the gate's
+verdict given: the observers are tested on their own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import ROLLOUT, TEST_GIT_IDENTITY
+from rollout.cli import app
+from waves.decide import HALT, REVERT, Verdict
+from rollout.session import clock, open_synced
+from rollout.step import Stepper, unrevertable
+
+POLICY = """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: p}
+spec:
+  revision: v2
+  inventory:
+    - fleet: fleet/clusters.yaml
+  pin:
+    - preset: yaml-field
+      files: values/{cluster}.yaml
+      field: image.tag
+  waves:
+    - {name: canary, selector: {matchLabels: {env: dev}}, bake: 0s}
+    - {name: prod, selector: {matchLabels: {env: prod}}, after: [canary], bake: 0s}
+  gates: [{argocd: {context: hub, namespace: argocd}}]
+"""
+
+FLEET = """\
+apiVersion: rollout/v1alpha1
+kind: Fleet
+metadata: {name: f}
+clusters:
+  - {name: dev-west, labels: {env: dev}}
+  - {name: prod-p, labels: {env: prod}}
+"""
+
+ENV = {**os.environ, **TEST_GIT_IDENTITY}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=ENV).stdout
+
+
+def rollout(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=ENV)
+
+
+def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_once_true(tmp_path, monkeypatch):
+    for name, value in TEST_GIT_IDENTITY.items():  # the step's records, made in this process
+        monkeypatch.setenv(name, value)
+    source = tmp_path / "source"
+    files = {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
+             "values/dev-west.yaml": "image:\n  tag: v2\n",  # pinned by hand before the rollout
+             "values/prod-p.yaml": "image:\n  tag: v1\n"}
+    for path, text in files.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_text(text)
+    git(source, "init", "-qb", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "init")
+    git(tmp_path, "clone", "-q", "--bare", str(source), "remote.git")
+    git(tmp_path, "clone", "-q", "remote.git", "work")
+    work, remote = tmp_path / "work", tmp_path / "remote.git"
+    first = rollout(work, "advance", "p", "--wave", "canary")
+    assert first.returncode == 0 and "1 cluster, 0 files" in first.stdout, first.stdout + first.stderr
+    before = git(remote, "rev-parse", "main").strip()
+
+    # `rollout revert`: nothing committed, exit 1, saying why
+    back = rollout(work, "revert", "p", "--wave", "canary", "--reason", "dev-west degraded")
+    assert back.returncode == 1, back.stdout + back.stderr
+    assert back.stdout.splitlines() == [
+        "cluster dev-west: values/dev-west.yaml held v2 already when it was pinned (another cluster's advance of a "
+        "field they share, or a person, put it there): nothing to restore, it stays on v2",
+        "wave 1 canary: its revert restores nothing: not committed; a person decides (fix the pins by hand, then "
+        "`rollout revert p --wave 1` records it)"]
+    assert git(remote, "rev-parse", "main").strip() == before
+    assert json.loads(rollout(work, "status", "p", "-f", "json").stdout)["waves"][0]["status"] == "verifying"
+
+    # `rollout run`: the failed wave halts, reverting nothing (a person decides)
+    session = open_synced(work, None)
+    stepper = Stepper(session, "p", clock())
+    advance = stepper.snapshot().state.wave(1).advance_commit
+    failed = {"canary": Verdict("failed", "dev-west: Degraded", advance)}
+    stays = "dev-west: values/dev-west.yaml held v2 already when it was pinned: it stays on v2"
+    assert unrevertable(session, stepper.snapshot(), {1: failed["canary"]}, {}) == {advance: stays}
+    (halt,) = stepper.decide(failed)
+    assert (halt.kind, halt.wave, halt.advance) == (HALT, 1, advance)
+    assert halt.reason == (
+        f"gate failed: dev-west: Degraded; its revert would restore nothing ({stays}); a person decides: set the "
+        "previous pins by hand, then `rollout revert p --wave 1 --reason ...` records the revert, or `rollout resume "
+        "p --halt --reason ...`")
+    stepper.carry_out(failed, [halt], [((REVERT,), {"urgent": True}), ((HALT,), {"record": True})])
+    assert git(remote, "log", "--format=%s", f"{before}..main").splitlines() == [
+        "rollout(p): halt at wave 1 canary (v2)"]  # the halt; no revert
+    git(work, "pull", "-q")
+    status = json.loads(rollout(work, "status", "p", "-f", "json").stdout)
+    assert status["status"] == "halted" and status["waves"][0]["status"] == "halted"
+
+    # a person sets the previous pin by hand: the revert restores nothing, truly, and is recorded
+    (work / "values/dev-west.yaml").write_text("image:\n  tag: v1\n")
+    git(work, "commit", "-qam", "dev-west back on v1 by hand")
+    git(work, "push", "-q")
+    # (in this process: it holds the checkout's lock since the step above, as a run would)
+    back = CliRunner().invoke(app, ["revert", "p", "--wave", "canary", "--reason", "fixed by hand", "--repo", str(work)])
+    assert back.exit_code == 0, back.output
+    assert "reverted wave 1 canary: 1 cluster, 0 files" in back.output, back.output
+    assert "wave 1 canary: nothing to restore: no file of it holds v2 any more" in back.output, back.output
+    git(work, "pull", "-q")
+    message = git(work, "log", "-1", "--format=%B")
+    assert "Restores nothing: no file of it holds v2 any more; 1 cluster, 1 file, off it already:\n" \
+           "- dev-west (values/dev-west.yaml)\n" in message, message
+    assert git(work, "diff", "--name-only", "HEAD^", "HEAD") == ""
+    assert json.loads(rollout(work, "status", "p", "-f", "json").stdout)["status"] == "reverted"
