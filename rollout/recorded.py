@@ -1,6 +1,6 @@
 """A rollout whose live inventory cannot be read (the hub unreachable, refusing, lacking
 the kind) after it started: its waves that went out are judged and reverted from their
-advance records, and nothing advances (docs/inventory.md, "When the hub is away").
+advance records, and nothing advances (docs/inventory.md, "When the hub cannot be read").
 
 The clusters of each wave out are the ones its advances pinned (`Rollout-Clusters`); their
 labels are read from the sources that still answer (files), else from what the advance
