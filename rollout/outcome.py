@@ -49,6 +49,7 @@ class Outcome:
                 for c in self.changes
             ],
             "notes": self.notes,
+            "stuck": self.stuck,  # reverts not committed (they would restore nothing): a person decides
             "held": self.held,
             "paused": self.paused,
         }

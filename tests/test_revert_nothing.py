@@ -89,6 +89,9 @@ def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_on
         "wave 1 canary: its revert restores nothing: not committed; a person decides (fix the pins by hand, then "
         "`rollout revert p --wave 1` records it)"]
     assert git(remote, "rev-parse", "main").strip() == before
+    as_json = rollout(work, "revert", "p", "--wave", "canary", "--reason", "dev-west degraded", "--format", "json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["stuck"] == ["wave 1 canary"], as_json.stdout
+    assert git(remote, "rev-parse", "main").strip() == before
     assert json.loads(rollout(work, "status", "p", "-f", "json").stdout)["waves"][0]["status"] == "verifying"
 
     # `rollout run`: the failed wave halts, reverting nothing (a person decides)
