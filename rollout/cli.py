@@ -128,15 +128,10 @@ def _fail(problems) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
-def _workspace(policy: str, repo: Optional[str], check_files: bool = False, kubeconfig: Optional[str] = None):
-    from rollout.hubs import send_ahead
-    from rollout.workspace import repo_root
+def _workspace(policy: str, repo: Optional[str], check_files: bool = False):
+    from rollout.workspace import load_workspace, repo_root
 
-    root = repo_root(repo, policy)
-    send_ahead(root, policy, kubeconfig)  # live sources' LISTs first: the hub answers while the models load
-    from rollout.workspace import load_workspace
-
-    return load_workspace(root, policy, check_files=check_files)
+    return load_workspace(repo_root(repo, policy), policy, check_files=check_files)
 
 
 @command
@@ -147,7 +142,7 @@ def plan(
     kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Show which clusters get the change in which wave, in what order, after what."""
-    ws = _workspace(policy, repo, kubeconfig=kubeconfig)
+    ws = _workspace(policy, repo)
     if ws.errors:
         _fail(ws.problems)
     if format in (PlanFormat.table, PlanFormat.wide):
@@ -198,7 +193,7 @@ def validate(
 ) -> None:
     """Run every check on a policy, its inventory and the pinned files; exit 0 when
     valid, 2 when not."""
-    ws = _workspace(policy, repo, check_files=True, kubeconfig=kubeconfig)
+    ws = _workspace(policy, repo, check_files=True)
     if format is CheckFormat.json:
         import json
 

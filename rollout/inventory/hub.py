@@ -95,7 +95,6 @@ class KubeLister:
 
     def __init__(self, kube, page_size: int = PAGE):
         self.kube, self.page_size = kube, page_size
-        self.ahead: dict[tuple, object] = {}  # `key` -> a Future of its Listed, sent ahead (rollout/hubs.py)
 
     def check_context(self, context: str | None, who: str) -> None:
         self.kube.check_context(context, who)  # not in the kubeconfig: SetupError, exit 2
@@ -148,42 +147,8 @@ def _guess_continue(raw: bytes) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A live source as the policy's text fixes it (rollout/hubs.py: `send_ahead`), read
-    as `fetch` reads a waves.policy.HubSource."""
-
-    kind: str
-    context: str | None
-    namespace: str | None
-
-    def label_selector(self) -> None:
-        return None
-
-    def key(self, lister) -> tuple:
-        return key(lister, self.kind, self)
-
-
-def key(lister, source: str, spec) -> tuple:
-    """What makes one LIST: the source's kind, context, namespace (of a namespaced kind),
-    selector, and the lister's page size."""
-    return (source, spec.context, spec.namespace if KINDS[source].namespaced else None, spec.label_selector(),
-            lister.page_size)
-
-
 def fetch(lister, source: str, spec) -> Listed:
-    """One live source, every page of it. `spec` is its waves.policy.HubSource. The answer
-    of the same LIST sent ahead is taken (waited for; what went wrong in it raised or
-    said here, as when it is made here); any other LIST is made now."""
-    ahead = getattr(lister, "ahead", None)
-    answer = ahead.pop(key(lister, source, spec), None) if ahead else None
-    if answer is not None:
-        return answer.result()
-    return list_source(lister, source, spec)
-
-
-def list_source(lister, source: str, spec) -> Listed:
-    """One live source listed now."""
+    """One live source, every page of it. `spec` is its waves.policy.HubSource."""
     kind = KINDS[source]
     selector = spec.label_selector()
     sent = ",".join(s for s in ((ARGOCD_SECRET_TYPE if source == "argocdClusterSecrets" else None), selector) if s)
