@@ -5,6 +5,7 @@ Target (issue 19, docs/performance.md): live <= 1.5x file at 10,000 clusters.
 
     .venv/bin/python benchmarks/bench_hub.py                  # 10,000 clusters, 11 runs each
     .venv/bin/python benchmarks/bench_hub.py --sizes 1000,10000 --runs 7
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_hub.py --baseline /work/main   # this checkout vs another, interleaved
 
 The simulator serves the hub on this machine, so its work (rendering and encoding the
 pages) shares the cores with the client's: a hub elsewhere would only be faster. The
@@ -61,9 +62,9 @@ def serve(hub_repo: Path, out: Path) -> tuple[subprocess.Popen, Path]:
     return proc, kubeconfig
 
 
-def once(command: list[str]) -> float:
+def once(command: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -95,7 +96,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000")
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--baseline", help="another checkout of rollout (its root): its live plan is timed in each "
+                        "round too (PYTHONPATH), and this one's against it per round")
     args = parser.parse_args()
+    base_env = {**os.environ, "PYTHONPATH": args.baseline} if args.baseline else None
     for n in [int(s) for s in args.sizes.split(",")]:
         file_repo, hub_repo = repos(n)
         work = DATA / f"hub-{n}-sim"
@@ -106,9 +110,13 @@ def main() -> None:
             file_cmd = [*ROLLOUT, "plan", "big", "--repo", str(file_repo), "--format", "json"]
             live_cmd = [*ROLLOUT, "plan", "big", "--repo", str(hub_repo), "--format", "json", "--kubeconfig", str(kubeconfig)]
             once(live_cmd)  # warm the simulator's page cache and the OS's file cache, as a second run would
-            files, lives, ratios = [], [], []
+            files, lives, ratios, bases = [], [], [], []
+            if base_env:
+                once(live_cmd, base_env)
             for _ in range(args.runs):  # interleaved: the machine's noise hits both alike
                 files.append(once(file_cmd))
+                if base_env:
+                    bases.append(once(live_cmd, base_env))
                 lives.append(once(live_cmd))
                 ratios.append(lives[-1] / files[-1])
             inner = split(hub_repo, kubeconfig)
@@ -120,6 +128,11 @@ def main() -> None:
         print(f"  plan from the hub:        median {live:.3f} s (min {min(lives):.3f}, n={len(lives)})")
         print(f"  ratio of medians {live / f:.2f}x; median of per-pair ratios {statistics.median(ratios):.2f}x "
               f"(max {max(ratios):.2f}x); target <= 1.5x")
+        if bases:
+            b = statistics.median(bases)
+            print(f"  baseline {args.baseline} from the hub: median {b:.3f} s ({b / f:.2f}x the file); this one against "
+                  f"it per round: median {statistics.median([x / y for x, y in zip(lives, bases)]):.3f}x")
+        print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"  one live LIST in-process: {inner['list']:.3f} s for {inner['objects']} objects in {inner['pages']} "
               f"pages (imports {inner['imports']:.3f} s)")
 
