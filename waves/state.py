@@ -58,6 +58,7 @@ class Event:
     lifts: str | None = None  # a lift: the halt record it lifts
     clock: int | None = None  # made under a pinned clock (ROLLOUT_NOW, rehearsals): that clock
     number: int | None = None  # the wave's number in the plan it was made with (`Rollout-Wave`)
+    left: tuple[str, ...] = ()  # a revert: the clusters it left on the revision (it could not take them back)
 
     @property
     def at(self) -> int:
@@ -125,6 +126,9 @@ class WaveState:
     joins: list[JoinState] = field(default_factory=list)  # its late joins, oldest first
     own: list[str] = field(default_factory=list)  # what its first advance pinned: its own gate's clusters
     gone: list[str] = field(default_factory=list)  # pinned, and in no wave of the plan now (left the inventory)
+    # reverted: what its revert left on the revision (its record's `Rollout-Left-On-Revision`,
+    # unless the files now say it is off), and what the files say still holds it
+    on_revision: list[str] = field(default_factory=list)
 
     def join(self, commit: str | None) -> JoinState | None:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
@@ -220,6 +224,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.status = EMPTY
             states.append(state)
             continue
+        left: list[str] = []  # what its revert left on the revision, by its record
         passes: list[Event] = []  # its verify records
         joined: dict[str, list[Event]] = {}  # a late join's commit -> its verify records
         # Every advance of the wave after its first is a late join, judged on its own: its
@@ -241,6 +246,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                     join.status, join.reverted_at, join.revert_commit = "reverted", event.time, event.commit
             elif event.action == REVERT:
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
+                left = list(event.left)
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
             elif event.action == HALT and event.advance in joins:
@@ -293,6 +299,11 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.status, state.proposal = "proposed", proposals[wave.name]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
+        if state.status == "reverted":  # a revert that left some on the revision is no all-clear
+            known = at_revision or {}
+            state.on_revision = list(dict.fromkeys(
+                [c for c in left if known.get(c, True)]  # a gone cluster: its record is all there is to go by
+                + [c for c in state.pinned if known.get(c, False)]))
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
                         partial=getattr(plan, "partial", None))

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
+from rollout.render.words import still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -54,6 +55,8 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
         if w.gone and w.status in ("baking", "verifying", "passed"):  # still its gate's: judged, or unknown
             why = "; ".join(x for x in (why, f"pinned, not in the inventory now: {', '.join(w.gone[:5])}"
                                         + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
+        if w.on_revision:  # its revert could not take them back: never read as an all-clear
+            why = "; ".join(x for x in (why, still_on(state, w)) if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -140,6 +143,7 @@ def state_dict(plan, state) -> dict:
                 "pinned": w.pinned,  # what its advances pinned: its gate's clusters, whatever the inventory says now
                 "gone": w.gone,  # pinned, and in no wave of the plan now (left the inventory)
                 "clustersNotAtRevision": w.clusters_behind,
+                "clustersStillOnRevision": w.on_revision,  # reverted: what its revert left on the revision
                 "late": w.late,
                 "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
                                "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
@@ -190,6 +194,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
         behind = ", ".join(w.clusters_behind[:shown])
         if shown and len(w.clusters_behind) > shown:
             behind += f" +{len(w.clusters_behind) - shown}"
+        if w.on_revision:
+            behind = (behind + "; " if behind else "") + still_on(state, w, shown)
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         if w.gone and w.status in OUT:

@@ -11,3 +11,13 @@ def waves_counted(plan) -> str:
     """`5 waves`, or `6 waves (1 empty)` when a wave claims no cluster."""
     empty = sum(1 for w in plan.waves if not w.clusters)
     return count(len(plan.waves), "wave") + (f" ({empty} empty)" if empty else "")
+
+
+def still_on(state, w, shown: int | None = 5, name=str) -> str:
+    """`still on v2 after the revert: a, b +3`: a reverted wave's clusters its revert left
+    on the revision (docs/git-engine.md, "A revert that restores nothing"); '' for none."""
+    if not w.on_revision:
+        return ""
+    names = ", ".join(name(c) for c in w.on_revision[:shown])
+    more = len(w.on_revision) - shown if shown and len(w.on_revision) > shown else 0
+    return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
