@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
-from rollout.render.words import still_on
+from rollout.render.words import count, still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -67,6 +67,26 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
                      "why": why,
                      "clusters": len(plan.wave(w.number).clusters)})
     return rows
+
+
+def status_warnings(state, warnings) -> list:
+    """The plan's warnings as true of the rollout folded: `wave X claims no cluster` of a
+    wave that went out (its clusters all left the inventory since) says what it pinned and
+    that it is judged on it (docs/inventory.md), never that the wave is empty."""
+    from dataclasses import replace
+
+    advanced = {f"wave {w.name} claims no cluster": w for w in state.waves if w.advance_commit and w.pinned}
+    out = []
+    for problem in warnings:
+        w = advanced.get(problem.message)
+        if w is not None:
+            gone = ", ".join(w.gone[:5]) + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")
+            problem = replace(problem, message=f"wave {w.name} claims no cluster now, but it went out "
+                              f"({w.advance_commit[:12]}): it is {w.shown}, judged on the "
+                              f"{count(len(w.pinned), 'cluster')} it pinned"
+                              + (f" (gone from the inventory: {gone})" if gone else ""))
+        out.append(problem)
+    return out
 
 
 def epoch_lines(state) -> list[str]:

@@ -21,3 +21,12 @@ def still_on(state, w, shown: int | None = 5, name=str) -> str:
     names = ", ".join(name(c) for c in w.on_revision[:shown])
     more = len(w.on_revision) - shown if shown and len(w.on_revision) > shown else 0
     return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
+
+
+def clusters_of(wave, ws=None, short: bool = False) -> str:
+    """`3 clusters`; for a wave that went out and whose every cluster left the inventory since
+    (it claims none now, `ws` its fold), what it pinned: `2 clusters pinned, gone`, never `0 clusters`
+    (`short`: `2 pinned, gone`, for a box of a drawing)."""
+    if wave.clusters or ws is None or not ws.pinned:
+        return count(len(wave.clusters), "cluster")
+    return f"{len(ws.pinned) if short else count(len(ws.pinned), 'cluster')} pinned, gone"
