@@ -172,6 +172,8 @@ class RolloutState:
     @property
     def overall(self) -> str:
         statuses = {w.status for w in self.waves if w.status != EMPTY}  # an empty wave changes nothing
+        if not statuses and not self.partial:  # every wave claims no cluster: nothing to roll out, nothing
+            return EMPTY  # rolled out (never `complete`: no cluster is on the revision by this rollout)
         if "reverted" in statuses or any(j.status == "reverted" for w in self.waves for j in w.joins):
             return "reverted"  # a late join reverted: the revision failed on a cluster, as a wave's revert says
         if self.halts or self.blocked:
