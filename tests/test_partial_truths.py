@@ -94,6 +94,11 @@ def test_a_wave_out_whose_clusters_all_left_shows_what_it_pinned_and_is_warned_o
         "pinned (gone from the inventory: gone-a, gone-b)",
         "wave w2 claims no cluster"]  # never advanced: empty, as the plan says
     assert said[0].loc == warned.loc and said[0].severity == "warning"
+    reverted = fold(plan, [_event("advance", "w1", A, ["gone-a", "gone-b"]), _event("revert", "w1", R, time=T0 + 5)],
+                    T0 + 10)
+    assert status_warnings(reverted, [warned])[0].message == (
+        f"wave w1 claims no cluster now, but it went out ({A[:12]}): it is reverted, of the 2 clusters it pinned "
+        "(gone from the inventory: gone-a, gone-b)")
     # never advanced: as the plan says it
     empty = fold(plan, [], T0)
     assert "1 w1<br/>0 clusters · <b>empty</b>" in status_graph.mermaid(plan, empty)

@@ -82,8 +82,9 @@ def status_warnings(state, warnings) -> list:
         if w is not None:
             gone = ", ".join(w.gone[:5]) + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")
             problem = replace(problem, message=f"wave {w.name} claims no cluster now, but it went out "
-                              f"({w.advance_commit[:12]}): it is {w.shown}, judged on the "
-                              f"{count(len(w.pinned), 'cluster')} it pinned"
+                              f"({w.advance_commit[:12]}): it is {w.shown}, "
+                              + ("judged on the " if w.status in OUT else "of the ")
+                              + f"{count(len(w.pinned), 'cluster')} it pinned"
                               + (f" (gone from the inventory: {gone})" if gone else ""))
         out.append(problem)
     return out
