@@ -75,6 +75,24 @@ def test_a_reverted_wave_shows_what_is_still_on_the_revision(left, now_on):
     assert state.wave(2).on_revision == []  # pending: nothing to say
 
 
+def test_a_late_join_reverted_on_its_own_shows_what_its_revert_left():
+    plan = _plan(3, 1)
+    join = "j" * 40
+    events = [_event("advance", "w1", A, ["c1-0"]), _event("advance", "w1", join, ["c1-1", "c1-2"], time=T0 + 5),
+              Event(R, T0 + 9, "revert", "p", "v2", "w1", ("c1-1",), advance=join, left=("c1-2",))]
+    state = fold(plan, events, T0 + 10, at_revision={"c1-0": True, "c1-1": False, "c1-2": True})
+    wave = state.wave(1)
+    assert (wave.status, wave.on_revision, [(j.status, j.on_revision) for j in wave.joins]) == (
+        "baking", [], [("reverted", ["c1-2"])])
+    assert "late join (c1-1, c1-2) reverted, still on v2 after the revert: c1-2" in wave_rows(plan, state)[0]["why"]
+    assert state_dict(plan, state)["waves"][0]["lateJoins"][0]["clustersStillOnRevision"] == ["c1-2"]
+    line = next(x for x in status_markdown.render(plan, state).splitlines() if x.startswith("| 1 | w1 |"))
+    assert "late join (c1-1, c1-2) still on v2 after the revert: `c1-2`" in line, line
+    # the files say it is off now (set back by hand): nothing to say
+    fixed = fold(plan, events, T0 + 10, at_revision={"c1-0": True, "c1-1": False, "c1-2": False})
+    assert fixed.wave(1).joins[0].on_revision == [] and "still on" not in wave_rows(plan, fixed)[0]["why"]
+
+
 # 2. a wave out whose clusters all left the inventory
 
 def test_a_wave_out_whose_clusters_all_left_shows_what_it_pinned_and_is_warned_of_truthfully():

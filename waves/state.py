@@ -96,6 +96,8 @@ class JoinState:
     reverted_at: int | None = None
     halt_commit: str | None = None  # a halt record naming it, not lifted
     halt_reason: str | None = None
+    left: tuple[str, ...] = ()  # what its own revert's record left on the revision
+    on_revision: list[str] = field(default_factory=list)  # reverted on its own: still on the revision (as a wave's)
 
 
 @dataclass
@@ -246,6 +248,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             elif event.action == REVERT and event.advance in joins:  # a late join's, only its clusters
                 if join is not None and join.status != "reverted":
                     join.status, join.reverted_at, join.revert_commit = "reverted", event.time, event.commit
+                    join.left = event.left
             elif event.action == REVERT:
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
                 left = list(event.left)
@@ -302,13 +305,21 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         if state.status == "reverted":  # a revert that left some on the revision is no all-clear
-            known = at_revision or {}
-            state.on_revision = list(dict.fromkeys(
-                [c for c in left if known.get(c, True)]  # a gone cluster: its record is all there is to go by
-                + [c for c in state.pinned if known.get(c, False)]))
+            state.on_revision = _still_on(left, state.pinned, at_revision)
+        for join in state.joins:  # a late join reverted on its own, likewise
+            if join.revert_commit is not None and state.status != "reverted":
+                join.on_revision = _still_on(list(join.left), list(join.clusters), at_revision)
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
                         partial=getattr(plan, "partial", None))
+
+
+def _still_on(left: list[str], pinned: list[str], at_revision: dict[str, bool] | None) -> list[str]:
+    """What a revert left on the revision: what its record says it left, unless the files
+    now say it is off (a person set it back by hand; a cluster gone from the inventory has
+    its record only), and what it pinned that the files say holds the revision now."""
+    known = at_revision or {}
+    return list(dict.fromkeys([c for c in left if known.get(c, True)] + [c for c in pinned if known.get(c, False)]))
 
 
 def _fold_join(join: JoinState, wave, passes: list[Event], now: int, wave_reverted: bool) -> None:

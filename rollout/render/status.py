@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
-from rollout.render.words import count, still_on
+from rollout.render.words import count, joins_still_on, still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -51,7 +51,8 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
             why = "bake over; gates not yet recorded as passed"
         for join in w.joins:  # each judged on its own (docs/inventory.md, "Late joins")
             if join.status in ("baking", "verifying", "reverted"):
-                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}") if x)
+                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}"
+                                            + (f", {still_on(state, join)}" if join.on_revision else "")) if x)
         if w.gone and w.status in ("baking", "verifying", "passed"):  # still its gate's: judged, or unknown
             why = "; ".join(x for x in (why, f"pinned, not in the inventory now: {', '.join(w.gone[:5])}"
                                         + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
@@ -168,7 +169,8 @@ def state_dict(plan, state) -> dict:
                 "late": w.late,
                 "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
                                "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
-                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit} for j in w.joins],
+                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit,
+                               "clustersStillOnRevision": j.on_revision} for j in w.joins],
                 "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in plan.wave(w.number).clusters
                                 if c in getattr(plan, "down", {})],
             }
@@ -217,6 +219,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
             behind += f" +{len(w.clusters_behind) - shown}"
         if w.on_revision:
             behind = (behind + "; " if behind else "") + still_on(state, w, shown)
+        if joins_still_on(state, w):
+            behind = (behind + "; " if behind else "") + joins_still_on(state, w, shown)
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         if w.gone and w.status in OUT:

@@ -14,13 +14,21 @@ def waves_counted(plan) -> str:
 
 
 def still_on(state, w, shown: int | None = 5, name=str) -> str:
-    """`still on v2 after the revert: a, b +3`: a reverted wave's clusters its revert left
-    on the revision (docs/git-engine.md, "A revert that restores nothing"); '' for none."""
+    """`still on v2 after the revert: a, b +3`: a reverted wave's (or late join's) clusters
+    its revert left on the revision (docs/git-engine.md, "A revert that restores nothing");
+    '' for none."""
     if not w.on_revision:
         return ""
     names = ", ".join(name(c) for c in w.on_revision[:shown])
     more = len(w.on_revision) - shown if shown and len(w.on_revision) > shown else 0
     return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
+
+
+def joins_still_on(state, w, shown: int | None = 5, name=str) -> str:
+    """`late join (a, b) still on v2 after the revert: a` for each late join of `w` reverted
+    on its own that left clusters on the revision; '' for none."""
+    return "; ".join(f"late join ({', '.join(j.clusters)}) {still_on(state, j, shown, name)}"
+                     for j in w.joins if j.on_revision)
 
 
 def clusters_of(wave, ws=None, short: bool = False) -> str:
