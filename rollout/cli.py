@@ -667,7 +667,7 @@ def status(
 ) -> None:
     """Where the rollout is: per wave pending, advanced, passed, failed or reverted."""
     from rollout.status import status_and_hold as run
-    from rollout.render.status import render
+    from rollout.render.status import render, status_warnings
     from rollout.workspace import repo_root
 
     root = repo_root(repo, policy)
@@ -681,7 +681,8 @@ def status(
         return
     ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused
     render(ws.plan, state, format.value, hold)
-    _print_warnings(ws.warnings, also_in_output=False)  # on stderr, as plan's: a late join splitting a shared field
+    # on stderr, as plan's: a late join splitting a shared field; an empty wave that went out said as it is
+    _print_warnings(status_warnings(state, ws.warnings), also_in_output=False)
     _say_unread(state)
 
 

@@ -78,7 +78,7 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     digest = policy_digest(ws.loaded.text)
     msg = revert_message(plan.policy, plan.revision, number, wave.name, found.restored or found.off, reason, digest,
                          advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None,
-                         nothing=not found.texts)
+                         nothing=not found.texts, left=found.left)
     modes = session.git.modes(tip)
     if found.texts:
         tip = session.git.commit_on(tip, {f: t.encode() for f, t in found.texts.items()}, msg, modes)
@@ -107,6 +107,7 @@ class _Restored:
     restored: list[tuple[str, str]] = field(default_factory=list)  # (cluster, file) back on its previous pin
     off: list[tuple[str, str]] = field(default_factory=list)  # (cluster, file) off the revision already: left alone
     notes: list[str] = field(default_factory=list)
+    left: list[tuple[str, str]] = field(default_factory=list)  # (cluster, why) this revert cannot take off the revision
     stuck: str | None = None  # nothing restored and a cluster stays on the revision: why
     skip: bool = False  # nothing to revert at all (reverted already, never advanced, empty): the note says so
 
@@ -165,6 +166,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
         out.notes += [f"cluster {c} left the inventory: its pin {untold[c]} needs labels known nowhere now: "
                       "that file is left alone" for c in sorted(untold)]
         stays += [f"{c} left the inventory: its pin {untold[c]} needs labels known nowhere now" for c in sorted(untold)]
+        out.left += [(c, f"left the inventory: its pin {untold[c]} needs labels known nowhere now") for c in sorted(untold)]
     current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in pins.get(c, [])}))
     before_texts: dict[tuple[str, str], bytes | None] = {}
     for parent in {p for parents in parents_of.values() for p in parents}:
@@ -199,6 +201,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 if previous is None:
                     out.notes.append(f"cluster {cluster}: {target.file} did not exist before: left alone")
                     stays.append(f"{cluster}: {target.file} did not exist before")
+                    out.left.append((cluster, f"{target.file} did not exist before"))
                     continue
                 if previous.old == plan.revision:  # its advance changed nothing there: said below, unless
                     # another cluster's restore of the same (shared) field takes it back
@@ -211,6 +214,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 if cluster in gone:  # its labels are not known now: not a reason to keep the others on the revision
                     out.notes.append(f"cluster {cluster} left the inventory: {target.file}: {err.message}: left alone")
                     stays.append(f"{cluster} left the inventory: {target.file}: {err.message}")
+                    out.left.append((cluster, f"left the inventory: {target.file}: {err.message}"))
                     continue
                 raise InvalidInput([Problem(f"cluster {cluster}: {err.message}", (), str(session.repo / target.file),
                                             line=err.line)]) from None
@@ -226,6 +230,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                       f"cluster's advance of a field they share, or a person, put it there): nothing to restore, "
                       f"it stays on {plan.revision}" for cluster, file in items]
         stays += [f"{cluster}: {file} held {plan.revision} already when it was pinned" for cluster, file in items]
+        out.left += [(cluster, f"{file} held {plan.revision} already when it was pinned") for cluster, file in items]
     if not texts and stays:
         out.stuck = "; ".join(dict.fromkeys(stays)) + f": {'it stays' if len(stays) == 1 else 'they stay'} on " \
                     f"{plan.revision}"

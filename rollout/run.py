@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
+from waves.state import EMPTY
 from rollout.render.trust import trust_lines
 from rollout.session import clock, open_synced
 from rollout.gate_check import WaveVerdict, evaluate, evaluate_join, preflight
@@ -163,6 +164,9 @@ def _judge(stepper, kube, now, result) -> Step:
         result.status = "proposed"
     elif after.overall == "complete":
         result.status = "complete"
+    elif after.overall == EMPTY:  # every wave claims no cluster: nothing to wait for (`run --wait` stops)
+        result.status = EMPTY
+        result.notes.append(f"every wave of {ws.plan.policy} claims no cluster: nothing to roll out")
     elif result.advanced or result.verified or result.merged:
         result.status = "advanced"
     else:
@@ -209,12 +213,13 @@ def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
 
 
 def _final(result: Step) -> bool:
-    """Whether `run --wait` is done: complete, failed or halted; reverted once no wave
+    """Whether `run --wait` is done: complete, failed, halted or empty (no wave claims a
+    cluster: nothing will ever go); reverted once no wave
     of the revision is still out unjudged (a parallel wave may fail after its sibling's
     revert: it is judged, and reverted, by the steps that follow)."""
     if result.status == "reverted":
         return result.state is None or not any(w.status in JUDGED or w.joins_out for w in result.state.waves)
-    return result.status in ("complete", "failed", "halted")
+    return result.status in ("complete", "failed", "halted", EMPTY)
 
 
 def _reason(outcome, change) -> str:

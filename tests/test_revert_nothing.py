@@ -129,3 +129,47 @@ def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_on
            "- dev-west (values/dev-west.yaml)\n" in message, message
     assert git(work, "diff", "--name-only", "HEAD^", "HEAD") == ""
     assert json.loads(rollout(work, "status", "p", "-f", "json").stdout)["status"] == "reverted"
+
+
+def test_a_revert_that_leaves_a_cluster_on_the_revision_says_so_in_its_record_and_in_status(tmp_path):
+    """dev-west held v2 before its advance, dev-east did not: the revert takes dev-east back
+    and is committed; dev-west stays on v2, named in the record and in every status format
+    (never a bare `reverted`), until a person sets it back by hand."""
+    source = tmp_path / "source"
+    files = {"rollouts/p.yaml": POLICY,
+             "fleet/clusters.yaml": FLEET.replace("  - {name: prod-p", "  - {name: dev-east, labels: {env: dev}}\n"
+                                                  "  - {name: prod-p"),
+             "values/dev-west.yaml": "image:\n  tag: v2\n",  # pinned by hand before the rollout
+             "values/dev-east.yaml": "image:\n  tag: v1\n", "values/prod-p.yaml": "image:\n  tag: v1\n"}
+    for path, text in files.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_text(text)
+    git(source, "init", "-qb", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "init")
+    git(tmp_path, "clone", "-q", "--bare", str(source), "remote.git")
+    git(tmp_path, "clone", "-q", "remote.git", "work")
+    work = tmp_path / "work"
+    assert rollout(work, "advance", "p", "--wave", "canary").returncode == 0
+    back = rollout(work, "revert", "p", "--wave", "canary", "--reason", "dev-east degraded")
+    assert back.returncode == 0 and "reverted wave 1 canary: 1 cluster, 1 file" in back.stdout, back.stdout
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v1\n"
+    message = git(work, "log", "-1", "--format=%B")
+    assert ("Restores the previous pins of 1 cluster, 1 file:\n- dev-east (values/dev-east.yaml)\n\n"
+            "Leaves 1 cluster on v2 (this revert cannot take it back; a person decides):\n"
+            "- dev-west stays on v2: values/dev-west.yaml held v2 already when it was pinned\n") in message, message
+    assert "\nRollout-Clusters: dev-east\nRollout-Left-On-Revision: dev-west\n" in message, message
+
+    status = json.loads(rollout(work, "status", "p", "-f", "json").stdout)
+    assert status["status"] == "reverted"
+    assert (status["waves"][0]["status"], status["waves"][0]["clustersStillOnRevision"]) == ("reverted", ["dev-west"])
+    assert "still on v2 after the revert: dev-west" in rollout(work, "status", "p").stdout
+    assert "still on v2 after the revert: `dev-west`" in rollout(work, "status", "p", "-f", "markdown").stdout
+    assert "still on v2 after the revert: dev-west" in rollout(work, "status", "p", "-f", "html").stdout
+
+    # set back by hand: the files say it is off the revision now
+    (work / "values/dev-west.yaml").write_text("image:\n  tag: v1\n")
+    git(work, "commit", "-qam", "dev-west back on v1 by hand")
+    status = json.loads(rollout(work, "status", "p", "-f", "json").stdout)
+    assert (status["status"], status["waves"][0]["clustersStillOnRevision"]) == ("reverted", [])

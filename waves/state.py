@@ -58,6 +58,7 @@ class Event:
     lifts: str | None = None  # a lift: the halt record it lifts
     clock: int | None = None  # made under a pinned clock (ROLLOUT_NOW, rehearsals): that clock
     number: int | None = None  # the wave's number in the plan it was made with (`Rollout-Wave`)
+    left: tuple[str, ...] = ()  # a revert: the clusters it left on the revision (it could not take them back)
 
     @property
     def at(self) -> int:
@@ -95,6 +96,8 @@ class JoinState:
     reverted_at: int | None = None
     halt_commit: str | None = None  # a halt record naming it, not lifted
     halt_reason: str | None = None
+    left: tuple[str, ...] = ()  # what its own revert's record left on the revision
+    on_revision: list[str] = field(default_factory=list)  # reverted on its own: still on the revision (as a wave's)
 
 
 @dataclass
@@ -125,6 +128,9 @@ class WaveState:
     joins: list[JoinState] = field(default_factory=list)  # its late joins, oldest first
     own: list[str] = field(default_factory=list)  # what its first advance pinned: its own gate's clusters
     gone: list[str] = field(default_factory=list)  # pinned, and in no wave of the plan now (left the inventory)
+    # reverted: what its revert left on the revision (its record's `Rollout-Left-On-Revision`,
+    # unless the files now say it is off), and what the files say still holds it
+    on_revision: list[str] = field(default_factory=list)
 
     def join(self, commit: str | None) -> JoinState | None:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
@@ -168,6 +174,8 @@ class RolloutState:
     @property
     def overall(self) -> str:
         statuses = {w.status for w in self.waves if w.status != EMPTY}  # an empty wave changes nothing
+        if not statuses and not self.partial:  # every wave claims no cluster: nothing to roll out, nothing
+            return EMPTY  # rolled out (never `complete`: no cluster is on the revision by this rollout)
         if "reverted" in statuses or any(j.status == "reverted" for w in self.waves for j in w.joins):
             return "reverted"  # a late join reverted: the revision failed on a cluster, as a wave's revert says
         if self.halts or self.blocked:
@@ -220,6 +228,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.status = EMPTY
             states.append(state)
             continue
+        left: list[str] = []  # what its revert left on the revision, by its record
         passes: list[Event] = []  # its verify records
         joined: dict[str, list[Event]] = {}  # a late join's commit -> its verify records
         # Every advance of the wave after its first is a late join, judged on its own: its
@@ -239,8 +248,10 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             elif event.action == REVERT and event.advance in joins:  # a late join's, only its clusters
                 if join is not None and join.status != "reverted":
                     join.status, join.reverted_at, join.revert_commit = "reverted", event.time, event.commit
+                    join.left = event.left
             elif event.action == REVERT:
                 state.status, state.reverted_at, state.revert_commit = "reverted", event.time, event.commit
+                left = list(event.left)
             elif event.action == APPROVE:
                 state.approved_by = event.by or "unknown"
             elif event.action == HALT and event.advance in joins:
@@ -293,9 +304,22 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.status, state.proposal = "proposed", proposals[wave.name]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
+        if state.status == "reverted":  # a revert that left some on the revision is no all-clear
+            state.on_revision = _still_on(left, state.pinned, at_revision)
+        for join in state.joins:  # a late join reverted on its own, likewise
+            if join.revert_commit is not None and state.status != "reverted":
+                join.on_revision = _still_on(list(join.left), list(join.clusters), at_revision)
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
                         partial=getattr(plan, "partial", None))
+
+
+def _still_on(left: list[str], pinned: list[str], at_revision: dict[str, bool] | None) -> list[str]:
+    """What a revert left on the revision: what its record says it left, unless the files
+    now say it is off (a person set it back by hand; a cluster gone from the inventory has
+    its record only), and what it pinned that the files say holds the revision now."""
+    known = at_revision or {}
+    return list(dict.fromkeys([c for c in left if known.get(c, True)] + [c for c in pinned if known.get(c, False)]))
 
 
 def _fold_join(join: JoinState, wave, passes: list[Event], now: int, wave_reverted: bool) -> None:

@@ -56,9 +56,11 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
 
 def revert_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                    reason: str, digest: str, advance: str | None = None, epoch: int = FIRST_EPOCH,
-                   late: bool = False, nothing: bool = False) -> str:
+                   late: bool = False, nothing: bool = False, left: list[tuple[str, str]] | None = None) -> str:
     """`late`: the revert of a late join (`advance`, its commit): its clusters only.
-    `nothing`: it restores nothing, its files off the revision already (`clusters`: them)."""
+    `nothing`: it restores nothing, its files off the revision already (`clusters`: them).
+    `left`: (cluster, why) it leaves on the revision (it cannot take them back): named in
+    the body and in `Rollout-Left-On-Revision`, so `status` shows them after the revert."""
     subject = f"rollout({policy}): revert " + ("the late join of " if late else "") + f"wave {number} {wave} ({revision})"
     names, lines, files = pins_listed(clusters)
     said = (f"Restores nothing: no file of it holds {revision} any more; {count(len(names), 'cluster')}, "
@@ -67,9 +69,16 @@ def revert_message(policy: str, revision: str, number: int, wave: str, clusters:
     body = [subject, "", f"Reason: {reason}", "", said]
     body += lines
     body.append("")
+    stays = list(dict.fromkeys(c for c, _ in left or ()))
+    if stays:  # never "- name (files)": listed_files reads those lines as pins
+        body.append(f"Leaves {count(len(stays), 'cluster')} on {revision} (this revert cannot take "
+                    f"{'it' if len(stays) == 1 else 'them'} back; a person decides):")
+        body += [f"- {c} stays on {revision}: {_one_line(why)}" for c, why in left]
+        body.append("")
     trailers = _trailers(policy, revision, number, wave, "revert", epoch)
-    trailers += [f"Rollout-Clusters: {','.join(names)}",
-                 f"Rollout-Reason: {_one_line(reason)}"] + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
+    trailers += [f"Rollout-Clusters: {','.join(names)}"] + (
+        [f"Rollout-Left-On-Revision: {','.join(stays)}"] if stays else []) + [
+        f"Rollout-Reason: {_one_line(reason)}"] + _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + trailers) + "\n"
 
 
@@ -240,6 +249,8 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         lifts=fields.get("Rollout-Lifts"),
         clock=int(fields["Rollout-Clock-Override"]) if fields.get("Rollout-Clock-Override", "").isdigit() else None,
         number=int(fields["Rollout-Wave"]) if fields.get("Rollout-Wave", "").isdigit() else None,
+        # a revert's clusters left on the revision (an older revert names none: status reads the files)
+        left=tuple(dict.fromkeys(c.strip() for c in fields.get("Rollout-Left-On-Revision", "").split(",") if c.strip())),
     )
 
 

@@ -27,7 +27,7 @@ from html import escape
 from waves.durations import format_duration
 from rollout.render.status import wave_rows
 from rollout.render.status_graph import OTHER, STYLES
-from rollout.render.words import count
+from rollout.render.words import clusters_of, count
 
 # A wave's details are open at first only when the page is small or the wave needs a look.
 OPEN_UP_TO = 60  # clusters in the whole rollout: every wave open
@@ -119,9 +119,10 @@ def layers(plan) -> dict[int, int]:
     return out
 
 
-def dag_svg(plan, statuses: dict[int, str]) -> str:
+def dag_svg(plan, statuses: dict[int, str], state=None) -> str:
     """The waves as boxes in layers, an arrow from each wave to those that wait for it; left
-    to right, or top to bottom when that is narrower (long chains); each box links to its wave."""
+    to right, or top to bottom when that is narrower (long chains); each box links to its wave.
+    `state`: the fold, for what a wave out pinned once its clusters all left (never `0 clusters`)."""
     layer = layers(plan)
     columns: dict[int, list[int]] = {}
     for wave in plan.waves:
@@ -154,18 +155,20 @@ def dag_svg(plan, statuses: dict[int, str]) -> str:
     for wave in plan.waves:
         x, y = at[wave.number]
         status = statuses[wave.number]
+        ws = state.wave(wave.number) if state is not None else None
+        clusters, short = clusters_of(wave, ws), clusters_of(wave, ws, short=True)
         style = _style(status)
         name = wave.name if len(wave.name) <= 24 else wave.name[:23] + "…"
         dash = f' stroke-dasharray="{_e(style["stroke-dasharray"].replace(" ", ","))}"' if "stroke-dasharray" in style else ""
         heavy = ' stroke-width="3"' if "stroke-width" in style else ""
         nodes.append(
             f'<a href="#wave-{wave.number}"><title>wave {wave.number} {_e(wave.name)}: {_e(status)}, '
-            f'{count(len(wave.clusters), "cluster")}</title>'
+            f'{clusters}</title>'
             f'<rect x="{x + 1}" y="{y + 1}" width="{NODE_W}" height="{NODE_H}" rx="6" fill="{_e(style["fill"])}" '
             f'stroke="{_e(style["stroke"])}"{dash}{heavy}/>'
             f'<text x="{x + 10}" y="{y + 20}" class="n">{wave.number} {_e(name)}</text>'
             f'<text x="{x + 10}" y="{y + 38}">{GLYPHS.get(status, "·")} {_e(status)} · '
-            f'{count(len(wave.clusters), "cluster")}</text></a>')
+            f'{short}</text></a>')
     label = f"The {count(len(plan.waves), 'wave')} and what each waits for, coloured and labelled by status"
     # a group, not an image: its boxes are links a keyboard and a screen reader reach
     return (f'<svg class="dag" role="group" aria-label="{_e(label)}" width="{width}" height="{height}" '
@@ -358,7 +361,7 @@ def wave_section(page: Page, wave, row: dict, open_all: bool) -> str:
     checks = _checks(page, wave, evidence + halt_lines, reason)
     pins = [pin_state(page, wave, ws, c) for c in wave.clusters]
     at = sum(1 for kind, _ in pins if kind == "ok")
-    counts = count(len(wave.clusters), "cluster") + (f" · {at} at {page.plan.revision}" if ws.advance_commit else "")
+    counts = clusters_of(wave, ws) + (f" · {at} at {page.plan.revision}" if ws.advance_commit else "")
     unavailable = sum(1 for c in wave.clusters if c in getattr(page.plan, "down", {}))
     if unavailable:
         counts += f" · {unavailable} unavailable"
@@ -656,7 +659,7 @@ def render(page: Page) -> str:
     open_all = clusters <= OPEN_UP_TO
     sections = [
         f'<section aria-labelledby="h-dag"><h2 id="h-dag">Waves</h2><figure><div class="scroll">'
-        f'{dag_svg(plan, statuses)}</div><figcaption>Each box is a wave, labelled with its number, name, status and '
+        f'{dag_svg(plan, statuses, state)}</div><figcaption>Each box is a wave, labelled with its number, name, status and '
         f'clusters; an arrow points to the waves that wait for it. Select a box to go to its wave.</figcaption>'
         f'</figure></section>',
     ]

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
+from rollout.render.words import count, joins_still_on, still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -50,10 +51,13 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
             why = "bake over; gates not yet recorded as passed"
         for join in w.joins:  # each judged on its own (docs/inventory.md, "Late joins")
             if join.status in ("baking", "verifying", "reverted"):
-                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}") if x)
+                why = "; ".join(x for x in (why, f"late join ({', '.join(join.clusters)}) {join.status}"
+                                            + (f", {still_on(state, join)}" if join.on_revision else "")) if x)
         if w.gone and w.status in ("baking", "verifying", "passed"):  # still its gate's: judged, or unknown
             why = "; ".join(x for x in (why, f"pinned, not in the inventory now: {', '.join(w.gone[:5])}"
                                         + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
+        if w.on_revision:  # its revert could not take them back: never read as an all-clear
+            why = "; ".join(x for x in (why, still_on(state, w)) if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -64,6 +68,27 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
                      "why": why,
                      "clusters": len(plan.wave(w.number).clusters)})
     return rows
+
+
+def status_warnings(state, warnings) -> list:
+    """The plan's warnings as true of the rollout folded: `wave X claims no cluster` of a
+    wave that went out (its clusters all left the inventory since) says what it pinned and
+    that it is judged on it (docs/inventory.md), never that the wave is empty."""
+    from dataclasses import replace
+
+    advanced = {f"wave {w.name} claims no cluster": w for w in state.waves if w.advance_commit and w.pinned}
+    out = []
+    for problem in warnings:
+        w = advanced.get(problem.message)
+        if w is not None:
+            gone = ", ".join(w.gone[:5]) + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")
+            problem = replace(problem, message=f"wave {w.name} claims no cluster now, but it went out "
+                              f"({w.advance_commit[:12]}): it is {w.shown}, "
+                              + ("judged on the " if w.status in OUT else "of the ")
+                              + f"{count(len(w.pinned), 'cluster')} it pinned"
+                              + (f" (gone from the inventory: {gone})" if gone else ""))
+        out.append(problem)
+    return out
 
 
 def epoch_lines(state) -> list[str]:
@@ -140,10 +165,12 @@ def state_dict(plan, state) -> dict:
                 "pinned": w.pinned,  # what its advances pinned: its gate's clusters, whatever the inventory says now
                 "gone": w.gone,  # pinned, and in no wave of the plan now (left the inventory)
                 "clustersNotAtRevision": w.clusters_behind,
+                "clustersStillOnRevision": w.on_revision,  # reverted: what its revert left on the revision
                 "late": w.late,
                 "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
                                "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
-                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit} for j in w.joins],
+                               "revertCommit": j.revert_commit, "haltCommit": j.halt_commit,
+                               "clustersStillOnRevision": j.on_revision} for j in w.joins],
                 "unavailable": [{"cluster": c, "reason": plan.down[c]} for c in plan.wave(w.number).clusters
                                 if c in getattr(plan, "down", {})],
             }
@@ -190,6 +217,10 @@ def render(plan, state, fmt: str, hold=None) -> None:
         behind = ", ".join(w.clusters_behind[:shown])
         if shown and len(w.clusters_behind) > shown:
             behind += f" +{len(w.clusters_behind) - shown}"
+        if w.on_revision:
+            behind = (behind + "; " if behind else "") + still_on(state, w, shown)
+        if joins_still_on(state, w):
+            behind = (behind + "; " if behind else "") + joins_still_on(state, w, shown)
         if w.late:
             behind = (behind + "; " if behind else "") + f"late: {', '.join(w.late)}"
         if w.gone and w.status in OUT:

@@ -7,7 +7,7 @@ only a line in STYLES to get its colour."""
 
 from __future__ import annotations
 
-from rollout.render.words import count
+from rollout.render.words import clusters_of
 
 # status -> Mermaid style (fill, stroke, text colour); colour-blind-safe pairs of fill
 # and a darker stroke, with the status also written in each box.
@@ -40,7 +40,7 @@ def mermaid(plan, state) -> str:
     used: dict[str, str] = {}
     for wave in plan.waves:
         status = state.wave(wave.number).shown
-        label = f"{wave.number} {_escape(wave.name)}<br/>{count(len(wave.clusters), 'cluster')} · <b>{_escape(status)}</b>"
+        label = f"{wave.number} {_escape(wave.name)}<br/>{clusters_of(wave, state.wave(wave.number))} · <b>{_escape(status)}</b>"
         cls = style_class(status)
         used[cls] = STYLES.get(status, OTHER)
         lines.append(f'  w{wave.number}["{label}"]:::{cls}')

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from rollout.render.status_graph import mermaid
 from rollout.render.trust import trust_lines
-from rollout.render.words import count, waves_counted
+from rollout.render.words import count, joins_still_on, still_on, waves_counted
 
 _LISTED = 10  # clusters named per cell
 
@@ -34,6 +34,9 @@ def render(plan, state) -> str:
         behind = ", ".join(f"`{c}`" for c in ws.clusters_behind[:_LISTED])
         if len(ws.clusters_behind) > _LISTED:
             behind += f" and {len(ws.clusters_behind) - _LISTED} more"
+        if ws.on_revision or any(j.on_revision for j in ws.joins):  # a revert left some on the revision
+            behind = "; ".join(x for x in (behind, still_on(state, ws, _LISTED, lambda c: f"`{c}`"),
+                                           joins_still_on(state, ws, _LISTED, lambda c: f"`{c}`")) if x)
         lines.append(f"| {wave.number} | {wave.name} | {ws.status} | {len(wave.clusters)} | {advanced} | {bake} | "
                      f"{behind or '—'} |")
     if state.verified:  # spec.trust: what holds it and what did not count (docs/security.md)

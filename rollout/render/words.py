@@ -11,3 +11,30 @@ def waves_counted(plan) -> str:
     """`5 waves`, or `6 waves (1 empty)` when a wave claims no cluster."""
     empty = sum(1 for w in plan.waves if not w.clusters)
     return count(len(plan.waves), "wave") + (f" ({empty} empty)" if empty else "")
+
+
+def still_on(state, w, shown: int | None = 5, name=str) -> str:
+    """`still on v2 after the revert: a, b +3`: a reverted wave's (or late join's) clusters
+    its revert left on the revision (docs/git-engine.md, "A revert that restores nothing");
+    '' for none."""
+    if not w.on_revision:
+        return ""
+    names = ", ".join(name(c) for c in w.on_revision[:shown])
+    more = len(w.on_revision) - shown if shown and len(w.on_revision) > shown else 0
+    return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
+
+
+def joins_still_on(state, w, shown: int | None = 5, name=str) -> str:
+    """`late join (a, b) still on v2 after the revert: a` for each late join of `w` reverted
+    on its own that left clusters on the revision; '' for none."""
+    return "; ".join(f"late join ({', '.join(j.clusters)}) {still_on(state, j, shown, name)}"
+                     for j in w.joins if j.on_revision)
+
+
+def clusters_of(wave, ws=None, short: bool = False) -> str:
+    """`3 clusters`; for a wave that went out and whose every cluster left the inventory since
+    (it claims none now, `ws` its fold), what it pinned: `2 clusters pinned, gone`, never `0 clusters`
+    (`short`: `2 pinned, gone`, for a box of a drawing)."""
+    if wave.clusters or ws is None or not ws.pinned:
+        return count(len(wave.clusters), "cluster")
+    return f"{len(ws.pinned) if short else count(len(ws.pinned), 'cluster')} pinned, gone"
