@@ -10,13 +10,11 @@ verdict given: the observers are tested on their own)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 from typer.testing import CliRunner
 
-from conftest import ROLLOUT, TEST_GIT_IDENTITY
+from conftest import TEST_GIT_IDENTITY
+from test_late_join_shared import FLEET, git, rollout  # the same two-cluster fleet, git and CLI
 from rollout.cli import app
 from waves.decide import HALT, REVERT, Verdict
 from rollout.session import clock, open_synced
@@ -39,25 +37,6 @@ spec:
     - {name: prod, selector: {matchLabels: {env: prod}}, after: [canary], bake: 0s}
   gates: [{argocd: {context: hub, namespace: argocd}}]
 """
-
-FLEET = """\
-apiVersion: rollout/v1alpha1
-kind: Fleet
-metadata: {name: f}
-clusters:
-  - {name: dev-west, labels: {env: dev}}
-  - {name: prod-p, labels: {env: prod}}
-"""
-
-ENV = {**os.environ, **TEST_GIT_IDENTITY}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=ENV).stdout
-
-
-def rollout(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=ENV)
 
 
 def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_once_true(tmp_path, monkeypatch):
