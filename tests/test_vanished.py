@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ROLLOUT, TEST_GIT_IDENTITY
-from test_decide import FakeHold, plans
+from test_decide import FakeHold, ancestors, plans
 from waves.decide import ADVANCE, HALT, VERIFY, WAIT, Verdict, decide, of
 from waves.inventory import Cluster
 from waves.planner import Plan, Wave, make_plan
@@ -38,18 +38,6 @@ def _vanish(plan: Plan, gone: set[str]) -> Plan:
                    down={c: why for c, why in plan.down.items() if c not in gone})
 
 
-def _waits_on(plan: Plan, number: int) -> set[int]:
-    """The waves wave `number` waits for, directly or through empty ones (an empty wave
-    passes once what it waits for has)."""
-    out, todo = set(), list(plan.wave(number).after)
-    while todo:
-        dep = todo.pop()
-        if dep not in out:
-            out.add(dep)
-            todo += plan.wave(dep).after
-    return out
-
-
 @settings(max_examples=150, deadline=None)
 @given(plan=plans(), data=st.data())
 def test_a_wave_that_went_out_is_never_empty_and_never_passes_unjudged(plan, data):
@@ -60,8 +48,8 @@ def test_a_wave_that_went_out_is_never_empty_and_never_passes_unjudged(plan, dat
     drawn = {w.number for w in plan.waves if w.clusters and data.draw(st.booleans())}
     # a history the tool can make: a wave went out only once every wave it waits for had passed
     # (a pass record each), so what is out and not judged is the frontier of what went out
-    closed = drawn | {d for n in drawn for d in _waits_on(plan, n) if plan.wave(d).clusters}
-    passed = {d for n in closed for d in _waits_on(plan, n)} & closed
+    closed = drawn | {d for n in drawn for d in ancestors(plan, n) if plan.wave(d).clusters}
+    passed = {d for n in closed for d in ancestors(plan, n)} & closed
     advanced = [w for w in plan.waves if w.number in closed]
     events = [Event(f"adv{w.number}", T0 - 10_000 if w.number in passed else T0, "advance", "p", "v2", w.name,
                     tuple(w.clusters)) for w in advanced]
@@ -84,9 +72,9 @@ def test_a_wave_that_went_out_is_never_empty_and_never_passes_unjudged(plan, dat
     assert not of(actions, VERIFY)
     unjudged = {w.number for w in advanced if w.gates and w.number not in passed}  # no gates: passes after its bake
     for action in of(actions, ADVANCE):
-        assert action.late or not (_waits_on(after, action.wave) & unjudged)
+        assert action.late or not (ancestors(after, action.wave) & unjudged)
     for number in ready(after, state):
-        assert not (_waits_on(after, number) & unjudged)
+        assert not (ancestors(after, number) & unjudged)
     if halt and verdicts:
         assert {a.wave for a in of(actions, HALT)} == set(verdicts) and not of(actions, ADVANCE)
 
