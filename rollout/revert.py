@@ -179,6 +179,10 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     for cluster, parents in sorted(parents_of.items()):
         for target in pins.get(cluster, []):
             pin = policy.spec.pin[target.pin_index]
+            if target.file not in texts and current_texts.get(target.file) is None:  # deleted since (decommissioned)
+                out.notes.append(f"cluster {cluster}: {target.file} was deleted since: off {plan.revision}, left alone")
+                out.off.append((cluster, target.file))
+                continue
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
             try:
                 current = read_pin(now_text, pin, cluster, labels[cluster], target.file)

@@ -71,6 +71,10 @@ def test_a_token_file_beside_the_kubeconfig_is_read(sim, tmp_path):
     kube = Kube(_write(tmp_path, _with_users(config, {"filed": {"tokenFile": "token"}}, {"hub": "filed"})))
     items, why = kube.list("hub", *APPS)
     assert items and why == "", why
+    both = Kube(_write(tmp_path, _with_users(config, {"filed": {"tokenFile": "token", "token": "stale"}},
+                                             {"hub": "filed"})))
+    items, why = both.list("hub", *APPS)  # the file wins over a token beside it, as in client-go
+    assert items and why == "", why
     elsewhere = tmp_path / "elsewhere"  # relative to the kubeconfig's folder: not there
     elsewhere.mkdir()
     gone = Kube(_write(elsewhere, _with_users(config, {"filed": {"tokenFile": "token"}}, {"hub": "filed"})))

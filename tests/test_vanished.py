@@ -103,6 +103,41 @@ def _policy(waves: list[dict]) -> RolloutPolicy:
                  "pin": [{"preset": "flux-helmrelease", "files": "{cluster}.yaml"}], "waves": waves}})
 
 
+def test_batches_renumbered_by_a_departure_go_out_one_at_a_time():
+    """`maxClusters: 1`. (a) p-a went out as production/1, unjudged, and left: what is left of
+    the entry is one un-batched `production` (p-b), which waits for production/1 planned back.
+    (b) production/1 (p-a) passed, production/2 (p-b) is out, p-a leaves: the batches shift
+    (production/1 = p-b, production/2 = p-c): p-b, pinned already, is no late join of
+    production/1, and p-c waits until production/2 passed. (c) a cluster added to the fleet
+    joins a batch out only once that batch passed."""
+    policy = _policy([{"name": "production", "maxClusters": 1}])
+    a1 = Event("a1", T0, "advance", "p", "v2", "production/1", ("p-a",), number=1)
+    plan = with_waves_out(make_plan(policy, [Cluster("p-b")]), policy, [a1])
+    assert [(w.name, w.clusters) for w in plan.waves] == [("production", ["p-b"]), ("production/1", [])]
+    state = fold(plan, [a1], T0 + 10)
+    blind = {2: Verdict("unknown", "cannot observe", "a1")}
+    assert not of(decide(plan, state, blind, FakeHold()), ADVANCE)
+
+    events = [a1, Event("v1", T0 + 5, "verify", "p", "v2", "production/1", advance="a1"),
+              Event("a2", T0 + 6, "advance", "p", "v2", "production/2", ("p-b",), number=2)]
+    plan = with_waves_out(make_plan(policy, [Cluster("p-b"), Cluster("p-c")]), policy, events)
+    state = fold(plan, events, T0 + 10)
+    assert (state.wave(1).late, state.wave(2).late) == ([], ["p-c"])
+    actions = decide(plan, state, {2: Verdict("pending", "p-b: Progressing", "a2")}, FakeHold())
+    assert not of(actions, ADVANCE)
+    assert [a.reason for a in of(actions, WAIT) if a.wave == 2] == [
+        "late join (p-c) waits until the batch passed (one batch at a time)"]
+    passed = decide(plan, state, {2: Verdict("passed", "ok", "a2")}, FakeHold())
+    assert [(a.kind, a.wave) for a in passed] == [(VERIFY, 2), (WAIT, 2)]  # its pass recorded; p-c joins next step
+    after = fold(plan, events + [Event("v2", T0 + 20, "verify", "p", "v2", "production/2", advance="a2")], T0 + 30)
+    assert [(a.kind, a.wave, a.clusters, a.late) for a in of(decide(plan, after, {}, FakeHold()), ADVANCE)] == [
+        (ADVANCE, 2, ("p-c",), True)]
+
+    plan = make_plan(policy, [Cluster("p-0"), Cluster("p-a"), Cluster("p-b")])
+    state = fold(plan, [a1], T0 + 10)
+    assert state.wave(1).late == ["p-0"] and not of(decide(plan, state, {}, FakeHold()), ADVANCE)
+
+
 def test_a_group_whose_clusters_all_left_is_planned_back_and_what_waits_for_it_waits():
     """groupBy makes no wave for a group with no cluster: region-eu went out, its cluster
     left, and without its records the plan has no region-eu: production (after: region)
@@ -278,6 +313,36 @@ def test_the_canary_gone_from_the_inventory_is_out_unknown_halted_and_revertable
     _ok(work, "retry", "security-patch", "--reason", "without the dev clusters", now=at + 1901)
     fresh = json.loads(_ok(work, "status", "security-patch", "--format", "json", now=at + 1902))
     assert [w["status"] for w in fresh["waves"]] == ["empty"] + ["pending"] * 4  # a new epoch: nothing went out
+
+
+def test_a_canary_decommissioned_with_its_files_is_reverted_as_nothing_to_restore(tmp_path):
+    """Both canary clusters removed from the fleet and their files deleted: nothing of them
+    holds the revision, so the revert is recorded, saying so, not stuck for ever."""
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src)
+    env = {**os.environ, **TEST_GIT_IDENTITY}
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        subprocess.run(["git", *args], cwd=src, check=True, env=env)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
+    work = tmp_path / "work"
+    _ok(work, "advance", "security-patch", "--wave", "1")
+    at = int(_git(work, "log", "-1", "--format=%ct").strip())
+    fleet = work / "fleet" / "clusters.yaml"
+    text = fleet.read_text()
+    for cluster in ("dev-eu-west", "dev-us-east"):
+        text = re.sub(rf"  - name: {cluster}\n(?:    .*\n)*", "", text)
+        _git(work, "rm", "-rq", f"argocd/apps/{cluster}-platform.yaml")
+    fleet.write_text(text)
+    _git(work, "commit", "-qam", "dev clusters decommissioned")
+    _git(work, "push", "-q")
+    back = _rollout(work, "revert", "security-patch", "--wave", "canary", "--reason", "decommissioned", now=at + 60)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "argocd/apps/dev-eu-west-platform.yaml was deleted since: off v1.4.2, left alone" in back.stdout
+    assert "Rollout-Action: revert" in _git(work, "log", "-1", "--format=%B")
+    status = json.loads(_rollout(work, "status", "security-patch", "-f", "json", now=at + 120).stdout)
+    assert (status["waves"][0]["name"], status["waves"][0]["status"]) == ("canary", "reverted")
+    assert not status["waves"][0].get("clustersStillOnRevision")
 
 
 def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(tmp_path):

@@ -176,6 +176,9 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             actions.append(Action(WAIT, w.number, w.name, w.advance_commit,
                                   f"late join ({', '.join(w.late)}) waits: the wave cannot be judged, clusters it "
                                   f"pinned left the inventory ({', '.join(w.gone)})"))
+        elif w.status in OUT and w.late and w.status != "passed" and plan.wave(w.number).batch is not None:
+            actions.append(Action(WAIT, w.number, w.name, w.advance_commit,
+                                  f"late join ({', '.join(w.late)}) waits until the batch passed (one batch at a time)"))
     starts = [Action(ADVANCE, n, state.wave(n).name, state.wave(n).advance_commit, "late join", clusters, late=True)
               for n, clusters in joining_now(plan, state).items()]
     after = _with_passes(state, passed_now)
@@ -201,12 +204,16 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
 def joining_now(plan, state: RolloutState) -> dict[int, tuple[str, ...]]:
     """The late joins a step pins (wave -> clusters): the late clusters of each wave out
     that are available (one still unavailable joins once back), none into a wave that
-    cannot be judged (clusters it pinned left the inventory) until it passed."""
+    cannot be judged (clusters it pinned left the inventory) or into a batch until it
+    passed."""
     out = {}
     for w in state.waves:
-        if w.status in OUT and w.late and not (w.gone and w.status != "passed"):
-            # a wave whose pinned clusters left the inventory cannot be judged: nothing more is pinned
-            # into it until it passed (a batch renumbered by the departure would hand it the next batch's cluster)
+        if w.status in OUT and w.late and not (w.gone and w.status != "passed") and \
+                not (plan.wave(w.number).batch is not None and w.status != "passed"):
+            # Nothing more is pinned into a wave until it passed when its pinned clusters left the
+            # inventory (it cannot be judged), or when it is a batch (`maxClusters`): a batch is
+            # one at a time, and a cluster added to the fleet, or the next batch's cluster handed
+            # to it when a departure renumbered the batches, would go out before it was judged.
             joining, _ = pinnable(plan, plan.wave(w.number), w.late)
             if joining:
                 out[w.number] = tuple(joining)

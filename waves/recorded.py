@@ -139,8 +139,10 @@ def with_waves_out(plan: Plan, policy: RolloutPolicy, events: list[Event]) -> Pl
     for i, wave in enumerate(waves):
         spec = specs[wave.spec_index]  # what it waits for: `after` (entries or parts), else the entry before it
         after = spec.after if spec.after is not None else [specs[wave.spec_index - 1].name] if wave.spec_index else []
+        # and every wave of the same entry waits for its batches planned back: the planner
+        # renumbers (or un-batches) what is left of an entry, so "a later batch" is not knowable
         waits = [a.number for a in added if specs[a.spec_index].name in after or a.name in after
-                 or (a.spec_index == wave.spec_index and a.batch is not None and (wave.batch or 0) > a.batch)]
+                 or (a.spec_index == wave.spec_index and a.batch is not None)]
         if waits:
             waves[i] = replace(wave, after=sorted(set(wave.after) | set(waits)))
     return replace(plan, waves=waves + added, warnings=warnings)

@@ -219,6 +219,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
     for event in mine:
         by_wave.setdefault(event.wave, []).append(event)
 
+    pinned_in_epoch = {c for e in mine if e.action == ADVANCE for c in e.clusters}
     states = []
     for wave in plan.waves:
         state = WaveState(wave.number, wave.name)
@@ -290,7 +291,9 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.halt_commit = halted.halt_commit
                 state.halt_reason = f"late join ({', '.join(halted.clusters)}): {halted.halt_reason}"
         if state.status == "baking":
-            recorded = {c for e in by_wave.get(wave.name, []) if e.action == ADVANCE for c in e.clusters}
+            # pinned by any advance of the epoch: a cluster another wave pinned (batches renumbered
+            # when a cluster left, a label changed) is pinned once, judged there, never joined again
+            recorded = pinned_in_epoch
             waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()
             # a late join already proposed is not late again: a cluster joining meanwhile gets its own
             state.late = [c for c in wave.clusters if c not in recorded and c not in waiting]

@@ -183,10 +183,11 @@ class Kube:
     def _token_read(self, entry):
         """A user's `tokenFile` read as client-go reads it, surrounding whitespace trimmed:
         `kubectl create token SA > token` ends the file with a newline, which the Python
-        client would send in the Authorization header (and fail on). The token goes to the
-        loader as `token`, the file read once, as the loader reads it."""
+        client would send in the Authorization header (and fail on). The file wins over a
+        `token` beside it, as in client-go and in the Python loader; it goes to the loader
+        as `token`, read once, as the loader reads it."""
         user = entry.get("user") if isinstance(entry, dict) else None
-        if not isinstance(user, dict) or not isinstance(user.get("tokenFile"), str) or "token" in user:
+        if not isinstance(user, dict) or not isinstance(user.get("tokenFile"), str):
             return entry
         path = os.path.join(self._base, user["tokenFile"])  # relative to the kubeconfig, as the loader does
         try:
@@ -195,7 +196,8 @@ class Kube:
         except (OSError, UnicodeDecodeError) as err:
             raise SetupError(f"{self._path}: user {entry.get('name')}: tokenFile {user['tokenFile']}: cannot read it "
                              f"({getattr(err, 'strerror', None) or type(err).__name__})") from None
-        return {**entry, "user": {key: value for key, value in user.items() if key != "tokenFile"} | {"token": token}}
+        return {**entry, "user": {key: value for key, value in user.items() if key not in ("tokenFile", "token")}
+                | {"token": token}}
 
     def api_client(self, context: str | None):
         """The context's kubernetes.client.ApiClient (rollout/inventory/hub.py lists with it)."""
