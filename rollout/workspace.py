@@ -91,8 +91,8 @@ def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, reuse
     is worked out is kept (rollout/reuse.py); never for a policy with a live inventory
     source (`InventorySource.live`), which depends on what the hub lists now, not only on
     files. `strict` False: clusters sharing a field that the plan cannot keep in one wave
-    (`Plan.conflicts`) are warnings, not errors, for what must work whatever the inventory
-    became (`status`, `revert`). `hub`: where live inventory sources are listed (default:
+    (`Plan.conflicts`), and pinned files that do not exist, are warnings, not errors, for
+    what must work whatever the inventory and the files became (`status`, `revert`). `hub`: where live inventory sources are listed (default:
     rollout.hubs.connect's)."""
     from rollout.yamlfile import bulk
 
@@ -151,7 +151,10 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, 
     if ws.plan is not None and kept is None and reuse is not None and not any(p.is_error for p in planning):
         reused.keep_plan(reuse, ws, ws.plan_key, inventory_problems, planning)
     if ws.plan is not None:
-        ws.problems += [_policy_problem(loaded, p) for p in check_pin_files(repo, ws.plan)]
+        # not strict (status, revert): a pinned file deleted since is said, not a stop: an urgent
+        # revert must still take the wave's other clusters back (the deleted one is off the revision)
+        ws.problems += [_policy_problem(loaded, p if strict else replace(p, severity="warning"))
+                        for p in check_pin_files(repo, ws.plan)]
         if check_files and not any(p.is_error for p in ws.problems):
             from rollout.safety import inspect
 

@@ -345,6 +345,30 @@ def test_a_canary_decommissioned_with_its_files_is_reverted_as_nothing_to_restor
     assert not status["waves"][0].get("clustersStillOnRevision")
 
 
+def test_one_pinned_file_deleted_does_not_block_the_urgent_revert_of_the_others(tmp_path):
+    """dev-us-east's Application file is deleted while the cluster stays in the fleet: the load
+    refuses it for what would write a pin (`validate`, `advance`), and the revert still takes
+    dev-eu-west back, saying the deleted file is off the revision."""
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src)
+    env = {**os.environ, **TEST_GIT_IDENTITY}
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        subprocess.run(["git", *args], cwd=src, check=True, env=env)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
+    work = tmp_path / "work"
+    kept = (work / "argocd/apps/dev-eu-west-platform.yaml").read_text()
+    _ok(work, "advance", "security-patch", "--wave", "1")
+    _git(work, "rm", "-q", "argocd/apps/dev-us-east-platform.yaml")
+    _git(work, "commit", "-qm", "dev-us-east's Application removed by hand")
+    _git(work, "push", "-q")
+    assert _rollout(work, "validate", "security-patch").returncode == 2
+    back = _rollout(work, "revert", "security-patch", "--wave", "canary", "--reason", "dev-eu-west degraded")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "argocd/apps/dev-us-east-platform.yaml was deleted since: off v1.4.2, left alone" in back.stdout
+    assert (work / "argocd/apps/dev-eu-west-platform.yaml").read_text() == kept
+
+
 def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(tmp_path):
     """region-eu-west went out (forced past canary), then staging-eu-west left the fleet:
     the planner makes no region-eu-west any more; status, run and revert still know it."""
