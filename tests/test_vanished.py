@@ -210,6 +210,17 @@ def _git(cwd: Path, *args: str) -> str:
                           env={**os.environ, **TEST_GIT_IDENTITY}).stdout
 
 
+def _published(tmp_path: Path) -> Path:
+    """A clone of the fleet-config example, its remote a bare repo beside it."""
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src)
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        _git(src, *args)
+    _git(tmp_path, "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git"))
+    _git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work"))
+    return tmp_path / "work"
+
+
 def _rollout(cwd: Path, *args: str, now: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **TEST_GIT_IDENTITY, "COLUMNS": "200"}
     env.pop("ROLLOUT_NOW", None)
@@ -225,14 +236,7 @@ def _ok(cwd: Path, *args: str, now: int | None = None) -> str:
 
 
 def test_the_canary_gone_from_the_inventory_is_out_unknown_halted_and_revertable(tmp_path):
-    src = tmp_path / "src"
-    shutil.copytree(EXAMPLE, src)
-    env = {**os.environ, **TEST_GIT_IDENTITY}
-    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
-        subprocess.run(["git", *args], cwd=src, check=True, env=env)
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
-    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
-    work = tmp_path / "work"
+    work = _published(tmp_path)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)  # the gates' context; nothing of the canary is asked of it
     apps = ["argocd/apps/dev-eu-west-platform.yaml", "argocd/apps/dev-us-east-platform.yaml"]
@@ -318,14 +322,7 @@ def test_the_canary_gone_from_the_inventory_is_out_unknown_halted_and_revertable
 def test_a_canary_decommissioned_with_its_files_is_reverted_as_nothing_to_restore(tmp_path):
     """Both canary clusters removed from the fleet and their files deleted: nothing of them
     holds the revision, so the revert is recorded, saying so, not stuck for ever."""
-    src = tmp_path / "src"
-    shutil.copytree(EXAMPLE, src)
-    env = {**os.environ, **TEST_GIT_IDENTITY}
-    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
-        subprocess.run(["git", *args], cwd=src, check=True, env=env)
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
-    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
-    work = tmp_path / "work"
+    work = _published(tmp_path)
     _ok(work, "advance", "security-patch", "--wave", "1")
     at = int(_git(work, "log", "-1", "--format=%ct").strip())
     fleet = work / "fleet" / "clusters.yaml"
@@ -349,14 +346,7 @@ def test_one_pinned_file_deleted_does_not_block_the_urgent_revert_of_the_others(
     """dev-us-east's Application file is deleted while the cluster stays in the fleet: the load
     refuses it for what would write a pin (`validate`, `advance`), and the revert still takes
     dev-eu-west back, saying the deleted file is off the revision."""
-    src = tmp_path / "src"
-    shutil.copytree(EXAMPLE, src)
-    env = {**os.environ, **TEST_GIT_IDENTITY}
-    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
-        subprocess.run(["git", *args], cwd=src, check=True, env=env)
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
-    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work")], check=True)
-    work = tmp_path / "work"
+    work = _published(tmp_path)
     kept = (work / "argocd/apps/dev-eu-west-platform.yaml").read_text()
     _ok(work, "advance", "security-patch", "--wave", "1")
     _git(work, "rm", "-q", "argocd/apps/dev-us-east-platform.yaml")
@@ -372,13 +362,7 @@ def test_one_pinned_file_deleted_does_not_block_the_urgent_revert_of_the_others(
 def test_a_region_wave_whose_cluster_left_is_shown_judged_and_reverted_by_name(tmp_path):
     """region-eu-west went out (forced past canary), then staging-eu-west left the fleet:
     the planner makes no region-eu-west any more; status, run and revert still know it."""
-    src = tmp_path / "src"
-    shutil.copytree(EXAMPLE, src)
-    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
-        _git(src, *args)
-    _git(tmp_path, "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git"))
-    _git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work"))
-    work = tmp_path / "work"
+    work = _published(tmp_path)
     (tmp_path / "kubeconfig").write_text(KUBECONFIG)
     app = "argocd/apps/staging-eu-west-platform.yaml"
     before = (work / app).read_text()
