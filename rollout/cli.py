@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from rollout import pydantic_plugins
+
 app = typer.Typer(
     help="Progressive multi-cluster rollouts for GitOps fleets: plan waves, pin revisions in Git.",
     no_args_is_help=True,
@@ -872,6 +874,7 @@ def only(argv: list[str]) -> typer.Typer:
 def main() -> None:
     """Console entry point: bad input is exit 2 with one line per problem; a bug is one
     line and exit 1 (ROLLOUT_DEBUG=1 shows the traceback)."""
+    pydantic_plugins.skip()
     try:
         only(sys.argv[1:])()  # click's standalone mode: usage errors exit 2, typer.Exit exits with its code
     except KeyboardInterrupt:

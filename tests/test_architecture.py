@@ -93,3 +93,36 @@ def test_a_plan_imports_no_networkx_rich_or_kubernetes():
     loaded = loaded_after("from pathlib import Path; from rollout.workspace import load_workspace; "
                           f"assert load_workspace(Path({str(example)!r}), 'security-patch').plan")
     assert not loaded & {"networkx", "rich", "kubernetes"}
+
+
+def test_the_command_looks_for_no_pydantic_plugin():
+    """`rollout.cli.main()` runs pydantic without plugins: no `importlib.metadata` import
+    nor entry-point scan (~18 ms of every command, docs/performance.md)."""
+    example = ROOT / "examples/fleet-config"
+    code = ("import sys; from rollout.cli import main; "
+            f"sys.argv = ['rollout', 'plan', 'security-patch', '--repo', {str(example)!r}, '--format', 'json']\n"
+            "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+            "print('\\n'.join(sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert '"policy": "security-patch"' in done.stdout  # the models validated the policy
+    loaded = set(done.stderr.split())
+    assert "pydantic" in loaded and "importlib.metadata" not in loaded
+
+
+def test_pydantic_asks_the_stand_in_loader_for_anything_else():
+    """A pydantic that wants more of its loader than `get_plugins` gets the real module
+    (loaded then), and still no plugins."""
+    code = ("from rollout import pydantic_plugins; pydantic_plugins.skip()\n"
+            "import sys, pydantic.plugin\n"
+            "loader = sys.modules['pydantic.plugin._loader']\n"
+            "assert loader.get_plugins() == ()\n"
+            "assert 'importlib.metadata' not in sys.modules\n"
+            "assert loader.PYDANTIC_ENTRY_POINT_GROUP == 'pydantic'\n"
+            "real = sys.modules['pydantic.plugin._loader']\n"
+            "assert real is not loader and real.get_plugins() == ()\n"
+            "from pydantic import BaseModel\n"
+            "class M(BaseModel):\n    x: int\n"
+            "assert M(x='1').x == 1\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
