@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from waves.problems import Loc, Problem
-from rollout.yamlfile import Located, YamlError, read_text
+from rollout.yamlfile import Located, YamlError, quick_mapping, read_text
 
 
 class PolicyNotFound(Exception):
@@ -42,8 +42,11 @@ class LoadedPolicy:
         """Give a problem found in this policy its line."""
         if problem.line is not None:
             return problem
-        if self.located is None and self.text and self.policy is not None:  # a kept policy (kept()): parsed now
-            self.located = Located.parse(self.path, self.text)
+        if self.located is None and self.text and self.policy is not None:  # kept, or read by yaml-rs: parsed now
+            try:
+                self.located = Located.parse(self.path, self.text)
+            except YamlError:  # read before, so not expected: the problem stands without its line
+                return problem
         if self.located is None:
             return problem
         from dataclasses import replace
@@ -65,6 +68,15 @@ def load_policy(path: Path) -> LoadedPolicy:
     src = str(path)
     try:
         text = read_text(path)
+    except YamlError as err:
+        return LoadedPolicy(path, "", None, None, [Problem(err.message, (), src, line=err.line or 1)])
+    quick = quick_mapping(text)
+    if quick is not None:  # yaml-rs read it as PyYAML would; a problem is read again below, with lines
+        try:
+            return LoadedPolicy(path, text, None, RolloutPolicy.model_validate(quick), [])
+        except ValidationError:
+            pass
+    try:
         located = Located.parse(path, text)
     except YamlError as err:
         return LoadedPolicy(path, "", None, None, [Problem(err.message, (), src, line=err.line or 1)])

@@ -150,6 +150,85 @@ def _yaml_rs_message(message: str) -> str:
     return lines[-1] if lines else message
 
 
+# What makes yaml-rs's reading of a text possibly differ from PyYAML's strict one (Located):
+# a merge key, a directive, a tab, a line break only one of them knows (anywhere);
+_NOT_QUICK = re.compile(r"<<|^%|\t|[\x85\u2028\u2029]", re.MULTILINE)
+# ... and outside quoted scalars and comments: a tag, an anchor or an alias (PyYAML refuses
+# an anchor defined twice; a tag changes how the strict reader reads a scalar). A quote is
+# taken for a scalar's only where a node starts and up to its line's end (a quote inside
+# a plain scalar is text); a ` #` outside one is a comment, always.
+_QUOTED_OR_COMMENT = re.compile(
+    r"""(?:(?<=: )|(?<=- )|(?<=[\[{,])|(?<=, )|^[ ]*)(?:'[^'\n]*(?:''[^'\n]*)*'|"(?:[^"\\\n]|\\.)*")"""
+    r"|(?:(?<=\s)|^)#.*", re.MULTILINE)
+# ... that is: a tag, an anchor or an alias, a block scalar (the two differ on some
+# chompings), a flow entry opening with `:` or `?` (plain
+# text to YAML 1.2, refused by PyYAML) or a `:` closing one, an underscore beside a digit
+# (yaml-rs reads `_0` as 0), or a number written with a leading zero (octal
+# to YAML 1.1, decimal to yaml-rs), in another base or with underscores (yaml-rs reads more
+# of them than YAML 1.2 does).
+_PLAIN_DOUBT = re.compile(r"(?:^|[\s\[{,:])[!&*|>]|[\[{,]\s*[:?]|:[\]},]|_[0-9]|[0-9]_|(?<![\w.])[-+]?(?:0[0-9box_]|[0-9.][0-9.]*_)", re.MULTILINE)
+# Plain text PyYAML resolves to something else (its SafeLoader's implicit resolvers,
+# yaml/resolver.py, and the strict reader's YAML 1.2 numbers): such a text read as text by
+# yaml-rs may not be text to PyYAML. Quoted, it is text to both, but which it was is not
+# known here: either way the quick reading steps aside.
+_YAML11_NONTEXT = re.compile(
+    r"yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+    r"|<<|~|null|Null|NULL|=|"
+    r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+).*)?"
+)
+
+
+def quick_mapping(text: str) -> dict | None:
+    """The one mapping `text` holds, read by yaml-rs without importing PyYAML (~9 ms of
+    every command that reads a policy), or None when PyYAML's strict reading (`Located`)
+    could give anything else: then, and for any error, the caller reads it with `Located`,
+    which says where. Never a different value: every text (key or value) that YAML 1.1
+    could take for anything but text makes it None, as do the marks above
+    (tests/test_yamlfile.py checks it against `Located` on generated texts)."""
+    import yaml_rs
+
+    plain = _QUOTED_OR_COMMENT.sub(" ", text)  # the text but its quoted scalars and comments
+    if _NOT_QUICK.search(text) or _PLAIN_DOUBT.search(plain) or _several_documents(text):
+        return None
+    try:
+        loaded = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - yaml-rs's own errors: Located says where
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    stack: list = [loaded]
+    seen: set[int] = set()  # an alias is walked once (and a recursive one ends)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (dict, list)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str) or _nontext(key, plain):
+                    return None
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            if _nontext(node, plain):
+                return None
+        elif node is not None and not isinstance(node, (bool, int, float)):
+            return None
+    return loaded
+
+
+def _nontext(value: str, plain: str) -> bool:
+    """Could `value` (text to yaml-rs) be something else to PyYAML? Not if it is nowhere in
+    the text outside quoted scalars and comments: then it was quoted (`canary: "true"`)."""
+    return (bool(_YAML11_NONTEXT.fullmatch(value) or _YAML12_NUMBER.fullmatch(value)) or yaml11_only_nontext(value)) \
+        and (not value or value in plain)
+
+
 @dataclass(frozen=True)
 class ScalarInfo:
     line: int
