@@ -22,6 +22,7 @@ TRICKY = [
     "apps/*/values.yaml", "status!=\"200\"", "!!str 12", "!!int 7", "&a x", "http://x:80/", "-", "- x",
     "#x", "a#b", "a: b", "'q'", "\"d\"", "é", "\u2028", "\t", "%x", "b 'c", "it's", "x #true", "true #c",
     "0 9 * * 1-4", "[a, yes]", "{a: 010}", "[b 'c, !!set d']", "a *b", "a &b", "09:00", "1.2_3",
+    "inf", "nan", "+inf", "__1", "1.0e1_0", "+.5", "0e0", "-0.0", "1e+", "0.", "١",
 ]
 WORDS = st.text(alphabet=st.sampled_from("abcxyz019._-:/ *&!#=+~"), min_size=0, max_size=8)
 
