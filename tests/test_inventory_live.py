@@ -109,6 +109,108 @@ def test_a_fleet_agent_is_offline_after_three_check_in_intervals(ago, interval):
     assert (availability.fleet_cluster(seen, now, interval) is None) == (int(ago) <= 3 * interval)
 
 
+_DROP = object()
+_PATHS = [("metadata",), ("metadata", "name"), ("metadata", "labels"), ("metadata", "deletionTimestamp"),
+          ("status",), ("status", "conditions"), ("status", "conditions", 0), ("status", "conditions", 0, "type"),
+          ("status", "conditions", 0, "status"), ("status", "accessProviders"), ("status", "accessProviders", 0),
+          ("status", "accessProviders", 0, "name"), ("status", "accessProviders", 0, "cluster"),
+          ("status", "accessProviders", 0, "cluster", "server"), ("status", "credentialProviders"),
+          ("status", "properties"), ("status", "properties", 0), ("status", "properties", 0, "name"),
+          ("status", "properties", 0, "value")]
+
+
+def _has(node, step) -> bool:
+    if isinstance(node, dict):
+        return isinstance(step, str) and step in node
+    return isinstance(node, list) and isinstance(step, int) and step < len(node)
+
+
+def _mutated(obj: dict, changes: list) -> dict:
+    obj = json.loads(json.dumps(obj))
+    for path, value in changes:
+        node = obj
+        for step in path[:-1]:
+            node = node[step] if _has(node, step) else None
+        last = path[-1]
+        if isinstance(node, dict) and isinstance(last, str):
+            if value is _DROP:
+                node.pop(last, None)
+            else:
+                node[last] = value
+        elif _has(node, last) and isinstance(node, list) and value is not _DROP:
+            node[last] = value
+    return obj
+
+
+_ODD = [None, 0, 2, [], ["a"], {}, "", " ", "False", "ControlPlaneHealthy", "bad key!", "x" * 64, "a/b", "AWS",
+        "https://A:6443/", [{"name": "p", "cluster": {"server": "https://b"}}], _DROP]
+
+
+def _usual(name: str = "c1", providers: int = 1, credential: bool = False) -> dict:
+    provider = {"name": "p", "cluster": {"server": "https://a:6443"}}
+    status = {"conditions": [{"type": "Joined", "status": "True"},
+                             {"type": "ControlPlaneHealthy", "status": "True", "reason": "Healthy"}],
+              "accessProviders": [provider] * providers,
+              "properties": [{"name": "platform", "value": "AWS"}, {"name": "env", "value": "prod"},
+                             {"name": "bad key!", "value": "x"}, {"name": "region", "value": "x" * 64}]}
+    if credential:
+        status["credentialProviders"] = [{"name": "q", "cluster": {"server": "https://b"}}]
+    return {"kind": "ClusterProfile", "metadata": {"name": name, "namespace": "ns", "labels": {"env": "dev"}},
+            "status": status}
+
+
+def _profiles():
+    """ClusterProfiles of the usual shape, up to three fields changed, dropped or of another type."""
+    base = st.sampled_from([_usual(), _usual(providers=2), _usual(credential=True), _usual(name="")])
+    return st.builds(_mutated, base, st.lists(st.tuples(st.sampled_from(_PATHS), st.sampled_from(_ODD)), max_size=3))
+
+
+def _read_both(objs: list) -> None:
+    """The fast ClusterProfile reader gives, for each object, the entry (labels in order)
+    and problems the general reader gives."""
+    from rollout.inventory import cluster_profiles
+    from rollout.inventory.entries import SourceResult
+
+    listed, before = Listed("clusterProfiles", "hub", "fleet-system", None, items=objs), json.dumps(objs)
+    general = SourceResult()
+    for obj in objs:
+        made = cluster_profiles.read_one(listed, obj, general)
+        if made is not None:
+            general.entries.append(made)
+    got = cluster_profiles.read_live(listed)
+    assert got.entries == general.entries and got.problems == general.problems
+    assert [list(e.labels.items()) for e in got.entries] == [list(e.labels.items()) for e in general.entries]
+    assert json.dumps(objs) == before  # what the hub listed is left as it was (the digest, the records)
+
+
+def test_the_fast_clusterprofile_reader_gives_what_the_general_one_gives_for_each_change_of_a_field():
+    """rollout/inventory/cluster_profiles.py reads the usual shape in one pass and leaves
+    every other object to the general reader: every fixture, and the usual shape with each
+    field in turn changed, dropped or of another type."""
+    objs = [yaml.safe_load(p.read_text()) for p in sorted((FIXTURES / "clusterProfiles").glob("*.yaml"))]
+    for base in (_usual(), _usual(providers=2), _usual(credential=True), _usual(name="")):
+        objs += [_mutated(base, [(path, value)]) for path in _PATHS for value in _ODD]
+    _read_both(objs)
+
+
+@given(st.lists(_profiles(), max_size=8))
+def test_the_fast_clusterprofile_reader_gives_what_the_general_one_gives(objs):
+    """The same with several changes at once."""
+    _read_both(objs)
+
+
+def test_a_provider_whose_name_is_no_name_is_a_provider_of_its_own():
+    """A name that is a list (JSON allows it) is no traceback: the provider counts alone."""
+    obj = yaml.safe_load((FIXTURES / "clusterProfiles/ocm-mirrored-healthy-up.yaml").read_text())
+    (provider,) = obj["status"]["accessProviders"]
+    obj["status"]["accessProviders"] = [{**provider, "name": ["a"]}, {**provider, "name": ["a"],
+                                                                     "cluster": {"server": "https://other:6443"}}]
+    (entry,) = read_one("clusterProfiles", obj).entries
+    assert entry.server is None  # two servers: none taken
+    obj["status"]["accessProviders"] = [{**provider, "name": ["a"]}]
+    assert read_one("clusterProfiles", obj).entries[0].server == provider["cluster"]["server"]
+
+
 def _rfc3339(when: float) -> str:
     from datetime import datetime, timezone
 
