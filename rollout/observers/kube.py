@@ -2,7 +2,7 @@
 and LISTs that tell an unreachable API (pending, or unknown when nothing answers) from an
 operator's set-up error (SetupError: exit 2).
 
-The kubeconfig is parsed once (json when it is JSON, as kubectl and the simulator write
+The kubeconfig is parsed once (orjson when it is JSON, as kubectl and the simulator write
 it: ~4x faster than yaml-rs; else yaml-rs) and each context's client is built by the
 client's own loader from that context's entries alone: the loader re-reads the file with
 pure-Python YAML for every client (~0.7 s a time with 1,000 contexts), and given the whole
@@ -380,14 +380,14 @@ def get_raw(api, path: str, query: list[tuple[str, object]], timeout: float) -> 
 
 def _json(text: str) -> list | None:
     """The kubeconfig's one document when the file is JSON (kubectl's `-o json`, the
-    simulator's); None for YAML (or JSON that does not parse: the YAML reader locates the
-    error)."""
-    import json
+    simulator's), read by orjson (3.3 MB with 10,001 contexts: ~10 ms, json ~20); None for
+    YAML (or JSON that does not parse: the YAML reader locates the error)."""
+    import orjson
 
     if not text.lstrip().startswith("{"):
         return None
     try:
-        return [json.loads(text)]
+        return [orjson.loads(text)]
     except ValueError:
         return None
 
