@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -378,6 +379,56 @@ def test_the_plan_marks_unavailable_clusters_per_wave_and_keeps_them_in_their_wa
     assert "unavailable: 2 clusters (spec.unavailable: skip: left out of their waves' advances, each pinned once " \
            "back): dev-eu-west (ControlPlaneHealthy is False (Unhealthy: maintenance)); prod-us-east" in \
            " ".join(table.stdout.split())
+
+
+def test_a_continue_token_that_expired_mid_list_lists_again_from_the_start_once(hub):
+    """410 Expired for a `continue` token (the API server compacted what the LIST began
+    from): the whole LIST again from the start, once; expired again, the hub cannot be
+    read, saying so (exit 2 before a rollout starts)."""
+    sim = hub[0]
+    url = sim.ready.split()[1] + "/_sim/hub"
+
+    def expire(n: int) -> None:
+        request = urllib.request.Request(url, json.dumps({"expire": n}).encode(), method="POST")
+        urllib.request.urlopen(request).read()
+
+    try:
+        expire(1)
+        got = fetch(lister(sim, page_size=4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.error is None and got.pages == 2 and len(got.items) == 6
+        assert len({i["metadata"]["name"] for i in got.items}) == 6
+        expire(2)
+        got = fetch(lister(sim, page_size=4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.items is None and got.error.startswith("clusterProfiles (context hub, namespace fleet-system): ")
+        assert "HTTP 410 Gone: The provided continue parameter is too old" in got.error, got.error
+    finally:
+        expire(0)
+
+
+def test_a_live_list_loads_none_of_the_client_s_typed_api_modules(hub):
+    """Each page is a GET through the context's ApiClient (rollout/observers/kube.py,
+    `get_raw`): CustomObjectsApi and CoreV1Api, ~25 ms or more each to import, stay unloaded
+    (docs/performance.md); the client's older generation (29) loads every API module with
+    the package, so none beyond what `import kubernetes` loads."""
+    import sys
+
+    code = f"""
+import sys
+import kubernetes
+apis = lambda: sorted(m for m in sys.modules if m.startswith("kubernetes.client.api."))
+before = apis()
+from rollout.inventory.hub import KubeLister, fetch
+from rollout.observers.kube import Kube
+from waves.policy import InventorySource
+for source, namespace in (("clusterProfiles", "fleet-system"), ("argocdClusterSecrets", "argocd")):
+    spec = InventorySource(**{{source: {{"context": "hub", "namespace": namespace}}}}).hub
+    got = fetch(KubeLister(Kube({str(hub[0].kubeconfig)!r})), source, spec)
+    assert got.error is None and len(got.items) == 6, got.error
+print(sorted(set(apis()) - set(before)))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
 
 
 def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_otherwise():
