@@ -431,6 +431,23 @@ print(sorted(set(apis()) - set(before)))
     assert done.stdout.split() == ["[]"]
 
 
+@pytest.mark.parametrize("body", [b"<html>Sign in to the proxy</html>", b"", b"[]", b'{"items": [', b"\xff\xfe"])
+def test_an_answer_that_is_no_kubernetes_list_is_said_so_naming_the_source(body):
+    """Whatever answered (a proxy's login page, a truncated body) is no API server: one line
+    naming the source, no traceback, whatever decodes the page."""
+    class Answers:
+        def check_context(self, context, who):
+            return None
+
+        def raw(self, kind, version, context, namespace, selector, token):
+            return body
+
+    got = fetch(Answers(), "clusterProfiles", _hub_spec("clusterProfiles"))
+    assert got.items is None and got.error == ("clusterProfiles (context hub, namespace fleet-system): "
+                                               "clusterprofiles.multicluster.x-k8s.io/v1alpha1: "
+                                               "the answer is not a Kubernetes list")
+
+
 def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_otherwise():
     """The next page is fetched while one is parsed, on a token read off the raw bytes; a
     label named `continue` can mislead that read: the parsed token decides, and the list

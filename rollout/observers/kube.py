@@ -380,8 +380,8 @@ def get_raw(api, path: str, query: list[tuple[str, object]], timeout: float) -> 
 
 def _json(text: str) -> list | None:
     """The kubeconfig's one document when the file is JSON (kubectl's `-o json`, the
-    simulator's), read by orjson (3.3 MB with 10,001 contexts: ~10 ms, json ~20); None for
-    YAML (or JSON that does not parse: the YAML reader locates the error)."""
+    simulator's), read by orjson (3.3 MB with 10,001 contexts: `data()` ~10.5 ms, ~13.7 with
+    json); None for YAML (or JSON that does not parse: the YAML reader locates the error)."""
     import orjson
 
     if not text.lstrip().startswith("{"):
