@@ -20,8 +20,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import orjson
-
 PAGE = 500  # objects per LIST page: kubectl's default chunk size
 TIMEOUT = 30  # seconds for one page
 ARGOCD_SECRET_TYPE = "argocd.argoproj.io/secret-type=cluster"
@@ -129,7 +127,10 @@ def path(kind: Kind, version: str, namespace: str | None) -> str:
 
 def parse(raw: bytes) -> dict:
     """A page as data: orjson (20 pages of 500 ClusterProfiles, 8.7 MB: ~30 ms, json ~48). Not
-    JSON raises ValueError (orjson.JSONDecodeError is one), as json's does."""
+    JSON raises ValueError (orjson.JSONDecodeError is one), as json's does. Imported here: the
+    inventory package imports this module, and a fleet of files has no use for it."""
+    import orjson
+
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("not a list")
