@@ -448,6 +448,31 @@ def test_an_answer_that_is_no_kubernetes_list_is_said_so_naming_the_source(body)
                                                "the answer is not a Kubernetes list")
 
 
+def test_the_pages_carry_what_an_exec_plugin_gives_and_a_wrong_one_is_refused(hub, tmp_path):
+    """The pages go out through the client's ApiClient with the credentials its loader
+    made: an exec plugin's token (as kubelogin or aws-iam-authenticator print it) is sent;
+    one the hub does not take is refused, naming the source."""
+    import sys
+    from rollout.observers.kube import Kube
+
+    sim = hub[0]
+    config = json.loads(Path(sim.kubeconfig).read_text())
+    token = next(u["user"]["token"] for u in config["users"] if u["name"] == "simulator")
+    for printed, refused in ((token, False), ("not-" + token, True)):
+        plugin = tmp_path / "plugin.py"
+        plugin.write_text("import json; print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1', "
+                          f"'kind': 'ExecCredential', 'status': {{'token': {printed!r}}}}}))\n")
+        users = [{**u, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                          "command": sys.executable, "args": [str(plugin)],
+                                          "interactiveMode": "Never"}}} for u in config["users"]]
+        path = tmp_path / "kubeconfig"
+        path.write_text(json.dumps({**config, "users": users}))
+        got = fetch(KubeLister(Kube(str(path)), 4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.refused == refused and (got.error is None) != refused, got.error
+        assert refused or (got.pages == 2 and len(got.items) == 6)
+        assert not refused or "refused our credentials (HTTP 401" in got.error
+
+
 def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_otherwise():
     """The next page is fetched while one is parsed, on a token read off the raw bytes; a
     label named `continue` can mislead that read: the parsed token decides, and the list
