@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,108 @@ def test_a_fleet_agent_is_offline_after_three_check_in_intervals(ago, interval):
     now = 1_754_827_200.0
     seen = {"status": {"agent": {"lastSeen": _rfc3339(now - ago)}}}
     assert (availability.fleet_cluster(seen, now, interval) is None) == (int(ago) <= 3 * interval)
+
+
+_DROP = object()
+_PATHS = [("metadata",), ("metadata", "name"), ("metadata", "labels"), ("metadata", "deletionTimestamp"),
+          ("status",), ("status", "conditions"), ("status", "conditions", 0), ("status", "conditions", 0, "type"),
+          ("status", "conditions", 0, "status"), ("status", "accessProviders"), ("status", "accessProviders", 0),
+          ("status", "accessProviders", 0, "name"), ("status", "accessProviders", 0, "cluster"),
+          ("status", "accessProviders", 0, "cluster", "server"), ("status", "credentialProviders"),
+          ("status", "properties"), ("status", "properties", 0), ("status", "properties", 0, "name"),
+          ("status", "properties", 0, "value")]
+
+
+def _has(node, step) -> bool:
+    if isinstance(node, dict):
+        return isinstance(step, str) and step in node
+    return isinstance(node, list) and isinstance(step, int) and step < len(node)
+
+
+def _mutated(obj: dict, changes: list) -> dict:
+    obj = json.loads(json.dumps(obj))
+    for path, value in changes:
+        node = obj
+        for step in path[:-1]:
+            node = node[step] if _has(node, step) else None
+        last = path[-1]
+        if isinstance(node, dict) and isinstance(last, str):
+            if value is _DROP:
+                node.pop(last, None)
+            else:
+                node[last] = value
+        elif _has(node, last) and isinstance(node, list) and value is not _DROP:
+            node[last] = value
+    return obj
+
+
+_ODD = [None, 0, 2, [], ["a"], {}, "", " ", "False", "ControlPlaneHealthy", "bad key!", "x" * 64, "a/b", "AWS",
+        "https://A:6443/", [{"name": "p", "cluster": {"server": "https://b"}}], _DROP]
+
+
+def _usual(name: str = "c1", providers: int = 1, credential: bool = False) -> dict:
+    provider = {"name": "p", "cluster": {"server": "https://a:6443"}}
+    status = {"conditions": [{"type": "Joined", "status": "True"},
+                             {"type": "ControlPlaneHealthy", "status": "True", "reason": "Healthy"}],
+              "accessProviders": [provider] * providers,
+              "properties": [{"name": "platform", "value": "AWS"}, {"name": "env", "value": "prod"},
+                             {"name": "bad key!", "value": "x"}, {"name": "region", "value": "x" * 64}]}
+    if credential:
+        status["credentialProviders"] = [{"name": "q", "cluster": {"server": "https://b"}}]
+    return {"kind": "ClusterProfile", "metadata": {"name": name, "namespace": "ns", "labels": {"env": "dev"}},
+            "status": status}
+
+
+def _profiles():
+    """ClusterProfiles of the usual shape, up to three fields changed, dropped or of another type."""
+    base = st.sampled_from([_usual(), _usual(providers=2), _usual(credential=True), _usual(name="")])
+    return st.builds(_mutated, base, st.lists(st.tuples(st.sampled_from(_PATHS), st.sampled_from(_ODD)), max_size=3))
+
+
+def _read_both(objs: list) -> None:
+    """The fast ClusterProfile reader gives, for each object, the entry (labels in order)
+    and problems the general reader gives."""
+    from rollout.inventory import cluster_profiles
+    from rollout.inventory.entries import SourceResult
+
+    listed, before = Listed("clusterProfiles", "hub", "fleet-system", None, items=objs), json.dumps(objs)
+    general = SourceResult()
+    for obj in objs:
+        made = cluster_profiles.read_one(listed, obj, general)
+        if made is not None:
+            general.entries.append(made)
+    got = cluster_profiles.read_live(listed)
+    assert got.entries == general.entries and got.problems == general.problems
+    assert [list(e.labels.items()) for e in got.entries] == [list(e.labels.items()) for e in general.entries]
+    assert json.dumps(objs) == before  # what the hub listed is left as it was (the digest, the records)
+
+
+def test_the_fast_clusterprofile_reader_gives_what_the_general_one_gives_for_each_change_of_a_field():
+    """rollout/inventory/cluster_profiles.py reads the usual shape in one pass and leaves
+    every other object to the general reader: every fixture, and the usual shape with each
+    field in turn changed, dropped or of another type."""
+    objs = [yaml.safe_load(p.read_text()) for p in sorted((FIXTURES / "clusterProfiles").glob("*.yaml"))]
+    for base in (_usual(), _usual(providers=2), _usual(credential=True), _usual(name="")):
+        objs += [_mutated(base, [(path, value)]) for path in _PATHS for value in _ODD]
+    _read_both(objs)
+
+
+@given(st.lists(_profiles(), max_size=8))
+def test_the_fast_clusterprofile_reader_gives_what_the_general_one_gives(objs):
+    """The same with several changes at once."""
+    _read_both(objs)
+
+
+def test_a_provider_whose_name_is_no_name_is_a_provider_of_its_own():
+    """A name that is a list (JSON allows it) is no traceback: the provider counts alone."""
+    obj = yaml.safe_load((FIXTURES / "clusterProfiles/ocm-mirrored-healthy-up.yaml").read_text())
+    (provider,) = obj["status"]["accessProviders"]
+    obj["status"]["accessProviders"] = [{**provider, "name": ["a"]}, {**provider, "name": ["a"],
+                                                                     "cluster": {"server": "https://other:6443"}}]
+    (entry,) = read_one("clusterProfiles", obj).entries
+    assert entry.server is None  # two servers: none taken
+    obj["status"]["accessProviders"] = [{**provider, "name": ["a"]}]
+    assert read_one("clusterProfiles", obj).entries[0].server == provider["cluster"]["server"]
 
 
 def _rfc3339(when: float) -> str:
@@ -276,6 +379,98 @@ def test_the_plan_marks_unavailable_clusters_per_wave_and_keeps_them_in_their_wa
     assert "unavailable: 2 clusters (spec.unavailable: skip: left out of their waves' advances, each pinned once " \
            "back): dev-eu-west (ControlPlaneHealthy is False (Unhealthy: maintenance)); prod-us-east" in \
            " ".join(table.stdout.split())
+
+
+def test_a_continue_token_that_expired_mid_list_lists_again_from_the_start_once(hub):
+    """410 Expired for a `continue` token (the API server compacted what the LIST began
+    from): the whole LIST again from the start, once; expired again, the hub cannot be
+    read, saying so (exit 2 before a rollout starts)."""
+    sim = hub[0]
+    url = sim.ready.split()[1] + "/_sim/hub"
+
+    def expire(n: int) -> None:
+        request = urllib.request.Request(url, json.dumps({"expire": n}).encode(), method="POST")
+        urllib.request.urlopen(request).read()
+
+    try:
+        expire(1)
+        got = fetch(lister(sim, page_size=4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.error is None and got.pages == 2 and len(got.items) == 6
+        assert len({i["metadata"]["name"] for i in got.items}) == 6
+        expire(2)
+        got = fetch(lister(sim, page_size=4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.items is None and got.error.startswith("clusterProfiles (context hub, namespace fleet-system): ")
+        assert "HTTP 410 Gone: The provided continue parameter is too old" in got.error, got.error
+    finally:
+        expire(0)
+
+
+def test_a_live_list_loads_none_of_the_client_s_typed_api_modules(hub):
+    """Each page is a GET through the context's ApiClient (rollout/observers/kube.py,
+    `get_raw`): CustomObjectsApi and CoreV1Api, ~25 ms or more each to import, stay unloaded
+    (docs/performance.md); the client's older generation (29) loads every API module with
+    the package, so none beyond what `import kubernetes` loads."""
+    import sys
+
+    code = f"""
+import sys
+import kubernetes
+apis = lambda: sorted(m for m in sys.modules if m.startswith("kubernetes.client.api."))
+before = apis()
+from rollout.inventory.hub import KubeLister, fetch
+from rollout.observers.kube import Kube
+from waves.policy import InventorySource
+for source, namespace in (("clusterProfiles", "fleet-system"), ("argocdClusterSecrets", "argocd")):
+    spec = InventorySource(**{{source: {{"context": "hub", "namespace": namespace}}}}).hub
+    got = fetch(KubeLister(Kube({str(hub[0].kubeconfig)!r})), source, spec)
+    assert got.error is None and len(got.items) == 6, got.error
+print(sorted(set(apis()) - set(before)))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
+
+
+@pytest.mark.parametrize("body", [b"<html>Sign in to the proxy</html>", b"", b"[]", b'{"items": [', b"\xff\xfe"])
+def test_an_answer_that_is_no_kubernetes_list_is_said_so_naming_the_source(body):
+    """Whatever answered (a proxy's login page, a truncated body) is no API server: one line
+    naming the source, no traceback, whatever decodes the page."""
+    class Answers:
+        def check_context(self, context, who):
+            return None
+
+        def raw(self, kind, version, context, namespace, selector, token):
+            return body
+
+    got = fetch(Answers(), "clusterProfiles", _hub_spec("clusterProfiles"))
+    assert got.items is None and got.error == ("clusterProfiles (context hub, namespace fleet-system): "
+                                               "clusterprofiles.multicluster.x-k8s.io/v1alpha1: "
+                                               "the answer is not a Kubernetes list")
+
+
+def test_the_pages_carry_what_an_exec_plugin_gives_and_a_wrong_one_is_refused(hub, tmp_path):
+    """The pages go out through the client's ApiClient with the credentials its loader
+    made: an exec plugin's token (as kubelogin or aws-iam-authenticator print it) is sent;
+    one the hub does not take is refused, naming the source."""
+    import sys
+    from rollout.observers.kube import Kube
+
+    sim = hub[0]
+    config = json.loads(Path(sim.kubeconfig).read_text())
+    token = next(u["user"]["token"] for u in config["users"] if u["name"] == "simulator")
+    for printed, refused in ((token, False), ("not-" + token, True)):
+        plugin = tmp_path / "plugin.py"
+        plugin.write_text("import json; print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1', "
+                          f"'kind': 'ExecCredential', 'status': {{'token': {printed!r}}}}}))\n")
+        users = [{**u, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                          "command": sys.executable, "args": [str(plugin)],
+                                          "interactiveMode": "Never"}}} for u in config["users"]]
+        path = tmp_path / "kubeconfig"
+        path.write_text(json.dumps({**config, "users": users}))
+        got = fetch(KubeLister(Kube(str(path)), 4), "clusterProfiles", _hub_spec("clusterProfiles"))
+        assert got.refused == refused and (got.error is None) != refused, got.error
+        assert refused or (got.pages == 2 and len(got.items) == 6)
+        assert not refused or "refused our credentials (HTTP 401" in got.error
 
 
 def test_the_next_page_asked_for_ahead_is_dropped_when_the_parsed_token_says_otherwise():

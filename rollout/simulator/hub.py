@@ -44,6 +44,7 @@ class Hub:
     clusters: dict[str, tuple[dict[str, str], str | None]] = field(default_factory=dict)  # name -> (labels, server)
     down: dict[str, str] = field(default_factory=dict)  # name -> reason (the test knob)
     absent: set[str] = field(default_factory=set)  # not listed (yet)
+    expire: int = 0  # the next this many `continue` tokens are too old (410 Expired): the test knob
     faults: list = field(default_factory=list)  # `down` Faults, with windows after `started`
     started: float = field(default_factory=time.time)
     manager_url: str = "https://fleet-manager.example.com"  # what Fleet's status.apiServerURL names: the hub
@@ -86,13 +87,24 @@ class Hub:
             pages[key] = body
         return pages.get(key)
 
-    def set(self, down: dict[str, str] | None = None, absent: list[str] | None = None) -> None:
-        """The test knob: which clusters are down (name -> reason) and which not listed."""
+    def set(self, down: dict[str, str] | None = None, absent: list[str] | None = None, expire: int | None = None) -> None:
+        """The test knob: which clusters are down (name -> reason), which not listed, and how
+        many of the next `continue` tokens are too old, as when the API server compacted
+        what a paginated LIST began from."""
         if down is not None:
             self.down = dict(down)
         if absent is not None:
             self.absent = set(absent)
+        if expire is not None:
+            self.expire = int(expire)
         self._cache.clear()
+
+    def expired(self) -> bool:
+        """Whether this `continue` token is one of those too old (the knob counts it)."""
+        if self.expire <= 0:
+            return False
+        self.expire -= 1
+        return True
 
     # --- the objects ---------------------------------------------------------------------
     def items(self, group: str, version: str, plural: str, namespace: str | None, now: float) -> list[dict] | None:

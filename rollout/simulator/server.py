@@ -283,6 +283,10 @@ def make_app(sim: Simulator):
             items = [sim.render(o, now) for o in sorted(chosen, key=lambda o: (o.namespace, o.name))]
             first_kind = chosen[0].kind if chosen else kind.rstrip("s").capitalize()
         limit, token = request.query.get("limit"), request.query.get("continue")
+        if served is not None and token and sim.hub.expired():  # kube-apiserver's words for a compacted snapshot
+            return json_response(_status(410, "Expired", "The provided continue parameter is too old to display a "
+                                                         "consistent list result. You can start a new list without "
+                                                         "the continue parameter."), 410)
         # the hub's pages, encoded once while what they show holds (an API server serves a
         # LIST from its watch cache in Go; encoding 10,000 objects again each time in Python
         # would make the simulator, not the client, the benchmark's bottleneck)
@@ -347,12 +351,13 @@ def make_app(sim: Simulator):
         return response
 
     async def hub_knob(request):
-        """The simulator's test knob, not Kubernetes': {"down": {cluster: reason}, "absent": [cluster]}."""
+        """The simulator's test knob, not Kubernetes': {"down": {cluster: reason}, "absent": [cluster],
+        "expire": N (the next N continue tokens answer 410 Expired)}."""
         if sim.hub is None:
             return json_response(_status(404, "NotFound", "no --hub"), 404)
         body = await request.json()
-        sim.hub.set(body.get("down"), body.get("absent"))
-        return json_response({"down": sim.hub.down, "absent": sorted(sim.hub.absent)})
+        sim.hub.set(body.get("down"), body.get("absent"), body.get("expire"))
+        return json_response({"down": sim.hub.down, "absent": sorted(sim.hub.absent), "expire": sim.hub.expire})
 
     async def metrics(request):
         return web.Response(body=sim.metrics(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
