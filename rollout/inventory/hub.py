@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 PAGE = 500  # objects per LIST page: kubectl's default chunk size
 TIMEOUT = 30  # seconds for one page
@@ -119,10 +118,10 @@ class KubeLister:
 
 
 def path(kind: Kind, version: str, namespace: str | None) -> str:
-    """The LIST's URL path: `/apis/<group>/<version>[/namespaces/<ns>]/<plural>`, `/api/v1/...` for the core group."""
-    root = f"/apis/{quote(kind.group, safe='')}/{quote(version, safe='')}" if kind.group else f"/api/{quote(version, safe='')}"
-    where = f"/namespaces/{quote(namespace, safe='')}" if kind.namespaced else ""
-    return f"{root}{where}/{kind.plural}"
+    """The LIST's URL path (`api_path`)."""
+    from rollout.observers.kube import api_path  # imported with the client: a fleet of files needs neither
+
+    return api_path(kind.group, version, namespace if kind.namespaced else None, kind.plural)
 
 
 def parse(raw: bytes) -> dict:

@@ -16,6 +16,7 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 from rollout.observers import SetupError
 
@@ -31,7 +32,6 @@ class Kube:
         self._base = "."
         self._path: str | None = None
         self._apis: dict[str | None, object] = {}  # context -> its kubernetes.client.ApiClient
-        self._clients: dict[str | None, object] = {}  # context -> a CustomObjectsApi on it (the observers' LISTs)
         self._in_cluster: bool | None = None
         self._listed: dict[tuple, tuple[dict | None, str] | Future] = {}  # for one evaluation: forget() between steps
         self._refused: set[str | None] = set()  # contexts that refused our credentials in those LISTs
@@ -119,15 +119,6 @@ class Kube:
             raise SetupError(f"{self._path}: {who}: context {wanted!r} is not in the kubeconfig (contexts: {shown})")
 
     # --- clients and LISTs ------------------------------------------------------------------
-    def _client(self, context: str | None):
-        """The context's CustomObjectsApi (the observers list with it)."""
-        if context not in self._clients:
-            api = self.api_client(context)  # a set-up error first, before the module is imported
-            from kubernetes import client
-
-            self._clients[context] = client.CustomObjectsApi(api)
-        return self._clients[context]
-
     def api_client(self, context: str | None):
         """The context's kubernetes.client.ApiClient, built by the client's own loader
         (rollout/inventory/hub.py GETs its pages through it: `get_raw`)."""
@@ -233,7 +224,7 @@ class Kube:
         if key in self._listed:
             return None
         self.check_context(context, "prefetch")
-        self._client(context)
+        self.api_client(context)
         answer: Future = Future()
 
         def fetch() -> None:
@@ -247,19 +238,17 @@ class Kube:
         return answer
 
     def _list(self, context, group, version, namespace, plural) -> tuple[dict[str, dict] | None, str]:
-        import json
-
+        import orjson
         from kubernetes.client.exceptions import ApiException
 
         from rollout.yamlfile import bulk
 
-        api = self._client(context)
+        api = self.api_client(context)
         where = f"the {context or 'current'} context"
         try:  # the raw body, decoded once (the client would decode it to text, then parse that)
-            raw = api.list_namespaced_custom_object(group, version, namespace, plural, _request_timeout=TIMEOUT,
-                                                    _preload_content=False).data
+            raw = get_raw(api, api_path(group, version, namespace, plural), [], TIMEOUT)
             with bulk():  # 10,000 Applications: no collection passes over them while they are built
-                listed = json.loads(raw)
+                listed = orjson.loads(raw)
         except ApiException as err:
             if err.status in (401, 403):
                 self._refused.add(context)
@@ -278,7 +267,7 @@ class Kube:
         """Build the clients of these contexts now, in order: a set-up error surfaces here,
         not from inside a thread pool."""
         for context in dict.fromkeys(contexts):
-            self._client(context)
+            self.api_client(context)
 
     def list_kind(self, context: str | None, kind, namespace: str, selector: str | None = None
                   ) -> tuple[list[dict] | None, str]:
@@ -292,23 +281,17 @@ class Kube:
         return self._listed[key]
 
     def _list_kind(self, context, kind, namespace, selector) -> tuple[list[dict] | None, str]:
-        import json
-
-        from kubernetes import client
+        import orjson
         from kubernetes.client.exceptions import ApiException
 
-        api = self._client(context)
+        api = self.api_client(context)
         where = f"the {context or 'current'} context"
-        options = {"label_selector": selector} if selector else {}
-        try:
-            if kind.group:  # every group's objects are under /apis/<group>/<version>: the generic client serves them
-                listed = (api.list_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural,
-                                                            _request_timeout=TIMEOUT, **options) if kind.namespaced
-                          else api.list_cluster_custom_object(kind.group, kind.version, kind.plural,
-                                                              _request_timeout=TIMEOUT, **options))
-            else:  # the core group is under /api/v1: its typed client, raw JSON
-                method = getattr(client.CoreV1Api(api.api_client), f"list_namespaced_{_snake(kind.kind)}")
-                listed = json.loads(method(namespace, _request_timeout=TIMEOUT, _preload_content=False, **options).data)
+        query = [("labelSelector", selector)] if selector else []
+        try:  # built-in kinds under /api/v1, every group's under /apis/<group>/<version>
+            listed = orjson.loads(get_raw(api, api_path(kind.group, kind.version, namespace if kind.namespaced else None,
+                                                        kind.plural), query, TIMEOUT))
+            if not isinstance(listed, dict):
+                return None, f"cannot read {where}: the answer is not a Kubernetes list"
         except ApiException as err:
             if err.status in (401, 403):
                 self._refused.add(context)
@@ -333,7 +316,7 @@ class Kube:
         """One LIST per (context, namespace), in parallel (bounded)."""
         keys = list(dict.fromkeys(keys))
         for context, _ in keys:
-            self._client(context)  # build clients here: set-up errors surface in order
+            self.api_client(context)  # build clients here: set-up errors surface in order
         if len(keys) <= 1:
             return {key: self.list(key[0], group, version, key[1], plural) for key in keys}
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(keys))) as pool:
@@ -348,6 +331,14 @@ class Kube:
         probes = list(dict.fromkeys(contexts))[:limit]
         return any(items is not None for items, _ in
                    self.list_many([(c, namespace) for c in probes], group, version, plural).values())
+
+
+def api_path(group: str, version: str, namespace: str | None, plural: str) -> str:
+    """A LIST's URL path: `/apis/<group>/<version>[/namespaces/<ns>]/<plural>`, `/api/<version>/...`
+    for the core group (no group); each segment quoted."""
+    root = f"/apis/{quote(group, safe='')}/{quote(version, safe='')}" if group else f"/api/{quote(version, safe='')}"
+    where = f"/namespaces/{quote(namespace, safe='')}" if namespace is not None else ""
+    return f"{root}{where}/{quote(plural, safe='')}"
 
 
 def get_raw(api, path: str, query: list[tuple[str, object]], timeout: float) -> bytes:
@@ -409,13 +400,6 @@ def _by_name(entries) -> dict:
     for entry in entries if isinstance(entries, list) else []:
         out.setdefault(_name_of(entry), []).append(entry)
     return out
-
-
-def _snake(name: str | None) -> str:
-    """`PersistentVolumeClaim` -> `persistent_volume_claim` (the typed client's method names)."""
-    import re
-
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name or "").lower()
 
 
 def _message(err) -> str:
