@@ -169,7 +169,9 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
                               forced=forced, note=message, forced_window=past_window, epoch=state.epoch,
                               unchanged=[f for _, f in pinned if f not in changes],
-                              inventory=record.lines(ws.listed, [by_name[c] for c in clusters if c in by_name]))
+                              inventory=record.lines(ws.listed, [by_name[c] for c in clusters if c in by_name]),
+                              rejoins=[(c, state.wave(number).rejoin[c]) for c in clusters
+                                       if late and c in state.wave(number).rejoin])
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:
