@@ -139,7 +139,13 @@ class WaveState:
     # out: clusters it (or another advance of the epoch) pinned whose files are off the revision now,
     # not accounted for (waves/drift.py): never complete; `run` halts on them
     off: list[Drift] = field(default_factory=list)
-    rejoin: dict[str, str] = field(default_factory=dict)  # late: a cluster pinned before, pinned again -> that pin
+    # late again: pinned in the epoch, and came back on an old pin (or set off by hand, the halt on it lifted)
+    returned: list[Drift] = field(default_factory=list)
+
+    @property
+    def rejoin(self) -> dict[str, str]:
+        """A late cluster pinned before in the epoch -> that pin: its join pins it again (`Rollout-Rejoins`)."""
+        return {d.cluster: d.pin for d in self.returned}
 
     def join(self, commit: str | None) -> JoinState | None:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
@@ -320,7 +326,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             # a late join already proposed is not late again: a cluster joining meanwhile gets its own
             state.late = [c for c in wave.clusters if c not in recorded and c not in waiting]
             state.late_proposed = [c for c in wave.clusters if c not in recorded and c in waiting]
-            state.rejoin = {c: again[c] for c in state.late + state.late_proposed if c in again}
+            state.returned = [d for d in drifted if d.cluster in again]
             state.bake_remaining = max(0, wave.bake_seconds - (now - state.advanced_at))
             if state.verify_commit is not None or (state.bake_remaining == 0 and not wave.gates):
                 state.status, state.bake_remaining = "passed", 0
