@@ -218,7 +218,7 @@ def off_halt(plan, wave) -> Action:
     reason = (f"off {plan.revision} since pinned, not by this rollout: {names} ("
               + "; ".join(d.why(plan.revision) for d in wave.off[:3])
               + (f"; and {len(wave.off) - 3} more" if len(wave.off) > 3 else "")
-              + f"); a person decides: to keep a cluster out, take it out of the plan (labels, selector, exclude); "
+              + f"); a person decides: to keep a cluster out, take it out of the plan (its labels, the wave's selector, the inventory), not its pin; "
               f"`rollout resume {plan.policy} --halt --reason ...` pins it again as a late join, judged on its own")
     return Action(HALT, wave.number, wave.name, wave.advance_commit, reason, tuple(d.cluster for d in wave.off),
                   evidence=tuple(d.why(plan.revision) for d in wave.off), off=tuple((d.cluster, d.key) for d in wave.off))
