@@ -111,13 +111,21 @@ def test_a_pin_set_off_by_hand_halts_and_once_lifted_the_cluster_joins_again():
 
 
 def test_what_a_revert_took_back_is_no_hand_edit():
-    """A late join reverted on its own is off the revision by its revert: `reverted`, no halt."""
+    """A late join reverted on its own (or a wave) is off the revision by its revert: `reverted`, no halt."""
     plan = _plan()
     events = _out() + [Event("join", T0 + 2, "advance", "p", "v2", "canary", ("b",), rejoins=(("b", "adv1"),)),
                        Event("rv", T0 + 3, "revert", "p", "v2", "canary", ("b",), advance="join")]
     state = fold(plan, events, T0 + 5, {**ALL, "b": False}, changes=[Change("b", "rv", "values/b.yaml")])
     assert state.overall == "reverted" and not state.wave(1).off and not state.wave(1).late
     assert not of(decide(plan, state, {}, FakeHold()), HALT)
+    # a wave's revert likewise, also of a cluster another wave out claims now (its label changed)
+    moved = Plan("p", "v2", [], [Wave(1, "canary", 0, None, None, ["a"]),
+                                 Wave(2, "prod", 1, None, None, ["b", "c"], after=[1])],
+                 {c: [] for c in "abc"}, {"a": 1, "b": 2, "c": 2})
+    events = _out() + [Event("rv", T0 + 3, "revert", "p", "v2", "canary", ("a", "b"), advance="adv1")]
+    state = fold(moved, events, T0 + 5, {"a": False, "b": False, "c": True}, changes=[Change("b", "rv", "b.yaml")])
+    assert state.overall == "reverted" and not state.wave(2).off
+    assert not of(decide(moved, state, {}, FakeHold()), HALT)
 
 
 def test_every_status_format_names_the_cluster_and_why():

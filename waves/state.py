@@ -352,9 +352,16 @@ def pinned_off(plan: Plan, mine: list[Event], at_revision: dict[str, bool] | Non
     history the shell reads (`changes`), only when there are any."""
     if not at_revision:
         return {}
-    pins: dict[str, list[str]] = {}
+    first: dict[str, str] = {}  # wave -> its first advance; a revert naming another is a late join's
     for event in mine:
         if event.action == ADVANCE:
+            first.setdefault(event.wave, event.commit)
+    # what a revert took back is off the revision by a record: `reverted`, never a hand edit
+    reverted = {e.advance if e.advance and e.advance != first.get(e.wave) else e.wave
+                for e in mine if e.action == REVERT}
+    pins: dict[str, list[str]] = {}
+    for event in mine:
+        if event.action == ADVANCE and event.commit not in reverted and event.wave not in reverted:
             for cluster in event.clusters:
                 pins.setdefault(cluster, []).append(event.commit)
     return suspects(pins, plan.wave_of, at_revision)
