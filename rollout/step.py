@@ -141,9 +141,11 @@ class Stepper:
         if not self._moved:  # this step published nothing: the same events, folded at the same now
             return snap.state
         session, ws = self.session, snap.ws
-        # the files were read before this step's commits moved them: not judged off the revision from them
-        return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now,
-                           drift=False)
+        # the files were read before this step's commits moved them: what its advances pinned holds the revision
+        events = events_of(session, ws)
+        before = {e.commit for e in snap.events}
+        pinned = {c for e in events if e.commit not in before and e.action == ADVANCE for c in e.clusters}
+        return fold_events(session.delivery, session.git, session.remote, ws, events, self.now, after=pinned)
 
 
 def unrevertable(session, snap: Snapshot, verdicts: dict[int, Verdict], joins: dict[str, Verdict],
