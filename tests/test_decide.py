@@ -898,15 +898,20 @@ class Departures(Rollouts):
     def come_back(self, index):
         """A gone cluster (decommissioned: its file deleted) is re-provisioned under its
         name, its file from the old template: in its wave again, on the old pin."""
-        gone = sorted(c for c in self.original.wave_of if c not in self.plan.wave_of)
-        if not gone:  # none gone: one of a wave out leaves (its file deleted) to come back at once
+        def gone():  # pinned in this epoch, and left the inventory (one never pinned is a new cluster)
             state = self.state()
-            gone = sorted(c for w in self.plan.waves if state.wave(w.number).status in OUT for c in w.clusters)
-            if not gone:
+            pinned = {c for e in self.events if e.action == "advance" and e.epoch == state.epoch
+                      and e.revision == self.plan.revision for c in e.clusters}
+            return sorted(c for c in self.original.wave_of if c not in self.plan.wave_of and c in pinned)
+
+        if not gone():  # none: one of a wave out leaves (its file deleted) to come back at once
+            state = self.state()
+            if not any(state.wave(w.number).status in OUT and w.clusters for w in self.plan.waves):
                 return
             Departures.leave(self, {index})
-            gone = sorted(c for c in self.original.wave_of if c not in self.plan.wave_of)
-        cluster = gone[index % len(gone)]
+        if not gone():
+            return
+        cluster = gone()[index % len(gone())]
         self.serial += 1
         self._changed(f"rm{self.serial}", deleted=frozenset([cluster]))
         self.files[cluster] = "v1"

@@ -135,12 +135,12 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
             kind = HALT if verdict.halt else WAIT
             actions.append(Action(kind, wave.number, wave.name, join.commit, f"{what}: {verdict.reason}",
                                   join.clusters, late=True, evidence=verdict.evidence))
+    if scope == "rollout" and on_failure == "revert" and stops:  # a failure (even one halted: restores nothing)
+        stops = _revert_everything(plan, state, stops, unchanged)
     stopping = {a.wave for a in stops if not a.late}
     for wave in state.waves:  # set off the revision after its pin (a hand edit): a person decides, never the tool
         if wave.status in OUT and wave.off and not wave.halt_commit and wave.number not in stopping:
             actions.append(off_halt(plan, wave))
-    if scope == "rollout" and on_failure == "revert" and stops:  # a failure (even one halted: restores nothing)
-        stops = _revert_everything(plan, state, stops, unchanged)
     actions[:0] = stops
     if stops or any(a.kind == HALT for a in actions):
         return actions
