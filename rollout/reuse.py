@@ -408,8 +408,23 @@ def held(ws, git) -> dict[str, bool]:
     if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("off"), list):
         off = set(entry["off"])
         return {cluster: cluster not in off for cluster in ws.plan.pins}
-    found = at_revision(ws, git)
+    found = _inspected_holds(ws) or at_revision(ws, git)
     if isinstance(entry, dict) and entry.get("key") == key:
         entry["off"] = sorted(c for c, holds in found.items() if not holds)
         cache.save()
     return found
+
+
+def _inspected_holds(ws) -> dict[str, bool] | None:
+    """`at_revision` from the checks just made on the files (their pin applied to each file:
+    `pinned_facts`' rule, `current.old` is the revision), reading nothing again; None when
+    they were not made here (kept: a StandIn) or do not cover every cluster of the plan."""
+    inspection = ws.inspection
+    if inspection is None or getattr(inspection, "stands_in", False):
+        return None
+    revision = ws.plan.revision
+    out: dict[str, bool] = {}
+    for t in inspection.targets:
+        holds = t.located is not None and t.current is not None and t.current.old == revision
+        out[t.cluster] = out.get(t.cluster, True) and holds
+    return out if all(c in out for c in ws.plan.pins) else None
