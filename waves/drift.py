@@ -12,8 +12,9 @@ cluster runs the old pin (docs/inventory.md, "A cluster that comes back").
   of this rollout (a person's hand edit): `run` halts, naming the cluster, the file and the
   commit; `rollout resume --halt` lifts it and the cluster is pinned again as a late join.
 - **deleted**: its file is deleted now while the cluster is in the plan.
-- **unknown**: no commit since its pin changed its files (the policy's pin or file
-  template changed, or the history cannot be read): never `complete`, and `run` halts.
+- **unknown**: no commit since its pin changed its files (an edit not committed yet, the
+  policy's pin or file template changed, or the history cannot be read): never
+  `complete`, and `run` halts.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Drift:
             by = "a rollout record" if self.record else "a commit that is not a record of this rollout"
             return f"{self.cluster}: {self.file} set off {revision} by {commit}, {by}, after {self.pin[:12]} pinned it"
         return (f"{self.cluster}: off {revision} since {self.pin[:12]} pinned it, and no commit since changed its "
-                "files (the policy's pin or files changed?)")
+                "files (an edit not committed yet, or the policy's pin or files changed)")
 
 
 def suspects(pins: dict[str, list[str]], planned, at_revision: dict[str, bool] | None) -> dict[str, list[str]]:
