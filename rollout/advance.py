@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from waves.decide import ADVANCE as START, WAIT, decide, of
+from waves.decide import ADVANCE as START, HALT, WAIT, decide, of
 from waves.holds import Hold
 from waves.problems import Problem
 from waves.state import ADVANCE, EMPTY, OUT, RolloutState, blockers, down_list, held_back, pinnable
@@ -106,7 +106,9 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
     decided = decide(plan, state, {}, hold)
     chosen = [(a.wave, list(a.clusters), a.late, [], False) for a in of(decided, START)]
     outcome.held += [f"wave {a.wave} {a.name}: {a.reason}" for a in of(decided, WAIT) if a.wave is not None]
-    stopped = [a.reason for a in of(decided, WAIT) if a.wave is None]  # reverted or halted: nothing new starts
+    # reverted or halted: nothing new starts; a pin set off by hand halts (`run` records the halt)
+    stopped = [a.reason for a in of(decided, WAIT) if a.wave is None] + \
+        [f"wave {a.wave} {a.name}: halts: {a.reason}" for a in of(decided, HALT)]
     if stopped:
         outcome.notes += stopped
         return []
@@ -169,7 +171,9 @@ def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) 
         msg = advance_message(plan.policy, plan.revision, number, wave.name, pinned, digest, late=late,
                               forced=forced, note=message, forced_window=past_window, epoch=state.epoch,
                               unchanged=[f for _, f in pinned if f not in changes],
-                              inventory=record.lines(ws.listed, [by_name[c] for c in clusters if c in by_name]))
+                              inventory=record.lines(ws.listed, [by_name[c] for c in clusters if c in by_name]),
+                              rejoins=[(c, state.wave(number).rejoin[c]) for c in clusters
+                                       if late and c in state.wave(number).rejoin])
         if changes:
             tip = session.git.commit_on(tip, {f: t.encode() for f, t in changes.items()}, msg, modes)
         else:

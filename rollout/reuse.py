@@ -386,7 +386,7 @@ def _disagree():
 def checked(git, ws, inspect, locate):
     """The checks on the files (`inspect()`, rollout/safety.py), or their verdict kept for the
     same inputs (a StandIn); a verdict without errors is kept for the next run."""
-    key = checks_key(git, ws)
+    key = ws._checks_key = checks_key(git, ws)  # what `held` keeps beside the verdict is for the same inputs
     cache = CacheFile.of(git, CHECKS)
     entry = cache.data.get(_name(ws))
     if key is not None and isinstance(entry, dict) and entry.get("key") == key:
@@ -396,3 +396,35 @@ def checked(git, ws, inspect, locate):
         cache.data[_name(ws)] = {"key": key, "problems": list(real.problems)}
         cache.save()
     return real
+
+
+def held(ws, git) -> dict[str, bool]:
+    """`at_revision`, kept beside the checks' verdict for the same inputs (the plan's, and the
+    tree at HEAD, clean: `checks_key`) as the clusters off the revision: a step that only
+    waits knows it without a git process (the fold asks it of every step: waves/drift.py)."""
+    key = getattr(ws, "_checks_key", None)
+    cache = CacheFile.of(git, CHECKS) if key is not None else None
+    entry = cache.data.get(_name(ws)) if cache is not None else None
+    if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("off"), list):
+        off = set(entry["off"])
+        return {cluster: cluster not in off for cluster in ws.plan.pins}
+    found = _inspected_holds(ws) or at_revision(ws, git)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        entry["off"] = sorted(c for c, holds in found.items() if not holds)
+        cache.save()
+    return found
+
+
+def _inspected_holds(ws) -> dict[str, bool] | None:
+    """`at_revision` from the checks just made on the files (their pin applied to each file:
+    `pinned_facts`' rule, `current.old` is the revision), reading nothing again; None when
+    they were not made here (kept: a StandIn) or do not cover every cluster of the plan."""
+    inspection = ws.inspection
+    if inspection is None or getattr(inspection, "stands_in", False):
+        return None
+    revision = ws.plan.revision
+    out: dict[str, bool] = {}
+    for t in inspection.targets:
+        holds = t.located is not None and t.current is not None and t.current.old == revision
+        out[t.cluster] = out.get(t.cluster, True) and holds
+    return out if all(c in out for c in ws.plan.pins) else None

@@ -193,18 +193,18 @@ def _stop(stepper, verdicts, decided, judged, result, joins=None) -> Step:
             (result.reverted if change.action == REVERT else result.halted).append(item)
     proposed = any(item.get("pullRequest") for item in result.reverted)
 
-    def verdict(item):
-        return judged[item["advance"] if item.get("lateJoin") else item["wave"]]
+    def verdict(item):  # none: a halt on clusters set off the revision by hand (no gate judged it)
+        return judged.get(item["advance"] if item.get("lateJoin") else item["wave"])
 
     if result.reverted:  # proposed, a revert is not done until merged: the next step merges it
         result.status = "reverting" if proposed else "reverted"
     else:
-        failed = any(verdict(item).state == "failed" for item in result.halted)
+        failed = any(getattr(verdict(item), "state", None) == "failed" for item in result.halted)
         result.status = "failed" if failed else "halted"
     # a failure halted under onFailure: revert is a late join its commit alone cannot take back (its reason says so)
     why = "onFailure: halt: " if stepper.latest().ws.loaded.policy.spec.onFailure.action == "halt" else ""
     result.notes += [f"wave {i['wave']} {i['name']}: {i['reason']}; {why}halted, recorded "
-                     f"{(i['commit'] or '')[:12]}" if verdict(i).state == "failed" else
+                     f"{(i['commit'] or '')[:12]}" if getattr(verdict(i), "state", None) == "failed" else
                      f"halted: wave {i['wave']} {i['name']}: {i['reason']} (recorded {(i['commit'] or '')[:12]})"
                      for i in result.halted]
     result.exit_code = 1

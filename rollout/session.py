@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.recorded import with_waves_out
-from waves.state import RolloutState, epoch_of, fold
+from waves.state import RolloutState, epoch_of, fold, off_now
 from rollout.clock import CLOCK_OVERRIDE, clock
 from rollout.delivery import delivery_for
 from rollout.errors import InvalidInput, Refused
 from rollout.git import checkout
-from rollout.git.history import history_refs, read_events
+from rollout.git.history import history_refs, pin_changes, read_events
 from rollout.git.repo import Git, Upstream
 from rollout.outcome import Outcome
 from rollout.recorded import degrade
@@ -209,9 +209,14 @@ def state_of(session: Session, ws: Workspace, now: int) -> RolloutState:
 
 
 def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, now: int,
-                at_revision: dict[str, bool] | None = None) -> RolloutState:
+                at_revision: dict[str, bool] | None = None, after: set[str] | None = None) -> RolloutState:
     """The rollout's state from its events that count (spec.trust: rollout/trust.py) and
-    the delivery's proposals of its epoch."""
+    the delivery's proposals of its epoch. `at_revision` (which clusters' files hold the
+    revision) defaults to what the files checked say, when the workspace checked them; a
+    cluster pinned by this epoch and off the revision now has its files' history read (one
+    `git log`, only then): why it is off (waves/drift.py). `after`: the state after a step's
+    own writes, on the files as read before them: the clusters its advances pinned (`after`)
+    hold the revision now, and why the others are off is what was read then."""
     screen = screen_for(git, ws)
     counted, ignored, unsigned = screen.screen(events)
     # a wave out whose every cluster left the inventory since is planned back from its records
@@ -219,7 +224,19 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     plan = ws.plan = with_waves_out(ws.plan, ws.loaded.policy, counted)
     proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision),
                                    screen.good if screen.trust is not None else None)
-    state = fold(plan, counted, now, at_revision, proposals)
+    if after is not None:  # the files and their history as read before this step's writes
+        known, changes = getattr(ws, "_drift_read", (at_revision, None))
+        known = {**known, **dict.fromkeys(after, True)} if known is not None else None
+    else:
+        known = at_revision if at_revision is not None else pinned_now(ws, git)
+        off = off_now(plan, counted, known)
+        changes = None
+        if off:  # rare: a cluster the epoch pinned is off the revision now (came back on an old pin, a hand edit)
+            pins = {p for commits in off.values() for p in commits}
+            since = next((e.commit for e in counted if e.commit in pins), None)
+            changes = pin_changes(git, off, {c: [t.file for t in plan.pins.get(c, ())] for c in off}, since)
+        ws._drift_read = (known, changes)
+    state = fold(plan, counted, now, known, proposals, changes)
     if screen.trust is None:
         return state
     ours = {e.commit for e in events if e.revision == plan.revision}
@@ -227,7 +244,7 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     state.ignored = [i for i in ignored if i.commit in ours]
     state.unsigned = [i for i in unsigned if i.commit in ours]
     state.blocked = [screen.blocked] if screen.blocked else []
-    state.blocked += unreleased(git, ws, state, counted, at_revision if at_revision is not None else pinned_now(ws, git))
+    state.blocked += unreleased(git, ws, state, counted, known)
     return state
 
 

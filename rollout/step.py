@@ -141,7 +141,11 @@ class Stepper:
         if not self._moved:  # this step published nothing: the same events, folded at the same now
             return snap.state
         session, ws = self.session, snap.ws
-        return fold_events(session.delivery, session.git, session.remote, ws, events_of(session, ws), self.now)
+        # the files were read before this step's commits moved them: what its advances pinned holds the revision
+        events = events_of(session, ws)
+        before = {e.commit for e in snap.events}
+        pinned = {c for e in events if e.commit not in before and e.action == ADVANCE for c in e.clusters}
+        return fold_events(session.delivery, session.git, session.remote, ws, events, self.now, after=pinned)
 
 
 def unrevertable(session, snap: Snapshot, verdicts: dict[int, Verdict], joins: dict[str, Verdict],
@@ -182,12 +186,12 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
     digest = policy_digest(ws.loaded.text)
     record = {  # the empty commits that record a verdict: its evidence, and the advance (or late join) it judged
         HALT: lambda a: halt_message(plan.policy, plan.revision, a.wave, a.name, a.reason, list(a.evidence), digest,
-                                     a.advance, epoch=state.epoch, late=a.clusters if a.late else ()),
+                                     a.advance, epoch=state.epoch, late=a.clusters if a.late else (), off=a.off),
         VERIFY: lambda a: verify_message(plan.policy, plan.revision, a.wave, a.name, list(a.evidence), digest,
                                          advance=a.advance, epoch=state.epoch, late=a.clusters if a.late else ())}
     for action in [a for kind in (HALT, VERIFY) for a in of(actions, kind)]:
         tip = session.git.commit_empty_on(tip, record[action.kind](action))
-        clusters = list(action.clusters) if action.late else list(plan.wave(action.wave).clusters)
+        clusters = list(action.clusters) if action.late or action.off else list(plan.wave(action.wave).clusters)
         outcome.changes.append(WaveChange(action.wave, action.name, action.kind, clusters, [], commit=tip,
                                           late=action.late, advance=action.advance if action.late else None))
     starts = [(a.wave, list(a.clusters), a.late, [], False) for a in of(actions, ADVANCE)]

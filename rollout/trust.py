@@ -364,11 +364,11 @@ def counted(git, ws, events) -> list:
 def pinned_now(ws, git=None) -> dict[str, bool] | None:
     """Which clusters' files hold the revision, when the workspace checked the files (None
     when it read none): from what they say (rollout/reuse.py, kept by blob in `git`)."""
-    from rollout.reuse import at_revision
+    from rollout.reuse import held
 
     if ws.inspection is None:
         return None
-    return at_revision(ws, git)
+    return held(ws, git)
 
 
 def unreleased(git, ws, state, counted, at_revision: dict[str, bool] | None) -> list[Ignored]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, decide, of, start_held
+from waves.drift import Change
 from waves.planner import Plan, SharedPin, Wave
 from waves.state import EMPTY, OUT, Event, JoinState, Proposal, RolloutState, WaveState, blockers, fold, joins_holding
 
@@ -562,11 +563,12 @@ class Rollouts(RuleBasedStateMachine):
         self.join_health = {w.number: "good" for w in plan.waves}  # its late joins' clusters
         self.now, self.paused, self.serial = T0, False, 0
 
-    def commit(self, action, wave, clusters=(), by=None, epoch=None, advance=None) -> None:
+    def commit(self, action, wave, clusters=(), by=None, epoch=None, advance=None, rejoins=()) -> None:
         """A rollout commit, of the epoch the shell writes: the fold's (a retry: the next)."""
         self.serial += 1
         self.events.append(Event(f"c{self.serial}", self.now, action, self.plan.policy, self.plan.revision, wave,
-                                 tuple(clusters), by=by, epoch=epoch or self.state().epoch, advance=advance))
+                                 tuple(clusters), by=by, epoch=epoch or self.state().epoch, advance=advance,
+                                 rejoins=tuple(rejoins)))
 
     def state(self) -> RolloutState:
         return fold(self.plan, self.events, self.now)
@@ -715,7 +717,9 @@ class Rollouts(RuleBasedStateMachine):
                         self.prior[cluster][self.plan.revision] = self.files[cluster]
                 for cluster in action.clusters:
                     self.files[cluster] = self.plan.revision
-                self.commit("advance", wave.name, action.clusters)
+                again = state.wave(action.wave).rejoin if action.late else {}  # as build_advances records it
+                self.commit("advance", wave.name, action.clusters,
+                            rejoins=[(c, again[c]) for c in action.clusters if c in again])
             elif action.kind == REVERT and action.late:  # a late join's: what it pinned, nothing more
                 for cluster in action.clusters:
                     if self.files[cluster] == self.plan.revision:
@@ -732,7 +736,7 @@ class Rollouts(RuleBasedStateMachine):
                 self.serial += 1
                 self.events.append(Event(f"c{self.serial}", self.now, "halt", self.plan.policy, self.plan.revision,
                                          wave.name, advance=action.advance, reason=action.reason,
-                                         epoch=self.state().epoch))
+                                         epoch=self.state().epoch, off=action.off))
         if state.halts:  # a halt sticks: nothing starts until it is lifted or retried
             assert not of(actions, ADVANCE) and not of(actions, VERIFY)
         if self.on_failure == "revert":
@@ -863,7 +867,82 @@ TestLateJoins.settings = settings(stateful_step_count=30, max_examples=60, deadl
 class Departures(Rollouts):
     """The same rules and invariants, where clusters leave the inventory while their waves
     are out (docs/inventory.md, "Clusters that leave the inventory mid-rollout"): steps and
-    departures only, so that a wave emptied after its advance is what is explored."""
+    departures only, so that a wave emptied after its advance is what is explored. And
+    what the fold cannot know from the records alone (docs/inventory.md, "A cluster that
+    comes back"): a gone cluster comes back with its file on the old pin, or a person sets
+    a pinned file off the revision; the fold reads the files (`at_revision`) and the commits
+    that changed them (`changes`, newest first), as the shell gives them."""
+
+    @initialize(plan=plans(), on_failure=st.sampled_from(["revert", "halt"]))
+    def start(self, plan, on_failure):
+        super().start(plan, on_failure)
+        self.original = plan
+        self.changes: list[Change] = []  # oldest first: every commit that changed a cluster's file
+        self.seen = dict(self.files)
+
+    def commit(self, action, wave, clusters=(), by=None, epoch=None, advance=None, rejoins=()) -> None:
+        super().commit(action, wave, clusters, by, epoch, advance, rejoins)
+        self._changed(self.events[-1].commit)
+
+    def _changed(self, commit: str, deleted: frozenset = frozenset()) -> None:
+        for cluster, pin in self.files.items():
+            if self.seen.get(cluster) != pin or cluster in deleted:
+                self.changes.append(Change(cluster, commit, f"{cluster}.yaml", deleted=cluster in deleted))
+        self.seen = dict(self.files)
+
+    def state(self) -> RolloutState:
+        at = {c: self.files[c] == self.plan.revision for c in self.plan.wave_of}
+        return fold(self.plan, self.events, self.now, at, changes=self.changes[::-1])
+
+    @rule(index=st.integers(0, 20))
+    def come_back(self, index):
+        """A gone cluster (decommissioned: its file deleted) is re-provisioned under its
+        name, its file from the old template: in its wave again, on the old pin."""
+        def gone():  # pinned in this epoch, and left the inventory (one never pinned is a new cluster)
+            state = self.state()
+            pinned = {c for e in self.events if e.action == "advance" and e.epoch == state.epoch
+                      and e.revision == self.plan.revision for c in e.clusters}
+            return sorted(c for c in self.original.wave_of if c not in self.plan.wave_of and c in pinned)
+
+        if not gone():  # none: one of a wave out leaves (its file deleted) to come back at once
+            state = self.state()
+            if not any(state.wave(w.number).status in OUT and w.clusters for w in self.plan.waves):
+                return
+            Departures.leave(self, {index})
+        if not gone():
+            return
+        cluster = gone()[index % len(gone())]
+        self.serial += 1
+        self._changed(f"rm{self.serial}", deleted=frozenset([cluster]))
+        self.files[cluster] = "v1"
+        self._changed(f"add{self.serial}")
+        number = self.original.wave_of[cluster]
+        self.plan = replace(self.plan, waves=[replace(w, clusters=[*w.clusters, cluster]) if w.number == number else w
+                                              for w in self.plan.waves],
+                            wave_of={**self.plan.wave_of, cluster: number}, pins={**self.plan.pins, cluster: []})
+
+    @rule(index=st.integers(0, 20))
+    def hand_edit(self, index):
+        """A person sets a pinned cluster of a wave out back to the old pin (no rollout record)."""
+        state = self.state()
+        pinned = sorted(c for w in self.plan.waves if state.wave(w.number).status in OUT for c in w.clusters
+                        if self.files[c] == self.plan.revision)
+        if pinned:
+            self.serial += 1
+            self.files[pinned[index % len(pinned)]] = "v1"
+            self._changed(f"hand{self.serial}")
+
+    @invariant()
+    def never_complete_while_a_planned_cluster_of_a_wave_out_is_off_the_revision(self):
+        if not hasattr(self, "original"):
+            return
+        state = self.state()
+        event(f"pinned again (came back, or lifted): {min(sum(1 for e in self.events if e.rejoins), 1)}; "
+              f"halted on a hand edit: {min(sum(1 for e in self.events if e.off), 1)}")
+        if state.overall == "complete":
+            for wave in self.plan.waves:
+                if state.wave(wave.number).status in OUT:
+                    assert all(self.files[c] == self.plan.revision for c in wave.clusters), (wave, self.files)
 
     def pause(self, paused):
         pass
@@ -883,6 +962,33 @@ class Departures(Rollouts):
 
 TestDepartures = Departures.TestCase
 TestDepartures.settings = settings(stateful_step_count=20, max_examples=60, deadline=None)
+
+
+class ComeBacks(Departures):
+    """Departures' rules and invariants, where the gates mostly pass so the waves go out and
+    stay out: what is explored is a cluster coming back on the old pin (a late join again)
+    and a pin set off by hand (a halt, lifted, and the cluster pinned again)."""
+
+    @rule(seconds=st.sampled_from([1, 30, 700]),
+          health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "good", "good", "bad"]), max_size=1),
+          stale=st.just(False),
+          join_health=st.dictionaries(st.integers(1, 6), st.sampled_from(["good", "good", "bad", "blind"]),
+                                      max_size=2))
+    def step(self, seconds, health, stale, join_health):
+        super().step(seconds, health, stale, join_health)
+
+    def retry(self):
+        pass
+
+    def approve(self, wave):
+        pass
+
+    def leave(self, indexes):  # come_back makes its own departure
+        pass
+
+
+TestComeBacks = ComeBacks.TestCase
+TestComeBacks.settings = settings(stateful_step_count=25, max_examples=100, deadline=None)
 
 
 def test_an_unavailable_cluster_is_left_out_joins_once_back_and_nothing_completes_without_it():

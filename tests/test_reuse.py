@@ -67,6 +67,9 @@ def seen(repo: Path, now: int) -> dict:
         "decided": [(a.kind, a.wave, a.clusters, a.late, a.reason) for a in decided],
         "status": [(w.number, w.status) for w in state.waves],
         "at revision": sorted(c for c, holds in __import__("rollout.reuse").reuse.at_revision(ws).items() if holds),
+        # what the step's fold read of the files (rollout.reuse.held: kept beside the checks' verdict,
+        # from the checks made in the step, or the facts): the same as status's
+        "step at revision": sorted(c for c, holds in (snap.ws._drift_read[0] or {}).items() if holds),
     }
 
 
@@ -191,7 +194,8 @@ def test_the_change_shows_where_it_should(repo):
     pin_by_hand(repo)
     assert seen(repo, T0)["at revision"] == ["staging-us-east"]  # uncommitted: its blob is not git's yet
     commit(repo)
-    assert seen(repo, T0)["at revision"] == ["staging-us-east"]
+    cold, warm = seen(repo, T0), seen(repo, T0)
+    assert cold["at revision"] == cold["step at revision"] == warm["step at revision"] == ["staging-us-east"]
     empty_wave(repo)
     commit(repo)
     first, again = seen(repo, T0)["warnings"], seen(repo, T0)["warnings"]  # again: through the kept policy

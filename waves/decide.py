@@ -48,7 +48,12 @@ The rules, each a property test (tests/test_decide.py):
   this very step) does not start until that join passed;
 - a wave's revert that would restore nothing while its clusters stay on the revision
   (`unchanged`: every file of it held the revision already when pinned) is a halt, never
-  an empty revert read as `reverted` (a person decides), as for a late join.
+  an empty revert read as `reverted` (a person decides), as for a late join;
+- a cluster pinned by a wave out whose files are off the revision now (waves/drift.py):
+  one that came back on an old pin (its file deleted since its pin) is a late join again;
+  one set off by a commit that is no record of this rollout (a hand edit) halts its wave,
+  the record naming the cluster, file and commit, and once a person lifts that halt it is
+  a late join again; never `complete` meanwhile.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class Action:
     clusters: tuple[str, ...] = ()  # advance: whom to pin; a late join's revert, verify, halt: what it pinned
     late: bool = False  # clusters that joined after their wave went out: their advance, or a record of that join
     evidence: tuple[str, ...] = ()  # verify, halt: the verdict's
+    off: tuple[tuple[str, str], ...] = ()  # a halt on clusters set off the revision: (cluster, commit) each
 
 
 def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_failure: str = "revert",
@@ -131,6 +137,10 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
                                   join.clusters, late=True, evidence=verdict.evidence))
     if scope == "rollout" and on_failure == "revert" and stops:  # a failure (even one halted: restores nothing)
         stops = _revert_everything(plan, state, stops, unchanged)
+    stopping = {a.wave for a in stops if not a.late}
+    for wave in state.waves:  # set off the revision after its pin (a hand edit): a person decides, never the tool
+        if wave.status in OUT and wave.off and not wave.halt_commit and wave.number not in stopping:
+            actions.append(off_halt(plan, wave))
     actions[:0] = stops
     if stops or any(a.kind == HALT for a in actions):
         return actions
@@ -199,6 +209,19 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
         else:
             actions.append(Action(WAIT, number, wave.name, None, f"waiting for window: {window.describe()}"))
     return actions + sorted(starts, key=lambda a: a.wave)
+
+
+def off_halt(plan, wave) -> Action:
+    """The halt on a wave's clusters set off the revision since their pins (waves/drift.py):
+    the tool neither pins them back over a person's edit nor reads the rollout as done."""
+    names = ", ".join(d.cluster for d in wave.off)
+    reason = (f"off {plan.revision} since pinned, not by this rollout: {names} ("
+              + "; ".join(d.why(plan.revision) for d in wave.off[:3])
+              + (f"; and {len(wave.off) - 3} more" if len(wave.off) > 3 else "")
+              + f"); a person decides: to keep a cluster out, take it out of the plan (its labels, the wave's selector, the inventory), not its pin; "
+              f"`rollout resume {plan.policy} --halt --reason ...` pins it again as a late join, judged on its own")
+    return Action(HALT, wave.number, wave.name, wave.advance_commit, reason, tuple(d.cluster for d in wave.off),
+                  evidence=tuple(d.why(plan.revision) for d in wave.off), off=tuple((d.cluster, d.key) for d in wave.off))
 
 
 def joining_now(plan, state: RolloutState) -> dict[int, tuple[str, ...]]:

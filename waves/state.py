@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from waves.drift import CAME_BACK, Change, Drift, drifts, suspects
 from waves.durations import format_duration
 from waves.planner import Plan
 
@@ -59,6 +60,10 @@ class Event:
     clock: int | None = None  # made under a pinned clock (ROLLOUT_NOW, rehearsals): that clock
     number: int | None = None  # the wave's number in the plan it was made with (`Rollout-Wave`)
     left: tuple[str, ...] = ()  # a revert: the clusters it left on the revision (it could not take them back)
+    # a halt: (cluster, commit) of each cluster it stopped for, set off the revision since its pin (`Rollout-Off-Revision`)
+    off: tuple[tuple[str, str], ...] = ()
+    # an advance: (cluster, the advance that pinned it before) of each cluster it pins again (`Rollout-Rejoins`)
+    rejoins: tuple[tuple[str, str], ...] = ()
 
     @property
     def at(self) -> int:
@@ -131,6 +136,16 @@ class WaveState:
     # reverted: what its revert left on the revision (its record's `Rollout-Left-On-Revision`,
     # unless the files now say it is off), and what the files say still holds it
     on_revision: list[str] = field(default_factory=list)
+    # out: clusters it (or another advance of the epoch) pinned whose files are off the revision now,
+    # not accounted for (waves/drift.py): never complete; `run` halts on them
+    off: list[Drift] = field(default_factory=list)
+    # late again: pinned in the epoch, and came back on an old pin (or set off by hand, the halt on it lifted)
+    returned: list[Drift] = field(default_factory=list)
+
+    @property
+    def rejoin(self) -> dict[str, str]:
+        """A late cluster pinned before in the epoch -> that pin: its join pins it again (`Rollout-Rejoins`)."""
+        return {d.cluster: d.pin for d in self.returned}
 
     def join(self, commit: str | None) -> JoinState | None:
         return next((j for j in self.joins if j.commit == commit), None) if commit else None
@@ -183,7 +198,8 @@ class RolloutState:
         if "failed" in statuses:
             return "failed"
         # a cluster of the plan not pinned yet (late, its join out or waiting in a pull request): not complete
-        if statuses == {"passed"} and not any(w.late or w.late_proposed or w.joins_out for w in self.waves) \
+        # nor while a cluster it pinned is off the revision by its files (came back on an old pin, a hand edit)
+        if statuses == {"passed"} and not any(w.late or w.late_proposed or w.joins_out or w.off for w in self.waves) \
                 and not self.partial:
             return "complete"
         if statuses == {"pending"}:
@@ -209,10 +225,12 @@ class RolloutState:
 
 
 def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool] | None = None,
-         proposals: dict[str, Proposal] | None = None) -> RolloutState:
+         proposals: dict[str, Proposal] | None = None, changes: list[Change] | None = None) -> RolloutState:
     """Wave statuses at `now`. `events` oldest first; only this policy, revision and epoch
     count. `at_revision[cluster]` tells whether the cluster's files hold the revision now;
-    `proposals[wave name]` the pull request a wave's advance waits in."""
+    `proposals[wave name]` the pull request a wave's advance waits in; `changes` the
+    commits that changed the files of the clusters pinned and off the revision since their
+    pins (`pinned_off`: the shell reads them only when there are such; newest first)."""
     epoch = epoch_of(events, plan.policy, plan.revision)
     mine = [e for e in events if e.policy == plan.policy and e.revision == plan.revision and e.epoch == epoch]
     by_wave: dict[str, list[Event]] = {}
@@ -220,6 +238,9 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         by_wave.setdefault(event.wave, []).append(event)
 
     pinned_in_epoch = {c for e in mine if e.action == ADVANCE for c in e.clusters}
+    # pinned, and off the revision by the files: why (waves/drift.py); a halt's lifting lets them join again
+    off = drifts(pinned_off(plan, mine, at_revision), changes, {e.commit for e in events})
+    lifted = _lifted(mine)
     states = []
     for wave in plan.waves:
         state = WaveState(wave.number, wave.name)
@@ -291,13 +312,21 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 state.halt_commit = halted.halt_commit
                 state.halt_reason = f"late join ({', '.join(halted.clusters)}): {halted.halt_reason}"
         if state.status == "baking":
+            # off the revision since its pin, not by a revert of its late join (that is `reverted`)
+            backed = {c for j in state.joins if j.status == "reverted" for c in j.clusters}
+            drifted = [off[c] for c in wave.clusters if c in off and c not in backed]
+            # came back on an old pin (its file deleted since it was pinned), or set off by hand and the
+            # halt on it lifted: a late join again, judged on its own
+            again = {d.cluster: d.pin for d in drifted if d.kind == CAME_BACK or (d.cluster, d.key) in lifted}
+            state.off = [d for d in drifted if d.cluster not in again]
             # pinned by any advance of the epoch: a cluster another wave pinned (batches renumbered
             # when a cluster left, a label changed) is pinned once, judged there, never joined again
-            recorded = pinned_in_epoch
+            recorded = pinned_in_epoch - set(again)
             waiting = set(proposals[wave.name].late) if proposals and wave.name in proposals else set()
             # a late join already proposed is not late again: a cluster joining meanwhile gets its own
             state.late = [c for c in wave.clusters if c not in recorded and c not in waiting]
             state.late_proposed = [c for c in wave.clusters if c not in recorded and c in waiting]
+            state.returned = [d for d in drifted if d.cluster in again]
             state.bake_remaining = max(0, wave.bake_seconds - (now - state.advanced_at))
             if state.verify_commit is not None or (state.bake_remaining == 0 and not wave.gates):
                 state.status, state.bake_remaining = "passed", 0
@@ -315,6 +344,40 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         states.append(state)
     return RolloutState(plan.policy, plan.revision, states, epoch, epochs(events, plan.policy),
                         partial=getattr(plan, "partial", None))
+
+
+def pinned_off(plan: Plan, mine: list[Event], at_revision: dict[str, bool] | None) -> dict[str, list[str]]:
+    """The clusters of the plan that advances of the epoch (`mine`) pinned and whose files
+    are off the revision now (cluster -> the advances that pinned it, oldest first): whose
+    history the shell reads (`changes`), only when there are any."""
+    if not at_revision:
+        return {}
+    first: dict[str, str] = {}  # wave -> its first advance; a revert naming another is a late join's
+    for event in mine:
+        if event.action == ADVANCE:
+            first.setdefault(event.wave, event.commit)
+    # what a revert took back is off the revision by a record: `reverted`, never a hand edit
+    reverted = {e.advance if e.advance and e.advance != first.get(e.wave) else e.wave
+                for e in mine if e.action == REVERT}
+    pins: dict[str, list[str]] = {}
+    for event in mine:
+        if event.action == ADVANCE and event.commit not in reverted and event.wave not in reverted:
+            for cluster in event.clusters:
+                pins.setdefault(cluster, []).append(event.commit)
+    return suspects(pins, plan.wave_of, at_revision)
+
+
+def off_now(plan: Plan, events: list[Event], at_revision: dict[str, bool] | None) -> dict[str, list[str]]:
+    """`pinned_off` of the rollout's epoch, from all of the policy's events."""
+    epoch = epoch_of(events, plan.policy, plan.revision)
+    return pinned_off(plan, [e for e in events if e.policy == plan.policy and e.revision == plan.revision
+                             and e.epoch == epoch], at_revision)
+
+
+def _lifted(mine: list[Event]) -> set[tuple[str, str]]:
+    """(cluster, key) of the clusters set off the revision whose halt a person lifted."""
+    halts = {e.commit: e.off for e in mine if e.action == HALT and e.off}
+    return {pair for e in mine if e.action == LIFT and e.lifts in halts for pair in halts[e.lifts]}
 
 
 def _still_on(left: list[str], pinned: list[str], at_revision: dict[str, bool] | None) -> list[str]:
@@ -436,11 +499,13 @@ def _new_pins(advances: list[Event]) -> list[Event]:
     record (GitLab's squash commit and the merge commit made with its message); the second
     pins nothing new and is no late join (a late join pins clusters its wave's advances had
     not, and a cluster is pinned once an epoch: a reverted join stops the revision)."""
-    out, pinned = [], set()
+    out, pinned, again = [], set(), set()
     for event in advances:
-        if not out or not pinned.issuperset(event.clusters):
+        # or pins again a cluster that came back (or was set off by hand), naming the pin it replaces
+        if not out or not pinned.issuperset(event.clusters) or not again.issuperset(event.rejoins):
             out.append(event)
             pinned.update(event.clusters)
+            again.update(event.rejoins)
     return out
 
 

@@ -7,7 +7,9 @@ import hashlib
 import os
 import re
 
+from waves.drift import Change, joined, pairs
 from waves.state import FIRST_EPOCH, Event
+from rollout.git.errors import GitError
 from rollout.render.words import count
 
 RECORDS = "rollout/records"  # the branch records go to under pull-request delivery (docs/delivery.md)
@@ -23,11 +25,13 @@ def policy_digest(text: str) -> str:
 def advance_message(policy: str, revision: str, number: int, wave: str, clusters: list[tuple[str, str]],
                     digest: str, late: bool = False, forced: list[str] | None = None, note: str | None = None,
                     forced_window: bool = False, epoch: int = FIRST_EPOCH, unchanged: list[str] | None = None,
-                    inventory: tuple[list[str], str] | None = None) -> str:
+                    inventory: tuple[list[str], str] | None = None, rejoins: list[tuple[str, str]] | None = None) -> str:
     """`clusters`: (cluster, file) for each pin written, a cluster once per pin; the body
     lists each cluster once with its files, and counts clusters and distinct files.
     `unchanged`: the files that held the revision already (the commit does not change them).
-    `inventory`: (body lines, digest) of a policy with live sources (rollout/inventory/record.py)."""
+    `inventory`: (body lines, digest) of a policy with live sources (rollout/inventory/record.py).
+    `rejoins`: (cluster, the advance that pinned it before) of clusters pinned again, off the
+    revision since (came back on an old pin, or a hand edit whose halt was lifted)."""
     subject = f"rollout({policy}): wave {number} {wave} -> {revision}" + (" (late join)" if late else "")
     body = [subject, ""]
     if note:
@@ -41,10 +45,14 @@ def advance_message(policy: str, revision: str, number: int, wave: str, clusters
         body += [f"Held {revision} already: {', '.join(held)}", ""]
     if forced:
         body += ["Forced past: " + "; ".join(forced), ""]
+    if rejoins:
+        body += [f"Pins again (off {revision} since pinned by the commit named): {joined(rejoins)}", ""]
     if inventory is not None:
         body += inventory[0] + [""]
     trailers = _trailers(policy, revision, number, wave, "advance", epoch)
     trailers.append(f"Rollout-Clusters: {','.join(names)}")
+    if rejoins:  # a late join again: the fold counts it as a join of its own (waves/state.py, _new_pins)
+        trailers.append(f"Rollout-Rejoins: {joined(rejoins)}")
     if inventory is not None:
         trailers.append(f"Rollout-Inventory-Digest: {inventory[1]}")
     if forced:  # `window` when only a change window was forced past (docs/operating.md)
@@ -129,15 +137,19 @@ def verify_message(policy: str, revision: str, number: int, wave: str, evidence:
 
 
 def halt_message(policy: str, revision: str, number: int, wave: str, reason: str, evidence: list[str], digest: str,
-                 advance: str | None, epoch: int = FIRST_EPOCH, late: tuple[str, ...] = ()) -> str:
+                 advance: str | None, epoch: int = FIRST_EPOCH, late: tuple[str, ...] = (),
+                 off: tuple[tuple[str, str], ...] = ()) -> str:
     """The record that a wave halted the rollout (`onFailure: halt`, or a gate blind past
     `progressDeadline`): nothing starts until a person lifts it or retries. The verdict is
-    its evidence; it names the advance it judged (`late`: a late join's clusters)."""
+    its evidence; it names the advance it judged (`late`: a late join's clusters). `off`:
+    (cluster, commit) of clusters set off the revision since their pins, by a commit that
+    is no record of this rollout: lifted, they are pinned again as late joins."""
     subject = f"rollout({policy}): halt at wave {number} {wave}" + (f" late join ({', '.join(late)})" if late else "") \
         + f" ({revision})"
     body = [subject, "", f"Reason: {reason}", "", "Evidence:"] + [f"- {line}" for line in evidence] + [
         "", f"Lift it with `rollout resume {policy} --halt --reason ...`, or `rollout revert`, or `rollout retry`."]
     trailers = _trailers(policy, revision, number, wave, "halt", epoch) + [f"Rollout-Reason: {_one_line(reason)}"]
+    trailers += [f"Rollout-Off-Revision: {joined(off)}"] if off else []
     trailers += _advance(advance) + [f"Rollout-Policy-Digest: {digest}"]
     return "\n".join(body + [""] + trailers) + "\n"
 
@@ -251,6 +263,8 @@ def parse_event(commit: str, time: int, message: str) -> Event | None:
         number=int(fields["Rollout-Wave"]) if fields.get("Rollout-Wave", "").isdigit() else None,
         # a revert's clusters left on the revision (an older revert names none: status reads the files)
         left=tuple(dict.fromkeys(c.strip() for c in fields.get("Rollout-Left-On-Revision", "").split(",") if c.strip())),
+        off=pairs(fields.get("Rollout-Off-Revision", "")),
+        rejoins=pairs(fields.get("Rollout-Rejoins", "")),
     )
 
 
@@ -318,3 +332,35 @@ def arrived(git, events: list[Event], revision: str) -> list[Event]:
     if not timed:
         return events
     return [replace(e, time=timed[e.commit]) if e.commit in timed else e for e in events]
+
+
+def pin_changes(git, off: dict[str, list[str]], files: dict[str, list[str]], since: str | None) -> list[Change] | None:
+    """The commits that changed the files of the clusters off the revision (`off`: cluster
+    -> the advances that pinned it; `files`: cluster -> its pinned files) after `since`
+    (the oldest of those advances), newest first (waves/drift.py reads why each is off).
+    One `git log`, asked only when such a cluster exists; None when it cannot be read."""
+    if not off:
+        return []
+    by_file: dict[str, list[str]] = {}
+    for cluster in off:
+        for file in files.get(cluster, ()):
+            by_file.setdefault(file, []).append(cluster)
+    if since is None or not by_file:
+        return None
+    # every commit since the oldest pin that touched one of the files (a path list that long is read whole)
+    paths = sorted(by_file) if len(by_file) <= 500 else []
+    try:
+        out = git.run("log", "--topo-order", "--no-renames", "--name-status", "--format=%x00%H%x00%s", "HEAD",
+                      f"^{since}", "--", *paths)
+    except GitError:  # the pin is not in this history (a shallow clone): why cannot be told
+        return None
+    found: list[Change] = []
+    commit = subject = ""
+    for line in out.splitlines():
+        if line.startswith("\0"):
+            _, commit, subject = (line.split("\0", 2) + ["", ""])[:3]
+            continue
+        status, _, path = line.partition("\t")
+        for cluster in by_file.get(path, ()) if status else ():
+            found.append(Change(cluster, commit, path, deleted=status.startswith("D"), subject=subject))
+    return found

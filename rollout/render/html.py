@@ -27,7 +27,7 @@ from html import escape
 from waves.durations import format_duration
 from rollout.render.status import wave_rows
 from rollout.render.status_graph import OTHER, STYLES
-from rollout.render.words import clusters_of, count
+from rollout.render.words import clusters_of, count, off_lines
 
 # A wave's details are open at first only when the page is small or the wave needs a look.
 OPEN_UP_TO = 60  # clusters in the whole rollout: every wave open
@@ -304,6 +304,10 @@ def pin_state(page: Page, wave, ws, cluster: str) -> tuple[str, str]:
         return "todo", "not yet pinned"
     if ws.status == "reverted":
         return "bad", "reverted to its previous pin"
+    drift = next((d for d in [*ws.off, *ws.returned] if d.cluster == cluster), None)
+    if drift is not None:  # pinned, and off the revision since: never read as done
+        return "bad" if drift in ws.off else "warn", drift.why(revision) + (
+            "; a person decides" if drift in ws.off else "; pinned again as a late join")
     join = next((j for j in ws.joins if cluster in j.clusters), None)
     if join is not None and join.status == "reverted":
         return "bad", "late join failed its wave's gates: reverted to its previous pin"
@@ -571,6 +575,7 @@ def _attention(page: Page) -> str:
                    f"{_e(ws.halt_reason or '')}. Nothing starts until a person lifts it (<code>rollout resume "
                    f"{_e(state.policy)} --halt</code>), reverts or retries.</p>")
     out += [f"<p><strong>Halted by spec.trust:</strong> {_e(b.line())}</p>" for b in state.blocked]
+    out += [f"<p><strong>Off the revision since pinned:</strong> {_e(line)}</p>" for line in off_lines(state)]
     for verdict in page.verdicts.values():
         if verdict.state in ("failed", "unknown") and state.wave(verdict.number).status in ("baking", "verifying"):
             out.append(f"<p><strong>Wave {verdict.number} {_e(verdict.name)}: {_e(verdict.state)}</strong>: "

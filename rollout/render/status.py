@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
-from rollout.render.words import count, joins_still_on, still_on
+from rollout.render.words import count, joins_still_on, off_lines, off_revision, still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -58,6 +58,8 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
                                         + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
         if w.on_revision:  # its revert could not take them back: never read as an all-clear
             why = "; ".join(x for x in (why, still_on(state, w)) if x)
+        if (w.off or w.returned) and w.status in OUT:  # pinned, and off the revision since: never complete
+            why = "; ".join(x for x in (why, off_revision(state, w)) if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
         if waiting:  # left out of its advance, unavailable: pinned as a late join once back
             from waves.state import down_list
@@ -167,6 +169,9 @@ def state_dict(plan, state) -> dict:
                 "clustersNotAtRevision": w.clusters_behind,
                 "clustersStillOnRevision": w.on_revision,  # reverted: what its revert left on the revision
                 "late": w.late,
+                # pinned in the epoch, off the revision now (waves/drift.py): `cameBack` joins again,
+                # the others (a hand edit) halt `run` until a person lifts it
+                "offRevision": [_drift_dict(state, d, d in w.returned) for d in [*w.off, *w.returned]],
                 "lateJoins": [{"commit": j.commit, "clusters": list(j.clusters), "status": j.status,
                                "advancedAt": _when(j.advanced_at), "verifyCommit": j.verify_commit,
                                "revertCommit": j.revert_commit, "haltCommit": j.halt_commit,
@@ -177,6 +182,11 @@ def state_dict(plan, state) -> dict:
             for w in state.waves
         ],
     }
+
+
+def _drift_dict(state, d, again: bool) -> dict:
+    return {"cluster": d.cluster, "why": d.kind, "commit": d.commit, "file": d.file, "pinnedBy": d.pin,
+            "joinsAgain": again, "reason": d.why(state.revision)}
 
 
 def render(plan, state, fmt: str, hold=None) -> None:
@@ -226,6 +236,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
         if w.gone and w.status in OUT:
             behind = (behind + "; " if behind else "") + f"gone from the inventory: {', '.join(w.gone[:shown])}" \
                 + (f" +{len(w.gone) - shown}" if shown and len(w.gone) > shown else "")
+        if (w.off or w.returned) and w.status in OUT:
+            behind = (behind + "; " if behind else "") + off_revision(state, w, shown)
         verified = (f"{w.verify_commit[:10]} {_when(w.verified_at)}" if w.verify_commit
                     else "—" if w.status == "empty" else "no gates" if not plan.wave(w.number).gates else "—")
         shown_status = wave_status(w)
@@ -234,6 +246,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
     console(wide=fmt == "wide").print(table)
     if state.partial:
         print(unread_line(state))
+    for line in off_lines(state):  # which clusters are off the revision since pinned, and why
+        print(line)
     if state.epoch > FIRST_EPOCH or len(state.epochs) > 1:  # a first rollout of a revision says nothing of epochs
         for line in epoch_lines(state):
             print(line)

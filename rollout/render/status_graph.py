@@ -41,6 +41,9 @@ def mermaid(plan, state) -> str:
     for wave in plan.waves:
         status = state.wave(wave.number).shown
         label = f"{wave.number} {_escape(wave.name)}<br/>{clusters_of(wave, state.wave(wave.number))} · <b>{_escape(status)}</b>"
+        ws = state.wave(wave.number)
+        if ws.off or ws.returned:  # pinned, and off the revision since (waves/drift.py): never complete
+            label += f"<br/>{len(ws.off) + len(ws.returned)} off {_escape(state.revision)} since pinned"
         cls = style_class(status)
         used[cls] = STYLES.get(status, OTHER)
         lines.append(f'  w{wave.number}["{label}"]:::{cls}')

@@ -24,6 +24,29 @@ def still_on(state, w, shown: int | None = 5, name=str) -> str:
     return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
 
 
+def off_revision(state, w, shown: int | None = 5, name=str) -> str:
+    """`off v2 since pinned (a person's edit: a person decides): a +2; came back on another
+    pin (a late join again): b` for a wave out whose pinned clusters' files are off the
+    revision (waves/drift.py); '' for none."""
+    def listed(drifts):
+        names = ", ".join(name(d.cluster) for d in drifts[:shown])
+        return names + (f" +{len(drifts) - shown}" if shown and len(drifts) > shown else "")
+
+    parts = []
+    if w.off:
+        parts.append(f"off {state.revision} since pinned, not by this rollout (a person decides): {listed(w.off)}")
+    if w.returned:
+        parts.append(f"off {state.revision} again since pinned (came back, or its halt lifted): pinned again "
+                     f"as a late join: {listed(w.returned)}")
+    return "; ".join(parts)
+
+
+def off_lines(state) -> list[str]:
+    """One line per cluster a wave out pinned whose files are off the revision now, and why."""
+    return [f"wave {w.number} {w.name}: {d.why(state.revision)}" + (" (a late join again)" if d in w.returned else "")
+            for w in state.waves for d in [*w.off, *w.returned]]
+
+
 def joins_still_on(state, w, shown: int | None = 5, name=str) -> str:
     """`late join (a, b) still on v2 after the revert: a` for each late join of `w` reverted
     on its own that left clusters on the revision; '' for none."""

@@ -1,0 +1,266 @@
+"""A cluster pinned by a wave that went out, off the revision now (docs/inventory.md, "A
+cluster that comes back"; docs/operating.md, "A pin set off by hand"): never `complete`.
+
+- It came back on an old pin (decommissioned with its file deleted, re-provisioned under
+  the same name from the old template): a late join again, judged on its own.
+- A person set its pin off the revision (a commit that is no record of the rollout): `run`
+  halts naming the cluster, file and commit; `rollout resume --halt` lifts it and the
+  cluster is pinned again as a late join.
+
+The pure rules first (waves/drift.py, the fold, decide), then both stories through the
+CLI on a real git repo with a bare remote (the reviewer's repro)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from test_decide import FakeHold
+from test_late_join_shared import git, rollout
+from waves.decide import ADVANCE, HALT, decide, of
+from waves.drift import CAME_BACK, DELETED, EDITED, UNKNOWN, Change, drifts
+from waves.planner import Plan, Wave
+from waves.state import Event, fold
+
+T0 = 1_700_000_000
+
+
+def _plan() -> Plan:
+    waves = [Wave(1, "canary", 0, None, None, ["a", "b"]), Wave(2, "prod", 1, None, None, ["c"], after=[1])]
+    return Plan("p", "v2", [], waves, {c: [] for c in "abc"}, {"a": 1, "b": 1, "c": 2})
+
+
+def _out() -> list[Event]:
+    """Both waves out and passed (no gates, no bake): every cluster pinned."""
+    return [Event("adv1", T0, "advance", "p", "v2", "canary", ("a", "b")),
+            Event("adv2", T0 + 1, "advance", "p", "v2", "prod", ("c",))]
+
+
+ALL = {"a": True, "b": True, "c": True}
+
+
+def test_why_a_cluster_is_off_is_read_from_the_commits_since_its_pin():
+    off = {"a": ["adv1"], "b": ["adv1"], "c": ["adv2"], "d": ["adv1", "join1"]}
+    changes = [  # newest first, as `git log` gives them
+        Change("a", "readd", "values/a.yaml", subject="a back"),
+        Change("b", "edit", "values/b.yaml", subject="b to v1 by hand"),
+        Change("a", "rm", "values/a.yaml", deleted=True),
+        Change("d", "old-edit", "values/d.yaml"),  # before its latest pin: not why it is off
+        Change("d", "join1", "values/d.yaml"),
+        Change("d", "older", "values/d.yaml", deleted=True),
+        Change("a", "adv1", "values/a.yaml"),
+        Change("b", "adv1", "values/b.yaml"),
+        Change("e", "rm-e", "values/e.yaml", deleted=True),
+    ]
+    found = drifts({**off, "e": ["adv1"]}, changes, ours={"adv1", "join1"})
+    assert (found["a"].kind, found["a"].commit, found["a"].pin) == (CAME_BACK, "rm", "adv1")
+    assert (found["b"].kind, found["b"].commit, found["b"].file) == (EDITED, "edit", "values/b.yaml")
+    assert not found["b"].record and "b to v1 by hand" in found["b"].why("v2")
+    assert (found["c"].kind, found["c"].key) == (UNKNOWN, "adv2")  # nothing since its pin explains it
+    assert (found["d"].kind, found["d"].commit, found["d"].pin) == (EDITED, "old-edit", "join1")
+    assert (found["e"].kind, found["e"].commit) == (DELETED, "rm-e")
+    assert drifts({"a": ["adv1"]}, None)["a"].kind == UNKNOWN  # the history could not be read
+
+
+def test_a_cluster_that_came_back_on_an_old_pin_is_a_late_join_again_never_complete():
+    plan, events = _plan(), _out()
+    assert fold(plan, events, T0 + 5, ALL).overall == "complete"
+    back = [Change("b", "readd", "values/b.yaml"), Change("b", "rm", "values/b.yaml", deleted=True)]
+    state = fold(plan, events, T0 + 5, {**ALL, "b": False}, changes=back)
+    canary = state.wave(1)
+    assert state.overall == "in-progress" and canary.late == ["b"] and canary.rejoin == {"b": "adv1"}
+    assert not canary.off and [d.kind for d in canary.returned] == [CAME_BACK]
+    (join,) = decide(plan, state, {}, FakeHold())
+    assert (join.kind, join.wave, join.clusters, join.late) == (ADVANCE, 1, ("b",), True)
+    # pinned again: a late join of its own (its record names the pin it replaces), judged on its own
+    events.append(Event("join", T0 + 6, "advance", "p", "v2", "canary", ("b",), rejoins=(("b", "adv1"),)))
+    state = fold(plan, events, T0 + 6, ALL)
+    assert [(j.commit, j.clusters, j.status) for j in state.wave(1).joins] == [("join", ("b",), "passed")]
+    assert state.overall == "complete"
+    # the same record reaching the branch twice (a forge's squash and merge commits) is one join
+    events.append(Event("join-copy", T0 + 7, "advance", "p", "v2", "canary", ("b",), rejoins=(("b", "adv1"),)))
+    assert [j.commit for j in fold(plan, events, T0 + 7, ALL).wave(1).joins] == ["join"]
+    # without the rejoin trailer an advance pinning nothing new is no join (as before)
+    plain = _out() + [Event("again", T0 + 6, "advance", "p", "v2", "canary", ("b",))]
+    assert fold(plan, plain, T0 + 6, ALL).wave(1).joins == []
+
+
+def test_a_pin_set_off_by_hand_halts_and_once_lifted_the_cluster_joins_again():
+    plan, events = _plan(), _out()
+    edit = [Change("c", "hand", "values/c.yaml", subject="c to v1")]
+    state = fold(plan, events, T0 + 5, {**ALL, "c": False}, changes=edit)
+    assert state.overall == "in-progress" and [d.cluster for d in state.wave(2).off] == ["c"]
+    assert state.wave(2).late == []  # the tool does not fight the person
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert (halt.kind, halt.wave, halt.advance, halt.clusters, halt.off) == (HALT, 2, "adv2", ("c",), (("c", "hand"),))
+    assert "values/c.yaml set off v2 by hand (c to v1)" in halt.reason and "rollout resume p --halt" in halt.reason
+    events.append(Event("halt", T0 + 6, "halt", "p", "v2", "prod", advance="adv2", reason=halt.reason, off=halt.off))
+    state = fold(plan, events, T0 + 6, {**ALL, "c": False}, changes=edit)
+    assert state.overall == "halted" and [a.kind for a in decide(plan, state, {}, FakeHold())] == ["wait"]  # no second halt
+    events.append(Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt"))
+    state = fold(plan, events, T0 + 7, {**ALL, "c": False}, changes=edit)
+    assert state.overall == "in-progress" and state.wave(2).late == ["c"] and state.wave(2).rejoin == {"c": "adv2"}
+    (join,) = decide(plan, state, {}, FakeHold())
+    assert (join.kind, join.clusters, join.late) == (ADVANCE, ("c",), True)
+    # edited again after the lift (a new commit): halted again, never pinned over the person
+    again = [Change("c", "hand2", "values/c.yaml")] + edit
+    assert [(a.kind, a.off) for a in decide(plan, fold(plan, events, T0 + 8, {**ALL, "c": False}, changes=again),
+                                            {}, FakeHold())] == [(HALT, (("c", "hand2"),))]
+
+
+def test_what_a_revert_took_back_is_no_hand_edit():
+    """A late join reverted on its own (or a wave) is off the revision by its revert: `reverted`, no halt."""
+    plan = _plan()
+    events = _out() + [Event("join", T0 + 2, "advance", "p", "v2", "canary", ("b",), rejoins=(("b", "adv1"),)),
+                       Event("rv", T0 + 3, "revert", "p", "v2", "canary", ("b",), advance="join")]
+    state = fold(plan, events, T0 + 5, {**ALL, "b": False}, changes=[Change("b", "rv", "values/b.yaml")])
+    assert state.overall == "reverted" and not state.wave(1).off and not state.wave(1).late
+    assert not of(decide(plan, state, {}, FakeHold()), HALT)
+    # a wave's revert likewise, also of a cluster another wave out claims now (its label changed)
+    moved = Plan("p", "v2", [], [Wave(1, "canary", 0, None, None, ["a"]),
+                                 Wave(2, "prod", 1, None, None, ["b", "c"], after=[1])],
+                 {c: [] for c in "abc"}, {"a": 1, "b": 2, "c": 2})
+    events = _out() + [Event("rv", T0 + 3, "revert", "p", "v2", "canary", ("a", "b"), advance="adv1")]
+    state = fold(moved, events, T0 + 5, {"a": False, "b": False, "c": True}, changes=[Change("b", "rv", "b.yaml")])
+    assert state.overall == "reverted" and not state.wave(2).off
+    assert not of(decide(moved, state, {}, FakeHold()), HALT)
+
+
+def test_every_status_format_names_the_cluster_and_why():
+    from rollout.render.status import state_dict, wave_rows
+    from rollout.render.status_graph import mermaid
+    from rollout.render.status_markdown import render as markdown
+
+    plan = _plan()
+    back = [Change("b", "readd", "values/b.yaml"), Change("b", "rm000000000000", "values/b.yaml", deleted=True),
+            Change("c", "hand00000000000", "values/c.yaml", subject="c by hand")]
+    state = fold(plan, _out(), T0 + 5, {**ALL, "b": False, "c": False}, changes=back)
+    waves = state_dict(plan, state)["waves"]
+    assert [(d["cluster"], d["why"], d["joinsAgain"]) for d in waves[0]["offRevision"]] == [("b", "came-back", True)]
+    assert [(d["cluster"], d["why"], d["commit"]) for d in waves[1]["offRevision"]] == [
+        ("c", "edited", "hand00000000000")]
+    rows = wave_rows(plan, state)  # run's table and `run --wait`'s live view
+    assert "pinned again as a late join: b" in rows[0]["why"] and "(a person decides): c" in rows[1]["why"]
+    text = markdown(plan, state)
+    assert "**in-progress**" in text and "c: values/c.yaml set off v2 by hand00000000 (c by hand)" in text
+    assert "1 off v2 since pinned" in mermaid(plan, state)
+
+
+# --- the reviewer's repro, through the CLI on a real repo with a bare remote --------------
+
+POLICY = """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: p}
+spec:
+  revision: v2
+  inventory:
+    - fleet: fleet/clusters.yaml
+  pin:
+    - preset: yaml-field
+      files: values/{cluster}.yaml
+      field: image.tag
+  waves:
+    - {name: canary, selector: {matchLabels: {env: dev}}, bake: 0s}
+    - {name: prod, selector: {matchLabels: {env: prod}}, after: [canary], bake: 0s}
+"""
+HEAD = "apiVersion: rollout/v1alpha1\nkind: Fleet\nmetadata: {name: f}\nclusters:\n"
+EAST = "  - {name: dev-east, labels: {env: dev}}\n"
+ALL_FLEET = HEAD + "  - {name: dev-west, labels: {env: dev}}\n" + EAST + "  - {name: prod-p, labels: {env: prod}}\n"
+V1 = "image:\n  tag: v1\n"
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    """Both waves out (canary advanced, prod by `run`), pushed to a bare remote."""
+    source = tmp_path / "source"
+    files = {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": ALL_FLEET}
+    files.update({f"values/{c}.yaml": V1 for c in ("dev-west", "dev-east", "prod-p")})
+    for path, text in files.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_text(text)
+    git(source, "init", "-qb", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "init")
+    git(tmp_path, "clone", "-q", "--bare", str(source), "remote.git")
+    git(tmp_path, "clone", "-q", "remote.git", "work")
+    work = tmp_path / "work"
+    _ok(work, "advance", "p", "--wave", "canary")
+    return work
+
+
+def _ok(work: Path, *args: str) -> str:
+    result = rollout(work, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _status(work: Path) -> dict:
+    return json.loads(_ok(work, "status", "p", "-f", "json"))
+
+
+def _push(work: Path, message: str) -> None:
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", message)
+    git(work, "push", "-q")
+
+
+def test_a_decommissioned_canary_cluster_back_on_the_old_pin_is_pinned_again_as_a_late_join(work):
+    (work / "fleet/clusters.yaml").write_text(ALL_FLEET.replace(EAST, ""))
+    git(work, "rm", "-q", "values/dev-east.yaml")
+    _push(work, "dev-east decommissioned")
+    _ok(work, "run", "p")  # prod out; dev-east gone with its file
+    (work / "fleet/clusters.yaml").write_text(ALL_FLEET)
+    (work / "values/dev-east.yaml").write_text(V1)  # re-provisioned from the old template
+    _push(work, "dev-east back")
+
+    status = _status(work)
+    canary = status["waves"][0]
+    assert status["status"] == "in-progress"  # main: `complete`, dev-east on v1
+    assert canary["late"] == ["dev-east"]
+    assert [(d["cluster"], d["why"], d["joinsAgain"]) for d in canary["offRevision"]] == [
+        ("dev-east", "came-back", True)]
+    assert "deleted by" in canary["offRevision"][0]["reason"]
+
+    out = _ok(work, "run", "p")
+    # (its last line: `complete`, or `advanced` when the commit's second is after the step's clock: bake 0s)
+    assert "advanced wave 1 canary: 1 cluster, 1 file" in out, out
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
+    message = git(work, "log", "-1", "--format=%B")
+    assert "(late join)" in message and "Rollout-Rejoins: dev-east=" in message
+    status = _status(work)
+    assert status["status"] == "complete"
+    assert [(j["clusters"], j["status"]) for j in status["waves"][0]["lateJoins"]] == [(["dev-east"], "passed")]
+
+
+def test_a_pin_set_off_by_hand_halts_run_until_a_person_lifts_it(work):
+    _ok(work, "run", "p")  # prod out: complete
+    (work / "values/dev-east.yaml").write_text(V1)
+    _push(work, "dev-east to v1 by hand")
+    edit = git(work, "rev-parse", "HEAD").strip()
+
+    status = _status(work)
+    assert status["status"] == "in-progress"  # main: `complete`
+    (off,) = status["waves"][0]["offRevision"]
+    assert (off["cluster"], off["why"], off["commit"], off["file"]) == ("dev-east", "edited", edit,
+                                                                         "values/dev-east.yaml")
+    halted = rollout(work, "run", "p")
+    assert halted.returncode == 1 and halted.stdout.splitlines()[-1].endswith("halted"), halted.stdout
+    again = rollout(work, "run", "p", "--wait", "--timeout", "30s", "--interval", "0s")
+    assert again.returncode == 1 and again.stdout.splitlines()[-1].endswith("halted"), again.stdout
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == V1  # the tool does not fight the person
+    (record,) = [m for m in git(work, "log", "--format=%B%x00").split("\0") if "Rollout-Action: halt" in m]  # one halt
+    assert f"Rollout-Off-Revision: dev-east={edit}" in record and "values/dev-east.yaml" in record
+    assert _status(work)["status"] == "halted"
+
+    _ok(work, "resume", "p", "--halt", "--reason", "dev-east is meant to run v2")
+    out = _ok(work, "run", "p")
+    assert "advanced wave 1 canary: 1 cluster, 1 file" in out, out
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
+    assert "Rollout-Rejoins: dev-east=" in git(work, "log", "-1", "--format=%B")
+    assert _status(work)["status"] == "complete"

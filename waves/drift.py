@@ -1,0 +1,122 @@
+"""Clusters pinned by a wave that is out whose files are off the revision now, and why:
+pure. The fold (waves/state.py) reads the pinned files' facts (`at_revision`) and, only
+when such a cluster exists, the commits that changed its files since it was pinned (the
+shell's one `git log`, newest first: `Change`). Nothing else knows they are off: the
+advance records say they were pinned, so without this a rollout reads `complete` while a
+cluster runs the old pin (docs/inventory.md, "A cluster that comes back").
+
+- **came back**: its file was deleted after it was pinned (decommissioned) and is back off
+  the revision (re-provisioned from the old template): a late join again, pinned and
+  judged on its own.
+- **edited**: the newest commit that changed its file since it was pinned is not a record
+  of this rollout (a person's hand edit): `run` halts, naming the cluster, the file and the
+  commit; `rollout resume --halt` lifts it and the cluster is pinned again as a late join.
+- **deleted**: its file is deleted now while the cluster is in the plan.
+- **unknown**: no commit since its pin changed its files (an edit not committed yet, the
+  policy's pin or file template changed, or the history cannot be read): never
+  `complete`, and `run` halts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CAME_BACK, EDITED, DELETED, UNKNOWN = "came-back", "edited", "deleted", "unknown"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A commit that changed a pinned cluster's file (the shell's `git log --name-status`)."""
+
+    cluster: str
+    commit: str
+    file: str
+    deleted: bool = False
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A cluster pinned in this epoch, in a wave that is out, whose files are off the revision."""
+
+    cluster: str
+    kind: str  # came-back | edited | deleted | unknown
+    pin: str  # the advance commit that last pinned it: a join that pins it again names it (`Rollout-Rejoins`)
+    commit: str | None = None  # the commit that set it off (deleted its file, edited it)
+    file: str | None = None
+    subject: str = ""
+    record: bool = False  # that commit is a record of this rollout (not a person's edit)
+
+    @property
+    def key(self) -> str:
+        """What a halt record names for it (`Rollout-Off-Revision: cluster=key`): the commit
+        that set it off, else the pin it left (a later edit is a new key: a new halt)."""
+        return self.commit or self.pin
+
+    def why(self, revision: str) -> str:
+        """One line: what happened to it."""
+        commit = f"{self.commit[:12]}" + (f" ({self.subject})" if self.subject else "") if self.commit else ""
+        if self.kind == CAME_BACK:
+            return (f"{self.cluster}: came back off {revision}: {self.file} was deleted by {commit} after "
+                    f"{self.pin[:12]} pinned it, and is back on another pin")
+        if self.kind == DELETED:
+            return f"{self.cluster}: {self.file} was deleted by {commit} after {self.pin[:12]} pinned it"
+        if self.kind == EDITED:
+            by = "a rollout record" if self.record else "a commit that is not a record of this rollout"
+            return f"{self.cluster}: {self.file} set off {revision} by {commit}, {by}, after {self.pin[:12]} pinned it"
+        return (f"{self.cluster}: off {revision} since {self.pin[:12]} pinned it, and no commit since changed its "
+                "files (an edit not committed yet, or the policy's pin or files changed)")
+
+
+def suspects(pins: dict[str, list[str]], planned, at_revision: dict[str, bool] | None) -> dict[str, list[str]]:
+    """The clusters pinned in the epoch (`pins`: cluster -> the advance commits that pinned
+    it, oldest first), in the plan now (`planned`), whose files the facts say are off the
+    revision: what the shell reads the history of. None when the files were not read."""
+    if not at_revision:
+        return {}
+    return {c: commits for c, commits in pins.items() if c in planned and at_revision.get(c) is False}
+
+
+def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[str] | frozenset = frozenset()
+           ) -> dict[str, Drift]:
+    """Why each cluster of `off` (cluster -> its pins, oldest first) is off, from `changes`
+    (newest first; None: not read). `ours`: this rollout's commits (a record is no hand edit)."""
+    by_cluster: dict[str, list[Change]] = {}
+    for change in changes or ():
+        by_cluster.setdefault(change.cluster, []).append(change)
+    out = {}
+    for cluster, pins in off.items():
+        pinned = set(pins)
+        since = []
+        for change in by_cluster.get(cluster, ()):
+            if change.commit in pinned:  # older ones are before its pin
+                break
+            since.append(change)
+        pin = pins[-1]
+        if not since:
+            out[cluster] = Drift(cluster, UNKNOWN, pin)
+            continue
+        newest = since[0]
+        gone = next((c for c in since if c.deleted), None)
+        if newest.deleted:
+            out[cluster] = Drift(cluster, DELETED, pin, newest.commit, newest.file, newest.subject)
+        elif gone is not None:
+            out[cluster] = Drift(cluster, CAME_BACK, pin, gone.commit, gone.file, gone.subject)
+        else:
+            out[cluster] = Drift(cluster, EDITED, pin, newest.commit, newest.file, newest.subject,
+                                 record=newest.commit in ours)
+    return out
+
+
+def pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """`a=x,b=y` (a trailer's value) -> ((a, x), (b, y))."""
+    out = []
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        if name and value:
+            out.append((name, value))
+    return tuple(out)
+
+
+def joined(items) -> str:
+    return ",".join(f"{a}={b}" for a, b in items)
