@@ -426,3 +426,24 @@ def test_two_clusters_judged_by_one_application_are_refused(tmp_path):
     repo.write("rollouts/security-patch.yaml", policy.replace("namespace: argocd}", "namespace: argocd, application: platform}"))
     bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
     assert bad.returncode == 2 and "would be judged by one Application, argocd/platform" in bad.stderr
+
+
+def test_the_upstream_is_read_by_the_branch_s_exact_name(tmp_path):
+    """One `git config` for a branch's remote and merge (`Git.upstream`): a branch whose
+    name holds dots or capitals, or is a prefix of another's, gets its own entries only."""
+    import subprocess
+
+    from rollout.git.repo import Git, Upstream
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    for key, value in (("branch.main.remote", "origin"), ("branch.main.merge", "refs/heads/main"),
+                       ("branch.Rel.1.remote", "up"), ("branch.Rel.1.merge", "refs/heads/rel"),
+                       ("branch.a.b.remote", "other"), ("branch.a.b.merge", "refs/heads/x"),
+                       ("branch.local.remote", "."), ("branch.local.merge", "refs/heads/main")):
+        subprocess.run(["git", "-C", str(tmp_path), "config", key, value], check=True)
+    git = Git(tmp_path)
+    assert git.upstream("main") == Upstream("origin", "main")
+    assert git.upstream("Rel.1") == Upstream("up", "rel")
+    assert git.upstream("rel.1") is None and git.upstream("a") is None and git.upstream("local") is None
+    subprocess.run(["git", "-C", str(tmp_path), "config", "--add", "branch.main.merge", "refs/heads/next"], check=True)
+    assert git.upstream("main") == Upstream("origin", "next")  # the last one, as `git config --get`

@@ -81,8 +81,16 @@ class Git:
         return [line[3:] for line in out.splitlines() if line.strip()]
 
     def upstream(self, branch: str) -> Upstream | None:
-        remote = self.run("config", "--get", f"branch.{branch}.remote", check=False).strip()
-        merge = self.run("config", "--get", f"branch.{branch}.merge", check=False).strip()
+        """The branch's remote and remote branch (`branch.<name>.remote` and `.merge`), in
+        one git process: every branch's entries, this one's picked by exact name (git
+        keeps a branch name's case and dots in the key; the last of a repeated key wins, as
+        `git config --get` does)."""
+        found: dict[str, str] = {}
+        for entry in self.run("config", "-z", "--get-regexp", r"^branch\.", check=False).split("\0"):
+            key, _, value = entry.partition("\n")
+            found[key] = value
+        remote = found.get(f"branch.{branch}.remote", "").strip()
+        merge = found.get(f"branch.{branch}.merge", "").strip()
         if not remote or remote == "." or not merge.startswith("refs/heads/"):
             return None
         return Upstream(remote, merge[len("refs/heads/"):])
