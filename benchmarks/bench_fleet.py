@@ -239,7 +239,7 @@ import pydantic, waves.policy; mark("pydantic and the policy's models (pydantic'
 command = typer.main.get_command(rollout.cli.only(["plan", "big"]))  # typer's parsing imports pydantic too
 context = command.make_context("rollout", ["plan", "big", "--format", "json"]); mark("the command built, argv parsed")
 import yaml; mark("PyYAML")
-from rollout.inventory.hub import connect
+from rollout.hubs import connect
 from rollout.workspace import repo_root, _plan, check_pin_files
 from rollout.render.plan_json import write
 import rollout.yamlfile, waves.planner; mark("rollout's and waves' modules (inventory, planner, yaml-rs)")
