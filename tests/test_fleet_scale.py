@@ -148,3 +148,40 @@ def test_servers_compared_as_text_when_keyed_as_one_by_one(fleet):
                 expected.append(f"cluster {name}: API server {server} is also cluster {other}'s")
     problems = duplicates([("fleet", entries)], lambda entry, loc: None)
     assert [p.message.split(" (")[0] for p in problems] == expected
+
+
+_PIN_PATHS = ["apps/a.yaml", "apps/b.yaml", "apps/link.yaml", "apps/dirlink.yaml", "apps/dangling.yaml", "apps/sub.yaml",
+              "Apps/a.yaml", "apps/A.yaml", "root.yaml", "none.yaml", "nofolder/x.yaml", "apps//a.yaml", "./apps/a.yaml",
+              "apps/a.yaml/", "apps/sub.yaml/inner.yaml", "root.yaml/x.yaml", "apps/sub.yaml/../a.yaml"]
+
+
+@pytest.fixture(scope="module")
+def pin_tree(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("pins")
+    (repo / "apps/sub.yaml").mkdir(parents=True)
+    (repo / "apps/a.yaml").write_text("a")
+    (repo / "apps/sub.yaml/inner.yaml").write_text("i")
+    (repo / "root.yaml").write_text("r")
+    (repo / "apps/link.yaml").symlink_to("a.yaml")
+    (repo / "apps/dirlink.yaml").symlink_to("sub.yaml")
+    (repo / "apps/dangling.yaml").symlink_to("gone.yaml")
+    return repo
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(_PIN_PATHS), max_size=8))
+def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree, paths):
+    """Links to files count, links to folders, dangling links, folders, other cases and
+    missing folders do not: what os.path.isfile says of each, one by one."""
+    import os
+    from types import SimpleNamespace
+
+    from waves.planner import PinTarget
+    from rollout.workspace import check_pin_files
+
+    plan = SimpleNamespace(pins={f"c{i}": [PinTarget("argocd-application", path, "f", 0)] for i, path in enumerate(paths)})
+    problems = check_pin_files(pin_tree, plan)
+    missing = sorted({path for path in paths if not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
+    assert [p.message.split(": file not found")[0] for p in problems] == [str(pin_tree / path) for path in missing]
+    for problem, path in zip(problems, missing):
+        assert problem.message.endswith(f"(the pin for cluster {', '.join(f'c{i}' for i, p in enumerate(paths) if p == path)})")
