@@ -40,16 +40,25 @@ def test_the_compact_plan_written_in_chunks_is_the_whole_document(n):
 text = st.text(st.characters(codec="utf-8"), max_size=8)
 
 
+_PINS = [[{"preset": "argocd-application", "files": "apps/{cluster}.yaml"}],
+         [{"preset": "argocd-application", "files": "apps/{cluster}.yaml"},
+          {"preset": "flux-helmrelease", "files": "hr/\"{cluster}\u00e9.yaml"}]]
+
+
 @settings(max_examples=60)
 @given(st.lists(st.tuples(text, st.dictionaries(text, text, max_size=3), st.one_of(st.none(), text)),
-                min_size=1, max_size=5, unique_by=lambda t: t[0]))
-def test_a_target_written_out_is_what_json_dumps_writes(clusters):
-    """Quotes, backslashes, control characters, non-ASCII: the written-out target is
-    json.dumps' text of the same dict."""
-    plan = make_plan(policy([{"name": "all"}]), [Cluster(n, labels, server) for n, labels, server in clusters])
+                min_size=1, max_size=5, unique_by=lambda t: t[0]),
+       st.sampled_from(_PINS), st.booleans())
+def test_targets_written_out_are_what_json_dumps_writes(clusters, pins, shared):
+    """Quotes, backslashes, control characters, non-ASCII, one pin or two, label mappings
+    shared or not: the written-out targets are json.dumps' text of the same dicts."""
+    one: dict = {}
+    made = [Cluster(n, one.setdefault(tuple(labels.items()), labels) if shared else labels, server)
+            for n, labels, server in clusters]
+    plan = make_plan(policy([{"name": "all"}], pin=pins), made)
     cache: dict = {}
-    for cluster in plan.targets:
-        assert plan_json._target_json(plan, cluster, cache) == json.dumps(plan_json._target(plan, cluster))
+    assert plan_json._targets_json(plan, plan.targets, cache) == [json.dumps(plan_json._target(plan, c))
+                                                                   for c in plan.targets]
 
 
 labels = st.dictionaries(st.sampled_from(["region", "tier", "zone"]),
