@@ -86,8 +86,8 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
     names = [entry.name for entry in entries]
     if len(set(names)) == len(names):  # the usual inventory: no cluster named twice, nothing to merge
         files: dict[str, tuple[str, ...]] = {}  # one tuple per file, not per cluster
-        made = [Cluster(entry.name, _labels(entry.labels, shared), entry.server,
-                        files.get(entry.file) or files.setdefault(entry.file, (entry.file,)), entry.down)
+        made = [Cluster(entry.name, entry.labels if id(entry.labels) in shared else _labels(entry.labels, shared),
+                        entry.server, files.get(entry.file) or files.setdefault(entry.file, (entry.file,)), entry.down)
                 for entry in entries]
         made.sort(key=attrgetter("name"))
         return made, [parsed.locate(p) for p in problems]
