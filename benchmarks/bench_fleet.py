@@ -37,9 +37,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_advance import ENV, git  # noqa: E402
+from bench_advance import ENV as _ENV, git  # noqa: E402
 from common import DATA, ROLLOUT, wait_quiet  # noqa: E402
 from make_fleet import VERSION, make  # noqa: E402
+
+# The commands run in the fleet's folder: a relative PYTHONPATH (`PYTHONPATH=.` in a worktree)
+# would name that folder, and the venv's editable install (another checkout) would be timed.
+ENV = {**_ENV, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in _ENV.get("PYTHONPATH", "").split(os.pathsep) if p)}
+BASELINE: dict | None = None  # --baseline: the environment that runs the other checkout
+
+
+def code_of(env: dict) -> str:
+    """Which checkout `env` runs (what `import rollout` finds)."""
+    return subprocess.run([sys.executable, "-c", "import rollout, os; print(os.path.dirname(os.path.dirname(rollout.__file__)))"],
+                          env=env, cwd="/", capture_output=True, text=True, check=True).stdout.strip()
+
 
 BAKE = "      bake: 240h\n"  # the canary bakes for days: every run of this benchmark only waits
 CACHES = ("rollout-plans.pickle", "rollout-facts.pickle", "rollout-checks.pickle")
@@ -97,10 +109,10 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def once(command: list[str], work: Path) -> tuple[float, float]:
+def once(command: list[str], work: Path, env: dict | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one run."""
     start, cpu = time.perf_counter(), _cpu()
-    done = subprocess.run(command, cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, cwd=work, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - start, _cpu() - cpu
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
@@ -109,18 +121,25 @@ def once(command: list[str], work: Path) -> tuple[float, float]:
     return took
 
 
-def peak(command: list[str], work: Path) -> int:
+def peak(command: list[str], work: Path, env: dict | None = None) -> int:
     """Peak RSS in MB (`/usr/bin/time -f %M`)."""
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=ENV, stdout=subprocess.DEVNULL,
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=env or ENV, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=True)
     return round(int(done.stderr.strip().splitlines()[-1]) / 1024)
 
 
-def measure(n: int, runs: int) -> None:
+BASE = " (base)"  # a command of the baseline checkout: `plan (base)`
+
+
+def measure(n: int, runs: int, only: list[str] | None = None) -> None:
     work = fleet(n)
-    cmds = commands(work)
+    cmds = {name: c for name, c in commands(work).items() if only is None or name in only}
+    if BASELINE is not None:  # each right after this checkout's own: the same moment's machine
+        cmds = {k: v for name, c in cmds.items()
+                for k, v in ([(name, c)] + ([(name + BASE, c)] if name != "floor" else []))}
+    envs = {name: BASELINE if name.endswith(BASE) else ENV for name in cmds}
     for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
-        once(command, work)
+        once(command, work, envs[name])
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     print(f"\n{n:,} clusters ({(work / 'fleet/clusters.yaml').stat().st_size / 1e6:.1f} MB Fleet file), "
           f"{runs} rounds; before: {wait_quiet()}", flush=True)
@@ -128,16 +147,18 @@ def measure(n: int, runs: int) -> None:
         for name, (command, cold) in cmds.items():
             if cold:
                 drop_cache(work)
-            samples[name].append(once(command, work))
+            samples[name].append(once(command, work, envs[name]))
     med = {name: statistics.median(w for w, _ in s) for name, s in samples.items()}
     cpu = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
     memory = {}
     for name, (command, cold) in cmds.items():  # the same order: each warm one finds what its cold one kept
         if cold:
             drop_cache(work)
-        memory[name] = peak(command, work)
+        memory[name] = peak(command, work, envs[name])
     versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
               "run cold": "plan"}
+    versus.update({name + BASE: ("floor" if name == "plan" else "plan" + BASE) for name in list(versus) if name != "floor"})
+    versus = {name: base if base in cmds else None for name, base in versus.items()}
     print(f"  {'command':12s} {'wall':>8s} {'min':>7s} {'max':>7s} {'ratio':>12s}  {'CPU':>7s} {'ratio':>12s}  peak")
     for name, s in samples.items():
         base = versus[name]
@@ -146,7 +167,13 @@ def measure(n: int, runs: int) -> None:
         walls = [w for w, _ in s]
         print(f"  {name:12s} {med[name]:7.3f}s {min(walls):6.3f}s {max(walls):6.3f}s {ratio:>12s}  {cpu[name]:6.3f}s "
               f"{cpu_ratio:>12s}  {memory[name]} MB")
-    imports(work)
+    for name in samples:
+        if name + BASE in samples:  # per round: this checkout's run over the baseline's beside it
+            pairs = list(zip(samples[name], samples[name + BASE]))
+            print(f"  {name} / {name + BASE} per round: wall median {statistics.median(a[0] / b[0] for a, b in pairs):.3f}x, "
+                  f"CPU median {statistics.median(a[1] / b[1] for a, b in pairs):.3f}x")
+    if only is None:
+        imports(work)
     print(f"  after: {wait_quiet(max_wait=0)}")
 
 
@@ -259,19 +286,26 @@ print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks
 
 
 def steps(work: Path, name: str, code: str, runs: int = 5) -> None:
-    """A command's steps timed in CPU time in fresh interpreters, warm (medians)."""
-    once(commands(work)[name][0], work)
-    samples: dict[str, list[float]] = {}
+    """A command's steps timed in CPU time in fresh interpreters, warm (medians); with
+    --baseline, the baseline's beside, run for run."""
+    envs = {"this": ENV} | ({"base": BASELINE} if BASELINE is not None else {})
+    for env in envs.values():
+        once(commands(work)[name][0], work, env)
+    samples: dict[str, dict[str, list[float]]] = {which: {} for which in envs}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], cwd=work, env=ENV, capture_output=True, text=True,
-                             check=True).stdout
-        for line in out.splitlines():
-            step, ms = line.split("\t")
-            samples.setdefault(step, []).append(float(ms))
-    print(f"  `rollout {name} big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
-    for step, values in samples.items():
-        print(f"    {step:66s} {statistics.median(values):6.1f}")
-    print(f"    {'in the process':66s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
+        for which, env in envs.items():
+            out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                                 check=True).stdout
+            for line in out.splitlines():
+                step, ms = line.split("\t")
+                samples[which].setdefault(step, []).append(float(ms))
+    print(f"  `rollout {name} big`, warm, CPU ms by step (median of {runs} fresh interpreters; "
+          f"{', '.join(f'{w}: {code_of(e)}' for w, e in envs.items())}):")
+    print(f"    {'':66s} " + " ".join(f"{w:>7s}" for w in envs))
+    for step in samples["this"]:
+        print(f"    {step:66s} " + " ".join(f"{statistics.median(samples[w].get(step, [0.0])):7.1f}" for w in envs))
+    print(f"    {'in the process':66s} "
+          + " ".join(f"{sum(statistics.median(v) for v in samples[w].values()):7.1f}" for w in envs))
 
 
 def where(work: Path, name: str) -> None:
@@ -317,7 +351,14 @@ def main() -> None:
     parser.add_argument("--where", metavar="COMMAND",
                         help="plan, status or run: where its time goes (one size); status-steps, plan-steps: the command "
                              "timed step by step")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another checkout of rollout (its root): each command (and each step) of it is run right "
+                             "after this one's, in every round, and compared per round")
+    parser.add_argument("--only", metavar="NAMES", help="these commands only, e.g. floor,plan")
     args = parser.parse_args()
+    global BASELINE
+    if args.baseline:
+        BASELINE = {**ENV, "PYTHONPATH": os.path.abspath(args.baseline)}
     if args.where in ("status-steps", "plan-steps"):
         name = args.where.split("-")[0]
         steps(fleet(int(args.sizes.split(",")[0])), name, STATUS_STEPS if name == "status" else PLAN_STEPS)
@@ -327,9 +368,10 @@ def main() -> None:
         once(commands(work)[args.where][0], work)  # warm
         where(work, args.where)
         return
-    print(f"python {sys.version.split()[0]}, rollout from {os.path.dirname(os.path.dirname(ROLLOUT[0]))}")
+    print(f"python {sys.version.split()[0]}, {ROLLOUT[0]} running {code_of(ENV)}"
+          + (f"; baseline {code_of(BASELINE)}" if BASELINE else ""))
     for n in (int(s) for s in args.sizes.split(",")):
-        measure(n, args.runs)
+        measure(n, args.runs, args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":
