@@ -147,8 +147,12 @@ def measure(n: int, runs: int, only: list[str] | None = None) -> None:
     work = fleet(n)
     cmds = {name: c for name, c in commands(work).items() if only is None or name in only}
     if BASELINE is not None:  # each right after this checkout's own: the same moment's machine
-        cmds = {k: v for name, c in cmds.items()
-                for k, v in ([(name, c)] + ([(name + BASE, c)] if name != "floor" else []))}
+        order = []
+        for name in cmds:  # a warm run right after its cold one: the other checkout's would replace the cache
+            order.append(name)
+            if name != "floor" and not name.endswith(" cold"):
+                order += [base + BASE for base in (name + " cold", name) if base in cmds]
+        cmds = {name: cmds[name.removesuffix(BASE)] for name in order}
     envs = {name: BASELINE if name.endswith(BASE) else ENV for name in cmds}
     for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
         once(command, work, envs[name])
