@@ -197,3 +197,24 @@ def test_clusters_sharing_one_label_mapping_plan_as_each_with_its_own(fleet, spe
     for cluster in plan.targets:
         first = next(i for i, w in enumerate(spec.waves) if w.selector is None or w.selector.matches(cluster.labels))
         assert index_of[plan.wave_of[cluster.name]] == first
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.lists(st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,6}[a-z0-9])?", fullmatch=True), min_size=1, max_size=12, unique=True),
+       st.sampled_from(["{cluster}.yaml", "apps/{cluster}/{cluster}.yaml", "{cluster}", "a{cluster}b{cluster}c"]))
+def test_paths_named_after_the_cluster_alone_are_the_general_path_s_and_never_shared(names, files):
+    """The planner's short cuts for a pin whose file names only the cluster: its paths
+    are what the general path (a second pin that reads a label forces it) makes, and no
+    two clusters share one, so no shared-field unit is looked for."""
+    from waves.planner import _units
+
+    fleet = [Cluster(name, {"region": "eu"}) for name in names]
+    spec = build_policy([]).model_dump(mode="json", exclude_none=True)
+    spec["spec"]["pin"] = [{"preset": "argocd-application", "files": files}]
+    alone = RolloutPolicy.model_validate(spec)
+    spec["spec"]["pin"].append({"preset": "argocd-application", "files": "{labels.region}/all.yaml"})
+    general = RolloutPolicy.model_validate(spec)
+    fast, slow = make_plan(alone, fleet), make_plan(general, fleet)
+    assert fast.pins == {name: targets[:1] for name, targets in slow.pins.items()}
+    paths = [targets[0].file for targets in fast.pins.values()]
+    assert len(set(paths)) == len(paths) and _units(alone, fast.targets, fast.pins) == {}
