@@ -162,8 +162,8 @@ def _check_entries(entries: list[Entry], suspicious: list, shared: set[int]) -> 
     """Every entry's name and labels checked, in order. A fleet of 100,000 clusters has a
     few dozen distinct label mappings: each all-text mapping is checked once, and its
     entries then share one interned copy of it (`entry.labels` is replaced by it; its id
-    goes into `shared`): ~40 MB less at 100,000 clusters, and a plan that compares
-    labels per distinct mapping (waves/planner.py)."""
+    goes into `shared`): ~20 MB less at 100,000 clusters, and a plan that decides per
+    distinct mapping (waves/planner.py)."""
     problems: list[Problem] = []
     checked: dict = {}  # (label key, type, value) -> its problem, _SUSPICIOUS or None
     verdicts: dict[tuple, tuple[dict, list]] = {}  # an all-text mapping's items -> (the copy, its findings)
