@@ -37,9 +37,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_advance import ENV, git  # noqa: E402
+from bench_advance import ENV as _ENV, git  # noqa: E402
 from common import DATA, ROLLOUT, wait_quiet  # noqa: E402
 from make_fleet import VERSION, make  # noqa: E402
+
+# The commands run in the fleet's folder: a relative PYTHONPATH (`PYTHONPATH=.` in a worktree)
+# would name that folder, and the venv's editable install (another checkout) would be timed.
+ENV = {**_ENV, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in _ENV.get("PYTHONPATH", "").split(os.pathsep) if p)}
+BASELINE: dict | None = None  # --baseline: the environment that runs the other checkout
+
+
+def code_of(env: dict) -> str:
+    """Which checkout `env` runs (what `import rollout` finds)."""
+    return subprocess.run([sys.executable, "-c", "import rollout, os; print(os.path.dirname(os.path.dirname(rollout.__file__)))"],
+                          env=env, cwd="/", capture_output=True, text=True, check=True).stdout.strip()
+
 
 BAKE = "      bake: 240h\n"  # the canary bakes for days: every run of this benchmark only waits
 CACHES = ("rollout-plans.pickle", "rollout-facts.pickle", "rollout-checks.pickle")
@@ -97,11 +109,23 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def once(command: list[str], work: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of one run."""
-    start, cpu = time.perf_counter(), _cpu()
-    done = subprocess.run(command, cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    took = time.perf_counter() - start, _cpu() - cpu
+PIPE = False  # --stdout pipe: the output read through a pipe by this process, as before
+
+
+def once(command: list[str], work: Path, env: dict | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run. Its output goes to a file (what CI does with a plan):
+    read through a pipe, this process's reading and decoding (32 MB of JSON at 100,000
+    clusters) shares the two cores with the command and adds up to ~0.2 s to its wall time."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        start, cpu = time.perf_counter(), _cpu()
+        done = subprocess.run(command, cwd=work, env=env or ENV, stdout=subprocess.PIPE if PIPE else out,
+                              stderr=subprocess.PIPE, text=True)
+        took = time.perf_counter() - start, _cpu() - cpu
+        if not PIPE:
+            out.seek(0)
+            done.stdout = out.read().decode()
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     if command[-2:] == ["run", "big"] and "waiting" not in done.stdout:
@@ -109,18 +133,29 @@ def once(command: list[str], work: Path) -> tuple[float, float]:
     return took
 
 
-def peak(command: list[str], work: Path) -> int:
+def peak(command: list[str], work: Path, env: dict | None = None) -> int:
     """Peak RSS in MB (`/usr/bin/time -f %M`)."""
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=ENV, stdout=subprocess.DEVNULL,
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, env=env or ENV, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=True)
     return round(int(done.stderr.strip().splitlines()[-1]) / 1024)
 
 
-def measure(n: int, runs: int) -> None:
+BASE = " (base)"  # a command of the baseline checkout: `plan (base)`
+
+
+def measure(n: int, runs: int, only: list[str] | None = None) -> None:
     work = fleet(n)
-    cmds = commands(work)
+    cmds = {name: c for name, c in commands(work).items() if only is None or name in only}
+    if BASELINE is not None:  # each right after this checkout's own: the same moment's machine
+        order = []
+        for name in cmds:  # a warm run right after its cold one: the other checkout's would replace the cache
+            order.append(name)
+            if name != "floor" and not name.endswith(" cold"):
+                order += [base + BASE for base in (name + " cold", name) if base in cmds]
+        cmds = {name: cmds[name.removesuffix(BASE)] for name in order}
+    envs = {name: BASELINE if name.endswith(BASE) else ENV for name in cmds}
     for name, (command, _) in cmds.items():  # warm the page cache and the rollout cache
-        once(command, work)
+        once(command, work, envs[name])
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     print(f"\n{n:,} clusters ({(work / 'fleet/clusters.yaml').stat().st_size / 1e6:.1f} MB Fleet file), "
           f"{runs} rounds; before: {wait_quiet()}", flush=True)
@@ -128,16 +163,18 @@ def measure(n: int, runs: int) -> None:
         for name, (command, cold) in cmds.items():
             if cold:
                 drop_cache(work)
-            samples[name].append(once(command, work))
+            samples[name].append(once(command, work, envs[name]))
     med = {name: statistics.median(w for w, _ in s) for name, s in samples.items()}
     cpu = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
     memory = {}
     for name, (command, cold) in cmds.items():  # the same order: each warm one finds what its cold one kept
         if cold:
             drop_cache(work)
-        memory[name] = peak(command, work)
+        memory[name] = peak(command, work, envs[name])
     versus = {"floor": None, "plan": "floor", "status": "plan", "run": "plan", "status cold": "plan",
               "run cold": "plan"}
+    versus.update({name + BASE: ("floor" if name == "plan" else "plan" + BASE) for name in list(versus) if name != "floor"})
+    versus = {name: base if base in cmds else None for name, base in versus.items()}
     print(f"  {'command':12s} {'wall':>8s} {'min':>7s} {'max':>7s} {'ratio':>12s}  {'CPU':>7s} {'ratio':>12s}  peak")
     for name, s in samples.items():
         base = versus[name]
@@ -146,7 +183,13 @@ def measure(n: int, runs: int) -> None:
         walls = [w for w, _ in s]
         print(f"  {name:12s} {med[name]:7.3f}s {min(walls):6.3f}s {max(walls):6.3f}s {ratio:>12s}  {cpu[name]:6.3f}s "
               f"{cpu_ratio:>12s}  {memory[name]} MB")
-    imports(work)
+    for name in samples:
+        if name + BASE in samples:  # per round: this checkout's run over the baseline's beside it
+            pairs = list(zip(samples[name], samples[name + BASE]))
+            print(f"  {name} / {name + BASE} per round: wall median {statistics.median(a[0] / b[0] for a, b in pairs):.3f}x, "
+                  f"CPU median {statistics.median(a[1] / b[1] for a, b in pairs):.3f}x")
+    if only is None:
+        imports(work)
     print(f"  after: {wait_quiet(max_wait=0)}")
 
 
@@ -261,19 +304,26 @@ print("\\n".join(f"{n}\\t{(t - t0) * 1000:.1f}" for (n, t), (_, t0) in zip(marks
 
 
 def steps(work: Path, name: str, code: str, runs: int = 5) -> None:
-    """A command's steps timed in CPU time in fresh interpreters, warm (medians)."""
-    once(commands(work)[name][0], work)
-    samples: dict[str, list[float]] = {}
+    """A command's steps timed in CPU time in fresh interpreters, warm (medians); with
+    --baseline, the baseline's beside, run for run."""
+    envs = {"this": ENV} | ({"base": BASELINE} if BASELINE is not None else {})
+    for env in envs.values():
+        once(commands(work)[name][0], work, env)
+    samples: dict[str, dict[str, list[float]]] = {which: {} for which in envs}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], cwd=work, env=ENV, capture_output=True, text=True,
-                             check=True).stdout
-        for line in out.splitlines():
-            step, ms = line.split("\t")
-            samples.setdefault(step, []).append(float(ms))
-    print(f"  `rollout {name} big`, warm, CPU ms by step (median of {runs} fresh interpreters):")
-    for step, values in samples.items():
-        print(f"    {step:66s} {statistics.median(values):6.1f}")
-    print(f"    {'in the process':66s} {sum(statistics.median(v) for v in samples.values()):6.1f}")
+        for which, env in envs.items():
+            out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                                 check=True).stdout
+            for line in out.splitlines():
+                step, ms = line.split("\t")
+                samples[which].setdefault(step, []).append(float(ms))
+    print(f"  `rollout {name} big`, warm, CPU ms by step (median of {runs} fresh interpreters; "
+          f"{', '.join(f'{w}: {code_of(e)}' for w, e in envs.items())}):")
+    print(f"    {'':66s} " + " ".join(f"{w:>7s}" for w in envs))
+    for step in samples["this"]:
+        print(f"    {step:66s} " + " ".join(f"{statistics.median(samples[w].get(step, [0.0])):7.1f}" for w in envs))
+    print(f"    {'in the process':66s} "
+          + " ".join(f"{sum(statistics.median(v) for v in samples[w].values()):7.1f}" for w in envs))
 
 
 def where(work: Path, name: str) -> None:
@@ -319,7 +369,17 @@ def main() -> None:
     parser.add_argument("--where", metavar="COMMAND",
                         help="plan, status or run: where its time goes (one size); status-steps, plan-steps: the command "
                              "timed step by step")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another checkout of rollout (its root): each command (and each step) of it is run right "
+                             "after this one's, in every round, and compared per round")
+    parser.add_argument("--only", metavar="NAMES", help="these commands only, e.g. floor,plan")
+    parser.add_argument("--stdout", choices=("file", "pipe"), default="file",
+                        help="where each command's output goes: a file (default), or a pipe this process reads")
     args = parser.parse_args()
+    global BASELINE, PIPE
+    PIPE = args.stdout == "pipe"
+    if args.baseline:
+        BASELINE = {**ENV, "PYTHONPATH": os.path.abspath(args.baseline)}
     if args.where in ("status-steps", "plan-steps"):
         name = args.where.split("-")[0]
         steps(fleet(int(args.sizes.split(",")[0])), name, STATUS_STEPS if name == "status" else PLAN_STEPS)
@@ -329,9 +389,10 @@ def main() -> None:
         once(commands(work)[args.where][0], work)  # warm
         where(work, args.where)
         return
-    print(f"python {sys.version.split()[0]}, rollout from {os.path.dirname(os.path.dirname(ROLLOUT[0]))}")
+    print(f"python {sys.version.split()[0]}, {ROLLOUT[0]} running {code_of(ENV)}"
+          + (f"; baseline {code_of(BASELINE)}" if BASELINE else ""))
     for n in (int(s) for s in args.sizes.split(",")):
-        measure(n, args.runs)
+        measure(n, args.runs, args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":

@@ -292,19 +292,28 @@ def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
 def check_pin_files(repo: Path, plan) -> list[Problem]:
     """Every pin must point at a file that exists: a plan that cannot be carried out is wrong."""
     import os
+    from itertools import repeat
+    from operator import itemgetter
 
+    files = [target.file for targets in plan.pins.values() for target in targets]
+    # One directory listing per folder, not one stat per file; the folders found in C
+    # (100,000 pins: ~25 ms instead of ~85): `folder/name` is there when the folder's
+    # listing has `name` as a file (a link to a file is one), as a stat would say.
+    present: set[str] = set()
+    for folder in set(map(itemgetter(0), map(str.rpartition, files, repeat("/")))):
+        prefix = folder + "/" if folder else ""
+        try:
+            with os.scandir(repo / folder) as listing:
+                present.update([prefix + entry.name for entry in listing if entry.is_file()])
+        except OSError:
+            pass  # no such folder (or not one): its files are missing
+    if present.issuperset(files):
+        return []
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
-    listed: dict[str, set[str]] = {}  # one directory listing each, not one stat per file
     for cluster, targets in plan.pins.items():
         for target in targets:
-            folder, _, name = target.file.rpartition("/")
-            if folder not in listed:
-                try:
-                    listed[folder] = {e.name for e in os.scandir(repo / folder) if e.is_file()}
-                except OSError:
-                    listed[folder] = set()
-            if name not in listed[folder]:
+            if target.file not in present:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
     for (index, file), clusters in sorted(missing.items()):
         problems.append(

@@ -40,16 +40,25 @@ def test_the_compact_plan_written_in_chunks_is_the_whole_document(n):
 text = st.text(st.characters(codec="utf-8"), max_size=8)
 
 
+_PINS = [[{"preset": "argocd-application", "files": "apps/{cluster}.yaml"}],
+         [{"preset": "argocd-application", "files": "apps/{cluster}.yaml"},
+          {"preset": "flux-helmrelease", "files": "hr/\"{cluster}\u00e9.yaml"}]]
+
+
 @settings(max_examples=60)
 @given(st.lists(st.tuples(text, st.dictionaries(text, text, max_size=3), st.one_of(st.none(), text)),
-                min_size=1, max_size=5, unique_by=lambda t: t[0]))
-def test_a_target_written_out_is_what_json_dumps_writes(clusters):
-    """Quotes, backslashes, control characters, non-ASCII: the written-out target is
-    json.dumps' text of the same dict."""
-    plan = make_plan(policy([{"name": "all"}]), [Cluster(n, labels, server) for n, labels, server in clusters])
+                min_size=1, max_size=5, unique_by=lambda t: t[0]),
+       st.sampled_from(_PINS), st.booleans())
+def test_targets_written_out_are_what_json_dumps_writes(clusters, pins, shared):
+    """Quotes, backslashes, control characters, non-ASCII, one pin or two, label mappings
+    shared or not: the written-out targets are json.dumps' text of the same dicts."""
+    one: dict = {}
+    made = [Cluster(n, one.setdefault(tuple(labels.items()), labels) if shared else labels, server)
+            for n, labels, server in clusters]
+    plan = make_plan(policy([{"name": "all"}], pin=pins), made)
     cache: dict = {}
-    for cluster in plan.targets:
-        assert plan_json._target_json(plan, cluster, cache) == json.dumps(plan_json._target(plan, cluster))
+    assert plan_json._targets_json(plan, plan.targets, cache) == [json.dumps(plan_json._target(plan, c))
+                                                                   for c in plan.targets]
 
 
 labels = st.dictionaries(st.sampled_from(["region", "tier", "zone"]),
@@ -72,3 +81,116 @@ def test_a_cluster_keeps_its_text_labels_only(tmp_path_factory, all_labels):
     clusters, _ = load_inventory(repo, [("fleet", "fleet.yaml")])
     assert {c.name: c.labels for c in clusters} == {
         f"c{i}": {k: v for k, v in mapping.items() if isinstance(v, str)} for i, mapping in enumerate(all_labels)}
+
+
+# Per distinct value what was per cluster (rollout/inventory/__init__.py, duplicates.py):
+# the same findings as the entries checked one at a time.
+
+_names = st.sampled_from(["c1", "c-2", "a.b", "prod-eu-1", "Bad_Name", "-x", "x-", "", "a" * 254, "a\nb"])
+_keys = st.sampled_from(["region", "tier", "example.com/zone", "Bad Key", "-x", 1])
+_values = st.one_of(st.sampled_from(["eu", "us", "no", "yes", "1.20", "a b", "x" * 64, ""]), st.integers(0, 2),
+                    st.booleans(), st.none(), st.floats(0, 1), st.lists(st.just("x"), max_size=1))
+
+
+def _entries(fleet):
+    from rollout.inventory.entries import Entry
+
+    return [Entry(name, "f.yaml", 0, ("clusters", i), dict(labels), ("clusters", i, "labels"))
+            for i, (name, labels) in enumerate(fleet)]
+
+
+@settings(max_examples=80)
+@given(st.lists(st.tuples(_names, st.dictionaries(_keys, _values, max_size=3)), max_size=10))
+def test_entries_checked_per_distinct_label_mapping_as_one_by_one(fleet):
+    from rollout.inventory import _check_entries, _labels
+
+    together, suspicious, shared = _entries(fleet), [], set()
+    problems = _check_entries(together, suspicious, shared)
+    alone_problems, alone_suspicious, alone_labels = [], [], []
+    for entry in _entries(fleet):
+        found, its_shared = [], set()
+        alone_problems += _check_entries([entry], found, its_shared)
+        alone_suspicious += [(entry.loc, key) for _, key in found]
+        alone_labels.append(_labels(entry.labels, its_shared))
+    assert problems == alone_problems
+    assert [(entry.loc, key) for entry, key in suspicious] == alone_suspicious
+    labels = [_labels(entry.labels, shared) for entry in together]
+    assert labels == alone_labels
+    assert labels == [{k: v for k, v in raw.items() if type(k) is str and type(v) is str} for _, raw in fleet]
+    for (_, a), (_, b), la, lb in zip(fleet, fleet[1:], labels, labels[1:]):
+        if list(a.items()) == list(b.items()) and all(type(x) is str for kv in a.items() for x in kv):
+            assert la is lb  # one mapping for every cluster that has these labels
+
+
+@given(st.lists(_names, max_size=6))
+def test_names_checked_at_once_as_one_by_one(names):
+    import re
+
+    from rollout.inventory import _all_names
+
+    one_by_one = bool(names) and all(re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", n) and len(n) <= 253
+                                     for n in names)
+    assert _all_names(names) == one_by_one
+
+
+@settings(max_examples=80)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", "c3"]),
+                          st.one_of(st.none(), st.sampled_from(["https://a.example.com:6443", "https://A.example.com:6443/",
+                                                                "https://b.example.com", "https://b.example.com:443",
+                                                                "b.example.com", "http://b.example.com",
+                                                                "https://c.example.com/k8s/c-1"]))),
+                max_size=6))
+def test_servers_compared_as_text_when_keyed_as_one_by_one(fleet):
+    """Two entries are one server when their keys are; the first entry of that key
+    that has another name is the one named (duplicates: keyed one by one, or not)."""
+    from rollout.inventory.duplicates import duplicates
+    from rollout.inventory.entries import Entry
+    from rollout.targeting.urls import server_key
+
+    entries = [Entry(name, "f.yaml", 0, ("clusters", i), {}, (), server) for i, (name, server) in enumerate(fleet)]
+    first: dict[str, str] = {}
+    expected = []
+    for name, server in fleet:
+        if server:
+            other = first.setdefault(server_key(server), name)
+            if other != name:
+                expected.append(f"cluster {name}: API server {server} is also cluster {other}'s")
+    problems = duplicates([("fleet", entries)], lambda entry, loc: None)
+    assert [p.message.split(" (")[0] for p in problems] == expected
+
+
+_PIN_PATHS = ["apps/a.yaml", "apps/b.yaml", "apps/link.yaml", "apps/dirlink.yaml", "apps/dangling.yaml", "apps/sub.yaml",
+              "Apps/a.yaml", "apps/A.yaml", "root.yaml", "none.yaml", "nofolder/x.yaml", "apps//a.yaml", "./apps/a.yaml",
+              "apps/a.yaml/", "apps/sub.yaml/inner.yaml", "root.yaml/x.yaml", "apps/sub.yaml/../a.yaml"]
+
+
+@pytest.fixture(scope="module")
+def pin_tree(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("pins")
+    (repo / "apps/sub.yaml").mkdir(parents=True)
+    (repo / "apps/a.yaml").write_text("a")
+    (repo / "apps/sub.yaml/inner.yaml").write_text("i")
+    (repo / "root.yaml").write_text("r")
+    (repo / "apps/link.yaml").symlink_to("a.yaml")
+    (repo / "apps/dirlink.yaml").symlink_to("sub.yaml")
+    (repo / "apps/dangling.yaml").symlink_to("gone.yaml")
+    return repo
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(_PIN_PATHS), max_size=8))
+def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree, paths):
+    """Links to files count, links to folders, dangling links, folders, other cases and
+    missing folders do not: what os.path.isfile says of each, one by one."""
+    import os
+    from types import SimpleNamespace
+
+    from waves.planner import PinTarget
+    from rollout.workspace import check_pin_files
+
+    plan = SimpleNamespace(pins={f"c{i}": [PinTarget("argocd-application", path, "f", 0)] for i, path in enumerate(paths)})
+    problems = check_pin_files(pin_tree, plan)
+    missing = sorted({path for path in paths if not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
+    assert [p.message.split(": file not found")[0] for p in problems] == [str(pin_tree / path) for path in missing]
+    for problem, path in zip(problems, missing):
+        assert problem.message.endswith(f"(the pin for cluster {', '.join(f'c{i}' for i, p in enumerate(paths) if p == path)})")

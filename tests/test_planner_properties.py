@@ -146,3 +146,75 @@ def test_a_policy_waves_number_does_not_depend_on_whether_an_earlier_wave_is_emp
     assert without.wave(name).empty and with_special.wave(name).clusters == sorted(special)
     assert [(w.number, w.name, w.after) for w in without.waves] == \
         [(w.number, w.name, w.after) for w in with_special.waves]
+
+
+def _outcome(policy, clusters):
+    """What a plan says, comparable: its waves, pins and warnings, or its problems."""
+    try:
+        plan = make_plan(policy, clusters)
+    except ProblemError as err:
+        return ("refused", [(p.message, p.loc) for p in err.problems])
+    return ("planned", [(w.number, w.name, w.clusters, w.after, w.shared, w.windows) for w in plan.waves], plan.pins,
+            plan.wave_of, [c.name for c in plan.targets], [(p.message, p.loc) for p in plan.warnings])
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(keys=st.from_regex(r"[a-z][a-z0-9]{0,4}", fullmatch=True),
+                       values=st.fixed_dictionaries({"environment": st.sampled_from(ENVS)},
+                                                    optional={"region": st.sampled_from(REGIONS)}),
+                       min_size=1, max_size=30),
+       wave_specs,
+       st.sampled_from(["{cluster}.yaml", "{labels.region}/{cluster}.yaml", "shared/{labels.environment}.yaml",
+                        "all.yaml", "{cluster}/{cluster}.yaml"]),
+       st.sampled_from([None, {"matchLabels": {"environment": "production"}},
+                        {"matchExpressions": [{"key": "region", "operator": "Exists"}]}]),
+       st.booleans())
+def test_clusters_sharing_one_label_mapping_plan_as_each_with_its_own(fleet, specs, files, targets, isolate):
+    """The inventory gives every cluster with the same labels one mapping (rollout/inventory),
+    and the planner decides per distinct mapping (scope, claim): the plan, or its
+    refusal, is the one made from a copy per cluster."""
+    pol = build_policy(specs).model_dump(mode="json", exclude_none=True)
+    pol["spec"]["pin"] = [{"preset": "argocd-application", "files": files}]
+    if targets is not None:
+        pol["spec"]["targets"] = targets
+    if isolate:
+        pol["spec"]["constraints"] = {"isolateBy": ["region"]}
+    pol = RolloutPolicy.model_validate(pol)
+    mappings: dict[tuple, dict] = {}
+    shared = [Cluster(name, mappings.setdefault(tuple(sorted(labels.items())), dict(labels)))
+              for name, labels in fleet.items()]
+    own = [Cluster(name, dict(labels)) for name, labels in fleet.items()]
+    assert _outcome(pol, shared) == _outcome(pol, own)
+    try:
+        plan = make_plan(pol, shared)
+    except ProblemError:
+        return
+    spec = pol.spec
+    # one by one, as the rules say: in scope when the targets match, in the first wave whose selector matches
+    assert [c.name for c in plan.targets] == sorted(c.name for c in shared if spec.targets is None
+                                                    or spec.targets.matches(c.labels))
+    index_of = {w.number: w.spec_index for w in plan.waves}
+    for cluster in plan.targets:
+        first = next(i for i, w in enumerate(spec.waves) if w.selector is None or w.selector.matches(cluster.labels))
+        assert index_of[plan.wave_of[cluster.name]] == first
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.lists(st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,6}[a-z0-9])?", fullmatch=True), min_size=1, max_size=12, unique=True),
+       st.sampled_from(["{cluster}.yaml", "apps/{cluster}/{cluster}.yaml", "{cluster}", "a{cluster}b{cluster}c"]))
+def test_paths_named_after_the_cluster_alone_are_the_general_path_s_and_never_shared(names, files):
+    """The planner's short cuts for a pin whose file names only the cluster: its paths
+    are what the general path (a second pin that reads a label forces it) makes, and no
+    two clusters share one, so no shared-field unit is looked for."""
+    from waves.planner import _units
+
+    fleet = [Cluster(name, {"region": "eu"}) for name in names]
+    spec = build_policy([]).model_dump(mode="json", exclude_none=True)
+    spec["spec"]["pin"] = [{"preset": "argocd-application", "files": files}]
+    alone = RolloutPolicy.model_validate(spec)
+    spec["spec"]["pin"].append({"preset": "argocd-application", "files": "{labels.region}/all.yaml"})
+    general = RolloutPolicy.model_validate(spec)
+    fast, slow = make_plan(alone, fleet), make_plan(general, fleet)
+    assert fast.pins == {name: targets[:1] for name, targets in slow.pins.items()}
+    paths = [targets[0].file for targets in fast.pins.values()]
+    assert len(set(paths)) == len(paths) and _units(alone, fast.targets, fast.pins) == {}

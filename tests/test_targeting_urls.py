@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollout.targeting.urls import _server_key_parsed, repo_key, server_key, split_remote
+from rollout.targeting.urls import _server_key_parsed, all_keyed, repo_key, server_key, split_remote
 
 SAME_REPO = [
     "https://github.com/example-org/fleet-config.git",
@@ -104,3 +104,50 @@ def test_the_fast_server_path_agrees_with_the_parsed_one(scheme, host, port, pat
 
 def test_ipv6_servers_keep_their_brackets():
     assert server_key("https://[::1]:6443/") == "https://[::1]:6443"
+
+
+# Servers as inventories spell them (each part as its key writes it), and near misses
+# (one part not): case, default and zero-led ports, trailing slashes and spaces, Unicode
+# look-alikes, digits and spaces, newlines, queries, other schemes.
+_KEYED_PARTS = (["https://", "http://"], ["prod.example.com", "10.0.0.1", "a-b", "x.y-z.k8s.io"],
+                ["", ":6443", ":0", ":8080", ":99999"], ["", "/k8s/clusters/c-1", "/a b", "/\u00e9", "/a//b"])
+_MISSES = (["HTTPS://", "Http://", "ssh://", "", " https://", "https:/"],
+           ["Prod.example.com", "\u212a8s.io", "[::1]", "h\u0131", "x_y", "a b"],
+           [":443", ":80", ":0443", ":", ":\u0666443", ":08080"],
+           ["/", "/k8s/clusters/c-1/", "/a\n", "/x?y", "/x ", "/x\u00a0", "//", "/a#b", "/u@h"])
+
+
+@st.composite
+def _servers(draw):
+    miss = draw(st.integers(0, len(_KEYED_PARTS)))  # the part spelled otherwise; the last: none
+    return "".join(draw(st.sampled_from(_MISSES[i] if i == miss else _KEYED_PARTS[i])) for i in range(len(_KEYED_PARTS)))
+
+
+def test_each_spelling_found_keyed_is_its_own_key():
+    """Every server of the parts above with at most one part missed (~1,700): those
+    all_keyed finds are their own server_key, and the usual ones (no part missed) all are."""
+    import itertools
+
+    spelled, usual = set(), set()
+    for miss in range(len(_KEYED_PARTS) + 1):
+        parts = [_MISSES[i] if i == miss else _KEYED_PARTS[i] for i in range(len(_KEYED_PARTS))]
+        (usual if miss == len(_KEYED_PARTS) else spelled).update("".join(p) for p in itertools.product(*parts))
+    keyed = {s for s in spelled | usual if all_keyed([s])}
+    assert all(server_key(s) == s for s in keyed)
+    assert usual <= keyed and len(usual) == 200
+
+
+@given(st.lists(_servers(), max_size=4))
+def test_servers_found_all_keyed_are_their_own_keys(servers):
+    """inventory/duplicates.py compares such servers as text: it must be what comparing
+    their keys says (the one-by-one path takes every list all_keyed refuses)."""
+    if all_keyed(servers):
+        assert all(server_key(s) == s for s in servers)
+    assert all_keyed(servers) == (bool(servers) and all(all_keyed([s]) for s in servers))
+
+
+@given(hosts, st.sampled_from([None, 6443, 8443, 0]), st.sampled_from(["", "/k8s/clusters/c-1"]),
+       st.sampled_from(["https", "http"]))
+def test_the_usual_servers_are_found_all_keyed(host, port, path, scheme):
+    url = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
+    assert all_keyed([url, url]) and server_key(url) == url

@@ -15,20 +15,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 from waves.dag import find_cycle, lexicographical_topological_sort, transitive_reduction
 from waves.gates import gate_problems
 from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
 from waves.problems import Problem, ProblemError
-from waves.templates import MissingLabel, render
+from waves.templates import MissingLabel, labels_used, render
 from waves.windows import resolve as resolve_windows
 
 ABSENT = None  # the "value" of a label a cluster does not have, for isolateBy
 
 
-@dataclass(frozen=True)
-class PinTarget:
+class PinTarget(NamedTuple):
+    """Where one cluster's revision is written. One per cluster and pin: a named tuple is
+    made (and unpickled, for status) in ~half a frozen dataclass's time, in 88 bytes
+    instead of 112: ~30 ms and ~2 MB less at 100,000 clusters."""
+
     preset: str
     file: str
     field: str
@@ -116,22 +121,28 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
     errors: list[Problem] = []
     warnings: list[Problem] = []
 
-    clusters = sorted(inventory, key=lambda c: c.name)
+    clusters = sorted(inventory, key=attrgetter("name"))
     if spec.targets is None:
         targets = clusters
     else:
-        targets = [c for c in clusters if spec.targets.matches(c.labels)]
+        in_scope = _per_labels(spec.targets.matches)
+        targets = [c for c in clusters if in_scope(c.labels)]
     if not targets:
         errors.append(Problem(f"no cluster of the {len(clusters)} in the inventory is in scope", ("spec", "targets")))
         raise ProblemError(errors)
 
     # Claim: first wave in file order whose selector matches.
     members: list[list[Cluster]] = [[] for _ in spec.waves]
+    claimed: dict[int, tuple[dict, int | None]] = {}  # as _per_labels, inlined: 100,000 calls fewer
     for cluster in targets:
-        for index, wave in enumerate(spec.waves):
-            if wave.selector is None or wave.selector.matches(cluster.labels):
-                members[index].append(cluster)
-                break
+        labels = cluster.labels
+        found = claimed.get(id(labels))
+        if found is None:
+            found = claimed[id(labels)] = (labels, next((index for index, wave in enumerate(spec.waves)
+                                                         if wave.selector is None or wave.selector.matches(labels)), None))
+        index = found[1]
+        if index is not None:
+            members[index].append(cluster)
         else:
             errors.append(
                 Problem(
@@ -198,11 +209,30 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
                 unavailable=spec.unavailable, conflicts=conflicts)
 
 
+def _per_labels(decide):
+    """`decide(labels)` worked out once per distinct label mapping: the clusters of a
+    fleet share one mapping per distinct set of labels (rollout/inventory), ~24 for
+    100,000 clusters. Keyed by identity, within one plan: each mapping is kept in the
+    table (so no id is reused meanwhile), and none changes while a plan is made. Mappings
+    not shared are decided one by one, as before."""
+    table: dict[int, tuple[dict, object]] = {}
+
+    def decided(labels: dict):
+        found = table.get(id(labels))
+        if found is None:
+            found = table[id(labels)] = (labels, decide(labels))
+        return found[1]
+
+    return decided
+
+
 def _windows(spec, part: _Part, errors: list[Problem]) -> tuple:
     own = spec.waves[part.spec_index].windows
     loc = ("spec", "waves", part.spec_index, "windows") if own is not None else ("spec", "windows")
-    windows, problems = resolve_windows(own if own is not None else spec.windows,
-                                        [(c.name, c.labels) for c in part.clusters], loc)
+    windows = own if own is not None else spec.windows
+    # only a time zone template reads the clusters (a wave of 34,000: no list made for nothing)
+    filled = [(c.name, c.labels) for c in part.clusters] if any("{" in w.timeZone for w in windows) else []
+    windows, problems = resolve_windows(windows, filled, loc)
     errors += [p for p in problems if p.message not in {e.message for e in errors}]
     return windows
 
@@ -220,8 +250,9 @@ def _expand(index: int, wave: WaveSpec, clusters: list[Cluster], errors: list[Pr
             groups[None] = clusters
     else:
         by_value: dict[str, list[Cluster]] = defaultdict(list)
+        group_by = wave.groupBy
         for cluster in clusters:
-            value = cluster.labels.get(wave.groupBy)
+            value = cluster.labels.get(group_by)
             if value is None:
                 errors.append(
                     Problem(
@@ -373,6 +404,8 @@ def _check_constraints(policy: RolloutPolicy, order: list[_Part], errors: list[P
                 )
             )
         for key in constraints.isolateBy:
+            if len({cluster.labels.get(key, ABSENT) for cluster in part.clusters}) <= 1:
+                continue  # the usual wave: one value; which clusters hold which is worked out only when mixed
             values: dict[str | None, list[str]] = defaultdict(list)
             for cluster in part.clusters:
                 values[cluster.labels.get(key, ABSENT)].append(cluster.name)
@@ -405,13 +438,23 @@ def mark_shared(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, l
 
 def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) -> dict[str, list[PinTarget]]:
     pins: dict[str, list[PinTarget]] = {}
-    fields = [pin.field_path() for pin in policy.spec.pin]
+    specs = policy.spec.pin
+    fields = [pin.field_path() for pin in specs]
     templated = ["{" in f for f in fields]
+    named_only = [not labels_used(pin.files) for pin in specs]  # `apps/{cluster}.yaml`: one str.replace
+    if all(named_only) and not any(templated):  # no label used: nothing can be missing
+        if len(specs) == 1:  # the usual policy: no list comprehension run per cluster
+            preset, files, pinned = specs[0].preset, specs[0].files, fields[0]
+            return {c.name: [PinTarget(preset, files.replace("{cluster}", c.name), pinned, 0)] for c in targets}
+        plain = [(pin.preset, pin.files, fields[index], index) for index, pin in enumerate(specs)]
+        return {c.name: [PinTarget(preset, files.replace("{cluster}", c.name), pinned, index)
+                         for preset, files, pinned, index in plain] for c in targets}
     for cluster in targets:
         out = []
-        for index, pin in enumerate(policy.spec.pin):
+        for index, pin in enumerate(specs):
             try:
-                path = render(pin.files, cluster.name, cluster.labels)
+                path = pin.files.replace("{cluster}", cluster.name) if named_only[index] else \
+                    render(pin.files, cluster.name, cluster.labels)
                 pinned = pin.field_for(cluster.name, cluster.labels) if templated[index] else fields[index]
             except MissingLabel as missing:
                 template, key = (pin.files, "files") if "{labels." + missing.key + "}" in pin.files else (fields[index], "field")
@@ -432,13 +475,19 @@ def _units(policy: RolloutPolicy, targets: list[Cluster], pins: dict[str, list[P
     prod-2): the same file, document and field, as far as the policy alone can tell.
     Only groups of two or more; the file check finds the rest (two spellings of one
     field) once the files are read (rollout/safety.py)."""
+    specs = policy.spec.pin
+    # A file named after the cluster alone (`apps/{cluster}.yaml`) is no other cluster's:
+    # cluster names differ, so do the paths (the name is all that varies)
+    own = [pin.PER_CLUSTER or ("{cluster}" in pin.files and not labels_used(pin.files)) for pin in specs]
+    if all(own):
+        return {}
     by_name = {c.name: c for c in targets}
     groups: dict[tuple, list[str]] = {}
     for name, targets_of in pins.items():
         for target in targets_of:
-            pin = policy.spec.pin[target.pin_index]
-            if pin.PER_CLUSTER:
+            if own[target.pin_index]:
                 continue
+            pin = specs[target.pin_index]
             try:
                 doc = render(pin.name, name, by_name[name].labels) if pin.name else None
             except MissingLabel:

@@ -17,6 +17,7 @@ from rollout.inventory.entries import Entry, SourceResult
 from rollout.yamlfile import YamlError, load_documents
 
 _CLUSTER_KEYS = ("name", "server", "labels")
+_CLUSTER_KEY_SET = frozenset(_CLUSTER_KEYS)
 _FLEET_KEYS = ("apiVersion", "kind", "metadata", "clusters")
 
 
@@ -40,9 +41,15 @@ def read(repo: Path, pattern: str) -> SourceResult:
     if not isinstance(clusters, list):
         result.problem(pattern, 0, ("clusters",), "must be a list of clusters")
         return result
+    entries = result.entries
     for index, item in enumerate(clusters):
         clusters[index] = None  # the parsed item goes as its entry comes: 100,000 clusters never held twice
         loc = ("clusters", index)
+        if type(item) is dict and item.keys() <= _CLUSTER_KEY_SET:  # the usual cluster: checked in a few C calls
+            name, server, labels = item.get("name"), item.get("server"), item.get("labels", {})
+            if type(name) is str and (server is None or type(server) is str) and type(labels) is dict:
+                entries.append(Entry(name, pattern, 0, loc, labels, loc + ("labels",), server))
+                continue
         if not isinstance(item, dict):
             result.problem(pattern, 0, loc, "a cluster is a mapping with name, server, labels")
             continue
