@@ -64,6 +64,25 @@ def test_why_a_cluster_is_off_is_read_from_the_commits_since_its_pin():
     assert drifts({"a": ["adv1"]}, None)["a"].kind == UNKNOWN  # the history could not be read
 
 
+def test_an_edit_after_a_cluster_came_back_is_a_person_s_it_halts_never_pinned_over():
+    """Re-provisioned with its file on the revision (not off: nothing to do), then on-call sets
+    it back by hand (an incident): the deletion since its pin does not make that edit a
+    came-back cluster the tool pins again over the person; it halts naming the edit."""
+    plan, events = _plan(), _out()
+    changes = [Change("b", "oncall", "values/b.yaml", subject="b to v1 (incident)"),
+               Change("b", "readd", "values/b.yaml"), Change("b", "rm", "values/b.yaml", deleted=True)]
+    state = fold(plan, events, T0 + 5, {**ALL, "b": False}, changes=changes)
+    canary = state.wave(1)
+    assert canary.late == [] and canary.rejoin == {}
+    assert [(d.cluster, d.kind, d.commit) for d in canary.off] == [("b", EDITED, "oncall")]
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert (halt.kind, halt.off) == (HALT, (("b", "oncall"),))
+    # the one commit that made it again (several files of it in that commit) is a came-back cluster still
+    two = [Change("b", "readd", "values/b.yaml"), Change("b", "readd", "charts/b.yaml"),
+           Change("b", "rm", "values/b.yaml", deleted=True)]
+    assert drifts({"b": ["adv1"]}, two)["b"].kind == CAME_BACK
+
+
 def test_a_cluster_that_came_back_on_an_old_pin_is_a_late_join_again_never_complete():
     plan, events = _plan(), _out()
     assert fold(plan, events, T0 + 5, ALL).overall == "complete"

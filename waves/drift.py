@@ -6,8 +6,9 @@ advance records say they were pinned, so without this a rollout reads `complete`
 cluster runs the old pin (docs/inventory.md, "A cluster that comes back").
 
 - **came back**: its file was deleted after it was pinned (decommissioned) and is back off
-  the revision (re-provisioned from the old template): a late join again, pinned and
-  judged on its own.
+  the revision (re-provisioned from the old template), no commit but the one that made
+  it again having changed it since: a late join again, pinned and judged on its own.
+  Another commit after that one is read as **edited** (a person's, on a cluster back).
 - **edited**: the newest commit that changed its file since it was pinned is not a record
   of this rollout (a person's hand edit): `run` halts, naming the cluster, the file and the
   commit; `rollout resume --halt` lifts it and the cluster is pinned again as a late join.
@@ -97,10 +98,13 @@ def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[st
             out[cluster] = Drift(cluster, UNKNOWN, pin)
             continue
         newest = since[0]
-        gone = next((c for c in since if c.deleted), None)
+        at = next((i for i, c in enumerate(since) if c.deleted), None)
+        gone = since[at] if at is not None else None
         if newest.deleted:
             out[cluster] = Drift(cluster, DELETED, pin, newest.commit, newest.file, newest.subject)
-        elif gone is not None:
+        elif gone is not None and len({c.commit for c in since[:at]}) == 1:
+            # came back: only the commit that made its file again changed it since it was deleted; an edit
+            # after that (on-call setting a re-provisioned cluster back by hand) is a person's: it halts
             out[cluster] = Drift(cluster, CAME_BACK, pin, gone.commit, gone.file, gone.subject)
         else:
             out[cluster] = Drift(cluster, EDITED, pin, newest.commit, newest.file, newest.subject,
