@@ -295,17 +295,28 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
 
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
-    listed: dict[str, set[str]] = {}  # one directory listing each, not one stat per file
+    linked: dict[tuple[int, str], list[str]] = {}
+    listed: dict[str, tuple[set[str], set[str]]] = {}  # one directory listing each, not one stat per file
     for cluster, targets in plan.pins.items():
         for target in targets:
             folder, _, name = target.file.rpartition("/")
             if folder not in listed:
                 try:
-                    listed[folder] = {e.name for e in os.scandir(repo / folder) if e.is_file()}
+                    entries = list(os.scandir(repo / folder))
+                    listed[folder] = ({e.name for e in entries if e.is_file()},
+                                      {e.name for e in entries if e.is_symlink()})
                 except OSError:
-                    listed[folder] = set()
-            if name not in listed[folder]:
+                    listed[folder] = (set(), set())
+            files, links = listed[folder]
+            if name in links:  # its edit would be written as the link's target (git keeps the mode): a broken link
+                linked.setdefault((target.pin_index, target.file), []).append(cluster)
+            elif name not in files:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
+    for (index, file), clusters in sorted(linked.items()):
+        problems.append(Problem(
+            f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "
+            f"{', '.join(clusters)}): a pin is written into a file; pin the file it points to",
+            ("spec", "pin", index, "files")))
     for (index, file), clusters in sorted(missing.items()):
         problems.append(
             Problem(
