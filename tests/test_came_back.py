@@ -83,6 +83,44 @@ def test_an_edit_after_a_cluster_came_back_is_a_person_s_it_halts_never_pinned_o
     assert drifts({"b": ["adv1"]}, two)["b"].kind == CAME_BACK
 
 
+def test_a_record_of_another_policy_on_a_shared_file_is_not_why_a_cluster_is_off():
+    """Policies pinning their own fields of one file (image and sidecar): q's advance is
+    neither a new hand edit (p's halt, once lifted, would halt again at each of q's
+    advances, blaming q) nor an edit after a cluster came back."""
+    q = [Change("c", "q-adv", "values/c.yaml", subject="rollout(q): wave 2 prod -> s2", policy="q")]
+    edit = [Change("c", "hand", "values/c.yaml")]
+    assert (drifts({"c": ["adv2"]}, q + edit, policy="p")["c"].key) == "hand"
+    back = [Change("c", "readd", "values/c.yaml"), Change("c", "rm", "values/c.yaml", deleted=True)]
+    assert drifts({"c": ["adv2"]}, q + back, policy="p")["c"].kind == CAME_BACK
+    # only q's records since the pin (q pins p's field too): unknown, a halt all the same
+    assert drifts({"c": ["adv2"]}, q, policy="p")["c"].kind == UNKNOWN
+    plan, events = _plan(), _out()
+    events += [Event("halt", T0 + 6, "halt", "p", "v2", "prod", advance="adv2", off=(("c", "hand"),)),
+               Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt")]
+    state = fold(plan, events, T0 + 8, {**ALL, "c": False}, changes=q + edit)
+    assert state.wave(2).late == ["c"] and not state.wave(2).off  # lifted: pinned again, no second halt
+
+
+def test_pin_changes_names_the_policy_of_a_record_from_the_commit_message(tmp_path):
+    from rollout.git.history import pin_changes
+    from rollout.git.repo import Git
+
+    git(tmp_path, "init", "-qb", "main")
+    (tmp_path / "c.yaml").write_text("tag: v1\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "rollout(p): wave 1 a -> v2\n\nRollout-Policy: p\nRollout-Action: advance")
+    pin = git(tmp_path, "rev-parse", "HEAD").strip()
+    for text, message in (("tag: v0\n", "by hand\n\nsaid: nothing"),
+                          ("tag: v0\nside: s2\n", "rollout(q): wave 1 a -> s2 (!7)\n\nRollout-Policy: q\n"
+                                                    "Rollout-Revision: s2\nRollout-Wave: 1\nRollout-Wave-Name: a\nRollout-Action: advance\n\n"
+                                                    "See merge request x!7")):
+        (tmp_path / "c.yaml").write_text(text)
+        git(tmp_path, "commit", "-qam", message)
+    found = pin_changes(Git(tmp_path), {"c": [pin]}, {"c": ["c.yaml"]}, pin)
+    assert [(c.subject, c.policy, c.file) for c in found] == [("rollout(q): wave 1 a -> s2 (!7)", "q", "c.yaml"),
+                                                               ("by hand", "", "c.yaml")]
+
+
 def test_a_cluster_that_came_back_on_an_old_pin_is_a_late_join_again_never_complete():
     plan, events = _plan(), _out()
     assert fold(plan, events, T0 + 5, ALL).overall == "complete"
