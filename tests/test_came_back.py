@@ -167,6 +167,17 @@ def test_a_pin_set_off_by_hand_halts_and_once_lifted_the_cluster_joins_again():
                                             {}, FakeHold())] == [(HALT, (("c", "hand2"),))]
 
 
+def test_a_halt_on_many_clusters_names_ten_in_its_reason_and_every_one_in_its_record():
+    """A pin's template changed under 10,000 pinned clusters: one line a person reads, not 10,000 names."""
+    names = [f"c{i:05}" for i in range(2_000)]
+    plan = Plan("p", "v2", [], [Wave(1, "all", 0, None, None, names)], {c: [] for c in names}, dict.fromkeys(names, 1))
+    events = [Event("adv1", T0, "advance", "p", "v2", "all", tuple(names))]
+    state = fold(plan, events, T0 + 5, dict.fromkeys(names, False), changes=[])
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert "c00000, c00001" in halt.reason and "c00009 and 1990 more (" in halt.reason and "c01999" not in halt.reason
+    assert len(halt.off) == len(halt.evidence) == len(halt.clusters) == 2_000
+
+
 def test_what_a_revert_took_back_is_no_hand_edit():
     """A late join reverted on its own (or a wave) is off the revision by its revert: `reverted`, no halt."""
     plan = _plan()
