@@ -301,10 +301,13 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
         for target in targets:
             folder, _, name = target.file.rpartition("/")
             if folder not in listed:
+                listed[folder] = (set(), set())
                 try:
-                    entries = list(os.scandir(repo / folder))
-                    listed[folder] = ({e.name for e in entries if e.is_file()},
-                                      {e.name for e in entries if e.is_symlink()})
+                    for entry in os.scandir(repo / folder):  # the type from the listing: no stat per file
+                        if entry.is_symlink():
+                            listed[folder][1].add(entry.name)
+                        elif entry.is_file(follow_symlinks=False):
+                            listed[folder][0].add(entry.name)
                 except OSError:
                     listed[folder] = (set(), set())
             files, links = listed[folder]
