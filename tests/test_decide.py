@@ -925,6 +925,9 @@ class Departures(Rollouts):
         self.serial += 1
         self._changed(f"rm{self.serial}", deleted=frozenset([cluster]))
         self.hand.pop(cluster, None)  # decommissioned: what a person did to its file before is gone with it
+        # on the revision only while nothing was reverted (the invariants hold a reverted wave's or join's clusters
+        # off it: a person re-provisioning one on the bad revision is no rollout's doing)
+        on_revision = on_revision and not any(e.action == "revert" for e in self.events)
         self.files[cluster] = self.plan.revision if on_revision else "v1"
         self._changed(f"add{self.serial}", added=frozenset([cluster]))
         number = self.original.wave_of[cluster]
