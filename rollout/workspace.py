@@ -290,7 +290,9 @@ def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
 
 
 def check_pin_files(repo: Path, plan) -> list[Problem]:
-    """Every pin must point at a file that exists: a plan that cannot be carried out is wrong."""
+    """Every pin must point at a file that exists and is a file, not a symbolic link (its
+    edit would be written as the link's target: git keeps the mode): a plan that cannot be
+    carried out is wrong."""
     import os
     from itertools import repeat
     from operator import itemgetter
@@ -298,23 +300,36 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
     files = [target.file for targets in plan.pins.values() for target in targets]
     # One directory listing per folder, not one stat per file; the folders found in C
     # (100,000 pins: ~25 ms instead of ~85): `folder/name` is there when the folder's
-    # listing has `name` as a file (a link to a file is one), as a stat would say.
+    # listing has `name` as a file, as an lstat would say; links are set apart.
     present: set[str] = set()
+    links: set[str] = set()
     for folder in set(map(itemgetter(0), map(str.rpartition, files, repeat("/")))):
         prefix = folder + "/" if folder else ""
         try:
             with os.scandir(repo / folder) as listing:
-                present.update([prefix + entry.name for entry in listing if entry.is_file()])
+                for entry in listing:
+                    if entry.is_file(follow_symlinks=False):
+                        present.add(prefix + entry.name)
+                    elif entry.is_symlink():
+                        links.add(prefix + entry.name)
         except OSError:
             pass  # no such folder (or not one): its files are missing
     if present.issuperset(files):
         return []
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
+    linked: dict[tuple[int, str], list[str]] = {}
     for cluster, targets in plan.pins.items():
         for target in targets:
-            if target.file not in present:
+            if target.file in links:
+                linked.setdefault((target.pin_index, target.file), []).append(cluster)
+            elif target.file not in present:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
+    for (index, file), clusters in sorted(linked.items()):
+        problems.append(Problem(
+            f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "
+            f"{', '.join(clusters)}): a pin is written into a file; pin the file it points to",
+            ("spec", "pin", index, "files")))
     for (index, file), clusters in sorted(missing.items()):
         problems.append(
             Problem(

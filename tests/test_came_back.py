@@ -64,6 +64,63 @@ def test_why_a_cluster_is_off_is_read_from_the_commits_since_its_pin():
     assert drifts({"a": ["adv1"]}, None)["a"].kind == UNKNOWN  # the history could not be read
 
 
+def test_an_edit_after_a_cluster_came_back_is_a_person_s_it_halts_never_pinned_over():
+    """Re-provisioned with its file on the revision (not off: nothing to do), then on-call sets
+    it back by hand (an incident): the deletion since its pin does not make that edit a
+    came-back cluster the tool pins again over the person; it halts naming the edit."""
+    plan, events = _plan(), _out()
+    changes = [Change("b", "oncall", "values/b.yaml", subject="b to v1 (incident)"),
+               Change("b", "readd", "values/b.yaml"), Change("b", "rm", "values/b.yaml", deleted=True)]
+    state = fold(plan, events, T0 + 5, {**ALL, "b": False}, changes=changes)
+    canary = state.wave(1)
+    assert canary.late == [] and canary.rejoin == {}
+    assert [(d.cluster, d.kind, d.commit) for d in canary.off] == [("b", EDITED, "oncall")]
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert (halt.kind, halt.off) == (HALT, (("b", "oncall"),))
+    # the one commit that made it again (several files of it in that commit) is a came-back cluster still
+    two = [Change("b", "readd", "values/b.yaml"), Change("b", "readd", "charts/b.yaml"),
+           Change("b", "rm", "values/b.yaml", deleted=True)]
+    assert drifts({"b": ["adv1"]}, two)["b"].kind == CAME_BACK
+
+
+def test_a_record_of_another_policy_on_a_shared_file_is_not_why_a_cluster_is_off():
+    """Policies pinning their own fields of one file (image and sidecar): q's advance is
+    neither a new hand edit (p's halt, once lifted, would halt again at each of q's
+    advances, blaming q) nor an edit after a cluster came back."""
+    q = [Change("c", "q-adv", "values/c.yaml", subject="rollout(q): wave 2 prod -> s2", policy="q")]
+    edit = [Change("c", "hand", "values/c.yaml")]
+    assert (drifts({"c": ["adv2"]}, q + edit, policy="p")["c"].key) == "hand"
+    back = [Change("c", "readd", "values/c.yaml"), Change("c", "rm", "values/c.yaml", deleted=True)]
+    assert drifts({"c": ["adv2"]}, q + back, policy="p")["c"].kind == CAME_BACK
+    # only q's records since the pin (q pins p's field too): unknown, a halt all the same
+    assert drifts({"c": ["adv2"]}, q, policy="p")["c"].kind == UNKNOWN
+    plan, events = _plan(), _out()
+    events += [Event("halt", T0 + 6, "halt", "p", "v2", "prod", advance="adv2", off=(("c", "hand"),)),
+               Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt")]
+    state = fold(plan, events, T0 + 8, {**ALL, "c": False}, changes=q + edit)
+    assert state.wave(2).late == ["c"] and not state.wave(2).off  # lifted: pinned again, no second halt
+
+
+def test_pin_changes_names_the_policy_of_a_record_from_the_commit_message(tmp_path):
+    from rollout.git.history import pin_changes
+    from rollout.git.repo import Git
+
+    git(tmp_path, "init", "-qb", "main")
+    (tmp_path / "c.yaml").write_text("tag: v1\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "rollout(p): wave 1 a -> v2\n\nRollout-Policy: p\nRollout-Action: advance")
+    pin = git(tmp_path, "rev-parse", "HEAD").strip()
+    for text, message in (("tag: v0\n", "by hand\n\nsaid: nothing"),
+                          ("tag: v0\nside: s2\n", "rollout(q): wave 1 a -> s2 (!7)\n\nRollout-Policy: q\n"
+                                                    "Rollout-Revision: s2\nRollout-Wave: 1\nRollout-Wave-Name: a\nRollout-Action: advance\n\n"
+                                                    "See merge request x!7")):
+        (tmp_path / "c.yaml").write_text(text)
+        git(tmp_path, "commit", "-qam", message)
+    found = pin_changes(Git(tmp_path), {"c": [pin]}, {"c": ["c.yaml"]}, pin)
+    assert [(c.subject, c.policy, c.file) for c in found] == [("rollout(q): wave 1 a -> s2 (!7)", "q", "c.yaml"),
+                                                               ("by hand", "", "c.yaml")]
+
+
 def test_a_cluster_that_came_back_on_an_old_pin_is_a_late_join_again_never_complete():
     plan, events = _plan(), _out()
     assert fold(plan, events, T0 + 5, ALL).overall == "complete"
@@ -108,6 +165,17 @@ def test_a_pin_set_off_by_hand_halts_and_once_lifted_the_cluster_joins_again():
     again = [Change("c", "hand2", "values/c.yaml")] + edit
     assert [(a.kind, a.off) for a in decide(plan, fold(plan, events, T0 + 8, {**ALL, "c": False}, changes=again),
                                             {}, FakeHold())] == [(HALT, (("c", "hand2"),))]
+
+
+def test_a_halt_on_many_clusters_names_ten_in_its_reason_and_every_one_in_its_record():
+    """A pin's template changed under 10,000 pinned clusters: one line a person reads, not 10,000 names."""
+    names = [f"c{i:05}" for i in range(2_000)]
+    plan = Plan("p", "v2", [], [Wave(1, "all", 0, None, None, names)], {c: [] for c in names}, dict.fromkeys(names, 1))
+    events = [Event("adv1", T0, "advance", "p", "v2", "all", tuple(names))]
+    state = fold(plan, events, T0 + 5, dict.fromkeys(names, False), changes=[])
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert "c00000, c00001" in halt.reason and "c00009 and 1990 more (" in halt.reason and "c01999" not in halt.reason
+    assert len(halt.off) == len(halt.evidence) == len(halt.clusters) == 2_000
 
 
 def test_what_a_revert_took_back_is_no_hand_edit():

@@ -86,6 +86,19 @@ def test_missing_pin_file_is_an_error_naming_file_and_cluster(seed_repo):
     assert re.match(r".*security-patch.yaml:10: spec.pin\[0\].files: ", result.stderr)
 
 
+def test_a_pinned_file_that_is_a_symlink_is_refused_before_anything_is_written(seed_repo):
+    """git keeps a symlink's mode: a pin written "into" it would be its target's name (a broken link)."""
+    pinned = seed_repo.root / "argocd/apps/prod-us-east-platform.yaml"
+    pinned.rename(pinned.with_name("real.yaml"))
+    pinned.symlink_to("real.yaml")
+    for command in ("validate", "plan"):
+        result = seed_repo.cli(command, "security-patch")
+        assert result.exit_code == 2, result.output
+        assert ("argocd/apps/prod-us-east-platform.yaml: a symbolic link (to real.yaml), not a file (the pin for "
+                "cluster prod-us-east)") in result.stderr
+        assert re.match(r".*security-patch.yaml:10: spec.pin\[0\].files: ", result.stderr)
+
+
 def test_schema_validates_policies(seed_repo):
     import jsonschema
 

@@ -879,14 +879,23 @@ class Departures(Rollouts):
         self.original = plan
         self.changes: list[Change] = []  # oldest first: every commit that changed a cluster's file
         self.seen = dict(self.files)
+        self.hand: dict[str, str] = {}  # a cluster set off by a person -> that commit, until pinned again
 
     def commit(self, action, wave, clusters=(), by=None, epoch=None, advance=None, rejoins=()) -> None:
+        if action == "advance":  # pinned again over a person's edit only once a person lifted the halt naming it
+            lifted = {e.lifts for e in self.events if e.action == "lift"}
+            named = {pair for e in self.events if e.action == "halt" and e.commit in lifted for pair in e.off}
+            for cluster, _ in rejoins:
+                if cluster in self.hand:
+                    assert (cluster, self.hand[cluster]) in named, (cluster, self.events)
+            for cluster in clusters:
+                self.hand.pop(cluster, None)
         super().commit(action, wave, clusters, by, epoch, advance, rejoins)
         self._changed(self.events[-1].commit)
 
-    def _changed(self, commit: str, deleted: frozenset = frozenset()) -> None:
-        for cluster, pin in self.files.items():
-            if self.seen.get(cluster) != pin or cluster in deleted:
+    def _changed(self, commit: str, deleted: frozenset = frozenset(), added: frozenset = frozenset()) -> None:
+        for cluster, pin in self.files.items():  # a file made again is a change whatever it holds (git: A)
+            if self.seen.get(cluster) != pin or cluster in deleted or cluster in added:
                 self.changes.append(Change(cluster, commit, f"{cluster}.yaml", deleted=cluster in deleted))
         self.seen = dict(self.files)
 
@@ -894,10 +903,11 @@ class Departures(Rollouts):
         at = {c: self.files[c] == self.plan.revision for c in self.plan.wave_of}
         return fold(self.plan, self.events, self.now, at, changes=self.changes[::-1])
 
-    @rule(index=st.integers(0, 20))
-    def come_back(self, index):
+    @rule(index=st.integers(0, 20), on_revision=st.sampled_from([False, False, True]))
+    def come_back(self, index, on_revision):
         """A gone cluster (decommissioned: its file deleted) is re-provisioned under its
-        name, its file from the old template: in its wave again, on the old pin."""
+        name, its file from the old template: in its wave again, on the old pin (or from
+        a new template, on the revision: a person may set it off by hand after)."""
         def gone():  # pinned in this epoch, and left the inventory (one never pinned is a new cluster)
             state = self.state()
             pinned = {c for e in self.events if e.action == "advance" and e.epoch == state.epoch
@@ -914,8 +924,12 @@ class Departures(Rollouts):
         cluster = gone()[index % len(gone())]
         self.serial += 1
         self._changed(f"rm{self.serial}", deleted=frozenset([cluster]))
-        self.files[cluster] = "v1"
-        self._changed(f"add{self.serial}")
+        self.hand.pop(cluster, None)  # decommissioned: what a person did to its file before is gone with it
+        # on the revision only while nothing was reverted (the invariants hold a reverted wave's or join's clusters
+        # off it: a person re-provisioning one on the bad revision is no rollout's doing)
+        on_revision = on_revision and not any(e.action == "revert" for e in self.events)
+        self.files[cluster] = self.plan.revision if on_revision else "v1"
+        self._changed(f"add{self.serial}", added=frozenset([cluster]))
         number = self.original.wave_of[cluster]
         self.plan = replace(self.plan, waves=[replace(w, clusters=[*w.clusters, cluster]) if w.number == number else w
                                               for w in self.plan.waves],
@@ -929,8 +943,10 @@ class Departures(Rollouts):
                         if self.files[c] == self.plan.revision)
         if pinned:
             self.serial += 1
-            self.files[pinned[index % len(pinned)]] = "v1"
+            cluster = pinned[index % len(pinned)]
+            self.files[cluster] = "v1"
             self._changed(f"hand{self.serial}")
+            self.hand[cluster] = f"hand{self.serial}"
 
     @invariant()
     def never_complete_while_a_planned_cluster_of_a_wave_out_is_off_the_revision(self):

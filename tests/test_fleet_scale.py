@@ -180,8 +180,9 @@ def pin_tree(tmp_path_factory):
 @settings(max_examples=40)
 @given(st.lists(st.sampled_from(_PIN_PATHS), max_size=8))
 def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree, paths):
-    """Links to files count, links to folders, dangling links, folders, other cases and
-    missing folders do not: what os.path.isfile says of each, one by one."""
+    """Files count; a symbolic link (to a file, a folder, or nothing) is refused as a link
+    (a pin is written into a file); folders, other cases and missing folders are missing:
+    what os.path.islink and os.path.isfile say of each, one by one."""
     import os
     from types import SimpleNamespace
 
@@ -190,7 +191,11 @@ def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree,
 
     plan = SimpleNamespace(pins={f"c{i}": [PinTarget("argocd-application", path, "f", 0)] for i, path in enumerate(paths)})
     problems = check_pin_files(pin_tree, plan)
-    missing = sorted({path for path in paths if not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
+    links = sorted({path for path in paths if os.path.islink(os.path.join(pin_tree, path))})
+    missing = sorted({path for path in paths if path not in links
+                      and not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
+    assert [p.message.split(": a symbolic link")[0] for p in problems[:len(links)]] == [str(pin_tree / path) for path in links]
+    problems = problems[len(links):]
     assert [p.message.split(": file not found")[0] for p in problems] == [str(pin_tree / path) for path in missing]
     for problem, path in zip(problems, missing):
         assert problem.message.endswith(f"(the pin for cluster {', '.join(f'c{i}' for i, p in enumerate(paths) if p == path)})")

@@ -214,7 +214,9 @@ def decide(plan, state: RolloutState, verdicts: dict[int, Verdict], hold, on_fai
 def off_halt(plan, wave) -> Action:
     """The halt on a wave's clusters set off the revision since their pins (waves/drift.py):
     the tool neither pins them back over a person's edit nor reads the rollout as done."""
-    names = ", ".join(d.cluster for d in wave.off)
+    # named in full by the record's evidence and its trailer; the reason is one line a person reads (10,000 off
+    # when a pin's template changed)
+    names = ", ".join(d.cluster for d in wave.off[:10]) + (f" and {len(wave.off) - 10} more" if len(wave.off) > 10 else "")
     reason = (f"off {plan.revision} since pinned, not by this rollout: {names} ("
               + "; ".join(d.why(plan.revision) for d in wave.off[:3])
               + (f"; and {len(wave.off) - 3} more" if len(wave.off) > 3 else "")

@@ -6,8 +6,9 @@ advance records say they were pinned, so without this a rollout reads `complete`
 cluster runs the old pin (docs/inventory.md, "A cluster that comes back").
 
 - **came back**: its file was deleted after it was pinned (decommissioned) and is back off
-  the revision (re-provisioned from the old template): a late join again, pinned and
-  judged on its own.
+  the revision (re-provisioned from the old template), no commit but the one that made
+  it again having changed it since: a late join again, pinned and judged on its own.
+  Another commit after that one is read as **edited** (a person's, on a cluster back).
 - **edited**: the newest commit that changed its file since it was pinned is not a record
   of this rollout (a person's hand edit): `run` halts, naming the cluster, the file and the
   commit; `rollout resume --halt` lifts it and the cluster is pinned again as a late join.
@@ -33,6 +34,7 @@ class Change:
     file: str
     deleted: bool = False
     subject: str = ""
+    policy: str = ""  # a rollout record's policy (its `Rollout-Policy` trailer): "" for any other commit
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class Drift:
             by = "a rollout record" if self.record else "a commit that is not a record of this rollout"
             return f"{self.cluster}: {self.file} set off {revision} by {commit}, {by}, after {self.pin[:12]} pinned it"
         return (f"{self.cluster}: off {revision} since {self.pin[:12]} pinned it, and no commit since changed its "
-                "files (an edit not committed yet, or the policy's pin or files changed)")
+                "files but records of other policies (an edit not committed yet, the policy's pin or files changed, or "
+                "another policy pinning the same field)")
 
 
 def suspects(pins: dict[str, list[str]], planned, at_revision: dict[str, bool] | None) -> dict[str, list[str]]:
@@ -77,13 +80,18 @@ def suspects(pins: dict[str, list[str]], planned, at_revision: dict[str, bool] |
     return {c: commits for c, commits in pins.items() if c in planned and at_revision.get(c) is False}
 
 
-def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[str] | frozenset = frozenset()
-           ) -> dict[str, Drift]:
+def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[str] | frozenset = frozenset(),
+           policy: str | None = None) -> dict[str, Drift]:
     """Why each cluster of `off` (cluster -> its pins, oldest first) is off, from `changes`
-    (newest first; None: not read). `ours`: this rollout's commits (a record is no hand edit)."""
+    (newest first; None: not read). `ours`: this rollout's commits (a record is no hand edit).
+    A record of another policy (`Change.policy`: one pinning its own field of a shared file) is
+    not why: it neither names a new edit (a halt lifted would come back with each of its
+    advances) nor hides a person's edit made after a cluster came back. Only such records
+    since its pin (two policies pinning one field): `unknown`, a halt all the same."""
     by_cluster: dict[str, list[Change]] = {}
     for change in changes or ():
-        by_cluster.setdefault(change.cluster, []).append(change)
+        if not (policy and change.policy and change.policy != policy):
+            by_cluster.setdefault(change.cluster, []).append(change)
     out = {}
     for cluster, pins in off.items():
         pinned = set(pins)
@@ -97,10 +105,13 @@ def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[st
             out[cluster] = Drift(cluster, UNKNOWN, pin)
             continue
         newest = since[0]
-        gone = next((c for c in since if c.deleted), None)
+        at = next((i for i, c in enumerate(since) if c.deleted), None)
+        gone = since[at] if at is not None else None
         if newest.deleted:
             out[cluster] = Drift(cluster, DELETED, pin, newest.commit, newest.file, newest.subject)
-        elif gone is not None:
+        elif gone is not None and len({c.commit for c in since[:at]}) == 1:
+            # came back: only the commit that made its file again changed it since it was deleted; an edit
+            # after that (on-call setting a re-provisioned cluster back by hand) is a person's: it halts
             out[cluster] = Drift(cluster, CAME_BACK, pin, gone.commit, gone.file, gone.subject)
         else:
             out[cluster] = Drift(cluster, EDITED, pin, newest.commit, newest.file, newest.subject,

@@ -239,7 +239,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
 
     pinned_in_epoch = {c for e in mine if e.action == ADVANCE for c in e.clusters}
     # pinned, and off the revision by the files: why (waves/drift.py); a halt's lifting lets them join again
-    off = drifts(pinned_off(plan, mine, at_revision), changes, {e.commit for e in events})
+    off = drifts(pinned_off(plan, mine, at_revision), changes, {e.commit for e in events}, plan.policy)
     lifted = _lifted(mine)
     states = []
     for wave in plan.waves:

@@ -349,18 +349,20 @@ def pin_changes(git, off: dict[str, list[str]], files: dict[str, list[str]], sin
         return None
     # every commit since the oldest pin that touched one of the files (a path list that long is read whole)
     paths = sorted(by_file) if len(by_file) <= 500 else []
-    try:
-        out = git.run("log", "--topo-order", "--no-renames", "--name-status", "--format=%x00%H%x00%s", "HEAD",
-                      f"^{since}", "--", *paths)
+    try:  # each commit's message too: a record of another policy on a shared file is named as one (its Change.policy)
+        out = git.run("log", "--topo-order", "--no-renames", "--name-status", "--format=%x1e%H%x1f%ct%x1f%s%x1f%B%x1d",
+                      "HEAD", f"^{since}", "--", *paths)
     except GitError:  # the pin is not in this history (a shallow clone): why cannot be told
         return None
     found: list[Change] = []
-    commit = subject = ""
-    for line in out.splitlines():
-        if line.startswith("\0"):
-            _, commit, subject = (line.split("\0", 2) + ["", ""])[:3]
-            continue
-        status, _, path = line.partition("\t")
-        for cluster in by_file.get(path, ()) if status else ():
-            found.append(Change(cluster, commit, path, deleted=status.startswith("D"), subject=subject))
+    for chunk in out.split("\x1e")[1:]:
+        head, _, names = chunk.partition("\x1d")
+        commit, time, subject, body = (head.split("\x1f", 3) + ["", "", ""])[:4]
+        event = parse_event(commit, int(time) if time.isdigit() else 0, body) if "Rollout-" in body else None
+        policy = event.policy if event is not None else ""
+        for line in names.splitlines():
+            status, _, path = line.partition("\t")
+            for cluster in by_file.get(path, ()) if status else ():
+                found.append(Change(cluster, commit, path, deleted=status.startswith("D"), subject=subject,
+                                    policy=policy))
     return found
