@@ -71,12 +71,15 @@ class Stepper:
         snap = self._snapshot
         if snap is None or snap.key != key or (snap.reused and (fresh or not self._reusable())):
             session = self.session
-            ws = load(session, self.policy_ref, check_files=self.check_files, reuse=self._reusable() and not fresh)
-            if ws.plan_key is not None and not self._reusable():  # the policy's delivery, known now: pull requests
-                ws = load(session, self.policy_ref, check_files=self.check_files)
-            events = events_of(session, ws)
-            state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
-            hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote), ws)
+            # reading only: HEAD (the branch the session checked out) and the records branch are the key's
+            known = {"HEAD": key[0], **({f"refs/remotes/{session.remote}/{RECORDS}": key[1]} if session.remote else {})}
+            with session.git.refs_known(known):
+                ws = load(session, self.policy_ref, check_files=self.check_files, reuse=self._reusable() and not fresh)
+                if ws.plan_key is not None and not self._reusable():  # the policy's delivery, known now: pull requests
+                    ws = load(session, self.policy_ref, check_files=self.check_files)
+                events = events_of(session, ws)
+                state = fold_events(session.delivery, session.git, session.remote, ws, events, self.now)
+                hold = hold_of(session.git, ws.plan.policy, self.now, history_refs(session.git, session.remote), ws)
             self._snapshot = Snapshot(ws, events, state, hold, key, reused=ws.plan_key is not None)
         return self._snapshot
 

@@ -447,3 +447,28 @@ def test_the_upstream_is_read_by_the_branch_s_exact_name(tmp_path):
     assert git.upstream("rel.1") is None and git.upstream("a") is None and git.upstream("local") is None
     subprocess.run(["git", "-C", str(tmp_path), "config", "--add", "branch.main.merge", "refs/heads/next"], check=True)
     assert git.upstream("main") == Upstream("origin", "next")  # the last one, as `git config --get`
+
+
+def test_refs_known_answer_head_and_rev_only_while_a_snapshot_reads(tmp_path):
+    """`Git.refs_known`: the step's snapshot reads HEAD and the records branch once (its
+    key) and its lookups answer from that; before and after, git answers."""
+    import subprocess
+
+    from rollout.git.repo import Git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q",
+                    "--allow-empty", "-m", "one"], check=True)
+    git = Git(tmp_path)
+    head = git.head()
+    records = "refs/remotes/origin/rollout/records"
+    with git.refs_known({"HEAD": "a" * 40, records: None}):
+        assert git.head() == "a" * 40 and git.rev(records) is None
+        assert git.rev("refs/heads/main") == head  # not known: asked of git
+    assert git.head() == head and git.rev(records) is None
+    try:
+        with git.refs_known({"HEAD": "b" * 40}):
+            raise RuntimeError("a failed read")
+    except RuntimeError:
+        pass
+    assert git.head() == head  # forgotten on the way out, whatever happened inside

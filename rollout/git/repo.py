@@ -3,6 +3,7 @@ expensive ones (reading many files, writing many blobs) are one process for all 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -69,11 +70,29 @@ class Git:
         return out or None
 
     def head(self) -> str:
+        known = getattr(self, "_known", None)
+        if known is not None and "HEAD" in known:
+            return known["HEAD"]
         return self.run("rev-parse", "HEAD").strip()
 
     def rev(self, ref: str) -> str | None:
+        known = getattr(self, "_known", None)
+        if known is not None and ref in known:
+            return known[ref]
         out = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
         return out or None
+
+    @contextlib.contextmanager
+    def refs_known(self, known: dict[str, str | None]):
+        """While a caller reads (writes nothing), `head()` and `rev()` of these refs answer
+        from `known`, read together a moment before (None: no such ref), not one git process
+        per look (a waiting `run` step looked up HEAD and the records branch four times in
+        its snapshot)."""
+        self._known = known
+        try:
+            yield
+        finally:
+            self._known = None
 
     def dirty(self) -> list[str]:
         """Changed or untracked paths (ignored files do not count)."""
