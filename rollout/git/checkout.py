@@ -125,7 +125,7 @@ def drop_stale_ref_locks(git) -> list[str]:
     ("remove the file manually to continue"). Remove such locks when they are stale: no
     live process has the file open and no git process is running in this repository. A
     lock that may be live is left alone (and git's own error stays)."""
-    common = Path(git.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    common = git.common_dir()
     locks = [p for p in (common / "refs").rglob("*.lock") if p.is_file()] if (common / "refs").is_dir() else []
     locks += [p for p in (common / "packed-refs.lock", git.git_dir() / "HEAD.lock") if p.is_file()]
     if not locks:

@@ -55,14 +55,20 @@ class Git:
 
     # --- where we are -----------------------------------------------------------------
     def toplevel(self) -> Path | None:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=self.root,
-                             capture_output=True, text=True)
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--path-format=absolute",
+                              "--git-common-dir"], cwd=self.root, capture_output=True, text=True)
         if out.returncode != 0:
             return None
-        top, _, git_dir = out.stdout.strip().partition("\n")
-        if git_dir:
-            self._git_dir = Path(git_dir)  # asked for in the same process: git_dir() needs no other
+        top, *dirs = out.stdout.strip().split("\n")
+        if len(dirs) == 2:  # asked for in the same process: git_dir() and common_dir() need no other
+            self._git_dir, self._common_dir = Path(dirs[0]), Path(dirs[1])
         return Path(top)
+
+    def common_dir(self) -> Path:
+        """The git dir a linked worktree shares with the main one (refs, objects); the git dir itself otherwise."""
+        if not hasattr(self, "_common_dir"):
+            self._common_dir = Path(self.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+        return self._common_dir
 
     def branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
