@@ -19,7 +19,6 @@ from waves.problems import Problem
 from waves.selectors import label_key_problem, label_value_problem
 from rollout.inventory import (argocd_secrets, cluster_api, cluster_profiles, fleet, kustomize_clusters,
                                managed_clusters, rancher_fleet)
-from rollout.inventory import hub as hubs
 from rollout.hubs import client as connected
 from rollout.inventory.duplicates import ARGOCD_SECRETS, duplicates
 from rollout.inventory.entries import Entry, kind_of
@@ -59,6 +58,8 @@ def load_inventory(repo: Path, sources: list[tuple[str, object]], hub=None,
         if isinstance(spec, str):
             result = READERS[kind](repo, spec)
         else:
+            from rollout.inventory import hub as hubs  # a fleet of files never lists (~2 ms of every plan)
+
             hub = hub if hub is not None else connected()
             got = hubs.fetch(hub, kind, spec)
             lists.append(got)
