@@ -323,6 +323,13 @@ def _folder_links(repo: Path, folders: set[str]) -> set[str]:
     return found
 
 
+def folder_link(repo: Path, file: str) -> str | None:
+    """The outermost folder on `file`'s path that is a symbolic link in the work tree, or None."""
+    folder = file.rpartition("/")[0]
+    links = _folder_links(repo, {folder})
+    return next((f for f in _ancestors(folder)[::-1] if f in links), None)
+
+
 def check_pin_files(repo: Path, plan) -> list[Problem]:
     """Every pin must point at a file that exists and is a file, not a symbolic link (its
     edit would be written as the link's target: git keeps the mode), in folders that are
