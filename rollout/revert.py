@@ -19,7 +19,7 @@ from rollout.outcome import Outcome, WaveChange
 from rollout.recorded import recorded_clusters
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
-from rollout.workspace import UsageError
+from rollout.workspace import UsageError, folder_link
 
 
 def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
@@ -179,6 +179,14 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     for cluster, parents in sorted(parents_of.items()):
         for target in pins.get(cluster, []):
             pin = policy.spec.pin[target.pin_index]
+            link = None if target.file in texts or current_texts.get(target.file) is not None else \
+                folder_link(session.repo, target.file)
+            if link is not None:  # not deleted: git keeps the folder's link, the file is read through it
+                why = f"{target.file} is in {link}, a symbolic link (git reads no file there)"
+                out.notes.append(f"cluster {cluster}: {why}: left alone")
+                stays.append(f"{cluster}: {why}")
+                out.left.append((cluster, why))
+                continue
             if target.file not in texts and current_texts.get(target.file) is None:  # deleted since (decommissioned)
                 out.notes.append(f"cluster {cluster}: {target.file} was deleted since: off {plan.revision}, left alone")
                 out.off.append((cluster, target.file))

@@ -289,10 +289,53 @@ def _policy_problem(loaded: LoadedPolicy, problem: Problem) -> Problem:
     return loaded.locate(replace(problem, source=str(loaded.path)))
 
 
+def _ancestors(folder: str) -> list[str]:
+    """`a/b/c` -> [a/b/c, a/b, a]: the folder and the folders above it, in the repo."""
+    out = []
+    while folder:
+        out.append(folder)
+        folder = folder.rpartition("/")[0]
+    return out
+
+
+def _folder_links(repo: Path, folders: set[str]) -> set[str]:
+    """The pinned files' folders and the folders above them that are symbolic links, each
+    told by its parent's listing (one per distinct parent: `apps/{cluster}/values.yaml`
+    lists the repo's top and `apps`, not one lstat per folder)."""
+    import os
+
+    wanted: dict[str, set[str]] = {}  # parent -> the names in it on a pinned file's path
+    seen: set[str] = set()
+    for folder in folders:
+        while folder and folder not in seen:
+            seen.add(folder)
+            parent, _, name = folder.rpartition("/")
+            wanted.setdefault(parent, set()).add(name)
+            folder = parent
+    found: set[str] = set()
+    for parent, names in wanted.items():
+        prefix = parent + "/" if parent else ""
+        try:
+            with os.scandir(repo / parent) as listing:
+                found.update(prefix + e.name for e in listing if e.name in names and e.is_symlink())
+        except OSError:
+            pass  # no such folder: the files in it are missing
+    return found
+
+
+def folder_link(repo: Path, file: str) -> str | None:
+    """The outermost folder on `file`'s path that is a symbolic link in the work tree, or None."""
+    folder = file.rpartition("/")[0]
+    links = _folder_links(repo, {folder})
+    return next((f for f in _ancestors(folder)[::-1] if f in links), None)
+
+
 def check_pin_files(repo: Path, plan) -> list[Problem]:
     """Every pin must point at a file that exists and is a file, not a symbolic link (its
-    edit would be written as the link's target: git keeps the mode): a plan that cannot be
-    carried out is wrong."""
+    edit would be written as the link's target: git keeps the mode), in folders that are
+    no symbolic links either (git keeps the link: a pin written through it commits, in the
+    link's place, a folder of the pinned files alone, every other file of the folder gone
+    from the branch): a plan that cannot be carried out is wrong."""
     import os
     from itertools import repeat
     from operator import itemgetter
@@ -303,7 +346,8 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
     # listing has `name` as a file, as an lstat would say; links are set apart.
     present: set[str] = set()
     links: set[str] = set()
-    for folder in set(map(itemgetter(0), map(str.rpartition, files, repeat("/")))):
+    folders = set(map(itemgetter(0), map(str.rpartition, files, repeat("/"))))
+    for folder in folders:
         prefix = folder + "/" if folder else ""
         try:
             with os.scandir(repo / folder) as listing:
@@ -314,17 +358,32 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
                         links.add(prefix + entry.name)
         except OSError:
             pass  # no such folder (or not one): its files are missing
-    if present.issuperset(files):
+    folder_links = _folder_links(repo, folders)
+    if not folder_links and present.issuperset(files):
         return []
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
     linked: dict[tuple[int, str], list[str]] = {}
+    through: dict[tuple[int, str, str], list[str]] = {}
+    link_above: dict[str, str | None] = {}  # folder -> the outermost link on its path
     for cluster, targets in plan.pins.items():
         for target in targets:
-            if target.file in links:
+            folder = target.file.rpartition("/")[0]
+            above = link_above.get(folder, "")
+            if above == "":
+                above = link_above[folder] = next((f for f in _ancestors(folder)[::-1] if f in folder_links), None)
+            if above is not None:
+                through.setdefault((target.pin_index, target.file, above), []).append(cluster)
+            elif target.file in links:
                 linked.setdefault((target.pin_index, target.file), []).append(cluster)
             elif target.file not in present:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
+    for (index, file, link), clusters in sorted(through.items()):
+        problems.append(Problem(
+            f"{repo / file}: in {repo / link}, a symbolic link (to {os.readlink(repo / link)}), not a folder (the pin "
+            f"for cluster {', '.join(clusters)}): git keeps the link, and a pin written through it would put a folder "
+            "of the pinned files alone in its place; pin the files in the folder it points to",
+            ("spec", "pin", index, "files")))
     for (index, file), clusters in sorted(linked.items()):
         problems.append(Problem(
             f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "

@@ -99,6 +99,20 @@ def test_a_pinned_file_that_is_a_symlink_is_refused_before_anything_is_written(s
         assert re.match(r".*security-patch.yaml:10: spec.pin\[0\].files: ", result.stderr)
 
 
+def test_a_pinned_file_in_a_folder_that_is_a_symlink_is_refused_before_anything_is_written(seed_repo):
+    """git keeps a folder's link: a pin written through it committed a folder of the pinned
+    files alone in its place (the other clusters' Applications gone from the branch)."""
+    apps = seed_repo.root / "argocd/apps"
+    apps.rename(apps.with_name("apps-real"))
+    apps.symlink_to("apps-real")
+    for command in ("validate", "plan"):
+        result = seed_repo.cli(command, "security-patch")
+        assert result.exit_code == 2, result.output
+        assert (f"argocd/apps/prod-us-east-platform.yaml: in {apps}, a symbolic link (to apps-real), not a folder "
+                "(the pin for cluster prod-us-east)") in result.stderr
+        assert re.match(r".*security-patch.yaml:10: spec.pin\[0\].files: ", result.stderr)
+
+
 def test_schema_validates_policies(seed_repo):
     import jsonschema
 

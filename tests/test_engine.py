@@ -197,6 +197,24 @@ def test_revert_restores_bytes_and_is_idempotent(fleet):
     assert refused.returncode == 1 and "was reverted for v1.4.2" in refused.stderr
 
 
+def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
+    """git reads no file under a folder's link (the clusters still run the revision through
+    it): the revert restores nothing, so it is not committed nor recorded as reverted."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
+    (a / "argocd/apps").rename(a / "argocd/apps-real")
+    (a / "argocd/apps").symlink_to("apps-real")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "the folder moved, a link left")
+    git(a, "push", "-q")
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert ("cluster dev-eu-west: argocd/apps/dev-eu-west-platform.yaml is in argocd/apps, a symbolic link (git reads "
+            "no file there)") in result.stdout + result.stderr
+    assert "was deleted since" not in result.stdout + result.stderr
+    assert fleet.remote_log()[0] == "the folder moved, a link left"
+
+
 def test_a_new_revision_starts_a_new_rollout(fleet):
     a = fleet.clone("a")
     assert rollout(a, "advance", "security-patch").returncode == 0

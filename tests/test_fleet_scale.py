@@ -161,7 +161,9 @@ def test_servers_compared_as_text_when_keyed_as_one_by_one(fleet):
 
 _PIN_PATHS = ["apps/a.yaml", "apps/b.yaml", "apps/link.yaml", "apps/dirlink.yaml", "apps/dangling.yaml", "apps/sub.yaml",
               "Apps/a.yaml", "apps/A.yaml", "root.yaml", "none.yaml", "nofolder/x.yaml", "apps//a.yaml", "./apps/a.yaml",
-              "apps/a.yaml/", "apps/sub.yaml/inner.yaml", "root.yaml/x.yaml", "apps/sub.yaml/../a.yaml"]
+              "apps/a.yaml/", "apps/sub.yaml/inner.yaml", "root.yaml/x.yaml", "apps/sub.yaml/../a.yaml",
+              "apps/dirlink.yaml/inner.yaml", "apps/dirlink.yaml/none.yaml", "apps/dirlink.yaml/../a.yaml",
+              "linked/a.yaml", "./linked/b.yaml", "linked/sub.yaml/inner.yaml", "apps/sub.yaml/up/a.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -174,15 +176,19 @@ def pin_tree(tmp_path_factory):
     (repo / "apps/link.yaml").symlink_to("a.yaml")
     (repo / "apps/dirlink.yaml").symlink_to("sub.yaml")
     (repo / "apps/dangling.yaml").symlink_to("gone.yaml")
+    (repo / "linked").symlink_to("apps")
+    (repo / "apps/sub.yaml/up").symlink_to("..")
     return repo
 
 
 @settings(max_examples=40)
 @given(st.lists(st.sampled_from(_PIN_PATHS), max_size=8))
 def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree, paths):
-    """Files count; a symbolic link (to a file, a folder, or nothing) is refused as a link
-    (a pin is written into a file); folders, other cases and missing folders are missing:
-    what os.path.islink and os.path.isfile say of each, one by one."""
+    """Files count; a file in a folder that is a symbolic link (or is below one) is refused
+    naming the link (git keeps the link: a pin written through it would put a folder of the
+    pinned files alone in its place); a symbolic link (to a file, a folder, or nothing) is
+    refused as a link (a pin is written into a file); folders, other cases and missing
+    folders are missing: what os.path.islink and os.path.isfile say of each, one by one."""
     import os
     from types import SimpleNamespace
 
@@ -191,8 +197,19 @@ def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree,
 
     plan = SimpleNamespace(pins={f"c{i}": [PinTarget("argocd-application", path, "f", 0)] for i, path in enumerate(paths)})
     problems = check_pin_files(pin_tree, plan)
-    links = sorted({path for path in paths if os.path.islink(os.path.join(pin_tree, path))})
-    missing = sorted({path for path in paths if path not in links
+
+    def folder_links(path):  # the folders on its path that are links, outermost first
+        parts = path.split("/")[:-1]
+        return [f for f in ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+                if f and os.path.islink(os.path.join(pin_tree, f))]
+
+    through = sorted({path for path in paths if folder_links(path)})
+    assert [p.message.split(": in ")[0] for p in problems[:len(through)]] == [str(pin_tree / path) for path in through]
+    for problem, path in zip(problems, through):
+        assert problem.message.split(": in ")[1].startswith(f"{pin_tree / folder_links(path)[0]}, a symbolic link")
+    problems = problems[len(through):]
+    links = sorted({path for path in paths if path not in through and os.path.islink(os.path.join(pin_tree, path))})
+    missing = sorted({path for path in paths if path not in links and path not in through
                       and not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
     assert [p.message.split(": a symbolic link")[0] for p in problems[:len(links)]] == [str(pin_tree / path) for path in links]
     problems = problems[len(links):]

@@ -151,3 +151,21 @@ def test_servers_found_all_keyed_are_their_own_keys(servers):
 def test_the_usual_servers_are_found_all_keyed(host, port, path, scheme):
     url = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
     assert all_keyed([url, url]) and server_key(url) == url
+
+
+@pytest.mark.parametrize("spelled, same", [
+    ("https://b\u00fccher.example:6443", "https://xn--bcher-kva.example:6443"),
+    ("https://B\u00dcCHER.example/", "https://xn--bcher-kva.example"),
+    ("https://\u4f8b\u3048.\u30c6\u30b9\u30c8", "https://xn--r8jz45g.xn--zckzah"),
+    ("https://\u212a8s.example", "https://k8s.example"),  # the Kelvin sign: NFKC's k, as before
+])
+def test_a_host_in_unicode_is_the_server_its_punycode_names(spelled, same):
+    """One API server spelled in Unicode in one inventory and in punycode in another is one
+    cluster (duplicates: two cluster names for it are refused)."""
+    assert server_key(spelled) == server_key(same) == same
+
+
+def test_a_host_idna_2003_would_map_is_left_as_written():
+    """IDNA 2003 reads `stra\u00dfe` as `strasse`: two domains under IDNA 2008, never made one."""
+    assert server_key("https://stra\u00dfe.example") != server_key("https://strasse.example")
+    assert server_key("https://\u017f.example") != server_key("https://s.example")
