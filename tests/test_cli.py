@@ -172,3 +172,30 @@ def test_the_one_command_app_parses_helps_and_fails_as_the_whole_app(tmp_path):
             whole, alone = (runner.invoke(a, argv, env={"COLUMNS": "120"}) for a in (app, one))
             assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), argv
     assert len(app.registered_commands) == len(names)  # the whole app is left whole
+
+
+def test_an_advance_through_a_linked_folder_writes_nothing(published_seed_repo):
+    """The linked folder committed and pushed: `advance` refuses (exit 2, naming the link)
+    and neither the branch nor its remote moves; nothing of the folder is touched."""
+    import subprocess
+    import sys
+
+    work = published_seed_repo
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+
+    apps = work / "argocd/apps"
+    apps.rename(apps.with_name("apps-real"))
+    apps.symlink_to("apps-real")
+    git("add", "-A")
+    git("commit", "-qm", "apps behind a link")
+    git("push", "-q")
+    before = (git("rev-parse", "HEAD"), git("rev-parse", "origin/main"), sorted(p.name for p in apps.iterdir()))
+    done = subprocess.run([sys.executable, "-m", "rollout", "advance", "security-patch", "--wave", "1"], cwd=work,
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "a symbolic link (to apps-real), not a folder" in done.stderr and "Traceback" not in done.stderr
+    git("fetch", "-q")
+    assert (git("rev-parse", "HEAD"), git("rev-parse", "origin/main"), sorted(p.name for p in apps.iterdir())) == before
+    assert apps.is_symlink() and git("status", "--porcelain") == ""
