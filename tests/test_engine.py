@@ -490,3 +490,52 @@ def test_refs_known_answer_head_and_rev_only_while_a_snapshot_reads(tmp_path):
     except RuntimeError:
         pass
     assert git.head() == head  # forgotten on the way out, whatever happened inside
+
+
+def test_refs_now_reads_head_and_refs_in_one_look_as_head_and_rev_would(tmp_path):
+    """`Git.refs_now` (a read-only `status` reads HEAD and the records branch with it):
+    the same answers as `head()` and `rev()` on a branch, a detached HEAD, a missing ref
+    and a new repository, whose HEAD names no commit (left out: `head()` fails as before)."""
+    from rollout.git.errors import GitError
+    from rollout.git.repo import Git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    git = Git(tmp_path)
+    records, other = "refs/remotes/origin/rollout/records", "refs/remotes/origin/main"
+    assert git.refs_now([records]) == {records: None}
+    with git.refs_known(git.refs_now([records])):
+        with pytest.raises(GitError):
+            git.head()
+    for message in ("one", "two"):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q",
+                        "--allow-empty", "-m", message], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "update-ref", records, "HEAD~1"], check=True)
+    assert git.refs_now([records, other]) == {"HEAD": git.head(), records: git.rev(records), other: None}
+    assert git.rev(records) != git.head()
+    subprocess.run(["git", "-C", str(tmp_path), "checkout", "-q", "--detach", "HEAD~1"], check=True)
+    assert git.refs_now([]) == {"HEAD": git.head()} and git.head() == git.rev(records)
+
+
+def test_git_commands_run_together_answer_as_each_alone_and_fail_as_run_does(tmp_path):
+    """`Git.run_together` (`ls-files` and `diff-files` side by side): each output as `run`
+    gives it, and a failing command raises `run`'s error once every process has ended."""
+    from rollout.git.errors import GitError
+    from rollout.git.repo import Git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    for i in range(2000):  # more than a pipe's buffer of output from each: neither may wait on the other
+        (tmp_path / f"file-{i:05d}.yaml").write_text(f"n: {i}\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    for i in range(0, 2000, 2):
+        (tmp_path / f"file-{i:05d}.yaml").write_text("changed\n")
+    git = Git(tmp_path)
+    listing = ("ls-files", "-s", "-z")
+    changed = ("diff-files", "--name-only", "-z")
+    together = git.run_together(listing, changed)
+    assert together == [git.run(*listing), git.run(*changed)]
+    assert len(together[0].split("\0")) > 2000 and len(together[1].split("\0")) > 1000
+    with pytest.raises(GitError) as alone:
+        git.run("rev-parse", "--verify", "no-such-ref")
+    with pytest.raises(GitError) as both:
+        git.run_together(listing, ("rev-parse", "--verify", "no-such-ref"))
+    assert str(both.value) == str(alone.value)
