@@ -197,6 +197,30 @@ def test_revert_restores_bytes_and_is_idempotent(fleet):
     assert refused.returncode == 1 and "was reverted for v1.4.2" in refused.stderr
 
 
+def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
+    """A pinned file of a wave not out deleted since: the load's warning (not the revert's
+    business otherwise) is said on stderr, line for line as `status` says it, in every
+    format; the revert goes on as without it."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
+    git(a, "rm", "-q", "argocd/apps/prod-us-east-platform.yaml")
+    git(a, "commit", "-qm", "prod-us-east's Application removed by hand")
+    git(a, "push", "-q")
+    status = rollout(a, "status", "security-patch")
+    warned = [line for line in status.stderr.splitlines() if ": warning: " in line]
+    assert len(warned) == 1 and warned[0].endswith(
+        "spec.pin[0].files: warning: argocd/apps/prod-us-east-platform.yaml: file not found (the pin for cluster "
+        "prod-us-east)"), status.stderr
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.splitlines() == warned and "warning" not in result.stdout
+    assert "reverted wave 1 canary: 2 clusters, 2 files" in result.stdout
+    assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    again = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "again", "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["notes"] == ["wave 1 canary is already reverted: nothing to do"]
+    assert again.stderr.splitlines() == warned
+
+
 def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
     """git reads no file under a folder's link (the clusters still run the revision through
     it): the revert restores nothing, so it is not committed nor recorded as reverted."""
