@@ -223,7 +223,8 @@ def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
 
 def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
     """git reads no file under a folder's link (the clusters still run the revision through
-    it): the revert restores nothing, so it is not committed nor recorded as reverted."""
+    it): the revert restores nothing, so it is not committed nor recorded as reverted. The
+    link is said once (its note, its load warning), not once per cluster below it."""
     a = fleet.clone("a")
     assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
     (a / "argocd/apps").rename(a / "argocd/apps-real")
@@ -233,10 +234,20 @@ def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_delet
     git(a, "push", "-q")
     result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert ("cluster dev-eu-west: argocd/apps/dev-eu-west-platform.yaml is in argocd/apps, a symbolic link (git reads "
-            "no file there)") in result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "symbolic link" in line] == [
+        "argocd/apps: a symbolic link (to apps-real; git reads no file there): 2 pinned files (argocd/apps/dev-eu-west-"
+        "platform.yaml, argocd/apps/dev-us-east-platform.yaml; the pins for clusters dev-eu-west, dev-us-east): left "
+        "alone"]
     assert "was deleted since" not in result.stdout + result.stderr
     assert fleet.remote_log()[0] == "the folder moved, a link left"
+    # the load's warning, once for the link (all six clusters' files below it), as status says it
+    status = rollout(a, "status", "security-patch")
+    assert status.returncode == 0, status.stderr
+    warned = [line for line in status.stderr.splitlines() if "symbolic link" in line]
+    assert len(warned) == 1 and ": warning: argocd/apps: a symbolic link (to apps-real), not a folder, holding 6 pinned " \
+        "files (argocd/apps/dev-eu-west-platform.yaml, argocd/apps/dev-us-east-platform.yaml, argocd/apps/prod-eu-west-" \
+        "platform.yaml and 3 more; the pins for clusters dev-eu-west, dev-us-east, prod-eu-west and 3 more)" in warned[0]
+    assert result.stderr.splitlines() == warned
 
 
 def test_a_new_revision_starts_a_new_rollout(fleet):
