@@ -362,6 +362,12 @@ def revert(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "reverted")
+    if outcome.ws is not None:  # on stderr, as status's: a file deleted since, a shared field split, a folder's link
+        from rollout.render.status import status_warnings
+
+        warnings = outcome.ws.warnings
+        _print_warnings(status_warnings(outcome.state, warnings) if outcome.state is not None else warnings,
+                        also_in_output=False)
     outcome.reason = reason
     _notify(root, outcome, policy)
     if outcome.stuck:  # a revert that restores nothing while its clusters stay on the revision: not done

@@ -4,6 +4,7 @@ per wave, published as urgent (a pull request of its own, or a push)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rollout.outcome import Outcome, WaveChange
 from rollout.recorded import recorded_clusters
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
-from rollout.workspace import UsageError, folder_link
+from rollout.workspace import UsageError, folder_link, pinned_under
 
 
 def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
@@ -175,6 +176,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
             before_texts[(parent, file)] = content
     texts, restored = out.texts, out.restored
     fields_done: set[tuple[str, int, str]] = set()
+    through: dict[str, dict[str, list[str]]] = {}  # folder link -> pinned file in it -> its clusters: left alone
     held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
         for target in pins.get(cluster, []):
@@ -183,7 +185,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 folder_link(session.repo, target.file)
             if link is not None:  # not deleted: git keeps the folder's link, the file is read through it
                 why = f"{target.file} is in {link}, a symbolic link (git reads no file there)"
-                out.notes.append(f"cluster {cluster}: {why}: left alone")
+                through.setdefault(link, {}).setdefault(target.file, []).append(cluster)  # one note per link, below
                 stays.append(f"{cluster}: {why}")
                 out.left.append((cluster, why))
                 continue
@@ -234,6 +236,9 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
             fields_done.add((target.file, current.document, current.field))
+    for link, files in sorted(through.items()):  # one line per link, not per cluster: 10,000 may be below one
+        out.notes.append(f"{link}: a symbolic link (to {_link_target(session.repo, link)}; git reads no file there): "
+                         f"{pinned_under(files)}: left alone")
     for key, items in held.items():
         if key in fields_done:
             restored += items
@@ -249,6 +254,13 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     elif not texts and not restored and not out.off:  # nothing known of it: "nothing to restore" would be a guess
         out.stuck = "none of its clusters' pins could be read"
     return out
+
+
+def _link_target(repo: Path, link: str) -> str:
+    try:
+        return os.readlink(repo / link)
+    except OSError:  # gone since the listing that found it
+        return "?"
 
 
 def _gone_pins(session, policy, gone: list[str], pinned_by: dict[str, str]) -> tuple[dict, dict, dict]:

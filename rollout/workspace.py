@@ -330,12 +330,31 @@ def folder_link(repo: Path, file: str) -> str | None:
     return next((f for f in _ancestors(folder)[::-1] if f in links), None)
 
 
+def first_few(items, shown: int = 3) -> str:
+    """`a, b, c and 7 more`: a list said on one line of a sane length, whatever the fleet's size."""
+    items = list(items)
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def pinned_under(files: dict[str, list[str]]) -> str:
+    """`6 pinned files (a.yaml, b.yaml, c.yaml and 3 more; the pins for clusters a, b, c and 3
+    more)`: the pinned files below a folder's link (file -> its clusters), the first few named."""
+    from rollout.render.words import count
+
+    names = sorted(files)
+    clusters = list(dict.fromkeys(c for f in names for c in files[f]))
+    whose = (f"the pin for cluster {clusters[0]}" if len(clusters) == 1 else
+             f"the pins for clusters {first_few(clusters)}")
+    return f"{count(len(names), 'pinned file')} ({first_few(names)}; {whose})"
+
+
 def check_pin_files(repo: Path, plan) -> list[Problem]:
     """Every pin must point at a file that exists and is a file, not a symbolic link (its
     edit would be written as the link's target: git keeps the mode), in folders that are
     no symbolic links either (git keeps the link: a pin written through it commits, in the
     link's place, a folder of the pinned files alone, every other file of the folder gone
-    from the branch): a plan that cannot be carried out is wrong."""
+    from the branch): a plan that cannot be carried out is wrong. A folder's link is one
+    problem naming the link, however many pinned files lie below it."""
     import os
     from itertools import repeat
     from operator import itemgetter
@@ -364,7 +383,8 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
     problems = []
     missing: dict[tuple[int, str], list[str]] = {}
     linked: dict[tuple[int, str], list[str]] = {}
-    through: dict[tuple[int, str, str], list[str]] = {}
+    through: dict[str, dict[str, list[str]]] = {}  # link -> pinned file under it -> its clusters
+    through_pin: dict[str, int] = {}  # link -> the first pin entry with a file under it
     link_above: dict[str, str | None] = {}  # folder -> the outermost link on its path
     for cluster, targets in plan.pins.items():
         for target in targets:
@@ -373,17 +393,18 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
             if above == "":
                 above = link_above[folder] = next((f for f in _ancestors(folder)[::-1] if f in folder_links), None)
             if above is not None:
-                through.setdefault((target.pin_index, target.file, above), []).append(cluster)
+                through.setdefault(above, {}).setdefault(target.file, []).append(cluster)
+                through_pin[above] = min(through_pin.get(above, target.pin_index), target.pin_index)
             elif target.file in links:
                 linked.setdefault((target.pin_index, target.file), []).append(cluster)
             elif target.file not in present:
                 missing.setdefault((target.pin_index, target.file), []).append(cluster)
-    for (index, file, link), clusters in sorted(through.items()):
+    for link, files in sorted(through.items()):  # one line per link, not per file: a fleet may be 10,000 below one
         problems.append(Problem(
-            f"{repo / file}: in {repo / link}, a symbolic link (to {os.readlink(repo / link)}), not a folder (the pin "
-            f"for cluster {', '.join(clusters)}): git keeps the link, and a pin written through it would put a folder "
-            "of the pinned files alone in its place; pin the files in the folder it points to",
-            ("spec", "pin", index, "files")))
+            f"{repo / link}: a symbolic link (to {os.readlink(repo / link)}), not a folder, holding "
+            f"{pinned_under(files)}: git keeps the link, and a pin written through it would put a folder of the "
+            "pinned files alone in its place; pin the files in the folder it points to",
+            ("spec", "pin", through_pin[link], "files")))
     for (index, file), clusters in sorted(linked.items()):
         problems.append(Problem(
             f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "

@@ -197,9 +197,34 @@ def test_revert_restores_bytes_and_is_idempotent(fleet):
     assert refused.returncode == 1 and "was reverted for v1.4.2" in refused.stderr
 
 
+def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
+    """A pinned file of a wave not out deleted since: the load's warning (not the revert's
+    business otherwise) is said on stderr, line for line as `status` says it, in every
+    format; the revert goes on as without it."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
+    git(a, "rm", "-q", "argocd/apps/prod-us-east-platform.yaml")
+    git(a, "commit", "-qm", "prod-us-east's Application removed by hand")
+    git(a, "push", "-q")
+    status = rollout(a, "status", "security-patch")
+    warned = [line for line in status.stderr.splitlines() if ": warning: " in line]
+    assert len(warned) == 1 and warned[0].endswith(
+        "spec.pin[0].files: warning: argocd/apps/prod-us-east-platform.yaml: file not found (the pin for cluster "
+        "prod-us-east)"), status.stderr
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.splitlines() == warned and "warning" not in result.stdout
+    assert "reverted wave 1 canary: 2 clusters, 2 files" in result.stdout
+    assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    again = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "again", "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["notes"] == ["wave 1 canary is already reverted: nothing to do"]
+    assert again.stderr.splitlines() == warned
+
+
 def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
     """git reads no file under a folder's link (the clusters still run the revision through
-    it): the revert restores nothing, so it is not committed nor recorded as reverted."""
+    it): the revert restores nothing, so it is not committed nor recorded as reverted. The
+    link is said once (its note, its load warning), not once per cluster below it."""
     a = fleet.clone("a")
     assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
     (a / "argocd/apps").rename(a / "argocd/apps-real")
@@ -209,10 +234,20 @@ def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_delet
     git(a, "push", "-q")
     result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert ("cluster dev-eu-west: argocd/apps/dev-eu-west-platform.yaml is in argocd/apps, a symbolic link (git reads "
-            "no file there)") in result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "symbolic link" in line] == [
+        "argocd/apps: a symbolic link (to apps-real; git reads no file there): 2 pinned files (argocd/apps/dev-eu-west-"
+        "platform.yaml, argocd/apps/dev-us-east-platform.yaml; the pins for clusters dev-eu-west, dev-us-east): left "
+        "alone"]
     assert "was deleted since" not in result.stdout + result.stderr
     assert fleet.remote_log()[0] == "the folder moved, a link left"
+    # the load's warning, once for the link (all six clusters' files below it), as status says it
+    status = rollout(a, "status", "security-patch")
+    assert status.returncode == 0, status.stderr
+    warned = [line for line in status.stderr.splitlines() if "symbolic link" in line]
+    assert len(warned) == 1 and ": warning: argocd/apps: a symbolic link (to apps-real), not a folder, holding 6 pinned " \
+        "files (argocd/apps/dev-eu-west-platform.yaml, argocd/apps/dev-us-east-platform.yaml, argocd/apps/prod-eu-west-" \
+        "platform.yaml and 3 more; the pins for clusters dev-eu-west, dev-us-east, prod-eu-west and 3 more)" in warned[0]
+    assert result.stderr.splitlines() == warned
 
 
 def test_a_new_revision_starts_a_new_rollout(fleet):

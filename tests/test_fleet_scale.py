@@ -185,8 +185,8 @@ def pin_tree(tmp_path_factory):
 @given(st.lists(st.sampled_from(_PIN_PATHS), max_size=8))
 def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree, paths):
     """Files count; a file in a folder that is a symbolic link (or is below one) is refused
-    naming the link (git keeps the link: a pin written through it would put a folder of the
-    pinned files alone in its place); a symbolic link (to a file, a folder, or nothing) is
+    naming the link, once per link (git keeps the link: a pin written through it would put
+    a folder of the pinned files alone in its place); a symbolic link (to a file, a folder, or nothing) is
     refused as a link (a pin is written into a file); folders, other cases and missing
     folders are missing: what os.path.islink and os.path.isfile say of each, one by one."""
     import os
@@ -203,11 +203,22 @@ def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree,
         return [f for f in ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
                 if f and os.path.islink(os.path.join(pin_tree, f))]
 
-    through = sorted({path for path in paths if folder_links(path)})
-    assert [p.message.split(": in ")[0] for p in problems[:len(through)]] == [str(pin_tree / path) for path in through]
-    for problem, path in zip(problems, through):
-        assert problem.message.split(": in ")[1].startswith(f"{pin_tree / folder_links(path)[0]}, a symbolic link")
-    problems = problems[len(through):]
+    below: dict[str, list[str]] = {}  # outermost link -> the pinned paths below it: one problem each link
+    for path in sorted(set(paths)):
+        if folder_links(path):
+            below.setdefault(folder_links(path)[0], []).append(path)
+    through = [path for files in below.values() for path in files]
+    assert [p.message.split(": a symbolic link")[0] for p in problems[:len(below)]] == [str(pin_tree / f) for f in sorted(below)]
+    for problem, link in zip(problems, sorted(below)):
+        files = below[link]
+        clusters = [f"c{i}" for f in files for i, p in enumerate(paths) if p == f]
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        assert (f"(to {os.readlink(pin_tree / link)}), not a folder, holding {len(files)} pinned "
+                f"file{'s' if len(files) > 1 else ''} ({shown}; the pin") in problem.message
+        assert problem.message.split("; the pin")[1].split("): git keeps")[0] in (
+            f" for cluster {clusters[0]}", "s for clusters " + ", ".join(clusters[:3])
+            + (f" and {len(clusters) - 3} more" if len(clusters) > 3 else ""))
+    problems = problems[len(below):]
     links = sorted({path for path in paths if path not in through and os.path.islink(os.path.join(pin_tree, path))})
     missing = sorted({path for path in paths if path not in links and path not in through
                       and not os.path.isfile(os.path.join(pin_tree, path))})  # a path as given: `a.yaml/` is no file
@@ -216,3 +227,33 @@ def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree,
     assert [p.message.split(": file not found")[0] for p in problems] == [str(pin_tree / path) for path in missing]
     for problem, path in zip(problems, missing):
         assert problem.message.endswith(f"(the pin for cluster {', '.join(f'c{i}' for i, p in enumerate(paths) if p == path)})")
+
+
+def test_a_folder_link_over_many_clusters_is_one_line_naming_the_link_and_how_many(tmp_path):
+    """10,000 clusters' files below one linked folder, two more (one file shared by two
+    clusters) below another: one problem per link, one line each, naming the link, its
+    target, how many pinned files are below it and the first three, then how many more."""
+    from types import SimpleNamespace
+
+    from waves.planner import PinTarget
+    from rollout.workspace import check_pin_files
+
+    (tmp_path / "apps-real").mkdir()
+    (tmp_path / "apps").symlink_to("apps-real")
+    (tmp_path / "team/values").mkdir(parents=True)
+    (tmp_path / "team/values/ok.yaml").write_text("a: 1\n")
+    (tmp_path / "team/linked").symlink_to("values")
+    pins = {f"c{i:05}": [PinTarget("argocd-application", f"apps/c{i:05}/app.yaml", "f", 0)] for i in range(10_000)}
+    pins.update({"t1": [PinTarget("yaml-field", "team/linked/shared.yaml", "f", 1)],
+                 "t2": [PinTarget("yaml-field", "team/linked/shared.yaml", "f", 1)],
+                 "t3": [PinTarget("yaml-field", "team/values/ok.yaml", "f", 1)]})
+    problems = check_pin_files(tmp_path, SimpleNamespace(pins=pins))
+    assert [p.loc for p in problems] == [("spec", "pin", 0, "files"), ("spec", "pin", 1, "files")]
+    assert all(p.is_error and "\n" not in p.message for p in problems)
+    apps, team = (p.message for p in problems)
+    assert apps.startswith(f"{tmp_path / 'apps'}: a symbolic link (to apps-real), not a folder, holding 10000 pinned "
+                           "files (apps/c00000/app.yaml, apps/c00001/app.yaml, apps/c00002/app.yaml and 9997 more; the "
+                           "pins for clusters c00000, c00001, c00002 and 9997 more): git keeps the link"), apps
+    assert team.startswith(f"{tmp_path / 'team/linked'}: a symbolic link (to values), not a folder, holding 1 pinned "
+                           "file (team/linked/shared.yaml; the pins for clusters t1, t2): git keeps the link"), team
+
