@@ -221,6 +221,28 @@ def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
     assert again.stderr.splitlines() == warned
 
 
+def test_advance_and_run_print_the_warnings_loading_produced_as_status_does(fleet):
+    """A warning of the load (a wave that claims no cluster): `advance` (every format) and
+    each `run` step say it on stderr, line for line as `status` does; what they do is what
+    they do without it."""
+    a = fleet.clone("a")
+    policy = a / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("  constraints:", "    - name: qa\n"
+                                                 "      selector: {matchLabels: {environment: qa}}\n  constraints:"))
+    git(a, "commit", "-qam", "a qa wave, no cluster in it yet")
+    git(a, "push", "-q")
+    warned = [line for line in rollout(a, "status", "security-patch").stderr.splitlines() if ": warning: " in line]
+    assert len(warned) == 1 and "wave qa claims no cluster" in warned[0], warned
+    dry = rollout(a, "advance", "security-patch", "--wave", "1", "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stderr.splitlines() == warned and "warning" not in dry.stdout
+    done = rollout(a, "advance", "security-patch", "--wave", "1")
+    assert done.returncode == 0 and done.stderr.splitlines() == warned, done.stdout + done.stderr
+    step = rollout(a, "run", "security-patch")
+    assert [line for line in step.stderr.splitlines() if ": warning: " in line] == warned, step.stderr
+    assert "warning" not in step.stdout and "waiting" in step.stdout, step.stdout
+
+
 def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
     """git reads no file under a folder's link (the clusters still run the revision through
     it): the revert restores nothing, so it is not committed nor recorded as reverted. The
