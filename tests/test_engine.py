@@ -272,6 +272,33 @@ def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_delet
     assert result.stderr.splitlines() == warned
 
 
+def test_a_revert_with_a_pinned_file_made_a_link_restores_the_others_and_leaves_the_link(fleet):
+    """A pinned file replaced by a symbolic link after the advance: git's blob is the link's
+    target, not the YAML, and a revert written there would put a file in the link's place.
+    The revert takes the wave's other cluster back, leaves the link alone and says so
+    (it used to stop, exit 2, on "no Application document", blocking the whole wave)."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
+    file = a / "argocd/apps/dev-eu-west-platform.yaml"
+    (a / "argocd/real-dev-eu-west.yaml").write_text(file.read_text())
+    file.unlink()
+    file.symlink_to("../real-dev-eu-west.yaml")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "a pinned file made a link")
+    git(a, "push", "-q")
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "symbolic link" in line] == [
+        "argocd/apps/dev-eu-west-platform.yaml is a symbolic link (to ../real-dev-eu-west.yaml): a revert written there "
+        "would put a file in the link's place; pin the file it points to (the pin for cluster dev-eu-west): left alone"]
+    assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    assert pinned(a, "dev-us-east") != "v1.4.2" and os.path.islink(file)
+    assert "v1.4.2" in (a / "argocd/real-dev-eu-west.yaml").read_text()  # the link's file still on the revision
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    assert status["waves"][0]["status"] == "reverted"
+    assert status["waves"][0]["clustersStillOnRevision"] == ["dev-eu-west"]  # said, never hidden
+
+
 def test_a_new_revision_starts_a_new_rollout(fleet):
     a = fleet.clone("a")
     assert rollout(a, "advance", "security-patch").returncode == 0
