@@ -68,7 +68,7 @@ def server_key(url: str) -> str:
 # port, no leading zero, no trailing slash, nothing to strip): its key is itself. Only
 # ASCII, only the usual form: what this does not match is keyed one by one.
 _PORT = r"(?:0|[1-9][0-9]{0,4})"
-_HOST = r"[a-z0-9.-]*[a-z0-9-]"  # no trailing dot: `a.example.` is keyed as `a.example`
+_HOST = r"[a-z0-9.-]+(?<!\.)"  # no trailing dot: `a.example.` is keyed as `a.example`
 _KEYED = (rf"(?:https://{_HOST}(?::(?!443(?![0-9])){_PORT})?|http://{_HOST}(?::(?!80(?![0-9])){_PORT})?)"
           r"(?:/[^?#@\n]*[^?#@/\s])?")
 _ALL_KEYED = re.compile(rf"(?:{_KEYED}\n)*+{_KEYED}")  # possessive: a line never gives back its end (3x faster)
