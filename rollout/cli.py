@@ -693,6 +693,7 @@ def status(
 
         page = _engine_errors(lambda: status_page(root, policy))
         sys.stdout.write(render_html(page))
+        _print_warnings(page.warnings, also_in_output=False)  # in the page, and on stderr as every format says them
         _say_unread(page.state)
         return
     ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused

@@ -222,9 +222,9 @@ def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
 
 
 def test_advance_and_run_print_the_warnings_loading_produced_as_status_does(fleet):
-    """A warning of the load (a wave that claims no cluster): `advance` (every format) and
-    each `run` step say it on stderr, line for line as `status` does; what they do is what
-    they do without it."""
+    """A warning of the load (a wave that claims no cluster): `advance` (every format),
+    each `run` step and `status --format html` (on its page too) say it on stderr, line for
+    line as `status` does; what they do is what they do without it."""
     a = fleet.clone("a")
     policy = a / "rollouts/security-patch.yaml"
     policy.write_text(policy.read_text().replace("  constraints:", "    - name: qa\n"
@@ -233,6 +233,9 @@ def test_advance_and_run_print_the_warnings_loading_produced_as_status_does(flee
     git(a, "push", "-q")
     warned = [line for line in rollout(a, "status", "security-patch").stderr.splitlines() if ": warning: " in line]
     assert len(warned) == 1 and "wave qa claims no cluster" in warned[0], warned
+    page = rollout(a, "status", "security-patch", "--format", "html")
+    assert page.returncode == 0 and page.stderr.splitlines() == warned
+    assert "<li>warning: wave qa claims no cluster</li>" in page.stdout
     dry = rollout(a, "advance", "security-patch", "--wave", "1", "--dry-run", "--format", "json")
     assert dry.returncode == 0, dry.stderr
     assert dry.stderr.splitlines() == warned and "warning" not in dry.stdout
