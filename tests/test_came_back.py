@@ -332,3 +332,27 @@ def test_a_pin_set_off_by_hand_halts_run_until_a_person_lifts_it(work):
     assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
     assert "Rollout-Rejoins: dev-east=" in git(work, "log", "-1", "--format=%B")
     assert _status(work)["status"] == "complete"
+
+
+# --- what the pinned field holds now: a hot-fix to a newer revision, pinned back on a lift ----
+
+
+def test_what_the_next_run_does_with_a_cluster_a_lifted_halt_names():
+    from waves.drift import pin_back
+
+    newer = pin_back("a", "v2", ("values/a.yaml", "v2.1"), (1, "canary"))
+    assert newer.startswith("a (values/a.yaml holds v2.1) is pinned back to v2 by the next run, as a late join of wave 1 canary")
+    assert pin_back("a", "v2", ("values/a.yaml", "v2"), (1, "canary")) == \
+        "a (values/a.yaml holds v2 again): the next run pins nothing for it"
+    assert "no wave of the plan" in pin_back("a", "v2", None, None)
+    assert "the pin finds nothing in values/a.yaml) is pinned back to v2" in pin_back("a", "v2", ("values/a.yaml", None), (1, "c"))
+    # the fold carries the value read into every line that names the cluster
+    plan, events = _plan(), _out()
+    edit = [Change("c", "hand", "values/c.yaml", subject="c to v3")]
+    state = fold(plan, events, T0 + 5, {**ALL, "c": False}, changes=edit, found={"c": ("values/c.yaml", "v3")})
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert "c: values/c.yaml holds v3, not v2: set off by hand (c to v3)" in halt.reason
+    events.append(Event("halt", T0 + 6, "halt", "p", "v2", "prod", advance="adv2", reason=halt.reason, off=halt.off))
+    assert fold(plan, events, T0 + 6, {**ALL, "c": False}, changes=edit).wave(2).halt_off == (("c", "hand"),)
+    events.append(Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt"))
+    assert fold(plan, events, T0 + 7, {**ALL, "c": False}, changes=edit).wave(2).halt_off == ()
