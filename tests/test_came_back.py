@@ -339,7 +339,7 @@ def test_a_pin_set_off_by_hand_halts_run_until_a_person_lifts_it(work):
 NEWER = "image:\n  tag: v2.1\n"  # on-call's hot-fix, newer than the rollout's v2
 
 
-def test_a_pin_hot_fixed_to_a_newer_value_is_named_everywhere(work):
+def test_a_pin_hot_fixed_to_a_newer_value_is_named_everywhere_and_lifting_the_halt_says_it_pins_it_back(work):
     _ok(work, "run", "p")  # prod out: complete
     (work / "values/dev-east.yaml").write_text(NEWER)
     _push(work, "dev-east hot-fixed to v2.1")
@@ -358,6 +358,13 @@ def test_a_pin_hot_fixed_to_a_newer_value_is_named_everywhere(work):
     (record,) = [m for m in git(work, "log", "--format=%B%x00").split("\0") if "Rollout-Action: halt" in m]
     assert "values/dev-east.yaml holds v2.1, not v2" in record and f"Rollout-Off-Revision: dev-east={edit}" in record
 
+    lifted = _ok(work, "resume", "p", "--halt", "--reason", "dev-east is meant to run v2")
+    assert ("dev-east (values/dev-east.yaml holds v2.1) is pinned back to v2 by the next run, as a late join of "
+            "wave 1 canary; to keep it out of this rollout, take it out of the plan instead") in lifted, lifted
+    assert lifted.count("pinned back") == 1
+    _ok(work, "run", "p")  # what the line said: pinned back over v2.1
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
 
 
 def test_what_a_pinned_field_holds_is_read_only_for_a_cluster_off_the_revision(work, monkeypatch):
