@@ -409,11 +409,13 @@ def test_what_the_next_run_does_with_a_cluster_a_lifted_halt_names():
     from waves.drift import pin_back
 
     newer = pin_back("a", "v2", ("values/a.yaml", "v2.1"), (1, "canary"))
-    assert newer.startswith("a (values/a.yaml holds v2.1) is pinned back to v2 by the next run, as a late join of wave 1 canary")
+    assert newer.startswith("a (values/a.yaml holds v2.1) is pinned back to v2 by the next run, "
+                            "as a late join of wave 1 canary")
     assert pin_back("a", "v2", ("values/a.yaml", "v2"), (1, "canary")) == \
         "a (values/a.yaml holds v2 again): the next run pins nothing for it"
     assert "no wave of the plan" in pin_back("a", "v2", None, None)
-    assert "the pin finds nothing in values/a.yaml) is pinned back to v2" in pin_back("a", "v2", ("values/a.yaml", None), (1, "c"))
+    nothing = pin_back("a", "v2", ("values/a.yaml", None), (1, "c"))
+    assert "the pin finds nothing in values/a.yaml) is pinned back to v2" in nothing
     # the fold carries the value read into every line that names the cluster
     plan, events = _plan(), _out()
     edit = [Change("c", "hand", "values/c.yaml", subject="c to v3")]
