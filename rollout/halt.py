@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from waves.drift import pin_back
 from rollout.outcome import Outcome, WaveChange
+from rollout.reuse import found_values
 from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish
 from rollout.git.history import lift_message, policy_digest
@@ -37,6 +39,29 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
                 tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
                                                                     halt, reason, who, digest, epoch=state.epoch))
                 outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
+        outcome.notes += pin_back_lines(ws, state.halts)
         return outcome, base, tip
 
     return publish(session, attempt, record=True)
+
+
+SHOWN = 10  # pin-back lines said one by one; the rest counted
+
+
+def pin_back_lines(ws, halts) -> list[str]:
+    """One line per cluster the lifted halts name as set off the revision (`Rollout-Off-Revision`):
+    what the next `run` does with it, with what its file holds now (a person who hot-fixed it
+    to a newer revision sees that lifting pins it back: a downgrade). Only their files are read."""
+    plan = ws.plan
+    clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
+    if not clusters:
+        return []
+    found = found_values(ws, clusters[:SHOWN])
+    lines = []
+    for cluster in clusters[:SHOWN]:
+        number = plan.wave_of.get(cluster)
+        wave = (number, plan.wave(number).name) if number is not None else None
+        lines.append(pin_back(cluster, plan.revision, found.get(cluster), wave))
+    if len(clusters) > SHOWN:
+        lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
+    return lines

@@ -150,6 +150,50 @@ def pinned_facts(pin, text: str | None, located, cluster: str, labels: dict, rev
     return Pinned(holds, pinned_application(pin, located, cluster, labels))
 
 
+def found_values(ws, clusters) -> dict[str, tuple[str, str | None]]:
+    """cluster -> (file, what its pinned field holds now; None: the pin finds nothing there,
+    or the file is missing or broken) of its first pin off the revision (its first pin when
+    all hold it), for `clusters` only: the few off the revision (waves/drift.py's `found`),
+    never the whole fleet; nothing is read when there are none. The files the checks just
+    parsed are not read again. A cluster the plan does not pin is left out."""
+    from rollout.manifests.document import read_manifest
+    from rollout.manifests.edit import PinError, parse, read_pin
+    from rollout.yamlfile import YamlError
+    from waves.templates import MissingLabel
+
+    plan, policy = ws.plan, ws.loaded.policy
+    wanted = [c for c in dict.fromkeys(clusters) if plan.pins.get(c)]
+    if not wanted:
+        return {}
+    labels = {c.name: c.labels for c in plan.targets}
+    parsed: dict[str, tuple] = {}
+    inspection = ws.inspection
+    if inspection is not None and not getattr(inspection, "stands_in", False):
+        parsed = {t.file: (t.text, t.located) for t in inspection.targets}
+    out: dict[str, tuple[str, str | None]] = {}
+    for cluster in wanted:
+        for target in plan.pins[cluster]:
+            if target.file not in parsed:
+                try:
+                    text = read_manifest(ws.repo / target.file)
+                    parsed[target.file] = (text, parse(text, target.file))
+                except (YamlError, PinError, OSError):
+                    parsed[target.file] = (None, None)
+            text, located = parsed[target.file]
+            value = None
+            if located is not None:
+                try:
+                    value = read_pin(text, policy.spec.pin[target.pin_index], cluster, labels.get(cluster, {}),
+                                     target.file, located=located).old
+                except (PinError, MissingLabel):
+                    value = None
+            out.setdefault(cluster, (target.file, value))
+            if value != plan.revision:
+                out[cluster] = (target.file, value)
+                break
+    return out
+
+
 def pinned_application(pin, located, cluster: str, labels: dict) -> tuple[str | None, dict] | None:
     """(the Application's name, what "at the pin" means) for a pin of an Application
     (argocd-application, argocd-application-image) in its parsed file; None for other pins."""

@@ -26,6 +26,7 @@ from rollout.git.history import history_refs, pin_changes, read_events
 from rollout.git.repo import Git, Upstream
 from rollout.outcome import Outcome
 from rollout.recorded import degrade
+from rollout.reuse import found_values
 from rollout.trust import pinned_now, screen_for, unreleased
 from rollout.workspace import UsageError, Workspace, load_workspace
 
@@ -225,18 +226,19 @@ def fold_events(delivery, git: Git, remote: str | None, ws: Workspace, events, n
     proposals = delivery.proposals(git, remote, plan, epoch_of(counted, plan.policy, plan.revision),
                                    screen.good if screen.trust is not None else None)
     if after is not None:  # the files and their history as read before this step's writes
-        known, changes = getattr(ws, "_drift_read", (at_revision, None))
+        known, changes, found = getattr(ws, "_drift_read", (at_revision, None, None))
         known = {**known, **dict.fromkeys(after, True)} if known is not None else None
     else:
         known = at_revision if at_revision is not None else pinned_now(ws, git)
         off = off_now(plan, counted, known)
-        changes = None
+        changes = found = None
         if off:  # rare: a cluster the epoch pinned is off the revision now (came back on an old pin, a hand edit)
             pins = {p for commits in off.values() for p in commits}
             since = next((e.commit for e in counted if e.commit in pins), None)
             changes = pin_changes(git, off, {c: [t.file for t in plan.pins.get(c, ())] for c in off}, since)
-        ws._drift_read = (known, changes)
-    state = fold(plan, counted, now, known, proposals, changes)
+            found = found_values(ws, off)  # what their files hold now: theirs only, never the fleet's
+        ws._drift_read = (known, changes, found)
+    state = fold(plan, counted, now, known, proposals, changes, found)
     if screen.trust is None:
         return state
     ours = {e.commit for e in events if e.revision == plan.revision}

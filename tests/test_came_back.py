@@ -332,3 +332,97 @@ def test_a_pin_set_off_by_hand_halts_run_until_a_person_lifts_it(work):
     assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
     assert "Rollout-Rejoins: dev-east=" in git(work, "log", "-1", "--format=%B")
     assert _status(work)["status"] == "complete"
+
+
+# --- what the pinned field holds now: a hot-fix to a newer revision, pinned back on a lift ----
+
+NEWER = "image:\n  tag: v2.1\n"  # on-call's hot-fix, newer than the rollout's v2
+
+
+def test_a_pin_hot_fixed_to_a_newer_value_is_named_everywhere_and_lifting_the_halt_says_it_pins_it_back(work):
+    _ok(work, "run", "p")  # prod out: complete
+    (work / "values/dev-east.yaml").write_text(NEWER)
+    _push(work, "dev-east hot-fixed to v2.1")
+    edit = git(work, "rev-parse", "HEAD").strip()
+
+    (off,) = _status(work)["waves"][0]["offRevision"]
+    assert (off["cluster"], off["why"], off["commit"], off["found"]) == ("dev-east", "edited", edit, "v2.1")
+    assert off["reason"].startswith("dev-east: values/dev-east.yaml holds v2.1, not v2: set off by ")
+    table = _ok(work, "status", "p")
+    assert f"wave 1 canary: dev-east: values/dev-east.yaml holds v2.1, not v2: set off by {edit[:12]}" in table, table
+    assert "`dev-east` (holds v2.1)" in _ok(work, "status", "p", "-f", "markdown")
+
+    halted = rollout(work, "run", "p")
+    assert halted.returncode == 1 and "values/dev-east.yaml holds v2.1, not v2" in halted.stdout, halted.stdout
+    git(work, "pull", "-q")
+    (record,) = [m for m in git(work, "log", "--format=%B%x00").split("\0") if "Rollout-Action: halt" in m]
+    assert "values/dev-east.yaml holds v2.1, not v2" in record and f"Rollout-Off-Revision: dev-east={edit}" in record
+
+    lifted = _ok(work, "resume", "p", "--halt", "--reason", "dev-east is meant to run v2")
+    assert ("dev-east (values/dev-east.yaml holds v2.1) is pinned back to v2 by the next run, as a late join of "
+            "wave 1 canary; to keep it out of this rollout, take it out of the plan instead") in lifted, lifted
+    assert lifted.count("pinned back") == 1
+    _ok(work, "run", "p")  # what the line said: pinned back over v2.1
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2\n"
+
+
+def test_what_a_pinned_field_holds_is_read_only_for_a_cluster_off_the_revision(work, monkeypatch):
+    """A step where every pin holds reads no pinned file for it (a warm `status` opens none);
+    with one cluster set off, only that cluster's file."""
+    from rollout.status import status
+
+    _ok(work, "run", "p")  # complete
+    status(work, "p")  # the facts kept: a second look needs no pinned file
+    assert _opened_values(lambda: status(work, "p")) == set()
+    (work / "values/dev-east.yaml").write_text(NEWER)
+    _push(work, "dev-east hot-fixed to v2.1")
+    status(work, "p")
+    opened = _opened_values(lambda: status(work, "p"))
+    (drift,) = status(work, "p")[1].wave(1).off
+    assert opened == {"dev-east.yaml"} and (drift.found, drift.found_file) == ("v2.1", "values/dev-east.yaml")
+
+
+_WATCHED: list[set] = []
+
+
+def _opened_values(look) -> set:
+    """The files under values/ that `look()` opens, seen by an audit hook (Python's own `open` event)."""
+    import sys
+
+    if not hasattr(_opened_values, "hooked"):
+        def hook(event, args):
+            if event == "open" and _WATCHED and isinstance(args[0], (str, Path)) and "/values/" in str(args[0]):
+                _WATCHED[-1].add(Path(args[0]).name)
+
+        sys.addaudithook(hook)
+        _opened_values.hooked = True
+    _WATCHED.append(set())
+    try:
+        look()
+    finally:
+        seen = _WATCHED.pop()
+    return seen
+
+
+def test_what_the_next_run_does_with_a_cluster_a_lifted_halt_names():
+    from waves.drift import pin_back
+
+    newer = pin_back("a", "v2", ("values/a.yaml", "v2.1"), (1, "canary"))
+    assert newer.startswith("a (values/a.yaml holds v2.1) is pinned back to v2 by the next run, "
+                            "as a late join of wave 1 canary")
+    assert pin_back("a", "v2", ("values/a.yaml", "v2"), (1, "canary")) == \
+        "a (values/a.yaml holds v2 again): the next run pins nothing for it"
+    assert "no wave of the plan" in pin_back("a", "v2", None, None)
+    nothing = pin_back("a", "v2", ("values/a.yaml", None), (1, "c"))
+    assert "the pin finds nothing in values/a.yaml) is pinned back to v2" in nothing
+    # the fold carries the value read into every line that names the cluster
+    plan, events = _plan(), _out()
+    edit = [Change("c", "hand", "values/c.yaml", subject="c to v3")]
+    state = fold(plan, events, T0 + 5, {**ALL, "c": False}, changes=edit, found={"c": ("values/c.yaml", "v3")})
+    (halt,) = decide(plan, state, {}, FakeHold())
+    assert "c: values/c.yaml holds v3, not v2: set off by hand (c to v3)" in halt.reason
+    events.append(Event("halt", T0 + 6, "halt", "p", "v2", "prod", advance="adv2", reason=halt.reason, off=halt.off))
+    assert fold(plan, events, T0 + 6, {**ALL, "c": False}, changes=edit).wave(2).halt_off == (("c", "hand"),)
+    events.append(Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt"))
+    assert fold(plan, events, T0 + 7, {**ALL, "c": False}, changes=edit).wave(2).halt_off == ()

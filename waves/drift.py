@@ -16,11 +16,16 @@ cluster runs the old pin (docs/inventory.md, "A cluster that comes back").
 - **unknown**: no commit since its pin changed its files (an edit not committed yet, the
   policy's pin or file template changed, or the history cannot be read): never
   `complete`, and `run` halts.
+
+What its pinned field holds now (`found`: a hot-fix to a newer revision, an old pin) is read
+by the shell for these clusters only (none on a step where every pin holds): lifting a halt
+pins it back to the revision, a downgrade when the person's value was newer, so every line
+that names it says what the file holds (docs/operating.md, "A pin set off by hand").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 CAME_BACK, EDITED, DELETED, UNKNOWN = "came-back", "edited", "deleted", "unknown"
 
@@ -48,6 +53,10 @@ class Drift:
     file: str | None = None
     subject: str = ""
     record: bool = False  # that commit is a record of this rollout (not a person's edit)
+    # what its pinned field holds now (None: the pin finds nothing, or its file is missing), in
+    # `found_file` (its first pin off the revision); `found_file` None: not read (the shell did not)
+    found: str | None = None
+    found_file: str | None = None
 
     @property
     def key(self) -> str:
@@ -55,18 +64,30 @@ class Drift:
         that set it off, else the pin it left (a later edit is a new key: a new halt)."""
         return self.commit or self.pin
 
+    def holds(self, revision: str) -> str:
+        """`values/a.yaml holds v2.1, not v2`: what its pinned field holds now; '' when not read."""
+        if self.found_file is None:
+            return ""
+        if self.found is None:
+            return f"{self.found_file}: the pin finds nothing, not {revision}"
+        return f"{self.found_file} holds {self.found}, not {revision}"
+
     def why(self, revision: str) -> str:
-        """One line: what happened to it."""
+        """One line: what happened to it, and what its pinned field holds now when read."""
         commit = f"{self.commit[:12]}" + (f" ({self.subject})" if self.subject else "") if self.commit else ""
+        holds = self.holds(revision)
         if self.kind == CAME_BACK:
             return (f"{self.cluster}: came back off {revision}: {self.file} was deleted by {commit} after "
-                    f"{self.pin[:12]} pinned it, and is back on another pin")
+                    f"{self.pin[:12]} pinned it, and is back on another pin" + (f" ({holds})" if holds else ""))
         if self.kind == DELETED:
             return f"{self.cluster}: {self.file} was deleted by {commit} after {self.pin[:12]} pinned it"
         if self.kind == EDITED:
             by = "a rollout record" if self.record else "a commit that is not a record of this rollout"
+            if holds:
+                return f"{self.cluster}: {holds}: set off by {commit}, {by}, after {self.pin[:12]} pinned it"
             return f"{self.cluster}: {self.file} set off {revision} by {commit}, {by}, after {self.pin[:12]} pinned it"
-        return (f"{self.cluster}: off {revision} since {self.pin[:12]} pinned it, and no commit since changed its "
+        return (f"{self.cluster}: off {revision}" + (f" ({holds})" if holds else "")
+                + f" since {self.pin[:12]} pinned it, and no commit since changed its "
                 "files but records of other policies (an edit not committed yet, the policy's pin or files changed, or "
                 "another policy pinning the same field)")
 
@@ -81,9 +102,10 @@ def suspects(pins: dict[str, list[str]], planned, at_revision: dict[str, bool] |
 
 
 def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[str] | frozenset = frozenset(),
-           policy: str | None = None) -> dict[str, Drift]:
+           policy: str | None = None, found: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Drift]:
     """Why each cluster of `off` (cluster -> its pins, oldest first) is off, from `changes`
     (newest first; None: not read). `ours`: this rollout's commits (a record is no hand edit).
+    `found`: cluster -> (file, what its pinned field holds now), as the shell read it.
     A record of another policy (`Change.policy`: one pinning its own field of a shared file) is
     not why: it neither names a new edit (a halt lifted would come back with each of its
     advances) nor hides a person's edit made after a cluster came back. Only such records
@@ -116,7 +138,26 @@ def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[st
         else:
             out[cluster] = Drift(cluster, EDITED, pin, newest.commit, newest.file, newest.subject,
                                  record=newest.commit in ours)
+    for cluster, (file, value) in (found or {}).items():
+        if cluster in out:
+            out[cluster] = replace(out[cluster], found=value, found_file=file)
     return out
+
+
+def pin_back(cluster: str, revision: str, found: tuple[str, str | None] | None, wave: tuple[int, str] | None) -> str:
+    """What the next `run` does with a cluster a lifted halt named as set off the revision
+    (`rollout resume --halt`): `found` (its file, what its pinned field holds now; None: not
+    pinned by the plan now), `wave` (number, name) the plan puts it in (None: none). One line:
+    lifting a halt on a cluster hot-fixed to a newer revision pins it back, a downgrade."""
+    if wave is None or found is None:
+        return f"{cluster} is in no wave of the plan now: the next run pins nothing for it"
+    file, value = found
+    if value == revision:
+        return f"{cluster} ({file} holds {revision} again): the next run pins nothing for it"
+    holds = f"{file} holds {value}" if value is not None else f"the pin finds nothing in {file}"
+    return (f"{cluster} ({holds}) is pinned back to {revision} by the next run, as a late join of wave {wave[0]} "
+            f"{wave[1]}; to keep it out of this rollout, take it out of the plan instead "
+            "(docs/operating.md#a-pin-set-off-by-hand)")
 
 
 def pairs(text: str) -> tuple[tuple[str, str], ...]:

@@ -130,6 +130,7 @@ class WaveState:
     proposal: Proposal | None = None  # proposed: the pull request that carries the advance
     halt_commit: str | None = None  # a halt record of its advance (or of a late join of it), not lifted: nothing starts
     halt_reason: str | None = None
+    halt_off: tuple[tuple[str, str], ...] = ()  # that halt's clusters set off the revision (`Rollout-Off-Revision`)
     joins: list[JoinState] = field(default_factory=list)  # its late joins, oldest first
     own: list[str] = field(default_factory=list)  # what its first advance pinned: its own gate's clusters
     gone: list[str] = field(default_factory=list)  # pinned, and in no wave of the plan now (left the inventory)
@@ -225,12 +226,14 @@ class RolloutState:
 
 
 def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool] | None = None,
-         proposals: dict[str, Proposal] | None = None, changes: list[Change] | None = None) -> RolloutState:
+         proposals: dict[str, Proposal] | None = None, changes: list[Change] | None = None,
+         found: dict[str, tuple[str, str | None]] | None = None) -> RolloutState:
     """Wave statuses at `now`. `events` oldest first; only this policy, revision and epoch
     count. `at_revision[cluster]` tells whether the cluster's files hold the revision now;
     `proposals[wave name]` the pull request a wave's advance waits in; `changes` the
     commits that changed the files of the clusters pinned and off the revision since their
-    pins (`pinned_off`: the shell reads them only when there are such; newest first)."""
+    pins (`pinned_off`: the shell reads them only when there are such; newest first), and
+    `found` what their pinned fields hold now (cluster -> (file, value)), read only for them."""
     epoch = epoch_of(events, plan.policy, plan.revision)
     mine = [e for e in events if e.policy == plan.policy and e.revision == plan.revision and e.epoch == epoch]
     by_wave: dict[str, list[Event]] = {}
@@ -239,7 +242,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
 
     pinned_in_epoch = {c for e in mine if e.action == ADVANCE for c in e.clusters}
     # pinned, and off the revision by the files: why (waves/drift.py); a halt's lifting lets them join again
-    off = drifts(pinned_off(plan, mine, at_revision), changes, {e.commit for e in events}, plan.policy)
+    off = drifts(pinned_off(plan, mine, at_revision), changes, {e.commit for e in events}, plan.policy, found)
     lifted = _lifted(mine)
     states = []
     for wave in plan.waves:
@@ -280,9 +283,10 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 if join is not None:
                     join.halt_commit, join.halt_reason = event.commit, event.reason
             elif event.action == HALT and _judged(event, first):
-                state.halt_commit, state.halt_reason = event.commit, event.reason
+                state.halt_commit, state.halt_reason, state.halt_off = event.commit, event.reason, event.off
             elif event.action == LIFT and event.lifts == state.halt_commit:
                 state.halt_commit = state.halt_reason = None
+                state.halt_off = ()
             elif event.action == LIFT and any(j.halt_commit == event.lifts for j in state.joins):
                 for j in state.joins:
                     if j.halt_commit == event.lifts:
@@ -297,6 +301,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
                 passes.append(event)
         if state.advance_commit is None:  # never advanced: no record of it counts
             state.halt_commit = state.halt_reason = None
+            state.halt_off = ()
         else:  # the first pass recorded once the bake was over (one made during it never counts)
             # what its advances pinned, in the order they pinned it: its gate's clusters
             state.pinned = list(dict.fromkeys(c for e in by_wave.get(wave.name, []) if e.action == ADVANCE

@@ -186,7 +186,8 @@ def state_dict(plan, state) -> dict:
 
 def _drift_dict(state, d, again: bool) -> dict:
     return {"cluster": d.cluster, "why": d.kind, "commit": d.commit, "file": d.file, "pinnedBy": d.pin,
-            "joinsAgain": again, "reason": d.why(state.revision)}
+            "joinsAgain": again, "reason": d.why(state.revision),
+            "found": d.found}  # what its pinned field holds now (null: the pin finds nothing, the file is missing)
 
 
 def render(plan, state, fmt: str, hold=None) -> None:

@@ -25,11 +25,12 @@ def still_on(state, w, shown: int | None = 5, name=str) -> str:
 
 
 def off_revision(state, w, shown: int | None = 5, name=str) -> str:
-    """`off v2 since pinned (a person's edit: a person decides): a +2; came back on another
-    pin (a late join again): b` for a wave out whose pinned clusters' files are off the
+    """`off v2 since pinned (a person's edit: a person decides): a (holds v2.1) +2; came back
+    on another pin (a late join again): b (holds v1)` for a wave out whose pinned clusters' files are off the
     revision (waves/drift.py); '' for none."""
-    def listed(drifts):
-        names = ", ".join(name(d.cluster) for d in drifts[:shown])
+    def listed(drifts):  # each with what its pinned field holds now, when read (a newer value: a pin back downgrades)
+        names = ", ".join(name(d.cluster) + (f" (holds {d.found})" if d.found is not None else "")
+                          for d in drifts[:shown])
         return names + (f" +{len(drifts) - shown}" if shown and len(drifts) > shown else "")
 
     parts = []
