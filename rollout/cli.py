@@ -178,6 +178,18 @@ def plan(
         print(plan_graph.mermaid(ws.plan) if format is PlanFormat.mermaid else plan_graph.dot(ws.plan))
 
 
+def _print_load_warnings(outcome) -> None:
+    """What loading the policy, the inventory and the files warned of, on stderr as `status`
+    says it (a file deleted since, a shared field split, a folder's link, a wave that claims
+    no cluster), after an advance's or a revert's outcome, in every --format."""
+    if outcome.ws is not None:
+        from rollout.render.status import status_warnings
+
+        warnings = outcome.ws.warnings
+        _print_warnings(status_warnings(outcome.state, warnings) if outcome.state is not None else warnings,
+                        also_in_output=False)
+
+
 def _print_warnings(warnings, also_in_output: bool) -> None:
     from rollout.render.problems import problem_line
 
@@ -337,6 +349,7 @@ def advance(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, dry_run, push, message, force, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "would advance" if dry_run else "advanced")
+    _print_load_warnings(outcome)
     if not dry_run:
         _notify(root, outcome, policy)
 
@@ -362,12 +375,7 @@ def revert(
     root = repo_root(repo, policy)
     outcome = _engine_errors(lambda: run(root, policy, wave, all_waves, reason, push, delivery=_mode(delivery)))
     _print_outcome(outcome, format.value, "reverted")
-    if outcome.ws is not None:  # on stderr, as status's: a file deleted since, a shared field split, a folder's link
-        from rollout.render.status import status_warnings
-
-        warnings = outcome.ws.warnings
-        _print_warnings(status_warnings(outcome.state, warnings) if outcome.state is not None else warnings,
-                        also_in_output=False)
+    _print_load_warnings(outcome)
     outcome.reason = reason
     _notify(root, outcome, policy)
     if outcome.stuck:  # a revert that restores nothing while its clusters stay on the revision: not done
@@ -685,6 +693,7 @@ def status(
 
         page = _engine_errors(lambda: status_page(root, policy))
         sys.stdout.write(render_html(page))
+        _print_warnings(page.warnings, also_in_output=False)  # in the page, and on stderr as every format says them
         _say_unread(page.state)
         return
     ws, state, hold = _engine_errors(lambda: run(root, policy))  # the hold: change windows and who paused

@@ -20,6 +20,7 @@ def status_page(repo: Path, policy_ref: str, verdicts: list | None = None, now: 
     gate verdicts too (a wave whose gates failed or cannot see shows so, as in `run`'s table)."""
     from rollout.controls import hold_at
     from rollout.git.repo import Git
+    from rollout.render.status import status_warnings
     from rollout.session import clock
     from rollout.status import status
 
@@ -28,7 +29,8 @@ def status_page(repo: Path, policy_ref: str, verdicts: list | None = None, now: 
     git = Git(repo)
     named = [c for w in state.waves for c in (w.advance_commit, w.verify_commit, w.halt_commit, w.revert_commit) if c]
     return Page(ws.plan, state, now, "status", hold_at(repo, ws, now),
-                {v.number: v for v in verdicts or ()}, records(git, named), links(git, ws))
+                {v.number: v for v in verdicts or ()}, records(git, named), links(git, ws),
+                warnings=tuple(status_warnings(state, ws.warnings)))  # as the table says them
 
 
 def plan_page(ws, now: int | None = None) -> Page:

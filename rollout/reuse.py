@@ -350,8 +350,9 @@ def _listing(git, files: list[str], known: str | None = None) -> tuple[str | Non
     same: no need to look at them one by one (the blobs are not given then)."""
     folders = sorted({f.rpartition("/")[0] for f in files})
     specs = ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
-    out = git.run("ls-files", "-s", "-z", *specs)
-    modified = git.run("diff-files", "--name-only", "--relative", "-z", *specs).split("\0")
+    out, changed = git.run_together(("ls-files", "-s", "-z", *specs),
+                                    ("diff-files", "--name-only", "--relative", "-z", *specs))
+    modified = changed.split("\0")
     digest = hashlib.sha256(out.encode()).hexdigest()
     if digest == known and not any(modified):
         return digest, {}

@@ -20,7 +20,7 @@ from rollout.outcome import Outcome, WaveChange
 from rollout.recorded import recorded_clusters
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
-from rollout.workspace import UsageError, folder_link, pinned_under
+from rollout.workspace import UsageError, first_few, folder_link, pinned_under
 
 
 def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
@@ -169,6 +169,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
         stays += [f"{c} left the inventory: its pin {untold[c]} needs labels known nowhere now" for c in sorted(untold)]
         out.left += [(c, f"left the inventory: its pin {untold[c]} needs labels known nowhere now") for c in sorted(untold)]
     current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in pins.get(c, [])}))
+    links = {f for f, mode in session.git.modes(tip).items() if mode == "120000" and f in current_texts}
     before_texts: dict[tuple[str, str], bytes | None] = {}
     for parent in {p for parents in parents_of.values() for p in parents}:
         files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in pins.get(c, [])})
@@ -177,6 +178,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     texts, restored = out.texts, out.restored
     fields_done: set[tuple[str, int, str]] = set()
     through: dict[str, dict[str, list[str]]] = {}  # folder link -> pinned file in it -> its clusters: left alone
+    linked: dict[str, list[str]] = {}  # why a pinned file that is a link is left alone -> its clusters
     held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
         for target in pins.get(cluster, []):
@@ -186,6 +188,12 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
             if link is not None:  # not deleted: git keeps the folder's link, the file is read through it
                 why = f"{target.file} is in {link}, a symbolic link (git reads no file there)"
                 through.setdefault(link, {}).setdefault(target.file, []).append(cluster)  # one note per link, below
+                stays.append(f"{cluster}: {why}")
+                out.left.append((cluster, why))
+                continue
+            if target.file in links and target.file not in texts:  # a link in git: its blob is a path, not the YAML
+                why = f"{target.file} is a symbolic link (to {current_texts[target.file].decode(errors='replace')})"
+                linked.setdefault(why, []).append(cluster)  # one note per file, below
                 stays.append(f"{cluster}: {why}")
                 out.left.append((cluster, why))
                 continue
@@ -236,6 +244,9 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
             fields_done.add((target.file, current.document, current.field))
+    for why, clusters in sorted(linked.items()):  # a revert written through it would make the link a file
+        out.notes.append(f"{why}: a revert written there would put a file in the link's place; pin the file it "
+                         f"points to (the pin for cluster{'s' if len(clusters) > 1 else ''} {first_few(clusters)}): left alone")
     for link, files in sorted(through.items()):  # one line per link, not per cluster: 10,000 may be below one
         out.notes.append(f"{link}: a symbolic link (to {_link_target(session.repo, link)}; git reads no file there): "
                          f"{pinned_under(files)}: left alone")

@@ -50,6 +50,7 @@ class Step:
     head: str = ""  # the branch's commit after the step (the key of a halt's notification)
     sinks: tuple = ()  # spec.notify
     exit_code: int = 0
+    load_warnings: list[str] = field(default_factory=list)  # what loading warned of, as `status` says it (stderr)
 
     def waves(self) -> list[dict]:
         """Every wave of the plan, its status after the step and its gates' verdict."""
@@ -74,7 +75,8 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
     stepper = Stepper(session, policy_ref, now)
     snap = stepper.snapshot()  # and the delivery's set-up check (exit 2)
     ws, state = snap.ws, snap.state
-    result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify)
+    result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify,
+                  load_warnings=_warning_lines(ws, state))
     result.notes += session.notes  # an interrupted publish finished first
     try:
         return _step(session, stepper, kube, now, result)
@@ -83,6 +85,13 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
         latest = stepper.latest()  # what the step's writes were decided on (read afresh for them)
         if latest is not None:
             result.policy, result.revision, result.plan = latest.ws.plan.policy, latest.ws.plan.revision, latest.ws.plan
+
+
+def _warning_lines(ws, state) -> list[str]:
+    from rollout.render.problems import problem_line
+    from rollout.render.status import status_warnings
+
+    return [problem_line(p) for p in status_warnings(state, ws.warnings)]
 
 
 def _step(session, stepper, kube, now, result) -> Step:
@@ -349,9 +358,14 @@ def run(repo: Path, policy_ref: str, kubeconfig: str | None, push: bool | None, 
     log: list[str] = []
     deadline = time.monotonic() + timeout
     result = None
+    warned: list[str] = []
     try:
         while True:
             result = step(repo, policy_ref, kube, push, delivery)
+            if result.load_warnings != warned:  # on stderr, as `status` says them; with --wait, once until they change
+                warned = result.load_warnings
+                for line in warned:
+                    print(line, file=sys.stderr, flush=True)
             if fmt == "json":
                 print(json.dumps(result.as_dict()), flush=True)
             elif live is not None:

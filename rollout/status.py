@@ -10,7 +10,7 @@ from waves.state import RolloutState
 from rollout.delivery import delivery_for
 from rollout.errors import InvalidInput
 from rollout.git import checkout
-from rollout.git.history import followed_remote, history_refs, read_events
+from rollout.git.history import RECORDS, followed_remote, history_refs, read_events
 from rollout.git.repo import Git
 from rollout.recorded import degrade
 from rollout.reuse import at_revision
@@ -48,10 +48,13 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
         raise InvalidInput(ws.problems)
     _finish_interrupted_move(git)
     now_ = clock(now)
-    refs = history_refs(git, remote)
-    events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
-    state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_, at_revision(ws, git))
-    return ws, state, hold_of(git, ws.plan.policy, now_, refs, ws) if hold else None
+    # a read-only look: HEAD and the records branch read once, together, after a journaled move was finished
+    with git.refs_known(git.refs_now([f"refs/remotes/{remote}/{RECORDS}"] if remote else [])):
+        refs = history_refs(git, remote)
+        events = read_events(git, refs, ws.plan.policy, arrivals_for=ws.plan.revision)
+        state = fold_events(delivery_for(ws.loaded.policy.spec.delivery), git, remote, ws, events, now_,
+                            at_revision(ws, git))
+        return ws, state, hold_of(git, ws.plan.policy, now_, refs, ws) if hold else None
 
 
 def _finish_interrupted_move(git: Git) -> None:

@@ -221,6 +221,31 @@ def test_revert_prints_the_warnings_loading_produced_as_status_does(fleet):
     assert again.stderr.splitlines() == warned
 
 
+def test_advance_and_run_print_the_warnings_loading_produced_as_status_does(fleet):
+    """A warning of the load (a wave that claims no cluster): `advance` (every format),
+    each `run` step and `status --format html` (on its page too) say it on stderr, line for
+    line as `status` does; what they do is what they do without it."""
+    a = fleet.clone("a")
+    policy = a / "rollouts/security-patch.yaml"
+    policy.write_text(policy.read_text().replace("  constraints:", "    - name: qa\n"
+                                                 "      selector: {matchLabels: {environment: qa}}\n  constraints:"))
+    git(a, "commit", "-qam", "a qa wave, no cluster in it yet")
+    git(a, "push", "-q")
+    warned = [line for line in rollout(a, "status", "security-patch").stderr.splitlines() if ": warning: " in line]
+    assert len(warned) == 1 and "wave qa claims no cluster" in warned[0], warned
+    page = rollout(a, "status", "security-patch", "--format", "html")
+    assert page.returncode == 0 and page.stderr.splitlines() == warned
+    assert "<li>warning: wave qa claims no cluster</li>" in page.stdout
+    dry = rollout(a, "advance", "security-patch", "--wave", "1", "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stderr.splitlines() == warned and "warning" not in dry.stdout
+    done = rollout(a, "advance", "security-patch", "--wave", "1")
+    assert done.returncode == 0 and done.stderr.splitlines() == warned, done.stdout + done.stderr
+    step = rollout(a, "run", "security-patch")
+    assert [line for line in step.stderr.splitlines() if ": warning: " in line] == warned, step.stderr
+    assert "warning" not in step.stdout and "waiting" in step.stdout, step.stdout
+
+
 def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_deleted(fleet):
     """git reads no file under a folder's link (the clusters still run the revision through
     it): the revert restores nothing, so it is not committed nor recorded as reverted. The
@@ -248,6 +273,33 @@ def test_a_revert_through_a_folder_made_a_symlink_is_not_read_as_the_files_delet
         "files (argocd/apps/dev-eu-west-platform.yaml, argocd/apps/dev-us-east-platform.yaml, argocd/apps/prod-eu-west-" \
         "platform.yaml and 3 more; the pins for clusters dev-eu-west, dev-us-east, prod-eu-west and 3 more)" in warned[0]
     assert result.stderr.splitlines() == warned
+
+
+def test_a_revert_with_a_pinned_file_made_a_link_restores_the_others_and_leaves_the_link(fleet):
+    """A pinned file replaced by a symbolic link after the advance: git's blob is the link's
+    target, not the YAML, and a revert written there would put a file in the link's place.
+    The revert takes the wave's other cluster back, leaves the link alone and says so
+    (it used to stop, exit 2, on "no Application document", blocking the whole wave)."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch", "--wave", "1").returncode == 0
+    file = a / "argocd/apps/dev-eu-west-platform.yaml"
+    (a / "argocd/real-dev-eu-west.yaml").write_text(file.read_text())
+    file.unlink()
+    file.symlink_to("../real-dev-eu-west.yaml")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "a pinned file made a link")
+    git(a, "push", "-q")
+    result = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "error rate above 1%")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "symbolic link" in line] == [
+        "argocd/apps/dev-eu-west-platform.yaml is a symbolic link (to ../real-dev-eu-west.yaml): a revert written there "
+        "would put a file in the link's place; pin the file it points to (the pin for cluster dev-eu-west): left alone"]
+    assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
+    assert pinned(a, "dev-us-east") != "v1.4.2" and os.path.islink(file)
+    assert "v1.4.2" in (a / "argocd/real-dev-eu-west.yaml").read_text()  # the link's file still on the revision
+    status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
+    assert status["waves"][0]["status"] == "reverted"
+    assert status["waves"][0]["clustersStillOnRevision"] == ["dev-eu-west"]  # said, never hidden
 
 
 def test_a_new_revision_starts_a_new_rollout(fleet):
@@ -525,3 +577,52 @@ def test_refs_known_answer_head_and_rev_only_while_a_snapshot_reads(tmp_path):
     except RuntimeError:
         pass
     assert git.head() == head  # forgotten on the way out, whatever happened inside
+
+
+def test_refs_now_reads_head_and_refs_in_one_look_as_head_and_rev_would(tmp_path):
+    """`Git.refs_now` (a read-only `status` reads HEAD and the records branch with it):
+    the same answers as `head()` and `rev()` on a branch, a detached HEAD, a missing ref
+    and a new repository, whose HEAD names no commit (left out: `head()` fails as before)."""
+    from rollout.git.errors import GitError
+    from rollout.git.repo import Git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    git = Git(tmp_path)
+    records, other = "refs/remotes/origin/rollout/records", "refs/remotes/origin/main"
+    assert git.refs_now([records]) == {records: None}
+    with git.refs_known(git.refs_now([records])):
+        with pytest.raises(GitError):
+            git.head()
+    for message in ("one", "two"):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q",
+                        "--allow-empty", "-m", message], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "update-ref", records, "HEAD~1"], check=True)
+    assert git.refs_now([records, other]) == {"HEAD": git.head(), records: git.rev(records), other: None}
+    assert git.rev(records) != git.head()
+    subprocess.run(["git", "-C", str(tmp_path), "checkout", "-q", "--detach", "HEAD~1"], check=True)
+    assert git.refs_now([]) == {"HEAD": git.head()} and git.head() == git.rev(records)
+
+
+def test_git_commands_run_together_answer_as_each_alone_and_fail_as_run_does(tmp_path):
+    """`Git.run_together` (`ls-files` and `diff-files` side by side): each output as `run`
+    gives it, and a failing command raises `run`'s error once every process has ended."""
+    from rollout.git.errors import GitError
+    from rollout.git.repo import Git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    for i in range(2000):  # more than a pipe's buffer of output from each: neither may wait on the other
+        (tmp_path / f"file-{i:05d}.yaml").write_text(f"n: {i}\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    for i in range(0, 2000, 2):
+        (tmp_path / f"file-{i:05d}.yaml").write_text("changed\n")
+    git = Git(tmp_path)
+    listing = ("ls-files", "-s", "-z")
+    changed = ("diff-files", "--name-only", "-z")
+    together = git.run_together(listing, changed)
+    assert together == [git.run(*listing), git.run(*changed)]
+    assert len(together[0].split("\0")) > 2000 and len(together[1].split("\0")) > 1000
+    with pytest.raises(GitError) as alone:
+        git.run("rev-parse", "--verify", "no-such-ref")
+    with pytest.raises(GitError) as both:
+        git.run_together(listing, ("rev-parse", "--verify", "no-such-ref"))
+    assert str(both.value) == str(alone.value)

@@ -138,7 +138,8 @@ def test_names_checked_at_once_as_one_by_one(names):
                           st.one_of(st.none(), st.sampled_from(["https://a.example.com:6443", "https://A.example.com:6443/",
                                                                 "https://b.example.com", "https://b.example.com:443",
                                                                 "b.example.com", "http://b.example.com",
-                                                                "https://c.example.com/k8s/c-1"]))),
+                                                                "https://c.example.com/k8s/c-1", "https://a.example.com.:6443",
+                                                                "https://c.example.com./k8s/c-1"]))),
                 max_size=6))
 def test_servers_compared_as_text_when_keyed_as_one_by_one(fleet):
     """Two entries are one server when their keys are; the first entry of that key

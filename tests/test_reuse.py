@@ -357,3 +357,48 @@ def test_a_kept_policy_is_the_policy(source, tmp_path):
     assert loaded.policy is not None, loaded.problems
     kept = unpacked(_packed_policy(loaded.policy)).get("policy")
     assert kept == loaded.policy and kept is not loaded.policy
+
+
+_FIRST_USE_IN_THREADS = r"""
+import pickle, sys, threading
+import yaml
+from pydantic import ValidationError
+from waves.gates.verdict import Verdict
+from waves.model_config import DEFERRED
+from waves.policy import RolloutPolicy
+
+good = yaml.safe_load(open(sys.argv[1]))
+bad = {**good, "spec": {**good["spec"], "wavez": []}}  # a typo: refused, deferred or not
+kept = pickle.loads(pickle.dumps(RolloutPolicy.model_validate(good)))  # as a kept policy comes back
+assert not DEFERRED or Verdict.__pydantic_complete__ is False, "Verdict built before its first use"
+start, results = threading.Barrier(16), []
+
+def first_use(i):
+    start.wait()
+    try:
+        if i % 2:
+            RolloutPolicy.model_validate(bad)
+            results.append("typo accepted")
+        else:
+            results.append(RolloutPolicy.model_validate(good) == kept
+                           and Verdict(state="passed", reason="r").state == "passed")
+    except ValidationError as err:
+        results.append("wavez" in str(err) if i % 2 else f"refused: {err}")
+
+threads = [threading.Thread(target=first_use, args=(i,)) for i in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(results)
+assert results == [True] * 16, results
+"""
+
+
+def test_models_built_on_first_use_validate_as_before_even_sixteen_threads_at_once(tmp_path):
+    """waves/model_config.py: validators are built on first use (a kept policy is never
+    validated again). In a fresh process, the first validations, sixteen threads at once
+    (the observers run in threads), still refuse an unknown key and give the same policy,
+    and a verdict made there is whole: no thread uses a model half built."""
+    done = subprocess.run([__import__("sys").executable, "-c", _FIRST_USE_IN_THREADS,
+                           str(ROOT / "examples/fleet-config/rollouts/security-patch.yaml")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -112,7 +112,7 @@ def test_ipv6_servers_keep_their_brackets():
 _KEYED_PARTS = (["https://", "http://"], ["prod.example.com", "10.0.0.1", "a-b", "x.y-z.k8s.io"],
                 ["", ":6443", ":0", ":8080", ":99999"], ["", "/k8s/clusters/c-1", "/a b", "/\u00e9", "/a//b"])
 _MISSES = (["HTTPS://", "Http://", "ssh://", "", " https://", "https:/"],
-           ["Prod.example.com", "\u212a8s.io", "[::1]", "h\u0131", "x_y", "a b"],
+           ["Prod.example.com", "\u212a8s.io", "[::1]", "h\u0131", "x_y", "a b", "prod.example.com."],
            [":443", ":80", ":0443", ":", ":\u0666443", ":08080"],
            ["/", "/k8s/clusters/c-1/", "/a\n", "/x?y", "/x ", "/x\u00a0", "//", "/a#b", "/u@h"])
 
@@ -163,6 +163,19 @@ def test_a_host_in_unicode_is_the_server_its_punycode_names(spelled, same):
     """One API server spelled in Unicode in one inventory and in punycode in another is one
     cluster (duplicates: two cluster names for it are refused)."""
     assert server_key(spelled) == server_key(same) == same
+
+
+@pytest.mark.parametrize("spelled, same", [
+    ("https://prod.example.com.:6443", "https://prod.example.com:6443"),
+    ("https://Prod.Example.COM./", "https://prod.example.com"),
+    ("https://b\u00fccher.example.", "https://xn--bcher-kva.example"),
+    ("prod.example.com.", "https://prod.example.com"),
+])
+def test_a_fully_qualified_host_is_the_server_without_its_root_dot(spelled, same):
+    """`a.example.` (the root's dot written out, as a kubeconfig may) and `a.example` are one
+    name to DNS: one cluster, so two names for it are refused as for any other spelling."""
+    assert server_key(spelled) == server_key(same) == same
+    assert not all_keyed([spelled])  # never compared as text
 
 
 def test_a_host_idna_2003_would_map_is_left_as_written():

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from waves.model_config import STRICT
 from waves.notify import FromEnv
 
 MODES = ("push", "pull-request")
@@ -15,7 +16,7 @@ PROVIDERS = ("github", "gitlab")
 
 
 class DeliverySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     mode: Literal["push", "pull-request"] = Field(
         default="push", description="push: commit to the branch (as before); pull-request: one pull request per wave.")

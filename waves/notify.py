@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from waves.model_config import STRICT
 
 EVENTS = ("advanced", "passed", "failed", "reverted", "halted", "paused", "resumed", "complete")
 EventName = Literal["advanced", "passed", "failed", "reverted", "halted", "paused", "resumed", "complete"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class FromEnv(_Strict):

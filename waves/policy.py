@@ -13,7 +13,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Discriminator,
-    ConfigDict,
     Field,
     Tag,
     WithJsonSchema,
@@ -21,15 +20,16 @@ from pydantic import (
     model_validator,
 )
 
+from waves.delivery import DeliverySpec
 from waves.durations import Duration
 from waves.gates import GateSpec
+from waves.model_config import STRICT
+from waves.notify import NotifySpec
 from waves.pins import PinSpec
 from waves.selectors import LabelSelector, label_key_problem
 from waves.templates import check_template
-from waves.windows import Window
-from waves.delivery import DeliverySpec
-from waves.notify import NotifySpec
 from waves.trust import TrustSpec
+from waves.windows import Window
 
 API_VERSION = "rollout/v1alpha1"
 
@@ -77,7 +77,7 @@ _WAVE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class Metadata(Strict):

@@ -11,7 +11,9 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+
+from waves.model_config import STRICT
 
 # Kubernetes label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue).
 _NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
@@ -64,7 +66,7 @@ Operator = Literal["In", "NotIn", "Exists", "DoesNotExist"]
 
 
 class Requirement(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     key: LabelKey
     operator: Operator
@@ -106,7 +108,7 @@ class Requirement(BaseModel):
 
 
 class LabelSelector(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     matchLabels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     matchExpressions: tuple[Requirement, ...] = ()

@@ -20,7 +20,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, replace
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from waves.model_config import STRICT
 
 FORGE_IDENTITIES = ("github:", "gitlab:")  # an approver that is a forge's user: their approving review counts
 RELEASING = ("advance", "verify", "approve", "lift", "retry", "resume", "undo")
@@ -28,7 +30,7 @@ STOPPING = ("revert", "halt", "pause")
 
 
 class TrustSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     allowedSigners: str = Field(
         description="A file in the repo in git's ssh allowed_signers format (`principal namespaces=\"git\" "

@@ -18,9 +18,10 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
+from waves.model_config import STRICT
 from waves.problems import Problem
 from waves.templates import MissingLabel, check_template, render
 
@@ -30,7 +31,7 @@ HORIZON = timedelta(days=400)  # next_opening looks this far ahead
 
 
 class Window(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     kind: Literal["allow", "deny"] = Field(description="allow: waves may start inside; deny: never inside.")
     schedule: str = Field(description="When it opens: an RFC 5545 RRULE (FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=9) "

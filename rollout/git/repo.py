@@ -50,6 +50,20 @@ class Git:
             raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
         return result.stdout.decode(errors="replace")
 
+    def run_together(self, *commands: tuple[str, ...]) -> list[str]:
+        """The outputs of several read-only git commands run side by side, each its own
+        process (`ls-files` and `diff-files` of 10,000 pinned files take the time of the
+        longer on two cores, not the sum); the first that fails raises as `run` does,
+        once every process has ended."""
+        procs = [subprocess.Popen(["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for args in commands]
+        ended = [proc.communicate() for proc in procs]  # each pipe drained: none waits on a full one for long
+        for args, proc, (_, err) in zip(commands, procs, ended):
+            if proc.returncode != 0:
+                message = err.decode(errors="replace").strip().splitlines()
+                raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
+        return [out.decode(errors="replace") for out, _ in ended]
+
     def ok(self, *args: str) -> bool:
         return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
 
@@ -87,6 +101,14 @@ class Git:
             return known[ref]
         out = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
         return out or None
+
+    def refs_now(self, refs: list[str]) -> dict[str, str | None]:
+        """HEAD's commit and each of `refs` (full names: `refs/remotes/origin/x`; None where
+        there is none), in one git process, for `refs_known`. HEAD is left out when it
+        names no commit yet (a new repository): `head()` then asks git, and fails as it did."""
+        out = self.run("show-ref", "--head", *refs, check=False)  # exit 1 when only HEAD is missing
+        found = {name: sha for sha, _, name in (line.partition(" ") for line in out.splitlines())}
+        return {**({"HEAD": found["HEAD"]} if "HEAD" in found else {}), **{ref: found.get(ref) for ref in refs}}
 
     @contextlib.contextmanager
     def refs_known(self, known: dict[str, str | None]):

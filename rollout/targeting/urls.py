@@ -51,7 +51,8 @@ _PLAIN_SERVER = re.compile(r"(?i)(https?)://([a-z0-9.-]+)(?::(\d{1,5}))?(/[^?#@]
 
 def server_key(url: str) -> str:
     """An API server URL as `scheme://host[:port]/path`: scheme and host lower-cased
-    (no scheme means https), the scheme's default port and trailing slashes dropped."""
+    (no scheme means https), the scheme's default port, the host's root dot and trailing
+    slashes dropped."""
     text = url.strip()
     plain = _PLAIN_SERVER.fullmatch(text)
     # an ASCII host only: under (?i) the class [a-z] also matches the Kelvin sign and the long s
@@ -59,7 +60,7 @@ def server_key(url: str) -> str:
         scheme, host, port, path = plain.groups()
         scheme = scheme.lower()
         port_text = f":{int(port)}" if port and int(port) != _DEFAULT_PORTS[scheme] else ""
-        return f"{scheme}://{host.lower()}{port_text}{(path or '').rstrip('/')}"
+        return f"{scheme}://{_rooted(host.lower())}{port_text}{(path or '').rstrip('/')}"
     return _server_key_parsed(text)
 
 
@@ -67,7 +68,8 @@ def server_key(url: str) -> str:
 # port, no leading zero, no trailing slash, nothing to strip): its key is itself. Only
 # ASCII, only the usual form: what this does not match is keyed one by one.
 _PORT = r"(?:0|[1-9][0-9]{0,4})"
-_KEYED = (rf"(?:https://[a-z0-9.-]+(?::(?!443(?![0-9])){_PORT})?|http://[a-z0-9.-]+(?::(?!80(?![0-9])){_PORT})?)"
+_HOST = r"[a-z0-9.-]+(?<!\.)"  # no trailing dot: `a.example.` is keyed as `a.example`
+_KEYED = (rf"(?:https://{_HOST}(?::(?!443(?![0-9])){_PORT})?|http://{_HOST}(?::(?!80(?![0-9])){_PORT})?)"
           r"(?:/[^?#@\n]*[^?#@/\s])?")
 _ALL_KEYED = re.compile(rf"(?:{_KEYED}\n)*+{_KEYED}")  # possessive: a line never gives back its end (3x faster)
 
@@ -92,9 +94,15 @@ def _server_key_parsed(text: str) -> str:
     except ValueError:
         return text.lower().rstrip("/")
     port_text = f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else ""
-    host = _ascii_host((parts.hostname or "").lower())
+    host = _rooted(_ascii_host((parts.hostname or "").lower()))
     host = f"[{host}]" if ":" in host else host  # IPv6
     return f"{scheme}://{host}{port_text}{parts.path.rstrip('/')}"
+
+
+def _rooted(host: str) -> str:
+    """A fully qualified name's root dot dropped: `a.example.` and `a.example` are one
+    host to DNS (RFC 1034 3.1), so one cluster (a lone `.` stays)."""
+    return host[:-1] if host.endswith(".") and len(host) > 1 else host
 
 
 def _ascii_host(host: str) -> str:

@@ -7,15 +7,16 @@ only positive evidence fails a cluster; status of an older revision is never jud
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
 from waves.gates.verdict import Verdict, parse_time, seconds_since
+from waves.model_config import STRICT
 from waves.templates import check_template
 
 
 class ArgoCDGateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     context: str | None = Field(
         default=None, description="kubeconfig context of the Argo CD hub (default: current; in-cluster works)."
@@ -40,7 +41,7 @@ class ArgoCDGateConfig(BaseModel):
 
 
 class ArgoCDGate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     argocd: ArgoCDGateConfig
 

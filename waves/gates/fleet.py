@@ -34,10 +34,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
 from waves.gates.verdict import Verdict, parse_time
+from waves.model_config import STRICT
 from waves.problems import Problem
 from waves.templates import check_template
 
@@ -55,7 +56,7 @@ READY, NOT_READY, WAIT_APPLIED, ERR_APPLIED, OUT_OF_SYNC, MODIFIED = (
 
 
 class FleetGateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     context: str | None = Field(
         default=None, description="kubeconfig context of the Fleet manager (a template; default: the current one).")
@@ -79,7 +80,7 @@ class FleetGateConfig(BaseModel):
 
 
 class FleetGate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     fleet: FleetGateConfig
 

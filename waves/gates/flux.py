@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from waves.gates.revisions import matches
 from waves.gates.verdict import Verdict
+from waves.model_config import STRICT
 from waves.templates import check_template
 
 
 class FluxGateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     context: str | None = Field(
         default=None, description="kubeconfig context of the cluster's API, usually '{cluster}'."
@@ -33,7 +34,7 @@ class FluxGateConfig(BaseModel):
 
 
 class FluxGate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     flux: FluxGateConfig
 

@@ -32,10 +32,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
 from waves.gates.verdict import Verdict, parse_time
+from waves.model_config import STRICT
 from waves.problems import Problem
 from waves.templates import check_template
 
@@ -672,7 +673,7 @@ def holds(value: object, pin: str) -> bool:
 
 
 class KStatusGateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     context: str | None = Field(default=None, description="kubeconfig context of the cluster's API, usually '{cluster}'.")
     namespace: str = Field(default="default", description="Namespace of the objects (a template).")
@@ -733,7 +734,7 @@ class KStatusGateConfig(BaseModel):
 
 
 class KStatusGate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     kstatus: KStatusGateConfig
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from waves.gates.verdict import Verdict
+from waves.model_config import STRICT
 from waves.templates import check_template
 
 
 class PrometheusGateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     url: str = Field(description="Base URL of the Prometheus HTTP API.")
     query: str = Field(description="PromQL with {cluster} and {labels.<key>} placeholders.")
@@ -49,7 +50,7 @@ class PrometheusGateConfig(BaseModel):
 
 
 class PrometheusGate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     prometheus: PrometheusGateConfig
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from waves.model_config import FROZEN
 
 
 class Verdict(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = FROZEN
 
     state: str  # passed | pending | failed
     reason: str

@@ -12,8 +12,9 @@ import difflib
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from waves.model_config import STRICT
 from waves.templates import check_template, render
 
 # A resolved path: mapping keys and list indices. Before resolution a step may also be
@@ -31,7 +32,7 @@ class PinTargetError(ValueError):
 
 
 class PinBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     files: str = Field(
         description="Path of the manifest to edit, relative to the repo root; "
