@@ -405,16 +405,36 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
             f"{pinned_under(files)}: git keeps the link, and a pin written through it would put a folder of the "
             "pinned files alone in its place; pin the files in the folder it points to",
             ("spec", "pin", through_pin[link], "files")))
-    for (index, file), clusters in sorted(linked.items()):
+    collapsed = {("linked", i) for i, _ in _per_pin(linked)} | {("missing", i) for i, _ in _per_pin(missing)}
+    for index, group in _per_pin(linked):  # many: one line for the pin entry, not one per file
         problems.append(Problem(
-            f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "
-            f"{', '.join(clusters)}): a pin is written into a file; pin the file it points to",
-            ("spec", "pin", index, "files")))
+            f"{repo}: {pinned_under(group)}: symbolic links, not files: a pin is written into a file; pin the files "
+            "they point to", ("spec", "pin", index, "files")))
+    for (index, file), clusters in sorted(linked.items()):
+        if ("linked", index) not in collapsed:
+            problems.append(Problem(
+                f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "
+                f"{', '.join(clusters)}): a pin is written into a file; pin the file it points to",
+                ("spec", "pin", index, "files")))
+    for index, group in _per_pin(missing):  # a folder deleted: one line, not 10,000
+        problems.append(Problem(f"{repo}: {pinned_under(group)}: files not found", ("spec", "pin", index, "files")))
     for (index, file), clusters in sorted(missing.items()):
-        problems.append(
-            Problem(
-                f"{repo / file}: file not found (the pin for cluster {', '.join(clusters)})",
-                ("spec", "pin", index, "files"),
+        if ("missing", index) not in collapsed:
+            problems.append(
+                Problem(
+                    f"{repo / file}: file not found (the pin for cluster {', '.join(clusters)})",
+                    ("spec", "pin", index, "files"),
+                )
             )
-        )
     return problems
+
+
+ONE_BY_ONE = 10  # pinned files missing (or links) for one pin entry said one line each; more: one line for all
+
+
+def _per_pin(found: dict[tuple[int, str], list[str]]) -> list[tuple[int, dict[str, list[str]]]]:
+    """(pin index, file -> its clusters) of each pin entry with more than ONE_BY_ONE such files."""
+    groups: dict[int, dict[str, list[str]]] = {}
+    for (index, file), clusters in found.items():
+        groups.setdefault(index, {})[file] = clusters
+    return [(index, group) for index, group in sorted(groups.items()) if len(group) > ONE_BY_ONE]

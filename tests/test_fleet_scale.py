@@ -230,6 +230,35 @@ def test_pinned_files_listed_per_folder_are_found_as_a_stat_finds_them(pin_tree,
         assert problem.message.endswith(f"(the pin for cluster {', '.join(f'c{i}' for i, p in enumerate(paths) if p == path)})")
 
 
+def test_many_pinned_files_missing_or_linked_are_one_line_per_pin_entry_a_few_one_each(tmp_path):
+    """A folder of 10,000 pinned files deleted: one line for the pin entry (how many, the
+    first three files and clusters), not 10,000; eleven files that are links: one line too;
+    ten or fewer of either for a pin entry: one line each, naming the file, as before."""
+    from types import SimpleNamespace
+
+    from waves.planner import PinTarget
+    from rollout.workspace import ONE_BY_ONE, check_pin_files
+
+    (tmp_path / "links").mkdir()
+    (tmp_path / "real.yaml").write_text("a: 1\n")
+    for i in range(ONE_BY_ONE + 1):
+        (tmp_path / f"links/l{i:02}.yaml").symlink_to("../real.yaml")
+    pins = {f"c{i:05}": [PinTarget("argocd-application", f"apps/c{i:05}.yaml", "f", 0)] for i in range(10_000)}
+    pins.update({f"l{i:02}": [PinTarget("yaml-field", f"links/l{i:02}.yaml", "f", 1)] for i in range(ONE_BY_ONE + 1)})
+    pins.update({f"m{i}": [PinTarget("yaml-field", f"few/m{i}.yaml", "f", 2)] for i in range(ONE_BY_ONE)})
+    problems = check_pin_files(tmp_path, SimpleNamespace(pins=pins))
+    assert all(p.is_error and "\n" not in p.message for p in problems)
+    assert sorted(p.loc[2] for p in problems) == [0, 1] + [2] * ONE_BY_ONE
+    (apps,) = (p.message for p in problems if p.loc[2] == 0)
+    assert apps == (f"{tmp_path}: 10000 pinned files (apps/c00000.yaml, apps/c00001.yaml, apps/c00002.yaml and 9997 "
+                    "more; the pins for clusters c00000, c00001, c00002 and 9997 more): files not found")
+    (links,) = (p.message for p in problems if p.loc[2] == 1)
+    assert links.startswith(f"{tmp_path}: 11 pinned files (links/l00.yaml, links/l01.yaml, links/l02.yaml and 8 "
+                            "more; the pins for clusters l00, l01, l02 and 8 more): symbolic links, not files"), links
+    few = sorted(p.message for p in problems if p.loc[2] == 2)
+    assert few[0] == f"{tmp_path / 'few/m0.yaml'}: file not found (the pin for cluster m0)"
+
+
 def test_a_folder_link_over_many_clusters_is_one_line_naming_the_link_and_how_many(tmp_path):
     """10,000 clusters' files below one linked folder, two more (one file shared by two
     clusters) below another: one problem per link, one line each, naming the link, its
