@@ -154,8 +154,12 @@ def pin_back(cluster: str, revision: str, found: tuple[str, str | None] | None, 
     file, value = found
     if value == revision:
         return f"{cluster} ({file} holds {revision} again): the next run pins nothing for it"
-    holds = f"{file} holds {value}" if value is not None else f"the pin finds nothing in {file}"
-    return (f"{cluster} ({holds}) is pinned back to {revision} by the next run, as a late join of wave {wave[0]} "
+    if value is None:  # the file missing, or its pinned field gone: nothing for the next run to write into
+        return (f"{cluster}: the pin finds nothing in {file} (missing, or its pinned field gone): the next run cannot "
+                f"pin it back to {revision}; put the file or the field back, or take the cluster out of the plan "
+                "(docs/operating.md#a-pin-set-off-by-hand)")
+    return (f"{cluster} ({file} holds {value}) is pinned back to {revision} by the next run, as a late join of "
+            f"wave {wave[0]} "
             f"{wave[1]}; to keep it out of this rollout, take it out of the plan instead "
             "(docs/operating.md#a-pin-set-off-by-hand)")
 
