@@ -28,13 +28,15 @@ def repo_root(repo: str | None, policy_ref: str | None = None) -> Path:
         as_path = Path(policy_ref)
         if as_path.is_file() and as_path.resolve().parent.name == "rollouts":
             return _shortest(as_path.resolve().parent.parent)
+    here = Path.cwd()
+    if (here / "rollouts").is_dir():  # run from the repo's root, as CI does: no git process to find it
+        return _shortest(here)
     try:
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
         ).stdout.strip()
     except OSError:
         top = ""
-    here = Path.cwd()
     for folder in (here, *here.parents):
         if (folder / "rollouts").is_dir():
             return _shortest(folder)
