@@ -65,7 +65,7 @@ def pin_back_lines(ws, halts, refold=None) -> list[str]:
     off = {c: value != plan.revision for c, (_, value) in found.items()}
     if refold is not None and any(off.values()):
         named = {pair for wave in halts for pair in wave.halt_off}
-        now = refold({**dict.fromkeys(plan.pins, True), **{c: not o for c, o in off.items()}})
+        now = refold({c: not o for c, o in off.items()})  # these clusters only: no other file's history read
         again = {d.cluster: d for wave in now.waves for d in wave.off
                  if d.kind != CAME_BACK and (d.cluster, d.key) not in named}
     lines = []
