@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from waves.drift import pin_back
+from waves.drift import CAME_BACK, pin_back
 from rollout.outcome import Outcome, WaveChange
 from rollout.reuse import found_values
 from rollout.trust import require_signing
-from rollout.session import folded, open_synced, publish
+from rollout.session import clock, events_of, fold_events, folded, open_synced, publish
 from rollout.git.history import lift_message, policy_digest
 from rollout.workspace import UsageError
 
@@ -39,7 +39,8 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
                 tip = session.git.commit_empty_on(tip, lift_message(plan.policy, plan.revision, wave.number, wave.name,
                                                                     halt, reason, who, digest, epoch=state.epoch))
                 outcome.changes.append(WaveChange(wave.number, wave.name, "lift", [], [], commit=tip))
-        outcome.notes += pin_back_lines(ws, state.halts)
+        outcome.notes += pin_back_lines(ws, state.halts, lambda known: fold_events(
+            session.delivery, session.git, session.remote, ws, events_of(session, ws), clock(now), known))
         return outcome, base, tip
 
     return publish(session, attempt, record=True)
@@ -48,20 +49,30 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
 SHOWN = 10  # pin-back lines said one by one; the rest counted
 
 
-def pin_back_lines(ws, halts) -> list[str]:
+def pin_back_lines(ws, halts, refold=None) -> list[str]:
     """One line per cluster the lifted halts name as set off the revision (`Rollout-Off-Revision`):
     what the next `run` does with it, with what its file holds now (a person who hot-fixed it
-    to a newer revision sees that lifting pins it back: a downgrade). Only their files are read."""
+    to a newer revision sees that lifting pins it back: a downgrade). Only their files are read.
+    `refold(at_revision)`: the state folded again with those files' view, for why each is off
+    now (the lift's own fold reads no pinned file): one set off again since the halt (a later
+    edit, a new key) is not let join again by the lift, the next run halts on it."""
     plan = ws.plan
     clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
     if not clusters:
         return []
     found = found_values(ws, clusters[:SHOWN])
+    again = {}
+    off = {c: value != plan.revision for c, (_, value) in found.items()}
+    if refold is not None and any(off.values()):
+        named = {pair for wave in halts for pair in wave.halt_off}
+        now = refold({c: not o for c, o in off.items()})  # these clusters only: no other file's history read
+        again = {d.cluster: d for wave in now.waves for d in wave.off
+                 if d.kind != CAME_BACK and (d.cluster, d.key) not in named}
     lines = []
     for cluster in clusters[:SHOWN]:
         number = plan.wave_of.get(cluster)
         wave = (number, plan.wave(number).name) if number is not None else None
-        lines.append(pin_back(cluster, plan.revision, found.get(cluster), wave))
+        lines.append(pin_back(cluster, plan.revision, found.get(cluster), wave, again.get(cluster)))
     if len(clusters) > SHOWN:
         lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
     return lines

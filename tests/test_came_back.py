@@ -20,7 +20,7 @@ import pytest
 from test_decide import FakeHold
 from test_late_join_shared import git, rollout
 from waves.decide import ADVANCE, HALT, decide, of
-from waves.drift import CAME_BACK, DELETED, EDITED, UNKNOWN, Change, drifts
+from waves.drift import CAME_BACK, DELETED, EDITED, UNKNOWN, Change, Drift, drifts
 from waves.planner import Plan, Wave
 from waves.state import Event, fold
 
@@ -417,6 +417,9 @@ def test_what_the_next_run_does_with_a_cluster_a_lifted_halt_names():
     nothing = pin_back("a", "v2", ("values/a.yaml", None), (1, "c"))
     assert nothing.startswith("a: the pin finds nothing in values/a.yaml (missing, or its pinned field gone): the "
                               "next run cannot pin it back to v2")  # never "pinned back": there is nothing to write
+    later = Drift("a", EDITED, "adv1", "edit2-sha-0123456", "values/a.yaml")  # an edit since the halt: a new halt
+    assert pin_back("a", "v2", ("values/a.yaml", "v2.2"), (1, "canary"), later).startswith(
+        "a (values/a.yaml holds v2.2) was set off again by edit2-sha-01 since the halt: the next run halts on it again")
     # the fold carries the value read into every line that names the cluster
     plan, events = _plan(), _out()
     edit = [Change("c", "hand", "values/c.yaml", subject="c to v3")]
@@ -427,3 +430,25 @@ def test_what_the_next_run_does_with_a_cluster_a_lifted_halt_names():
     assert fold(plan, events, T0 + 6, {**ALL, "c": False}, changes=edit).wave(2).halt_off == (("c", "hand"),)
     events.append(Event("lift", T0 + 7, "lift", "p", "v2", "prod", lifts="halt"))
     assert fold(plan, events, T0 + 7, {**ALL, "c": False}, changes=edit).wave(2).halt_off == ()
+
+
+def test_a_lift_says_the_next_run_halts_again_on_a_cluster_set_off_again_since_its_halt(work):
+    """The halt named dev-east's first edit; a second edit since is a new key (a new halt):
+    lifting the first must not say the next run pins it back, for it halts on the second."""
+    _ok(work, "run", "p")  # complete
+    (work / "values/dev-east.yaml").write_text(NEWER)
+    _push(work, "dev-east hot-fixed to v2.1")
+    assert rollout(work, "run", "p").returncode == 1  # halts naming the first edit
+    git(work, "pull", "-q")
+    (work / "values/dev-east.yaml").write_text("image:\n  tag: v2.2\n")
+    _push(work, "dev-east hot-fixed again to v2.2")
+    again = git(work, "rev-parse", "HEAD").strip()
+
+    lifted = _ok(work, "resume", "p", "--halt", "--reason", "the first edit is understood")
+    assert "pinned back" not in lifted, lifted
+    assert (f"dev-east (values/dev-east.yaml holds v2.2) was set off again by {again[:12]} since the halt: "
+            "the next run halts on it again and pins nothing for it") in lifted, lifted
+    halted = rollout(work, "run", "p")  # what the line said: a new halt, the file left as the person made it
+    assert halted.returncode == 1 and again[:12] in halted.stdout, halted.stdout
+    git(work, "pull", "-q")
+    assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2.2\n"

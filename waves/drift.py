@@ -144,16 +144,24 @@ def drifts(off: dict[str, list[str]], changes: list[Change] | None, ours: set[st
     return out
 
 
-def pin_back(cluster: str, revision: str, found: tuple[str, str | None] | None, wave: tuple[int, str] | None) -> str:
+def pin_back(cluster: str, revision: str, found: tuple[str, str | None] | None, wave: tuple[int, str] | None,
+             again: Drift | None = None) -> str:
     """What the next `run` does with a cluster a lifted halt named as set off the revision
     (`rollout resume --halt`): `found` (its file, what its pinned field holds now; None: not
-    pinned by the plan now), `wave` (number, name) the plan puts it in (None: none). One line:
-    lifting a halt on a cluster hot-fixed to a newer revision pins it back, a downgrade."""
+    pinned by the plan now), `wave` (number, name) the plan puts it in (None: none), `again`
+    (why it is off now, when that is not what the halt named: a later edit is a new key, so a
+    new halt, never a pin back). One line: lifting a halt on a cluster hot-fixed to a newer
+    revision pins it back, a downgrade."""
     if wave is None or found is None:
         return f"{cluster} is in no wave of the plan now: the next run pins nothing for it"
     file, value = found
     if value == revision:
         return f"{cluster} ({file} holds {revision} again): the next run pins nothing for it"
+    if again is not None:
+        held = f"{file} holds {value}" if value is not None else f"the pin finds nothing in {file}"
+        by = f"by {again.commit[:12]} " if again.commit else ""
+        return (f"{cluster} ({held}) was set off again {by}since the halt: the next run halts on it again and "
+                "pins nothing for it (docs/operating.md#a-pin-set-off-by-hand)")
     if value is None:  # the file missing, or its pinned field gone: nothing for the next run to write into
         return (f"{cluster}: the pin finds nothing in {file} (missing, or its pinned field gone): the next run cannot "
                 f"pin it back to {revision}; put the file or the field back, or take the cluster out of the plan "
