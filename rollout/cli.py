@@ -183,11 +183,10 @@ def _print_load_warnings(outcome) -> None:
     says it (a file deleted since, a shared field split, a folder's link, a wave that claims
     no cluster), after an advance's or a revert's outcome, in every --format."""
     if outcome.ws is not None:
-        from rollout.render.status import status_warnings
+        from rollout.render.status import warning_lines
 
-        warnings = outcome.ws.warnings
-        _print_warnings(status_warnings(outcome.state, warnings) if outcome.state is not None else warnings,
-                        also_in_output=False)
+        for line in warning_lines(outcome.state, outcome.ws.warnings):
+            print(line, file=sys.stderr)
 
 
 def _print_warnings(warnings, also_in_output: bool) -> None:

@@ -69,6 +69,8 @@ class Step:
 def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: str | None = None) -> Step:
     """One step on one snapshot: one session, one fetch, one load, one fold, one clock;
     the gates judged once; waves/decide.py decides; rollout/step.py builds and publishes."""
+    from rollout.render.status import warning_lines
+
     session = open_synced(repo, push, delivery)
     kube.forget()
     now = clock()
@@ -76,7 +78,7 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
     snap = stepper.snapshot()  # and the delivery's set-up check (exit 2)
     ws, state = snap.ws, snap.state
     result = Step(ws.plan.policy, ws.plan.revision, state=state, plan=ws.plan, sinks=ws.loaded.policy.spec.notify,
-                  load_warnings=_warning_lines(ws, state))
+                  load_warnings=warning_lines(state, ws.warnings))
     result.notes += session.notes  # an interrupted publish finished first
     try:
         return _step(session, stepper, kube, now, result)
@@ -85,13 +87,6 @@ def step(repo: Path, policy_ref: str, kube, push: bool | None = None, delivery: 
         latest = stepper.latest()  # what the step's writes were decided on (read afresh for them)
         if latest is not None:
             result.policy, result.revision, result.plan = latest.ws.plan.policy, latest.ws.plan.revision, latest.ws.plan
-
-
-def _warning_lines(ws, state) -> list[str]:
-    from rollout.render.problems import problem_line
-    from rollout.render.status import status_warnings
-
-    return [problem_line(p) for p in status_warnings(state, ws.warnings)]
 
 
 def _step(session, stepper, kube, now, result) -> Step:

@@ -72,6 +72,14 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
     return rows
 
 
+def warning_lines(state, warnings) -> list[str]:
+    """The load's warnings as `status` says them (of the rollout folded, when there is one:
+    `status_warnings`), one `file:line: field: warning: ...` line each, for stderr."""
+    from rollout.render.problems import problem_line
+
+    return [problem_line(p) for p in (status_warnings(state, warnings) if state is not None else warnings)]
+
+
 def status_warnings(state, warnings) -> list:
     """The plan's warnings as true of the rollout folded: `wave X claims no cluster` of a
     wave that went out (its clusters all left the inventory since) says what it pinned and
