@@ -20,7 +20,7 @@ from rollout.outcome import Outcome, WaveChange
 from rollout.recorded import recorded_clusters
 from rollout.session import clock, events_of, load, open_synced, publish, wave_ref
 from rollout.trust import counted
-from rollout.workspace import UsageError, first_few, folder_link, pinned_under
+from rollout.workspace import ONE_BY_ONE, UsageError, first_few, folder_link, pinned_under
 
 
 def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reason: str, push: bool | None = None,
@@ -179,6 +179,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     fields_done: set[tuple[str, int, str]] = set()
     through: dict[str, dict[str, list[str]]] = {}  # folder link -> pinned file in it -> its clusters: left alone
     linked: dict[str, list[str]] = {}  # why a pinned file that is a link is left alone -> its clusters
+    deleted: list[tuple[str, str]] = []  # (cluster, its pinned file deleted since): off the revision, left alone
     held: dict[tuple[str, int, str], list[tuple[str, str]]] = {}  # fields that held the revision when pinned
     for cluster, parents in sorted(parents_of.items()):
         for target in pins.get(cluster, []):
@@ -198,7 +199,7 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 out.left.append((cluster, why))
                 continue
             if target.file not in texts and current_texts.get(target.file) is None:  # deleted since (decommissioned)
-                out.notes.append(f"cluster {cluster}: {target.file} was deleted since: off {plan.revision}, left alone")
+                deleted.append((cluster, target.file))  # said below: one line each, or one for many
                 out.off.append((cluster, target.file))
                 continue
             now_text = texts.get(target.file) or (current_texts.get(target.file) or b"").decode()
@@ -244,6 +245,10 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
                 texts[target.file] = result.text
             restored.append((cluster, target.file))
             fields_done.add((target.file, current.document, current.field))
+    if len(deleted) > ONE_BY_ONE:  # a folder deleted (decommissioned clusters): one line, not 10,000
+        out.notes.append(f"{pinned_under(_by_file(deleted))} deleted since: off {plan.revision}, left alone")
+    else:
+        out.notes += [f"cluster {c}: {f} was deleted since: off {plan.revision}, left alone" for c, f in deleted]
     for why, clusters in sorted(linked.items()):  # a revert written through it would make the link a file
         out.notes.append(f"{why}: a revert written there would put a file in the link's place; pin the file it "
                          f"points to (the pin for cluster{'s' if len(clusters) > 1 else ''} {first_few(clusters)}): left alone")
@@ -265,6 +270,13 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
     elif not texts and not restored and not out.off:  # nothing known of it: "nothing to restore" would be a guess
         out.stuck = "none of its clusters' pins could be read"
     return out
+
+
+def _by_file(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    files: dict[str, list[str]] = {}
+    for cluster, file in pairs:
+        files.setdefault(file, []).append(cluster)
+    return files
 
 
 def _link_target(repo: Path, link: str) -> str:

@@ -437,3 +437,35 @@ def test_a_live_cluster_deleted_from_the_hub_is_not_dropped_from_its_wave_s_gate
         assert not [s for s in subjects if "region" in s or "passed its gates" in s]
     finally:
         sim.stop()
+
+
+def test_a_revert_of_a_wave_whose_folder_was_deleted_says_it_once_not_once_per_cluster(tmp_path):
+    """Twelve clusters decommissioned with their files after their wave went out: the
+    revert says so in one line (how many files, the first three and their clusters), not
+    twelve; the record names each cluster still (status reads it)."""
+    from conftest import fleet_yaml, make_seed_repo
+
+    clusters = {f"dev-{i:02}": {"environment": "dev", "region": "us-east"} for i in range(12)}
+    clusters["stage-00"] = {"environment": "staging", "region": "us-east"}
+    src = make_seed_repo(tmp_path / "src", clusters=clusters).root
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "init")):
+        _git(src, *args)
+    _git(tmp_path, "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git"))
+    _git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(tmp_path / "work"))
+    work = tmp_path / "work"
+    _ok(work, "advance", "security-patch", "--wave", "1")
+    at = int(_git(work, "log", "-1", "--format=%ct").strip())
+    (work / "fleet/clusters.yaml").write_text(fleet_yaml({"stage-00": clusters["stage-00"]}))
+    for i in range(12):
+        _git(work, "rm", "-q", f"argocd/apps/dev-{i:02}-platform.yaml")
+    _git(work, "commit", "-qam", "the dev clusters decommissioned")
+    _git(work, "push", "-q")
+    back = _rollout(work, "revert", "security-patch", "--wave", "1", "--reason", "decommissioned", now=at + 60)
+    assert back.returncode == 0, back.stdout + back.stderr
+    said = [line for line in back.stdout.splitlines() if "deleted since" in line]
+    assert len(said) == 1 and said[0].strip().startswith(
+        "12 pinned files (argocd/apps/dev-00-platform.yaml, argocd/apps/dev-01-platform.yaml, argocd/apps/dev-02-"
+        "platform.yaml and 9 more; the pins for clusters dev-00, dev-01, dev-02 and 9 more) deleted since: off v1.4.2, "
+        "left alone"), back.stdout
+    record = _git(work, "log", "-1", "--format=%B")
+    assert "Rollout-Action: revert" in record and all(f"dev-{i:02}" in record for i in range(12))
