@@ -610,17 +610,18 @@ def test_git_commands_run_together_answer_as_each_alone_and_fail_as_run_does(tmp
     from rollout.git.repo import Git
 
     subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
-    for i in range(2000):  # more than a pipe's buffer of output from each: neither may wait on the other
-        (tmp_path / f"file-{i:05d}.yaml").write_text(f"n: {i}\n")
+    long = "x" * 120  # long names: more than a pipe's buffer (64 KiB) from each with few files
+    for i in range(600):  # neither process may wait on the other's full pipe
+        (tmp_path / f"{long}-{i:04d}.yaml").write_text(f"n: {i}\n")
     subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
-    for i in range(0, 2000, 2):
-        (tmp_path / f"file-{i:05d}.yaml").write_text("changed\n")
+    for i in range(600):
+        (tmp_path / f"{long}-{i:04d}.yaml").write_text("changed\n")
     git = Git(tmp_path)
     listing = ("ls-files", "-s", "-z")
     changed = ("diff-files", "--name-only", "-z")
     together = git.run_together(listing, changed)
     assert together == [git.run(*listing), git.run(*changed)]
-    assert len(together[0].split("\0")) > 2000 and len(together[1].split("\0")) > 1000
+    assert len(together[0]) > 65536 and len(together[1]) > 65536  # each more than a pipe holds
     with pytest.raises(GitError) as alone:
         git.run("rev-parse", "--verify", "no-such-ref")
     with pytest.raises(GitError) as both:
