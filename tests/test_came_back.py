@@ -452,3 +452,21 @@ def test_a_lift_says_the_next_run_halts_again_on_a_cluster_set_off_again_since_i
     assert halted.returncode == 1 and again[:12] in halted.stdout, halted.stdout
     git(work, "pull", "-q")
     assert (work / "values/dev-east.yaml").read_text() == "image:\n  tag: v2.2\n"
+
+
+def test_the_json_names_what_a_pinned_field_holds_only_when_it_was_read():
+    """`offRevision[].found`: the value, or null when the pin finds nothing in its file (or the
+    file is missing); left out when it was not read (status from the advance records with the
+    hub away), so that null never means two things."""
+    from types import SimpleNamespace
+
+    from rollout.render.status import _drift_dict
+
+    state = SimpleNamespace(revision="v2")
+    read = Drift("a", EDITED, "pin1", "edit1", "values/a.yaml", found="v2.1", found_file="values/a.yaml")
+    nothing = Drift("b", EDITED, "pin1", "edit1", "values/b.yaml", found=None, found_file="values/b.yaml")
+    unread = Drift("c", EDITED, "pin1", "edit1", "values/c.yaml")
+    assert _drift_dict(state, read, False)["found"] == "v2.1"
+    assert "found" in _drift_dict(state, nothing, False) and _drift_dict(state, nothing, False)["found"] is None
+    assert "found" not in _drift_dict(state, unread, False)
+

@@ -195,7 +195,9 @@ def state_dict(plan, state) -> dict:
 def _drift_dict(state, d, again: bool) -> dict:
     return {"cluster": d.cluster, "why": d.kind, "commit": d.commit, "file": d.file, "pinnedBy": d.pin,
             "joinsAgain": again, "reason": d.why(state.revision),
-            "found": d.found}  # what its pinned field holds now (null: the pin finds nothing, the file is missing)
+            # what its pinned field holds now (null: the pin finds nothing, the file is missing); left out when
+            # not read (status from the advance records, the hub away): never a null that means two things
+            **({"found": d.found} if d.found_file is not None else {})}
 
 
 def render(plan, state, fmt: str, hold=None) -> None:
