@@ -80,9 +80,8 @@ def revert_wave(session, ws, state, events, number, reason, tip, outcome, advanc
     msg = revert_message(plan.policy, plan.revision, number, wave.name, found.restored or found.off, reason, digest,
                          advance or ws_state.advance_commit, epoch=state.epoch, late=only is not None,
                          nothing=not found.texts, left=found.left)
-    modes = session.git.modes(tip)
-    if found.texts:
-        tip = session.git.commit_on(tip, {f: t.encode() for f, t in found.texts.items()}, msg, modes)
+    if found.texts:  # with the modes `_restore` read of this same tip: each file keeps its mode
+        tip = session.git.commit_on(tip, {f: t.encode() for f, t in found.texts.items()}, msg, found.modes)
     else:
         tip = session.git.commit_empty_on(tip, msg)
     pairs = found.restored or found.off  # nothing to restore: the clusters it finds off the revision
@@ -111,6 +110,7 @@ class _Restored:
     left: list[tuple[str, str]] = field(default_factory=list)  # (cluster, why) this revert cannot take off the revision
     stuck: str | None = None  # nothing restored and a cluster stays on the revision: why
     skip: bool = False  # nothing to revert at all (reverted already, never advanced, empty): the note says so
+    modes: dict[str, str] = field(default_factory=dict)  # path -> mode in the tip's tree (read once: links, commit)
 
 
 def _restore(session, ws, state, events, number, tip, advance, only) -> _Restored:
@@ -169,7 +169,8 @@ def _restore(session, ws, state, events, number, tip, advance, only) -> _Restore
         stays += [f"{c} left the inventory: its pin {untold[c]} needs labels known nowhere now" for c in sorted(untold)]
         out.left += [(c, f"left the inventory: its pin {untold[c]} needs labels known nowhere now") for c in sorted(untold)]
     current_texts = session.git.read_files(tip, sorted({t.file for c in parents_of for t in pins.get(c, [])}))
-    links = {f for f, mode in session.git.modes(tip).items() if mode == "120000" and f in current_texts}
+    out.modes = session.git.modes(tip)
+    links = {f for f, mode in out.modes.items() if mode == "120000" and f in current_texts}
     before_texts: dict[tuple[str, str], bytes | None] = {}
     for parent in {p for parents in parents_of.values() for p in parents}:
         files = sorted({t.file for c, ps in parents_of.items() if parent in ps for t in pins.get(c, [])})

@@ -407,8 +407,9 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
             f"{pinned_under(files)}: git keeps the link, and a pin written through it would put a folder of the "
             "pinned files alone in its place; pin the files in the folder it points to",
             ("spec", "pin", through_pin[link], "files")))
-    collapsed = {("linked", i) for i, _ in _per_pin(linked)} | {("missing", i) for i, _ in _per_pin(missing)}
-    for index, group in _per_pin(linked):  # many: one line for the pin entry, not one per file
+    many_linked, many_missing = _per_pin(linked), _per_pin(missing)
+    collapsed = {("linked", i) for i, _ in many_linked} | {("missing", i) for i, _ in many_missing}
+    for index, group in many_linked:  # many: one line for the pin entry, not one per file
         problems.append(Problem(
             f"{repo}: {pinned_under(group)}: symbolic links, not files: a pin is written into a file; pin the files "
             "they point to", ("spec", "pin", index, "files")))
@@ -418,7 +419,7 @@ def check_pin_files(repo: Path, plan) -> list[Problem]:
                 f"{repo / file}: a symbolic link (to {os.readlink(repo / file)}), not a file (the pin for cluster "
                 f"{', '.join(clusters)}): a pin is written into a file; pin the file it points to",
                 ("spec", "pin", index, "files")))
-    for index, group in _per_pin(missing):  # a folder deleted: one line, not 10,000
+    for index, group in many_missing:  # a folder deleted: one line, not 10,000
         problems.append(Problem(f"{repo}: {pinned_under(group)}: files not found", ("spec", "pin", index, "files")))
     for (index, file), clusters in sorted(missing.items()):
         if ("missing", index) not in collapsed:
