@@ -46,8 +46,7 @@ class Git:
             env={**os.environ, **(env or {})},
         )
         if check and result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip().splitlines()
-            raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
+            raise _failed(args, result.stderr)
         return result.stdout.decode(errors="replace")
 
     def run_together(self, *commands: tuple[str, ...]) -> list[str]:
@@ -60,8 +59,7 @@ class Git:
         ended = [proc.communicate() for proc in procs]  # each pipe drained: none waits on a full one for long
         for args, proc, (_, err) in zip(commands, procs, ended):
             if proc.returncode != 0:
-                message = err.decode(errors="replace").strip().splitlines()
-                raise GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
+                raise _failed(args, err)
         return [out.decode(errors="replace") for out, _ in ended]
 
     def ok(self, *args: str) -> bool:
@@ -431,6 +429,12 @@ class Git:
                 meta, path = entry.split("\t", 1)
                 staged[path] = meta.split()[1]
         return staged
+
+
+def _failed(args, stderr: bytes) -> GitError:
+    """A git command's failure as one line: its last line of stderr, secrets scrubbed."""
+    message = stderr.decode(errors="replace").strip().splitlines()
+    return GitError(scrubbed(f"git {args[0]}: {message[-1] if message else 'failed'}"))
 
 
 def _alive(pid: int) -> bool:
