@@ -24,7 +24,7 @@ from pathlib import Path
 from waves import fleet_targets
 from waves.pins.base import PinTargetError, format_steps
 from waves.problems import POLICY, Problem
-from waves.templates import MissingLabel, render
+from waves.templates import EmptyLabel, MissingLabel, render, render_path
 from rollout.yamlfile import bulk
 from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
@@ -401,7 +401,12 @@ def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> l
     problems = []
     for cluster in clusters:
         try:
-            file = render(identity.files, cluster.name, cluster.labels)
+            file = render_path(identity.files, cluster.name, cluster.labels)
+        except EmptyLabel as empty:
+            problems.append(Problem(f"cluster {cluster.name} has an empty label {empty.key!r}, which makes "
+                                    f"identity.files the path {empty.path!r}: not a file in the repository",
+                                    ("spec", "identity", "files"), POLICY))
+            continue
         except MissingLabel as missing:
             problems.append(Problem(f"cluster {cluster.name} has no label {missing.key!r} for identity.files",
                                     ("spec", "identity", "files"), POLICY))

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import SEED_POLICY, make_seed_repo
+from conftest import SEED_CLUSTERS, SEED_POLICY, TEST_GIT_IDENTITY, application_yaml, make_seed_repo
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")
 
@@ -66,6 +66,39 @@ def test_each_bad_input_is_one_located_line_and_exit_2(tmp_path, what, old, new,
         assert (int(match["line"]), match["field"]) == (line, field), lines[0]
         assert fragment in match["message"]
     assert repo.snapshot() == before, "nothing is written"
+
+
+def test_an_empty_label_in_a_pinned_path_is_one_located_line_and_exit_2_before_anything_is_written(tmp_path,
+                                                                                                    monkeypatch):
+    """`argocd/{labels.team}/{cluster}-platform.yaml` with one cluster's `team: ""` is
+    `argocd//prod-us-east-platform.yaml`, which the file system reads as
+    `argocd/prod-us-east-platform.yaml`: another file (here one a person left there).
+    plan, validate and advance refuse it alike (advance stopped on git's last guard before:
+    an internal error)."""
+    import subprocess
+
+    for key, value in TEST_GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    clusters = {name: {**labels, "team": "" if name == "prod-us-east" else "apps"} for name, labels in SEED_CLUSTERS.items()}
+    repo = make_seed_repo(tmp_path / "fleet", clusters=clusters, policy=broken(
+        SEED_POLICY, "files: argocd/apps/{cluster}-platform.yaml", "files: argocd/{labels.team}/{cluster}-platform.yaml"))
+    repo.write("argocd/prod-us-east-platform.yaml", application_yaml("prod-us-east"))
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "fleet"]):
+        subprocess.run(["git", *args], cwd=repo.root, check=True, capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo.root, capture_output=True, text=True).stdout
+    before = repo.snapshot()
+    for command in (["plan"], ["validate"], ["advance", "--wave", "1", "--force", "--no-push"]):
+        result = repo.run(command[0], "security-patch", *command[1:])
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        (line,) = result.stderr.splitlines()
+        match = LINE.match(line)
+        assert match and (match["file"], match["line"], match["field"]) == (
+            "rollouts/security-patch.yaml", "10", "spec.pin[0].files"), line
+        assert ("cluster prod-us-east has an empty label 'team', which makes the template "
+                "'argocd/{labels.team}/{cluster}-platform.yaml' the path 'argocd//prod-us-east-platform.yaml'") \
+            in match["message"]
+    assert repo.snapshot() == before, "nothing is written"
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo.root, capture_output=True, text=True).stdout == head
 
 
 def test_all_problems_are_reported_not_only_the_first(tmp_path):

@@ -172,6 +172,25 @@ def test_identity_mismatch_is_refused(tmp_path):
     assert "cluster prod-us-east: cluster-identity has COMPLIANCE=gdpr but the cluster has no label 'compliance'" in bad.stderr
 
 
+def test_an_empty_label_in_identity_files_is_refused_not_read_as_another_file(tmp_path):
+    """identity.files `clusters/{labels.team}/kustomization.yaml` with `team: ""` would read
+    `clusters/kustomization.yaml` (`clusters//kustomization.yaml` to the file system)."""
+    from conftest import SEED_POLICY
+
+    policy_extra = ('  identity:\n    files: clusters/{labels.team}/kustomization.yaml\n    require:\n'
+                    '      CLUSTER_NAME: "{cluster}"\n')
+    clusters = {name: {**labels, "team": name if name != "dev-eu-west" else ""} for name, labels in SEED_CLUSTERS.items()}
+    repo = make_seed_repo(tmp_path / "r", policy=SEED_POLICY + policy_extra, clusters=clusters)
+    for name, labels in clusters.items():
+        repo.write(f"clusters/{labels['team'] or 'dev-eu-west'}/kustomization.yaml", identity_yaml(name, labels))
+    repo.write("clusters/kustomization.yaml", identity_yaml("dev-eu-west", clusters["dev-eu-west"]))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.splitlines() == [
+        f"{repo.root / 'rollouts/security-patch.yaml'}:28: spec.identity.files: cluster dev-eu-west has an empty label 'team', which "
+        "makes identity.files the path 'clusters//kustomization.yaml': not a file in the repository"], bad.stderr
+
+
 def test_revert_restores_bytes_and_is_idempotent(fleet):
     a = fleet.clone("a")
     before = (a / "argocd/apps/dev-eu-west-platform.yaml").read_bytes()

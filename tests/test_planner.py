@@ -214,6 +214,32 @@ def test_pins_render_per_cluster_templates_and_missing_labels_are_errors():
     assert "cluster dev-eu-west has no label 'compliance', which the template '{labels.compliance}/{cluster}.yaml' uses" in errors[0]
 
 
+def test_an_empty_label_that_empties_a_part_of_a_pinned_path_is_an_error_naming_the_path():
+    """`apps/{labels.team}/x.yaml` with `team: ""` is `apps//x.yaml`, which the file system
+    reads as `apps/x.yaml`: another file than the template means. Refused when planned."""
+    fleet = clusters({"a": {"team": "web"}, "b": {"team": ""}})
+    pol = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "apps/{labels.team}/{cluster}.yaml"}])
+    assert errors_of(pol, fleet) == [
+        "spec.pin[0].files: cluster b has an empty label 'team', which makes the template "
+        "'apps/{labels.team}/{cluster}.yaml' the path 'apps//b.yaml': not a file in the repository "
+        "(give the label a value, or leave it out of the template)"]
+    first = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}/{cluster}.yaml"}])
+    assert "the path '/b.yaml'" in errors_of(first, fleet)[0]
+    # an empty value inside a part leaves the path plain: planned as written
+    inside = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "apps/{labels.team}-{cluster}.yaml"}])
+    assert [t.file for t in make_plan(inside, fleet).pins["b"]] == ["apps/-b.yaml"]
+
+
+def test_an_empty_label_that_empties_a_key_of_a_pinned_field_is_an_error():
+    fleet = clusters({"a": {"team": "web"}, "b": {"team": ""}})
+    pol = policy([{"name": "all"}], pin=[{"preset": "yaml-field", "files": "apps/{cluster}.yaml",
+                                          "field": "spec.teams.{labels.team}.tag", "create": True}])
+    assert errors_of(pol, fleet) == [
+        "spec.pin[0].field: cluster b has an empty label 'team', which makes the template "
+        "'spec.teams.{labels.team}.tag' a field with an empty key (give the label a value, or leave it out of the template)"]
+    assert make_plan(pol, fleet[:1]).pins["a"][0].field == "spec.teams.web.tag"
+
+
 def test_gates_default_to_spec_gates_and_a_wave_may_replace_them():
     waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}, "gates": [], "approval": "required"},
              {"name": "rest"}]

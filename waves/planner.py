@@ -23,7 +23,7 @@ from waves.gates import gate_problems
 from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
 from waves.problems import Problem, ProblemError
-from waves.templates import MissingLabel, labels_used, render
+from waves.templates import EmptyLabel, MissingLabel, labels_used, render, render_path
 from waves.windows import resolve as resolve_windows
 
 ABSENT = None  # the "value" of a label a cluster does not have, for isolateBy
@@ -454,8 +454,16 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
         for index, pin in enumerate(specs):
             try:
                 path = pin.files.replace("{cluster}", cluster.name) if named_only[index] else \
-                    render(pin.files, cluster.name, cluster.labels)
+                    render_path(pin.files, cluster.name, cluster.labels)
                 pinned = pin.field_for(cluster.name, cluster.labels) if templated[index] else fields[index]
+            except EmptyLabel as empty:
+                errors.append(Problem(
+                    f"cluster {cluster.name} has an empty label {empty.key!r}, which makes the template "
+                    + (f"{pin.files!r} the path {empty.path!r}: not a file in the repository" if empty.path else
+                       f"{fields[index]!r} a field with an empty key")
+                    + " (give the label a value, or leave it out of the template)",
+                    ("spec", "pin", index, "files" if empty.path else "field")))
+                continue
             except MissingLabel as missing:
                 template, key = (pin.files, "files") if "{labels." + missing.key + "}" in pin.files else (fields[index], "field")
                 errors.append(

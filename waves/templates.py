@@ -17,6 +17,16 @@ class MissingLabel(Exception):
         self.key = key
 
 
+class EmptyLabel(MissingLabel):
+    """A label a path template uses is empty where the path needs a part: `apps/{labels.team}/x.yaml`
+    with `team: ""` is `apps//x.yaml`, which the file system reads as another file (`apps/x.yaml`).
+    A MissingLabel: whoever skips a cluster that lacks a label skips this one too."""
+
+    def __init__(self, key: str, path: str):
+        super().__init__(key)
+        self.path = path
+
+
 def check_template(template: str) -> str:
     """Return `template` unchanged, or raise ValueError naming the bad placeholder."""
     for name in _PLACEHOLDER.findall(template):
@@ -44,6 +54,17 @@ def render(template: str, cluster: str, labels: Mapping[str, str]) -> str:
         if key not in labels:
             raise MissingLabel(key)
         out = out.replace("{labels." + key + "}", labels[key])
+    return out
+
+
+def render_path(template: str, cluster: str, labels: Mapping[str, str]) -> str:
+    """A checked path template (a plain path: no empty part) filled in; raises
+    MissingLabel, or EmptyLabel when an empty label value leaves an empty part."""
+    out = render(template, cluster, labels)
+    if not out or out.startswith("/") or out.endswith("/") or "//" in out:
+        for part in template.split("/"):  # the label to name: one that leaves its part empty
+            if not render(part, cluster, labels):
+                raise EmptyLabel(next((k for k in _label_keys(part) if labels[k] == ""), ""), out)
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from waves.pins.base import PinBase, format_steps, resolve
-from waves.templates import check_template, render
+from waves.templates import EmptyLabel, check_template, labels_used, render
 
 # A key may hold placeholders, whose text (`{labels.env}`) is taken whole: a label's
 # value is filled in after the path is split, so `eu.west` stays one key.
@@ -50,11 +50,15 @@ def _parsed(path: str) -> tuple[PathStep, ...]:
 
 
 def render_steps(steps: list[PathStep], cluster: str, labels: Mapping[str, str]) -> list[PathStep]:
-    """Fill in each step's placeholders (raises MissingLabel)."""
+    """Fill in each step's placeholders (raises MissingLabel; EmptyLabel where an empty
+    label value leaves a key empty: `create: true` would add a key named "")."""
     out: list[PathStep] = []
     for step in steps:
         if isinstance(step, str):
-            out.append(render(step, cluster, labels))
+            key = render(step, cluster, labels)
+            if not key:
+                raise EmptyLabel(next((k for k in labels_used(step) if labels.get(k) == ""), ""), "")
+            out.append(key)
         elif isinstance(step, tuple):
             out.append((render(step[0], cluster, labels), render(step[1], cluster, labels)))
         else:

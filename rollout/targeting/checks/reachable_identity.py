@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from waves.problems import POLICY
-from waves.templates import MissingLabel, render
+from waves.templates import MissingLabel, render, render_path
 
 from rollout.targeting import normal_path
 
@@ -77,9 +77,9 @@ def check(ctx) -> list:
         own = None
         if identity.files:
             try:
-                own = normal_path(render(identity.files, cluster.name, cluster.labels))
+                own = normal_path(render_path(identity.files, cluster.name, cluster.labels))
             except MissingLabel:
-                pass  # reported by the identity.files check
+                pass  # reported by the identity.files check (an empty label too: EmptyLabel)
         by_file: dict[str, list] = {}
         for generator in source.reach.generators:
             by_file.setdefault(generator.file, []).append(generator)
