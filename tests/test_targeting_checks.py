@@ -99,6 +99,33 @@ spec:
                         r"clusters/us-1: no such folder", line) for line in errors(repo, "podinfo"))
 
 
+def test_source_path_with_an_empty_label_is_a_policy_error_not_the_folder_of_every_cluster(tmp_path):
+    """`clusters/{labels.site}` with `site: ""` is `clusters/`: the folder that holds every
+    cluster's, which reaches every release (and would make `clusters` one cluster's folder)."""
+    clusters = {"eu-1": {"site": ""}, "us-1": {"site": "us-1"}}
+    repo = make_seed_repo(tmp_path / "mesh", clusters={})
+    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
+    repo.write("rollouts/podinfo.yaml", """\
+apiVersion: rollout/v1alpha1
+kind: RolloutPolicy
+metadata: {name: podinfo}
+spec:
+  revision: "6.7.1"
+  inventory: [{fleet: fleet/clusters.yaml}]
+  pin: [{preset: flux-helmrelease, files: "releases/{cluster}.yaml"}]
+  waves: [{name: all}]
+  identity: {sourcePath: "clusters/{labels.site}"}
+""")
+    for name in clusters:
+        repo.write(f"releases/{name}.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+                   "metadata: {name: podinfo}\nspec:\n  chart:\n    spec: {chart: podinfo, version: 6.7.0}\n")
+    repo.write("clusters/us-1/kustomization.yaml", "resources:\n  - ../../releases/us-1.yaml\n")
+    repo.write("clusters/kustomization.yaml", "resources:\n  - ../releases/eu-1.yaml\n")
+    assert errors(repo, "podinfo") == [
+        "rollouts/podinfo.yaml:9: spec.identity.sourcePath: cluster eu-1 has an empty label 'site', which makes "
+        "identity.sourcePath the folder 'clusters/'"]
+
+
 def test_source_path_with_a_label_the_cluster_lacks_is_a_policy_error(tmp_path):
     repo = seed(tmp_path, '  identity: {sourcePath: "clusters/{labels.site}"}\n')
     lines = errors(repo)

@@ -63,7 +63,7 @@ def render_path(template: str, cluster: str, labels: Mapping[str, str]) -> str:
     out = render(template, cluster, labels)
     if not out or out.startswith("/") or out.endswith("/") or "//" in out:
         for part in template.split("/"):  # the label to name: one that leaves its part empty
-            if not render(part, cluster, labels):
+            if part and not render(part, cluster, labels):  # (an empty part written so is the validator's)
                 raise EmptyLabel(next((k for k in _label_keys(part) if labels[k] == ""), ""), out)
     return out
 

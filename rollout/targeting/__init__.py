@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waves.problems import POLICY, Problem
-from waves.templates import MissingLabel, render
+from waves.templates import MissingLabel, render_path
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class Context:
             for template in templates:
                 for cluster in self.clusters.values():
                     try:
-                        folder = normal_path(render(template, cluster.name, cluster.labels))
-                    except MissingLabel:
+                        folder = normal_path(render_path(template, cluster.name, cluster.labels))
+                    except MissingLabel:  # or empty (EmptyLabel): `clusters/` is no one cluster's folder
                         continue
                     claims.setdefault(folder, set()).add(cluster.name)
             owners = {folder: next(iter(names)) for folder, names in claims.items() if len(names) == 1}
@@ -214,8 +214,8 @@ def _sources(ctx: Context, graph, documents, ours: set[str], described: str) -> 
         followed_any = any(s.followed for s in out[first:])
         if identity is not None and identity.sourcePath and has_sourceless_pin and not followed_any:
             try:
-                folder = render(identity.sourcePath, cluster.name, cluster.labels)
-            except MissingLabel:
+                folder = render_path(identity.sourcePath, cluster.name, cluster.labels)
+            except MissingLabel:  # an empty label too (EmptyLabel)
                 continue  # reported by the sourcePath check
             root = Link(POLICY, 0, ("spec", "identity", "sourcePath"), folder, normal_path(folder))
             out.append(Source(cluster.name, None, 0, "sourcePath", None, folder, root.loc,

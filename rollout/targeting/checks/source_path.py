@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from waves.problems import POLICY
-from waves.templates import MissingLabel, render
+from waves.templates import EmptyLabel, MissingLabel, render_path
 
 from rollout.targeting import normal_path
 
@@ -20,7 +20,11 @@ def check(ctx) -> list:
     problems, wants = [], {}
     for cluster in ctx.wanted:
         try:
-            wants[cluster.name] = normal_path(render(identity.sourcePath, cluster.name, cluster.labels))
+            wants[cluster.name] = normal_path(render_path(identity.sourcePath, cluster.name, cluster.labels))
+        except EmptyLabel as empty:  # `clusters/{labels.site}` would be `clusters/`: the folder of every cluster
+            problems.append(ctx.problem(cluster.name, POLICY, 0, ("spec", "identity", "sourcePath"),
+                                        f"cluster {cluster.name} has an empty label {empty.key!r}, which makes "
+                                        f"identity.sourcePath the folder {empty.path!r}"))
         except MissingLabel as missing:
             problems.append(ctx.problem(cluster.name, POLICY, 0, ("spec", "identity", "sourcePath"),
                                         f"cluster {cluster.name} has no label {missing.key!r} for identity.sourcePath"))
