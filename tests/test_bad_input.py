@@ -43,6 +43,9 @@ CASES = [
      (27, "spec.unavailable", "'ignore' is not allowed: use 'skip', 'wait' or 'include'")),
     ("hub source scope", "fleet: fleet/clusters.yaml", "managedClusters: {context: hub, namespace: ocm}",
      (7, "spec.inventory[0].managedClusters", "these objects are cluster-scoped: no namespace")),
+    ("gate template label", "  onFailure: revert", "  onFailure: revert\n  gates:\n    - argocd: {context: '{labels.ctx}'}",
+     (28, "spec.gates[0].argocd.context", "dev-eu-west, dev-us-east, staging-eu-west, staging-us-east, prod-eu-west "
+      "and 1 more have no label 'ctx', which the argocd gate's context '{labels.ctx}' uses")),
 ]
 
 

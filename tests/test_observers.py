@@ -325,3 +325,21 @@ def test_a_kustomize_image_pin_is_judged_by_the_commit_the_application_compared(
         assert "dev-eu-west: passed: dev-eu-west-platform: Synced to v1.4.2 and Healthy" in record
     finally:
         sim.stop()
+
+
+def test_a_cluster_whose_context_label_is_missing_or_empty_is_looked_for_nowhere_never_on_the_current_context():
+    """The plan refuses such a policy (tests/test_planner.py); the observers are the last
+    guard: an empty or missing context was the kubeconfig's current one (another cluster)."""
+    from types import SimpleNamespace
+
+    from rollout.observers import Context
+    from rollout.observers import argocd, flux, kstatus
+
+    labels = {"a": {"ctx": "a"}, "b": {"ctx": ""}, "c": {}}
+    ctx = Context(SimpleNamespace(), kube=None, now=0.0, labels=labels)
+    assert argocd._contexts(ctx, SimpleNamespace(context="{labels.ctx}"), list(labels)) == {"a": "a"}
+    assert argocd._contexts(ctx, SimpleNamespace(context=None), list(labels)) == dict.fromkeys(labels)  # none named
+    assert [flux._where(ctx, SimpleNamespace(context="{labels.ctx}", name="app"), c) for c in labels] == \
+        [("a", "app"), None, None]
+    config = SimpleNamespace(context="{cluster}", namespace="{labels.ctx}", selector=None)
+    assert [kstatus._where(ctx, config, c) for c in labels] == [("a", "a", None), None, None]

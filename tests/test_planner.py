@@ -240,6 +240,39 @@ def test_an_empty_label_that_empties_a_key_of_a_pinned_field_is_an_error():
     assert make_plan(pol, fleet[:1]).pins["a"][0].field == "spec.teams.web.tag"
 
 
+@pytest.mark.parametrize("gate, field", [
+    ({"argocd": {"context": "{labels.ctx}"}}, "argocd.context"),
+    ({"argocd": {"context": "hub", "application": "{labels.ctx}"}}, "argocd.application"),
+    ({"flux": {"context": "{labels.ctx}", "kind": "HelmRelease", "name": "app"}}, "flux.context"),
+    ({"kstatus": {"context": "{cluster}", "namespace": "{labels.ctx}",
+                  "revisionFrom": "spec.template.spec.containers[0].image"}}, "kstatus.namespace"),
+    ({"fleet": {"cluster": "{labels.ctx}", "gitRepo": "guestbook"}}, "fleet.cluster"),
+    ({"prometheus": {"url": "http://p:9090", "query": 'up{ctx="{labels.ctx}"}', "min": 1}}, "prometheus.query"),
+])
+def test_a_gate_template_a_cluster_lacks_a_label_for_is_an_error_never_a_guess_at_where_to_look(gate, field):
+    """`context: "{labels.ctx}"` for a cluster without `ctx` was the kubeconfig's current
+    context when judged (another cluster's Applications); the plan refuses it."""
+    fleet = clusters({"a": {"ctx": "a"}, "b": {}, "c": {}})
+    assert errors_of(policy([{"name": "all"}], gates=[gate]), fleet) == [
+        f"spec.gates[0].{field}: clusters b, c have no label 'ctx', which the {field.split('.')[0]} gate's "
+        f"{field.split('.')[1]} '{next(v for v in gate[field.split('.')[0]].values() if 'labels.ctx' in str(v))}' "
+        "uses: the gate would not know where to look for them"]
+    assert make_plan(policy([{"name": "all"}], gates=[gate]), fleet[:1]).waves[0].gates
+
+
+def test_a_gate_template_an_empty_label_leaves_empty_is_an_error_and_one_line_for_many_clusters():
+    fleet = clusters({**{f"c{i:02}": {"ctx": ""} for i in range(12)}, "named": {"ctx": "hub-2"}})
+    waves = [{"name": "one", "selector": {"matchLabels": {"ctx": ""}}, "gates": [{"argocd": {"context": "{labels.ctx}"}}]},
+             {"name": "rest"}]
+    assert errors_of(policy(waves), fleet) == [
+        "spec.waves[0].gates[0].argocd.context: clusters c00, c01, c02, c03, c04 and 7 more have an empty label "
+        "'ctx', which leaves the argocd gate's context '{labels.ctx}' empty: the gate would not know where to "
+        "look for them"]
+    # an empty label inside a longer value leaves it a value: planned
+    inside = [{**waves[0], "gates": [{"argocd": {"context": "hub", "application": "{labels.ctx}-app"}}]}, waves[1]]
+    assert make_plan(policy(inside), fleet).waves[0].clusters == [f"c{i:02}" for i in range(12)]
+
+
 def test_gates_default_to_spec_gates_and_a_wave_may_replace_them():
     waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}, "gates": [], "approval": "required"},
              {"name": "rest"}]

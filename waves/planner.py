@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from waves.dag import find_cycle, lexicographical_topological_sort, transitive_reduction
-from waves.gates import gate_problems
+from waves.gates import gate_problems, label_problems
 from waves.inventory import Cluster
 from waves.policy import RolloutPolicy, WaveSpec, resolve_count
 from waves.problems import Problem, ProblemError
@@ -200,6 +200,7 @@ def make_plan(policy: RolloutPolicy, inventory: list[Cluster]) -> Plan:
         )
 
     _check_constraints(policy, order, errors)
+    errors += label_problems(spec, waves, targets)
     wave_of = {name: wave.number for wave in waves for name in wave.clusters}
     _shared(units, wave_of, waves, conflicts)
     if errors:

@@ -10,13 +10,21 @@ from waves.templates import MissingLabel, render
 
 
 def _contexts(ctx: Context, config, clusters) -> dict[str, str | None]:
+    """cluster -> its context (None: the current one, when the gate names none). A cluster
+    whose label the template needs is missing or empty is left out, never sent to the
+    current context: the plan refuses it (waves/gates/__init__.py), this is the last guard."""
     out = {}
     for cluster in clusters:
         try:
-            out[cluster] = render(config.context, cluster, ctx.labels[cluster]) if config.context else None
+            context = render(config.context, cluster, ctx.labels[cluster]) if config.context else None
         except MissingLabel:
-            out[cluster] = None
+            continue
+        if context != "":
+            out[cluster] = context
     return out
+
+
+BLIND = "a label the gate's context template needs is missing or empty: nowhere to look"
 
 
 def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
@@ -53,11 +61,14 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
 
     contexts = _contexts(ctx, config, clusters)
     targets = _pinned_applications(ctx, config, clusters)
-    listed = ctx.kube.list_many([(contexts[c], config.namespace) for c in clusters],
+    listed = ctx.kube.list_many([(contexts[c], config.namespace) for c in clusters if c in contexts],
                                 "argoproj.io", "v1alpha1", "applications")
     revision = ctx.ws.plan.revision
     checks = []
     for cluster in clusters:
+        if cluster not in contexts:
+            checks.append(Check(cluster, "argocd", "pending", BLIND, observed=False))
+            continue
         items, why = listed[(contexts[cluster], config.namespace)]
         name, at_pin = targets[cluster]
         if items is None:

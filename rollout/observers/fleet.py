@@ -49,6 +49,9 @@ def _where(ctx: Context, config, clusters) -> dict[str, Where | None]:
         except MissingLabel:
             out[cluster] = None
             continue
+        if "" in (context, namespace, fleet_cluster, wanted):  # emptied by a label: no guess at where to look
+            out[cluster] = None
+            continue
         name, doc_namespace, field = pinned.get(cluster, (None, None, None))
         if wanted is not None and wanted != name:  # another GitRepo: it reads the pinned files
             name, doc_namespace, field = wanted, None, None
@@ -137,8 +140,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     for cluster in clusters:
         w = where[cluster]
         if w is None:
-            checks.append(Check(cluster, "fleet", "failed", "a label the gate's context/namespace/gitRepo/cluster "
-                                "template needs is missing"))
+            checks.append(Check(cluster, "fleet", "pending", "a label the gate's context/namespace/gitRepo/cluster "
+                                "template needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
             continue
         listed = [gitrepos[(w.context, w.namespace)], bundles[(w.context, w.namespace)]]
         if w.gitrepo:

@@ -14,9 +14,10 @@ KINDS = {"Kustomization": ("kustomizations", "kustomize.toolkit.fluxcd.io", "v1"
 def _where(ctx: Context, config, cluster) -> tuple[str | None, str] | None:
     try:
         context = render(config.context, cluster, ctx.labels[cluster]) if config.context else None
-        return context, render(config.name, cluster, ctx.labels[cluster])
+        name = render(config.name, cluster, ctx.labels[cluster])
     except MissingLabel:
         return None
+    return None if context == "" or not name else (context, name)  # "": the current context, not the cluster's
 
 
 def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
@@ -46,7 +47,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     checks = []
     for cluster in clusters:
         if where[cluster] is None:
-            checks.append(Check(cluster, "flux", "failed", "a label the gate's context/name template needs is missing"))
+            checks.append(Check(cluster, "flux", "pending", "a label the gate's context/name template needs is missing or empty: "
+                                "nowhere to look", observed=False))  # a set-up error, no evidence of failure
             continue
         context, name = where[cluster]
         items, why = listed[(context, config.namespace)]

@@ -17,11 +17,12 @@ def _where(ctx: Context, config, cluster) -> tuple[str | None, str, str | None] 
     """(context, namespace, selector) for the cluster; None when a label is missing."""
     labels = ctx.labels[cluster]
     try:
-        return (render(config.context, cluster, labels) if config.context else None,
-                render(config.namespace, cluster, labels),
-                render(config.selector, cluster, labels) if config.selector else None)
+        where = (render(config.context, cluster, labels) if config.context else None,
+                 render(config.namespace, cluster, labels),
+                 render(config.selector, cluster, labels) if config.selector else None)
     except MissingLabel:
         return None
+    return None if "" in where else where  # an empty context is the current one, an empty namespace all
 
 
 def _selection(config, namespace: str, selector: str | None) -> str:
@@ -71,8 +72,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     checks = []
     for cluster in clusters:
         if where[cluster] is None:
-            checks.append(Check(cluster, "kstatus", "failed", "a label the gate's context/namespace/selector template "
-                                "needs is missing"))
+            checks.append(Check(cluster, "kstatus", "pending", "a label the gate's context/namespace/selector template "
+                                "needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
             continue
         context, namespace, selector = where[cluster]
         results = [listed[(context, namespace, selector, k)] for k in kinds]

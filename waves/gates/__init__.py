@@ -41,8 +41,50 @@ def gate_problems(spec) -> list:
     return problems
 
 
+def label_problems(spec, waves, clusters) -> list:
+    """Each wave's gates' templates filled in for each of its clusters (`context:
+    "{labels.kubeContext}"`, `application: "{labels.team}-app"`): a label a cluster lacks,
+    or an empty one that leaves a value empty, is an error when the plan is made. Judged,
+    the gate could only guess where to look: an empty or missing context is the
+    kubeconfig's current one, another cluster's. `clusters`: the plan's (waves.inventory.Cluster)."""
+    from waves.problems import Problem
+    from waves.templates import MissingLabel, labels_used, render
+
+    found: dict[tuple, list[str]] = {}  # (loc, gate, field, template, key, empty) -> clusters
+    labels_of = None
+    for wave in waves:
+        own = spec.waves[wave.spec_index].gates is not None
+        for index, gate in enumerate(wave.gates):
+            name = gate_name(gate)
+            config = getattr(gate, name)
+            for field in getattr(type(config), "TEMPLATES", ()):
+                template = getattr(config, field)
+                if not isinstance(template, str) or "{labels." not in template:
+                    continue  # {cluster} alone is never missing nor empty
+                loc = (("spec", "waves", wave.spec_index, "gates") if own else ("spec", "gates")) + (index, name, field)
+                labels_of = labels_of or {c.name: c.labels for c in clusters}  # only for a policy that needs it
+                for cluster in wave.clusters:
+                    labels = labels_of[cluster]
+                    try:
+                        if render(template, cluster, labels):
+                            continue
+                        key, empty = next((k for k in labels_used(template) if labels[k] == ""), ""), True
+                    except MissingLabel as missing:
+                        key, empty = missing.key, False
+                    found.setdefault((loc, name, field, template, key, empty), []).append(cluster)
+    problems = []
+    for (loc, name, field, template, key, empty), clusters in found.items():
+        who = (f"cluster {clusters[0]} has" if len(clusters) == 1 else
+               f"clusters {', '.join(clusters[:5])}{f' and {len(clusters) - 5} more' if len(clusters) > 5 else ''} have")
+        what = (f"an empty label {key!r}, which leaves the {name} gate's {field} {template!r} empty" if empty else
+                f"no label {key!r}, which the {name} gate's {field} {template!r} uses")
+        problems.append(Problem(f"{who} {what}: the gate would not know where to look for "
+                                f"{'it' if len(clusters) == 1 else 'them'}", loc))
+    return problems
+
+
 GateSpec = Annotated[BaseModel, LazyUnion(
     GATES, gate_name, custom_error_type="unknown_gate",
     custom_error_message=f"a gate is a mapping with one key: {', '.join(GATES)}")]
 
-__all__ = ["GATES", "GateSpec", "gate_name", "gate_problems"]
+__all__ = ["GATES", "GateSpec", "gate_name", "gate_problems", "label_problems"]

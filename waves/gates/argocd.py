@@ -7,6 +7,8 @@ only positive evidence fails a cluster; status of an older revision is never jud
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
@@ -34,7 +36,9 @@ class ArgoCDGateConfig(BaseModel):
         "pinned revision's sync before it counts as a failure.",
     )
 
-    @field_validator("context", "application")
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "application")  # filled in per cluster: waves/gates/__init__.py
+
+    @field_validator(*TEMPLATES)
     @classmethod
     def _template(cls, value: str | None) -> str | None:
         return None if value is None else check_template(value)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -73,7 +74,9 @@ class FleetGateConfig(BaseModel):
         default=30, description="How long ErrApplied, or a resource in error, must last (since the wave's advance at "
         "the earliest) before it counts as a failure.")
 
-    @field_validator("context", "namespace", "gitRepo", "cluster")
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "namespace", "gitRepo", "cluster")  # filled in per cluster
+
+    @field_validator(*TEMPLATES)
     @classmethod
     def _template(cls, value: str | None) -> str | None:
         return None if value is None else check_template(value)

@@ -7,7 +7,7 @@ observedGeneration) and reads the revision formats Flux really writes
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -27,7 +27,9 @@ class FluxGateConfig(BaseModel):
     namespace: str = "flux-system"
     name: str = Field(description="Object name (a template).")
 
-    @field_validator("context", "name")
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "name")  # filled in per cluster: waves/gates/__init__.py
+
+    @field_validator(*TEMPLATES)
     @classmethod
     def _template(cls, value: str | None) -> str | None:
         return None if value is None else check_template(value)

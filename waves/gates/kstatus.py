@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -691,6 +692,8 @@ class KStatusGateConfig(BaseModel):
     settle: Duration = Field(
         default=30, description="How long kstatus's Failed must last (since the wave's advance at the earliest) "
         "before it counts as a failure.")
+
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "namespace", "selector")  # filled in per cluster
 
     @field_validator("context", "namespace")
     @classmethod

@@ -7,6 +7,7 @@ bounds. NaN (0/0, e.g. a ratio with no traffic) and ±Inf never pass; an empty r
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -29,6 +30,8 @@ class PrometheusGateConfig(BaseModel):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url
+
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("query",)  # {cluster} and {labels.<key>} filled in per cluster
 
     @field_validator("query")
     @classmethod
