@@ -48,3 +48,8 @@ class ProblemError(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
+
+
+def few(names: list[str], shown: int = 5) -> str:
+    """`a, b, c, d, e and 7 more`: a message names a fleet's clusters, not all 10,000."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

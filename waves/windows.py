@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
 from waves.model_config import STRICT
-from waves.problems import Problem
+from waves.problems import Problem, few
 from waves.templates import MissingLabel, check_template, render
 
 UTC = timezone.utc
@@ -235,10 +235,10 @@ def resolve(windows: tuple[Window, ...], clusters: list[tuple[str, dict]], loc: 
             except MissingLabel as err:
                 missing.append(f"{name} (no label {err.key})")
         if missing:
-            problems.append(Problem(f"timeZone {window.timeZone!r}: cannot fill it in for " + _few(missing), where))
+            problems.append(Problem(f"timeZone {window.timeZone!r}: cannot fill it in for " + few(missing), where))
             continue
         if len(zones) > 1:
-            mix = "; ".join(f"{zone}: {_few(names)}" for zone, names in sorted(zones.items()))
+            mix = "; ".join(f"{zone}: {few(names)}" for zone, names in sorted(zones.items()))
             problems.append(Problem(f"timeZone {window.timeZone!r} mixes time zones in one wave ({mix}): "
                                     "split the wave (groupBy the zone's label) or name one zone", where))
             continue
@@ -249,7 +249,7 @@ def resolve(windows: tuple[Window, ...], clusters: list[tuple[str, dict]], loc: 
         try:
             zone_problem(zone)
         except ValueError as err:
-            problems.append(Problem(f"timeZone {window.timeZone!r} gives {err} for {_few(zones[zone])}", where))
+            problems.append(Problem(f"timeZone {window.timeZone!r} gives {err} for {few(zones[zone])}", where))
             continue
         out.append(window.model_copy(update={"timeZone": zone}))
     return tuple(out), problems
@@ -260,6 +260,3 @@ def label_zone(value: str) -> str:
     never hold a '.') means Europe/Berlin."""
     return value.replace(".", "/")
 
-
-def _few(names: list[str], shown: int = 5) -> str:
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

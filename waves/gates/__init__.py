@@ -9,7 +9,9 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
+from waves.problems import Problem, few
 from waves.registry import LazyUnion, Registry
+from waves.templates import MissingLabel, labels_used, render
 
 GATES = Registry({
     "argocd": "waves.gates.argocd:ArgoCDGate",
@@ -47,9 +49,6 @@ def label_problems(spec, waves, clusters) -> list:
     or an empty one that leaves a value empty, is an error when the plan is made. Judged,
     the gate could only guess where to look: an empty or missing context is the
     kubeconfig's current one, another cluster's. `clusters`: the plan's (waves.inventory.Cluster)."""
-    from waves.problems import Problem
-    from waves.templates import MissingLabel, labels_used, render
-
     found: dict[tuple, list[str]] = {}  # (loc, gate, field, template, key, empty) -> clusters
     labels_of = None
     for wave in waves:
@@ -74,8 +73,7 @@ def label_problems(spec, waves, clusters) -> list:
                     found.setdefault((loc, name, field, template, key, empty), []).append(cluster)
     problems = []
     for (loc, name, field, template, key, empty), clusters in found.items():
-        who = (f"cluster {clusters[0]} has" if len(clusters) == 1 else
-               f"clusters {', '.join(clusters[:5])}{f' and {len(clusters) - 5} more' if len(clusters) > 5 else ''} have")
+        who = f"cluster {clusters[0]} has" if len(clusters) == 1 else f"clusters {few(clusters)} have"
         what = (f"an empty label {key!r}, which leaves the {name} gate's {field} {template!r} empty" if empty else
                 f"no label {key!r}, which the {name} gate's {field} {template!r} uses")
         problems.append(Problem(f"{who} {what}: the gate would not know where to look for "
