@@ -22,6 +22,7 @@ import hashlib
 import re
 
 from rollout.delivery import Tending
+from rollout.delivery.carry import carried
 from waves.decide import start_held
 from waves.state import FIRST_EPOCH
 from rollout.errors import Refused
@@ -423,24 +424,31 @@ class Delivery:
 
     def _rebuild(self, session, forge, request, flight, head, ws, state) -> str:
         """The branch left behind by a moved base: its change merged onto the new tip
-        (git's own three-way merge), pushed under a lease on the rollout's own branch; the
-        pull request's body then tells the new base, diff and plan (one more call)."""
+        (git's own three-way merge; where that conflicts only beside the pinned lines, its
+        pinned fields carried: rollout/delivery/carry.py), pushed under a lease on the
+        rollout's own branch; the pull request's body then tells the new base, diff and
+        plan (one more call)."""
         git = session.git
-        tree = git.merge_tree(head, flight["commit"])
-        if tree is None:
+        message = git.run("log", "-1", "--format=%B", flight["commit"])
+        tree, how = git.merge_tree(head, flight["commit"]), ""
+        if tree is not None:
+            commit = git.commit_tree(tree, head, message)
+        elif (files := carried(git, ws, flight, head)) is not None:
+            modes = git.modes(head)
+            commit, how = git.commit_on(head, files, message, {f: modes[f] for f in files if f in modes}), \
+                "; its pinned fields carried: git's merge conflicted beside them"
+        else:
             return (f"conflict: {flight['branch']} no longer applies to {session.upstream.branch} "
                     f"({request.ref}): the rollout halts; rebase that branch onto {session.upstream.branch} "
                     "keeping its commit message (the Rollout- trailers), or close the pull request and "
                     "delete the branch to have the wave proposed again")
-        message = git.run("log", "-1", "--format=%B", flight["commit"])
-        commit = git.commit_tree(tree, head, message)
         pushed = git.push_ref(session.remote, commit, f"refs/heads/{flight['branch']}", lease=flight["commit"])
         if pushed is None:
             return f"{flight['branch']} moved meanwhile (another runner rebuilt it): left as it is"
         git.run("update-ref", f"refs/remotes/{session.remote}/{flight['branch']}", commit)
         change, outcome = self._change_of({**flight, "commit": commit}, ws, state)
         forge.update(request, request.title or message.partition("\n")[0], self.body(session, change, outcome, head))
-        return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} ({request.ref})"
+        return f"rebuilt {flight['branch']} on {session.upstream.branch} {head[:12]} ({request.ref}{how})"
 
     def _reopen(self, session, forge, flight, ws, state):
         change, outcome = self._change_of(flight, ws, state)

@@ -249,8 +249,24 @@ def test_main_moving_under_an_open_pull_request_rebuilds_it_or_halts_on_a_confli
         assert len(pulls(sim)) == 2  # the rebuild kept its pull request
         body = next(r for r in pulls(sim) if r.head.ref == BRANCHES[0]).body
         assert f"on `main` at `{main[:12]}`" in body  # the body tells the new base
-        # a person pins the same field to something else: the change no longer applies
+        # a person changes the line right above the pinned one: git's merge conflicts (touching
+        # hunks); the pinned field is carried onto the new main, the person's line kept
         app = fleet.work / "argocd/apps/dev-eu-west-platform.yaml"
+        git(fleet.work, "checkout", "-q", "origin/main")
+        beside = app.read_text().replace("fleet-config.git\n", "fleet-config\n")  # the same repository
+        assert beside != app.read_text() and "fleet-config\n    targetRevision: v1.4.1\n" in beside
+        main = merged_by_a_person("beside", {"argocd/apps/dev-eu-west-platform.yaml": beside})
+        git(fleet.work, "checkout", "-q", "main")
+        carried = run(fleet, sim)
+        assert carried.returncode == 0, carried.stdout + carried.stderr
+        assert f"rebuilt {BRANCHES[0]} on main {main[:12]} (pull request #1; its pinned fields carried: git's merge " \
+               "conflicted beside them)" in carried.stdout, carried.stdout
+        assert git(fleet.bare, "rev-parse", f"{BRANCHES[0]}^").stdout.strip() == main
+        rebuilt = git(fleet.bare, "show", f"{BRANCHES[0]}:argocd/apps/dev-eu-west-platform.yaml").stdout
+        assert rebuilt == beside.replace("targetRevision: v1.4.1\n", "targetRevision: v1.4.2\n")  # byte for byte
+        assert git(fleet.bare, "diff", "--name-only", main, BRANCHES[0]).stdout.split() == [
+            "argocd/apps/dev-eu-west-platform.yaml", "argocd/apps/dev-us-east-platform.yaml"]
+        # a person pins the same field to something else: the change no longer applies
         git(fleet.work, "checkout", "-q", "origin/main")
         text = app.read_text().replace("targetRevision: v1.4.1", "targetRevision: v1.4.1-hotfix")
         assert text != app.read_text()
