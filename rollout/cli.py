@@ -447,24 +447,32 @@ def gate(
     preflight(ws, kube, [number], now)
     verdict = evaluate(ws, state, number, now, kube)
     # its late joins out, each judged on its own (docs/inventory.md, "Late joins"); `run` records them
-    joins = [evaluate_join(ws, state, number, j, now, kube) for j in state.wave(number).joins_out]
-    recorded = None
-    if record and verdict.state == "passed" and not ws.plan.wave(number).empty:  # an empty wave has no advance
-        judged = Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
-                         tuple(verdict.evidence()))
-        outcome = _engine_errors(lambda: record_passes(root, policy, {verdict.name: judged}, push))
-        recorded = outcome.changes[0].commit if outcome.changes else None
+    out = state.wave(number).joins_out
+    joins = [evaluate_join(ws, state, number, j, now, kube) for j in out]
+    recorded: dict[str | None, str] = {}  # the advance each pass recorded judged (None: the wave's) -> its record
+    if record:
+        # the wave's pass (an empty wave has no advance), and each late join's, as `run` records them
+        passes = {verdict.name: Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
+                                        tuple(verdict.evidence()))} \
+            if verdict.state == "passed" and not ws.plan.wave(number).empty else {}
+        joined = {j.commit: Verdict(v.state, v.reason, j.commit, v.halt, tuple(v.evidence()))
+                  for j, v in zip(out, joins) if v.state == "passed"}
+        if passes or joined:
+            outcome = _engine_errors(lambda: record_passes(root, policy, passes, push, joins=joined))
+            recorded = {c.advance if c.late else None: c.commit for c in outcome.changes if c.commit}
     if format is CheckFormat.json:
         # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
-        print(json.dumps({**verdict.as_dict(), "recorded": recorded, "lateJoins": [j.as_dict() for j in joins]},
+        print(json.dumps({**verdict.as_dict(), "recorded": recorded.get(None),
+                          "lateJoins": [{**v.as_dict(), "recorded": recorded.get(j.commit)} for j, v in zip(out, joins)]},
                          indent=2 if sys.stdout.isatty() else None))
     else:
         for judged in [verdict, *joins]:
             for check in judged.checks:
                 print(f"{check.state:8s} {check.cluster:24s} {check.gate:10s} {check.reason}")
             print(f"wave {judged.number} {judged.name}: {judged.state}: {judged.reason}")
-        if recorded:
-            print(f"recorded the pass: {recorded[:12]}")
+        for join in [None, *(j.commit for j in out)]:
+            if join in recorded:
+                print(f"recorded the pass{f' of the late join {join[:12]}' if join else ''}: {recorded[join][:12]}")
     states = {v.state for v in [verdict, *joins]}
     raise typer.Exit(1 if "failed" in states else 0 if states == {"passed"} else 3)
 

@@ -204,9 +204,11 @@ def build(session, snap: Snapshot, actions: list[Action], base: str, outcome: Ou
 
 
 def record_passes(repo, policy_ref: str, verdicts: dict[str, Verdict], push: bool | None = None,
-                  now: int | None = None, delivery: str | None = None) -> Outcome:
+                  now: int | None = None, delivery: str | None = None,
+                  joins: dict[str, Verdict] | None = None) -> Outcome:
     """`rollout gate --record`: the verify records of waves whose gates passed, each bound
-    to the advance it judged, decided as `rollout run` decides them (none during the bake,
-    none twice, none for another advance)."""
+    to the advance it judged, and of late joins (`joins`, by their commits), decided as
+    `rollout run` decides them (none during the bake, none twice, none for another advance)."""
     session = open_synced(repo, push, delivery)
-    return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True)
+    return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True,
+                                                                           joins=joins)

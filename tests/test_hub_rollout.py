@@ -237,3 +237,38 @@ def test_a_late_join_after_its_wave_passed_that_fails_its_gates_is_reverted_alon
             (["dev-us-east"], "reverted", sha)]
     finally:
         sim.stop()
+
+
+def test_gate_record_records_a_passed_late_join_as_run_does(tmp_path):
+    """`rollout gate --wave N --record` (a pipeline that judges by hand) records a late
+    join's pass too, bound to the join's commit: it recorded only the wave's own, and a
+    join out after its wave passed stayed unrecorded until a `run`."""
+    remote, work = published(tmp_path, "fleet-config", _policy)
+    fleet = tmp_path / "hub-fleet.yaml"
+    fleet.write_text((work / "fleet/clusters.yaml").read_text())
+    sim = Running(remote, tmp_path / "kubeconfig", "--hub", str(fleet))
+    try:
+        up, _ = _kubeconfigs(sim, tmp_path)
+        knob(sim, {"dev-us-east": "maintenance"})
+        until(lambda: run(work, up), lambda out: "wave 1 canary passed its gates" in out)
+        knob(sim, {})  # back: the next step pins it as canary's late join
+        until(lambda: run(work, up), lambda out: "wave 1 canary -> v1.4.2 (late join)" in " ".join(subjects(remote)))
+        join_commit = git(remote, "log", "-1", "--format=%H", "--grep", "(late join)$", "main").strip()
+        for _ in range(40):  # dev-us-east syncing to the join's commit: pending, then passed and recorded
+            result = subprocess.run([*ROLLOUT, "gate", "security-patch", "--wave", "canary", "--record", "-f", "json",
+                                     "--kubeconfig", str(up)], cwd=work, capture_output=True, text=True,
+                                    env={**os.environ, **GIT_ENV}, timeout=120)
+            said = json.loads(result.stdout)
+            if said["lateJoins"][0]["state"] != "pending":
+                break
+        (join,) = said["lateJoins"]
+        assert join["state"] == "passed" and said["recorded"] is None, said  # canary's own: recorded by run already
+        assert re.fullmatch(r"[0-9a-f]{40}", join["recorded"] or ""), join
+        record = git(remote, "log", "-1", "--format=%B", join["recorded"])
+        assert record.startswith("rollout(security-patch): wave 1 canary late join (dev-us-east) passed its gates")
+        assert f"Rollout-Advance: {join_commit}\n" in record
+        canary = json.loads(rollout(work, up, "status", "security-patch", "-f", "json").stdout)["waves"][0]
+        assert [(j["commit"], j["status"], j["verifyCommit"]) for j in canary["lateJoins"]] == [
+            (join_commit, "passed", join["recorded"])]
+    finally:
+        sim.stop()
