@@ -145,6 +145,27 @@ def test_deployments_are_found_by_fleet_s_labels_only():
         assert deployments_for([other], "guestbook-prod-1", "fleet-default", "prod-1") == [], label
 
 
+def test_a_cluster_of_another_workspace_is_found_by_its_workspace_and_named_when_the_gate_looks_in_its_own():
+    """A BundleNamespaceMapping (rancher/fleet internal/cmd/controller/target/mapping.go)
+    deploys fleet-default's bundles to clusters of fleet-prod: their BundleDeployments carry
+    bundle-namespace fleet-default and cluster-namespace fleet-prod. A cluster's name is
+    unique in its workspace only: prod-1 of fleet-prod is not prod-1 of fleet-default."""
+    from waves.gates.fleet import deployments_by_cluster, mapped_elsewhere
+
+    header, doc = load(next(p for p in FLEET if p.stem == "gitrepo-revision-ready-passed"))
+    bd = next(i for i in doc["items"] if i["kind"] == "BundleDeployment")
+    mapped = copy.deepcopy(bd)
+    mapped["metadata"]["labels"]["fleet.cattle.io/cluster-namespace"] = "fleet-prod"
+    assert deployments_for([mapped], "guestbook-prod-1", "fleet-default", "prod-1") == []
+    assert deployments_for([mapped], "guestbook-prod-1", "fleet-default", "prod-1", "fleet-prod") == [mapped]
+    assert deployments_for([bd, mapped], "guestbook-prod-1", "fleet-default", "prod-1") == [bd]
+    found = deployments_by_cluster([mapped], "guestbook-prod-1", "fleet-default")
+    assert mapped_elsewhere(found, "fleet-default", "prod-1") == (
+        "; the GitRepo has BundleDeployments for a cluster prod-1 of workspace fleet-prod (a "
+        "BundleNamespaceMapping?): set the fleet gate's clusterNamespace")
+    assert mapped_elsewhere(found, "fleet-prod", "prod-1") == "" == mapped_elsewhere(found, "fleet-default", "prod-2")
+
+
 # --- Fleet's state rule, and what a pass rests on ---------------------------------------------
 
 IDS = ("a", "b", "")
@@ -361,5 +382,41 @@ def test_examples_rancher_fleet_rolls_out_wave_by_wave_and_a_degraded_cluster_is
         git(work, "pull", "-q")
         assert "revision: v1.4.2" in (work / "gitrepos/prod-1.yaml").read_text()
         assert "revision: v1.4.1" in (work / "gitrepos/prod-2.yaml").read_text()  # reverted
+    finally:
+        sim.stop()
+
+
+def test_the_gate_judges_clusters_of_another_workspace_through_the_kubernetes_client(tmp_path):
+    """The rancher-fleet example with its clusters in fleet-prod (the simulated Fleet puts
+    their BundleDeployments there, as a BundleNamespaceMapping would): `gate` passes wave 1
+    once its GitRepo and BundleDeployment are at the pin."""
+    import json
+    import os
+    import subprocess
+    import time
+
+    from conftest import ROLLOUT
+    from test_simulator import wait_for
+
+    def mapped(text: str) -> str:
+        return text.replace("namespace: fleet-default}", "namespace: fleet-default, clusterNamespace: fleet-prod}")
+
+    remote, work = published(tmp_path, "rancher-fleet", mapped)
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        advance = subprocess.run([*ROLLOUT, "advance", "guestbook", "--wave", "1"], cwd=work, capture_output=True,
+                                 text=True, env={**os.environ, **GIT_ENV})
+        assert advance.returncode == 0, advance.stderr
+        later = str(int(time.time()) + 16 * 60)  # the 15m bake elapsed
+
+        def gate():
+            result = subprocess.run([*ROLLOUT, "gate", "guestbook", "--wave", "1", "--kubeconfig", str(sim.kubeconfig),
+                                     "-f", "json"], cwd=work, capture_output=True, text=True,
+                                    env={**os.environ, **GIT_ENV, "ROLLOUT_NOW": later})
+            return json.loads(result.stdout)
+
+        verdict = wait_for(lambda: (v := gate())["state"] == "passed" and v, timeout=30)
+        (check,) = verdict["checks"]
+        assert check["cluster"] == "dev-1" and "1 BundleDeployment Ready (v1.4.2)" in check["reason"], check
     finally:
         sim.stop()

@@ -33,6 +33,7 @@ class Where:
     gitrepo: str | None  # None: neither a pinned GitRepo nor the gate's gitRepo names one
     cluster: str  # the cluster's name in Fleet
     field: str | None  # fleet-gitrepo: the pinned spec field; None: the pin is in files it reads
+    cluster_namespace: str | None = None  # the cluster's workspace when not the GitRepo's (BundleNamespaceMapping)
 
 
 def _where(ctx: Context, config, clusters) -> dict[str, Where | None]:
@@ -46,16 +47,17 @@ def _where(ctx: Context, config, clusters) -> dict[str, Where | None]:
             namespace = render(config.namespace, cluster, labels)
             fleet_cluster = render(config.cluster, cluster, labels)
             wanted = render(config.gitRepo, cluster, labels) if config.gitRepo else None
+            workspace = render(config.clusterNamespace, cluster, labels) if config.clusterNamespace else None
         except MissingLabel:
             out[cluster] = None
             continue
-        if "" in (context, namespace, fleet_cluster, wanted):  # emptied by a label: no guess at where to look
+        if "" in (context, namespace, fleet_cluster, wanted, workspace):  # emptied by a label: no guess at where to look
             out[cluster] = None
             continue
         name, doc_namespace, field = pinned.get(cluster, (None, None, None))
         if wanted is not None and wanted != name:  # another GitRepo: it reads the pinned files
             name, doc_namespace, field = wanted, None, None
-        out[cluster] = Where(context, doc_namespace or namespace, name, fleet_cluster, field)
+        out[cluster] = Where(context, doc_namespace or namespace, name, fleet_cluster, field, workspace)
     return out
 
 
@@ -125,7 +127,7 @@ def _list_all(ctx: Context, wheres: list[Where]) -> tuple[dict, dict, dict]:
 
 
 def observe(ctx: Context, config, clusters) -> list[Check]:
-    from waves.gates.fleet import AtPin, deployments_by_cluster, judge, labels_of
+    from waves.gates.fleet import AtPin, deployments_by_cluster, judge, labels_of, mapped_elsewhere
 
     where = _where(ctx, config, clusters)
     gitrepos, bundles, deployments = _list_all(ctx, [w for w in where.values() if w is not None])
@@ -140,8 +142,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     for cluster in clusters:
         w = where[cluster]
         if w is None:
-            checks.append(Check(cluster, "fleet", "pending", "a label the gate's context/namespace/gitRepo/cluster "
-                                "template needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
+            checks.append(Check(cluster, "fleet", "pending", "a label the gate's context/namespace/gitRepo/cluster"
+                                "/clusterNamespace template needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
             continue
         listed = [gitrepos[(w.context, w.namespace)], bundles[(w.context, w.namespace)]]
         if w.gitrepo:
@@ -162,8 +164,10 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
             continue
         at_pin = AtPin(field=w.field) if w.field else AtPin(field=None, commits=ctx.commits_since_advance())
         mine = of_repo.get((w.context, w.namespace, w.gitrepo), [])
-        deployed = by_cluster[(w.context, w.namespace, w.gitrepo)].get(w.cluster, [])
+        found = by_cluster[(w.context, w.namespace, w.gitrepo)]
+        deployed = found.get((w.cluster_namespace or w.namespace, w.cluster), [])
         verdict = judge(gitrepo, deployed, ctx.ws.plan.revision, ctx.now, config.settle, at_pin, mine, advanced_at,
                         w.cluster)
-        checks.append(Check(cluster, "fleet", verdict.state, verdict.reason))
+        reason = verdict.reason + mapped_elsewhere(found, w.cluster_namespace or w.namespace, w.cluster)
+        checks.append(Check(cluster, "fleet", verdict.state, reason))
     return checks

@@ -90,17 +90,18 @@ def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
                 except (PinError, ValueError, KeyError, IndexError, TypeError) as err:
                     learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
                     continue
+                home = _fleet_workspace(fleet_gates, cluster.name, cluster.labels)
                 if pin.preset == "fleet-gitrepo":
                     for served in rancher.objects(doc, cluster.name, _fleet_cluster(fleet_gates, cluster.name,
                                                                                    cluster.labels),
-                                                  str(value), "revision", commit, now):
+                                                  str(value), "revision", commit, now, home):
                         learned.objects[key_of(served)] = served
                     continue
                 reading = _reading_gitrepo(fleet_gates, gitrepos or {}, target.file, cluster.name, cluster.labels)
                 if reading is not None:  # a Fleet GitRepo reads the pinned file: it follows the branch
                     for served in rancher.objects(reading, cluster.name, _fleet_cluster(fleet_gates, cluster.name,
                                                                                        cluster.labels),
-                                                  str(value), "branch", commit, now):
+                                                  str(value), "branch", commit, now, home):
                         learned.objects[key_of(served)] = served
                     continue
                 obj = _object(pin, doc, cluster.name, str(value), commit, now)
@@ -158,6 +159,17 @@ def _fleet_cluster(gates: list, cluster: str, labels: dict) -> str:
         return render(gates[0].cluster, cluster, labels) if gates else cluster
     except MissingLabel:
         return cluster
+
+
+def _fleet_workspace(gates: list, cluster: str, labels: dict) -> str | None:
+    """The cluster's workspace when the first fleet gate names one (clusterNamespace): the
+    simulated Fleet deploys the GitRepo's bundles there, as a BundleNamespaceMapping has it."""
+    from waves.templates import MissingLabel, render
+
+    try:
+        return render(gates[0].clusterNamespace, cluster, labels) if gates and gates[0].clusterNamespace else None
+    except MissingLabel:
+        return None
 
 
 def _reading_gitrepo(gates: list, gitrepos: dict, file: str, cluster: str, labels: dict) -> dict | None:

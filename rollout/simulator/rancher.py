@@ -60,10 +60,12 @@ def _deployment_id(bundle: str, value: str) -> str:
 
 
 def objects(gitrepo_doc: dict, cluster: str, fleet_cluster: str, value: str, follows: str, repo_commit: str,
-            now: float) -> list[SimObject]:
+            now: float, cluster_workspace: str | None = None) -> list[SimObject]:
     """The GitRepo, its Bundle and the cluster's BundleDeployment for one pinned cluster.
     `follows`: `revision` (the pin is the GitRepo's spec.revision: `value`) or `branch`
-    (the pin is in files it reads: the GitRepo tracks this repo's commits)."""
+    (the pin is in files it reads: the GitRepo tracks this repo's commits).
+    `cluster_workspace`: the cluster's own workspace when not the GitRepo's (Fleet deploys
+    there under a BundleNamespaceMapping: target/mapping.go)."""
     metadata = gitrepo_doc.get("metadata") if isinstance(gitrepo_doc.get("metadata"), dict) else {}
     spec = dict(gitrepo_doc.get("spec") or {})
     name, workspace = str(metadata.get("name") or "gitrepo"), str(metadata.get("namespace") or WORKSPACE)
@@ -79,8 +81,9 @@ def objects(gitrepo_doc: dict, cluster: str, fleet_cluster: str, value: str, fol
     app = (str(paths[0]).strip("/").rsplit("/", 1)[-1] if paths else "") or name  # its Deployment and namespace
     info = {"gitrepo": name, "workspace": workspace, "bundle": bundle, "follows": follows, "url": url, "app": app}
     repo_labels = {"fleet.cattle.io/repo-name": name}
+    home = cluster_workspace or workspace
     bd_labels = {**repo_labels, "fleet.cattle.io/bundle-name": bundle, "fleet.cattle.io/bundle-namespace": workspace,
-                 "fleet.cattle.io/managed": "true", "fleet.cattle.io/cluster-namespace": workspace,
+                 "fleet.cattle.io/managed": "true", "fleet.cattle.io/cluster-namespace": home,
                  "fleet.cattle.io/cluster": fleet_cluster}
     return [
         SimObject(shared, CONTEXT, GROUP, VERSION, "GitRepo", "gitrepos", workspace, name, desired, commit, now,
@@ -89,7 +92,7 @@ def objects(gitrepo_doc: dict, cluster: str, fleet_cluster: str, value: str, fol
         SimObject(shared, CONTEXT, GROUP, VERSION, "Bundle", "bundles", workspace, bundle, desired, commit, now,
                   spec={"targets": spec.get("targets") or []}, labels=repo_labels, fleet={**info, "jitter": False}),
         SimObject(cluster, CONTEXT, GROUP, VERSION, "BundleDeployment", "bundledeployments",
-                  cluster_namespace(workspace, fleet_cluster), bundle, value,
+                  cluster_namespace(home, fleet_cluster), bundle, value,
                   resolved(url, value) if follows == "revision" else repo_commit, now, labels=bd_labels,
                   fleet=info),
     ]

@@ -70,11 +70,15 @@ class FleetGateConfig(BaseModel):
     cluster: str = Field(
         default="{cluster}", description="The cluster's name in Fleet (label fleet.cattle.io/cluster on its "
         "BundleDeployments), a template; default: the inventory's name.")
+    clusterNamespace: str | None = Field(
+        default=None, description="The workspace of the cluster's Fleet Cluster (label "
+        "fleet.cattle.io/cluster-namespace on its BundleDeployments), a template; default: the GitRepo's. Set it "
+        "where a BundleNamespaceMapping deploys the GitRepo's bundles to clusters of other workspaces.")
     settle: Duration = Field(
         default=30, description="How long ErrApplied, or a resource in error, must last (since the wave's advance at "
         "the earliest) before it counts as a failure.")
 
-    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "namespace", "gitRepo", "cluster")  # filled in per cluster
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("context", "namespace", "gitRepo", "cluster", "clusterNamespace")
 
     @field_validator(*TEMPLATES)
     @classmethod
@@ -176,23 +180,37 @@ def modified_string(entry: dict) -> str:
     return f"{resource_name(entry)} modified {entry.get('patch') or ''}".rstrip()
 
 
-def deployments_by_cluster(deployments: list[dict], gitrepo: str, namespace: str) -> dict[str, list[dict]]:
-    """A GitRepo's BundleDeployments by the cluster they deploy to, found the way Fleet
-    links them (target.go BundleDeploymentLabels; gitrepo_status.go lists them by
-    repo-name and bundle-namespace): the cluster label, and the cluster's workspace being
-    the GitRepo's. One pass: a GitRepo may reach thousands of clusters."""
-    out: dict[str, list[dict]] = {}
+def deployments_by_cluster(deployments: list[dict], gitrepo: str, namespace: str) -> dict[tuple[str, str], list[dict]]:
+    """A GitRepo's BundleDeployments by the cluster they deploy to, (its workspace, its
+    name), found the way Fleet links them (target.go BundleDeploymentLabels; gitrepo_status.go
+    lists them by repo-name and bundle-namespace): a cluster's name is unique in its
+    workspace only, which is the GitRepo's unless a BundleNamespaceMapping (target/mapping.go)
+    sends the bundles to another's clusters. One pass: a GitRepo may reach thousands."""
+    out: dict[tuple[str, str], list[dict]] = {}
     for bd in deployments:
         labels = labels_of(bd)
-        if (labels.get(REPO_LABEL) == gitrepo and labels.get(BUNDLE_NAMESPACE_LABEL) == namespace
-                and CLUSTER_LABEL in labels and labels.get(CLUSTER_NAMESPACE_LABEL, namespace) == namespace):
-            out.setdefault(labels[CLUSTER_LABEL], []).append(bd)
+        if labels.get(REPO_LABEL) == gitrepo and labels.get(BUNDLE_NAMESPACE_LABEL) == namespace \
+                and CLUSTER_LABEL in labels:
+            out.setdefault((labels.get(CLUSTER_NAMESPACE_LABEL, namespace), labels[CLUSTER_LABEL]), []).append(bd)
     return out
 
 
-def deployments_for(deployments: list[dict], gitrepo: str, namespace: str, cluster: str) -> list[dict]:
-    """The cluster's BundleDeployments of a GitRepo (deployments_by_cluster)."""
-    return deployments_by_cluster(deployments, gitrepo, namespace).get(cluster, [])
+def mapped_elsewhere(found: dict[tuple[str, str], list[dict]], cluster_namespace: str, cluster: str) -> str:
+    """What to add to "no BundleDeployment for the cluster" when the GitRepo has some for a
+    cluster of that name in other workspaces (`found`: deployments_by_cluster): a
+    BundleNamespaceMapping, which the gate follows once told the cluster's workspace."""
+    if found.get((cluster_namespace, cluster)):
+        return ""
+    others = sorted(ns for ns, name in found if name == cluster)
+    return (f"; the GitRepo has BundleDeployments for a cluster {cluster} of workspace {', '.join(others)} (a "
+            "BundleNamespaceMapping?): set the fleet gate's clusterNamespace") if others else ""
+
+
+def deployments_for(deployments: list[dict], gitrepo: str, namespace: str, cluster: str,
+                    cluster_namespace: str | None = None) -> list[dict]:
+    """The cluster's BundleDeployments of a GitRepo (deployments_by_cluster); the cluster in
+    the GitRepo's workspace unless `cluster_namespace` names another."""
+    return deployments_by_cluster(deployments, gitrepo, namespace).get((cluster_namespace or namespace, cluster), [])
 
 
 # --- the verdict --------------------------------------------------------------------------------
