@@ -235,7 +235,7 @@ def render(plan, state, fmt: str, hold=None) -> None:
     # colours on numbers), and laid out ~30% sooner than strings rich parses per cell
     table = Table(title=Text(f"rollout {state.policy} → {state.revision}: {state.overall}"), title_justify="left")
     for column in ("#", "wave", "status", "advanced", "bake left", "gates passed", "not at revision"):
-        table.add_column(column)
+        table.add_column(Text(column))  # as Text too: no markup read, no emoji table loaded (~2 ms)
     for w in state.waves:
         advanced = f"{w.advance_commit[:10]} {_when(w.advanced_at)}" if w.advance_commit else "—"
         behind = ", ".join(w.clusters_behind[:shown])
