@@ -58,26 +58,34 @@ def test_the_owner_is_found_in_the_whole_inventory_not_only_the_targets(tmp_path
     assert "whose cluster-identity names cluster prod-us-east (CLUSTER_NAME=prod-us-east)" in line
 
 
-def test_source_path_is_the_followed_folder_of_pins_without_a_source(tmp_path):
-    """HelmReleases pinned in `releases/`, each cluster's folder (its Flux path) pulls
-    in its own: a cluster folder that pulls in another's release takes its revision."""
-    clusters = {"eu-1": {"region": "eu"}, "us-1": {"region": "us"}}
+def _releases(tmp_path, clusters: dict, source_path: str):
+    """A Flux fleet whose HelmReleases are pinned in `releases/`, one per cluster, with
+    identity.sourcePath `source_path`; the cluster folders are the test's."""
     repo = make_seed_repo(tmp_path / "mesh", clusters={})
     repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
-    repo.write("rollouts/podinfo.yaml", """\
+    repo.write("rollouts/podinfo.yaml", f"""\
 apiVersion: rollout/v1alpha1
 kind: RolloutPolicy
-metadata: {name: podinfo}
+metadata: {{name: podinfo}}
 spec:
   revision: "6.7.1"
-  inventory: [{fleet: fleet/clusters.yaml}]
-  pin: [{preset: flux-helmrelease, files: "releases/{cluster}.yaml"}]
-  waves: [{name: all}]
-  identity: {sourcePath: "clusters/{cluster}"}
+  inventory: [{{fleet: fleet/clusters.yaml}}]
+  pin: [{{preset: flux-helmrelease, files: "releases/{{cluster}}.yaml"}}]
+  waves: [{{name: all}}]
+  identity: {{sourcePath: "{source_path}"}}
 """)
     for name in clusters:
         repo.write(f"releases/{name}.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
                    "metadata: {name: podinfo}\nspec:\n  chart:\n    spec: {chart: podinfo, version: 6.7.0}\n")
+    return repo
+
+
+def test_source_path_is_the_followed_folder_of_pins_without_a_source(tmp_path):
+    """HelmReleases pinned in `releases/`, each cluster's folder (its Flux path) pulls
+    in its own: a cluster folder that pulls in another's release takes its revision."""
+    clusters = {"eu-1": {"region": "eu"}, "us-1": {"region": "us"}}
+    repo = _releases(tmp_path, clusters, "clusters/{cluster}")
+    for name in clusters:
         repo.write(f"clusters/{name}/kustomization.yaml", f"resources:\n  - ../../releases/{name}.yaml\n")
     assert errors(repo, "podinfo") == []
     result = repo.cli("validate", "podinfo", "--format", "json")
@@ -102,23 +110,7 @@ spec:
 def test_source_path_with_an_empty_label_is_a_policy_error_not_the_folder_of_every_cluster(tmp_path):
     """`clusters/{labels.site}` with `site: ""` is `clusters/`: the folder that holds every
     cluster's, which reaches every release (and would make `clusters` one cluster's folder)."""
-    clusters = {"eu-1": {"site": ""}, "us-1": {"site": "us-1"}}
-    repo = make_seed_repo(tmp_path / "mesh", clusters={})
-    repo.write("fleet/clusters.yaml", fleet_yaml(clusters))
-    repo.write("rollouts/podinfo.yaml", """\
-apiVersion: rollout/v1alpha1
-kind: RolloutPolicy
-metadata: {name: podinfo}
-spec:
-  revision: "6.7.1"
-  inventory: [{fleet: fleet/clusters.yaml}]
-  pin: [{preset: flux-helmrelease, files: "releases/{cluster}.yaml"}]
-  waves: [{name: all}]
-  identity: {sourcePath: "clusters/{labels.site}"}
-""")
-    for name in clusters:
-        repo.write(f"releases/{name}.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
-                   "metadata: {name: podinfo}\nspec:\n  chart:\n    spec: {chart: podinfo, version: 6.7.0}\n")
+    repo = _releases(tmp_path, {"eu-1": {"site": ""}, "us-1": {"site": "us-1"}}, "clusters/{labels.site}")
     repo.write("clusters/us-1/kustomization.yaml", "resources:\n  - ../../releases/us-1.yaml\n")
     repo.write("clusters/kustomization.yaml", "resources:\n  - ../releases/eu-1.yaml\n")
     assert errors(repo, "podinfo") == [
