@@ -225,6 +225,11 @@ def test_an_empty_label_that_empties_a_part_of_a_pinned_path_is_an_error_naming_
         "(give the label a value, or leave it out of the template)"]
     first = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}/{cluster}.yaml"}])
     assert "the path '/b.yaml'" in errors_of(first, fleet)[0]
+    # a path that is the label alone is left empty whole: still the path, not the field, is named
+    whole = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}"}])
+    assert errors_of(whole, fleet) == [
+        "spec.pin[0].files: cluster b has an empty label 'team', which makes the template '{labels.team}' the "
+        "path '': not a file in the repository (give the label a value, or leave it out of the template)"]
     # an empty value inside a part leaves the path plain: planned as written
     inside = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "apps/{labels.team}-{cluster}.yaml"}])
     assert [t.file for t in make_plan(inside, fleet).pins["b"]] == ["apps/-b.yaml"]

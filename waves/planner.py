@@ -453,6 +453,7 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
     for cluster in targets:
         out = []
         for index, pin in enumerate(specs):
+            path = None  # still None in `except`: the path template raised, not the field's
             try:
                 path = pin.files.replace("{cluster}", cluster.name) if named_only[index] else \
                     render_path(pin.files, cluster.name, cluster.labels)
@@ -460,10 +461,10 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
             except EmptyLabel as empty:
                 errors.append(Problem(
                     f"cluster {cluster.name} has an empty label {empty.key!r}, which makes the template "
-                    + (f"{pin.files!r} the path {empty.path!r}: not a file in the repository" if empty.path else
+                    + (f"{pin.files!r} the path {empty.path!r}: not a file in the repository" if path is None else
                        f"{fields[index]!r} a field with an empty key")
                     + " (give the label a value, or leave it out of the template)",
-                    ("spec", "pin", index, "files" if empty.path else "field")))
+                    ("spec", "pin", index, "files" if path is None else "field")))
                 continue
             except MissingLabel as missing:
                 template, key = (pin.files, "files") if "{labels." + missing.key + "}" in pin.files else (fields[index], "field")
