@@ -225,6 +225,10 @@ def test_an_empty_label_that_empties_a_part_of_a_pinned_path_is_an_error_naming_
         "(give the label a value, or leave it out of the template)"]
     first = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}/{cluster}.yaml"}])
     assert "the path '/b.yaml'" in errors_of(first, fleet)[0]
+    # dots an empty label leaves alone in a part: `./b.yaml` is `b.yaml` to the file system
+    dots = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}./{cluster}.yaml"}])
+    assert "an empty label 'team', which makes the template '{labels.team}./{cluster}.yaml' the path './b.yaml'" \
+        in errors_of(dots, fleet)[0]
     # a path that is the label alone is left empty whole: still the path, not the field, is named
     whole = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}"}])
     assert errors_of(whole, fleet) == [
