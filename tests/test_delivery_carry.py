@@ -87,3 +87,50 @@ def _git_merges(parent: str, ours: str, theirs: str) -> bool:
         for path, text in zip(files, (ours, parent, theirs)):
             path.write_text(text)
         return subprocess.run(["git", "merge-file", "-p", *map(str, files)], capture_output=True).returncode == 0
+
+
+def test_a_branch_of_two_commits_is_carried_whole_or_not_at_all(tmp_path, monkeypatch):
+    """The rollout's commit pinned `us` in other.yaml (versions.yaml held the revision
+    already); a person's commit on top, with the same trailers, re-spelled `us` in
+    versions.yaml, and main changed the line beside it (git's merge conflicts). The change
+    to carry is the branch's since it left main, not its tip commit's alone: carrying
+    the tip's diff onto main dropped other.yaml's pin, a pull request naming `us` that
+    pins it in one file of two."""
+    from types import SimpleNamespace
+
+    from rollout.delivery.carry import carried
+    from rollout.git.repo import Git
+    from waves.inventory import Cluster
+    from waves.planner import PinTarget
+
+    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                       "GIT_COMMITTER_EMAIL": "t@example.com"}.items():
+        monkeypatch.setenv(key, value)
+    other = YamlFieldPin.model_validate({"preset": "yaml-field", "files": "other.yaml", "field": "clusters.{cluster}"})
+    git = Git(tmp_path)
+    git.run("init", "-q")
+
+    def commit(files: dict[str, str], message: str) -> str:
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+        git.run("add", "-A")
+        git.run("commit", "-q", "-m", message)
+        return git.run("rev-parse", "HEAD").strip()
+
+    fork = commit({"versions.yaml": values({"eu": "v1", "us": "v2"}), "other.yaml": values({"us": "v1"})}, "fleet")
+    ours = commit({"other.yaml": values({"us": "v2"})}, "rollout: us -> v2")
+    tip = commit({"versions.yaml": values({"eu": "v1", "us": '"v2"'})}, "rollout: us -> v2")
+    git.run("checkout", "-q", "-b", "main", fork)
+    main = commit({"versions.yaml": values({"eu": "v3", "us": "v2"})}, "eu -> v3, beside us")
+    assert git.merge_tree(main, tip) is None  # touching hunks: git's merge conflicts
+    ws = SimpleNamespace(plan=SimpleNamespace(
+        pins={"us": [PinTarget("yaml-field", "other.yaml", "clusters.us", 0),
+                     PinTarget("yaml-field", "versions.yaml", "clusters.us", 1)]},
+        targets=[Cluster("us", {})]), loaded=SimpleNamespace(policy=SimpleNamespace(spec=SimpleNamespace(pin=[other, PIN]))))
+    flight = {"commit": tip, "parent": ours, "event": SimpleNamespace(clusters=("us",))}
+    assert carried(git, ws, flight, main) == {"other.yaml": values({"us": "v2"}).encode(),
+                                              "versions.yaml": values({"eu": "v3", "us": '"v2"'}).encode()}
+    # the usual branch, one commit on main's old tip: carried, both files
+    flight = {"commit": ours, "parent": fork, "event": SimpleNamespace(clusters=("us",))}
+    assert git.merge_tree(main, ours) is not None  # (git merges this one itself)
+    assert carried(git, ws, flight, main) == {"other.yaml": values({"us": "v2"}).encode()}

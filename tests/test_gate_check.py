@@ -102,3 +102,39 @@ def test_unreachable_cluster_is_pending_then_failed_at_the_deadline(tmp_path):
         assert "not passed within progressDeadline" in json.loads(late.stdout)["reason"]
     finally:
         sim.stop()
+
+
+def test_a_pinned_cluster_the_gate_s_template_cannot_be_filled_in_for_halts_past_the_deadline_never_fails(tmp_path):
+    """Wave 1 pinned dev-eu-west and dev-us-east; then the canary became dev-us-east alone,
+    its gate naming each Application by a label only dev-us-east has. dev-eu-west is still
+    judged by wave 1 (what it pinned), and the plan cannot refuse the label it lacks (it is
+    no cluster of wave 1 any more). Nowhere to look is no evidence: past progressDeadline
+    the wave is unknown and halts; it was `failed` (a revert of both clusters)."""
+    remote, work = published(tmp_path, "fleet-config")
+    sim = Running(remote, tmp_path / "kubeconfig")
+    try:
+        advance(work, "security-patch", "--wave", "1")
+        policy = work / "rollouts/security-patch.yaml"
+        text = policy.read_text().replace(
+            "      selector: {matchLabels: {environment: dev}}\n      bake: 30m\n",
+            "      selector: {matchLabels: {environment: dev, region: us-east}}\n      bake: 30m\n"
+            "      gates: [{argocd: {context: hub, application: \"{labels.app}\"}}]\n", 1)
+        assert text != policy.read_text()
+        policy.write_text(text)
+        fleet = work / "fleet/clusters.yaml"
+        named = "  - name: dev-us-east\n    server: https://dev-us-east.k8s.example.com:6443\n    labels:\n"
+        assert named in fleet.read_text()
+        fleet.write_text(fleet.read_text().replace(named, named + "      app: dev-us-east-platform\n", 1))
+        late = int(time.time()) + 40 * 60  # past progressDeadline (20m) and the bake
+
+        def judged():
+            code, verdict = gate(work, sim.kubeconfig, "1", now=late)
+            checks = {c["cluster"]: c for c in verdict["checks"]}
+            return (code, verdict, checks) if checks["dev-us-east"]["state"] == "passed" else None
+
+        code, verdict, checks = wait_for(judged, timeout=30)
+        assert code == 3 and verdict["state"] == "unknown" and verdict["halt"], verdict
+        assert checks["dev-eu-west"]["state"] == "unknown", checks
+        assert "nowhere to look" in checks["dev-eu-west"]["reason"] and "not because the change failed" in verdict["reason"]
+    finally:
+        sim.stop()

@@ -343,3 +343,46 @@ def test_a_cluster_whose_context_label_is_missing_or_empty_is_looked_for_nowhere
         [("a", "app"), None, None]
     config = SimpleNamespace(context="{cluster}", namespace="{labels.ctx}", selector=None)
     assert [kstatus._where(ctx, config, c) for c in labels] == [("a", "a", None), None, None]
+
+
+def test_a_cluster_a_gate_s_template_cannot_be_filled_in_for_is_unknown_so_never_failed_nor_reverted_on_it():
+    """The plan refuses a gate template a cluster lacks a label for, or an empty label
+    leaves empty; a wave judged on what it pinned (a cluster moved to another wave since),
+    or from its records while the hub is away, can still meet one. Nowhere to look is no
+    evidence: `unknown` (the wave is blind, halted at progressDeadline), never `pending`,
+    which progressDeadline turns into `failed` (a revert) when the gate sees the others; and
+    the Prometheus query is never sent with `{labels.team}` left in it (a string that
+    matches nothing: "no data", or with `or vector(0)` a value that passes)."""
+    from types import SimpleNamespace
+
+    from rollout.observers import Context
+    from rollout.observers import argocd, fleet, flux, kstatus, prometheus
+    from rollout.observers.kube import Kube
+    from waves.gates.argocd import ArgoCDGateConfig
+    from waves.gates.fleet import FleetGateConfig
+    from waves.gates.flux import FluxGateConfig
+    from waves.gates.kstatus import KStatusGateConfig
+    from waves.gates.prometheus import PrometheusGateConfig
+
+    labels = {"b": {"team": ""}, "c": {}}
+    ws = SimpleNamespace(plan=SimpleNamespace(pins={}, revision="v2"), pinned={}, plan_key=None, inspection=None,
+                         loaded=SimpleNamespace(policy=None))
+    ctx = Context(ws, Kube(None), now=0.0, labels=labels)  # nothing to list: no kubeconfig is read
+    gates = [
+        (argocd, ArgoCDGateConfig(context="{labels.team}")),
+        (argocd, ArgoCDGateConfig(context="hub", application="{labels.team}")),
+        (flux, FluxGateConfig(context="{cluster}", kind="HelmRelease", name="{labels.team}")),
+        (kstatus, KStatusGateConfig(context="{cluster}", namespace="{labels.team}")),
+        (fleet, FleetGateConfig(cluster="{labels.team}", gitRepo="apps")),
+    ]
+    for module, config in gates:
+        checks = module.observe(ctx, config, list(labels))
+        assert [(c.cluster, c.state, c.observed) for c in checks] == [("b", "unknown", False), ("c", "unknown", False)], \
+            (module.__name__, checks)
+        assert "missing or empty: nowhere to look" in checks[0].reason
+    # an empty label inside a query leaves a query (`team=""`: the user's to write); a missing one does not
+    query = PrometheusGateConfig(url="http://127.0.0.1:9", query='up{team="{labels.team}"}', max=1)
+    assert prometheus.promql(query, "b", labels["b"], 60) == 'max_over_time((up{team=""})[60s:15s])'
+    checks = prometheus.observe(ctx, query, ["c"])
+    assert [(c.cluster, c.state, c.observed) for c in checks] == [("c", "unknown", False)], checks
+    prometheus.preflight(ctx, query, ["c"])  # nothing to ask: no traceback, no guess

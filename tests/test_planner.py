@@ -225,9 +225,31 @@ def test_an_empty_label_that_empties_a_part_of_a_pinned_path_is_an_error_naming_
         "(give the label a value, or leave it out of the template)"]
     first = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}/{cluster}.yaml"}])
     assert "the path '/b.yaml'" in errors_of(first, fleet)[0]
+    # dots an empty label leaves alone in a part: `./b.yaml` is `b.yaml` to the file system
+    dots = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}./{cluster}.yaml"}])
+    assert "an empty label 'team', which makes the template '{labels.team}./{cluster}.yaml' the path './b.yaml'" \
+        in errors_of(dots, fleet)[0]
+    # a path that is the label alone is left empty whole: still the path, not the field, is named
+    whole = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "{labels.team}"}])
+    assert errors_of(whole, fleet) == [
+        "spec.pin[0].files: cluster b has an empty label 'team', which makes the template '{labels.team}' the "
+        "path '': not a file in the repository (give the label a value, or leave it out of the template)"]
     # an empty value inside a part leaves the path plain: planned as written
     inside = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "apps/{labels.team}-{cluster}.yaml"}])
     assert [t.file for t in make_plan(inside, fleet).pins["b"]] == ["apps/-b.yaml"]
+
+
+def test_a_label_missing_from_the_name_of_the_pinned_document_is_an_error_naming_it():
+    """`name: "{labels.app}-platform"` for a cluster without `app`: the plan passed, and
+    `validate` and `advance` stopped with an internal error (MissingLabel) when the editor
+    looked for the document."""
+    fleet = clusters({"a": {"app": "web"}, "b": {}, "c": {"app": ""}})
+    pol = policy([{"name": "all"}], pin=[{"preset": "argocd-application", "files": "apps/{cluster}.yaml",
+                                          "name": "{labels.app}-platform"}])
+    assert errors_of(pol, fleet) == [
+        "spec.pin[0].name: cluster b has no label 'app', which the template '{labels.app}-platform' uses"]
+    # an empty value names a document still ("-platform"): the editor finds it or says it is not there
+    assert [t.file for t in make_plan(pol, [fleet[0], fleet[2]]).pins["c"]] == ["apps/c.yaml"]
 
 
 def test_an_empty_label_that_empties_a_key_of_a_pinned_field_is_an_error():

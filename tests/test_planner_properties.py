@@ -221,7 +221,7 @@ def test_paths_named_after_the_cluster_alone_are_the_general_path_s_and_never_sh
 
 
 # A pinned path's parts: plain text, the cluster's name, a label, or a mix in one part.
-_PARTS = st.lists(st.lists(st.sampled_from(["apps", "x", "{cluster}", "{labels.team}", "{labels.site}", "-", ".yaml"]),
+_PARTS = st.lists(st.lists(st.sampled_from(["apps", "x", "{cluster}", "{labels.team}", "{labels.site}", "-", ".yaml", "."]),
                            min_size=1, max_size=3).map("".join), min_size=1, max_size=4).map("/".join)
 _VALUES = st.sampled_from(["", "web", "a.b", "eu-west-1"])
 
@@ -229,16 +229,20 @@ _VALUES = st.sampled_from(["", "web", "a.b", "eu-west-1"])
 @given(template=_PARTS, team=_VALUES, site=_VALUES)
 def test_a_rendered_path_template_is_a_plain_path_or_names_the_empty_label(template, team, site):
     """What render_path gives has no empty part (never `apps//x`, `/x`, `x/`: another file
-    to the file system); what it refuses names a label the template uses and the cluster left empty."""
+    to the file system), and no `.` or `..` part a label made (`./x`); what it refuses names
+    a label the template uses and the cluster left empty. (A `.` written in the template
+    itself is the validator's: spec.pin[N].files refuses it.)"""
     from waves.templates import EmptyLabel, render, render_path
 
     labels = {"team": team, "site": site}
     try:
         path = render_path(template, "c1", labels)
     except EmptyLabel as empty:
-        assert labels[empty.key] == "" and "" in empty.path.split("/")
-        # named by a part it empties: that part holds it and nothing else but other empty labels
-        assert any("{labels." + empty.key + "}" in part and not render(part, "c1", labels) for part in template.split("/"))
+        assert labels[empty.key] == "" and {"", ".", ".."} & set(empty.path.split("/"))
+        # named by a part it empties: that part holds it and nothing else but other empty labels (and dots)
+        assert any("{labels." + empty.key + "}" in part and render(part, "c1", labels) in ("", ".", "..")
+                   for part in template.split("/"))
     else:
         assert "" not in path.split("/")
+        assert all(render(part, "c1", labels) not in (".", "..") for part in template.split("/") if "{labels." in part)
         assert path == template.replace("{cluster}", "c1").replace("{labels.team}", team).replace("{labels.site}", site)

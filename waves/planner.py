@@ -443,7 +443,10 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
     fields = [pin.field_path() for pin in specs]
     templated = ["{" in f for f in fields]
     named_only = [not labels_used(pin.files) for pin in specs]  # `apps/{cluster}.yaml`: one str.replace
-    if all(named_only) and not any(templated):  # no label used: nothing can be missing
+    # `name: "{labels.app}-platform"`: the document to edit; a label missing there is a missing label
+    # too (the editor found no document by it: an internal error at validate and advance)
+    by_label = [pin.name is not None and bool(labels_used(pin.name)) for pin in specs]
+    if all(named_only) and not any(templated) and not any(by_label):  # no label used: nothing can be missing
         if len(specs) == 1:  # the usual policy: no list comprehension run per cluster
             preset, files, pinned = specs[0].preset, specs[0].files, fields[0]
             return {c.name: [PinTarget(preset, files.replace("{cluster}", c.name), pinned, 0)] for c in targets}
@@ -453,20 +456,25 @@ def _pins(policy: RolloutPolicy, targets: list[Cluster], errors: list[Problem]) 
     for cluster in targets:
         out = []
         for index, pin in enumerate(specs):
+            path = None  # still None in `except`: the path template raised, not the field's
             try:
                 path = pin.files.replace("{cluster}", cluster.name) if named_only[index] else \
                     render_path(pin.files, cluster.name, cluster.labels)
                 pinned = pin.field_for(cluster.name, cluster.labels) if templated[index] else fields[index]
+                if by_label[index]:
+                    render(pin.name, cluster.name, cluster.labels)  # an empty label leaves a name: the editor's to find
             except EmptyLabel as empty:
                 errors.append(Problem(
                     f"cluster {cluster.name} has an empty label {empty.key!r}, which makes the template "
-                    + (f"{pin.files!r} the path {empty.path!r}: not a file in the repository" if empty.path else
+                    + (f"{pin.files!r} the path {empty.path!r}: not a file in the repository" if path is None else
                        f"{fields[index]!r} a field with an empty key")
                     + " (give the label a value, or leave it out of the template)",
-                    ("spec", "pin", index, "files" if empty.path else "field")))
+                    ("spec", "pin", index, "files" if path is None else "field")))
                 continue
             except MissingLabel as missing:
-                template, key = (pin.files, "files") if "{labels." + missing.key + "}" in pin.files else (fields[index], "field")
+                used = "{labels." + missing.key + "}"
+                template, key = next(((t, k) for t, k in ((pin.files, "files"), (fields[index], "field"),
+                                                          (pin.name or "", "name")) if used in t), (fields[index], "field"))
                 errors.append(
                     Problem(
                         f"cluster {cluster.name} has no label {missing.key!r}, which the template {template!r} uses",

@@ -59,11 +59,13 @@ def render(template: str, cluster: str, labels: Mapping[str, str]) -> str:
 
 def render_path(template: str, cluster: str, labels: Mapping[str, str]) -> str:
     """A checked path template (a plain path: no empty part) filled in; raises
-    MissingLabel, or EmptyLabel when an empty label value leaves an empty part."""
+    MissingLabel, or EmptyLabel when an empty label value leaves an empty part, or one
+    that is `.` or `..` (`{labels.tier}.{labels.env}/x.yaml` with both empty is `./x.yaml`:
+    `x.yaml` to the file system, a tree entry named `.` to git)."""
     out = render(template, cluster, labels)
-    if not out or out.startswith("/") or out.endswith("/") or "//" in out:
-        for part in template.split("/"):  # the label to name: one that leaves its part empty
-            if part and not render(part, cluster, labels):  # (an empty part written so is the validator's)
+    if not out or out.startswith("/") or out.endswith("/") or "//" in out or "/." in "/" + out:
+        for part in template.split("/"):  # the label to name: one that leaves its part empty (or dots)
+            if "{labels." in part and render(part, cluster, labels) in ("", ".", ".."):  # (written so: the validator's)
                 raise EmptyLabel(next((k for k in _label_keys(part) if labels[k] == ""), ""), out)
     return out
 

@@ -6,8 +6,9 @@ one conflict; the rollout knows its change is nothing but pinned fields, so it s
 on the new base as the change set them, with the pin editor's byte-exact edits.
 
 Carried only when it is provably the same change: for each file, setting the fields in
-the change's own parent gives the change's file exactly (so the change did nothing else
-there), and the base left each field as the parent had it (a field changed on both sides
+the change's parent (where the branch left the followed branch: their merge base, as for
+git's merge) gives the change's file exactly (so the change did nothing else there), and
+the base left each field as the parent had it (a field changed on both sides
 is a real conflict: the rollout halts, as before). Anything else (a file added or removed,
 a field the change removed, a cluster no longer planned) is not carried."""
 
@@ -35,19 +36,25 @@ def carried_text(parent: str, changed: str, base: str, targets: list, path: str)
 
 
 def carried(git, ws, flight: dict, base: str) -> dict[str, bytes] | None:
-    """The files of `flight` (a fetched pull-request branch: its commit, parent and event)
+    """The files of `flight` (a fetched pull-request branch: its commit and event)
     carried onto `base`, by path; None when any file cannot be (see the module)."""
     plan, pins = ws.plan, ws.loaded.policy.spec.pin
     clusters = list(flight["event"].clusters)
     if not clusters or any(c not in plan.pins for c in clusters):
         return None
-    status = git.run("diff", "--no-renames", "--name-status", "-z", flight["parent"], flight["commit"]).split("\0")
+    # The change is the branch's since it left the followed branch (what git's merge takes),
+    # not its tip commit's alone: a person's commit on the rollout's, trailers kept, would
+    # carry only theirs and drop the pins of every file it did not touch.
+    parent = git.run("merge-base", base, flight["commit"], check=False).strip()
+    if not parent:
+        return None
+    status = git.run("diff", "--no-renames", "--name-status", "-z", parent, flight["commit"]).split("\0")
     changes = dict(zip(status[1::2], status[0::2]))  # path -> M, A, D, T
     if not changes or any(kind != "M" for kind in changes.values()):
         return None
     labels = {c.name: c.labels for c in plan.targets}
     texts = {name: git.read_files(commit, list(changes)) for name, commit in
-             (("parent", flight["parent"]), ("changed", flight["commit"]), ("base", base))}
+             (("parent", parent), ("changed", flight["commit"]), ("base", base))}
     out = {}
     for path in changes:
         targets = [(pins[t.pin_index], c, labels[c]) for c in clusters for t in plan.pins[c] if t.file == path]

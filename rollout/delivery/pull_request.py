@@ -429,7 +429,9 @@ class Delivery:
         rollout's own branch; the pull request's body then tells the new base, diff and
         plan (one more call)."""
         git = session.git
-        message = git.run("log", "-1", "--format=%B", flight["commit"])
+        # the message exactly as the commit holds it (-z: `%B` then NUL; without it, git adds a
+        # newline, one more per rebuild)
+        message = git.run("log", "-1", "-z", "--format=%B", flight["commit"]).removesuffix("\0")
         tree, how = git.merge_tree(head, flight["commit"]), ""
         if tree is not None:
             commit = git.commit_tree(tree, head, message)

@@ -10,7 +10,9 @@ Every observer module offers:
         evidence will come from once: credentials refused there are a set-up error too.
     observe(ctx, config, clusters) -> list[Check]
         one Check per cluster; state `unknown` when what it reached holds nothing to judge
-        (the kstatus gate's empty selection: blind as for that cluster, never failed);
+        (the kstatus gate's empty selection: blind as for that cluster, never failed), or
+        when a label its templates need is missing or empty (`nowhere`: the plan refuses
+        that; a wave judged on what went out, or from its records, can still meet it);
         `observed=False` when the observer could not reach the
         place that holds the evidence (an observer outage is never a cluster failure);
         `refused=True` as well when that place refused our credentials: access lost after
@@ -97,3 +99,11 @@ def gate_of(spec) -> tuple[str, object]:
     """(`argocd`, its config) for a gate spec of the policy."""
     name = next(iter(type(spec).model_fields))
     return name, getattr(spec, name)
+
+
+def nowhere(cluster: str, gate: str, templates: str) -> Check:
+    """The check of a cluster a label the gate's templates need is missing or empty for:
+    nowhere to look is no evidence either way (`unknown`: the wave is blind, halted at
+    progressDeadline, never failed nor reverted on it, never passed)."""
+    return Check(cluster, gate, "unknown", f"a label the gate's {templates} template needs is missing or empty: "
+                 "nowhere to look", observed=False)

@@ -5,7 +5,7 @@ by waves/gates/argocd.py. The Application judged for a cluster is the gate's
 
 from __future__ import annotations
 
-from rollout.observers import Check, Context
+from rollout.observers import Check, Context, nowhere
 from waves.templates import MissingLabel, render
 
 
@@ -22,9 +22,6 @@ def _contexts(ctx: Context, config, clusters) -> dict[str, str | None]:
         if context != "":
             out[cluster] = context
     return out
-
-
-BLIND = "a label the gate's context template needs is missing or empty: nowhere to look"
 
 
 def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
@@ -61,16 +58,16 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
 
     contexts = _contexts(ctx, config, clusters)
     targets = _pinned_applications(ctx, config, clusters)
-    listed = ctx.kube.list_many([(contexts[c], config.namespace) for c in clusters if c in contexts],
+    listed = ctx.kube.list_many([(contexts[c], config.namespace) for c in clusters if c in contexts and targets[c][0] != ""],
                                 "argoproj.io", "v1alpha1", "applications")
     revision = ctx.ws.plan.revision
     checks = []
     for cluster in clusters:
-        if cluster not in contexts:
-            checks.append(Check(cluster, "argocd", "pending", BLIND, observed=False))
+        name, at_pin = targets[cluster]
+        if cluster not in contexts or name == "":  # a label its template needs missing or empty
+            checks.append(nowhere(cluster, "argocd", "context/application"))
             continue
         items, why = listed[(contexts[cluster], config.namespace)]
-        name, at_pin = targets[cluster]
         if items is None:
             checks.append(Check(cluster, "argocd", "pending", why, observed=False,
                                 refused=ctx.kube.refused(contexts[cluster])))
@@ -86,7 +83,8 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
 
 def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str | None, dict]]:
     """cluster -> (name of the Application to judge, what "at the pin" means for it, as
-    waves.gates.argocd.judge's keywords):
+    waves.gates.argocd.judge's keywords; the name "" where a label the gate's `application`
+    template needs is missing or empty: nowhere to look, never the pinned Application):
     - the pinned Application's targetRevision (argocd-application): its pinned sources;
     - a field of the pinned Application's source (argocd-application-image): that field;
     - any other Application (the gate's `application` template, the pin elsewhere in the
@@ -112,7 +110,7 @@ def _pinned_applications(ctx: Context, config, clusters) -> dict[str, tuple[str 
             try:
                 wanted = render(config.application, cluster, ctx.labels[cluster])
             except MissingLabel:
-                wanted = None
+                wanted = ""
             if wanted != name:
                 name, at_pin = wanted, {} if cluster in generated else {"commits": "since-advance"}
         out[cluster] = (name, at_pin)

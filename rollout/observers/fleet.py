@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from rollout.observers import Check, Context, SetupError
+from rollout.observers import Check, Context, SetupError, nowhere
 from rollout.observers.kube import MAX_PARALLEL
 from waves.gates.fleet import BUNDLE_NAMESPACE_LABEL, GROUP, REPO_LABEL, VERSION
 from waves.gates.kstatus import Kind
@@ -142,8 +142,7 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     for cluster in clusters:
         w = where[cluster]
         if w is None:
-            checks.append(Check(cluster, "fleet", "pending", "a label the gate's context/namespace/gitRepo/cluster"
-                                "/clusterNamespace template needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
+            checks.append(nowhere(cluster, "fleet", "context/namespace/gitRepo/cluster/clusterNamespace"))
             continue
         listed = [gitrepos[(w.context, w.namespace)], bundles[(w.context, w.namespace)]]
         if w.gitrepo:

@@ -4,7 +4,7 @@ bounded pool; judged by waves/gates/flux.py."""
 
 from __future__ import annotations
 
-from rollout.observers import Check, Context
+from rollout.observers import Check, Context, nowhere
 from waves.templates import MissingLabel, render
 
 KINDS = {"Kustomization": ("kustomizations", "kustomize.toolkit.fluxcd.io", "v1"),
@@ -47,8 +47,7 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     checks = []
     for cluster in clusters:
         if where[cluster] is None:
-            checks.append(Check(cluster, "flux", "pending", "a label the gate's context/name template needs is missing or empty: "
-                                "nowhere to look", observed=False))  # a set-up error, no evidence of failure
+            checks.append(nowhere(cluster, "flux", "context/name"))  # a set-up error, no evidence either way
             continue
         context, name = where[cluster]
         items, why = listed[(context, config.namespace)]

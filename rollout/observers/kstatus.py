@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from rollout.observers import Check, Context, SetupError
+from rollout.observers import Check, Context, SetupError, nowhere
 from rollout.observers.kube import MAX_PARALLEL
 from waves.templates import MissingLabel, render
 
@@ -72,8 +72,7 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     checks = []
     for cluster in clusters:
         if where[cluster] is None:
-            checks.append(Check(cluster, "kstatus", "pending", "a label the gate's context/namespace/selector template "
-                                "needs is missing or empty: nowhere to look", observed=False))  # no evidence of failure
+            checks.append(nowhere(cluster, "kstatus", "context/namespace/selector"))  # no evidence either way
             continue
         context, namespace, selector = where[cluster]
         results = [listed[(context, namespace, selector, k)] for k in kinds]

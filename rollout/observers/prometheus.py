@@ -16,19 +16,28 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from rollout.observers import Check, Context, SetupError
+from rollout.observers import Check, Context, SetupError, nowhere
 from waves.gates.prometheus import judge
+from waves.templates import MissingLabel, render
 
 MAX_PARALLEL = 16
 TIMEOUT = 10
 
 
 def promql(config, cluster: str, labels: dict[str, str], window: int) -> str:
-    query = config.query.replace("{cluster}", cluster)
-    for key, value in labels.items():
-        query = query.replace("{labels." + key + "}", value)
+    """The query for one cluster; raises MissingLabel when it lacks a label the query names
+    (left in, `{labels.team}` is a PromQL string that matches no series: "no data", or
+    with `or vector(0)` a value that passes)."""
+    query = render(config.query, cluster, labels)
     worst = "max_over_time" if config.max is not None else "min_over_time"
     return f"{worst}(({query})[{max(60, int(window))}s:15s])"
+
+
+def _query(ctx: Context, config, cluster: str) -> str | None:
+    try:
+        return promql(config, cluster, ctx.labels[cluster], ctx.window)
+    except MissingLabel:
+        return None
 
 
 class _Refused(Exception):
@@ -64,14 +73,15 @@ def _ask(config, query: str, who: str) -> tuple[dict | None, str]:
 
 
 def preflight(ctx: Context, config, clusters, reach: bool = False) -> None:
-    """Prometheus parses the query (as rendered for the first cluster) now, so a typo
+    """Prometheus parses the query (as rendered for the first cluster it can be) now, so a typo
     stops the run before anything is written; an unreachable Prometheus is not a set-up
     error (it is judged, as unknown, when the wave is). Refused credentials are one
     before the wave goes out (`reach`); after, the gate is blind (observe)."""
-    if clusters:
-        first = clusters[0]
+    queries = (_query(ctx, config, c) for c in clusters)
+    query = next((q for q in queries if q is not None), None)  # the plan refuses a missing label: the last guard
+    if query is not None:
         try:
-            _ask(config, promql(config, first, ctx.labels[first], ctx.window), "gate prometheus")
+            _ask(config, query, "gate prometheus")
         except _Refused as err:
             if reach:
                 raise SetupError(f"gate prometheus: {err}: may we read it?") from None
@@ -84,8 +94,11 @@ def probe(ctx: Context, config, clusters, others) -> bool:
 
 def observe(ctx: Context, config, clusters) -> list[Check]:
     def one(cluster: str) -> Check:
+        query = _query(ctx, config, cluster)
+        if query is None:
+            return nowhere(cluster, "prometheus", "query")
         try:
-            answer, why = _ask(config, promql(config, cluster, ctx.labels[cluster], ctx.window), "gate prometheus")
+            answer, why = _ask(config, query, "gate prometheus")
         except _Refused as err:
             return Check(cluster, "prometheus", "pending", str(err), observed=False, refused=True)
         if answer is None:

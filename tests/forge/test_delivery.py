@@ -242,10 +242,15 @@ def test_main_moving_under_an_open_pull_request_rebuilds_it_or_halts_on_a_confli
             pull.merge(merge_method="merge")
             return fleet.main()
 
+        def message(ref: str) -> str:  # exactly as the commit holds it
+            return git(fleet.bare, "cat-file", "commit", ref).stdout.split("\n\n", 1)[1]
+
+        proposed = message(BRANCHES[0])
         main = merged_by_a_person("docs", {"NOTES.md": "a person's notes\n"})
         moved = run(fleet, sim)
         assert f"rebuilt {BRANCHES[0]} on main {main[:12]}" in moved.stdout, moved.stdout + moved.stderr
         assert git(fleet.bare, "rev-parse", f"{BRANCHES[0]}^").stdout.strip() == main
+        assert message(BRANCHES[0]) == proposed  # byte for byte: no newline more per rebuild
         assert len(pulls(sim)) == 2  # the rebuild kept its pull request
         body = next(r for r in pulls(sim) if r.head.ref == BRANCHES[0]).body
         assert f"on `main` at `{main[:12]}`" in body  # the body tells the new base
@@ -262,6 +267,7 @@ def test_main_moving_under_an_open_pull_request_rebuilds_it_or_halts_on_a_confli
         assert f"rebuilt {BRANCHES[0]} on main {main[:12]} (pull request #1; its pinned fields carried: git's merge " \
                "conflicted beside them)" in carried.stdout, carried.stdout
         assert git(fleet.bare, "rev-parse", f"{BRANCHES[0]}^").stdout.strip() == main
+        assert message(BRANCHES[0]) == proposed
         rebuilt = git(fleet.bare, "show", f"{BRANCHES[0]}:argocd/apps/dev-eu-west-platform.yaml").stdout
         assert rebuilt == beside.replace("targetRevision: v1.4.1\n", "targetRevision: v1.4.2\n")  # byte for byte
         assert git(fleet.bare, "diff", "--name-only", main, BRANCHES[0]).stdout.split() == [
