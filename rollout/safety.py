@@ -24,7 +24,7 @@ from pathlib import Path
 from waves import fleet_targets
 from waves.pins.base import PinTargetError, format_steps
 from waves.problems import POLICY, Problem
-from waves.templates import EmptyLabel, MissingLabel, render, render_path
+from waves.templates import EmptyLabel, MissingLabel, render, render_path, render_pattern
 from rollout.yamlfile import bulk
 from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
@@ -423,7 +423,13 @@ def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> l
             continue
         for key, template in identity.require.items():
             try:
-                pattern = render(template, cluster.name, cluster.labels)
+                pattern = render_pattern(template, cluster.name, cluster.labels)
+            except EmptyLabel as empty:
+                problems.append(Problem(f"cluster {cluster.name} has an empty label {empty.key!r}, which makes "
+                                        f"identity.require {key} {template!r} the pattern {empty.path!r}: any value "
+                                        "matches it, so it checks nothing", ("spec", "identity", "require", key),
+                                        POLICY))
+                continue
             except MissingLabel as missing:
                 if key in literals:
                     problems.append(Problem(

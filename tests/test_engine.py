@@ -191,6 +191,24 @@ def test_an_empty_label_in_identity_files_is_refused_not_read_as_another_file(tm
         "makes identity.files the path 'clusters//kustomization.yaml': not a file in the repository"], bad.stderr
 
 
+def test_an_empty_label_that_leaves_an_identity_pattern_only_a_wildcard_is_refused(tmp_path):
+    """identity.require `REGION: "{labels.region}*"` with `region: ""` is `*`: any value
+    matches, so the identity check of that cluster would check nothing and pass."""
+    from conftest import SEED_POLICY
+
+    policy_extra = ('  identity:\n    files: clusters/{cluster}/kustomization.yaml\n    require:\n'
+                    '      CLUSTER_NAME: "{cluster}"\n      REGION: "{labels.region}*"\n')
+    clusters = {name: {**labels, "region": "" if name == "prod-us-east" else labels["region"]}
+                for name, labels in SEED_CLUSTERS.items()}
+    repo = make_seed_repo(tmp_path / "r", policy=SEED_POLICY + policy_extra, clusters=clusters)
+    repo.write("clusters/prod-us-east/kustomization.yaml", identity_yaml("prod-us-east", SEED_CLUSTERS["prod-eu-west"]))
+    bad = rollout(repo.root, "validate", "security-patch", "--repo", str(repo.root))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert [line.split(": ", 1)[1] for line in bad.stderr.splitlines()] == [
+        "spec.identity.require.REGION: cluster prod-us-east has an empty label 'region', which makes identity.require "
+        "REGION '{labels.region}*' the pattern '*': any value matches it, so it checks nothing"], bad.stderr
+
+
 def test_revert_restores_bytes_and_is_idempotent(fleet):
     a = fleet.clone("a")
     before = (a / "argocd/apps/dev-eu-west-platform.yaml").read_bytes()

@@ -295,6 +295,18 @@ def test_a_gate_template_an_empty_label_leaves_empty_is_an_error_and_one_line_fo
     assert make_plan(policy(inside), fleet).waves[0].clusters == [f"c{i:02}" for i in range(12)]
 
 
+def test_an_empty_label_in_a_promql_matcher_is_an_error_it_would_select_the_series_without_the_label():
+    """`cluster="{labels.c}"` with `c: ""` is `cluster=""`, which PromQL reads as "no cluster
+    label": the fleet's aggregates, any cluster's series but the one judged."""
+    gate = {"prometheus": {"url": "http://p:9090", "query": 'sum(rate(errors{cluster="{labels.c}"}[5m]))', "max": 0.01}}
+    fleet = clusters({"a": {"c": "a"}, "b": {"c": ""}})
+    assert errors_of(policy([{"name": "all"}], gates=[gate]), fleet) == [
+        "spec.gates[0].prometheus.query: cluster b has an empty label 'c', which the prometheus gate's query "
+        "'sum(rate(errors{cluster=\"{labels.c}\"}[5m]))' uses: an empty value there selects the series without that "
+        "label, any cluster's"]
+    assert make_plan(policy([{"name": "all"}], gates=[gate]), fleet[:1]).waves[0].clusters == ["a"]
+
+
 def test_gates_default_to_spec_gates_and_a_wave_may_replace_them():
     waves = [{"name": "dev", "selector": {"matchLabels": {"environment": "dev"}}, "gates": [], "approval": "required"},
              {"name": "rest"}]

@@ -345,3 +345,18 @@ spec:
     assert errors(repo, "simple-env-app") == [
         "envs/prod-eu/kustomization.yml:3: resources[1]: cluster prod-eu: ../qa/version.yml brings in envs/qa/version.yml "
         "from envs/qa, cluster qa's folder: refusing to pin cluster prod-eu with another cluster's configuration"]
+
+
+def test_a_reachable_identity_literal_against_a_pattern_an_empty_label_leaves_as_a_wildcard_is_a_mismatch():
+    """identity.reachable compares every generator a source reaches: `{labels.region}*` with
+    `region: ""` would be `*` there too, accepting another region's identity."""
+    from types import SimpleNamespace
+
+    from rollout.targeting.checks.reachable_identity import mismatches
+
+    require = {"REGION": "{labels.region}*"}
+    assert mismatches(require, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={"region": "us"})) == [
+        "REGION=eu-west-1, expected us*"]
+    assert mismatches(require, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={"region": ""})) == [
+        "REGION=eu-west-1, but the cluster's label 'region' is empty: {labels.region}* would match any value"]
+    assert mismatches(require, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={"region": "eu"})) == []

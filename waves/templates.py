@@ -70,5 +70,15 @@ def render_path(template: str, cluster: str, labels: Mapping[str, str]) -> str:
     return out
 
 
+def render_pattern(template: str, cluster: str, labels: Mapping[str, str]) -> str:
+    """A glob template (identity.require: `{labels.region}-*`) filled in; raises
+    MissingLabel, or EmptyLabel when an empty label leaves nothing but `*` of a template
+    that had more (`{labels.region}*` is `*`: any value matches, the check checks nothing)."""
+    out = render(template, cluster, labels)
+    if out.strip("*") == "" and template.strip("*") != "":
+        raise EmptyLabel(next((k for k in _label_keys(template) if labels[k] == ""), ""), out)
+    return out
+
+
 def labels_used(template: str) -> list[str]:
     return list(_label_keys(template))

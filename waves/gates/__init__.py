@@ -62,22 +62,32 @@ def label_problems(spec, waves, clusters) -> list:
                     continue  # {cluster} alone is never missing nor empty
                 loc = (("spec", "waves", wave.spec_index, "gates") if own else ("spec", "gates")) + (index, name, field)
                 labels_of = labels_of or {c.name: c.labels for c in clusters}  # only for a policy that needs it
+                # a PromQL matcher of an empty value selects the series *without* the label: any cluster's
+                strict = field in getattr(type(config), "NO_EMPTY_LABELS", ())
                 for cluster in wave.clusters:
                     labels = labels_of[cluster]
                     try:
-                        if render(template, cluster, labels):
-                            continue
-                        key, empty = next((k for k in labels_used(template) if labels[k] == ""), ""), True
+                        value = render(template, cluster, labels)
                     except MissingLabel as missing:
-                        key, empty = missing.key, False
-                    found.setdefault((loc, name, field, template, key, empty), []).append(cluster)
+                        found.setdefault((loc, name, field, template, missing.key, None), []).append(cluster)
+                        continue
+                    empty = next((k for k in labels_used(template) if labels[k] == ""), None)
+                    if empty is not None and (not value or strict):
+                        found.setdefault((loc, name, field, template, empty, value), []).append(cluster)
     problems = []
-    for (loc, name, field, template, key, empty), clusters in found.items():
+    for (loc, name, field, template, key, value), clusters in found.items():
         who = f"cluster {clusters[0]} has" if len(clusters) == 1 else f"clusters {few(clusters)} have"
-        what = (f"an empty label {key!r}, which leaves the {name} gate's {field} {template!r} empty" if empty else
-                f"no label {key!r}, which the {name} gate's {field} {template!r} uses")
-        problems.append(Problem(f"{who} {what}: the gate would not know where to look for "
-                                f"{'it' if len(clusters) == 1 else 'them'}", loc))
+        them = "it" if len(clusters) == 1 else "them"
+        if value is None:
+            what = f"no label {key!r}, which the {name} gate's {field} {template!r} uses: the gate would not know " \
+                   f"where to look for {them}"
+        elif not value:
+            what = f"an empty label {key!r}, which leaves the {name} gate's {field} {template!r} empty: the gate " \
+                   f"would not know where to look for {them}"
+        else:
+            what = f"an empty label {key!r}, which the {name} gate's {field} {template!r} uses: an empty value " \
+                   "there selects the series without that label, any cluster's"
+        problems.append(Problem(f"{who} {what}", loc))
     return problems
 
 

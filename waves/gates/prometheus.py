@@ -32,6 +32,7 @@ class PrometheusGateConfig(BaseModel):
         return url
 
     TEMPLATES: ClassVar[tuple[str, ...]] = ("query",)  # {cluster} and {labels.<key>} filled in per cluster
+    NO_EMPTY_LABELS: ClassVar[tuple[str, ...]] = ("query",)  # `cluster=""` matches the series without the label
 
     @field_validator("query")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from waves.problems import POLICY
-from waves.templates import MissingLabel, render, render_path
+from waves.templates import EmptyLabel, MissingLabel, render_path, render_pattern
 
 from rollout.targeting import normal_path
 
@@ -23,7 +23,11 @@ def mismatches(require: dict[str, str], literals: dict[str, str], cluster) -> li
         if key not in literals:
             continue
         try:
-            pattern = render(template, cluster.name, cluster.labels)
+            pattern = render_pattern(template, cluster.name, cluster.labels)
+        except EmptyLabel as empty:  # `{labels.region}*` is `*`: it would accept anything
+            out.append(f"{key}={literals[key]}, but the cluster's label {empty.key!r} is empty: {template} would "
+                       "match any value")
+            continue
         except MissingLabel as missing:
             out.append(f"{key}={literals[key]}, but the cluster has no label {missing.key!r}")
             continue
