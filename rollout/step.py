@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from waves.decide import ADVANCE, HALT, REVERT, VERIFY, Action, Verdict, decide, of
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, Action, Verdict, decide, of
 from waves.state import OUT, Event, RolloutState
 from rollout.controls import hold_of
 from rollout.advance import build_advances
@@ -212,3 +212,26 @@ def record_passes(repo, policy_ref: str, verdicts: dict[str, Verdict], push: boo
     session = open_synced(repo, push, delivery)
     return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True,
                                                                            joins=joins)
+
+
+def bind(verdict, advance: str | None) -> Verdict:
+    """A judged wave's verdict (rollout/gate_check.py) bound to the advance commit it judged."""
+    return Verdict(verdict.state, verdict.reason, advance, verdict.halt, tuple(verdict.evidence()))
+
+
+def record_gate(repo, policy_ref: str, state: RolloutState, number: int, verdict, joins: list[tuple],
+                push: bool | None = None, now: int | None = None) -> dict[str | None, str]:
+    """`rollout gate --wave N --record`: the passes of wave `number` (`verdict`) and of its
+    late joins out (`joins`: (join, its verdict) each), recorded as `rollout run` records
+    them. The advance each record judged (None: the wave's own) -> the record's commit.
+    No session is opened (nor its checkout locked) unless something out and unjudged passed."""
+    wave = state.wave(number)
+    judging = [(wave.advance_commit, verdict)] if wave.status in JUDGED else []
+    judging += [(j.commit, v) for j, v in joins if j.status in JUDGED]
+    if not any(v.state == "passed" for _, v in judging):
+        return {}
+    passes = {verdict.name: bind(verdict, wave.advance_commit)} if wave.status in JUDGED else {}
+    joined = {j.commit: bind(v, j.commit) for j, v in joins if v.state == "passed"}
+    outcome = record_passes(repo, policy_ref, passes if verdict.state == "passed" else {}, push, now, joins=joined)
+    return {c.advance if c.late else None: c.commit for c in outcome.changes if c.commit}
+
