@@ -223,15 +223,18 @@ def record_gate(repo, policy_ref: str, state: RolloutState, number: int, verdict
                 push: bool | None = None, now: int | None = None) -> dict[str | None, str]:
     """`rollout gate --wave N --record`: the passes of wave `number` (`verdict`) and of its
     late joins out (`joins`: (join, its verdict) each), recorded as `rollout run` records
-    them. The advance each record judged (None: the wave's own) -> the record's commit.
-    No session is opened (nor its checkout locked) unless something out and unjudged passed."""
+    them. Every verdict judged goes to the decision, not the passes alone: a failure or a
+    halt among them (the wave's, or a late join's) records no pass, as in run's step (a
+    late join's pass of a wave failing in the same judgement was recorded, and the wave's
+    revert takes the join back with it). The advance each record judged (None: the
+    wave's own) -> the record's commit. No session is opened (nor its checkout locked)
+    unless something out and unjudged passed."""
     wave = state.wave(number)
     judging = [(wave.advance_commit, verdict)] if wave.status in JUDGED else []
     judging += [(j.commit, v) for j, v in joins if j.status in JUDGED]
     if not any(v.state == "passed" for _, v in judging):
         return {}
-    passes = {verdict.name: bind(verdict, wave.advance_commit)} if wave.status in JUDGED else {}
-    joined = {j.commit: bind(v, j.commit) for j, v in joins if v.state == "passed"}
-    outcome = record_passes(repo, policy_ref, passes if verdict.state == "passed" else {}, push, now, joins=joined)
+    outcome = record_passes(repo, policy_ref, {verdict.name: bind(verdict, wave.advance_commit)}, push, now,
+                            joins={j.commit: bind(v, j.commit) for j, v in joins})
     return {c.advance if c.late else None: c.commit for c in outcome.changes if c.commit}
 
