@@ -74,9 +74,10 @@ def render_pattern(template: str, cluster: str, labels: Mapping[str, str]) -> st
     """A glob template (identity.require: `{labels.region}-*`) filled in; raises
     MissingLabel, or EmptyLabel when an empty label leaves nothing but wildcards (`*`, `?`)
     of a template that had more (`{labels.region}*` is `*`, `{labels.region}?*` is `?*`:
-    any value matches, the check checks nothing)."""
+    any value matches, the check checks nothing). An empty pattern is no wildcard: it
+    matches "" alone (`{labels.region}` with `region: ""` wants `REGION=` empty)."""
     out = render(template, cluster, labels)
-    if out.strip("*?") == "":
+    if out and out.strip("*?") == "":
         empty = next((k for k in _label_keys(template) if labels[k] == ""), None)
         if empty is not None:  # a template of wildcards alone is the author's: no label left it so
             raise EmptyLabel(empty, out)
