@@ -135,3 +135,15 @@ def test_a_failed_late_join_records_no_pass_of_its_wave_in_the_same_judgement_as
     """`run` reverts the join first; the wave's pass is recorded by the step after it."""
     recorded, subjects = _record(work, _verdict("passed", "dev-west: Healthy"), _verdict("failed", "dev-east: Degraded"))
     assert (recorded, subjects) == ({}, [])
+
+
+def test_no_pass_is_recorded_while_a_cluster_of_the_wave_is_set_off_the_revision_by_hand_as_run_halts(work):
+    """A person set dev-west back to v1 after canary pinned it: `run` halts the wave (a
+    person decides) and records no pass. `gate --record` decided on a fold that read no
+    pinned file, so it saw no hand edit and recorded the wave's and the join's passes."""
+    (work / "values/dev-west.yaml").write_text("image:\n  tag: v1\n")
+    git(work, "commit", "-qam", "dev-west back to v1 by hand")
+    git(work, "push", "-q")
+    assert status(work, "p", check_files=True)[1].wave(1).off  # as run and status see it
+    recorded, subjects = _record(work, _verdict("passed", "dev-west: Healthy"), _verdict("passed", "dev-east: Healthy"))
+    assert (recorded, subjects) == ({}, [])
