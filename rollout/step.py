@@ -231,9 +231,8 @@ def record_gate(repo, policy_ref: str, state: RolloutState, number: int, verdict
     wave's own) -> the record's commit. No session is opened (nor its checkout locked)
     unless something out and unjudged passed."""
     wave = state.wave(number)
-    judging = [(wave.advance_commit, verdict)] if wave.status in JUDGED else []
-    judging += [(j.commit, v) for j, v in joins if j.status in JUDGED]
-    if not any(v.state == "passed" for _, v in judging):
+    judged = ([verdict] if wave.status in JUDGED else []) + [v for j, v in joins if j.status in JUDGED]
+    if not any(v.state == "passed" for v in judged):
         return {}
     outcome = record_passes(repo, policy_ref, {verdict.name: bind(verdict, wave.advance_commit)}, push, now,
                             joins={j.commit: bind(v, j.commit) for j, v in joins})
