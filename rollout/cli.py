@@ -435,11 +435,10 @@ def gate(
     now, kube = clock(), Kube(kubeconfig)
     prefetch(root, policy, kube)  # the hub's LISTs sent first: it answers while the repo is read
 
-    from waves.decide import Verdict
     from rollout.gate_check import evaluate, evaluate_join, preflight
     from rollout.session import wave_ref
     from rollout.status import status as fold_status
-    from rollout.step import record_passes
+    from rollout.step import record_gate
 
     ws, state = _engine_errors(lambda: fold_status(root, policy, check_files=True))  # one load: files checked too
     _say_unread(state)  # the hub away mid-rollout: the waves out are judged from their advance records
@@ -449,17 +448,9 @@ def gate(
     # its late joins out, each judged on its own (docs/inventory.md, "Late joins"); `run` records them
     out = state.wave(number).joins_out
     joins = [evaluate_join(ws, state, number, j, now, kube) for j in out]
-    recorded: dict[str | None, str] = {}  # the advance each pass recorded judged (None: the wave's) -> its record
-    if record:
-        # the wave's pass (an empty wave has no advance), and each late join's, as `run` records them
-        passes = {verdict.name: Verdict(verdict.state, verdict.reason, state.wave(number).advance_commit, verdict.halt,
-                                        tuple(verdict.evidence()))} \
-            if verdict.state == "passed" and not ws.plan.wave(number).empty else {}
-        joined = {j.commit: Verdict(v.state, v.reason, j.commit, v.halt, tuple(v.evidence()))
-                  for j, v in zip(out, joins) if v.state == "passed"}
-        if passes or joined:
-            outcome = _engine_errors(lambda: record_passes(root, policy, passes, push, joins=joined))
-            recorded = {c.advance if c.late else None: c.commit for c in outcome.changes if c.commit}
+    # the advance each pass recorded judged (None: the wave's) -> its record, as `run` records them
+    recorded = _engine_errors(lambda: record_gate(root, policy, state, number, verdict, list(zip(out, joins)), push)) \
+        if record else {}
     if format is CheckFormat.json:
         # indented for people; compact in a pipe (the C encoder: 10,000 checks ~10x faster), as plan
         print(json.dumps({**verdict.as_dict(), "recorded": recorded.get(None),

@@ -21,13 +21,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, Verdict, of
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, WAIT, of
 from waves.state import EMPTY
 from rollout.render.trust import trust_lines
 from rollout.session import clock, open_synced
 from rollout.gate_check import WaveVerdict, evaluate, evaluate_join, preflight
 from rollout.render.words import count
-from rollout.step import Stepper
+from rollout.step import Stepper, bind
 
 
 @dataclass
@@ -131,9 +131,8 @@ def _judge(stepper, kube, now, result) -> Step:
     joining = {j.commit: evaluate_join(ws, state, w.number, j, now, kube) for w in state.waves if not w.halt_commit
                for j in w.joins_out}
     result.verdicts, result.joined = list(judged.values()), list(joining.values())
-    verdicts = {v.name: Verdict(v.state, v.reason, state.wave(n).advance_commit, v.halt, tuple(v.evidence()))
-                for n, v in judged.items()}
-    joins = {c: Verdict(v.state, v.reason, c, v.halt, tuple(v.evidence())) for c, v in joining.items()}
+    verdicts = {v.name: bind(v, state.wave(n).advance_commit) for n, v in judged.items()}
+    joins = {c: bind(v, c) for c, v in joining.items()}
     decided = stepper.decide(verdicts, joins)
     if of(decided, REVERT) or of(decided, HALT):
         return _stop(stepper, verdicts, decided, {**judged, **joining}, result, joins)

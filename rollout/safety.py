@@ -23,7 +23,7 @@ from pathlib import Path
 
 from waves import fleet_targets
 from waves.pins.base import PinTargetError, format_steps
-from waves.problems import POLICY, Problem
+from waves.problems import POLICY, Problem, few
 from waves.templates import EmptyLabel, MissingLabel, render, render_path, render_pattern
 from rollout.yamlfile import bulk
 from rollout.manifests.document import read_manifest
@@ -399,17 +399,19 @@ def _shared_fields(plan, targets: list[Target]) -> list[Problem]:
 
 def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> list[Problem]:
     problems = []
+    # the policy's own problems, one line per field and label for the clusters that share it (10,000
+    # clusters with one empty label are one line, not 10,000): (loc, what, key) -> [(cluster, its path)]
+    policy: dict[tuple, list[tuple[str, str | None]]] = {}
     for cluster in clusters:
         try:
             file = render_path(identity.files, cluster.name, cluster.labels)
         except EmptyLabel as empty:
-            problems.append(Problem(f"cluster {cluster.name} has an empty label {empty.key!r}, which makes "
-                                    f"identity.files the path {empty.path!r}: not a file in the repository",
-                                    ("spec", "identity", "files"), POLICY))
+            what = f"an empty label {empty.key!r}, which makes identity.files the path {{}}: not a file in the repository"
+            policy.setdefault((("spec", "identity", "files"), what, empty.key), []).append((cluster.name, empty.path))
             continue
         except MissingLabel as missing:
-            problems.append(Problem(f"cluster {cluster.name} has no label {missing.key!r} for identity.files",
-                                    ("spec", "identity", "files"), POLICY))
+            what = f"no label {missing.key!r} for identity.files"
+            policy.setdefault((("spec", "identity", "files"), what, missing.key), []).append((cluster.name, None))
             continue
         try:
             text = texts[file] if texts.get(file) is not None else read_text(repo / file)
@@ -425,10 +427,10 @@ def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> l
             try:
                 pattern = render_pattern(template, cluster.name, cluster.labels)
             except EmptyLabel as empty:
-                problems.append(Problem(f"cluster {cluster.name} has an empty label {empty.key!r}, which makes "
-                                        f"identity.require {key} {template!r} the pattern {empty.path!r}: any value "
-                                        "matches it, so it checks nothing", ("spec", "identity", "require", key),
-                                        POLICY))
+                what = (f"an empty label {empty.key!r}, which makes identity.require {key} {template!r} the pattern "
+                        f"{empty.path!r}: any value matches it, so it checks nothing")
+                policy.setdefault((("spec", "identity", "require", key), what, empty.key), []).append(
+                    (cluster.name, None))
                 continue
             except MissingLabel as missing:
                 if key in literals:
@@ -443,6 +445,13 @@ def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> l
                 problems.append(Problem(
                     f"cluster {cluster.name}: cluster-identity {key}={literals[key]} does not match {pattern}: "
                     "refusing to pin a cluster whose identity disagrees with the inventory", (), file, line=where.get(key)))
+    for (loc, what, _), found in policy.items():
+        names = [name for name, _ in found]
+        who = f"cluster {names[0]} has" if len(names) == 1 else f"clusters {few(names)} have"
+        paths = {path for _, path in found}
+        if None not in paths:  # the path each makes: the one they share, or the first's as an example
+            what = what.format(repr(found[0][1]) + ("" if len(paths) == 1 else f" ({names[0]}'s)"))
+        problems.append(Problem(f"{who} {what}", loc, POLICY))
     return problems
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from waves.decide import ADVANCE, HALT, REVERT, VERIFY, Action, Verdict, decide, of
+from waves.decide import ADVANCE, HALT, JUDGED, REVERT, VERIFY, Action, Verdict, decide, of
 from waves.state import OUT, Event, RolloutState
 from rollout.controls import hold_of
 from rollout.advance import build_advances
@@ -210,5 +210,31 @@ def record_passes(repo, policy_ref: str, verdicts: dict[str, Verdict], push: boo
     to the advance it judged, and of late joins (`joins`, by their commits), decided as
     `rollout run` decides them (none during the bake, none twice, none for another advance)."""
     session = open_synced(repo, push, delivery)
-    return Stepper(session, policy_ref, clock(now), check_files=False).act(verdicts, (VERIFY,), record=True,
-                                                                           joins=joins)
+    # the pinned files read, as run's step reads them: a cluster set off the revision by hand halts
+    # its wave there (and, under spec.trust, a pin no trusted advance made holds every record back)
+    return Stepper(session, policy_ref, clock(now)).act(verdicts, (VERIFY,), record=True, joins=joins)
+
+
+def bind(verdict, advance: str | None) -> Verdict:
+    """A judged wave's verdict (rollout/gate_check.py) bound to the advance commit it judged."""
+    return Verdict(verdict.state, verdict.reason, advance, verdict.halt, tuple(verdict.evidence()))
+
+
+def record_gate(repo, policy_ref: str, state: RolloutState, number: int, verdict, joins: list[tuple],
+                push: bool | None = None, now: int | None = None) -> dict[str | None, str]:
+    """`rollout gate --wave N --record`: the passes of wave `number` (`verdict`) and of its
+    late joins out (`joins`: (join, its verdict) each), recorded as `rollout run` records
+    them. Every verdict judged goes to the decision, not the passes alone: a failure or a
+    halt among them (the wave's, or a late join's) records no pass, as in run's step (a
+    late join's pass of a wave failing in the same judgement was recorded, and the wave's
+    revert takes the join back with it). The advance each record judged (None: the
+    wave's own) -> the record's commit. No session is opened (nor its checkout locked)
+    unless something out and unjudged passed."""
+    wave = state.wave(number)
+    judged = ([verdict] if wave.status in JUDGED else []) + [v for j, v in joins if j.status in JUDGED]
+    if not any(v.state == "passed" for v in judged):
+        return {}
+    outcome = record_passes(repo, policy_ref, {verdict.name: bind(verdict, wave.advance_commit)}, push, now,
+                            joins={j.commit: bind(v, j.commit) for j, v in joins})
+    return {c.advance if c.late else None: c.commit for c in outcome.changes if c.commit}
+

@@ -209,6 +209,31 @@ def test_an_empty_label_that_leaves_an_identity_pattern_only_a_wildcard_is_refus
         "REGION '{labels.region}*' the pattern '*': any value matches it, so it checks nothing"], bad.stderr
 
 
+def test_the_identity_checks_policy_problems_are_one_line_per_field_for_a_fleet_not_one_per_cluster(tmp_path):
+    """10,000 clusters with an empty `region` (or none) are one line each for identity.files
+    and identity.require, naming a few of them, as the gates' templates say it: one per
+    cluster buried the file's own problems."""
+    from types import SimpleNamespace
+
+    from rollout.safety import _identity
+
+    names = [f"c{i:05}" for i in range(10_000)]
+    ok = SimpleNamespace(files="clusters/{cluster}/kustomization.yaml", require={"REGION": "{labels.region}?*"})
+    texts = {f"clusters/{n}/kustomization.yaml": identity_yaml(n, {"environment": "prod", "region": "eu"})
+             for n in names[:200]}  # each file parsed: 200 of them say it
+    clusters = [SimpleNamespace(name=n, labels={"region": ""}) for n in names[:200]]
+    assert [(p.message, p.loc) for p in _identity(tmp_path, ok, clusters, texts)] == [
+        ("clusters c00000, c00001, c00002, c00003, c00004 and 195 more have an empty label 'region', which makes "
+         "identity.require REGION '{labels.region}?*' the pattern '?*': any value matches it, so it checks nothing",
+         ("spec", "identity", "require", "REGION"))]
+    by_site = SimpleNamespace(files="clusters/{labels.site}/{cluster}.yaml", require={})
+    clusters = [SimpleNamespace(name=n, labels={"site": ""} if i % 2 else {}) for i, n in enumerate(names)]
+    assert [p.message for p in _identity(tmp_path, by_site, clusters, {})] == [
+        "clusters c00000, c00002, c00004, c00006, c00008 and 4995 more have no label 'site' for identity.files",
+        "clusters c00001, c00003, c00005, c00007, c00009 and 4995 more have an empty label 'site', which makes "
+        "identity.files the path 'clusters//c00001.yaml' (c00001's): not a file in the repository"]
+
+
 def test_revert_restores_bytes_and_is_idempotent(fleet):
     a = fleet.clone("a")
     before = (a / "argocd/apps/dev-eu-west-platform.yaml").read_bytes()

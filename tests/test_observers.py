@@ -380,9 +380,13 @@ def test_a_cluster_a_gate_s_template_cannot_be_filled_in_for_is_unknown_so_never
         assert [(c.cluster, c.state, c.observed) for c in checks] == [("b", "unknown", False), ("c", "unknown", False)], \
             (module.__name__, checks)
         assert "missing or empty: nowhere to look" in checks[0].reason
-    # an empty label inside a query leaves a query (`team=""`: the user's to write); a missing one does not
+    # an empty label that leaves a matcher `team=""` (the series without the label: any cluster's) is nowhere
+    # to look, as a missing one is (the plan refuses both; a plan from advance records meets them): never sent
     query = PrometheusGateConfig(url="http://127.0.0.1:9", query='up{team="{labels.team}"}', max=1)
-    assert prometheus.promql(query, "b", labels["b"], 60) == 'max_over_time((up{team=""})[60s:15s])'
-    checks = prometheus.observe(ctx, query, ["c"])
-    assert [(c.cluster, c.state, c.observed) for c in checks] == [("c", "unknown", False)], checks
-    prometheus.preflight(ctx, query, ["c"])  # nothing to ask: no traceback, no guess
+    checks = prometheus.observe(ctx, query, ["b", "c"])
+    assert [(c.cluster, c.state, c.observed) for c in checks] == [("b", "unknown", False), ("c", "unknown", False)], \
+        checks
+    prometheus.preflight(ctx, query, ["b", "c"])  # nothing to ask: no traceback, no guess
+    # one that leaves the matcher's value something else is the user's to write: the query is sent
+    suffixed = PrometheusGateConfig(url="http://127.0.0.1:9", query='up{job="api{labels.team}"}', max=1)
+    assert prometheus.promql(suffixed, "b", labels["b"], 60) == 'max_over_time((up{job="api"})[60s:15s])'

@@ -302,9 +302,40 @@ def test_an_empty_label_in_a_promql_matcher_is_an_error_it_would_select_the_seri
     fleet = clusters({"a": {"c": "a"}, "b": {"c": ""}})
     assert errors_of(policy([{"name": "all"}], gates=[gate]), fleet) == [
         "spec.gates[0].prometheus.query: cluster b has an empty label 'c', which the prometheus gate's query "
-        "'sum(rate(errors{cluster=\"{labels.c}\"}[5m]))' uses: an empty value there selects the series without that "
-        "label, any cluster's"]
+        "'sum(rate(errors{cluster=\"{labels.c}\"}[5m]))' uses: an empty value there leaves the matcher =\"\": it "
+        "selects the series without that label, any cluster's"]
     assert make_plan(policy([{"name": "all"}], gates=[gate]), fleet[:1]).waves[0].clusters == ["a"]
+
+
+def test_an_empty_label_in_a_promql_query_is_one_line_for_a_fleet_and_refused_only_where_it_selects_amiss():
+    """The query names `{cluster}` too, as most do: the refusal was one line per cluster
+    (keyed by the query each got). And an empty label that leaves a matcher's value
+    something else (`job="api{labels.suffix}"` is `job="api"`) is the user's to write: it
+    was refused with the message of `cluster=""`; a regular expression it leaves matching
+    the empty string, a string it leaves empty or a metric's name it changes are not."""
+    def query(q: str):
+        return policy([{"name": "all"}], gates=[{"prometheus": {"url": "http://p:9090", "query": q, "max": 0.01}}])
+
+    fleet = clusters({f"c{i:05}": {"team": "", "suffix": ""} for i in range(10_000)})
+    assert errors_of(query('sum(rate(errors{cluster="{cluster}",team="{labels.team}"}[5m]))'), fleet) == [
+        "spec.gates[0].prometheus.query: clusters c00000, c00001, c00002, c00003, c00004 and 9995 more have an empty "
+        "label 'team', which the prometheus gate's query 'sum(rate(errors{cluster=\"{cluster}\",team=\"{labels.team}\"}"
+        "[5m]))' uses: an empty value there leaves the matcher =\"\": it selects the series without that label, any "
+        "cluster's"]
+    fleet = fleet[:3]
+    for legit in ('sum(rate(errors{cluster="{cluster}",job="api{labels.suffix}"}[5m]))',
+                  'sum(rate(errors{job=~"api-{labels.suffix}.+"}[5m]))', "up{job='a{labels.suffix}\\'b'}"):
+        assert len(make_plan(query(legit), fleet).waves[0].clusters) == 3, legit
+    refused = {'up{job=~"{labels.team}.*"}': "leaves the regular expression '.*', which matches the empty string: it "
+                                               "selects the series without that label, any cluster's",
+               'up{job=~"a|{labels.team}"}': "leaves the regular expression 'a|', which matches the empty string",
+               "up{team!='{labels.team}'}": "leaves the matcher !=\"\": it selects every series with that label",
+               'label_replace(up, "x", "{labels.team}", "", "")': "leaves a string of the query empty",
+               'rate(errors_{labels.team}_total[5m])': ", outside a label matcher's string, changes what the query asks"}
+    for q, why in refused.items():
+        (error,) = errors_of(query(q), fleet)
+        assert f"have an empty label 'team', which the prometheus gate's query {q!r} uses: an empty value there" \
+               f"{'' if why.startswith(',') else ' '}{why}" in error, error
 
 
 def test_gates_default_to_spec_gates_and_a_wave_may_replace_them():

@@ -248,17 +248,20 @@ def test_a_rendered_path_template_is_a_plain_path_or_names_the_empty_label(templ
         assert path == template.replace("{cluster}", "c1").replace("{labels.team}", team).replace("{labels.site}", site)
 
 
-@given(template=st.lists(st.sampled_from(["*", "-", "eu", "{labels.team}", "{cluster}"]), min_size=1, max_size=4).map("".join),
+@given(template=st.lists(st.sampled_from(["*", "?", "-", "eu", "{labels.team}", "{cluster}"]), min_size=1,
+                          max_size=4).map("".join),
        team=_VALUES)
 def test_a_rendered_identity_pattern_never_turns_into_match_anything(template, team):
-    """render_pattern refuses exactly what an empty label leaves as nothing but `*` of a
-    template that had more; any other pattern is the template filled in."""
+    """render_pattern refuses exactly what an empty label leaves as nothing but wildcards
+    (`*`, `?`: `?*` matches any value but ""); any other pattern is the template filled in
+    (an empty one matches "" alone), and a template of wildcards alone is the author's."""
     from waves.templates import EmptyLabel, render, render_pattern
 
     filled = render(template, "c1", {"team": team})
     try:
         pattern = render_pattern(template, "c1", {"team": team})
     except EmptyLabel as empty:
-        assert empty.key == "team" and team == "" and set(filled) <= {"*"} and set(template) - {"*"}
+        assert empty.key == "team" and team == "" and filled and set(filled) <= {"*", "?"} and "{labels.team}" in template
     else:
-        assert pattern == filled and (set(pattern) - {"*"} or not set(template) - {"*"})
+        assert pattern == filled and (not pattern or set(pattern) - {"*", "?"} or "{labels.team}" not in template
+                                      or team != "")

@@ -360,3 +360,32 @@ def test_a_reachable_identity_literal_against_a_pattern_an_empty_label_leaves_as
     assert mismatches(require, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={"region": ""})) == [
         "REGION=eu-west-1, but the cluster's label 'region' is empty: {labels.region}* would match any value"]
     assert mismatches(require, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={"region": "eu"})) == []
+
+
+def test_an_empty_label_that_leaves_a_pattern_of_wildcards_other_than_a_star_is_a_mismatch_too():
+    """`{labels.region}?*` with `region: ""` is `?*`: any value but "" matches it, so another
+    region's identity passed as the cluster's own."""
+    from types import SimpleNamespace
+
+    from rollout.targeting.checks.reachable_identity import mismatches
+
+    for template in ("{labels.region}?*", "{labels.region}*?", "?{labels.region}*"):
+        assert mismatches({"REGION": template}, {"REGION": "eu-west-1"},
+                          SimpleNamespace(name="a", labels={"region": ""})) == [
+            f"REGION=eu-west-1, but the cluster's label 'region' is empty: {template} would match any value"]
+    assert mismatches({"REGION": "{labels.region}?*"}, {"REGION": "eu-west-1"},
+                      SimpleNamespace(name="a", labels={"region": "eu"})) == []
+    assert mismatches({"REGION": "?*"}, {"REGION": "eu-west-1"}, SimpleNamespace(name="a", labels={})) == []
+
+
+def test_an_empty_label_a_pattern_names_alone_wants_the_literal_empty_and_is_no_wildcard():
+    """`{labels.region}` with `region: ""` is the pattern "": it matches `REGION=` alone, a
+    check that checks (another region's identity does not match it), not a wildcard to refuse."""
+    from types import SimpleNamespace
+
+    from rollout.targeting.checks.reachable_identity import mismatches
+
+    cluster = SimpleNamespace(name="a", labels={"region": ""})
+    assert mismatches({"REGION": "{labels.region}"}, {"REGION": ""}, cluster) == []
+    assert mismatches({"REGION": "{labels.region}"}, {"REGION": "eu-west-1"}, cluster) == [
+        "REGION=eu-west-1, expected "]

@@ -72,11 +72,15 @@ def render_path(template: str, cluster: str, labels: Mapping[str, str]) -> str:
 
 def render_pattern(template: str, cluster: str, labels: Mapping[str, str]) -> str:
     """A glob template (identity.require: `{labels.region}-*`) filled in; raises
-    MissingLabel, or EmptyLabel when an empty label leaves nothing but `*` of a template
-    that had more (`{labels.region}*` is `*`: any value matches, the check checks nothing)."""
+    MissingLabel, or EmptyLabel when an empty label leaves nothing but wildcards (`*`, `?`)
+    of a template that had more (`{labels.region}*` is `*`, `{labels.region}?*` is `?*`:
+    any value matches, the check checks nothing). An empty pattern is no wildcard: it
+    matches "" alone (`{labels.region}` with `region: ""` wants `REGION=` empty)."""
     out = render(template, cluster, labels)
-    if out.strip("*") == "" and template.strip("*") != "":
-        raise EmptyLabel(next((k for k in _label_keys(template) if labels[k] == ""), ""), out)
+    if out and out.strip("*?") == "":
+        empty = next((k for k in _label_keys(template) if labels[k] == ""), None)
+        if empty is not None:  # a template of wildcards alone is the author's: no label left it so
+            raise EmptyLabel(empty, out)
     return out
 
 

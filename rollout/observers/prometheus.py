@@ -17,8 +17,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from rollout.observers import Check, Context, SetupError, nowhere
-from waves.gates.prometheus import judge
-from waves.templates import MissingLabel, render
+from waves.gates.prometheus import emptied, judge
+from waves.templates import EmptyLabel, MissingLabel, render
 
 MAX_PARALLEL = 16
 TIMEOUT = 10
@@ -27,8 +27,13 @@ TIMEOUT = 10
 def promql(config, cluster: str, labels: dict[str, str], window: int) -> str:
     """The query for one cluster; raises MissingLabel when it lacks a label the query names
     (left in, `{labels.team}` is a PromQL string that matches no series: "no data", or
-    with `or vector(0)` a value that passes)."""
+    with `or vector(0)` a value that passes), EmptyLabel when an empty one leaves it
+    selecting any cluster's series (`team=""`: the plan refuses it; the last guard, for a
+    plan made from advance records while the inventory cannot be read)."""
     query = render(config.query, cluster, labels)
+    vacuous = emptied(config.query, cluster, labels)
+    if vacuous is not None:
+        raise EmptyLabel(vacuous[0], query)
     worst = "max_over_time" if config.max is not None else "min_over_time"
     return f"{worst}(({query})[{max(60, int(window))}s:15s])"
 

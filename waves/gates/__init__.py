@@ -49,7 +49,7 @@ def label_problems(spec, waves, clusters) -> list:
     or an empty one that leaves a value empty, is an error when the plan is made. Judged,
     the gate could only guess where to look: an empty or missing context is the
     kubeconfig's current one, another cluster's. `clusters`: the plan's (waves.inventory.Cluster)."""
-    found: dict[tuple, list[str]] = {}  # (loc, gate, field, template, key, empty) -> clusters
+    found: dict[tuple, list[str]] = {}  # (loc, gate, field, template, key, why: None missing, "" empty) -> clusters
     labels_of = None
     for wave in waves:
         own = spec.waves[wave.spec_index].gates is not None
@@ -62,8 +62,9 @@ def label_problems(spec, waves, clusters) -> list:
                     continue  # {cluster} alone is never missing nor empty
                 loc = (("spec", "waves", wave.spec_index, "gates") if own else ("spec", "gates")) + (index, name, field)
                 labels_of = labels_of or {c.name: c.labels for c in clusters}  # only for a policy that needs it
-                # a PromQL matcher of an empty value selects the series *without* the label: any cluster's
-                strict = field in getattr(type(config), "NO_EMPTY_LABELS", ())
+                # a gate's own rule for an empty label a value is not left empty by (a PromQL matcher `team=""`
+                # selects the series *without* the label: any cluster's): (label, why) or None
+                strict = getattr(type(config), "NO_EMPTY_LABELS", {}).get(field)
                 for cluster in wave.clusters:
                     labels = labels_of[cluster]
                     try:
@@ -72,21 +73,26 @@ def label_problems(spec, waves, clusters) -> list:
                         found.setdefault((loc, name, field, template, missing.key, None), []).append(cluster)
                         continue
                     empty = next((k for k in labels_used(template) if labels[k] == ""), None)
-                    if empty is not None and (not value or strict):
-                        found.setdefault((loc, name, field, template, empty, value), []).append(cluster)
+                    if empty is None:
+                        continue
+                    if not value:
+                        found.setdefault((loc, name, field, template, empty, ""), []).append(cluster)
+                    elif strict is not None:
+                        why = strict(template, cluster, labels)
+                        if why is not None:  # keyed by why, not the value: one line for a fleet, not one per cluster
+                            found.setdefault((loc, name, field, template, *why), []).append(cluster)
     problems = []
-    for (loc, name, field, template, key, value), clusters in found.items():
+    for (loc, name, field, template, key, why), clusters in found.items():
         who = f"cluster {clusters[0]} has" if len(clusters) == 1 else f"clusters {few(clusters)} have"
         them = "it" if len(clusters) == 1 else "them"
-        if value is None:
+        if why is None:
             what = f"no label {key!r}, which the {name} gate's {field} {template!r} uses: the gate would not know " \
                    f"where to look for {them}"
-        elif not value:
+        elif not why:
             what = f"an empty label {key!r}, which leaves the {name} gate's {field} {template!r} empty: the gate " \
                    f"would not know where to look for {them}"
         else:
-            what = f"an empty label {key!r}, which the {name} gate's {field} {template!r} uses: an empty value " \
-                   "there selects the series without that label, any cluster's"
+            what = f"an empty label {key!r}, which the {name} gate's {field} {template!r} uses: {why}"
         problems.append(Problem(f"{who} {what}", loc))
     return problems
 

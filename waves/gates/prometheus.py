@@ -7,13 +7,15 @@ bounds. NaN (0/0, e.g. a ratio with no traffic) and ±Inf never pass; an empty r
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from waves.gates.verdict import Verdict
 from waves.model_config import STRICT
-from waves.templates import check_template
+from waves.templates import check_template, labels_used, render
 
 
 class PrometheusGateConfig(BaseModel):
@@ -32,14 +34,13 @@ class PrometheusGateConfig(BaseModel):
         return url
 
     TEMPLATES: ClassVar[tuple[str, ...]] = ("query",)  # {cluster} and {labels.<key>} filled in per cluster
-    NO_EMPTY_LABELS: ClassVar[tuple[str, ...]] = ("query",)  # `cluster=""` matches the series without the label
+    # `cluster=""` matches the series without the label: an empty label where it empties a matcher's value
+    NO_EMPTY_LABELS: ClassVar[dict] = {"query": lambda template, cluster, labels: emptied(template, cluster, labels)}
 
     @field_validator("query")
     @classmethod
     def _query(cls, query: str) -> str:
         # PromQL uses braces for label matchers; only {cluster} and {labels.x} are ours.
-        import re
-
         for name in re.findall(r"\{(cluster|labels\.[^{}\s]+)\}", query):
             check_template("{" + name + "}")
         return query
@@ -51,6 +52,53 @@ class PrometheusGateConfig(BaseModel):
         if self.max is not None and self.min is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is above max {self.max}")
         return self
+
+
+# a PromQL string literal (double or single quotes with escapes, or backticks raw) and the
+# label matcher's operator before one
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_OPERATOR = re.compile(r"(=~|!~|!=|=)\s*$")
+
+
+def emptied(template: str, cluster: str, labels: Mapping[str, str]) -> tuple[str, str] | None:
+    """(the label, why) when an empty label makes the query select what it should not: a
+    label matcher's value left empty (`team="{labels.team}"` is `team=""`: the series
+    *without* a team label, any cluster's; `!=""`: any with one), a regular expression
+    left matching the empty string (`=~"{labels.team}.*"`), or a placeholder outside a
+    string (a metric's name, a number: another query). None when every empty label
+    leaves its string something else (`job="api{labels.suffix}"` is `job="api"`)."""
+    empty = {key for key in labels_used(template) if labels.get(key) == ""}
+    if not empty:
+        return None
+    inside = []
+    for literal in _STRING.finditer(template):
+        keys = [key for key in labels_used(literal.group()) if key in empty]
+        if not keys:
+            continue
+        inside.append(literal.span())
+        value = render(literal.group()[1:-1], cluster, labels)
+        operator = _OPERATOR.search(template, 0, literal.start())
+        op = operator.group(1) if operator else ""
+        if value == "":
+            if not op:
+                return keys[0], "an empty value there leaves a string of the query empty"
+            return keys[0], (f"an empty value there leaves the matcher {op}\"\": it selects "
+                             + ("the series without that label" if op in ("=", "=~") else "every series with that label")
+                             + ", any cluster's")
+        if op in ("=~", "!~"):
+            try:
+                vacuous = re.fullmatch(value, "") is not None
+            except re.error:
+                vacuous = True  # cannot tell: not judged on a guess
+            if vacuous:
+                return keys[0], (f"an empty value there leaves the regular expression {value!r}, which matches the "
+                                 "empty string: it selects " + ("the series without that label, any cluster's"
+                                                                if op == "=~" else "none of the series"))
+    for key in sorted(empty):  # a placeholder outside every string: what the query asks changes
+        at = [m.start() for m in re.finditer(re.escape("{labels." + key + "}"), template)]
+        if any(not any(start <= a < end for start, end in inside) for a in at):
+            return key, "an empty value there, outside a label matcher's string, changes what the query asks"
+    return None
 
 
 class PrometheusGate(BaseModel):
