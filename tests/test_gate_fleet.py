@@ -150,7 +150,7 @@ def test_a_cluster_of_another_workspace_is_found_by_its_workspace_and_named_when
     deploys fleet-default's bundles to clusters of fleet-prod: their BundleDeployments carry
     bundle-namespace fleet-default and cluster-namespace fleet-prod. A cluster's name is
     unique in its workspace only: prod-1 of fleet-prod is not prod-1 of fleet-default."""
-    from waves.gates.fleet import deployments_by_cluster, mapped_elsewhere
+    from waves.gates.fleet import deployments_by_cluster, mapped_elsewhere, workspaces_of
 
     header, doc = load(next(p for p in FLEET if p.stem == "gitrepo-revision-ready-passed"))
     bd = next(i for i in doc["items"] if i["kind"] == "BundleDeployment")
@@ -159,7 +159,7 @@ def test_a_cluster_of_another_workspace_is_found_by_its_workspace_and_named_when
     assert deployments_for([mapped], "guestbook-prod-1", "fleet-default", "prod-1") == []
     assert deployments_for([mapped], "guestbook-prod-1", "fleet-default", "prod-1", "fleet-prod") == [mapped]
     assert deployments_for([bd, mapped], "guestbook-prod-1", "fleet-default", "prod-1") == [bd]
-    found = deployments_by_cluster([mapped], "guestbook-prod-1", "fleet-default")
+    found = workspaces_of(deployments_by_cluster([mapped], "guestbook-prod-1", "fleet-default"))
     assert mapped_elsewhere(found, "fleet-default", "prod-1") == (
         "; the GitRepo has BundleDeployments for a cluster prod-1 of workspace fleet-prod (a "
         "BundleNamespaceMapping?): set the fleet gate's clusterNamespace")

@@ -127,7 +127,7 @@ def _list_all(ctx: Context, wheres: list[Where]) -> tuple[dict, dict, dict]:
 
 
 def observe(ctx: Context, config, clusters) -> list[Check]:
-    from waves.gates.fleet import AtPin, deployments_by_cluster, judge, labels_of, mapped_elsewhere
+    from waves.gates.fleet import AtPin, deployments_by_cluster, judge, labels_of, mapped_elsewhere, workspaces_of
 
     where = _where(ctx, config, clusters)
     gitrepos, bundles, deployments = _list_all(ctx, [w for w in where.values() if w is not None])
@@ -138,7 +138,7 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
     for key, (items, _) in bundles.items():
         for bundle in items or ():
             of_repo.setdefault((*key, labels_of(bundle).get(REPO_LABEL)), []).append(bundle)
-    checks = []
+    checks, named = [], {}
     for cluster in clusters:
         w = where[cluster]
         if w is None:
@@ -163,10 +163,14 @@ def observe(ctx: Context, config, clusters) -> list[Check]:
             continue
         at_pin = AtPin(field=w.field) if w.field else AtPin(field=None, commits=ctx.commits_since_advance())
         mine = of_repo.get((w.context, w.namespace, w.gitrepo), [])
-        found = by_cluster[(w.context, w.namespace, w.gitrepo)]
-        deployed = found.get((w.cluster_namespace or w.namespace, w.cluster), [])
+        key = (w.context, w.namespace, w.gitrepo)
+        deployed = by_cluster[key].get((w.cluster_namespace or w.namespace, w.cluster), [])
         verdict = judge(gitrepo, deployed, ctx.ws.plan.revision, ctx.now, config.settle, at_pin, mine, advanced_at,
                         w.cluster)
-        reason = verdict.reason + mapped_elsewhere(found, w.cluster_namespace or w.namespace, w.cluster)
+        reason = verdict.reason
+        if not deployed:  # in another workspace? (the workspaces by name: once per GitRepo, when one is needed)
+            if key not in named:
+                named[key] = workspaces_of(by_cluster[key])
+            reason += mapped_elsewhere(named[key], w.cluster_namespace or w.namespace, w.cluster)
         checks.append(Check(cluster, "fleet", verdict.state, reason))
     return checks

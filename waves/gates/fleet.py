@@ -195,15 +195,23 @@ def deployments_by_cluster(deployments: list[dict], gitrepo: str, namespace: str
     return out
 
 
-def mapped_elsewhere(found: dict[tuple[str, str], list[dict]], cluster_namespace: str, cluster: str) -> str:
+def workspaces_of(found: dict[tuple[str, str], list[dict]]) -> dict[str, list[str]]:
+    """Cluster name -> the workspaces a GitRepo's BundleDeployments name for it (`found`:
+    deployments_by_cluster), once per GitRepo, not once per cluster looked for."""
+    out: dict[str, list[str]] = {}
+    for workspace, name in found:
+        out.setdefault(name, []).append(workspace)
+    return out
+
+
+def mapped_elsewhere(workspaces: dict[str, list[str]], cluster_namespace: str, cluster: str) -> str:
     """What to add to "no BundleDeployment for the cluster" when the GitRepo has some for a
-    cluster of that name in other workspaces (`found`: deployments_by_cluster): a
+    cluster of that name in other workspaces (`workspaces`: workspaces_of): a
     BundleNamespaceMapping, which the gate follows once told the cluster's workspace."""
-    if found.get((cluster_namespace, cluster)):
-        return ""
-    others = sorted(ns for ns, name in found if name == cluster)
+    others = sorted(workspaces.get(cluster, ()))
     return (f"; the GitRepo has BundleDeployments for a cluster {cluster} of workspace {', '.join(others)} (a "
-            "BundleNamespaceMapping?): set the fleet gate's clusterNamespace") if others else ""
+            "BundleNamespaceMapping?): set the fleet gate's clusterNamespace") \
+        if others and cluster_namespace not in others else ""
 
 
 def deployments_for(deployments: list[dict], gitrepo: str, namespace: str, cluster: str,
