@@ -24,7 +24,7 @@ from pathlib import Path
 from waves import fleet_targets
 from waves.pins.base import PinTargetError, format_steps
 from waves.problems import POLICY, Problem, few
-from waves.templates import EmptyLabel, MissingLabel, render, render_path, render_pattern
+from waves.templates import EMPTY, EmptyLabel, MissingLabel, render, render_path, render_pattern
 from rollout.yamlfile import bulk
 from rollout.manifests.document import read_manifest
 from rollout.manifests.edit import PinError, PinResult, find_document, parse, pin_text
@@ -439,11 +439,11 @@ def _identity(repo: Path, identity, clusters, texts: dict[str, str | None]) -> l
                         f"label {missing.key!r}: the literal must be absent", (), file, line=where.get(key)))
                 continue
             if key not in literals:
-                problems.append(Problem(f"cluster {cluster.name}: cluster-identity has no {key} (expected {pattern})",
-                                        (), file, line=where.get("")))
+                problems.append(Problem(f"cluster {cluster.name}: cluster-identity has no {key} (expected "
+                                        f"{pattern or EMPTY})", (), file, line=where.get("")))
             elif not fnmatch.fnmatchcase(literals[key], pattern):
                 problems.append(Problem(
-                    f"cluster {cluster.name}: cluster-identity {key}={literals[key]} does not match {pattern}: "
+                    f"cluster {cluster.name}: cluster-identity {key}={literals[key]} does not match {pattern or EMPTY}: "
                     "refusing to pin a cluster whose identity disagrees with the inventory", (), file, line=where.get(key)))
     for (loc, what, _), found in policy.items():
         names = [name for name, _ in found]

@@ -388,4 +388,4 @@ def test_an_empty_label_a_pattern_names_alone_wants_the_literal_empty_and_is_no_
     cluster = SimpleNamespace(name="a", labels={"region": ""})
     assert mismatches({"REGION": "{labels.region}"}, {"REGION": ""}, cluster) == []
     assert mismatches({"REGION": "{labels.region}"}, {"REGION": "eu-west-1"}, cluster) == [
-        "REGION=eu-west-1, expected "]
+        'REGION=eu-west-1, expected ""']  # the empty value, said so

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+EMPTY = '""'  # how a value an empty label leaves empty is shown in a message
 
 
 class MissingLabel(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from waves.problems import POLICY
-from waves.templates import EmptyLabel, MissingLabel, render_path, render_pattern
+from waves.templates import EMPTY, EmptyLabel, MissingLabel, render_path, render_pattern
 
 from rollout.targeting import normal_path
 
@@ -32,7 +32,7 @@ def mismatches(require: dict[str, str], literals: dict[str, str], cluster) -> li
             out.append(f"{key}={literals[key]}, but the cluster has no label {missing.key!r}")
             continue
         if not fnmatch.fnmatchcase(literals[key], pattern):
-            out.append(f"{key}={literals[key]}, expected {pattern}")
+            out.append(f"{key}={literals[key]}, expected {pattern or EMPTY}")
     return out
 
 
