@@ -166,6 +166,35 @@ def test_a_cluster_of_another_workspace_is_found_by_its_workspace_and_named_when
     assert mapped_elsewhere(found, "fleet-prod", "prod-1") == "" == mapped_elsewhere(found, "fleet-default", "prod-2")
 
 
+def test_without_cluster_namespace_a_cluster_is_looked_for_in_the_workspace_its_fleet_cluster_was_listed_in():
+    """A fleetClusters source lists one workspace's Fleet Clusters: a cluster it listed in
+    fleet-prod is fleet-prod's, not the GitRepo workspace's cluster of the same name
+    (two workspaces may each have a prod-1). A file inventory, or two workspaces merged
+    under one name, says nothing: the GitRepo's workspace, as before."""
+    from types import SimpleNamespace
+
+    from rollout.observers import Context
+    from rollout.observers.fleet import _where
+    from waves.gates.fleet import FleetGateConfig, listed_workspace
+    from waves.inventory import Cluster, hub_namespaces, hub_origin
+
+    prod = hub_origin("fleetClusters", "arn:aws:eks:eu-west-1:1:cluster/manager", "fleet-prod")  # a context with a /
+    assert prod == "hub:fleetClusters@arn:aws:eks:eu-west-1:1:cluster/manager/fleet-prod"
+    assert hub_namespaces((prod, "clusters.yaml"), "fleetClusters") == {"fleet-prod"}
+    assert listed_workspace((prod,)) == "fleet-prod"
+    assert listed_workspace(("clusters.yaml",)) is None
+    assert listed_workspace((prod, hub_origin("fleetClusters", "manager", "fleet-default"))) is None
+    assert listed_workspace((hub_origin("clusterProfiles", "hub", "fleet-prod"),)) is None
+
+    targets = [Cluster("prod-1", {}, sources=(prod,)), Cluster("prod-2", {}, sources=("clusters.yaml",))]
+    ws = SimpleNamespace(plan=SimpleNamespace(targets=targets), loaded=SimpleNamespace(policy=None), inspection=None)
+    ctx = Context(ws, kube=None, now=0.0, labels={"prod-1": {}, "prod-2": {}})
+    where = _where(ctx, FleetGateConfig(gitRepo="guestbook"), ["prod-1", "prod-2"])
+    assert (where["prod-1"].cluster_namespace, where["prod-2"].cluster_namespace) == ("fleet-prod", None)
+    named = _where(ctx, FleetGateConfig(gitRepo="guestbook", clusterNamespace="fleet-edge"), ["prod-1"])
+    assert named["prod-1"].cluster_namespace == "fleet-edge"  # the gate's word wins
+
+
 # --- Fleet's state rule, and what a pass rests on ---------------------------------------------
 
 IDS = ("a", "b", "")

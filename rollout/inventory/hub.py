@@ -19,6 +19,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from waves.inventory import hub_origin
+
 PAGE = 500  # objects per LIST page: kubectl's default chunk size
 TIMEOUT = 30  # seconds for one page
 ARGOCD_SECRET_TYPE = "argocd.argoproj.io/secret-type=cluster"
@@ -87,7 +89,7 @@ class Listed:
     @property
     def origin(self) -> str:
         """What a cluster's `sources` lists for this source: `hub:clusterProfiles@hub/fleet-system`."""
-        return f"hub:{self.source}@{self.context or '(current)'}" + (f"/{self.namespace}" if self.namespace else "")
+        return hub_origin(self.source, self.context, self.namespace)
 
 
 class KubeLister:

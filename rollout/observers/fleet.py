@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rollout.observers import Check, Context, SetupError, nowhere
 from rollout.observers.kube import MAX_PARALLEL
-from waves.gates.fleet import BUNDLE_NAMESPACE_LABEL, GROUP, REPO_LABEL, VERSION
+from waves.gates.fleet import BUNDLE_NAMESPACE_LABEL, GROUP, REPO_LABEL, VERSION, listed_workspace
 from waves.gates.kstatus import Kind
 from waves.templates import MissingLabel, render
 
@@ -39,6 +39,8 @@ class Where:
 def _where(ctx: Context, config, clusters) -> dict[str, Where | None]:
     """cluster -> where its evidence is; None when a label a template needs is missing."""
     pinned = _pinned_gitrepos(ctx, clusters)
+    # no clusterNamespace: the workspace a fleetClusters inventory source listed the cluster in
+    listed = {} if config.clusterNamespace else {c.name: c.sources for c in ctx.ws.plan.targets}
     out: dict[str, Where | None] = {}
     for cluster in clusters:
         labels = ctx.labels[cluster]
@@ -47,7 +49,8 @@ def _where(ctx: Context, config, clusters) -> dict[str, Where | None]:
             namespace = render(config.namespace, cluster, labels)
             fleet_cluster = render(config.cluster, cluster, labels)
             wanted = render(config.gitRepo, cluster, labels) if config.gitRepo else None
-            workspace = render(config.clusterNamespace, cluster, labels) if config.clusterNamespace else None
+            workspace = render(config.clusterNamespace, cluster, labels) if config.clusterNamespace else \
+                listed_workspace(listed.get(cluster, ()))
         except MissingLabel:
             out[cluster] = None
             continue

@@ -90,7 +90,7 @@ def learn(repo: Path, commit: str, now: float, hub=None) -> Learned:
                 except (PinError, ValueError, KeyError, IndexError, TypeError) as err:
                     learned.problems.append(f"{target.file}: cluster {cluster.name}: {err}")
                     continue
-                home = _fleet_workspace(fleet_gates, cluster.name, cluster.labels)
+                home = _fleet_workspace(fleet_gates, cluster)
                 if pin.preset == "fleet-gitrepo":
                     for served in rancher.objects(doc, cluster.name, _fleet_cluster(fleet_gates, cluster.name,
                                                                                    cluster.labels),
@@ -161,13 +161,17 @@ def _fleet_cluster(gates: list, cluster: str, labels: dict) -> str:
         return cluster
 
 
-def _fleet_workspace(gates: list, cluster: str, labels: dict) -> str | None:
-    """The cluster's workspace when the first fleet gate names one (clusterNamespace): the
-    simulated Fleet deploys the GitRepo's bundles there, as a BundleNamespaceMapping has it."""
+def _fleet_workspace(gates: list, cluster) -> str | None:
+    """The cluster's workspace when the first fleet gate names one (clusterNamespace), else
+    the one a fleetClusters source listed it in: the simulated Fleet deploys the GitRepo's
+    bundles there, as a BundleNamespaceMapping has it."""
+    from waves.gates.fleet import listed_workspace
     from waves.templates import MissingLabel, render
 
+    if not gates or not gates[0].clusterNamespace:
+        return listed_workspace(cluster.sources)
     try:
-        return render(gates[0].clusterNamespace, cluster, labels) if gates and gates[0].clusterNamespace else None
+        return render(gates[0].clusterNamespace, cluster.name, cluster.labels)
     except MissingLabel:
         return None
 

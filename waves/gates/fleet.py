@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from waves.durations import Duration
 from waves.gates.verdict import Verdict, parse_time
+from waves.inventory import hub_namespaces
 from waves.model_config import STRICT
 from waves.problems import Problem
 from waves.templates import check_template
@@ -72,8 +73,9 @@ class FleetGateConfig(BaseModel):
         "BundleDeployments), a template; default: the inventory's name.")
     clusterNamespace: str | None = Field(
         default=None, description="The workspace of the cluster's Fleet Cluster (label "
-        "fleet.cattle.io/cluster-namespace on its BundleDeployments), a template; default: the GitRepo's. Set it "
-        "where a BundleNamespaceMapping deploys the GitRepo's bundles to clusters of other workspaces.")
+        "fleet.cattle.io/cluster-namespace on its BundleDeployments), a template; default: the namespace a "
+        "fleetClusters inventory source listed it in, else the GitRepo's. Set it where a BundleNamespaceMapping "
+        "deploys the GitRepo's bundles to clusters of other workspaces.")
     settle: Duration = Field(
         default=30, description="How long ErrApplied, or a resource in error, must last (since the wave's advance at "
         "the earliest) before it counts as a failure.")
@@ -193,6 +195,16 @@ def deployments_by_cluster(deployments: list[dict], gitrepo: str, namespace: str
                 and CLUSTER_LABEL in labels:
             out.setdefault((labels.get(CLUSTER_NAMESPACE_LABEL, namespace), labels[CLUSTER_LABEL]), []).append(bd)
     return out
+
+
+def listed_workspace(sources: tuple[str, ...]) -> str | None:
+    """The workspace of the Fleet Cluster the inventory read a cluster from (a `fleetClusters`
+    source lists a workspace's Clusters), when that is one; None otherwise (a file, or two
+    workspaces' Clusters of one name merged): the gate's default for `clusterNamespace`,
+    so a cluster of another workspace than the GitRepo's (a BundleNamespaceMapping) is
+    looked for where it is, never taken for the GitRepo workspace's cluster of that name."""
+    found = hub_namespaces(sources, "fleetClusters")
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def workspaces_of(found: dict[tuple[str, str], list[dict]]) -> dict[str, list[str]]:
