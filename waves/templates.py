@@ -19,9 +19,11 @@ class MissingLabel(Exception):
 
 
 class EmptyLabel(MissingLabel):
-    """A label a path template uses is empty where the path needs a part: `apps/{labels.team}/x.yaml`
-    with `team: ""` is `apps//x.yaml`, which the file system reads as another file (`apps/x.yaml`).
-    A MissingLabel: whoever skips a cluster that lacks a label skips this one too."""
+    """A label a template uses is empty where the value needs it: a path's part
+    (`apps/{labels.team}/x.yaml` with `team: ""` is `apps//x.yaml`, which the file system
+    reads as another file, `apps/x.yaml`), a glob left all wildcards (render_pattern).
+    `path`: the value as filled in. A MissingLabel: whoever skips a cluster that lacks a
+    label skips this one too."""
 
     def __init__(self, key: str, path: str):
         super().__init__(key)
