@@ -365,8 +365,8 @@ def test_a_cluster_a_gate_s_template_cannot_be_filled_in_for_is_unknown_so_never
     from waves.gates.prometheus import PrometheusGateConfig
 
     labels = {"b": {"team": ""}, "c": {}}
-    ws = SimpleNamespace(plan=SimpleNamespace(pins={}, revision="v2"), pinned={}, plan_key=None, inspection=None,
-                         loaded=SimpleNamespace(policy=None))
+    ws = SimpleNamespace(plan=SimpleNamespace(pins={}, revision="v2", targets=[]), pinned={}, plan_key=None,
+                         inspection=None, loaded=SimpleNamespace(policy=None))
     ctx = Context(ws, Kube(None), now=0.0, labels=labels)  # nothing to list: no kubeconfig is read
     gates = [
         (argocd, ArgoCDGateConfig(context="{labels.team}")),
