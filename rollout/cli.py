@@ -101,12 +101,24 @@ def command(func):
 
         connect(functools.partial(_hub, kwargs.get("kubeconfig")))  # live inventory sources list through it
         try:
+            _named_kubeconfig(kwargs.get("kubeconfig"))
             return func(*args, **kwargs)
         except UsageError as err:
             print(f"rollout: {err}", file=sys.stderr)
             raise typer.Exit(EXIT_INVALID) from None
 
     return app.command()(run)
+
+
+def _named_kubeconfig(path: Optional[str]) -> None:
+    """A `--kubeconfig` that names no file is the user's typo, said before anything is
+    read or written, whether or not this command ends up reading it (a file inventory)."""
+    from pathlib import Path
+
+    from rollout.workspace import UsageError
+
+    if path is not None and not Path(path).is_file():
+        raise UsageError(f"--kubeconfig {path}: no such kubeconfig file (is it the right path?)")
 
 
 def _hub(kubeconfig: Optional[str]):

@@ -259,3 +259,20 @@ def test_an_unknown_preset_option_names_that_presets_options(tmp_path):
     (line,) = result.stderr.splitlines()
     assert line.endswith("rollouts/security-patch.yaml:12: spec.pin[0].part: unknown field; "
                          "allowed here: preset, files, name, field, kind, create"), line
+
+
+@pytest.mark.parametrize("command", [["plan", "security-patch"], ["validate", "security-patch"],
+                                     ["advance", "security-patch", "--wave", "1", "--no-push"],
+                                     ["status", "security-patch"], ["inventory"]])
+def test_a_kubeconfig_flag_that_names_no_file_is_exit_2_even_where_nothing_reads_it(tmp_path, command):
+    """`--kubeconfig ~/.kube/confg` on a fleet read from a file was ignored (exit 0): the
+    typo said nothing until a command that reads it. Now it is one line, exit 2, nothing
+    written, as `run` and `gate` say it."""
+    repo = make_seed_repo(tmp_path)
+    before = repo.snapshot()
+    result = repo.cli(*command, "--kubeconfig", str(tmp_path / "confg"), *([] if command[0] == "inventory" else
+                                                                          ["--repo", str(repo.root)]))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"rollout: --kubeconfig {tmp_path / 'confg'}: no such kubeconfig file (is it the right path?)"]
+    assert repo.snapshot() == before
