@@ -159,8 +159,10 @@ def test_a_history_written_before_empty_waves_kept_their_number_still_reads(repo
 
 
 def test_gate_of_an_empty_wave_passes_with_nothing_to_judge_and_records_nothing(repo):
+    empty = repo.parent / "kubeconfig-of-no-context"  # any context looked up would be exit 2: none is
+    empty.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
     result = rollout(repo, "gate", "security-patch", "--wave", "qa", "--record", "--format", "json",
-                     "--kubeconfig", str(repo / "no-such-kubeconfig"))
+                     "--kubeconfig", str(empty))
     assert result.returncode == 0, result.stdout + result.stderr
     verdict = json.loads(result.stdout)
     assert (verdict["state"], verdict["recorded"]) == ("passed", None)
