@@ -6,7 +6,6 @@ tests/test_hub_rollout.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,57 +16,17 @@ from conftest import ROLLOUT, TEST_GIT_IDENTITY
 from rollout.gate_check import WaveVerdict
 from rollout.status import status
 from rollout.step import record_gate
-
-POLICY = """\
-apiVersion: rollout/v1alpha1
-kind: RolloutPolicy
-metadata: {name: p}
-spec:
-  revision: v2
-  inventory:
-    - fleet: fleet/clusters.yaml
-  pin:
-    - preset: yaml-field
-      files: values/{cluster}.yaml
-      field: image.tag
-  waves:
-    - {name: canary, selector: {matchLabels: {env: dev}}, bake: 0s}
-    - {name: prod, selector: {matchLabels: {env: prod}}, after: [canary], bake: 0s}
-  gates: [{argocd: {context: hub, namespace: argocd}}]
-"""
-
-FLEET = """\
-apiVersion: rollout/v1alpha1
-kind: Fleet
-metadata: {name: f}
-clusters:
-  - {name: dev-west, labels: {env: dev}}
-  - {name: prod-p, labels: {env: prod}}
-"""
-
-ENV = {**os.environ, **TEST_GIT_IDENTITY}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=ENV).stdout
-
+from test_late_join_shared import ENV, FLEET, git, published  # the same two-cluster fleet and git
+from test_revert_nothing import POLICY  # the same policy: a values file per cluster
 
 @pytest.fixture(scope="module")
 def joined(tmp_path_factory):
     """canary out (dev-west) and dev-east's late join of it out, both unjudged: the remote
     as it stands (a bare repo), copied for each test."""
     root = tmp_path_factory.mktemp("gate-record")
-    source = root / "source"
-    for path, text in {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET, "values/dev-west.yaml": "image:\n  tag: v1\n",
-                       "values/dev-east.yaml": "image:\n  tag: v1\n", "values/prod-p.yaml": "image:\n  tag: v1\n"}.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_text(text)
-    git(source, "init", "-qb", "main")
-    git(source, "add", "-A")
-    git(source, "commit", "-qm", "init")
-    git(root, "clone", "-q", "--bare", str(source), "remote.git")
-    git(root, "clone", "-q", "remote.git", "work")
-    work = root / "work"
+    remote, work = published(root, {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
+                                    "values/dev-west.yaml": "image:\n  tag: v1\n",
+                                    "values/dev-east.yaml": "image:\n  tag: v1\n", "values/prod-p.yaml": "image:\n  tag: v1\n"})
     for step in ("canary", "dev-east"):
         if step == "dev-east":  # dev-east joins the fleet once canary is out: pinned as its late join
             (work / "fleet/clusters.yaml").write_text(FLEET + "  - {name: dev-east, labels: {env: dev}}\n")
@@ -76,7 +35,7 @@ def joined(tmp_path_factory):
         out = subprocess.run([*ROLLOUT, "advance", "p", "--wave", "canary"], cwd=work, capture_output=True, text=True,
                              timeout=120, env=ENV)
         assert out.returncode == 0, out.stdout + out.stderr
-    return root / "remote.git", git(work, "log", "-1", "--format=%H", "--grep", "(late join)$").strip()
+    return remote, git(work, "log", "-1", "--format=%H", "--grep", "(late join)$").strip()
 
 
 def _verdict(state: str, reason: str, halt: bool = False) -> WaveVerdict:

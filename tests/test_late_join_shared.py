@@ -62,20 +62,25 @@ def rollout(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*ROLLOUT, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=ENV)
 
 
-def test_a_failed_late_join_on_a_shared_field_halts_and_the_wave_s_revert_takes_it_back(tmp_path, monkeypatch):
-    for name, value in TEST_GIT_IDENTITY.items():  # the step's records, made in this process
-        monkeypatch.setenv(name, value)
-    source = tmp_path / "source"
-    for path, text in {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
-                       "values/dev.yaml": "image:\n  tag: v1\n", "values/prod.yaml": "image:\n  tag: v1\n"}.items():
+def published(root: Path, files: dict[str, str]) -> tuple[Path, Path]:
+    """(the bare remote, a clone of it) of a repo of `files` committed once on main."""
+    source = root / "source"
+    for path, text in files.items():
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         (source / path).write_text(text)
     git(source, "init", "-qb", "main")
     git(source, "add", "-A")
     git(source, "commit", "-qm", "init")
-    git(tmp_path, "clone", "-q", "--bare", str(source), "remote.git")
-    git(tmp_path, "clone", "-q", "remote.git", "work")
-    work = tmp_path / "work"
+    git(root, "clone", "-q", "--bare", str(source), "remote.git")
+    git(root, "clone", "-q", "remote.git", "work")
+    return root / "remote.git", root / "work"
+
+
+def test_a_failed_late_join_on_a_shared_field_halts_and_the_wave_s_revert_takes_it_back(tmp_path, monkeypatch):
+    for name, value in TEST_GIT_IDENTITY.items():  # the step's records, made in this process
+        monkeypatch.setenv(name, value)
+    _, work = published(tmp_path, {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
+                                   "values/dev.yaml": "image:\n  tag: v1\n", "values/prod.yaml": "image:\n  tag: v1\n"})
     first = rollout(work, "advance", "p", "--wave", "canary")
     assert first.returncode == 0, first.stdout + first.stderr
     # dev-east joins the fleet once canary is out: it pins values/dev.yaml with dev-west, at v2 already

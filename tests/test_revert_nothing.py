@@ -14,7 +14,7 @@ import json
 from typer.testing import CliRunner
 
 from conftest import TEST_GIT_IDENTITY
-from test_late_join_shared import FLEET, git, rollout  # the same two-cluster fleet, git and CLI
+from test_late_join_shared import FLEET, git, published, rollout  # the same two-cluster fleet, git and CLI
 from rollout.cli import app
 from waves.decide import HALT, REVERT, Verdict
 from rollout.session import clock, open_synced
@@ -42,19 +42,9 @@ spec:
 def test_a_wave_s_revert_that_restores_nothing_is_refused_halted_and_recorded_once_true(tmp_path, monkeypatch):
     for name, value in TEST_GIT_IDENTITY.items():  # the step's records, made in this process
         monkeypatch.setenv(name, value)
-    source = tmp_path / "source"
-    files = {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
-             "values/dev-west.yaml": "image:\n  tag: v2\n",  # pinned by hand before the rollout
-             "values/prod-p.yaml": "image:\n  tag: v1\n"}
-    for path, text in files.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_text(text)
-    git(source, "init", "-qb", "main")
-    git(source, "add", "-A")
-    git(source, "commit", "-qm", "init")
-    git(tmp_path, "clone", "-q", "--bare", str(source), "remote.git")
-    git(tmp_path, "clone", "-q", "remote.git", "work")
-    work, remote = tmp_path / "work", tmp_path / "remote.git"
+    remote, work = published(tmp_path, {"rollouts/p.yaml": POLICY, "fleet/clusters.yaml": FLEET,
+                                        "values/dev-west.yaml": "image:\n  tag: v2\n",  # pinned by hand before
+                                        "values/prod-p.yaml": "image:\n  tag: v1\n"})
     first = rollout(work, "advance", "p", "--wave", "canary")
     assert first.returncode == 0 and "1 cluster, 0 files" in first.stdout, first.stdout + first.stderr
     before = git(remote, "rev-parse", "main").strip()
