@@ -15,7 +15,6 @@ from dataclasses import replace
 from waves.recorded import recorded_plan
 from waves.state import ADVANCE, epoch_of
 from rollout.git.history import history_refs, read_events
-from rollout.inventory import record
 from rollout.workspace import Workspace
 
 
@@ -47,6 +46,8 @@ def degrade(git, remote: str | None, ws: Workspace, check_files: bool) -> Worksp
 
 def recorded_clusters(git, commits: list[str]) -> dict:
     """name -> Cluster, as the advance commits recorded them (the latest record wins)."""
+    from rollout.inventory import record  # the inventory's readers: only once the hub is away (status: ~5 ms)
+
     if not commits:
         return {}
     out = {}

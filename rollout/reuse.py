@@ -36,6 +36,7 @@ from rollout.git.cache import CacheFile, packed, unpacked
 PLANS = "rollout-plans.pickle"
 FACTS = "rollout-facts.pickle"
 CHECKS = "rollout-checks.pickle"
+REGULAR = ("100644", "100755")  # git's modes of a file (120000: a link, 160000: a submodule)
 
 
 @functools.cache
@@ -249,9 +250,21 @@ def _store(ws, git) -> tuple[dict | None, str | None, dict[str, str]]:
         if not isinstance(store, dict) or store.get("key") != ws.plan_key:  # another policy, revision, inventory, code
             store = cache.data[_name(ws)] = {"key": ws.plan_key, "files": packed({}), "listing": None,
                                              "clusters": packed({}), "holds": {}}
-        files = sorted({t.file for targets in ws.plan.pins.values() for t in targets})
-        found = ws._facts_store = (store, *_listing(git, files, store["listing"]))
+        specs = store.get("specs")
+        if specs is None:  # the plan's, kept under its key: 10,000 pins are not gone through on a warm look
+            specs = store["specs"] = _specs(_pinned_files(ws.plan))
+        found = ws._facts_store = (store, *_listing(git, lambda: _pinned_files(ws.plan), specs, store["listing"]))
     return found
+
+
+def _pinned_files(plan) -> list[str]:
+    return sorted({t.file for targets in plan.pins.values() for t in targets})
+
+
+def _specs(files: list[str]) -> list[str]:
+    """The pathspecs git lists the pinned files by: their folders (all of the tree beyond 64)."""
+    folders = sorted({f.rpartition("/")[0] for f in files})
+    return ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
 
 
 def _known(ws, git, clusters) -> dict[str, list[tuple]]:
@@ -280,7 +293,7 @@ def _facts(ws, git, clusters: list[str]) -> dict[str, list[tuple]]:
         if all(c in kept for c in clusters):
             return kept if len(clusters) == len(kept) else {c: kept[c] for c in clusters}
     if listing is not None and not blobs:  # the quick look gave no blobs: the files' own are needed now
-        listing, blobs = _listing(git, sorted({t.file for targets in plan.pins.values() for t in targets}))
+        listing, blobs = _listing(git, lambda: _pinned_files(plan), store["specs"])
     kept = unpacked(store["files"]) if store is not None else {}
     out, fresh = _read(ws, clusters, kept, blobs)
     if cache is not None:
@@ -342,27 +355,39 @@ def _read(ws, clusters: list[str], kept: dict, blobs: dict[str, str]) -> tuple[d
     return out, fresh
 
 
-def _listing(git, files: list[str], known: str | None = None) -> tuple[str | None, dict[str, str]]:
+def files_tracked(git, ws) -> bool:
+    """Whether git's listing of the pinned files (the one `at_revision` reads: `_listing`)
+    shows each as a regular file, tracked, unmodified in the working tree and looked at by
+    `git diff-files`: then each exists as a file, neither a link nor below one (a file
+    deleted, a link in its place, a link on its folder's path are each a modification to
+    git), which is what `check_pin_files` (rollout/workspace.py) checks by listing the folders."""
+    return _store(ws, git)[1] is not None
+
+
+def _listing(git, files, specs: list[str], known: str | None = None) -> tuple[str | None, dict[str, str]]:
     """(a digest of the index entries of the files' folders, or None when one of `files` is
-    untracked or modified; path -> blob id of each of `files` that git tracks and that is not
-    modified in the working tree: git's own stat check, `git diff-files`). When the digest is
-    `known` (it was whole then) and nothing in those folders is modified, the entries are the
-    same: no need to look at them one by one (the blobs are not given then)."""
-    folders = sorted({f.rpartition("/")[0] for f in files})
-    specs = ["--", *[f"{d}/" if d else "." for d in folders]] if len(folders) <= 64 else []
-    out, changed = git.run_together(("ls-files", "-s", "-z", *specs),
+    untracked, modified, not a regular file or hidden from git's stat check; path -> blob id
+    of each of `files` that git tracks as a regular file and that is not modified in the
+    working tree: git's own stat check, `git diff-files`). When the digest is `known` (it was
+    whole then) and nothing in those folders is modified, the entries are the same: no need
+    to look at them one by one (the blobs are not given then). `files()`: the pinned files,
+    asked for only when the entries are looked at; `specs`: their folders (`_specs`)."""
+    # `-v`: each entry's tag; `H` only is looked at by diff-files (`h`: assume-unchanged, `S`:
+    # skip-worktree, whose files git does not stat: a deletion there is not told)
+    out, changed = git.run_together(("ls-files", "-s", "-v", "-z", *specs),
                                     ("diff-files", "--name-only", "--relative", "-z", *specs))
     modified = changed.split("\0")
     digest = hashlib.sha256(out.encode()).hexdigest()
     if digest == known and not any(modified):
         return digest, {}
-    wanted = set(files)
+    wanted = set(files())
     found = {}
     for entry in out.split("\0"):
         if entry:
             meta, path = entry.split("\t", 1)
-            if path in wanted and meta.endswith(" 0"):  # stage 0: not in a conflicted merge
-                found[path] = meta.split()[1]
+            tag, mode, blob, stage = meta.split()
+            if path in wanted and tag == "H" and stage == "0" and mode in REGULAR:  # 0: not in a conflicted merge
+                found[path] = blob
     for path in modified:
         found.pop(path, None)
     return (digest if len(found) == len(wanted) else None), found

@@ -35,8 +35,11 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
 
     git = Git(repo)
     top = git.toplevel()
+    if top is not None:
+        _finish_interrupted_move(git)  # before anything is read: the files and HEAD as the move left them
     ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None,
-                        strict=False)  # a shared-field conflict is said, not a stop
+                        strict=False,  # a shared-field conflict is said, not a stop
+                        files_by_git=not check_files)  # the listing `at_revision` reads
     if top is None and not ws.errors:
         raise UsageError(f"{repo}: not a git repository")
     remote = followed_remote(git) if top is not None else None
@@ -46,7 +49,6 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
         ws = degrade(git, remote, ws, check_files) or ws
     if ws.errors:
         raise InvalidInput(ws.problems)
-    _finish_interrupted_move(git)
     now_ = clock(now)
     # a read-only look: HEAD and the records branch read once, together, after a journaled move was finished
     with git.refs_known(git.refs_now([f"refs/remotes/{remote}/{RECORDS}"] if remote else [])):

@@ -85,7 +85,7 @@ class Workspace:
 
 
 def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, reuse=None,
-                   strict: bool = True, hub=None) -> Workspace:
+                   strict: bool = True, hub=None, files_by_git: bool = False) -> Workspace:
     """Read and check everything; problems are collected, never raised. `check_files`
     adds the checks on the pinned files themselves (rollout/safety.py): `validate` and
     `advance` need them, `plan` does not. `reuse` (a rollout.git.repo.Git): the plan and
@@ -95,15 +95,17 @@ def load_workspace(repo: Path, policy_ref: str, check_files: bool = False, reuse
     files. `strict` False: clusters sharing a field that the plan cannot keep in one wave
     (`Plan.conflicts`), and pinned files that do not exist, are warnings, not errors, for
     what must work whatever the inventory and the files became (`status`, `revert`). `hub`: where live inventory sources are listed (default:
-    rollout.hubs.connect's)."""
+    rollout.hubs.connect's). `files_by_git` (with `reuse`, a kept plan): git's listing of the
+    pinned files, which the caller reads next for what they say (rollout/reuse.py), stands
+    for `check_pin_files` when it shows every one tracked as a file and unmodified."""
     from rollout.yamlfile import bulk
 
     with bulk():  # tens of thousands of live objects: no cyclic GC passes meanwhile
-        return _load_workspace(repo, policy_ref, check_files, reuse, strict, hub)
+        return _load_workspace(repo, policy_ref, check_files, reuse, strict, hub, files_by_git)
 
 
 def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, strict: bool = True,
-                    hub=None) -> Workspace:
+                    hub=None, files_by_git: bool = False) -> Workspace:
     ws = Workspace(repo)
     try:
         path = find_policy(repo, policy_ref)
@@ -155,8 +157,9 @@ def _load_workspace(repo: Path, policy_ref: str, check_files: bool, reuse=None, 
     if ws.plan is not None:
         # not strict (status, revert): a pinned file deleted since is said, not a stop: an urgent
         # revert must still take the wave's other clusters back (the deleted one is off the revision)
+        vouched = files_by_git and kept is not None and reused.files_tracked(reuse, ws)
         ws.problems += [_policy_problem(loaded, p if strict else replace(p, severity="warning"))
-                        for p in check_pin_files(repo, ws.plan)]
+                        for p in ([] if vouched else check_pin_files(repo, ws.plan))]
         if check_files and not any(p.is_error for p in ws.problems):
             from rollout.safety import inspect
 

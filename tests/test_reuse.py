@@ -53,14 +53,21 @@ def seen(repo: Path, now: int) -> dict:
     from rollout.step import Stepper
 
     forget_memory()
+    try:  # status first: it reads the pinned files' listing before anything else does
+        ws, state = status(repo, POLICY, now=now)
+        shown = sorted(problem_line(p) for p in ws.problems)  # a pinned file missing or a link: warned
+    except InvalidInput as err:
+        shown = ["refused", *sorted(problem_line(p) for p in err.problems)]
+    forget_memory()
     try:
         snap = Stepper(open_session(repo, None, writing=False), POLICY, now).snapshot()
         stepper = Stepper(open_session(repo, None, writing=False), POLICY, now)
         decided = stepper.decide({})
         ws, state = status(repo, POLICY, now=now)
     except InvalidInput as err:
-        return {"refused": sorted(problem_line(p) for p in err.problems)}
+        return {"refused": sorted(problem_line(p) for p in err.problems), "status warnings": shown}
     return {
+        "status warnings": shown,
         "warnings": sorted(problem_line(p) for p in snap.ws.problems),
         "plan": render(snap.ws.plan, snap.ws.warnings, pretty=False),
         "waves": [(w.number, w.status, sorted(w.late)) for w in snap.state.waves],
@@ -124,6 +131,32 @@ def foreign_base(repo: Path) -> None:
     path.write_text(path.read_text().replace("  - ../../base\n", "  - ../../base\n  - ../prod-eu-west\n"))
 
 
+def delete_pinned(repo: Path) -> None:
+    (repo / "argocd/apps/dev-eu-west-platform.yaml").unlink()
+
+
+def link_pinned(repo: Path) -> None:
+    """The file's content kept, through a link: the same text, but no file to write a pin into."""
+    path = repo / "argocd/apps/dev-eu-west-platform.yaml"
+    path.rename(repo / "argocd/dev-eu-west-platform.yaml")
+    path.symlink_to("../dev-eu-west-platform.yaml")
+
+
+def link_folder(repo: Path) -> None:
+    """Every pinned file still read through the folder's link, which git does not follow."""
+    (repo / "argocd/apps").rename(repo / "argocd/apps-real")
+    (repo / "argocd/apps").symlink_to("apps-real")
+
+
+def hidden_and_deleted(flag: str):
+    """A pinned file git is told not to look at (`git update-index --skip-worktree` or
+    `--assume-unchanged`), then deleted: git's own stat check does not see it gone."""
+    def change(repo: Path) -> None:
+        git(repo, "update-index", flag, "argocd/apps/dev-eu-west-platform.yaml")
+        delete_pinned(repo)
+    return change
+
+
 def advance_wave(repo: Path) -> None:
     from rollout.advance import advance
 
@@ -143,6 +176,14 @@ CHANGES = {
     "a wave advanced": (advance_wave, False),  # advance commits itself
     "a pinned file, uncommitted": (pin_by_hand, False),
     "the policy, uncommitted": (bump_revision, False),
+    # in the working tree only: `status` reads git's listing of the pinned files for what they
+    # say; where it shows each tracked and unmodified, the files are not listed again
+    "a pinned file deleted, uncommitted": (delete_pinned, False),
+    "a pinned file made a link, uncommitted": (link_pinned, False),
+    "a pinned file made a link": (link_pinned, True),  # git tracks the link: unmodified, but no file
+    "the pinned files' folder made a link, uncommitted": (link_folder, False),
+    "a pinned file deleted, skip-worktree": (hidden_and_deleted("--skip-worktree"), False),
+    "a pinned file deleted, assume-unchanged": (hidden_and_deleted("--assume-unchanged"), False),
 }
 
 
