@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from textwrap import dedent
 
@@ -16,7 +17,14 @@ from typer.testing import CliRunner
 
 import upstream
 
-ROLLOUT = [sys.executable, "-m", "rollout"]
+# The CLI as tests run it: through this worker's fork server (tests/forkserver.py: rollout
+# imported once, a child process per command), or a fresh interpreter where no server
+# answers. ROLLOUT_PROCESS is always a fresh interpreter: for a test that kills the command
+# or signals it (the fork server's child outlives its client by a moment).
+ROLLOUT_PROCESS = [sys.executable, "-m", "rollout"]
+FORKSERVER = Path(__file__).with_name("forkserver.py")
+FORKSERVER_SOCKET = Path(tempfile.gettempdir()) / f"rollout-forkserver-{os.getpid()}.sock"
+ROLLOUT = [sys.executable, "-S", str(Path(__file__).with_name("forkserver_client.py")), str(FORKSERVER_SOCKET)]
 
 
 # Hypothesis profiles (README, "Tests"): "dev", a run by hand, gives each test the examples
@@ -52,8 +60,6 @@ def pytest_configure(config):
     the end, and runs of other checkouts on the same machine do not mix in. Under pytest-xdist the controller
     makes the run folder and each worker its own tmp-gwN and state-gwN in it: workers
     never share a temp or state folder."""
-    import tempfile
-
     worker = _worker(config)
     if worker is None:
         own = Path(tempfile.mkdtemp(prefix="rollout-test-run-"))
@@ -74,6 +80,28 @@ def pytest_configure(config):
     os.environ["XDG_STATE_HOME"] = str(own / f"state{suffix}")
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     config.rollout_run_dir = own
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forkserver():
+    """This worker's fork server (ROLLOUT), started once its environment is set
+    (pytest_configure) and stopped at the end; none under ROLLOUT_TEST_FRESH=1 (every
+    command a fresh interpreter, as the client then starts)."""
+    if os.environ.get("ROLLOUT_TEST_FRESH"):
+        yield
+        return
+    FORKSERVER_SOCKET.unlink(missing_ok=True)
+    server = subprocess.Popen([sys.executable, str(FORKSERVER), str(FORKSERVER_SOCKET)], stdout=subprocess.PIPE,
+                              text=True)
+    if server.stdout.readline().strip() != "ready":  # the client starts fresh interpreters without it
+        print(f"tests/forkserver.py did not start (exit {server.wait()}): every command a fresh interpreter",
+              file=sys.stderr)
+    try:
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        FORKSERVER_SOCKET.unlink(missing_ok=True)
 
 
 def pytest_sessionfinish(session, exitstatus):

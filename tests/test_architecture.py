@@ -126,3 +126,57 @@ def test_pydantic_asks_the_stand_in_loader_for_anything_else():
             "assert M(x='1').x == 1\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_submodule_used_by_its_dotted_name_is_imported_where_it_is_used():
+    """`import rich` then `rich.table.Table(...)` works only where something else imported
+    `rich.table` first: in the tests' fork server (tests/forkserver.py, which preloads it)
+    always, in a user's fresh interpreter maybe not. Each file imports what it reaches by
+    a dotted name."""
+    import ast
+    import importlib.util
+
+    def is_module(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    found = []
+    for root in ("waves", "rollout"):
+        for path in sorted((ROOT / root).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            imported, bound = set(), set()  # modules this file imports; names `import x.y` binds to a module
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        parts = alias.name.split(".")
+                        imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                        if alias.asname is None:
+                            bound.add(parts[0])
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module)
+                    imported.update(f"{node.module}.{a.name}" for a in node.names)
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                chain, inner = [], node
+                while isinstance(inner, ast.Attribute):
+                    chain.append(inner.attr)
+                    inner = inner.value
+                if not isinstance(inner, ast.Name) or inner.id not in bound:
+                    continue
+                dotted = inner.id
+                for attr in reversed(chain[1:]):  # the last attribute is a value, not a module
+                    dotted = f"{dotted}.{attr}"
+                    if dotted not in imported and is_module(dotted):
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {dotted}")
+                        break
+    def set_by_its_package(dotted: str) -> bool:  # os.path, typer.main: the package's own import makes them
+        package, _, name = dotted.rpartition(".")
+        code = f"import sys, {package}; sys.exit(0 if {name!r} in vars({package}) else 1)"
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+    unset = {d for d in {f.rpartition(": ")[2] for f in found} if not set_by_its_package(d)}
+    found = sorted({f for f in found if f.rpartition(": ")[2] in unset})
+    assert not found, f"submodules reached by a dotted name their file does not import: {found}"

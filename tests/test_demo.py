@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from conftest import ROLLOUT
+from conftest import ROLLOUT, ROLLOUT_PROCESS
 
 DEMO_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
@@ -79,7 +79,7 @@ def test_demo_through_pull_requests_on_a_protected_main(tmp_path):
 def test_ctrl_c_says_where_the_partial_demo_repo_is(tmp_path):
     # Ctrl-C as a terminal sends it: SIGINT at its default, which a run started in the
     # background of a non-interactive shell (a CI script's `cmd &`) would have ignored.
-    proc = subprocess.Popen([*ROLLOUT, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*ROLLOUT_PROCESS, "demo", "--dir", str(tmp_path), "--no-fault"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=DEMO_ENV,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROLLOUT, SEED_CLUSTERS, application_yaml, fleet_yaml, identity_yaml, make_seed_repo
+from conftest import ROLLOUT, ROLLOUT_PROCESS, SEED_CLUSTERS, application_yaml, fleet_yaml, identity_yaml, make_seed_repo
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Rollout Test", "GIT_AUTHOR_EMAIL": "rollout@example.com",
            "GIT_COMMITTER_NAME": "Rollout Test", "GIT_COMMITTER_EMAIL": "rollout@example.com"}
@@ -426,7 +426,7 @@ def test_two_clones_advancing_at_once_land_exactly_one_advance(fleet):
 def test_kill_9_at_any_moment_then_rerun_is_safe(fleet):
     a = fleet.clone("a")
     for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8):
-        proc = subprocess.Popen([*ROLLOUT, "advance", "security-patch", "--wave", "1"], cwd=a,
+        proc = subprocess.Popen([*ROLLOUT_PROCESS, "advance", "security-patch", "--wave", "1"], cwd=a,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLLOUT, make_seed_repo
+# a fresh interpreter per command, as a user's first hour has, not the fork server's
+# preloaded modules (tests/forkserver.py): a lazy import only a preloaded module satisfies fails here
+from conftest import ROLLOUT_PROCESS as ROLLOUT, make_seed_repo
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "First Hour", "GIT_AUTHOR_EMAIL": "first@example.com",
            "GIT_COMMITTER_NAME": "First Hour", "GIT_COMMITTER_EMAIL": "first@example.com"}
