@@ -146,17 +146,24 @@ def test_a_submodule_used_by_its_dotted_name_is_imported_where_it_is_used():
     for root in ("waves", "rollout"):
         for path in sorted((ROOT / root).rglob("*.py")):
             tree = ast.parse(path.read_text())
-            imported, bound = set(), set()  # modules this file imports; names `import x.y` binds to a module
+            package = ".".join(path.relative_to(ROOT).parent.parts)  # what `from .` means here
+            # modules this file imports; the module each name a module is bound to stands for:
+            # `import x.y` binds x, `import x.y as z` and `from x import y` (a module) bind x.y
+            imported, bound = set(), {}
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
                     for alias in node.names:
                         parts = alias.name.split(".")
                         imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-                        if alias.asname is None:
-                            bound.add(parts[0])
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    imported.add(node.module)
-                    imported.update(f"{node.module}.{a.name}" for a in node.names)
+                        bound[alias.asname or parts[0]] = alias.name if alias.asname else parts[0]
+                elif isinstance(node, ast.ImportFrom):
+                    base = ".".join([*package.split(".")[:len(package.split(".")) - node.level + 1],
+                                     *([node.module] if node.module else [])]) if node.level else node.module
+                    imported.add(base)
+                    for a in node.names:
+                        imported.add(f"{base}.{a.name}")
+                        if is_module(f"{base}.{a.name}"):
+                            bound[a.asname or a.name] = f"{base}.{a.name}"
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Attribute):
                     continue
@@ -166,7 +173,7 @@ def test_a_submodule_used_by_its_dotted_name_is_imported_where_it_is_used():
                     inner = inner.value
                 if not isinstance(inner, ast.Name) or inner.id not in bound:
                     continue
-                dotted = inner.id
+                dotted = bound[inner.id]
                 for attr in reversed(chain[1:]):  # the last attribute is a value, not a module
                     dotted = f"{dotted}.{attr}"
                     if dotted not in imported and is_module(dotted):
