@@ -107,9 +107,9 @@ def _reap(running: dict[int, socket.socket]) -> None:
         conn = running.pop(pid, None)
         if conn is None:
             continue
-        # the status as waitpid gives it, sent once the process is gone (its locks and
-        # descriptors with it): the client ends on this connection's end of file, not before
-        said = f"killed {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}"
+        # the status as waitpid gives it, once the process is gone (its locks and descriptors
+        # with it): the client ends on this ("ended": an exit code), not on the child's word
+        said = f"killed {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended {os.waitstatus_to_exitcode(status)}"
         try:
             conn.sendall(f"{said}\n".encode())
         except OSError:
@@ -143,8 +143,8 @@ def _child(conn: socket.socket, own: dict[str, str]) -> None:
         conn.sendall(f"pid {os.getpid()}\n".encode())
         threading.Thread(target=_watch, args=(conn,), daemon=True).start()
         code = _run(request["argv"])
-        # said here too for a server gone meanwhile; the client ends on the last status it is
-        # told, the server's once this process is gone (_reap)
+        # for a server gone meanwhile (the client then ends on its end of file); with the
+        # server there, the client waits for its word once this process is gone (_reap)
         conn.sendall(f"exit {code}\n".encode())
     except BaseException:  # noqa: BLE001 - the server's own failure: said, and the client exits 1
         traceback.print_exc()

@@ -62,8 +62,12 @@ def main(path: str, argv: list[str]) -> None:
                 child = int(value)
                 for number in set(FORWARDED) - set(ignored):  # an ignored one stays ignored, as in the command
                     signal.signal(number, lambda number, _, child=child: os.kill(child, number))
-            elif word in ("exit", "killed"):  # the last: the server's once the process is gone (end of file next)
-                got = (word, int(value))
+            elif word == "exit":  # the command's own word: stands if the server is gone (end of file next)
+                got = ("exit", int(value))
+            elif word == "ended":  # the server's, once the process is gone
+                os._exit(int(value))
+            elif word == "killed":  # the server's; it closes the connection next
+                got = ("killed", int(value))
     if got is None:
         sys.stderr.write("rollout (tests/forkserver_client.py): the fork server ended the command without its status\n")
         os._exit(1)
