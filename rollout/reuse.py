@@ -374,8 +374,11 @@ def _listing(git, files, specs: list[str], known: str | None = None) -> tuple[st
     asked for only when the entries are looked at; `specs`: their folders (`_specs`)."""
     # `-v`: each entry's tag; `H` only is looked at by diff-files (`h`: assume-unchanged, `S`:
     # skip-worktree, whose files git does not stat: a deletion there is not told)
+    # fsmonitor off: git would take a file monitor's (a hook's, a daemon's) word for what did
+    # not change, stat nothing, and miss a file deleted or made a link it has not told yet
     out, changed = git.run_together(("ls-files", "-s", "-v", "-z", *specs),
-                                    ("diff-files", "--name-only", "--relative", "-z", *specs))
+                                    ("-c", "core.fsmonitor=false", "diff-files", "--name-only", "--relative", "-z",
+                                     *specs))
     modified = changed.split("\0")
     digest = hashlib.sha256(out.encode()).hexdigest()
     if digest == known and not any(modified):

@@ -45,7 +45,8 @@ PRELOAD = ("typer", "pydantic", "rich.console", "rich.table", "rich.text", "yaml
 
 # Read by the interpreter as it starts or by a preloaded module as it is imported: a
 # command whose environment differs in one of them gets a fresh interpreter.
-AT_START = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "KUBECONFIG", "TYPER_USE_RICH")
+AT_START = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "KUBECONFIG", "TYPER_USE_RICH",
+            "TZ")  # the C library's time zone, read once (time.tzname, localtime_r): not again after a fork
 
 
 def at_start(env: dict[str, str]) -> dict[str, str]:
@@ -94,8 +95,8 @@ def serve(path: str) -> None:
 
 
 def _reap(running: dict[int, socket.socket]) -> None:
-    """Each child that ended: a signal that killed it is told to its client (the child
-    told its exit code itself), and the connection closed (the client's end of file)."""
+    """Each child that ended: its exit code or the signal that killed it is told to its
+    client, and the connection closed (the client's end of file)."""
     while running:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -106,11 +107,13 @@ def _reap(running: dict[int, socket.socket]) -> None:
         conn = running.pop(pid, None)
         if conn is None:
             continue
-        if os.WIFSIGNALED(status):
-            try:
-                conn.sendall(f"killed {os.WTERMSIG(status)}\n".encode())
-            except OSError:
-                pass
+        # the status as waitpid gives it, once the process is gone (its locks and descriptors
+        # with it): the client ends on this ("ended": an exit code), not on the child's word
+        said = f"killed {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended {os.waitstatus_to_exitcode(status)}"
+        try:
+            conn.sendall(f"{said}\n".encode())
+        except OSError:
+            pass
         conn.close()
 
 
@@ -127,6 +130,9 @@ def _child(conn: socket.socket, own: dict[str, str]) -> None:
             os.dup2(fd, target)
             os.close(fd)
         os.chdir(request["cwd"])
+        os.umask(request["umask"])  # the client's, as a process it started would have
+        for number in request["ignored"]:  # ignored where the client started (nohup, `cmd &`): ignored here too
+            signal.signal(number, signal.SIG_IGN)
         os.environ.clear()
         os.environ.update(request["env"])
         import tempfile
@@ -137,6 +143,8 @@ def _child(conn: socket.socket, own: dict[str, str]) -> None:
         conn.sendall(f"pid {os.getpid()}\n".encode())
         threading.Thread(target=_watch, args=(conn,), daemon=True).start()
         code = _run(request["argv"])
+        # for a server gone meanwhile (the client then ends on its end of file); with the
+        # server there, the client waits for its word once this process is gone (_reap)
         conn.sendall(f"exit {code}\n".encode())
     except BaseException:  # noqa: BLE001 - the server's own failure: said, and the client exits 1
         traceback.print_exc()
@@ -157,18 +165,25 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _streams() -> None:
-    """stdin, stdout and stderr on the passed descriptors, set up as the interpreter would:
-    the same encoding (the locale is the server's: AT_START), stdout line-buffered on a
-    terminal only, stderr always, with backslashes for what does not encode."""
+    """stdin, stdout and stderr on the passed descriptors, set up as the interpreter would
+    (Python/pylifecycle.c, create_stdio): the same encoding (the locale is the server's:
+    AT_START); buffered, stdout line-buffered on a terminal only and stderr always, unless
+    PYTHONUNBUFFERED (-u): then written through; with backslashes on stderr for what does
+    not encode; named <stdin>, <stdout>, <stderr>."""
     encoding, errors = sys.stdout.encoding, sys.stdout.errors
+    buffered = not sys.stdout.write_through  # the server's own stdout: PYTHONUNBUFFERED (AT_START) as it started
 
-    def stream(fd: int, mode: str, errors: str, line_buffering: bool = False):
-        return io.TextIOWrapper(io.open(fd, mode + "b", closefd=False), encoding=encoding, errors=errors,
-                                line_buffering=line_buffering)
+    def stream(fd: int, name: str, mode: str, errors: str, line_buffering: bool = False):
+        binary = io.open(fd, mode + "b", buffering=-1 if buffered or mode == "r" else 0, closefd=False)
+        (binary if mode == "w" and not buffered else binary.raw).name = name
+        text = io.TextIOWrapper(binary, encoding=encoding, errors=errors, line_buffering=buffered and line_buffering,
+                                write_through=not buffered)
+        text.mode = mode
+        return text
 
-    sys.stdin = sys.__stdin__ = stream(0, "r", errors)
-    sys.stdout = sys.__stdout__ = stream(1, "w", errors, line_buffering=os.isatty(1))
-    sys.stderr = sys.__stderr__ = stream(2, "w", "backslashreplace", line_buffering=True)
+    sys.stdin = sys.__stdin__ = stream(0, "<stdin>", "r", errors)
+    sys.stdout = sys.__stdout__ = stream(1, "<stdout>", "w", errors, line_buffering=os.isatty(1))
+    sys.stderr = sys.__stderr__ = stream(2, "<stderr>", "w", "backslashreplace", line_buffering=True)
 
 
 def _watch(conn: socket.socket) -> None:
@@ -219,8 +234,13 @@ def _flush() -> bool:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001 - as the interpreter: a stream that cannot be flushed is exit 120
+        except Exception as err:  # noqa: BLE001 - as the interpreter: a stream that cannot be flushed is exit 120, said
             ok = False
+            try:
+                sys.stderr.write(f"Exception ignored in: {stream!r}\n{''.join(traceback.format_exception_only(err))}")
+                sys.stderr.flush()
+            except Exception:  # noqa: BLE001 - stderr itself gone
+                pass
     return ok
 
 

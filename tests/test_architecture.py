@@ -132,7 +132,8 @@ def test_a_submodule_used_by_its_dotted_name_is_imported_where_it_is_used():
     """`import rich` then `rich.table.Table(...)` works only where something else imported
     `rich.table` first: in the tests' fork server (tests/forkserver.py, which preloads it)
     always, in a user's fresh interpreter maybe not. Each file imports what it reaches by
-    a dotted name."""
+    a dotted name, in the function that reaches it or around it (an import in another
+    function of the file has not run when this one does)."""
     import ast
     import importlib.util
 
@@ -142,36 +143,62 @@ def test_a_submodule_used_by_its_dotted_name_is_imported_where_it_is_used():
         except (ImportError, ValueError):
             return False
 
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+    def own(scope):  # the nodes of this scope, not of the functions defined in it
+        stack = list(ast.iter_child_nodes(scope))
+        while stack:
+            node = stack.pop()
+            yield node
+            if not isinstance(node, functions):
+                stack.extend(ast.iter_child_nodes(node))
+
     found = []
     for root in ("waves", "rollout"):
         for path in sorted((ROOT / root).rglob("*.py")):
-            tree = ast.parse(path.read_text())
-            imported, bound = set(), set()  # modules this file imports; names `import x.y` binds to a module
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        parts = alias.name.split(".")
-                        imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-                        if alias.asname is None:
-                            bound.add(parts[0])
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    imported.add(node.module)
-                    imported.update(f"{node.module}.{a.name}" for a in node.names)
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Attribute):
-                    continue
-                chain, inner = [], node
-                while isinstance(inner, ast.Attribute):
-                    chain.append(inner.attr)
-                    inner = inner.value
-                if not isinstance(inner, ast.Name) or inner.id not in bound:
-                    continue
-                dotted = inner.id
-                for attr in reversed(chain[1:]):  # the last attribute is a value, not a module
-                    dotted = f"{dotted}.{attr}"
-                    if dotted not in imported and is_module(dotted):
-                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {dotted}")
-                        break
+            package = ".".join(path.relative_to(ROOT).parent.parts)  # what `from .` means here
+
+            def check(scope, imported: frozenset, bound: dict) -> None:
+                """`imported`: the modules imported in this scope and those around it (an
+                import in another function does not count: it may not have run); `bound`:
+                the module each name stands for (`import x.y` binds x; `import x.y as z`
+                and `from x import y`, a module, bind x.y)."""
+                nodes = list(own(scope))
+                imported, bound = set(imported), dict(bound)
+                for node in nodes:
+                    if isinstance(node, ast.Import):
+                        for alias in node.names:
+                            parts = alias.name.split(".")
+                            imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                            bound[alias.asname or parts[0]] = alias.name if alias.asname else parts[0]
+                    elif isinstance(node, ast.ImportFrom):
+                        base = ".".join([*package.split(".")[:len(package.split(".")) - node.level + 1],
+                                         *([node.module] if node.module else [])]) if node.level else node.module
+                        imported.add(base)
+                        for a in node.names:
+                            imported.add(f"{base}.{a.name}")
+                            if is_module(f"{base}.{a.name}"):
+                                bound[a.asname or a.name] = f"{base}.{a.name}"
+                for node in nodes:
+                    if isinstance(node, functions):
+                        check(node, frozenset(imported), bound)
+                    if not isinstance(node, ast.Attribute):
+                        continue
+                    chain, inner = [], node
+                    while isinstance(inner, ast.Attribute):
+                        chain.append(inner.attr)
+                        inner = inner.value
+                    if not isinstance(inner, ast.Name) or inner.id not in bound:
+                        continue
+                    dotted = bound[inner.id]
+                    for attr in reversed(chain[1:]):  # the last attribute is a value, not a module
+                        dotted = f"{dotted}.{attr}"
+                        if dotted not in imported and is_module(dotted):
+                            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {dotted}")
+                            break
+
+            check(ast.parse(path.read_text()), frozenset(), {})
+
     def set_by_its_package(dotted: str) -> bool:  # os.path, typer.main: the package's own import makes them
         package, _, name = dotted.rpartition(".")
         code = f"import sys, {package}; sys.exit(0 if {name!r} in vars({package}) else 1)"

@@ -61,11 +61,11 @@ def test_the_working_folder_environment_and_stdin_are_the_commands():
     assert '"Deployment"' in forked.stdout
 
 
-def serving(tmp_path: Path, command: list[str]) -> tuple[subprocess.Popen, str]:
+def serving(tmp_path: Path, command: list[str], **kwargs) -> tuple[subprocess.Popen, str]:
     remote, work = published(tmp_path, "fleet-config")
     (tmp_path / "tmp").mkdir()  # a simulator killed (SIGKILL) leaves its checkout there, not in the run's
     proc = subprocess.Popen([*command, "simulate", "--repo", str(remote), "--poll", "0s"], cwd=work,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
                             env={**os.environ, **GIT_ENV, "XDG_STATE_HOME": str(tmp_path / "state"),
                                  "TMPDIR": str(tmp_path / "tmp")})
     ready = proc.stdout.readline()
@@ -85,10 +85,16 @@ def answers(url: str) -> bool:
 
 def test_a_signal_reaches_the_command_and_its_end_is_its_own(tmp_path):
     """SIGTERM sent to the process the test started stops the simulator as it stops a
-    fresh one: the same exit, its kubeconfig removed."""
+    fresh one: the same exit, its kubeconfig removed. SIGHUP, ignored where the test
+    started it (as `nohup` does), is ignored by the command too."""
     ends = []
     for i, command in enumerate((ROLLOUT, ROLLOUT_PROCESS)):
-        proc, url = serving(tmp_path / str(i), command)
+        proc, url = serving(tmp_path / str(i), command,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        assert answers(url)
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):  # not a sleep: the command would have ended by then
+            proc.wait(timeout=0.3)
         assert answers(url)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
@@ -109,6 +115,43 @@ def test_a_killed_client_takes_the_command_with_it(tmp_path):
     while answers(url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not answers(url)
+
+
+def test_the_command_is_gone_when_its_exit_is_seen(tmp_path):
+    """The client ends once the server has reaped the command, as `subprocess.run` returns
+    once a fresh one is reaped: its checkout lock (flock, released as the process ends)
+    is free for the next command the test runs, which may take it with `wait=0` (status).
+    Its output to /dev/null and no timeout: captured output (the pipes' end of file) and
+    run(timeout=)'s polling wait would each give the process time to end anyway."""
+    import fcntl
+
+    _, work = published(tmp_path, "fleet-config")
+    run = lambda *args: subprocess.run([*ROLLOUT, *args], cwd=work, capture_output=True, text=True,  # noqa: E731
+                                       env={**os.environ, **GIT_ENV}, timeout=60)
+    first = run("advance", "security-patch", "--wave", "1", "--no-push")
+    assert first.returncode == 0, first.stderr
+    lock = work / ".git/rollout.lock"
+    for _ in range(5):  # each takes the lock, then waits (wave 1 bakes): the same command again and again
+        assert subprocess.run([*ROLLOUT, "advance", "security-patch", "--no-push"], cwd=work, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV}).returncode == 0
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while the command's process lives
+        finally:
+            os.close(fd)
+
+
+def test_a_stream_that_cannot_be_written_ends_as_in_a_fresh_interpreter(tmp_path):
+    """stdout on a full disk: the command's exit (1, or 120 when the last flush fails) and
+    its stderr, as the interpreter buffers and flushes stdout (PYTHONUNBUFFERED or not)."""
+    ends = []
+    for command in (ROLLOUT, ROLLOUT_PROCESS):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([*command, "plan", "security-patch"], cwd=EXAMPLE, stdout=full,
+                                  stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "120"}, timeout=60)
+        ends.append((done.returncode, done.stderr))
+    assert ends[0] == ends[1]
+    assert ends[0][0] in (1, 120)
 
 
 def test_what_the_preload_reads_of_the_environment_is_named():

@@ -157,6 +157,17 @@ def hidden_and_deleted(flag: str):
     return change
 
 
+def deleted_unseen_by_fsmonitor(repo: Path) -> None:
+    """A file monitor (core.fsmonitor: a hook, watchman's) that has not told git of the
+    deletion yet (here: never does): git takes its word and stats nothing."""
+    hook = repo / ".git/fsmonitor-says-nothing"
+    hook.write_text("#!/bin/sh\nprintf 'token\\0'\n")
+    hook.chmod(0o755)
+    git(repo, "config", "core.fsmonitor", str(hook))
+    git(repo, "status", "--porcelain")  # the index takes the monitor's token: every entry valid by its word
+    delete_pinned(repo)
+
+
 def advance_wave(repo: Path) -> None:
     from rollout.advance import advance
 
@@ -184,6 +195,7 @@ CHANGES = {
     "the pinned files' folder made a link, uncommitted": (link_folder, False),
     "a pinned file deleted, skip-worktree": (hidden_and_deleted("--skip-worktree"), False),
     "a pinned file deleted, assume-unchanged": (hidden_and_deleted("--assume-unchanged"), False),
+    "a pinned file deleted, a file monitor not told": (deleted_unseen_by_fsmonitor, False),
 }
 
 
