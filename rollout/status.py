@@ -35,20 +35,25 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
 
     git = Git(repo)
     top = git.toplevel()
-    if top is not None:
-        _finish_interrupted_move(git)  # before anything is read: the files and HEAD as the move left them
-    ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None,
-                        strict=False,  # a shared-field conflict is said, not a stop
-                        files_by_git=not check_files)  # the listing `at_revision` reads
-    if top is None and not ws.errors:
-        raise UsageError(f"{repo}: not a git repository")
-    remote = followed_remote(git) if top is not None else None
-    if top is not None and ws.hub_down and all(p.extra.get("hub") is not None for p in ws.errors):
-        # the hub away once the rollout started: the waves out, from their advance records
-        # (docs/inventory.md); before it started, the hub's problem stands (exit 2)
-        ws = degrade(git, remote, ws, check_files) or ws
-    if ws.errors:
-        raise InvalidInput(ws.problems)
+
+    def read() -> tuple[Workspace, str | None]:
+        ws = load_workspace(repo, policy_ref, check_files=check_files, reuse=git if top is not None else None,
+                            strict=False,  # a shared-field conflict is said, not a stop
+                            files_by_git=not check_files)  # the listing `at_revision` reads
+        if top is None and not ws.errors:
+            raise UsageError(f"{repo}: not a git repository")
+        remote = followed_remote(git) if top is not None else None
+        if top is not None and ws.hub_down and all(p.extra.get("hub") is not None for p in ws.errors):
+            # the hub away once the rollout started: the waves out, from their advance records
+            # (docs/inventory.md); before it started, the hub's problem stands (exit 2)
+            ws = degrade(git, remote, ws, check_files) or ws
+        if ws.errors:
+            raise InvalidInput(ws.problems)  # exit 2, nothing written: not even a journaled move finished
+        return ws, remote
+
+    ws, remote = read()
+    if top is not None and _finish_interrupted_move(git):
+        ws, remote = read()  # the files and HEAD as the move left them
     now_ = clock(now)
     # a read-only look: HEAD and the records branch read once, together, after a journaled move was finished
     with git.refs_known(git.refs_now([f"refs/remotes/{remote}/{RECORDS}"] if remote else [])):
@@ -59,9 +64,11 @@ def status_and_hold(repo: Path, policy_ref: str, now: int | None = None, check_f
         return ws, state, hold_of(git, ws.plan.policy, now_, refs, ws) if hold else None
 
 
-def _finish_interrupted_move(git: Git) -> None:
-    """`status` reads HEAD: a move a killed run left journaled is finished first (the
-    commit is published already), unless a live rollout in this checkout is on it."""
-    if checkout.pending(git) is not None and checkout.hold(git, wait=0):
-        for note in checkout.resume(git):
-            print(f"rollout: {note}", file=sys.stderr)
+def _finish_interrupted_move(git: Git) -> bool:
+    """`status` reads HEAD: a move a killed run left journaled is finished (the commit is
+    published already), unless a live rollout in this checkout is on it. True when it was."""
+    if checkout.pending(git) is None or not checkout.hold(git, wait=0):
+        return False
+    for note in checkout.resume(git):
+        print(f"rollout: {note}", file=sys.stderr)
+    return True

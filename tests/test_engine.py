@@ -423,6 +423,29 @@ def test_two_clones_advancing_at_once_land_exactly_one_advance(fleet):
                         "rollout(security-patch): wave 1 canary -> v1.4.2"]
 
 
+def test_status_finishes_a_journaled_move_only_for_a_policy_it_can_read_and_reads_what_it_left(fleet):
+    """A run killed with its move journaled (the commit published, the checkout not yet
+    moved): `status` with a policy it cannot find is exit 2 and writes nothing, the move
+    left for a later run; with its policy it finishes the move and shows the files as the
+    move left them (here: a pinned file the published commit deleted)."""
+    a = fleet.clone("a")
+    old = git(a, "rev-parse", "HEAD").strip()
+    git(a, "rm", "-q", "argocd/apps/prod-us-east-platform.yaml")
+    git(a, "commit", "-qm", "prod-us-east's Application removed")
+    new = git(a, "rev-parse", "HEAD").strip()
+    git(a, "reset", "-q", "--hard", old)  # the checkout as the killed run left it: not moved yet
+    (a / ".git/rollout-move").write_text(json.dumps({"branch": "main", "old": old, "new": new, "pid": 1}))
+    refused = rollout(a, "status", "no-such-policy")
+    assert refused.returncode == 2 and "finished moving" not in refused.stderr, refused.stderr
+    assert git(a, "rev-parse", "HEAD").strip() == old and (a / ".git/rollout-move").exists()
+    assert (a / "argocd/apps/prod-us-east-platform.yaml").is_file()
+    shown = rollout(a, "status", "security-patch")
+    assert shown.returncode == 0, shown.stderr
+    assert f"finished moving main to {new[:12]}" in shown.stderr
+    assert git(a, "rev-parse", "HEAD").strip() == new and not (a / ".git/rollout-move").exists()
+    assert "argocd/apps/prod-us-east-platform.yaml: file not found (the pin for cluster prod-us-east)" in shown.stderr
+
+
 def test_kill_9_at_any_moment_then_rerun_is_safe(fleet):
     a = fleet.clone("a")
     for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8):
