@@ -134,18 +134,14 @@ def refuse_stopped(plan, state: RolloutState) -> None:
     """Refuse (exit 1, `--force` or not) a start of a rollout a person must decide on: halted
     (a halt record not lifted, on any wave: a passed wave's halt left its dependants free
     to go), or its revision reverted. A pause is refused alike (`_choose`)."""
+    why = state.stopped
+    if why is None:
+        return
     if state.halts:
-        names = "; ".join(f"wave {w.number} {w.name} ({w.halt_commit[:12]}): {w.halt_reason}" for w in state.halts)
-        raise Refused(f"{plan.policy} -> {plan.revision} is halted at {names}; --force does not pass a halt: a person "
-                      f"decides: `rollout resume {plan.policy} --halt --reason ...` (the next run judges it afresh), "
-                      f"`rollout revert` or `rollout retry`")
-    if state.overall == "reverted":
-        names = ", ".join([f"wave {w.number} {w.name}" for w in state.waves if w.status == "reverted"]
-                          + [f"the late join of wave {w.number} {w.name} ({', '.join(j.clusters)})"
-                             for w in state.waves for j in w.joins if j.status == "reverted"])
-        raise Refused(f"the rollout of {plan.revision} was reverted ({names}): nothing new starts for this revision, "
-                      f"--force or not; `rollout retry {plan.policy} --reason ...` rolls it out afresh from the first "
-                      "wave, or a new revision starts a new rollout")
+        raise Refused(f"{why}; --force does not pass a halt: a person decides: `rollout resume {plan.policy} --halt "
+                      "--reason ...` (the next run judges it afresh), `rollout revert` or `rollout retry`")
+    raise Refused(f"{why}, --force or not; `rollout retry {plan.policy} --reason ...` rolls it out afresh from the "
+                  "first wave, or a new revision starts a new rollout")
 
 
 def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) -> str:

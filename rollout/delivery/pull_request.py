@@ -288,6 +288,10 @@ class Delivery:
             held = [f for f in flights if f["event"].action == "advance"]
             tending.notes += [f"{f['branch']} waits: {hold.pause_note()}" for f in held]
             flights = [f for f in flights if f not in held]
+        if state.stopped:  # halted, or the revision reverted: no advance starts (decide's rule), a revert still goes
+            held = [f for f in flights if f["event"].action == "advance"]
+            tending.notes += [f"{f['branch']} waits: {state.stopped}" for f in held]
+            flights = [f for f in flights if f not in held]
         # merging a first advance is its wave's start: what waits for a wave waits for its late joins
         joins = {f["branch"]: start_held(plan, state, plan.wave(f["event"].wave).number) for f in flights
                  if f["event"].action == "advance" and _has_wave(plan, f["event"].wave)
