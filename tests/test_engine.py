@@ -282,6 +282,9 @@ def test_revert_restores_bytes_and_is_idempotent(fleet):
     assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
     again = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "again")
     assert again.returncode == 0 and "already reverted" in again.stdout
+    every = rollout(a, "revert", "security-patch", "--all", "--reason", "again")  # said, not silence
+    assert every.returncode == 0 and "no wave of security-patch -> v1.4.2 is out (epoch 1): nothing to revert" \
+        in every.stdout, every.stdout + every.stderr
     status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
     assert status["status"] == "reverted" and status["waves"][0]["status"] == "reverted"
     refused = rollout(a, "advance", "security-patch", "--wave", "1")
