@@ -31,10 +31,10 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         if state.overall not in RETRYABLE:
             raise UsageError(f"{plan.policy} -> {plan.revision} is {state.overall} (epoch {state.epoch}): retry starts "
                              "a new epoch of a reverted or halted revision only")
-        # a sibling out and unjudged (not halted: a person decides that one) would sit on the revision, never
-        # judged: epoch 1's events count for nothing once epoch 2 starts
-        unjudged = [w for w in state.waves if not w.halt_commit and (w.status in ("baking", "verifying") or w.joins_out)]
-        if unjudged:
+        # reverted, a sibling out and unjudged would sit on the revision, never judged: epoch 1's events count for
+        # nothing once epoch 2 starts. Halted, a person decides (run records no pass meanwhile: it would wait forever)
+        unjudged = [w for w in state.waves if w.status in ("baking", "verifying") or w.joins_out]
+        if unjudged and not state.halts:
             names = "; ".join(f"wave {w.number} {w.name} is still out and not judged ({w.status})" if w.status != "passed"
                               else f"a late join of wave {w.number} {w.name} is still out and not judged"
                               for w in unjudged)

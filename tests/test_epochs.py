@@ -140,3 +140,18 @@ def test_retry_waits_for_a_sibling_still_out_and_unjudged(fleet):
     assert status(a)["epoch"] == 1
     retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 92 * 60)  # its bake is over
     assert retried.returncode == 0, retried.stdout + retried.stderr
+
+
+def test_a_halted_rollout_may_be_retried_with_a_sibling_out(fleet):
+    """Halted, run records no pass of the sibling: a person decides, and retry is one way."""
+    a = fleet.clone("a")
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
+    path = a / "argocd/apps/staging-eu-west-platform.yaml"
+    path.write_text(path.read_text().replace("v1.4.2", "v1.4.1"))  # set back by hand: run halts
+    git(a, "commit", "-qam", "hand edit")
+    git(a, "push", "-q")
+    assert "halted" in rollout(a, "run", "security-patch", now=start + 32 * 60).stdout
+    retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
