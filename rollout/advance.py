@@ -72,6 +72,7 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
         if ws_state.status == "reverted":
             raise Refused(f"wave {target.number} {target.name} was reverted for {plan.revision}; "
                           "a new revision starts a new rollout")
+        refuse_stopped(plan, state)  # as decide holds every start: no --force past a halt or a revert
         if ws_state.status == "proposed":
             outcome.notes.append(f"wave {target.number} {target.name} is already proposed: "
                                  f"{ws_state.proposal.describe()} waits to be merged")
@@ -127,6 +128,20 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
                 outcome.notes += ["; ".join(blockers(plan, state, w.number, itself=True))
                                   for w in state.waves if w.status in ("proposed", "baking", "verifying")]
     return chosen
+
+
+def refuse_stopped(plan, state: RolloutState) -> None:
+    """Refuse (exit 1, `--force` or not) a start of a rollout a person must decide on: halted
+    (a halt record not lifted, on any wave: a passed wave's halt left its dependants free
+    to go), or its revision reverted. A pause is refused alike (`_choose`)."""
+    why = state.stopped
+    if why is None:
+        return
+    if state.halts:
+        raise Refused(f"{why}; --force does not pass a halt: a person decides: `rollout resume {plan.policy} --halt "
+                      "--reason ...` (the next run judges it afresh), `rollout revert` or `rollout retry`")
+    raise Refused(f"{why}, --force or not; `rollout retry {plan.policy} --reason ...` rolls it out afresh from the "
+                  "first wave, or a new revision starts a new rollout")
 
 
 def build_advances(session, ws, state, chosen, outcome, base, message, dry_run) -> str:

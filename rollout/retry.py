@@ -31,6 +31,15 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         if state.overall not in RETRYABLE:
             raise UsageError(f"{plan.policy} -> {plan.revision} is {state.overall} (epoch {state.epoch}): retry starts "
                              "a new epoch of a reverted or halted revision only")
+        # reverted, a sibling out and unjudged would sit on the revision, never judged: epoch 1's events count for
+        # nothing once epoch 2 starts. Halted, a person decides (run records no pass meanwhile: it would wait forever)
+        unjudged = [w for w in state.waves if w.status in ("baking", "verifying") or w.joins_out]
+        if unjudged and not state.halts:
+            names = "; ".join(f"wave {w.number} {w.name} is still out and not judged ({w.status})" if w.status != "passed"
+                              else f"a late join of wave {w.number} {w.name} is still out and not judged"
+                              for w in unjudged)
+            raise UsageError(f"{plan.policy} -> {plan.revision}: {names}: `rollout run` judges it (a failure is "
+                             f"reverted too), or `rollout revert {plan.policy} --wave N` takes it back; then retry")
         require_signing(session, ws, "a retry")
         epoch = max([state.epoch, *(e.number for e in state.epochs)]) + 1
         outcome = Outcome(plan.policy, plan.revision, ws=ws, state=state)

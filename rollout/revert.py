@@ -40,6 +40,9 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
         outcome = Outcome(ws.plan.policy, ws.plan.revision, ws=ws, state=state)
         if all_waves:
             numbers = [w.number for w in reversed(state.out)]
+            if not numbers:  # said, not silence: a person in an incident reads what was done
+                outcome.notes.append(f"no wave of {ws.plan.policy} -> {ws.plan.revision} is out (epoch {state.epoch}): "
+                                     "nothing to revert")
         else:
             numbers = [wave_ref(ws.plan, wave).number]
         base = tip = session.git.head()

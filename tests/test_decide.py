@@ -686,6 +686,8 @@ class Rollouts(RuleBasedStateMachine):
         passed_joins = {a.advance for a in of(actions, VERIFY) if a.late}
         joining = {a.wave for a in of(actions, ADVANCE) if a.late}
         verified_now = {a.wave for a in of(actions, VERIFY) if not a.late}
+        # what `advance --wave` and a proposed wave's merge ask (`stopped`): when it stops starts, decide starts none
+        assert not (state.stopped and of(actions, ADVANCE)), (state.stopped, actions)
         for action in of(actions, ADVANCE):  # nothing is pinned into a wave that cannot be judged, unpassed
             if action.late:
                 into = state.wave(action.wave)

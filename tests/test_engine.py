@@ -116,6 +116,35 @@ def test_dependencies_bake_and_force(fleet):
     assert pinned(a, "prod-eu-west") == "v1.4.2" and pinned(a, "prod-us-east") == "v1.4.1"
 
 
+def test_advance_wave_refuses_a_halted_or_reverted_rollout_even_with_force(fleet):
+    """A halt holds every start until a person lifts it (or retries), and a revert stops the
+    revision: `advance --wave N` went past both, a halt on a wave that had passed without
+    even --force (its dependants saw a `passed` wave)."""
+    a = fleet.clone("a")
+    assert rollout(a, "advance", "security-patch").returncode == 0  # the canary: no gates, it passes by its bake
+    for cluster in ("dev-eu-west", "dev-us-east"):  # a person sets the canary back by hand
+        path = a / f"argocd/apps/{cluster}-platform.yaml"
+        path.write_text(path.read_text().replace("v1.4.2", "v1.4.1"))
+    git(a, "commit", "-qam", "hand edit")
+    git(a, "push", "-q")
+    later = int(time.time()) + 31 * 60
+    halted = rollout(a, "run", "security-patch", now=later)
+    assert halted.returncode == 1 and "security-patch -> v1.4.2: halted" in halted.stdout, halted.stdout + halted.stderr
+    before = fleet.remote_log()
+    for force in ([], ["--force"]):
+        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "is halted at wave 1 canary" in refused.stderr and "rollout resume security-patch --halt" in refused.stderr
+    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+    assert rollout(a, "revert", "security-patch", "--wave", "canary", "--reason", "bad").returncode == 0
+    before = fleet.remote_log()
+    for force in ([], ["--force"]):
+        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "was reverted (wave 1 canary)" in refused.stderr and "rollout retry" in refused.stderr
+    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+
+
 def test_dry_run_prints_the_diff_and_writes_nothing(fleet):
     a = fleet.clone("a")
     head = git(a, "rev-parse", "HEAD")
@@ -253,6 +282,9 @@ def test_revert_restores_bytes_and_is_idempotent(fleet):
     assert fleet.remote_log()[0] == "rollout(security-patch): revert wave 1 canary (v1.4.2)"
     again = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "again")
     assert again.returncode == 0 and "already reverted" in again.stdout
+    every = rollout(a, "revert", "security-patch", "--all", "--reason", "again")  # said, not silence
+    assert every.returncode == 0 and "no wave of security-patch -> v1.4.2 is out (epoch 1): nothing to revert" \
+        in every.stdout, every.stdout + every.stderr
     status = json.loads(rollout(a, "status", "security-patch", "--format", "json").stdout)
     assert status["status"] == "reverted" and status["waves"][0]["status"] == "reverted"
     refused = rollout(a, "advance", "security-patch", "--wave", "1")

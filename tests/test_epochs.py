@@ -115,10 +115,43 @@ def test_a_revert_in_a_retried_epoch_goes_back_past_the_earlier_epochs_pin(fleet
     soon = int(time.time()) + 2 * HOUR
     assert rollout(a, "advance", "security-patch", now=soon).returncode == 0  # waves 2 and 3
     assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "eu-west 5xx").returncode == 0
-    assert rollout(a, "retry", "security-patch", "--reason", "eu-west fixed").returncode == 0
-    assert rollout(a, "advance", "security-patch").returncode == 0  # epoch 2, wave 1: its files hold it already
+    later = soon + 2 * HOUR  # wave 3's bake over: a retry waits for a sibling out and unjudged
+    assert rollout(a, "retry", "security-patch", "--reason", "eu-west fixed", now=later).returncode == 0
+    assert rollout(a, "advance", "security-patch", now=later).returncode == 0  # epoch 2, wave 1: its files hold it already
     assert pinned(a, "dev-us-east") == "v1.4.2"
     reverted = rollout(a, "revert", "security-patch", "--wave", "1", "--reason", "canary broke in epoch 2")
     assert reverted.returncode == 0, reverted.stderr
     assert pinned(a, "dev-us-east") == original["dev-us-east"] != "v1.4.2"
     assert pinned(a, "dev-eu-west") == original["dev-eu-west"]
+
+
+def test_retry_waits_for_a_sibling_still_out_and_unjudged(fleet):
+    """Waves 2 and 3 run side by side; wave 2 is reverted while wave 3 still bakes. A retry
+    then would start epoch 2 from the canary while wave 3's clusters sit on the revision,
+    never judged (epoch 1's events count for nothing): refused until wave 3 is judged."""
+    a = fleet.clone("a")
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
+    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "5xx up").returncode == 0
+    refused = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "wave 3 region-us-east is still out and not judged (baking)" in refused.stderr
+    assert status(a)["epoch"] == 1
+    retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 92 * 60)  # its bake is over
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+
+
+def test_a_halted_rollout_may_be_retried_with_a_sibling_out(fleet):
+    """Halted, run records no pass of the sibling: a person decides, and retry is one way."""
+    a = fleet.clone("a")
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
+    path = a / "argocd/apps/staging-eu-west-platform.yaml"
+    path.write_text(path.read_text().replace("v1.4.2", "v1.4.1"))  # set back by hand: run halts
+    git(a, "commit", "-qam", "hand edit")
+    git(a, "push", "-q")
+    assert "halted" in rollout(a, "run", "security-patch", now=start + 32 * 60).stdout
+    retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
+    assert retried.returncode == 0, retried.stdout + retried.stderr

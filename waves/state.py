@@ -208,6 +208,21 @@ class RolloutState:
         return "in-progress"
 
     @property
+    def stopped(self) -> str | None:
+        """Why nothing new starts, `--force` or not (None: nothing stops it): a halt not lifted
+        (a person decides), or a reverted wave or late join of the revision (decide's rules,
+        for the starts made outside a step: `advance --wave`, a proposed wave's merge)."""
+        if self.halts:
+            names = "; ".join(f"wave {w.number} {w.name} ({w.halt_commit[:12]}): {w.halt_reason}" for w in self.halts)
+            return f"{self.policy} -> {self.revision} is halted at {names}"
+        reverted = [f"wave {w.number} {w.name}" for w in self.waves if w.status == "reverted"] + \
+            [f"the late join of wave {w.number} {w.name} ({', '.join(j.clusters)})"
+             for w in self.waves for j in w.joins if j.status == "reverted"]
+        if reverted:
+            return f"the rollout of {self.revision} was reverted ({', '.join(reverted)}): nothing new starts for it"
+        return None
+
+    @property
     def halts(self) -> list[WaveState]:
         """The waves halted and not lifted: nothing starts until a person lifts the halt
         (`rollout resume --halt`) or retries."""

@@ -288,6 +288,14 @@ class Delivery:
             held = [f for f in flights if f["event"].action == "advance"]
             tending.notes += [f"{f['branch']} waits: {hold.pause_note()}" for f in held]
             flights = [f for f in flights if f not in held]
+        # halted, the revision reverted, or its revert waiting in a pull request: no advance starts (decide's
+        # rule), a revert still goes
+        stop = state.stopped or next((f"the revert of wave {f['event'].wave} waits in its pull request ({f['branch']})"
+                                      for f in flights if f["event"].action == "revert"), None)
+        if stop:
+            held = [f for f in flights if f["event"].action == "advance"]
+            tending.notes += [f"{f['branch']} waits: {stop}" for f in held]
+            flights = [f for f in flights if f not in held]
         # merging a first advance is its wave's start: what waits for a wave waits for its late joins
         joins = {f["branch"]: start_held(plan, state, plan.wave(f["event"].wave).number) for f in flights
                  if f["event"].action == "advance" and _has_wave(plan, f["event"].wave)

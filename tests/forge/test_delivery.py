@@ -604,3 +604,75 @@ def test_a_pause_holds_a_proposed_wave_whose_pull_request_is_ready(tmp_path):
         assert "merged" in run(fleet, sim).stdout and fleet.main() != before
     finally:
         sim.stop()
+
+
+def test_a_halt_holds_a_proposed_wave_whose_pull_request_turns_ready(tmp_path):
+    """Waves 2 and 3 are proposed together after the canary; wave 2's request merges first and
+    its gate fails (`onFailure: halt`). Wave 3's request, ready only later, is not merged
+    while the halt stands: merging it is its wave's start (as a pause holds it)."""
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    policy = fleet.work / POLICY
+    policy.write_text(policy.read_text().replace("onFailure: revert", "onFailure: halt"))
+    git(fleet.work, "commit", "-qam", "halt on failure")
+    git(fleet.work, "push", "-q", "origin", "HEAD:main")
+    sim = Simulator(fleet, "github", "--protect", "--required-check", "ci",
+                    "--fault", "staging-eu-west:sync-failed@v1.4.2", "--poll", "0s")  # follows each merge at once
+    later = {"ROLLOUT_NOW": str(int(time.time()) + 60)}  # past each 1-second bake, well within progressDeadline
+
+    def green(branch: str) -> None:
+        request = next(r for r in repo(sim).get_pulls(state="open") if r.head.ref == branch)
+        repo(sim).get_commit(request.head.sha).create_status("success", context="ci")
+
+    try:
+        assert "proposed wave 1 canary" in run(fleet, sim).stdout
+        green(BRANCHES[0])
+        assert "merged" in run(fleet, sim).stdout
+        step = run(fleet, sim, env=later)  # the canary passed: waves 2 and 3 proposed
+        assert "proposed wave 2" in step.stdout and "proposed wave 3" in step.stdout, step.stdout + step.stderr
+        green(BRANCHES[1])  # wave 3's checks still pending
+        failed = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m", env=later)
+        assert failed.stdout.strip().endswith("v1.4.2: failed"), failed.stdout + failed.stderr
+        before = fleet.main()
+        run(fleet, sim, env=later)  # (before the fix: wave 3's branch rebuilt on the moved main, to merge once green)
+        green(BRANCHES[2])
+        held = run(fleet, sim, env=later)
+        assert held.returncode == 1 and held.stdout.strip().endswith("v1.4.2: halted"), held.stdout + held.stderr
+        assert fleet.main() == before and f"{BRANCHES[2]} waits: security-patch -> v1.4.2 is halted" in held.stdout
+        assert not next(r for r in pulls(sim) if r.head.ref == BRANCHES[2]).merged
+    finally:
+        sim.stop()
+
+
+def test_a_revert_waiting_in_its_pull_request_holds_a_sibling_s_merge(tmp_path):
+    """As above under `onFailure: revert`: while wave 2's revert waits in its request (its
+    checks pending), wave 3's ready request is not merged: the revision failed."""
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect", "--required-check", "ci",
+                    "--fault", "staging-eu-west:sync-failed@v1.4.2", "--poll", "0s")
+    later = {"ROLLOUT_NOW": str(int(time.time()) + 60)}
+
+    def green(branch: str) -> None:
+        request = next(r for r in repo(sim).get_pulls(state="open") if r.head.ref == branch)
+        repo(sim).get_commit(request.head.sha).create_status("success", context="ci")
+
+    try:
+        assert "proposed wave 1 canary" in run(fleet, sim).stdout
+        green(BRANCHES[0])
+        assert "merged" in run(fleet, sim).stdout
+        step = run(fleet, sim, env=later)
+        assert "proposed wave 3" in step.stdout, step.stdout + step.stderr
+        green(BRANCHES[1])
+        for _ in range(20):  # wave 2 merged, then its gate fails: its revert proposed
+            step = run(fleet, sim, env=later)
+            if "revert" in step.stdout:
+                break
+        assert "proposed the revert of wave 2" in step.stdout, step.stdout + step.stderr
+        before = fleet.main()
+        run(fleet, sim, env=later)  # (before the fix: wave 3's branch rebuilt on the moved main, to merge once green)
+        green(BRANCHES[2])
+        held = run(fleet, sim, env=later)
+        assert held.returncode == 1 and f"{BRANCHES[2]} waits: the revert of wave region-eu-west waits" in held.stdout, \
+            held.stdout + held.stderr
+        assert fleet.main() == before and not next(r for r in pulls(sim) if r.head.ref == BRANCHES[2]).merged
+    finally:
+        sim.stop()
