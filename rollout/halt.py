@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from waves.drift import CAME_BACK, pin_back
+from waves.drift import CAME_BACK, pin_back, pinned_again
 from rollout.outcome import Outcome, WaveChange
 from rollout.reuse import found_values
 from rollout.trust import require_signing
@@ -73,6 +73,27 @@ def pin_back_lines(ws, halts, refold=None) -> list[str]:
         number = plan.wave_of.get(cluster)
         wave = (number, plan.wave(number).name) if number is not None else None
         lines.append(pin_back(cluster, plan.revision, found.get(cluster), wave, again.get(cluster)))
+    if len(clusters) > SHOWN:
+        lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
+    return lines
+
+
+def retry_lines(ws, halts, epoch: int) -> list[str]:
+    """`pin_back_lines` for a retry of a halted rollout: one line per cluster the halts name
+    as set off the revision whose file does not hold it now: the new epoch pins it again
+    when its wave goes out. Only their files are read."""
+    plan = ws.plan
+    clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
+    if not clusters:
+        return []
+    found = found_values(ws, clusters[:SHOWN])
+    lines = []
+    for cluster in clusters[:SHOWN]:
+        number = plan.wave_of.get(cluster)
+        wave = (number, plan.wave(number).name) if number is not None else None
+        line = pinned_again(cluster, plan.revision, found.get(cluster), wave, epoch)
+        if line is not None:
+            lines.append(line)
     if len(clusters) > SHOWN:
         lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rollout.halt import retry_lines
 from rollout.outcome import Outcome, WaveChange
 from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish
@@ -47,6 +48,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
         tip = session.git.commit_empty_on(base, retry_message(plan.policy, plan.revision, epoch, reason, who,
                                                               policy_digest(ws.loaded.text)))
         outcome.changes.append(WaveChange(0, f"epoch {epoch}", "retry", [], [], commit=tip))
+        outcome.notes += retry_lines(ws, state.halts, epoch)  # a hot-fix to a newer revision: pinned back, said
         return outcome, base, tip
 
     return publish(session, attempt, record=True)  # a record: under pull-request delivery, on rollout/records

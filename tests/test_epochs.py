@@ -155,3 +155,28 @@ def test_a_halted_rollout_may_be_retried_with_a_sibling_out(fleet):
     assert "halted" in rollout(a, "run", "security-patch", now=start + 32 * 60).stdout
     retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
     assert retried.returncode == 0, retried.stdout + retried.stderr
+
+
+def test_a_retry_of_a_halt_on_a_hot_fix_says_the_new_epoch_pins_it_back(fleet):
+    """A person hot-fixed a canary cluster to a newer revision: `run` halts on it. A retry
+    rolls the revision out afresh, so the new epoch pins that cluster back (a downgrade):
+    the retry says so, as lifting the halt does; a cluster whose file holds the revision
+    again is not named."""
+    a = fleet.clone("a")
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0  # wave 1 canary: dev-eu-west, dev-us-east
+    for cluster, value in (("dev-eu-west", "v1.5.0"), ("dev-us-east", "v1.4.1")):
+        path = a / f"argocd/apps/{cluster}-platform.yaml"
+        path.write_text(path.read_text().replace("v1.4.2", value))
+    git(a, "commit", "-qam", "hot-fix dev-eu-west, dev-us-east set back")
+    git(a, "push", "-q")
+    assert "halted" in rollout(a, "run", "security-patch", now=start + 60).stdout
+    path = a / "argocd/apps/dev-us-east-platform.yaml"
+    path.write_text(path.read_text().replace("v1.4.1", "v1.4.2"))  # put back by hand before the retry
+    git(a, "commit", "-qam", "dev-us-east back on v1.4.2")
+    git(a, "push", "-q")
+    retried = rollout(a, "retry", "security-patch", "--reason", "the hot-fix is upstream now", now=start + 120)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert ("dev-eu-west (argocd/apps/dev-eu-west-platform.yaml holds v1.5.0) is pinned to v1.4.2 again when wave 1 "
+            "canary goes out in epoch 2") in retried.stdout, retried.stdout
+    assert "dev-us-east" not in retried.stdout

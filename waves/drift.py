@@ -172,6 +172,26 @@ def pin_back(cluster: str, revision: str, found: tuple[str, str | None] | None, 
             "(docs/operating.md#a-pin-set-off-by-hand)")
 
 
+def pinned_again(cluster: str, revision: str, found: tuple[str, str | None] | None, wave: tuple[int, str] | None,
+                 epoch: int) -> str | None:
+    """What a retry's new `epoch` does with a cluster a halt named as set off the revision
+    (`rollout retry` of a halted rollout): it rolls out afresh, so the cluster is pinned
+    again when its wave goes out, a downgrade when the person's value was newer. None when
+    there is nothing to say (its file holds the revision again)."""
+    if wave is None or found is None:
+        return f"{cluster} is in no wave of the plan now: epoch {epoch} pins nothing for it"
+    file, value = found
+    if value == revision:
+        return None
+    if value is None:
+        return (f"{cluster}: the pin finds nothing in {file} (missing, or its pinned field gone): epoch {epoch} cannot "
+                f"pin it to {revision} when wave {wave[0]} {wave[1]} goes out; put the file or the field back, or take "
+                "the cluster out of the plan (docs/operating.md#a-pin-set-off-by-hand)")
+    return (f"{cluster} ({file} holds {value}) is pinned to {revision} again when wave {wave[0]} {wave[1]} goes out in "
+            f"epoch {epoch}; to keep it out of this rollout, take it out of the plan instead "
+            "(docs/operating.md#a-pin-set-off-by-hand)")
+
+
 def pairs(text: str) -> tuple[tuple[str, str], ...]:
     """`a=x,b=y` (a trailer's value) -> ((a, x), (b, y))."""
     out = []
