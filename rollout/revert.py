@@ -51,7 +51,10 @@ def revert(repo: Path, policy_ref: str, wave: str | None, all_waves: bool, reaso
                                outcome)
         return outcome, base, tip
 
-    return publish(session, attempt, urgent=True)
+    outcome = publish(session, attempt, urgent=True)
+    if all_waves:  # once the reverts landed: the files this epoch's records do not reach (read, at 100k, ~10 s cold)
+        outcome.notes += _left_ahead(session, outcome.ws, outcome.state)
+    return outcome
 
 
 def revert_wave(session, ws, state, events, number, reason, tip, outcome, advance: str | None = None,
@@ -304,3 +307,26 @@ def _gone_pins(session, policy, gone: list[str], pinned_by: dict[str, str]) -> t
         if missing:
             untold[cluster.name] = f"spec.pin[{missing[0]}] ({policy.spec.pin[missing[0]].files})"
     return pins, {c.name: c.labels for c in clusters}, untold
+
+
+def _left_ahead(session, ws, state) -> list[str]:
+    """For `revert --all`: the waves not out in this epoch whose files hold the revision
+    for some clusters (an earlier epoch's pins, a hand edit), which no revert of this epoch
+    takes back: said, never silence. Read from the files as the status reads them; a file
+    that cannot be read says nothing here (the revert goes on)."""
+    from waves.state import NOT_OUT, ahead_of
+    from rollout.reuse import at_revision
+
+    try:
+        holds = at_revision(ws, session.git)
+    except Exception:  # noqa: BLE001 - a note only: the urgent revert never fails on it
+        return []
+    notes = []
+    for w in state.waves:
+        ahead = ahead_of(ws.plan.wave(w.number), holds) if w.status in NOT_OUT else []
+        if ahead:
+            notes.append(f"wave {w.number} {w.name} is not out in epoch {state.epoch}, yet its files hold "
+                         f"{ws.plan.revision} for {first_few(ahead)}: pinned before this epoch (an earlier one, a "
+                         "retry) or by hand, so no revert of this epoch takes them back; set them back in a commit "
+                         "of your own, or roll out the revision you want")
+    return notes

@@ -180,3 +180,31 @@ def test_a_retry_of_a_halt_on_a_hot_fix_says_the_new_epoch_pins_it_back(fleet):
     assert ("dev-eu-west (argocd/apps/dev-eu-west-platform.yaml holds v1.5.0) is pinned to v1.4.2 again when wave 1 "
             "canary goes out in epoch 2") in retried.stdout, retried.stdout
     assert "dev-us-east" not in retried.stdout
+
+
+def test_after_a_retry_what_an_earlier_epoch_left_on_the_revision_is_shown_and_revert_all_says_it_stays(fleet):
+    """Epoch 1: wave 2 reverted, waves 1 and 3 passed. The retry's epoch 2 starts from the
+    canary, every wave pending, yet the canary's and wave 3's clusters run the revision
+    (epoch 1's pins): status says so for each such wave, never a plain `pending`, and
+    `revert --all` before anything is out says what it leaves on the revision."""
+    a = fleet.clone("a")
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
+    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "5xx up").returncode == 0
+    retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 92 * 60)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    shown = status(a)
+    assert shown["epoch"] == 2 and {w["status"] for w in shown["waves"]} == {"pending"}
+    ahead = {w["name"]: w["clustersAlreadyOnRevision"] for w in shown["waves"]}
+    assert ahead.pop("canary") == ["dev-eu-west", "dev-us-east"] and ahead.pop("region-us-east") == ["staging-us-east"]
+    assert not any(ahead.values()), ahead  # wave 2's revert took it back; production was never out
+    table = rollout(a, "status", "security-patch", now=start + 93 * 60).stdout
+    assert "already on v1.4.2, not advanced in epoch 2 (pinned before it, or by hand): dev-eu-west, dev-us-east" in table
+    reverted = rollout(a, "revert", "security-patch", "--all", "--reason", "stop it all", now=start + 93 * 60)
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    assert "no wave of security-patch -> v1.4.2 is out (epoch 2): nothing to revert" in reverted.stdout
+    assert ("wave 1 canary is not out in epoch 2, yet its files hold v1.4.2 for dev-eu-west, dev-us-east: pinned "
+            "before this epoch") in reverted.stdout
+    assert "wave 3 region-us-east is not out in epoch 2, yet its files hold v1.4.2 for staging-us-east" in reverted.stdout
+    assert pinned(a, "dev-eu-west") == "v1.4.2"  # left, as said

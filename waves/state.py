@@ -20,6 +20,7 @@ HALT, LIFT = "halt", "lift"  # a halt record (onFailure: halt, a blind gate past
 FIRST_EPOCH = 1  # a record without `Rollout-Epoch` (written before epochs) is of the first
 # A wave that went out: on the new revision and not reverted.
 OUT = ("baking", "verifying", "passed")
+NOT_OUT = ("pending", "proposed")  # nothing of this epoch pinned it (reverted: its revert's records say what is left)
 # A wave that claims no cluster: it pins nothing and has nothing to judge, so it is never
 # advanced; it passes once every wave it waits for has (`passed`, below). A wave that went out
 # is never empty, whatever the inventory says since: it is judged on what its advances pinned.
@@ -142,6 +143,9 @@ class WaveState:
     off: list[Drift] = field(default_factory=list)
     # late again: pinned in the epoch, and came back on an old pin (or set off by hand, the halt on it lifted)
     returned: list[Drift] = field(default_factory=list)
+    # not out in this epoch (pending, proposed), yet its files hold the revision for these: pinned by an
+    # earlier epoch (a retry, a revision set back) or by hand; this epoch's reverts do not take them back
+    ahead: list[str] = field(default_factory=list)
 
     @property
     def rejoin(self) -> dict[str, str]:
@@ -356,6 +360,8 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
             state.status, state.proposal = "proposed", proposals[wave.name]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
+        elif at_revision and state.status in NOT_OUT:
+            state.ahead = ahead_of(wave, at_revision)
         if state.status == "reverted":  # a revert that left some on the revision is no all-clear
             state.on_revision = _still_on(left, state.pinned, at_revision)
         for join in state.joins:  # a late join reverted on its own, likewise
@@ -398,6 +404,12 @@ def _lifted(mine: list[Event]) -> set[tuple[str, str]]:
     """(cluster, key) of the clusters set off the revision whose halt a person lifted."""
     halts = {e.commit: e.off for e in mine if e.action == HALT and e.off}
     return {pair for e in mine if e.action == LIFT and e.lifts in halts for pair in halts[e.lifts]}
+
+
+def ahead_of(wave, at_revision: dict[str, bool]) -> list[str]:
+    """The clusters of a wave not out in this epoch whose files hold the revision (an
+    earlier epoch's pin, a hand edit): no revert of this epoch takes them back."""
+    return [c for c in wave.clusters if at_revision.get(c, False)]
 
 
 def _still_on(left: list[str], pinned: list[str], at_revision: dict[str, bool] | None) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from waves.state import FIRST_EPOCH, OUT
 from rollout.render.trust import trust_lines
-from rollout.render.words import count, joins_still_on, off_lines, off_revision, still_on
+from rollout.render.words import already_on, count, joins_still_on, off_lines, off_revision, still_on
 
 COLOURS = {"empty": "dim", "pending": "dim", "proposed": "blue", "baking": "yellow", "verifying": "cyan", "passed": "green", "failed": "red",
            "unknown": "magenta", "reverted": "magenta", "halted": "red"}
@@ -58,6 +58,8 @@ def wave_rows(plan, state, verdicts: dict | None = None) -> list[dict]:
                                         + (f" +{len(w.gone) - 5}" if len(w.gone) > 5 else "")) if x)
         if w.on_revision:  # its revert could not take them back: never read as an all-clear
             why = "; ".join(x for x in (why, still_on(state, w)) if x)
+        if w.ahead:  # on the revision though not out in this epoch: no all-clear either
+            why = "; ".join(x for x in (why, already_on(state, w)) if x)
         if (w.off or w.returned) and w.status in OUT:  # pinned, and off the revision since: never complete
             why = "; ".join(x for x in (why, off_revision(state, w)) if x)
         waiting = [c for c in w.late if c in getattr(plan, "down", {})]
@@ -176,6 +178,8 @@ def state_dict(plan, state) -> dict:
                 "gone": w.gone,  # pinned, and in no wave of the plan now (left the inventory)
                 "clustersNotAtRevision": w.clusters_behind,
                 "clustersStillOnRevision": w.on_revision,  # reverted: what its revert left on the revision
+                # not out in this epoch, yet its files hold the revision (an earlier epoch's pin, a hand edit)
+                "clustersAlreadyOnRevision": w.ahead,
                 "late": w.late,
                 # pinned in the epoch, off the revision now (waves/drift.py): `cameBack` joins again,
                 # the others (a hand edit) halt `run` until a person lifts it
@@ -243,6 +247,8 @@ def render(plan, state, fmt: str, hold=None) -> None:
             behind += f" +{len(w.clusters_behind) - shown}"
         if w.on_revision:
             behind = (behind + "; " if behind else "") + still_on(state, w, shown)
+        if w.ahead:
+            behind = (behind + "; " if behind else "") + already_on(state, w, shown)
         if joins_still_on(state, w):
             behind = (behind + "; " if behind else "") + joins_still_on(state, w, shown)
         if w.late:

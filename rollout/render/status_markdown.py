@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from waves.durations import format_duration
 from rollout.render.status_graph import mermaid
 from rollout.render.trust import trust_lines
-from rollout.render.words import count, joins_still_on, off_lines, off_revision, still_on, waves_counted
+from rollout.render.words import already_on, count, joins_still_on, off_lines, off_revision, still_on, waves_counted
 
 _LISTED = 10  # clusters named per cell
 
@@ -37,6 +37,8 @@ def render(plan, state) -> str:
         if ws.on_revision or any(j.on_revision for j in ws.joins):  # a revert left some on the revision
             behind = "; ".join(x for x in (behind, still_on(state, ws, _LISTED, lambda c: f"`{c}`"),
                                            joins_still_on(state, ws, _LISTED, lambda c: f"`{c}`")) if x)
+        if ws.ahead:  # on the revision though not out in this epoch
+            behind = "; ".join(x for x in (behind, already_on(state, ws, _LISTED, lambda c: f"`{c}`")) if x)
         if ws.off or ws.returned:  # pinned, and off the revision since (waves/drift.py)
             behind = "; ".join(x for x in (behind, off_revision(state, ws, _LISTED, lambda c: f"`{c}`")) if x)
         lines.append(f"| {wave.number} | {wave.name} | {ws.status} | {len(wave.clusters)} | {advanced} | {bake} | "

@@ -24,6 +24,18 @@ def still_on(state, w, shown: int | None = 5, name=str) -> str:
     return f"still on {state.revision} after the revert: {names}" + (f" +{more}" if more else "")
 
 
+def already_on(state, w, shown: int | None = 5, name=str) -> str:
+    """`already on v2, not advanced in epoch 2 (pinned before it, or by hand): a, b +3` for
+    a wave not out in this epoch whose files hold the revision for some of its clusters:
+    no revert of this epoch takes them back; '' for none."""
+    if not w.ahead:
+        return ""
+    names = ", ".join(name(c) for c in w.ahead[:shown])
+    more = len(w.ahead) - shown if shown and len(w.ahead) > shown else 0
+    return (f"already on {state.revision}, not advanced in epoch {state.epoch} (pinned before it, or by hand): "
+            f"{names}" + (f" +{more}" if more else ""))
+
+
 def off_revision(state, w, shown: int | None = 5, name=str) -> str:
     """`off v2 since pinned (a person's edit: a person decides): a (holds v2.1) +2; came back
     on another pin (a late join again): b (holds v1)` for a wave out whose pinned clusters' files are off the
