@@ -133,13 +133,19 @@ def _choose(ws: Workspace, state: RolloutState, wave: str | None, force: bool, o
 def refuse_stopped(plan, state: RolloutState) -> None:
     """Refuse (exit 1, `--force` or not) a start of a rollout a person must decide on: halted
     (a halt record not lifted, on any wave: a passed wave's halt left its dependants free
-    to go), or its revision reverted. A pause is refused alike (`_choose`)."""
+    to go), its revision reverted, or a pin set off by hand that decide halts on (before `run`
+    recorded that halt, the same passed wave's dependants were free). A pause is refused
+    alike (`_choose`)."""
     why = state.stopped
     if why is None:
         return
     if state.halts:
         raise Refused(f"{why}; --force does not pass a halt: a person decides: `rollout resume {plan.policy} --halt "
                       "--reason ...` (the next run judges it afresh), `rollout revert` or `rollout retry`")
+    if state.overall != "reverted":  # a pin set off by hand, not halted yet: what `rollout advance` says it halts on
+        raise Refused(f"{why}, --force or not: a person decides: put the pins back on {plan.revision}, or take the "
+                      f"clusters out of the plan, or `rollout run` records the halt and `rollout resume {plan.policy} "
+                      "--halt --reason ...` pins them again as a late join")
     raise Refused(f"{why}, --force or not; `rollout retry {plan.policy} --reason ...` rolls it out afresh from the "
                   "first wave, or a new revision starts a new rollout")
 

@@ -688,6 +688,8 @@ class Rollouts(RuleBasedStateMachine):
         verified_now = {a.wave for a in of(actions, VERIFY) if not a.late}
         # what `advance --wave` and a proposed wave's merge ask (`stopped`): when it stops starts, decide starts none
         assert not (state.stopped and of(actions, ADVANCE)), (state.stopped, actions)
+        # and the converse for what decide stops on without a verdict: a halt on a pin set off by hand
+        assert state.stopped or not any(a.off for a in of(actions, HALT)), actions
         for action in of(actions, ADVANCE):  # nothing is pinned into a wave that cannot be judged, unpassed
             if action.late:
                 into = state.wave(action.wave)

@@ -119,7 +119,8 @@ def test_dependencies_bake_and_force(fleet):
 def test_advance_wave_refuses_a_halted_or_reverted_rollout_even_with_force(fleet):
     """A halt holds every start until a person lifts it (or retries), and a revert stops the
     revision: `advance --wave N` went past both, a halt on a wave that had passed without
-    even --force (its dependants saw a `passed` wave)."""
+    even --force (its dependants saw a `passed` wave), and the hand edit before `run` recorded
+    its halt (decide halts on it: `stopped` says so)."""
     a = fleet.clone("a")
     assert rollout(a, "advance", "security-patch").returncode == 0  # the canary: no gates, it passes by its bake
     for cluster in ("dev-eu-west", "dev-us-east"):  # a person sets the canary back by hand
@@ -128,6 +129,13 @@ def test_advance_wave_refuses_a_halted_or_reverted_rollout_even_with_force(fleet
     git(a, "commit", "-qam", "hand edit")
     git(a, "push", "-q")
     later = int(time.time()) + 31 * 60
+    before = fleet.remote_log()
+    # before `run` records the halt: `advance` (decide) says it halts on the hand edit, and --wave refuses alike
+    for force in ([], ["--force"]):
+        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "set off v1.4.2 by hand since pinned" in refused.stderr and "(dev-eu-west, dev-us-east)" in refused.stderr
+    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
     halted = rollout(a, "run", "security-patch", now=later)
     assert halted.returncode == 1 and "security-patch -> v1.4.2: halted" in halted.stdout, halted.stdout + halted.stderr
     before = fleet.remote_log()

@@ -214,8 +214,9 @@ class RolloutState:
     @property
     def stopped(self) -> str | None:
         """Why nothing new starts, `--force` or not (None: nothing stops it): a halt not lifted
-        (a person decides), or a reverted wave or late join of the revision (decide's rules,
-        for the starts made outside a step: `advance --wave`, a proposed wave's merge)."""
+        (a person decides), a reverted wave or late join of the revision, or a pin of a wave out
+        set off by hand whose halt is not recorded yet (decide halts on it before any start):
+        decide's rules, for the starts made outside a step (`advance --wave`, a proposed wave's merge)."""
         if self.halts:
             names = "; ".join(f"wave {w.number} {w.name} ({w.halt_commit[:12]}): {w.halt_reason}" for w in self.halts)
             return f"{self.policy} -> {self.revision} is halted at {names}"
@@ -224,6 +225,13 @@ class RolloutState:
              for w in self.waves for j in w.joins if j.status == "reverted"]
         if reverted:
             return f"the rollout of {self.revision} was reverted ({', '.join(reverted)}): nothing new starts for it"
+        # a pin set off by hand on a wave out, its halt not recorded yet: decide halts it before any start
+        off = [w for w in self.waves if w.status in OUT and w.off and not w.halt_commit]
+        if off:
+            names = "; ".join(f"wave {w.number} {w.name} ({', '.join(d.cluster for d in w.off[:5])}"
+                              + (f" and {len(w.off) - 5} more" if len(w.off) > 5 else "") + ")" for w in off)
+            return (f"{self.policy} -> {self.revision} has pins set off {self.revision} by hand since pinned, not by "
+                    f"this rollout, at {names}: `rollout run` halts on them")
         return None
 
     @property
