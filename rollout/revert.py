@@ -322,8 +322,9 @@ def _left_ahead(session, ws, state) -> list[str]:
     except Exception:  # noqa: BLE001 - a note only: the urgent revert never fails on it
         return []
     notes = []
+    pinned = {c for w in state.waves for c in w.pinned}  # by this epoch: its reverts (and their notes) say
     for w in state.waves:
-        ahead = ahead_of(ws.plan.wave(w.number), holds) if w.status in NOT_OUT else []
+        ahead = ahead_of(ws.plan.wave(w.number), holds, pinned) if w.status in NOT_OUT else []
         if ahead:
             notes.append(f"wave {w.number} {w.name} is not out in epoch {state.epoch}, yet its files hold "
                          f"{ws.plan.revision} for {first_few(ahead)}: pinned before this epoch (an earlier one, a "

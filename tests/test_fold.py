@@ -134,3 +134,25 @@ def test_a_late_join_s_records_name_it_wherever_they_sort_and_its_revert_proposa
     whole, alone = (branch_name(PLAN.policy, PLAN.revision, wave.number, "revert", joiner, late)
                     for late in (False, True))
     assert whole.endswith(f"wave-{wave.number}-revert") and "-revert-late-" in alone and whole != alone
+
+
+def test_a_cluster_pinned_in_the_epoch_by_another_wave_is_not_shown_ahead_in_its_new_wave():
+    """Batches renumbered mid-rollout (a cluster new in the inventory sorts first): the
+    cluster production/1 pinned is in production/2 now, pending. It is pinned once an epoch,
+    judged where it was pinned (and taken back by that wave's revert): not `ahead` (already
+    on the revision, "pinned before this epoch, or by hand"), which it was not."""
+    from dataclasses import replace
+
+    first, second = PLAN.wave(4), PLAN.wave(5)
+    moved = "prod-eu-west"
+    plan = replace(PLAN, waves=[replace(first, clusters=["prod-ap-south"]) if w is first else
+                                replace(second, clusters=[moved, *second.clusters]) if w is second else w
+                                for w in PLAN.waves],
+                   wave_of={**PLAN.wave_of, "prod-ap-south": first.number, moved: second.number})
+    events = [event("advance", first.name, T0, "a" * 40, [moved])]
+    at = {c: c == moved for c in plan.wave_of}
+    state = fold(plan, events, T0 + 10, at)
+    assert state.wave(4).late == ["prod-ap-south"] and state.wave(5).status == "pending"
+    assert state.wave(5).ahead == [], state.wave(5).ahead
+    hand = fold(plan, events, T0 + 10, {**at, "prod-us-east": True})  # a hand edit ahead is still shown
+    assert hand.wave(5).ahead == ["prod-us-east"]

@@ -369,7 +369,7 @@ def fold(plan: Plan, events: list[Event], now: int, at_revision: dict[str, bool]
         if at_revision is not None and state.status in OUT:
             state.clusters_behind = [c for c in wave.clusters if not at_revision.get(c, False)]
         elif at_revision and state.status in NOT_OUT:
-            state.ahead = ahead_of(wave, at_revision)
+            state.ahead = ahead_of(wave, at_revision, pinned_in_epoch)
         if state.status == "reverted":  # a revert that left some on the revision is no all-clear
             state.on_revision = _still_on(left, state.pinned, at_revision)
         for join in state.joins:  # a late join reverted on its own, likewise
@@ -414,10 +414,12 @@ def _lifted(mine: list[Event]) -> set[tuple[str, str]]:
     return {pair for e in mine if e.action == LIFT and e.lifts in halts for pair in halts[e.lifts]}
 
 
-def ahead_of(wave, at_revision: dict[str, bool]) -> list[str]:
+def ahead_of(wave, at_revision: dict[str, bool], pinned=frozenset()) -> list[str]:
     """The clusters of a wave not out in this epoch whose files hold the revision (an
-    earlier epoch's pin, a hand edit): no revert of this epoch takes them back."""
-    return [c for c in wave.clusters if at_revision.get(c, False)]
+    earlier epoch's pin, a hand edit): no revert of this epoch takes them back. Not one an
+    advance of this epoch pinned (`pinned`), in another wave then (batches renumbered, a
+    label changed): judged there, and that wave's revert takes it back (or says it left it)."""
+    return [c for c in wave.clusters if at_revision.get(c, False) and c not in pinned]
 
 
 def _still_on(left: list[str], pinned: list[str], at_revision: dict[str, bool] | None) -> list[str]:
