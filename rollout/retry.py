@@ -49,6 +49,12 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
                                                               policy_digest(ws.loaded.text)))
         outcome.changes.append(WaveChange(0, f"epoch {epoch}", "retry", [], [], commit=tip))
         outcome.notes += retry_lines(ws, state.halts, epoch)  # a hot-fix to a newer revision: pinned back, said
+        if unjudged:  # halted, retried with waves out and unjudged: they stay on the revision, said, never silence
+            names = ", ".join(f"wave {w.number} {w.name} ({w.shown if w.status != 'passed' else 'a late join'})"
+                              for w in unjudged)
+            outcome.notes.append(f"still out and not judged in epoch {state.epoch}: {names}: their clusters stay on "
+                                 f"{plan.revision}, judged again once epoch {epoch} reaches their waves; `rollout "
+                                 f"revert {plan.policy} --wave N` takes one back now")
         return outcome, base, tip
 
     return publish(session, attempt, record=True)  # a record: under pull-request delivery, on rollout/records

@@ -155,6 +155,9 @@ def test_a_halted_rollout_may_be_retried_with_a_sibling_out(fleet):
     assert "halted" in rollout(a, "run", "security-patch", now=start + 32 * 60).stdout
     retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
     assert retried.returncode == 0, retried.stdout + retried.stderr
+    # said: the waves out stay on the revision, unjudged until epoch 2 reaches them
+    assert ("still out and not judged in epoch 1: wave 2 region-eu-west (halted), wave 3 region-us-east (baking): "
+            "their clusters stay on v1.4.2") in " ".join(retried.stdout.split()), retried.stdout
 
 
 def test_a_retry_of_a_halt_on_a_hot_fix_says_the_new_epoch_pins_it_back(fleet):
