@@ -14,6 +14,7 @@ from rollout.outcome import Outcome, WaveChange
 from rollout.trust import require_signing
 from rollout.session import folded, open_synced, publish
 from rollout.git.history import policy_digest, retry_message
+from rollout.errors import Refused
 from rollout.workspace import UsageError
 
 RETRYABLE = ("reverted", "halted")  # what a rollout's overall status must be for a retry
@@ -39,7 +40,7 @@ def retry(repo: Path, policy_ref: str, reason: str, by: str | None = None, push:
             names = "; ".join(f"wave {w.number} {w.name} is still out and not judged ({w.status})" if w.status != "passed"
                               else f"a late join of wave {w.number} {w.name} is still out and not judged"
                               for w in unjudged)
-            raise UsageError(f"{plan.policy} -> {plan.revision}: {names}: `rollout run` judges it (a failure is "
+            raise Refused(f"{plan.policy} -> {plan.revision}: {names}: `rollout run` judges it (a failure is "
                              f"reverted too), or `rollout revert {plan.policy} --wave N` takes it back; then retry")
         require_signing(session, ws, "a retry")
         epoch = max([state.epoch, *(e.number for e in state.epochs)]) + 1
