@@ -129,28 +129,22 @@ def test_advance_wave_refuses_a_halted_or_reverted_rollout_even_with_force(fleet
     git(a, "commit", "-qam", "hand edit")
     git(a, "push", "-q")
     later = int(time.time()) + 31 * 60
-    before = fleet.remote_log()
+
+    def refused_with_and_without_force(*said: str) -> None:
+        before = fleet.remote_log()
+        for force in ([], ["--force"]):
+            refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert all(part in refused.stderr for part in said), refused.stderr
+        assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+
     # before `run` records the halt: `advance` (decide) says it halts on the hand edit, and --wave refuses alike
-    for force in ([], ["--force"]):
-        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
-        assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert "set off v1.4.2 by hand since pinned" in refused.stderr and "(dev-eu-west, dev-us-east)" in refused.stderr
-    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+    refused_with_and_without_force("set off v1.4.2 by hand since pinned", "(dev-eu-west, dev-us-east)")
     halted = rollout(a, "run", "security-patch", now=later)
     assert halted.returncode == 1 and "security-patch -> v1.4.2: halted" in halted.stdout, halted.stdout + halted.stderr
-    before = fleet.remote_log()
-    for force in ([], ["--force"]):
-        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
-        assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert "is halted at wave 1 canary" in refused.stderr and "rollout resume security-patch --halt" in refused.stderr
-    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+    refused_with_and_without_force("is halted at wave 1 canary", "rollout resume security-patch --halt")
     assert rollout(a, "revert", "security-patch", "--wave", "canary", "--reason", "bad").returncode == 0
-    before = fleet.remote_log()
-    for force in ([], ["--force"]):
-        refused = rollout(a, "advance", "security-patch", "--wave", "region-eu-west", *force, now=later)
-        assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert "was reverted (wave 1 canary)" in refused.stderr and "rollout retry" in refused.stderr
-    assert fleet.remote_log() == before and pinned(a, "staging-eu-west") == "v1.4.1"
+    refused_with_and_without_force("was reverted (wave 1 canary)", "rollout retry")
 
 
 def test_dry_run_prints_the_diff_and_writes_nothing(fleet):

@@ -125,15 +125,22 @@ def test_a_revert_in_a_retried_epoch_goes_back_past_the_earlier_epochs_pin(fleet
     assert pinned(a, "dev-eu-west") == original["dev-eu-west"]
 
 
+def sibling_reverted(a) -> int:
+    """The canary out, then waves 2 and 3 side by side, wave 2 reverted (wave 3 baking):
+    the start's time."""
+    start = int(time.time())
+    assert rollout(a, "advance", "security-patch").returncode == 0
+    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
+    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "5xx up").returncode == 0
+    return start
+
+
 def test_retry_waits_for_a_sibling_still_out_and_unjudged(fleet):
     """Waves 2 and 3 run side by side; wave 2 is reverted while wave 3 still bakes. A retry
     then would start epoch 2 from the canary while wave 3's clusters sit on the revision,
     never judged (epoch 1's events count for nothing): refused until wave 3 is judged."""
     a = fleet.clone("a")
-    start = int(time.time())
-    assert rollout(a, "advance", "security-patch").returncode == 0
-    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
-    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "5xx up").returncode == 0
+    start = sibling_reverted(a)
     refused = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 32 * 60)
     assert refused.returncode == 1, refused.stdout + refused.stderr  # not now, as advance's "must wait": exit 1
     assert "wave 3 region-us-east is still out and not judged (baking)" in refused.stderr
@@ -191,10 +198,7 @@ def test_after_a_retry_what_an_earlier_epoch_left_on_the_revision_is_shown_and_r
     (epoch 1's pins): status says so for each such wave, never a plain `pending`, and
     `revert --all` before anything is out says what it leaves on the revision."""
     a = fleet.clone("a")
-    start = int(time.time())
-    assert rollout(a, "advance", "security-patch").returncode == 0
-    assert rollout(a, "advance", "security-patch", now=start + 31 * 60).returncode == 0  # waves 2 and 3
-    assert rollout(a, "revert", "security-patch", "--wave", "2", "--reason", "5xx up").returncode == 0
+    start = sibling_reverted(a)
     retried = rollout(a, "retry", "security-patch", "--reason", "fixed", now=start + 92 * 60)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     shown = status(a)

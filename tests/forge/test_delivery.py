@@ -55,6 +55,12 @@ def repo(sim: Simulator, login: str | None = None):
     return gh.get_repo(sim.env["GITHUB_REPOSITORY"])
 
 
+def green(sim: Simulator, branch: str) -> None:
+    """The required `ci` check passes on the open request of `branch`."""
+    request = next(r for r in repo(sim).get_pulls(state="open") if r.head.ref == branch)
+    repo(sim).get_commit(request.head.sha).create_status("success", context="ci")
+
+
 def pulls(sim: Simulator) -> list:
     return list(repo(sim).get_pulls(state="all"))
 
@@ -619,22 +625,18 @@ def test_a_halt_holds_a_proposed_wave_whose_pull_request_turns_ready(tmp_path):
                     "--fault", "staging-eu-west:sync-failed@v1.4.2", "--poll", "0s")  # follows each merge at once
     later = {"ROLLOUT_NOW": str(int(time.time()) + 60)}  # past each 1-second bake, well within progressDeadline
 
-    def green(branch: str) -> None:
-        request = next(r for r in repo(sim).get_pulls(state="open") if r.head.ref == branch)
-        repo(sim).get_commit(request.head.sha).create_status("success", context="ci")
-
     try:
         assert "proposed wave 1 canary" in run(fleet, sim).stdout
-        green(BRANCHES[0])
+        green(sim, BRANCHES[0])
         assert "merged" in run(fleet, sim).stdout
         step = run(fleet, sim, env=later)  # the canary passed: waves 2 and 3 proposed
         assert "proposed wave 2" in step.stdout and "proposed wave 3" in step.stdout, step.stdout + step.stderr
-        green(BRANCHES[1])  # wave 3's checks still pending
+        green(sim, BRANCHES[1])  # wave 3's checks still pending
         failed = run(fleet, sim, "--wait", "--interval", "1s", "--timeout", "1m", env=later)
         assert failed.stdout.strip().endswith("v1.4.2: failed"), failed.stdout + failed.stderr
         before = fleet.main()
         run(fleet, sim, env=later)  # (before the fix: wave 3's branch rebuilt on the moved main, to merge once green)
-        green(BRANCHES[2])
+        green(sim, BRANCHES[2])
         held = run(fleet, sim, env=later)
         assert held.returncode == 1 and held.stdout.strip().endswith("v1.4.2: halted"), held.stdout + held.stderr
         assert fleet.main() == before and f"{BRANCHES[2]} waits: security-patch -> v1.4.2 is halted" in held.stdout
@@ -651,17 +653,13 @@ def test_a_revert_waiting_in_its_pull_request_holds_a_sibling_s_merge(tmp_path):
                     "--fault", "staging-eu-west:sync-failed@v1.4.2", "--poll", "0s")
     later = {"ROLLOUT_NOW": str(int(time.time()) + 60)}
 
-    def green(branch: str) -> None:
-        request = next(r for r in repo(sim).get_pulls(state="open") if r.head.ref == branch)
-        repo(sim).get_commit(request.head.sha).create_status("success", context="ci")
-
     try:
         assert "proposed wave 1 canary" in run(fleet, sim).stdout
-        green(BRANCHES[0])
+        green(sim, BRANCHES[0])
         assert "merged" in run(fleet, sim).stdout
         step = run(fleet, sim, env=later)
         assert "proposed wave 3" in step.stdout, step.stdout + step.stderr
-        green(BRANCHES[1])
+        green(sim, BRANCHES[1])
         for _ in range(20):  # wave 2 merged, then its gate fails: its revert proposed
             step = run(fleet, sim, env=later)
             if "revert" in step.stdout:
@@ -669,7 +667,7 @@ def test_a_revert_waiting_in_its_pull_request_holds_a_sibling_s_merge(tmp_path):
         assert "proposed the revert of wave 2" in step.stdout, step.stdout + step.stderr
         before = fleet.main()
         run(fleet, sim, env=later)  # (before the fix: wave 3's branch rebuilt on the moved main, to merge once green)
-        green(BRANCHES[2])
+        green(sim, BRANCHES[2])
         held = run(fleet, sim, env=later)
         assert held.returncode == 1 and f"{BRANCHES[2]} waits: the revert of wave region-eu-west waits" in held.stdout, \
             held.stdout + held.stderr
