@@ -104,7 +104,8 @@ def _step(session, stepper, kube, now, result) -> Step:
         return result
     preflight(ws, kube, [w.number for w in state.waves if w.status not in ("passed", "reverted", "empty") or w.joins_out],
               now)
-    tending = session.delivery.tend(session, ws, state, snap.hold)  # pull requests: merge the ready, halt on the closed
+    # pull requests: merge the ready, halt on the closed; an advance's merge (its wave's start) waits for the verdicts
+    tending = session.delivery.tend(session, ws, state, snap.hold, advances=False)
     result.merged, result.notes = tending.merged, result.notes + tending.notes
     if tending.halts:
         result.status, result.exit_code = "halted", 1
@@ -139,6 +140,17 @@ def _judge(stepper, kube, now, result) -> Step:
     if snap.state.halts or snap.state.blocked:  # halted by a record of an earlier step, or by spec.trust: a person decides
         result.status, result.exit_code, result.halt_held = "halted", 1, bool(snap.state.halts)
         result.notes += [a.reason for a in of(decided, WAIT) if a.wave is None]
+        return result
+    # pull requests: the advances ready to merge start their waves now that this step's verdicts fail and halt nothing
+    # (merged before them, a sibling's advance went out in the very step that reverts its sibling)
+    session = stepper.session
+    tending = session.delivery.tend(session, ws, state, snap.hold, advances=True)
+    result.merged = result.merged + tending.merged
+    result.notes += [note for note in tending.notes if note not in result.notes]  # what the first look said, once
+    if tending.halts:
+        result.status, result.exit_code = "halted", 1
+        result.notes += [f"halted: {line}" for line in tending.halts]
+        result.state = stepper.after()
         return result
     starting = [a.wave for a in of(decided, ADVANCE) if not a.late]
     if starting:  # before anything is written: the waves going out can be judged (refused: exit 2)

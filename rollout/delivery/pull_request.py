@@ -248,13 +248,29 @@ class Delivery:
         raise Refused(f"{RECORDS} kept moving: gave up after {MAX_ATTEMPTS} attempts; run again")
 
     # --- tending (rollout run) ----------------------------------------------------------
-    def tend(self, session, ws, state, hold=None) -> Tending:
+    def tend(self, session, ws, state, hold=None, advances: bool | None = None) -> Tending:
         """Merge, rebuild or halt on each of the rollout's pull requests still in flight:
         one list call, plus one call per pull request that needs a look. Every request is
-        looked at before anything is merged or rebuilt: one reason to halt stops them all."""
+        looked at before anything is merged or rebuilt: one reason to halt stops them all.
+        `advances`: False, everything but an advance's rebuild or merge (`run` before it
+        judges the waves out: merging an advance is its wave's start, which this step's
+        verdicts decide; what holds one is said here); True, the advances' only, their holds
+        not said again (after a decision that reverts and halts nothing); None, all."""
         tending = Tending()
         git, plan = session.git, ws.plan
         flights = [f for f in self.flights(git, session.remote, plan, state.epoch) if _in_flight(f["event"], state)]
+        reverting = next((f"the revert of wave {f['event'].wave} waits in its pull request ({f['branch']})"
+                          for f in flights if f["event"].action == "revert"), None)
+        # merging an advance is its wave's start: a pause holds it, and so do a halt, the revision reverted or its
+        # revert waiting in a pull request (decide's rule; a revert still goes); said in the step's first look
+        stop = (hold.pause_note() if hold is not None and hold.paused else None) or state.stopped or reverting
+        starts = [f for f in flights if f["event"].action == "advance"]
+        if stop and advances is not True:
+            tending.notes += [f"{f['branch']} waits: {stop}" for f in starts]
+        if stop or advances is False:  # False: their rebuild or merge waits for this step's verdicts (the second look)
+            flights = [f for f in flights if f not in starts]
+        elif advances:
+            flights = starts
         if not flights:
             return tending
         screen = screen_for(git, ws)
@@ -284,18 +300,6 @@ class Delivery:
                                      f"({request.branch}): close it; merging it would pin that revision again")
         head, target = git.head(), session.upstream.branch
         looked, reverts = [], []
-        if hold is not None and hold.paused:  # merging an advance is its wave's start: a pause holds it
-            held = [f for f in flights if f["event"].action == "advance"]
-            tending.notes += [f"{f['branch']} waits: {hold.pause_note()}" for f in held]
-            flights = [f for f in flights if f not in held]
-        # halted, the revision reverted, or its revert waiting in a pull request: no advance starts (decide's
-        # rule), a revert still goes
-        stop = state.stopped or next((f"the revert of wave {f['event'].wave} waits in its pull request ({f['branch']})"
-                                      for f in flights if f["event"].action == "revert"), None)
-        if stop:
-            held = [f for f in flights if f["event"].action == "advance"]
-            tending.notes += [f"{f['branch']} waits: {stop}" for f in held]
-            flights = [f for f in flights if f not in held]
         # merging a first advance is its wave's start: what waits for a wave waits for its late joins
         joins = {f["branch"]: start_held(plan, state, plan.wave(f["event"].wave).number) for f in flights
                  if f["event"].action == "advance" and _has_wave(plan, f["event"].wave)

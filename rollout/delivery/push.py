@@ -34,7 +34,7 @@ class Delivery:
     def proposals(self, git, remote, plan, epoch: int, admits=None) -> dict:
         return {}
 
-    def tend(self, session, ws, state, hold=None):
+    def tend(self, session, ws, state, hold=None, advances=None):
         return Tending()
 
     def publish(self, session, attempt, urgent: bool = False, record: bool = False):

@@ -674,3 +674,38 @@ def test_a_revert_waiting_in_its_pull_request_holds_a_sibling_s_merge(tmp_path):
         assert fleet.main() == before and not next(r for r in pulls(sim) if r.head.ref == BRANCHES[2]).merged
     finally:
         sim.stop()
+
+
+def test_a_sibling_advance_is_not_merged_in_the_step_that_reverts_its_sibling(tmp_path):
+    """`run` judges the waves out before it merges an advance (its wave's start): wave 3's
+    request, ready in the very step whose verdict fails wave 2, is not merged there (push
+    delivery starts nothing in a step where a wave fails). Before: `tend` merged it first."""
+    fleet = fleet_with(tmp_path, "mode: pull-request")
+    sim = Simulator(fleet, "github", "--protect", "--required-check", "ci",
+                    "--fault", "staging-eu-west:sync-failed@v1.4.2", "--poll", "0s", "--sync-delay", "15s")
+    later = {"ROLLOUT_NOW": str(int(time.time()) + 60)}
+    kubeconfig = str(fleet.bare.parent / "kubeconfig")
+
+    try:
+        run(fleet, sim)
+        green(sim, BRANCHES[0])
+        run(fleet, sim)
+        for _ in range(60):  # the canary passes: waves 2 and 3 proposed together
+            if "proposed wave 2" in run(fleet, sim, env=later).stdout:
+                break
+            time.sleep(1)
+        green(sim, BRANCHES[1])
+        assert "merged pull request #2" in run(fleet, sim, env=later).stdout  # wave 2 out, still syncing
+        assert "rebuilt" in run(fleet, sim, env=later).stdout  # wave 3's branch on the moved main
+        green(sim, BRANCHES[2])
+        for _ in range(60):  # wave 2's gate fails now (as `rollout gate` reads it), nothing recorded yet
+            gate = rollout(fleet, sim, "gate", "security-patch", "--wave", "2", "--kubeconfig", kubeconfig, env=later)
+            if gate.returncode == 1:
+                break
+            time.sleep(1)
+        step = run(fleet, sim, env=later)
+        assert "revert of wave 2" in step.stdout, step.stdout + step.stderr
+        wave3 = next(r for r in pulls(sim) if r.head.ref == BRANCHES[2])
+        assert not wave3.merged, step.stdout  # on main: merged in this very step, before wave 2 was judged
+    finally:
+        sim.stop()
