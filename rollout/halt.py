@@ -49,6 +49,22 @@ def lift(repo: Path, policy_ref: str, reason: str | None, by: str | None = None,
 SHOWN = 10  # pin-back lines said one by one; the rest counted
 
 
+def _named(ws, halts) -> tuple[list[tuple[str, tuple | None, tuple | None]], list[str]]:
+    """([(cluster, (its file, what its pinned field holds now) or None, (wave number, name)
+    or None)] for the first SHOWN clusters the halts name as set off the revision (only their
+    files read), [the line counting the rest] or [])."""
+    plan = ws.plan
+    clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
+    found = found_values(ws, clusters[:SHOWN]) if clusters else {}
+    named = []
+    for cluster in clusters[:SHOWN]:
+        number = plan.wave_of.get(cluster)
+        named.append((cluster, found.get(cluster), (number, plan.wave(number).name) if number is not None else None))
+    more = [f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)"] \
+        if len(clusters) > SHOWN else []
+    return named, more
+
+
 def pin_back_lines(ws, halts, refold=None) -> list[str]:
     """One line per cluster the lifted halts name as set off the revision (`Rollout-Off-Revision`):
     what the next `run` does with it, with what its file holds now (a person who hot-fixed it
@@ -57,43 +73,21 @@ def pin_back_lines(ws, halts, refold=None) -> list[str]:
     now (the lift's own fold reads no pinned file): one set off again since the halt (a later
     edit, a new key) is not let join again by the lift, the next run halts on it."""
     plan = ws.plan
-    clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
-    if not clusters:
-        return []
-    found = found_values(ws, clusters[:SHOWN])
+    named, more = _named(ws, halts)
     again = {}
-    off = {c: value != plan.revision for c, (_, value) in found.items()}
+    off = {c: found[1] != plan.revision for c, found, _ in named if found is not None}
     if refold is not None and any(off.values()):
-        named = {pair for wave in halts for pair in wave.halt_off}
+        pairs = {pair for wave in halts for pair in wave.halt_off}
         now = refold({c: not o for c, o in off.items()})  # these clusters only: no other file's history read
         again = {d.cluster: d for wave in now.waves for d in wave.off
-                 if d.kind != CAME_BACK and (d.cluster, d.key) not in named}
-    lines = []
-    for cluster in clusters[:SHOWN]:
-        number = plan.wave_of.get(cluster)
-        wave = (number, plan.wave(number).name) if number is not None else None
-        lines.append(pin_back(cluster, plan.revision, found.get(cluster), wave, again.get(cluster)))
-    if len(clusters) > SHOWN:
-        lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
-    return lines
+                 if d.kind != CAME_BACK and (d.cluster, d.key) not in pairs}
+    return [pin_back(c, plan.revision, found, wave, again.get(c)) for c, found, wave in named] + more
 
 
 def retry_lines(ws, halts, epoch: int) -> list[str]:
     """`pin_back_lines` for a retry of a halted rollout: one line per cluster the halts name
     as set off the revision whose file does not hold it now: the new epoch pins it again
     when its wave goes out. Only their files are read."""
-    plan = ws.plan
-    clusters = list(dict.fromkeys(c for wave in halts for c, _ in wave.halt_off))
-    if not clusters:
-        return []
-    found = found_values(ws, clusters[:SHOWN])
-    lines = []
-    for cluster in clusters[:SHOWN]:
-        number = plan.wave_of.get(cluster)
-        wave = (number, plan.wave(number).name) if number is not None else None
-        line = pinned_again(cluster, plan.revision, found.get(cluster), wave, epoch)
-        if line is not None:
-            lines.append(line)
-    if len(clusters) > SHOWN:
-        lines.append(f"and {len(clusters) - SHOWN} more (`rollout status {plan.policy}` names each)")
-    return lines
+    named, more = _named(ws, halts)
+    lines = [pinned_again(c, ws.plan.revision, found, wave, epoch) for c, found, wave in named]
+    return [line for line in lines if line is not None] + more
